@@ -1,0 +1,1 @@
+from maint.tasks import ns  # noqa: F401  (fab finds the collection here)

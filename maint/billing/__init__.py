@@ -1,0 +1,1 @@
+"""Time against the client's plan: plan rules, the SQLite ledger, the budget guard and statements."""

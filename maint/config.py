@@ -1,0 +1,148 @@
+"""The only place configuration is merged.
+
+Lowest to highest: dataclass defaults → the store's inventory entry → ``c.config.maint``
+(invoke already merged fabric.yaml, ``FABRIC_MAINT_*`` env vars and ``-f``) → task flags.
+The result is frozen: library code receives it as an argument and never reads globals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from maint.errors import ConfigError
+from maint.inventory import Inventory
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PLAYBOOKS_DIR = PROJECT_DIR / "playbooks"
+
+
+def _frozen(value: Any) -> Any:
+    """Deep read-only copy of nested mappings, so a StoreConfig cannot be mutated by a task."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _path(value: Any) -> Path:
+    return Path(str(value)).expanduser()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Agency-wide settings, independent of any one store."""
+
+    inventory: Path = PLAYBOOKS_DIR / "clients"
+    playbooks: Path = PLAYBOOKS_DIR
+    state_dir: Path = Path("~/.local/state/maint").expanduser()
+    ssh_config: Path | None = None
+    known_hosts: Path | None = None
+    connect_timeout: float = 15.0
+    block_over_budget: bool = False
+    parallel: int = 8
+    smtp: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    webhook: str = ""
+    raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def plans_file(self) -> Path:
+        return self.playbooks / "plans.yaml"
+
+
+_PATH_KEYS = {"inventory", "playbooks", "state_dir", "ssh_config", "known_hosts"}
+
+
+def load_settings(maint_config: Mapping[str, Any] | None) -> Settings:
+    """Build Settings from the ``maint`` section of invoke's merged config."""
+    data = dict(maint_config or {})
+    known = {f.name for f in dataclasses.fields(Settings)} - {"raw"}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        key = key.replace("-", "_")
+        if key not in known or value in (None, ""):
+            continue
+        if key in _PATH_KEYS:
+            kwargs[key] = _path(value)
+        elif key in ("connect_timeout",):
+            kwargs[key] = float(value)
+        elif key == "parallel":
+            kwargs[key] = int(value)
+        elif key == "block_over_budget":
+            kwargs[key] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+        elif key == "smtp":
+            if not isinstance(value, Mapping):
+                raise ConfigError("maint.smtp must be a mapping (host, port, from, to, ...)")
+            kwargs[key] = _frozen(value)
+        else:
+            kwargs[key] = value
+    return Settings(**kwargs, raw=_frozen(data))
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Everything a task needs to know about one store, merged once."""
+
+    client: str
+    store: str
+    host: str
+    root: str
+    admin_dir: str = "admin"
+    url: str = ""
+    mirror_root: str = ""
+    plan: str = ""
+    ssh_config: Path | None = None
+    known_hosts: Path | None = None
+    connect_timeout: float = 15.0
+    state_dir: Path = Path("~/.local/state/maint").expanduser()
+    dry_run: bool = False
+    yes: bool = False
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def option(self, section: str, key: str, default: Any = None) -> Any:
+        """A per-task override from the inventory (``options: {mirror: {exclude: [...]}}``)."""
+        part = self.options.get(section, {})
+        return part.get(key, default) if isinstance(part, Mapping) else default
+
+
+def store_config(
+    settings: Settings, inventory: Inventory, store: str, flags: Mapping[str, Any] | None = None
+) -> StoreConfig:
+    """Merge defaults, the inventory entry, settings and task flags for one store."""
+    client, entry = inventory.find_store(store)
+    merged: dict[str, Any] = {
+        "client": client.name,
+        "store": entry.name,
+        "host": entry.host,
+        "root": entry.root,
+        "admin_dir": entry.admin_dir,
+        "url": entry.url,
+        "mirror_root": entry.mirror,
+        "plan": client.plan,
+        "ssh_config": settings.ssh_config,
+        "known_hosts": settings.known_hosts,
+        "connect_timeout": settings.connect_timeout,
+        "state_dir": settings.state_dir,
+        "options": _frozen(entry.options),
+    }
+    # Agency-wide per-task defaults (fabric.yaml maint.options.mirror...) sit under the store's own.
+    agency_options = settings.raw.get("options")
+    if isinstance(agency_options, Mapping):
+        combined = {k: dict(v) for k, v in agency_options.items() if isinstance(v, Mapping)}
+        for section, values in entry.options.items():
+            if isinstance(values, Mapping):
+                combined.setdefault(section, {}).update(values)
+            else:
+                combined[section] = values
+        merged["options"] = _frozen(combined)
+    known = {f.name for f in dataclasses.fields(StoreConfig)}
+    for key, value in (flags or {}).items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r} for store {store}")
+        merged[key] = value
+    return StoreConfig(**merged)

@@ -1,0 +1,1 @@
+"""Read-only probes. Parsing (``parse_*``) is split from fetching (``get_*``) so it is tested on captured output."""

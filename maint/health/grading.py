@@ -1,0 +1,52 @@
+"""Turn what a probe observed into a state and a support level."""
+
+from __future__ import annotations
+
+from maint.health.model import CheckResult, CheckSpec, Observation, State
+
+
+def threshold_state(spec: CheckSpec, value: float) -> State:
+    """Compare a number with the spec's thresholds (direction given by ``bad_when``)."""
+
+    def crosses(limit: float | None) -> bool:
+        if limit is None:
+            return False
+        return value >= limit if spec.bad_when == "above" else value <= limit
+
+    if crosses(spec.crit):
+        return State.CRITICAL
+    if crosses(spec.warn):
+        return State.WARNING
+    return State.OK
+
+
+def level_for(spec: CheckSpec, state: State) -> int | None:
+    """The support level a state means: the spec's level when failed, one lower when warning."""
+    if state is State.CRITICAL:
+        return spec.level
+    if state is State.WARNING:
+        return spec.warn_level
+    return None
+
+
+def grade(store: str, spec: CheckSpec, obs: Observation, seconds: float = 0.0) -> CheckResult:
+    state = obs.state or State.OK
+    if state is State.OK and isinstance(obs.value, int | float) and not isinstance(obs.value, bool):
+        state = threshold_state(spec, float(obs.value))
+    evidence = obs.evidence
+    if not evidence and state in (State.WARNING, State.CRITICAL) and isinstance(obs.value, int | float):
+        limit = spec.crit if state is State.CRITICAL else spec.warn
+        word = "over" if spec.bad_when == "above" else "under"
+        evidence = f"{obs.value:g}{spec.uom} {word} the {state.value.lower()} limit {limit:g}{spec.uom}"
+    return CheckResult(
+        store=store,
+        check=spec.id,
+        state=state,
+        level=level_for(spec, state),
+        value=obs.value,
+        evidence=evidence,
+        uom=spec.uom,
+        warn=spec.warn,
+        crit=spec.crit,
+        seconds=seconds,
+    )

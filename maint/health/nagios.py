@@ -1,0 +1,51 @@
+"""Monitoring-plugin output: one status line, performance data, exit code 0/1/2/3.
+
+Perfdata follows the plugin guidelines: ``'label'=value[UOM];warn;crit;min;max``.
+"""
+
+from __future__ import annotations
+
+from maint.health.model import CheckResult, State, worst_state
+
+
+def _number(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+
+
+def perfdata(result: CheckResult) -> str | None:
+    """One perfdata item, or None for a result without a number (text values, skipped checks)."""
+    value = result.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    label = f"{result.store} {result.check}".replace("'", "''").replace("=", "_")
+    warn = "" if result.warn is None else _number(result.warn)
+    crit = "" if result.crit is None else _number(result.crit)
+    minimum = "0" if value >= 0 else ""
+    maximum = "100" if result.uom == "%" else ""
+    return f"'{label}'={_number(value)}{result.uom};{warn};{crit};{minimum};{maximum}"
+
+
+def status_line(results: list[CheckResult]) -> str:
+    """``HEALTH CRITICAL - 2 critical, 1 warning, 40 ok: s3 home (L1) HTTP 500 …; … | perfdata``."""
+    state = worst_state(results)
+    counts = {s: sum(r.state is s for r in results) for s in State}
+    summary = ", ".join(
+        f"{counts[s]} {s.value.lower()}"
+        for s in (State.CRITICAL, State.WARNING, State.UNKNOWN, State.OK, State.SKIPPED)
+        if counts[s]
+    )
+    bad = sorted(
+        (r for r in results if not r.state.healthy),
+        key=lambda r: (-r.state.severity, r.level or 9, r.store, r.check),
+    )
+    details = "; ".join(
+        " ".join(f"{r.store} {r.check}{f' (L{r.level})' if r.level else ''} {r.evidence}".split()).replace(
+            "|", "/"
+        )
+        for r in bad
+    )
+    perf = " ".join(p for p in (perfdata(r) for r in results) if p)
+    text = f"HEALTH {state.value if state is not State.SKIPPED else 'OK'} - {summary or 'no checks'}"
+    if details:
+        text += f": {details}"
+    return f"{text} | {perf}" if perf else text

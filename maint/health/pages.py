@@ -1,0 +1,164 @@
+"""Read storefront and admin pages the way a customer would see them (pure parsing, no I/O).
+
+Status codes alone lie (opencart-facts B6): 4.x prints database errors with HTTP 200, 3.0 answers
+500 with an empty body when the database is down, maintenance is 503, and 3.0.3.8 on PHP 8.2
+sprinkles deprecation notices through every page. So every page is also read as text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+from bs4 import BeautifulSoup
+
+DB_ERROR_RE = re.compile(
+    r"Could not make a database link|Error No:\s*\d+|SQLSTATE\[|mysqli_sql_exception|Unknown database"
+)
+FATAL_RE = re.compile(
+    r"(?:<b>)?(?:PHP )?(Fatal error|Parse error|Fatal Error)(?:</b>)?:|Uncaught [A-Za-z\\]+:"
+)
+# A PHP notice as PHP itself or OpenCart's error handler prints it: "<b>Warning</b>: msg in <b>file</b> on line <b>n</b>".
+# Requiring "in FILE on line N" keeps OpenCart's own alert texts ("Warning: You must agree…") out.
+NOTICE_RE = re.compile(
+    r"(?:<b>)?(Deprecated|Warning|Notice|Unknown|Strict Standards)(?:</b>)?:\s+(.{1,400}?)\s+in\s+"
+    r"(?:<b>)?(/\S+?)(?:</b>)?\s+on line\s+(?:<b>)?(\d+)",
+    re.DOTALL,
+)
+MONEY_RE = re.compile(r"(?:[$€£¥]\s?\d[\d.,]*\d|\d[\d.,]*\d?\s?(?:€|zł|Kč|kr|Ft|lei|CHF))")
+EMPTY_SEARCH_RE = re.compile(r"no product that matches the search criteria", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PageVerdict:
+    kind: str  # ok, maintenance, db_error, php_fatal, server_error, http_error, blank
+    evidence: str
+    title: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "ok"
+
+
+def _text_excerpt(html: str, start: int, limit: int = 160) -> str:
+    snippet = BeautifulSoup(html[start : start + limit * 3], "html.parser").get_text(" ")
+    return " ".join(snippet.split())[:limit]
+
+
+def page_title(html: str) -> str:
+    match = re.search(r"<title[^>]*>(.*?)</title>", html, re.IGNORECASE | re.DOTALL)
+    return " ".join(match.group(1).split()) if match else ""
+
+
+def classify_page(status: int, headers: Mapping[str, str], body: str) -> PageVerdict:
+    """What a customer gets: a working page or which kind of failure, with a short evidence text."""
+    title = page_title(body)
+    retry_after = any(k.lower() == "retry-after" for k in headers)
+    if status == 503 and (retry_after or "maintenance" in title.lower()):
+        return PageVerdict("maintenance", f"HTTP 503 maintenance page ({title or 'no title'})", title)
+    if match := DB_ERROR_RE.search(body):
+        return PageVerdict(
+            "db_error", f"HTTP {status} database error: {_text_excerpt(body, max(match.start() - 60, 0))}"
+        )
+    if match := FATAL_RE.search(body):
+        return PageVerdict(
+            "php_fatal", f"HTTP {status} PHP fatal error: {_text_excerpt(body, match.start())}"
+        )
+    if status >= 500:
+        detail = "an empty body" if not body.strip() else repr(title or _text_excerpt(body, 0, 80))
+        return PageVerdict("server_error", f"HTTP {status} with {detail}", title)
+    if status >= 400:
+        return PageVerdict("http_error", f"HTTP {status} ({title or 'no title'})", title)
+    if not body.strip():
+        return PageVerdict("blank", f"HTTP {status} with a blank page")
+    return PageVerdict("ok", f"HTTP {status}", title)
+
+
+def notices(body: str) -> list[str]:
+    """PHP warnings/notices/deprecations printed into the page, as 'Kind: message (file:line)'."""
+    found = []
+    for m in NOTICE_RE.finditer(body):
+        message = " ".join(re.sub(r"<[^>]+>", "", m.group(2)).split())[:120]
+        found.append(f"{m.group(1)}: {message} ({m.group(3)}:{m.group(4)})")
+    return found
+
+
+def product_ids(html: str) -> list[int]:
+    """Product ids linked from a page, in page order, without repeats."""
+    soup = BeautifulSoup(html, "html.parser")
+    ids: list[int] = []
+    for link in soup.find_all("a", href=True):
+        query = parse_qs(urlsplit(str(link["href"])).query)
+        if query.get("route", [""])[0].startswith("product/product") and query.get("product_id"):
+            raw = query["product_id"][0]
+            if raw.isdigit() and int(raw) not in ids:
+                ids.append(int(raw))
+    return ids
+
+
+def product_price(html: str) -> str | None:
+    """The price a product page shows, or None when it shows none."""
+    soup = BeautifulSoup(html, "html.parser")
+    content = soup.find(id="content") or soup
+    candidates = [
+        *content.select(".price-new, .price, .product-price, [itemprop=price]"),
+        *content.find_all("h2"),
+    ]
+    for element in candidates:
+        match = MONEY_RE.search(element.get_text(" "))
+        if match:
+            return match.group(0).strip()
+    return None
+
+
+def product_name(html: str) -> str:
+    soup = BeautifulSoup(html, "html.parser")
+    content = soup.find(id="content") or soup
+    heading = content.find("h1")
+    return " ".join(heading.get_text(" ").split()) if heading else ""
+
+
+def search_results(html: str) -> int:
+    """How many products a search results page lists (0 for the 'no product matches' page)."""
+    soup = BeautifulSoup(html, "html.parser")
+    return (
+        len(soup.select(".product-thumb, .product-layout .product-thumb"))
+        if not EMPTY_SEARCH_RE.search(html)
+        else 0
+    )
+
+
+def cart_add_url(product_html: str, base_url: str) -> tuple[str, str]:
+    """The add-to-cart endpoint and route style ('dot' for 4.0.2+, 'pipe' for 4.0.0/4.0.1, else 'slash')."""
+    soup = BeautifulSoup(product_html, "html.parser")
+    form = soup.find("form", id="form-product")
+    if form is not None and form.get("action"):
+        action = str(form["action"])
+        style = "dot" if "cart.add" in action else "pipe" if "cart|add" in action else "slash"
+        return urljoin(base_url, action), style
+    if "checkout/cart.add" in product_html:
+        return urljoin(base_url, "index.php?route=checkout/cart.add"), "dot"
+    if "checkout/cart|add" in product_html:
+        return urljoin(base_url, "index.php?route=checkout/cart|add"), "pipe"
+    return urljoin(base_url, "index.php?route=checkout/cart/add"), "slash"
+
+
+def route_url(base_url: str, route: str, style: str, **query: str | int) -> str:
+    """A storefront URL for a route written with '/' (e.g. 'checkout/cart'), in the store's style."""
+    from urllib.parse import urlencode
+
+    if style == "dot" and route.count("/") > 1:
+        head, _, method = route.rpartition("/")
+        route = f"{head}.{method}"
+    params = {"route": route, **{k: str(v) for k, v in query.items()}}
+    return urljoin(base_url, "index.php?" + urlencode(params, safe="/.|"))
+
+
+def has_login_form(html: str) -> bool:
+    soup = BeautifulSoup(html, "html.parser")
+    return (
+        soup.find("input", attrs={"name": "username"}) is not None
+        and soup.find("input", attrs={"type": "password"}) is not None
+    )

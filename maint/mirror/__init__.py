@@ -1,0 +1,1 @@
+"""Dated, verified snapshots of a store's files and database (`fab mirror`)."""

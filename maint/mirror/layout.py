@@ -1,0 +1,156 @@
+"""Where snapshots live: MIRROR_ROOT/<client>/<store>/<timestamp>/{files/, db.sql.zst|gz, manifest.json}.
+
+A run writes into `<store dir>/.partial/` and publishes by renaming it to its timestamp and then
+swapping the `latest` symlink with an atomic rename, so a reader never sees a half-written snapshot.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from maint.errors import PreconditionError
+
+PARTIAL = ".partial"
+LATEST = "latest"
+MANIFEST = "manifest.json"
+FILES = "files"
+TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+_TIMESTAMP = re.compile(r"^\d{8}T\d{6}Z$")
+DUMP_NAMES = ("db.sql.zst", "db.sql.gz")
+
+
+def timestamp(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).strftime(TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(name: str) -> datetime:
+    return datetime.strptime(name, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+
+
+def is_timestamp(name: str) -> bool:
+    return bool(_TIMESTAMP.match(name))
+
+
+@dataclass(frozen=True)
+class StoreMirror:
+    """The folder of one store's snapshots."""
+
+    path: Path
+
+    @classmethod
+    def of(cls, mirror_root: Path, client: str, store: str) -> StoreMirror:
+        for part in (client, store):
+            if not part or "/" in part or part.startswith("."):
+                raise PreconditionError(f"unusable client/store name for a mirror folder: {part!r}")
+        return cls(Path(mirror_root).expanduser() / client / store)
+
+    @property
+    def partial(self) -> Path:
+        return self.path / PARTIAL
+
+    @property
+    def latest_link(self) -> Path:
+        return self.path / LATEST
+
+    def snapshot(self, ts: str) -> Path:
+        return self.path / ts
+
+    def snapshots(self) -> list[str]:
+        """Published snapshots, oldest first."""
+        if not self.path.is_dir():
+            return []
+        return sorted(e.name for e in os.scandir(self.path) if e.is_dir(follow_symlinks=False) and is_timestamp(e.name))
+
+    def latest(self) -> str | None:
+        """The snapshot `latest` points to, if any."""
+        try:
+            target = os.readlink(self.latest_link)
+        except OSError:
+            return None
+        name = Path(target).name
+        return name if is_timestamp(name) and self.snapshot(name).is_dir() else None
+
+    def has_partial(self) -> bool:
+        return self.partial.is_dir()
+
+    def prepare_partial(self) -> bool:
+        """Create the partial folder; True when an interrupted run's folder is resumed."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        resumed = self.partial.is_dir()
+        (self.partial / FILES).mkdir(parents=True, exist_ok=True)
+        return resumed
+
+    def discard_partial(self) -> None:
+        shutil.rmtree(self.partial, ignore_errors=True)
+
+    def publish(self, ts: str) -> Path:
+        """Rename the partial folder to its timestamp, then point `latest` at it atomically."""
+        final = self.snapshot(ts)
+        if final.exists():
+            raise PreconditionError(f"snapshot {final} already exists")
+        os.rename(self.partial, final)
+        tmp_link = self.path / f".{LATEST}.tmp"
+        if tmp_link.is_symlink() or tmp_link.exists():
+            tmp_link.unlink()
+        os.symlink(ts, tmp_link)  # relative, so the tree can be moved to another disk
+        os.replace(tmp_link, self.latest_link)
+        _fsync_dir(self.path)
+        return final
+
+    def remove(self, ts: str) -> None:
+        if ts == self.latest():
+            raise PreconditionError(f"refusing to delete {ts}: it is `latest`")
+        shutil.rmtree(self.snapshot(ts))
+
+    def dump_file(self, ts: str | None) -> Path | None:
+        folder = self.partial if ts is None else self.snapshot(ts)
+        for name in DUMP_NAMES:
+            if (folder / name).is_file():
+                return folder / name
+        return None
+
+
+def iter_files(root: Path) -> Iterator[os.DirEntry[str]]:
+    """Regular files and symlinks under root (links not followed), depth first, without building a list."""
+    stack = [root]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                    yield entry
+
+
+def count_tree(root: Path) -> tuple[int, int]:
+    """(regular files, bytes of files and symlinks) under root: what rsync --stats reports as reg and total size."""
+    files = size = 0
+    if not root.is_dir():
+        return 0, 0
+    for entry in iter_files(root):
+        if not entry.is_symlink():
+            files += 1
+        size += entry.stat(follow_symlinks=False).st_size
+    return files, size
+
+
+def free_bytes(path: Path) -> int:
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    st = os.statvfs(probe)
+    return st.f_bavail * st.f_frsize
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

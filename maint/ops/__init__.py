@@ -1,0 +1,1 @@
+"""Pure planners: (facts, desired state) -> Plan."""

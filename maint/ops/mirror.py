@@ -1,0 +1,232 @@
+"""Pure planners for `fab mirror`, `fab mirror --prune`, `fab serve` and `fab restore`.
+
+Each takes plain facts gathered elsewhere and returns a Plan (or raises when the work cannot be done
+safely); nothing here touches a host, a database or a disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from maint.errors import PreconditionError, VerificationError
+from maint.mirror.retention import Decision, Retention, decide
+from maint.model import Change, Plan
+
+# Measured on a 2-core machine (opencart-facts part C): mysqldump reads ~45 MB of table data a second.
+DUMP_BYTES_PER_SECOND = 45e6
+# Compressed dumps are about a quarter of the tables' data length (zstd -3 / gzip -1 on OpenCart data).
+DUMP_COMPRESSION_RATIO = 0.3
+SPACE_MARGIN = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TreeSource:
+    name: str  # folder under files/
+    remote: str  # absolute path on the host
+    excludes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MirrorFacts:
+    """What the mirror planner needs to know, gathered read-only from the host, its DB and the mirror disk."""
+
+    store: str
+    version: str
+    trees: tuple[TreeSource, ...]
+    engines: dict[str, str]  # table → engine
+    db_bytes: int
+    remote_files: int
+    remote_bytes: int
+    previous: str | None  # timestamp of `latest`
+    partial: bool  # an interrupted run left a partial folder
+    free_bytes: int
+    has_rsync: bool = True
+    has_mysqldump: bool = True
+    compression: str = "zstd"
+    stripped: tuple[str, ...] = ()
+    incoming: dict[str, int] = field(default_factory=dict)  # from an rsync dry run: new, changed, bytes
+
+
+def estimate_lock_seconds(db_bytes: int) -> float:
+    return max(db_bytes / DUMP_BYTES_PER_SECOND, 1.0)
+
+
+def estimate_space(facts: MirrorFacts) -> int:
+    """Bytes the new snapshot needs: the dump plus what is new (hard links cost nothing)."""
+    dump = int(facts.db_bytes * DUMP_COMPRESSION_RATIO)
+    if facts.previous and "bytes" in facts.incoming:
+        files = facts.incoming["bytes"]
+    elif facts.previous:
+        files = facts.remote_bytes // 10  # unknown: assume a tenth changed
+    else:
+        files = facts.remote_bytes
+    return dump + files + SPACE_MARGIN
+
+
+def engine_summary(engines: dict[str, str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for engine in engines.values():
+        out[engine or "unknown"] = out.get(engine or "unknown", 0) + 1
+    return dict(sorted(out.items()))
+
+
+def plan_mirror(facts: MirrorFacts) -> Plan:
+    """Files, then the dump, then verification and publishing; refuses when the mirror disk is too small."""
+    plan = Plan(store=facts.store, action="mirror")
+    need = estimate_space(facts)
+    if facts.free_bytes < need:
+        raise PreconditionError(
+            f"not enough free space on the mirror disk: {_mb(facts.free_bytes)} free, about {_mb(need)} needed",
+            store=facts.store,
+        )
+    if facts.partial:
+        plan.warnings.append("an interrupted run left a partial snapshot: resuming it")
+    base = f"incremental against {facts.previous} (unchanged files hard-linked)" if facts.previous else "full copy"
+    method = "rsync" if facts.has_rsync else "SFTP walk (no rsync on the host: copies files whose size or mtime changed)"
+    if not facts.has_rsync:
+        plan.warnings.append("the host has no rsync: the SFTP fallback is much slower (12-37x)")
+    for tree in facts.trees:
+        detail = f"{method}, {base}"
+        if tree.excludes:
+            detail += f"; excluding {', '.join(tree.excludes)}"
+        plan.changes.append(Change("files", f"files/{tree.name} <- {tree.remote}", detail,
+                                   data={"name": tree.name, "remote": tree.remote}))
+    if facts.incoming:
+        plan.changes.append(Change(
+            "transfer", "files", f"{facts.incoming.get('new', 0)} new, {facts.incoming.get('changed', 0)} changed, "
+            f"{facts.incoming.get('deleted', 0)} deleted files, {_mb(facts.incoming.get('bytes', 0))} to transfer"))
+    engines = engine_summary(facts.engines)
+    engine_text = ", ".join(f"{n} {e}" for e, n in engines.items()) or "no tables"
+    from maint.mirror.dump import consistency_for  # local: keeps the planner's import light
+
+    consistency = consistency_for(facts.engines)
+    tool = "mysqldump" if facts.has_mysqldump else "PyMySQL streaming dump (no mysqldump on the host; ~18x slower)"
+    if consistency == "single-transaction":
+        how = f"{tool} --single-transaction ({engine_text}): consistent, the shop keeps running"
+    else:
+        seconds = estimate_lock_seconds(facts.db_bytes)
+        how = f"{tool} with table locks ({engine_text})"
+        plan.warnings.append(
+            f"{engines.get('MyISAM', 0)} MyISAM table(s) have no transactional snapshot: the dump locks the tables "
+            f"and holds the shop's writes (orders, carts, logins) for about {seconds:.0f} s"
+        )
+    ext = "zst" if facts.compression == "zstd" else "gz"
+    plan.changes.append(Change("dump", f"db.sql.{ext}",
+                               f"{how}, compressed on the host with {facts.compression}, {_mb(facts.db_bytes)} of tables",
+                               data={"consistency": consistency}))
+    if facts.stripped:
+        plan.changes.append(Change("strip", ", ".join(facts.stripped),
+                                   f"structure only, no rows ({len(facts.stripped)} tables with personal data)"))
+    plan.changes.append(Change("verify", "snapshot",
+                               "dump completion marker, row count of every table, file count and bytes vs rsync"))
+    plan.changes.append(Change("publish", "latest", "rename the partial folder to its timestamp and point latest at it"))
+    return plan
+
+
+def plan_prune(store: str, snapshots: Sequence[str], rules: Retention, latest: str | None) -> tuple[Plan, list[Decision]]:
+    """Which snapshots `--prune` deletes; `latest` is never deleted."""
+    decisions = decide(snapshots, rules)
+    plan = Plan(store=store, action="prune")
+    for d in decisions:
+        if not d.keep and d.snapshot != latest:
+            plan.changes.append(Change("delete", d.snapshot, "not kept by the retention rules", destructive=True))
+    if not plan.changes:
+        plan.noop_reason = (f"all {len(decisions)} snapshot(s) are kept (daily {rules.daily}, weekly {rules.weekly}, "
+                            f"monthly {rules.monthly})")
+    return plan, decisions
+
+
+# --- working copy -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServeFacts:
+    store: str
+    snapshot: str
+    verified: bool
+    version: str
+    local_php: str
+    php_min: str | None  # supported range of the store's release, from the matrix
+    php_max: str | None
+    url: str  # local address
+    database: str
+    docker: bool = False
+    docker_available: bool = False
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def php_outside(local: str, low: str | None, high: str | None) -> str | None:
+    """Why the local PHP is outside [low, high] (bounds compared on as many parts as they have), or None."""
+    have = _version_tuple(local)
+    if low and have[: len(_version_tuple(low))] < _version_tuple(low):
+        return f"PHP {local} is older than the {low} this release needs"
+    if high and have[: len(_version_tuple(high))] > _version_tuple(high):
+        return f"PHP {local} is newer than {high}, the newest this release supports"
+    return None
+
+
+def plan_serve(facts: ServeFacts) -> Plan:
+    """Import, rewrite configs and URLs for the local address, serve, check pages. Refuses unverified snapshots."""
+    if not facts.verified:
+        raise VerificationError(f"snapshot {facts.snapshot} did not pass verification; refusing to import it",
+                                store=facts.store)
+    if facts.docker and not facts.docker_available:
+        raise PreconditionError("--docker needs a Docker engine, and none answers here", store=facts.store)
+    plan = Plan(store=facts.store, action="serve")
+    plan.changes += [
+        Change("import", facts.database, f"import db of snapshot {facts.snapshot} into the local MariaDB"),
+        Change("config", "config.php, <admin>/config.php", f"paths to the working copy, URLs to {facts.url}, local DB"),
+        Change("settings", "store URL settings", f"config_url/config_ssl and store rows to {facts.url}"),
+        Change("serve", facts.url, "PHP in Docker (the store's PHP version)" if facts.docker
+               else f"php -S on 127.0.0.1 (PHP {facts.local_php})"),
+        Change("check", facts.url, "home, a product page and search render"),
+    ]
+    why = None if facts.docker else php_outside(facts.local_php, facts.php_min, facts.php_max)
+    if why:
+        hint = " (use --docker for the store's own PHP)" if facts.docker_available else ""
+        plan.warnings.append(f"OpenCart {facts.version}: {why}; expect deprecation notices or errors{hint}")
+    return plan
+
+
+@dataclass(frozen=True)
+class RestoreFacts:
+    store: str
+    snapshot: str
+    verified: bool
+    snapshot_version: str
+    live_version: str
+    trees: tuple[TreeSource, ...]
+    database: str
+    tables: int
+    rows: int
+
+
+def plan_restore(facts: RestoreFacts) -> Plan:
+    """Put a verified snapshot back on the live host: files (rsync --delete, configs kept) and the database."""
+    if not facts.verified:
+        raise VerificationError(f"snapshot {facts.snapshot} did not pass verification; refusing to restore it",
+                                store=facts.store)
+    plan = Plan(store=facts.store, action="restore")
+    if facts.snapshot_version != facts.live_version:
+        plan.warnings.append(f"the live store runs {facts.live_version}; the snapshot holds {facts.snapshot_version}")
+    for tree in facts.trees:
+        plan.changes.append(Change("files", tree.remote, f"replace with files/{tree.name} of {facts.snapshot} "
+                                   "(files not in the snapshot are deleted; excluded caches untouched)",
+                                   destructive=True, data={"name": tree.name, "remote": tree.remote}))
+    plan.changes.append(Change("database", facts.database, f"drop and re-create {facts.tables} tables, "
+                               f"{facts.rows} rows from the snapshot's dump", destructive=True))
+    return plan
+
+
+def _mb(n: int | float) -> str:
+    return f"{n / 1e6:.1f} MB"

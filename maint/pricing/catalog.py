@@ -1,0 +1,66 @@
+"""Read-only snapshots of what the store holds: products by key, customer groups, table engines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+import pymysql.connections
+import pymysql.cursors
+
+from maint.pricing.prices import CatalogEntry, normalise_key
+from maint.pricing.schema import PriceSchema
+from maint.remote.sql import table
+
+IN_BATCH = 1000
+FULL_SCAN_ABOVE = 5000  # beyond this many keys one streamed scan beats many IN (…) queries
+
+
+def _product_query(prefix: str, schema: PriceSchema, match: str) -> tuple[str, str]:
+    """The query listing (product_id, key, price), and the key expression to filter it on."""
+    product = table(prefix, "product")
+    if match == "sku" and schema.sku_in_product_code:
+        code = table(prefix, "product_code")
+        return (f"SELECT {product}.product_id, {code}.value, {product}.price FROM {code} "  # noqa: S608
+                f"JOIN {product} ON {product}.product_id = {code}.product_id WHERE {code}.code = 'SKU'",
+                f"{code}.value")
+    column = {"sku": "sku", "model": "model", "product_id": "product_id"}[match]
+    return f"SELECT product_id, {column}, price FROM {product} WHERE 1=1", column  # noqa: S608
+
+
+def read_catalog(
+    db: pymysql.connections.Connection, prefix: str, schema: PriceSchema, match: str, keys: Iterable[str]
+) -> dict[str, list[CatalogEntry]]:
+    """Products whose key (sku, model or product_id) is among `keys`, by normalised key."""
+    wanted = sorted({normalise_key(k) for k in keys if k.strip()})
+    base, key_expr = _product_query(prefix, schema, match)
+    catalog: dict[str, list[CatalogEntry]] = {}
+    wanted_set = set(wanted)
+
+    def add(rows: Iterable[tuple[int, object, Decimal]]) -> None:
+        for product_id, key, price in rows:
+            norm = normalise_key(str(key))
+            if norm in wanted_set:
+                catalog.setdefault(norm, []).append(CatalogEntry(int(product_id), Decimal(price)))
+
+    with db.cursor(pymysql.cursors.SSCursor) as cur:
+        if len(wanted) > FULL_SCAN_ABOVE:
+            cur.execute(base)
+            while batch := cur.fetchmany(10000):
+                add(batch)
+        else:
+            for start in range(0, len(wanted), IN_BATCH):
+                chunk = wanted[start : start + IN_BATCH]
+                marks = ",".join(["%s"] * len(chunk))
+                cur.execute(f"{base} AND {key_expr} IN ({marks})", chunk)  # noqa: S608
+                add(cur.fetchall())
+    return catalog
+
+
+def table_engine(db: pymysql.connections.Connection, prefix: str, name: str) -> str:
+    table(prefix, name)  # validates the name
+    with db.cursor() as cur:
+        cur.execute("SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+                    "AND TABLE_NAME = %s", (prefix + name,))
+        row = cur.fetchone()
+    return str(row[0]) if row else ""

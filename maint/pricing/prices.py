@@ -1,0 +1,138 @@
+"""Price lists: parse rows, resolve products, and plan old → new for `product.price`.
+
+Pure functions over sheet rows and a catalog snapshot, so every rule is unit tested without a store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from maint.pricing.issues import Issue
+from maint.sheets import Sheet
+from maint.sheets.values import PriceChange, cell_text, is_blank, parse_price
+
+LARGE_CHANGE = Decimal("0.5")  # ±50 % needs --allow-large-changes
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    row: int
+    key: str
+    change: PriceChange
+    raw: str
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    product_id: int
+    price: Decimal
+
+
+Catalog = Mapping[str, list[CatalogEntry]]  # normalised key → products that carry it
+
+
+def normalise_key(value: str) -> str:
+    # MariaDB compares the store's varchar keys case-insensitively and ignores trailing spaces.
+    return value.strip().casefold()
+
+
+def key_text(value: object) -> str:
+    return cell_text(value)  # type: ignore[arg-type]
+
+
+def parse_price_rows(sheet: Sheet, match: str) -> tuple[list[PriceRow], list[Issue]]:
+    """Every data row parsed, with every problem (format, empty cells, bad numbers) collected."""
+    rows: list[PriceRow] = []
+    issues: list[Issue] = []
+    key_col, price_col = sheet.columns[match], sheet.columns["price"]
+    for row in sheet.rows:
+        bad = False
+        for letter, value, reason in row.problems:
+            issues.append(Issue(sheet.file, row.number, letter, value, reason))
+            bad = True
+        key_cell, price_cell = row.values[match], row.values["price"]
+        key = key_text(key_cell)
+        if is_blank(key_cell):
+            issues.append(Issue(sheet.file, row.number, key_col.header, "", f"empty {match}"))
+            bad = True
+        elif match == "product_id" and not key.isdigit():
+            issues.append(Issue(sheet.file, row.number, key_col.header, key, "product_id must be a whole number"))
+            bad = True
+        try:
+            change = parse_price(price_cell, decimal_comma=sheet.decimal_comma)
+        except ValueError as exc:
+            issues.append(Issue(sheet.file, row.number, price_col.header, cell_text(price_cell),
+                                f"price: {exc}"))
+            continue
+        if not bad:
+            rows.append(PriceRow(row.number, key, change, cell_text(price_cell)))
+    return rows, issues
+
+
+@dataclass(frozen=True)
+class PriceDiff:
+    product_id: int
+    key: str
+    row: int
+    old: Decimal
+    new: Decimal
+
+    @property
+    def ratio(self) -> Decimal | None:
+        """Relative change (0.1 = +10 %); None when the old price was zero."""
+        return None if self.old == 0 else (self.new - self.old) / self.old
+
+    @property
+    def large(self) -> bool:
+        ratio = self.ratio
+        return (self.new != 0) if ratio is None else abs(ratio) > LARGE_CHANGE
+
+
+@dataclass
+class PricePlan:
+    file: str
+    changes: list[PriceDiff] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[Issue] = field(default_factory=list)
+    relative: bool = False  # the file has "+5%"-style rows: applying it twice would compound
+
+    @property
+    def large(self) -> list[PriceDiff]:
+        return [c for c in self.changes if c.large]
+
+    def largest(self, count: int = 10) -> list[PriceDiff]:
+        return sorted(self.changes, key=lambda c: (-(abs(c.ratio) if c.ratio is not None else Decimal("Infinity")),
+                                                   c.product_id))[:count]
+
+
+def resolve_prices(
+    rows: Iterable[PriceRow], catalog: Catalog, *, file: str, match: str, column: str
+) -> tuple[PricePlan, list[Issue]]:
+    """Match rows to products, catch unknown and duplicate products, and compute each new price."""
+    plan = PricePlan(file)
+    issues: list[Issue] = []
+    first_row_of: dict[int, int] = {}
+    for row in rows:
+        entries = catalog.get(normalise_key(row.key), [])
+        if not entries:
+            issues.append(Issue(file, row.row, column, row.key, f"unknown product ({match} not in the store)"))
+            continue
+        if len(entries) > 1:
+            ids = ", ".join(str(e.product_id) for e in entries[:5])
+            issues.append(Issue(file, row.row, column, row.key, f"{match} matches {len(entries)} products ({ids})"))
+            continue
+        entry = entries[0]
+        if entry.product_id in first_row_of:
+            issues.append(Issue(file, row.row, column, row.key,
+                                f"duplicate: product {entry.product_id} is already in row {first_row_of[entry.product_id]}"))
+            continue
+        first_row_of[entry.product_id] = row.row
+        plan.relative = plan.relative or row.change.percent
+        new = row.change.apply_to(entry.price)
+        if new == entry.price:
+            plan.unchanged += 1
+        else:
+            plan.changes.append(PriceDiff(entry.product_id, row.key, row.row, entry.price, new))
+    return plan, issues

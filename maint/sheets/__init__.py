@@ -1,0 +1,90 @@
+"""Reading client spreadsheets (.xlsx, .csv) into validated-ready rows, streamed.
+
+`open_sheet(path, fields, sheet=..., columns=...)` finds the header row, maps it to the task's fields and
+yields each non-empty data row as a `SheetRow` carrying its row number and any formatting problem the
+reader found (hidden row, merged cells, a formula without a result).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from maint.errors import InputError
+from maint.sheets.csvfile import read_csv
+from maint.sheets.headers import HEADER_SEARCH_ROWS, Column, Field, describe_missing, match_header
+from maint.sheets.table import RawSheet
+from maint.sheets.values import CellValue, is_blank
+from maint.sheets.xlsxfile import read_xlsx
+
+__all__ = ["Column", "Field", "Sheet", "SheetRow", "open_sheet"]
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    number: int
+    values: dict[str, CellValue]
+    problems: tuple[tuple[str, str, str], ...] = ()  # (column letter, value, reason)
+
+
+@dataclass
+class Sheet:
+    file: str
+    sheet: str | None
+    header_row: int
+    columns: dict[str, Column]
+    decimal_comma: bool | None
+    rows: Iterator[SheetRow]
+    notes: list[str] = field(default_factory=list)
+
+
+def read_raw(path: Path, sheet: str | None = None) -> RawSheet:
+    if not path.is_file():
+        raise InputError("file not found", file=str(path))
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return read_xlsx(path, sheet)
+    if suffix in (".csv", ".txt", ".tsv"):
+        if sheet:
+            raise InputError("--sheet only applies to Excel files", file=path.name)
+        return read_csv(path)
+    raise InputError("unsupported file type; send .xlsx or .csv (save .xls/.ods as .xlsx)", file=path.name)
+
+
+def open_sheet(
+    path: Path, fields: Sequence[Field], *, sheet: str | None = None, columns: Mapping[str, str] | None = None
+) -> Sheet:
+    raw = read_raw(path, sheet)
+    explicit = dict(columns or {})
+    first_cells: list[CellValue] | None = None
+    best: tuple[int, list[CellValue], list[str]] | None = None
+    seen = 0
+    for number, cells in raw.rows:
+        if all(is_blank(c) for c in cells):
+            continue
+        seen += 1
+        first_cells = first_cells if first_cells is not None else cells
+        try:
+            found, missing = match_header(cells, fields, explicit, raw.column_offset)
+        except InputError as exc:
+            raise InputError(exc.reason, file=raw.file, row=number, column=exc.column) from None
+        if not missing:
+            return Sheet(raw.file, raw.sheet, number, found, raw.decimal_comma,
+                         _data_rows(raw, found, number), notes=raw.notes)
+        if best is None or len(missing) < len(best[2]):
+            best = (number, cells, missing)
+        if seen >= HEADER_SEARCH_ROWS:
+            break
+    if best is None:
+        raise InputError("the sheet is empty", file=raw.file)
+    number, cells, missing = best
+    raise InputError(describe_missing(missing, cells, fields), file=raw.file, row=number)
+
+
+def _data_rows(raw: RawSheet, columns: dict[str, Column], header_row: int) -> Iterator[SheetRow]:
+    for number, cells in raw.rows:
+        if all(is_blank(c) for c in cells):
+            continue
+        values = {name: (cells[col.index] if col.index < len(cells) else None) for name, col in columns.items()}
+        yield SheetRow(number, values, tuple(raw.problems.get(number, ())))

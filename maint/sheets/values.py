@@ -1,0 +1,156 @@
+"""Cell values as clients write them: "1.234,56 €", "-10%", "+5 %", "31.12.2026", Excel serial dates.
+
+Every parser takes the raw cell (str, int, float, date, datetime or None) and returns a typed value
+or raises ValueError with a reason a client understands; the caller adds file, row and column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+CellValue = str | int | float | bool | dt.date | dt.datetime | dt.time | dt.timedelta | None
+
+_CURRENCY = re.compile(r"(?i)(?:€|\$|£|¥|chf|eur|usd|gbp|sek|nok|dkk|pln|czk|kr\.?|zł|kč|\s)+")
+_NUMBER = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:[.,' ]\d{3})+)(?:[.,]\d+)?$|^[+-]?[.,]\d+$")
+FOUR_PLACES = Decimal("0.0001")
+# Excel's day zero for serial dates (1900 system, with its leap-year bug already accounted for).
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+
+def is_blank(value: CellValue) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def cell_text(value: CellValue) -> str:
+    """The cell as the client sees it, for error tables."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def parse_decimal(value: CellValue, *, decimal_comma: bool | None = None) -> Decimal:
+    """A number with optional currency, thousands separators and decimal comma.
+
+    `decimal_comma` is the file's convention when known (semicolon CSVs use it); None decides per
+    value: with both "." and "," the last one is the decimal mark, a lone "," followed by exactly three
+    digits is a thousands separator, any other lone "," is a decimal mark.
+    """
+    if isinstance(value, bool):
+        raise ValueError("not a number")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("not a number")
+        return Decimal(repr(value))
+    if not isinstance(value, str):
+        raise ValueError("not a number")
+    text = _CURRENCY.sub("", value.replace("\u00a0", " ").replace("\u2212", "-"))
+    if not text:
+        raise ValueError("empty")
+    if not _NUMBER.match(text):
+        raise ValueError("not a number")
+    text = text.replace("'", "").replace(" ", "")
+    comma, dot = text.rfind(","), text.rfind(".")
+    if comma >= 0 and dot >= 0:
+        decimal_mark = "," if comma > dot else "."
+    elif comma >= 0 or dot >= 0:
+        mark = "," if comma >= 0 else "."
+        other = "." if mark == "," else ","
+        three_after = len(text) - text.rfind(mark) - 1 == 3
+        if text.count(mark) > 1:
+            decimal_mark = other  # "1.234.567": repeated marks can only be thousands separators
+        elif three_after:
+            # "1,234" / "1.234" is ambiguous: the file's convention decides, else a comma groups thousands
+            decimal_mark = "," if decimal_comma else "."
+        else:
+            decimal_mark = mark
+    else:
+        decimal_mark = "."
+    thousands = "." if decimal_mark == "," else ","
+    text = text.replace(thousands, "").replace(decimal_mark, ".")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ValueError("not a number") from None
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """An absolute price, or a relative change in percent ("-10%", "+5%") applied to the current price."""
+
+    amount: Decimal
+    percent: bool = False
+
+    def apply_to(self, current: Decimal) -> Decimal:
+        if not self.percent:
+            return self.amount.quantize(FOUR_PLACES, ROUND_HALF_UP)
+        return (current * (Decimal(100) + self.amount) / Decimal(100)).quantize(FOUR_PLACES, ROUND_HALF_UP)
+
+
+def parse_price(value: CellValue, *, decimal_comma: bool | None = None) -> PriceChange:
+    """A price cell: absolute ("19,99 €") or a percent change ("-10%", "+5 %")."""
+    if is_blank(value):
+        raise ValueError("empty")
+    if isinstance(value, str) and value.strip().endswith("%"):
+        amount = parse_decimal(value.strip()[:-1], decimal_comma=decimal_comma)
+        if amount <= -100:
+            raise ValueError("a change of -100% or less would make the price zero or negative")
+        return PriceChange(amount, percent=True)
+    amount = parse_decimal(value, decimal_comma=decimal_comma)
+    if amount < 0:
+        raise ValueError("negative price")
+    if amount >= Decimal("1e11"):
+        raise ValueError("price too large for the store (decimal 15,4)")
+    return PriceChange(amount)
+
+
+def parse_int(value: CellValue, *, minimum: int = 0) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("not a whole number")
+    text = str(value).strip()
+    if not re.fullmatch(r"[+-]?\d{1,9}", text):
+        raise ValueError("not a whole number")
+    number = int(text)
+    if number < minimum:
+        raise ValueError(f"must be {minimum} or more")
+    return number
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%y")
+
+
+def parse_date(value: CellValue) -> dt.date:
+    """A date cell: a real date, an Excel serial number, ISO "2026-12-31" or European "31.12.2026".
+
+    US-style "12/31/2026" is refused rather than guessed: 03/04 is ambiguous.
+    """
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if 1 <= value < 2958466:
+            return _EXCEL_EPOCH + dt.timedelta(days=int(value))
+        raise ValueError("not a date")
+    if not isinstance(value, str):
+        raise ValueError("not a date")
+    text = value.strip()
+    if " " in text or "T" in text:
+        text = re.split(r"[ T]", text, maxsplit=1)[0]
+    for fmt in _DATE_FORMATS:
+        try:
+            parsed = dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+        if parsed.year < 1970 or parsed.year > 2200:
+            raise ValueError("date out of range")
+        return parsed
+    raise ValueError("not a date (use 2026-12-31 or 31.12.2026)")

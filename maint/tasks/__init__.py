@@ -1,0 +1,12 @@
+"""The task collection: one module per CLI verb. `fab --list` in the project folder lists them."""
+
+from __future__ import annotations
+
+from invoke import Collection
+
+from maint.tasks import cli_compat, info  # noqa: F401  (cli_compat patches the parser)
+from maint.tasks.common import CONFIG_DEFAULTS
+
+ns = Collection()
+ns.add_task(info.info)
+ns.configure(CONFIG_DEFAULTS)

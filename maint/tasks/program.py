@@ -1,0 +1,15 @@
+"""The `maint` console script: Fabric's program with maint's task collection, usable from any folder."""
+
+from __future__ import annotations
+
+from fabric import Config, Executor
+from fabric.main import Fab
+
+from maint import __version__
+from maint.tasks import ns
+
+program = Fab(name="maint", version=__version__, namespace=ns, executor_class=Executor, config_class=Config)
+
+
+def main() -> None:
+    program.run()

@@ -1,0 +1,61 @@
+"""Options and isolation shared by every test.
+
+`--testbed=local` (default) runs the integration tests against services started as local processes;
+`--testbed=docker` starts them in the container described by docker/compose.yaml (pytest-docker).
+Every test runs with a HOME, SSH config and known_hosts of its own, so nothing on the developer's
+machine (~/.ssh/config, known_hosts, an agent's keys, FABRIC_* variables) can change what a test sees.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--testbed",
+        choices=("local", "docker"),
+        default="local",
+        help="where the integration tests' MariaDB, sshd and PHP run (default: local processes)",
+    )
+
+
+@pytest.fixture(scope="session")
+def testbed(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--testbed"))
+
+
+@pytest.fixture(scope="session")
+def docker_compose_file() -> str:
+    """pytest-docker's compose file: the sandbox container."""
+    return str(PROJECT_DIR / "docker" / "compose.yaml")
+
+
+@pytest.fixture(scope="session")
+def docker_compose_project_name() -> str:
+    return f"maint-tests-{os.getpid()}"
+
+
+@pytest.fixture(autouse=True)
+def isolated_ssh_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private HOME with an empty ~/.ssh, and empty SSH config / known_hosts files for maint."""
+    home = tmp_path_factory.mktemp("home")
+    ssh_dir = home / ".ssh"
+    ssh_dir.mkdir(mode=0o700)
+    (ssh_dir / "config").write_text("")
+    (ssh_dir / "known_hosts").write_text("")
+    for name in list(os.environ):
+        if name.startswith(("FABRIC_", "INVOKE_", "MAINT_")) and name != "MAINT_SANDBOX_CACHE":
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)  # the developer's agent would offer its keys
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("FABRIC_MAINT_SSH_CONFIG", str(ssh_dir / "config"))
+    monkeypatch.setenv("FABRIC_MAINT_KNOWN_HOSTS", str(ssh_dir / "known_hosts"))
+    monkeypatch.setenv("FABRIC_MAINT_STATE_DIR", str(home / ".local" / "state" / "maint"))
+    return home
