@@ -259,7 +259,9 @@ class Matrix:
         if wanted.prerelease or len(wanted.parts) < 3:
             return None
         # "1.5.6" and "1.5.6.0" name the same tag; a suffix-free match on all parts is still exact.
-        return next((r for r in self.releases if r.version.compare(wanted) == 0 and not r.version.prerelease), None)
+        return next(
+            (r for r in self.releases if r.version.compare(wanted) == 0 and not r.version.prerelease), None
+        )
 
     def newer_than(self, release: Release) -> list[Release]:
         return [r for r in self.releases if r.version > release.version]
@@ -375,8 +377,12 @@ def _extension_set(file: str, name: str, raw: Any) -> ExtensionSet:
     ):
         raise e.error("'any_of' must be a list of non-empty lists of extension names")
     return ExtensionSet(
-        name, e.strings("required", required=True), tuple(tuple(g) for g in any_of), e.mapping("ini"),
-        e.text("source"), e.text("notes", required=False),
+        name,
+        e.strings("required", required=True),
+        tuple(tuple(g) for g in any_of),
+        e.mapping("ini"),
+        e.text("source"),
+        e.text("notes", required=False),
     )
 
 
@@ -384,7 +390,10 @@ def _driver_set(file: str, name: str, raw: Any) -> DriverSet:
     e = _Entry(file, f"driver_sets.{name}", raw)
     e.only({"shipped", "offered", "source", "notes"})
     return DriverSet(
-        name, e.strings("shipped", required=True), e.strings("offered", required=True), e.text("source"),
+        name,
+        e.strings("shipped", required=True),
+        e.strings("offered", required=True),
+        e.text("source"),
         e.text("notes", required=False),
     )
 
@@ -401,12 +410,25 @@ def _php_profile(file: str, name: str, raw: Any) -> PhpProfile:
         ie.only({"versions", "severity", "reason", "source"})
         versions = ie.range("versions")
         assert versions is not None
-        issues.append(PhpIssue(versions, ie.choice("severity", ("unsupported", "warning")), ie.text("reason"),
-                               ie.text("source")))
+        issues.append(
+            PhpIssue(
+                versions,
+                ie.choice("severity", ("unsupported", "warning")),
+                ie.text("reason"),
+                ie.text("source"),
+            )
+        )
     max_ = e.version("max")
     assert max_ is not None
-    return PhpProfile(name, max_, tuple(issues), e.text("source"), e.range("linted", required=False),
-                      e.text("notes", required=False), e.strings("uncertain"))
+    return PhpProfile(
+        name,
+        max_,
+        tuple(issues),
+        e.text("source"),
+        e.range("linted", required=False),
+        e.text("notes", required=False),
+        e.strings("uncertain"),
+    )
 
 
 def _db_floor(e: _Entry, key: str) -> DbFloor | None:
@@ -426,22 +448,52 @@ LINE_STATUSES = ("current", "maintained", "superseded", "eol", "dev")
 
 def _line(file: str, name: str, raw: Any) -> Line:
     e = _Entry(file, f"lines.{name}", raw)
-    e.only({"status", "eol_reason", "database", "mysql", "mariadb", "session_sql_mode", "apache", "source",
-            "uncertain"})
+    e.only(
+        {
+            "status",
+            "eol_reason",
+            "database",
+            "mysql",
+            "mariadb",
+            "session_sql_mode",
+            "apache",
+            "source",
+            "uncertain",
+        }
+    )
     if not re.fullmatch(r"\d+\.\d+", name):
         raise e.error("a line is named major.minor, e.g. '3.0'")
     apache = e.mapping("apache")
     if apache.get("htaccess_syntax") not in ("2.2", "2.4"):
         raise e.error("'apache.htaccess_syntax' must be '2.2' or '2.4'")
     return Line(
-        name, e.choice("status", LINE_STATUSES), e.text("eol_reason", empty_ok=True), e.mapping("database"),
-        e.text("session_sql_mode"), apache, e.text("source"), _db_floor(e, "mysql"), _db_floor(e, "mariadb"),
+        name,
+        e.choice("status", LINE_STATUSES),
+        e.text("eol_reason", empty_ok=True),
+        e.mapping("database"),
+        e.text("session_sql_mode"),
+        apache,
+        e.text("source"),
+        _db_floor(e, "mysql"),
+        _db_floor(e, "mariadb"),
         e.strings("uncertain"),
     )
 
 
-_RELEASE_KEYS = {"version", "date", "dev", "php_min", "php_runtime", "php", "extensions", "drivers",
-                 "version_constant", "notes", "uncertain", "source"}
+_RELEASE_KEYS = {
+    "version",
+    "date",
+    "dev",
+    "php_min",
+    "php_runtime",
+    "php",
+    "extensions",
+    "drivers",
+    "version_constant",
+    "notes",
+    "uncertain",
+    "source",
+}
 
 
 def _release(file: str, index: int, raw: Any, tables: Mapping[str, Mapping[str, Any]]) -> Release:
@@ -465,10 +517,19 @@ def _release(file: str, index: int, raw: Any, tables: Mapping[str, Mapping[str, 
     php_min, php_runtime = e.version("php_min"), e.version("php_runtime")
     assert php_min is not None and php_runtime is not None
     return Release(
-        version, e.text("date"), php_min, php_runtime, e.ref("php", tables["php_profiles"], "php profile"),
+        version,
+        e.text("date"),
+        php_min,
+        php_runtime,
+        e.ref("php", tables["php_profiles"], "php profile"),
         e.ref("extensions", tables["extension_sets"], "extension set"),
-        e.ref("drivers", tables["driver_sets"], "driver set"), line, e.text("source"), dev,
-        e.text("version_constant", required=False), e.text("notes", required=False), e.strings("uncertain"),
+        e.ref("drivers", tables["driver_sets"], "driver set"),
+        line,
+        e.text("source"),
+        dev,
+        e.text("version_constant", required=False),
+        e.text("notes", required=False),
+        e.strings("uncertain"),
     )
 
 
@@ -479,17 +540,24 @@ def load_matrix(path: Path | None = None) -> Matrix:
         {"schema", "extension_sets", "driver_sets", "php_profiles", "lines", "releases"}
     )
     builders: dict[str, Callable[[str, str, Any], Any]] = {
-        "extension_sets": _extension_set, "driver_sets": _driver_set, "php_profiles": _php_profile, "lines": _line,
+        "extension_sets": _extension_set,
+        "driver_sets": _driver_set,
+        "php_profiles": _php_profile,
+        "lines": _line,
     }
     tables = {
         key: {str(name): build(file, str(name), raw) for name, raw in _section(file, data, key, dict).items()}
         for key, build in builders.items()
     }
-    releases = [_release(file, i, raw, tables) for i, raw in enumerate(_section(file, data, "releases", list))]
+    releases = [
+        _release(file, i, raw, tables) for i, raw in enumerate(_section(file, data, "releases", list))
+    ]
     seen: dict[str, int] = {}
     for i, release in enumerate(releases):
         if release.name in seen:
-            raise PlaybookError(f"{file}: releases[{i}] ({release.name}): duplicate of releases[{seen[release.name]}]")
+            raise PlaybookError(
+                f"{file}: releases[{i}] ({release.name}): duplicate of releases[{seen[release.name]}]"
+            )
         seen[release.name] = i
     releases.sort(key=lambda r: (r.version.parts + (0,) * 4)[:4])
     return Matrix(tuple(releases), tables["lines"], file)
@@ -505,7 +573,20 @@ def _advisory(file: str, index: int, raw: Any) -> Advisory:
     if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
         where += f" ({raw['id']})"
     e = _Entry(file, where, raw)
-    e.only({"id", "aliases", "affected", "fixed", "severity", "access", "summary", "notes", "uncertain", "source"})
+    e.only(
+        {
+            "id",
+            "aliases",
+            "affected",
+            "fixed",
+            "severity",
+            "access",
+            "summary",
+            "notes",
+            "uncertain",
+            "source",
+        }
+    )
     ident = e.text("id")
     if not _ADVISORY_ID.match(ident):
         raise e.error(f"'id' {ident!r} is not a CVE/GHSA-style identifier")
@@ -518,8 +599,15 @@ def _advisory(file: str, index: int, raw: Any) -> Advisory:
     if fixed is not None and fixed in affected:
         raise e.error(f"'fixed' {fixed} lies inside its own affected range {affected}")
     return Advisory(
-        ident, affected, fixed, e.choice("severity", ADVISORY_SEVERITIES), e.choice("access", ADVISORY_ACCESS),
-        e.text("summary"), e.text("source"), e.strings("aliases"), e.text("notes", required=False),
+        ident,
+        affected,
+        fixed,
+        e.choice("severity", ADVISORY_SEVERITIES),
+        e.choice("access", ADVISORY_ACCESS),
+        e.text("summary"),
+        e.text("source"),
+        e.strings("aliases"),
+        e.text("notes", required=False),
         e.strings("uncertain"),
     )
 

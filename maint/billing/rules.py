@@ -291,6 +291,7 @@ class SupportSpan:
     months: int
     suspended_on: date | None = None
     resumed_on: date | None = None
+    bought: date | None = None
 
 
 def check_support_events(events: Iterable[AccountEvent], new: AccountEvent | None = None) -> None:
@@ -323,14 +324,14 @@ def support_span(events: Iterable[AccountEvent], items: Iterable[WorkItem]) -> S
     suspended = next((e.on for e in events if e.kind == "suspend"), None)
     resumed = next((e.on for e in events if e.kind == "resume"), None)
     if not requests:
-        return SupportSpan(None, None, months, suspended, resumed)
+        return SupportSpan(None, None, months, suspended, resumed, bought)
     start = requests[0]
     end: date | None = add_months(start, months) - timedelta(days=1)
     if suspended and resumed and end is not None:
         end += resumed - suspended
     elif suspended:
         end = None
-    return SupportSpan(start, end, months, suspended, resumed)
+    return SupportSpan(start, end, months, suspended, resumed, bought)
 
 
 def in_support(span: SupportSpan, day: date) -> bool:
@@ -339,7 +340,7 @@ def in_support(span: SupportSpan, day: date) -> bool:
     if span.suspended_on and span.suspended_on <= day and (span.resumed_on is None or day < span.resumed_on):
         return False
     if span.start is None:
-        return True  # this request starts the period
+        return span.bought is not None and span.bought <= day  # this request starts the period
     return span.start <= day and (span.end is None or day <= span.end)
 
 

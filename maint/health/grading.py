@@ -31,13 +31,14 @@ def level_for(spec: CheckSpec, state: State) -> int | None:
 
 def grade(store: str, spec: CheckSpec, obs: Observation, seconds: float = 0.0) -> CheckResult:
     state = obs.state or State.OK
+    evidence = obs.evidence
     if state is State.OK and isinstance(obs.value, int | float) and not isinstance(obs.value, bool):
         state = threshold_state(spec, float(obs.value))
-    evidence = obs.evidence
-    if not evidence and state in (State.WARNING, State.CRITICAL) and isinstance(obs.value, int | float):
-        limit = spec.crit if state is State.CRITICAL else spec.warn
-        word = "over" if spec.bad_when == "above" else "under"
-        evidence = f"{obs.value:g}{spec.uom} {word} the {state.value.lower()} limit {limit:g}{spec.uom}"
+        if state is not State.OK:
+            limit = spec.crit if state is State.CRITICAL else spec.warn
+            word = "over" if spec.bad_when == "above" else "under"
+            reached = f"{obs.value:g}{spec.uom} {word} the {state.value.lower()} limit {limit:g}{spec.uom}"
+            evidence = f"{reached}; {evidence}" if evidence else reached
     return CheckResult(
         store=store,
         check=spec.id,

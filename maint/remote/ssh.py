@@ -95,7 +95,7 @@ def connect(cfg: StoreConfig) -> Connection:
         raise AuthError(f"SSH key refused by {where}", store=cfg.store) from None
     except socket.gaierror:
         raise ConnectError(f"cannot resolve host {conn.host!r} (host alias {cfg.host!r})", store=cfg.store) from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise ConnectError(f"SSH connection to {where} timed out", store=cfg.store) from None
     except paramiko.ssh_exception.NoValidConnectionsError:
         raise ConnectError(f"SSH connection to {where} refused", store=cfg.store) from None

@@ -7,8 +7,8 @@ connects with strict host-key checking.
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 import subprocess
 from pathlib import Path
 
@@ -82,7 +82,7 @@ class Sshd:
     def __init__(self, base: Path, *, port: int | None = None) -> None:
         self.base = base
         self.port = port or ports.free_port()
-        self.user = getpass.getuser()
+        self.user = pwd.getpwuid(os.geteuid()).pw_name  # not $USER: sudo and su keep the caller's
         self.host_key = base / "ssh_host_ed25519_key"
         self.user_key = base / "id_ed25519"
         self.authorized_keys = base / "authorized_keys"

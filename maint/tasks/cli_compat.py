@@ -1,19 +1,27 @@
 """One adjustment to invoke's parser: an optional leading positional.
 
 invoke treats every positional argument as required, but ``fab info demo`` and ``fab info --all``
-must both work. Positionals named in OPTIONAL_POSITIONALS may be left out; the task then asks
-for a STORE or --all itself, with a clear error, before any connection opens.
+must both work. When a task's context is complete and a positional named in
+OPTIONAL_POSITIONALS got no value, it is given ``""``; the task then asks for a STORE or --all
+itself, with a clear error, before any connection opens.
 """
 
 from __future__ import annotations
 
-from invoke.parser import ParserContext
+from typing import Any
+
+from invoke.parser.parser import ParseMachine
 
 OPTIONAL_POSITIONALS = frozenset({"store", "client"})
+_complete_context = ParseMachine.complete_context
 
 
-def _missing_positional_args(self: ParserContext) -> list[object]:
-    return [x for x in self.positional_args if x.value is None and x.name not in OPTIONAL_POSITIONALS]
+def _complete_with_optional_positionals(self: Any) -> None:
+    if self.context is not None:
+        for arg in self.context.positional_args:
+            if arg.value is None and arg.name in OPTIONAL_POSITIONALS:
+                arg.value = ""
+    _complete_context(self)
 
 
-ParserContext.missing_positional_args = property(_missing_positional_args)  # type: ignore[method-assign,assignment]
+ParseMachine.complete_context = _complete_with_optional_positionals  # type: ignore[method-assign]

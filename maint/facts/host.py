@@ -1,0 +1,114 @@
+"""Host hygiene around a store: disk space, config file permissions, leftovers in the web root."""
+
+from __future__ import annotations
+
+import stat as stat_mode
+from dataclasses import dataclass
+from typing import Any
+
+from fabric import Connection
+
+from maint.errors import FactError
+from maint.remote.ssh import quote, run
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    total: int  # bytes
+    available: int  # bytes
+    mount: str
+
+    @property
+    def free_ratio(self) -> float:
+        return self.available / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class FileMode:
+    path: str
+    mode: int  # permission bits, e.g. 0o644
+    owner: str
+
+    @property
+    def world_readable(self) -> bool:
+        return bool(self.mode & stat_mode.S_IROTH)
+
+    @property
+    def world_writable(self) -> bool:
+        return bool(self.mode & stat_mode.S_IWOTH)
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    disk: DiskUsage | None
+    config_files: tuple[FileMode, ...]
+    install_present: bool
+    storage_in_webroot: bool
+    storage_path: str
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "disk": None
+            if self.disk is None
+            else {"total": self.disk.total, "available": self.disk.available, "mount": self.disk.mount},
+            "config_files": [
+                {"path": f.path, "mode": f"{f.mode:o}", "owner": f.owner} for f in self.config_files
+            ],
+            "install_present": self.install_present,
+            "storage_in_webroot": self.storage_in_webroot,
+            "storage_path": self.storage_path,
+            "warnings": list(self.warnings),
+        }
+
+
+def parse_df(text: str) -> DiskUsage:
+    """``df -Pk PATH`` (POSIX format, 1 KiB blocks) → total and available bytes of that filesystem."""
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    if len(lines) < 2:
+        raise FactError(f"unexpected df output: {(text or '')[:80]!r}")
+    # A long device name can wrap onto its own line in some df builds; the numbers are the last 5 fields.
+    fields = " ".join(lines[1:]).split()
+    try:
+        total_kb, available_kb, mount = int(fields[-5]), int(fields[-3]), fields[-1]
+    except (IndexError, ValueError):
+        raise FactError(f"unexpected df output: {(text or '')[:80]!r}") from None
+    return DiskUsage(total_kb * 1024, available_kb * 1024, mount)
+
+
+def parse_stat(text: str) -> tuple[FileMode, ...]:
+    """``stat -c '%a %U %n' FILE...`` → permission bits and owner per file."""
+    modes = []
+    for line in (text or "").splitlines():
+        parts = line.strip().split(" ", 2)
+        if len(parts) != 3:
+            continue
+        try:
+            modes.append(FileMode(parts[2], int(parts[0], 8), parts[1]))
+        except ValueError:
+            raise FactError(f"unexpected stat output line {line[:80]!r}") from None
+    return tuple(modes)
+
+
+def get_host_facts(
+    conn: Connection,
+    root: str,
+    config_paths: list[str],
+    *,
+    install_present: bool,
+    storage_in_webroot: bool,
+    storage_path: str,
+    store: str | None = None,
+) -> HostFacts:
+    warnings: list[str] = []
+    disk = None
+    try:
+        disk = parse_df(run(conn, f"df -Pk {quote(root)}", store=store).stdout)
+    except FactError as exc:
+        warnings.append(f"disk space unknown: {exc.message}")
+    files = " ".join(quote(p) for p in config_paths)
+    result = run(conn, f"stat -c '%a %U %n' {files}", check=False, store=store)
+    modes = parse_stat(result.stdout)
+    if len(modes) < len(config_paths):
+        warnings.append(f"could not stat every config file: {result.stderr.strip()[:120]}")
+    return HostFacts(disk, modes, install_present, storage_in_webroot, storage_path, tuple(warnings))

@@ -1,0 +1,389 @@
+"""Making one snapshot: gather facts, plan, pull files, dump, verify, publish.
+
+The only code in maint.mirror that changes anything, and it changes only the mirror disk: the host
+sees read-only commands plus a temporary defaults file that the dump's shell removes on every path.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pymysql
+from fabric import Connection
+
+from maint.config import StoreConfig
+from maint.errors import (
+    ConfigError,
+    ConnectError,
+    MaintError,
+    PreconditionError,
+    RemoteCommandError,
+    VerificationError,
+)
+from maint.facts.opencart import StoreFacts
+from maint.lock import local_lock
+from maint.mirror import manifest as manifest_io
+from maint.mirror.dump import COMPRESSORS, build_dump_command, consistency_for, stream_dump
+from maint.mirror.dumpfile import compare_counts, mismatches
+from maint.mirror.layout import FILES, StoreMirror, count_tree, free_bytes, timestamp
+from maint.mirror.manifest import DumpInfo, FileRoot, Manifest
+from maint.mirror.rsync import (
+    RsyncStats,
+    build_argv,
+    default_excludes,
+    parse_itemized,
+    parse_progress,
+    parse_stats,
+    relative_inside,
+)
+from maint.mirror.sshmux import SshMux
+from maint.mirror.strip import stripped_tables
+from maint.model import Plan
+from maint.ops.mirror import MirrorFacts, TreeSource, plan_mirror
+from maint.remote.sql import open_db, table
+from maint.remote.ssh import run
+
+Progress = Callable[[str, int, int | None], None]  # (phase, done, total)
+
+
+@dataclass(frozen=True)
+class MirrorOptions:
+    strip_groups: tuple[str, ...] = ()
+    dry_run: bool = False
+    method: str = "auto"  # auto | rsync | sftp
+    dump_tool: str = "auto"  # auto | mysqldump | pymysql
+    compression: str = "auto"  # auto | zstd | gzip
+    check_space: bool = True
+
+
+@dataclass
+class HostTools:
+    rsync: bool
+    dump: str  # mysqldump | mariadb-dump | ""
+    zstd: bool
+
+
+@dataclass
+class Prepared:
+    """Everything gathered before the plan: what apply needs besides the plan itself."""
+
+    cfg: StoreConfig
+    facts: StoreFacts
+    mirror: StoreMirror
+    mirror_facts: MirrorFacts
+    plan: Plan
+    tools: HostTools
+    options: MirrorOptions
+    counts_before: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class MirrorResult:
+    store: str
+    snapshot: str
+    path: Path
+    manifest: Manifest
+    resumed: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"store": self.store, "snapshot": self.snapshot, "path": str(self.path), "resumed": self.resumed,
+                **{k: v for k, v in self.manifest.as_dict().items() if k not in ("store",)}}
+
+
+def mirror_of(cfg: StoreConfig) -> StoreMirror:
+    root = cfg.mirror_root or str(cfg.option("mirror", "root", "") or "")
+    if not root:
+        raise ConfigError("no mirror folder: set `mirror:` on the store in the inventory or maint.options.mirror.root",
+                          store=cfg.store)
+    return StoreMirror.of(Path(root), cfg.client, cfg.store)
+
+
+def lock_path(cfg: StoreConfig) -> Path:
+    return Path(cfg.state_dir).expanduser() / "locks" / f"mirror-{cfg.client}-{cfg.store}.lock"
+
+
+def probe_tools(conn: Connection, store: str) -> HostTools:
+    out = run(conn, "for t in rsync mysqldump mariadb-dump zstd; do command -v $t >/dev/null 2>&1 && echo $t; done; true",
+              store=store).stdout.split()
+    dump = "mysqldump" if "mysqldump" in out else "mariadb-dump" if "mariadb-dump" in out else ""
+    return HostTools(rsync="rsync" in out, dump=dump, zstd="zstd" in out)
+
+
+def trees_of(cfg: StoreConfig, facts: StoreFacts) -> tuple[tuple[TreeSource, ...], str | None]:
+    """The web root, plus DIR_STORAGE when it lives outside it; and storage's path inside the web root."""
+    storage_rel = relative_inside(facts.dir_storage, facts.root) if facts.dir_storage else None
+    excludes = default_excludes(storage_rel)
+    www_ex = cfg.option("mirror", "exclude", None)
+    storage_ex = cfg.option("mirror", "storage_exclude", None)
+    trees = [TreeSource("www", facts.root, tuple(www_ex) if www_ex is not None else tuple(excludes["www"]))]
+    if facts.dir_storage and storage_rel is None:
+        trees.append(TreeSource("storage", facts.dir_storage.rstrip("/"),
+                                tuple(storage_ex) if storage_ex is not None else tuple(excludes["storage"])))
+    return tuple(trees), storage_rel
+
+
+def table_facts(db: pymysql.connections.Connection, database: str) -> tuple[dict[str, str], int]:
+    """Engine of every base table of the database (mysqldump dumps them all) and their data length."""
+    with db.cursor() as cur:
+        cur.execute("SELECT TABLE_NAME, ENGINE, COALESCE(DATA_LENGTH, 0) FROM information_schema.TABLES "
+                    "WHERE TABLE_SCHEMA = %s AND TABLE_TYPE = 'BASE TABLE'", (database,))
+        rows = cur.fetchall()
+    return {str(n): str(e or "") for n, e, _ in rows}, sum(int(s) for _, _, s in rows)
+
+
+def count_rows(db: pymysql.connections.Connection, tables: list[str]) -> dict[str, int]:
+    counts = {}
+    with db.cursor() as cur:
+        for name in tables:
+            cur.execute(f"SELECT COUNT(*) FROM {table('', name)}")  # noqa: S608 - name checked by table()
+            counts[name] = int(cur.fetchone()[0])
+    return counts
+
+
+def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: MirrorOptions, mux: SshMux) -> Prepared:
+    """Read-only: tools on the host, tables and engines, sizes, the mirror disk; then the plan."""
+    mirror = mirror_of(cfg)
+    tools = probe_tools(conn, cfg.store)
+    if options.method == "rsync" and not tools.rsync:
+        raise PreconditionError("--method rsync: the host has no rsync", store=cfg.store)
+    trees, _ = trees_of(cfg, facts)
+    with open_db(conn, facts.db, store=cfg.store) as db:
+        engines, db_bytes = table_facts(db, facts.db.database)
+    stripped = tuple(stripped_tables(sorted(engines), facts.db.prefix, options.strip_groups))
+    previous = mirror.latest()
+    use_rsync = tools.rsync and options.method != "sftp"
+    compression = _compression(options, tools)
+    remote_files, remote_bytes = _remote_size(conn, cfg, trees)
+    incoming: dict[str, int] = {}
+    if options.dry_run and use_rsync:
+        incoming = _rsync_preview(mux, cfg, mirror, trees, previous)
+    mf = MirrorFacts(
+        store=cfg.store, version=facts.version, trees=trees, engines=engines, db_bytes=db_bytes,
+        remote_files=remote_files, remote_bytes=remote_bytes, previous=previous, partial=mirror.has_partial(),
+        free_bytes=free_bytes(mirror.path) if options.check_space else 1 << 62, has_rsync=use_rsync,
+        has_mysqldump=bool(tools.dump) and options.dump_tool != "pymysql", compression=compression,
+        stripped=stripped, incoming=incoming,
+    )
+    return Prepared(cfg, facts, mirror, mf, plan_mirror(mf), tools, options)
+
+
+def _compression(options: MirrorOptions, tools: HostTools) -> str:
+    if options.compression != "auto":
+        return options.compression
+    local_zstd = subprocess.run(["sh", "-c", "command -v zstd"], capture_output=True, check=False).returncode == 0
+    return "zstd" if tools.zstd and local_zstd else "gzip"
+
+
+def _remote_size(conn: Connection, cfg: StoreConfig, trees: tuple[TreeSource, ...]) -> tuple[int, int]:
+    from maint.facts.disk import get_tree_size
+
+    size = get_tree_size(conn, [t.remote for t in trees], store=cfg.store)
+    return size.files, size.bytes
+
+
+def _rsync_preview(mux: SshMux, cfg: StoreConfig, mirror: StoreMirror, trees: tuple[TreeSource, ...],
+                   previous: str | None) -> dict[str, int]:
+    """An rsync dry run against the previous snapshot: what would be new, changed, deleted."""
+    totals = {"new": 0, "changed": 0, "deleted": 0, "bytes": 0}
+    for tree in trees:
+        base = mirror.snapshot(previous) / FILES / tree.name if previous else None
+        dest = base if base is not None and base.is_dir() else mirror.partial / FILES / tree.name
+        argv = build_argv(ssh_args=mux.ssh_args, host=cfg.host, remote_dir=tree.remote, dest=str(dest),
+                          link_dest=None, excludes=tree.excludes, dry_run=True, progress=False)
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        _raise_for_rsync(done.returncode, done.stderr, cfg.store)
+        items = parse_itemized(done.stdout.splitlines())
+        stats = parse_stats(done.stdout)
+        totals["new"] += len(items["new"])
+        totals["changed"] += len(items["changed"])
+        totals["deleted"] += len(items["deleted"])
+        totals["bytes"] += stats.transferred_bytes
+    return totals
+
+
+# --- apply ----------------------------------------------------------------------------------------
+
+
+def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress | None = None) -> MirrorResult:
+    """Run the plan under the store's local lock; publish only when every check passed."""
+    cfg, mirror = prep.cfg, prep.mirror
+    with local_lock(lock_path(cfg), "mirror", store=cfg.store):
+        resumed = mirror.prepare_partial()
+        ts = timestamp()
+        timings: dict[str, float] = {}
+        started = time.monotonic()
+        roots = pull_files(conn, prep, mux, progress)
+        timings["files"] = round(time.monotonic() - started, 3)
+        started = time.monotonic()
+        dump_info = dump_database(conn, prep, mux, progress)
+        timings["database"] = round(time.monotonic() - started, 3)
+        started = time.monotonic()
+        checks = verify_files(prep, roots) + [f"dump complete, {len(dump_info.tables)} tables' row counts match"]
+        timings["verify"] = round(time.monotonic() - started, 3)
+        storage_rel = relative_inside(prep.facts.dir_storage, prep.facts.root) if prep.facts.dir_storage else None
+        man = Manifest(
+            client=cfg.client, store=cfg.store, timestamp=ts, host=cfg.host, opencart_version=prep.facts.version,
+            db_prefix=prep.facts.db.prefix, admin_dir=prep.facts.admin_dir,
+            storage_root="" if storage_rel is not None else "storage", storage_rel=storage_rel or "",
+            url=prep.facts.url, method="rsync" if prep.mirror_facts.has_rsync else "sftp", roots=roots,
+            dump=dump_info, timings=timings, verified=True, checks=checks,
+        )
+        manifest_io.write(mirror.partial, man)
+        try:
+            path = mirror.publish(ts)
+        except OSError as exc:
+            raise MaintError(f"publishing the snapshot failed: {exc}", store=cfg.store) from None
+        return MirrorResult(cfg.store, ts, path, man, resumed)
+
+
+def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress | None) -> list[FileRoot]:
+    cfg, mirror = prep.cfg, prep.mirror
+    previous = prep.mirror_facts.previous
+    prev_files = 0
+    roots = []
+    for tree in prep.mirror_facts.trees:
+        dest = mirror.partial / FILES / tree.name
+        dest.mkdir(parents=True, exist_ok=True)
+        link = mirror.snapshot(previous) / FILES / tree.name if previous else None
+        link = link if link is not None and link.is_dir() else None
+        if link is not None:
+            prev_files = _previous_count(mirror, previous, tree.name)
+        if prep.mirror_facts.has_rsync:
+            stats = _rsync(mux, cfg, tree, dest, link, progress, prep.mirror_facts.remote_bytes)
+        else:
+            from maint.mirror.sftpcopy import copy_tree
+
+            try:
+                stats = copy_tree(conn.sftp(), tree.remote, dest, link, tree.excludes,
+                                  on_file=_byte_counter(progress, prep.mirror_facts.remote_bytes))
+            except OSError as exc:
+                raise _disk_or_transfer_error(exc, cfg.store) from None
+        deleted = max(prev_files + stats.new - stats.files, 0) if link is not None else 0
+        roots.append(FileRoot(name=tree.name, remote=tree.remote, files=stats.files, bytes=stats.total_bytes,
+                              new=stats.new, changed=stats.changed, deleted=deleted))
+    return roots
+
+
+def _byte_counter(progress: Progress | None, total: int) -> Callable[[int], None]:
+    done = [0]
+
+    def on_file(size: int) -> None:
+        done[0] += size
+        if progress:
+            progress("files", done[0], total)
+
+    return on_file
+
+
+def _previous_count(mirror: StoreMirror, previous: str | None, name: str) -> int:
+    if previous is None:
+        return 0
+    try:
+        old = manifest_io.read(mirror.snapshot(previous))
+    except VerificationError:
+        return count_tree(mirror.snapshot(previous) / FILES / name)[0]
+    return next((r.files for r in old.roots if r.name == name), 0)
+
+
+def _rsync(mux: SshMux, cfg: StoreConfig, tree: TreeSource, dest: Path, link: Path | None,
+           progress: Progress | None, total: int) -> RsyncStats:
+    argv = build_argv(ssh_args=mux.ssh_args, host=cfg.host, remote_dir=tree.remote, dest=str(dest),
+                      link_dest=str(link) if link else None, excludes=tree.excludes, progress=progress is not None)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout and proc.stderr
+    tail: list[bytes] = []
+    pending = b""
+    while chunk := proc.stdout.read1(65536):  # type: ignore[attr-defined]
+        pending += chunk
+        *lines, pending = re.split(rb"[\r\n]", pending)
+        for raw in lines:
+            line = raw.decode(errors="replace")
+            update = parse_progress(line) if progress else None
+            if update is not None and progress:
+                progress("files", update.bytes, total)
+            elif line.strip():
+                tail.append(raw)
+    tail.append(pending)
+    stderr = proc.stderr.read().decode(errors="replace")
+    code = proc.wait()
+    _raise_for_rsync(code, stderr, cfg.store)
+    return parse_stats(b"\n".join(tail).decode(errors="replace"))
+
+
+def _raise_for_rsync(code: int, stderr: str, store: str) -> None:
+    if code in (0, 24):  # 24: files vanished while copying (caches, sessions on a live shop)
+        return
+    last = (stderr.strip().splitlines() or [""])[-1][:300]
+    if "No space left on device" in stderr:
+        raise MaintError(f"the mirror disk is full (rsync: {last})", store=store)
+    if code == 255 or "connection unexpectedly closed" in stderr or "Connection closed" in stderr:
+        raise ConnectError(f"SSH connection dropped during the file transfer (rsync exit {code}): {last}", store=store)
+    raise RemoteCommandError(f"rsync failed (exit {code}): {last}", store=store)
+
+
+def _disk_or_transfer_error(exc: OSError, store: str) -> MaintError:
+    if exc.errno == 28:
+        return MaintError("the mirror disk is full", store=store)
+    return ConnectError(f"SFTP transfer failed: {exc}", store=store)
+
+
+def dump_database(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress | None) -> DumpInfo:
+    cfg, facts, mf = prep.cfg, prep.facts, prep.mirror_facts
+    consistency = consistency_for(mf.engines)
+    for name in ("db.sql.zst", "db.sql.gz"):
+        (prep.mirror.partial / name).unlink(missing_ok=True)
+    filename = COMPRESSORS[mf.compression][2]
+    dest = prep.mirror.partial / filename
+    tables = sorted(mf.engines)
+    with open_db(conn, facts.db, store=cfg.store) as db:
+        before = count_rows(db, tables)
+        if mf.has_mysqldump:
+            command = build_dump_command(facts.db, consistency=consistency, stripped=mf.stripped,
+                                         compression=mf.compression, dump_binary=prep.tools.dump)
+
+            def on_bytes(n: int) -> None:
+                if progress:
+                    progress("database", n, None)
+
+            try:
+                result = stream_dump(mux.argv(), command, dest, on_bytes=on_bytes, store=cfg.store)
+            except OSError as exc:
+                raise _disk_or_transfer_error(exc, cfg.store) from None
+            tool = prep.tools.dump
+        else:
+            from maint.mirror.pydump import dump_with_pymysql
+
+            with open_db(conn, facts.db, store=cfg.store) as dump_db:
+                result = dump_with_pymysql(dump_db, facts.db.database, dest, consistency=consistency,
+                                           stripped=mf.stripped, compression=mf.compression, store=cfg.store)
+            tool = "pymysql"
+        after = count_rows(db, tables)
+    if not result.count.completed:
+        raise VerificationError("the dump is incomplete: no completion marker at its end", store=cfg.store)
+    bad = mismatches(compare_counts(result.count.rows, before, after, mf.stripped))
+    if bad:
+        first = ", ".join(f"{c.table} (dump {c.dumped}, source {c.before})" for c in bad[:5])
+        raise VerificationError(f"row counts differ from the source for {len(bad)} table(s): {first}", store=cfg.store)
+    from maint.ops.mirror import engine_summary
+
+    return DumpInfo(file=filename, tool=tool, compression=mf.compression, consistency=consistency, bytes=result.bytes,
+                    sha256=result.sha256, tables=result.count.rows, stripped=list(mf.stripped),
+                    engines=engine_summary(mf.engines))
+
+
+def verify_files(prep: Prepared, roots: list[FileRoot]) -> list[str]:
+    checks = []
+    for root in roots:
+        files, size = count_tree(prep.mirror.partial / FILES / root.name)
+        if (files, size) != (root.files, root.bytes):
+            raise VerificationError(
+                f"files/{root.name}: {files} files, {size} bytes on disk, but the transfer reported "
+                f"{root.files} files, {root.bytes} bytes", store=prep.cfg.store)
+        checks.append(f"files/{root.name}: {files} files, {size} bytes as reported by the transfer")
+    return checks

@@ -1,0 +1,44 @@
+"""One SSH master connection per run, shared by rsync and the dump stream (ControlMaster).
+
+Each new SSH connection costs about 0.5 s of handshakes; through the master's socket a session
+costs about a round trip. The socket lives in a private 0700 folder with a short path (sun_path
+holds 108 bytes) and the master is told to exit when the run ends.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from maint.config import StoreConfig
+from maint.remote.ssh import ssh_command_args
+
+
+class SshMux:
+    def __init__(self, cfg: StoreConfig) -> None:
+        self.cfg = cfg
+        self._dir = Path(tempfile.mkdtemp(prefix="maint-ssh-"))
+        self.control_path = self._dir / "mux"
+
+    @property
+    def ssh_args(self) -> list[str]:
+        """`ssh` plus options, without the host: for rsync -e."""
+        return ssh_command_args(self.cfg, control_path=self.control_path)
+
+    def argv(self, *remote: str) -> list[str]:
+        """A full `ssh host -- command` argv."""
+        return [*self.ssh_args, self.cfg.host, "--", *remote]
+
+    def close(self) -> None:
+        if self.control_path.exists():
+            subprocess.run([*self.ssh_args, "-O", "exit", self.cfg.host], capture_output=True, timeout=10, check=False)
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> SshMux:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()

@@ -1,0 +1,225 @@
+"""The steps of `fab prices` and `fab undo` as plain functions of a connection, facts and arguments.
+
+The task layer (maint/tasks/prices.py) only wires these together with prompts and output.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from maint.errors import InputError, PreconditionError
+from maint.pricing.catalog import read_catalog
+from maint.pricing.fields import MATCH_CHOICES, price_fields
+from maint.pricing.issues import Issue, SheetInvalidError
+from maint.pricing.prices import PriceDiff, PricePlan, PriceRow, parse_price_rows, resolve_prices
+from maint.pricing.schema import price_schema
+from maint.pricing.undo import ColumnUpdate, read_audit
+from maint.pricing.values import read_values
+from maint.sheets import open_sheet
+from maint.sheets.headers import parse_columns_option
+
+PRICE_TYPE = "DECIMAL(15,4)"
+
+
+@dataclass
+class PriceSheet:
+    """A price file read and parsed, before it meets a store."""
+
+    path: Path
+    match: str
+    rows: list[PriceRow]
+    issues: list[Issue]
+    key_header: str
+    notes: list[str] = field(default_factory=list)
+
+
+def read_price_sheet(path: Path, *, match: str = "sku", sheet: str = "", columns: str = "") -> PriceSheet:
+    """Read and parse every row; problems are collected, not raised (header problems raise InputError)."""
+    if match not in MATCH_CHOICES:
+        raise InputError(f"--match must be one of {', '.join(MATCH_CHOICES)}, not {match!r}")
+    fields = price_fields(match)
+    explicit = parse_columns_option(columns, fields) if columns else {}
+    opened = open_sheet(path, fields, sheet=sheet or None, columns=explicit)
+    rows, issues = parse_price_rows(opened, match)
+    return PriceSheet(path, match, rows, issues, opened.columns[match].header, opened.notes)
+
+
+def plan_prices(db: Any, prefix: str, version: str, parsed: PriceSheet, *, skip_invalid: bool = False) -> PricePlan:
+    """Resolve products against the store and diff old → new. Raises SheetInvalidError unless --skip-invalid."""
+    schema = price_schema(version)
+    catalog = read_catalog(db, prefix, schema, parsed.match, (r.key for r in parsed.rows))
+    plan, unresolved = resolve_prices(parsed.rows, catalog, file=parsed.path.name, match=parsed.match,
+                                      column=parsed.key_header)
+    issues = sorted([*parsed.issues, *unresolved], key=lambda i: (i.row, i.column))
+    if issues and not skip_invalid:
+        raise SheetInvalidError(issues)
+    plan.skipped = issues
+    return plan
+
+
+def check_large(plan: PricePlan, allow_large_changes: bool) -> None:
+    large = plan.large
+    if large and not allow_large_changes:
+        first = large[0]
+        raise PreconditionError(
+            f"{len(large)} price change(s) exceed ±50 % (e.g. row {first.row}, {first.key}: {first.old} → {first.new});"
+            " check the file, or pass --allow-large-changes")
+
+
+def already_applied(audit_dir: Path, sha256: str) -> dict[str, Any] | None:
+    """The audit record of an earlier successful run of the same file, if any."""
+    for record in reversed(read_audit(audit_dir)):
+        if record.get("sha256") == sha256 and record.get("result") == "applied":
+            return dict(record)
+    return None
+
+
+def price_update(plan: PricePlan) -> ColumnUpdate:
+    return ColumnUpdate("product", "product_id", "price", PRICE_TYPE,
+                        [(c.product_id, c.old, c.new) for c in plan.changes])
+
+
+def percent(diff: PriceDiff) -> str:
+    ratio = diff.ratio
+    return "new" if ratio is None else f"{ratio * 100:+.1f}%"
+
+
+def write_diff_csv(plan: PricePlan, path: Path) -> None:
+    """The diff for the client: one line per change, in sheet order."""
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["row", "key", "product_id", "old_price", "new_price", "change"])
+        for c in plan.changes:
+            writer.writerow([c.row, c.key, c.product_id, c.old, c.new, percent(c)])
+
+
+@dataclass
+class UndoPlan:
+    ops: list[ColumnUpdate]  # rows still holding the value the run wrote, to put back
+    already: int = 0  # rows already holding the previous value
+    conflicts: list[tuple[str, int, Decimal | None, Decimal | None, Decimal | None]] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(len(op.rows) for op in self.ops)
+
+
+def plan_undo(db: Any, prefix: str, ops: Sequence[ColumnUpdate]) -> UndoPlan:
+    """What reverting needs: rows still at the new value go back; rows changed by someone since are conflicts."""
+    plan = UndoPlan([])
+    for op in ops:
+        current = read_values(db, prefix, op.table, op.key, op.column, [k for k, _, _ in op.rows])
+        revert: list[tuple[int, Decimal | None, Decimal | None]] = []
+        for key, old, new in op.rows:
+            now = current.get(key)
+            if key not in current:
+                plan.conflicts.append((op.table, key, old, new, None))
+            elif now == old:
+                plan.already += 1
+            elif now == new:
+                revert.append((key, new, old))
+            else:
+                plan.conflicts.append((op.table, key, old, new, now))
+        if revert:
+            plan.ops.append(ColumnUpdate(op.table, op.key, op.column, op.sql_type, revert))
+    return plan
+
+
+def storefront_mismatches(url: str, changes: Sequence[PriceDiff], *, sample: int = 3,
+                          timeout: float = 10.0) -> list[str]:
+    """Open a few changed products' pages and report those that don't show the new price anywhere.
+
+    Taxes and currencies change what the page shows, so a mismatch is a warning for a human, not a failure.
+    """
+    problems: list[str] = []
+    for change in list(changes)[:sample]:
+        page = f"{url.rstrip('/')}/index.php?route=product/product&product_id={change.product_id}"
+        try:
+            response = requests.get(page, timeout=timeout)
+        except requests.RequestException as exc:
+            problems.append(f"product {change.product_id}: storefront not reachable ({type(exc).__name__})")
+            continue
+        if response.status_code != 200 or not _shows_price(response.text, change.new):
+            problems.append(f"product {change.product_id}: the storefront page does not show {change.new:.2f} "
+                            f"(HTTP {response.status_code}; taxes, currency or a cache?)")
+    return problems
+
+
+def _shows_price(html: str, price: Decimal) -> bool:
+    whole, cents = f"{price:.2f}".split(".")
+    grouped = f"{int(whole):,}"
+    candidates = {f"{whole}.{cents}", f"{grouped}.{cents}", f"{whole},{cents}", f"{grouped.replace(',', '.')},{cents}"}
+    text = re.sub(r"\s+", " ", html)
+    return any(c in text for c in candidates)
+
+
+@dataclass
+class Applied:
+    rows_changed: int
+    undo_file: Path
+    engine: str
+    loaded_with: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def apply_changes(
+    conn: Any,
+    cfg: Any,
+    facts: Any,
+    db: Any,
+    ops: Sequence[ColumnUpdate],
+    *,
+    task: str,
+    header: dict[str, Any],
+    counts: dict[str, Any],
+    hook: Any = None,
+    sample: Sequence[PriceDiff] = (),
+) -> Applied:
+    """Lock the store, write the undo file, apply all-or-nothing, clear caches, check the storefront, audit."""
+    from maint.lock import store_lock
+    from maint.pricing.apply import apply_updates
+    from maint.pricing.undo import append_audit, store_dir, write_undo
+    from maint.remote.sql import connect_db
+
+    audit_dir = store_dir(cfg.state_dir, cfg.client, cfg.store)
+    prefix = facts.db.prefix
+
+    def reconnect() -> Any:
+        return connect_db(conn, facts.db, local_infile=True, store=cfg.store)
+
+    with store_lock(conn, cfg, task):
+        undo_file = write_undo(audit_dir, task, {"client": cfg.client, "store": cfg.store, "version": facts.version,
+                                                 **header}, ops)
+        try:
+            result = apply_updates(reconnect, db, prefix, ops, hook=hook)
+        except Exception as exc:
+            append_audit(audit_dir, {"task": task, **header, "counts": counts, "undo_file": str(undo_file),
+                                     "result": f"failed: {exc}"})
+            raise
+        warnings = clear_product_cache(conn, facts, cfg.store)
+    append_audit(audit_dir, {"task": task, **header, "counts": counts, "undo_file": str(undo_file),
+                             "result": "applied", "engine": result.engine})
+    if sample:
+        warnings += storefront_mismatches(facts.url, sample)
+    return Applied(result.rows_changed, undo_file, result.engine, result.loaded_with, warnings)
+
+
+def clear_product_cache(conn: Any, facts: Any, store: str) -> list[str]:
+    """Delete OpenCart's cached product lists (4.x serves old prices from them for an hour)."""
+    from maint.remote.ssh import quote, run
+
+    cache_dir = facts.path("DIR_CACHE") or (facts.dir_storage.rstrip("/") + "/cache/" if facts.dir_storage else "")
+    if not cache_dir:
+        return ["DIR_CACHE is unknown: clear the store's product cache by hand"]
+    result = run(conn, f"rm -f -- {quote(cache_dir.rstrip('/'))}/cache.product.*", check=False, store=store)
+    if result.exited != 0:
+        return [f"could not clear {cache_dir}cache.product.*: {result.stderr.strip()[:200]}"]
+    return []

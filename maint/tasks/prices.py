@@ -1,0 +1,195 @@
+"""`fab prices STORE FILE` and `fab undo STORE UNDOFILE`: bulk prices from client spreadsheets."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from invoke import task
+
+from maint import render
+from maint.errors import InputError, PreconditionError
+from maint.facts.opencart import get_store_facts
+from maint.pricing import service
+from maint.pricing.issues import SheetInvalidError, issue_table
+from maint.pricing.prices import PricePlan
+from maint.pricing.undo import file_sha256, read_undo, store_dir
+from maint.remote.sql import open_db
+from maint.remote.ssh import connect
+from maint.tasks.common import TaskContext, confirm, maint_task, work_session
+
+ISSUE_COLUMNS = ("file", "row", "column", "value", "reason")
+SHOWN = 10
+
+
+def show_issues(title: str, issues: list[Any], as_json: bool) -> None:
+    if as_json:
+        render.print_json({"ok": False, "errors": [i.as_dict() for i in issues]})
+        return
+    render.table(title, ISSUE_COLUMNS, issue_table(issues), out=render.console(sys.stderr))
+
+
+def price_summary(plan: PricePlan) -> dict[str, Any]:
+    return {
+        "file": plan.file,
+        "changes": len(plan.changes),
+        "unchanged": plan.unchanged,
+        "large_changes": len(plan.large),
+        "skipped": [i.as_dict() for i in plan.skipped],
+        "largest": [
+            {"row": c.row, "key": c.key, "product_id": c.product_id, "old": c.old, "new": c.new,
+             "change": service.percent(c)}
+            for c in plan.largest(SHOWN)
+        ],
+    }
+
+
+def show_price_plan(store: str, plan: PricePlan) -> None:
+    if plan.skipped:
+        render.table(f"Skipped {len(plan.skipped)} invalid row(s) (--skip-invalid)", ISSUE_COLUMNS,
+                     issue_table(plan.skipped))
+    if not plan.changes:
+        return
+    rows = [(c.row, c.key, c.product_id, c.old, c.new, service.percent(c)) for c in plan.largest(SHOWN)]
+    render.table(f"Plan for {store}: {len(plan.changes)} price change(s), {plan.unchanged} unchanged, "
+                 f"{len(plan.large)} beyond ±50 % (largest {len(rows)} shown)",
+                 ("row", "key", "product", "old", "new", "change"), rows)
+
+
+@task(
+    name="prices",
+    positional=["store", "file"],
+    help={
+        "store": "store name from the inventory",
+        "file": "the client's price list (.xlsx or .csv)",
+        "sheet": "the sheet to read (default: the first visible one)",
+        "columns": "map fields to headers, e.g. price=Preis,sku=Artikel",
+        "match": "match products by sku, model or product_id (default sku)",
+        "skip_invalid": "apply the valid rows and list the invalid ones, instead of stopping",
+        "allow_large_changes": "allow price changes beyond ±50 %",
+        "dry_run": "show the plan and stop",
+        "yes": "don't ask before applying",
+        "json": "print the plan and result as JSON",
+        "diff_csv": "also write every change to this CSV file (for the client)",
+    },
+)
+@maint_task
+def prices(c, store, file, sheet="", columns="", match="sku", skip_invalid=False, allow_large_changes=False,
+           dry_run=False, yes=False, json=False, diff_csv=""):
+    """Set product prices from a spreadsheet: validate all rows, plan, apply all-or-nothing, keep an undo file."""
+    tc = TaskContext.from_c(c)
+    cfg = tc.store(store)
+    path = Path(file)
+    parsed = service.read_price_sheet(path, match=match, sheet=sheet, columns=columns)
+    with work_session(tc, cfg, "prices", quiet=json):
+        conn = connect(cfg)
+        try:
+            facts = get_store_facts(conn, cfg)
+            with open_db(conn, facts.db, local_infile=True, store=store) as db:
+                try:
+                    plan = service.plan_prices(db, facts.db.prefix, facts.version, parsed, skip_invalid=skip_invalid)
+                except SheetInvalidError as exc:
+                    show_issues(f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json)
+                    raise
+                sha = file_sha256(path)
+                noop = ""
+                if plan.relative and plan.changes:
+                    earlier = service.already_applied(store_dir(cfg.state_dir, cfg.client, cfg.store), sha)
+                    if earlier:
+                        noop = (f"this file was already applied on {earlier.get('when')} and its relative (%) "
+                                "changes would compound; run `fab undo` first to apply it again")
+                        plan.changes = []
+                summary = {"store": store, **price_summary(plan), "dry_run": dry_run, "applied": False}
+                if diff_csv:
+                    service.write_diff_csv(plan, Path(diff_csv))
+                if not json:
+                    show_price_plan(store, plan)
+                if not plan.changes:
+                    reason = noop or f"all {plan.unchanged} price(s) already as in the file"
+                    _done(summary | {"noop_reason": reason}, json, f"{store}: No changes. {reason}")
+                    return summary
+                service.check_large(plan, allow_large_changes)
+                if dry_run:
+                    _done(summary, json, f"{store}: dry run, nothing changed.")
+                    return summary
+                confirm(f"Apply {len(plan.changes)} price change(s) to {store}?", yes=yes or json)
+                header = {"file": str(path.resolve()), "sha256": sha, "match": match}
+                applied = service.apply_changes(conn, cfg, facts, db, [service.price_update(plan)], task="prices",
+                                                header=header, counts={"changed": len(plan.changes),
+                                                                       "unchanged": plan.unchanged,
+                                                                       "skipped": len(plan.skipped)},
+                                                sample=plan.changes)
+        finally:
+            conn.close()
+    summary |= {"applied": True, "rows_changed": applied.rows_changed, "undo_file": str(applied.undo_file),
+                "engine": applied.engine, "warnings": applied.warnings}
+    _done(summary, json, f"{store}: applied {applied.rows_changed} price change(s) ({applied.engine}); "
+                         f"undo with: fab undo {store} {applied.undo_file}", applied.warnings)
+    return summary
+
+
+def _done(summary: dict[str, Any], as_json: bool, message: str, warnings: list[str] | None = None) -> None:
+    if as_json:
+        render.print_json(summary)
+        return
+    con = render.console()
+    con.print(message, highlight=False, markup=False)
+    for w in warnings or []:
+        con.print(f"warning: {w}", highlight=False, markup=False)
+
+
+@task(
+    name="undo",
+    positional=["store", "undofile"],
+    help={
+        "store": "store name from the inventory",
+        "undofile": "an undo file written by prices, discounts or groups",
+        "dry_run": "show what would be restored and stop",
+        "yes": "don't ask before restoring",
+        "json": "print the result as JSON",
+    },
+)
+@maint_task
+def undo(c, store, undofile, dry_run=False, yes=False, json=False):
+    """Restore the exact previous values recorded in an undo file."""
+    tc = TaskContext.from_c(c)
+    cfg = tc.store(store)
+    path = Path(undofile)
+    meta, ops = read_undo(path)
+    if meta.get("store") != cfg.store or meta.get("client") != cfg.client:
+        raise InputError(f"this undo file belongs to {meta.get('client')}/{meta.get('store')}, not "
+                         f"{cfg.client}/{cfg.store}", file=str(path))
+    with work_session(tc, cfg, "undo", quiet=json):
+        conn = connect(cfg)
+        try:
+            facts = get_store_facts(conn, cfg)
+            with open_db(conn, facts.db, local_infile=True, store=store) as db:
+                plan = service.plan_undo(db, facts.db.prefix, ops)
+                summary: dict[str, Any] = {"store": store, "undo_file": str(path), "task": meta.get("task"),
+                                           "to_restore": plan.rows, "already_restored": plan.already,
+                                           "conflicts": len(plan.conflicts), "dry_run": dry_run, "applied": False}
+                if plan.conflicts:
+                    table_, key, old, new, now = plan.conflicts[0]
+                    raise PreconditionError(
+                        f"{len(plan.conflicts)} row(s) were changed by someone else since the run (e.g. "
+                        f"{table_} {key}: was {old}, set to {new}, now {now}); nothing was restored", store=store)
+                if not plan.rows:
+                    _done(summary, json, f"{store}: No changes. Every value is already as before the run.")
+                    return summary
+                if not json:
+                    render.console().print(f"{store}: would restore {plan.rows} value(s) from {path.name} "
+                                           f"({plan.already} already restored)", highlight=False, markup=False)
+                if dry_run:
+                    _done(summary, json, f"{store}: dry run, nothing changed.")
+                    return summary
+                confirm(f"Restore {plan.rows} value(s) on {store}?", yes=yes or json)
+                header = {"file": str(path.resolve()), "sha256": file_sha256(path), "undoes": meta.get("task")}
+                applied = service.apply_changes(conn, cfg, facts, db, plan.ops, task="undo", header=header,
+                                                counts={"restored": plan.rows})
+        finally:
+            conn.close()
+    summary |= {"applied": True, "rows_changed": applied.rows_changed, "undo_file_of_undo": str(applied.undo_file)}
+    _done(summary, json, f"{store}: restored {applied.rows_changed} value(s); the undo itself can be undone with "
+                         f"fab undo {store} {applied.undo_file}", applied.warnings)
+    return summary

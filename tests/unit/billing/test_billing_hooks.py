@@ -1,0 +1,134 @@
+"""The budget guard and the automatic ledger entry the task decorator calls around every task."""
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from billing_factory import PLANS_FILE
+
+from maint.billing.hooks import before_task, record_task
+from maint.billing.ledger import Ledger
+from maint.config import Settings
+from maint.errors import BudgetError, CancelledByUser, PlaybookError
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def _settings(tmp_path: Path, block: bool = False) -> Settings:
+    return Settings(playbooks=PLANS_FILE.parent, state_dir=tmp_path / "state", block_over_budget=block)
+
+
+def _log(settings: Settings, client: str, day: str, hours: float, **kw: object) -> None:
+    start = datetime.fromisoformat(day).replace(hour=9, tzinfo=UTC)
+    with Ledger.in_state_dir(settings.state_dir) as ledger:
+        ledger.add(
+            client=client,
+            store="demo",
+            task="manual",
+            started=start,
+            ended=start + timedelta(hours=hours),
+            **kw,
+        )  # type: ignore[arg-type]
+
+
+def test_every_task_run_is_recorded_also_when_it_fails(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    for outcome in ("ok", "failed: disk full"):
+        record_task(
+            settings,
+            client="demo",
+            store="demo",
+            task="mirror",
+            started=NOW,
+            ended=NOW + timedelta(minutes=3),
+            outcome=outcome,
+            detail="",
+        )
+    with Ledger.in_state_dir(settings.state_dir) as ledger:
+        entries = list(ledger.items("demo"))
+    assert [(e.task, e.seconds, e.outcome, e.source) for e in entries] == [
+        ("mirror", 180, "ok", "auto"),
+        ("mirror", 180, "failed: disk full", "auto"),
+    ]
+
+
+def test_a_clock_that_went_backwards_still_records_the_run(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    record_task(
+        settings,
+        client="demo",
+        store="demo",
+        task="check",
+        started=NOW,
+        ended=NOW - timedelta(seconds=1),
+        outcome="ok",
+    )
+    with Ledger.in_state_dir(settings.state_dir) as ledger:
+        assert [e.seconds for e in ledger.items("demo")] == [0]
+
+
+def test_the_ledger_tasks_themselves_are_neither_guarded_nor_recorded(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, block=True)
+    assert before_task(settings, "demo", "no-such-plan", "hours") == []
+    record_task(settings, client="demo", store="demo", task="log", started=NOW, ended=NOW, outcome="ok")
+    assert not (settings.state_dir / "ledger.sqlite").exists()
+
+
+def test_a_plan_with_room_gives_no_warnings(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, block=True)
+    _log(settings, "demo", "2026-11-16", 5)
+    assert before_task(settings, "demo", "starter", "upgrade", now=NOW) == []
+
+
+def test_a_spent_plan_warns_and_is_blocked_only_when_configured(tmp_path: Path) -> None:
+    open_settings = _settings(tmp_path)
+    for day in ("2026-11-02", "2026-11-09"):
+        _log(open_settings, "demo", day, 20)
+    warnings = before_task(open_settings, "demo", "starter", "upgrade", now=NOW)
+    assert any("all 40 h" in w for w in warnings)
+    blocking = _settings(tmp_path, block=True)
+    with pytest.raises(BudgetError, match="--over-budget") as err:
+        before_task(blocking, "demo", "starter", "upgrade", now=NOW)
+    assert err.value.exit_code == 62
+    forced = before_task(blocking, "demo", "starter", "upgrade", over_budget=True, now=NOW)
+    assert any("working over budget" in w for w in forced)
+
+
+def test_the_guard_counts_only_the_current_week_against_the_cap(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, block=True)
+    _log(settings, "demo", "2026-11-09", 15)
+    assert before_task(settings, "demo", "starter", "check", now=NOW) == []
+    _log(settings, "demo", "2026-11-17", 20)
+    with pytest.raises(BudgetError, match="cap of 20 h"):
+        before_task(settings, "demo", "starter", "check", now=NOW)
+
+
+def test_expired_support_is_blocked(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, block=True)
+    with Ledger.in_state_dir(settings.state_dir) as ledger:
+        ledger.add_event(client="acme", kind="period", on=date(2026, 8, 1), amount=1)
+    _log(settings, "acme", "2026-08-03", 1)
+    with pytest.raises(BudgetError, match="support period ended on 2026-09-02"):
+        before_task(settings, "acme", "support-1m", "health", now=NOW)
+
+
+def test_credit_categories_needing_confirmation_ask_for_it(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    asked: list[str] = []
+
+    def yes(question: str) -> bool:
+        asked.append(question)
+        return True
+
+    assert before_task(settings, "acme", "credits", "upgrade", confirm=yes, now=NOW) == []
+    assert "category 3" in asked[0] and "20 credits" in asked[0]
+    with pytest.raises(CancelledByUser, match="not confirmed category 3"):
+        before_task(settings, "acme", "credits", "upgrade", confirm=lambda q: False, now=NOW)
+    # category 1 needs no confirmation; no prompt available means a reminder instead
+    assert before_task(settings, "acme", "credits", "check", confirm=lambda q: False, now=NOW) == []
+    assert "has the client confirmed" in before_task(settings, "acme", "credits", "prices", now=NOW)[0]
+
+
+def test_an_unknown_plan_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(PlaybookError, match="unknown plan 'gold'"):
+        before_task(_settings(tmp_path), "demo", "gold", "upgrade", now=NOW)
