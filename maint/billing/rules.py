@@ -105,7 +105,7 @@ def retainer_usage(plan: RetainerPlan, items: Iterable[WorkItem], month: date) -
     mine = _in(items, start, end)
     usage = Usage(plan.name, plan.kind, start, end, fee=plan.fee_per_month, items=mine)
     usage.hours_used = usage.hours_covered = sum(i.hours for i in mine)
-    usage.weeks = _weeks(mine, None)
+    usage.weeks = _weeks(mine, None, start, end)
     usage.notes.append("covers: " + "; ".join(plan.services) if plan.services else "fixed monthly fee")
     return usage
 
@@ -126,10 +126,15 @@ def hours_period(terms: Terms, month: date) -> tuple[date, date, int]:
     return start, add_months(start, months) - timedelta(days=1), months
 
 
-def _weeks(items: list[WorkItem], cap: float | None) -> list[WeekUsage]:
-    weeks: dict[date, float] = defaultdict(float)
+def _weeks(items: list[WorkItem], cap: float | None, start: date, end: date) -> list[WeekUsage]:
+    """Every week (from Monday) touching the period, empty weeks included, so a chart shows gaps."""
+    weeks: dict[date, float] = {}
+    day = week_start(start)
+    while day <= end:
+        weeks[day] = 0.0
+        day += timedelta(days=7)
     for item in items:
-        weeks[week_start(item.day)] += item.hours
+        weeks[week_start(item.day)] = weeks.get(week_start(item.day), 0.0) + item.hours
     return [WeekUsage(day, hours, cap) for day, hours in sorted(weeks.items())]
 
 
@@ -168,7 +173,7 @@ def hours_usage(plan: HoursPlan, terms: Terms, items: Iterable[WorkItem], month:
         usage.hours_covered += covered
         usage.overage_hours += item.hours - covered
     usage.hours_used = sum(i.hours for i in mine)
-    usage.weeks = _weeks(mine, plan.weekly_cap)
+    usage.weeks = _weeks(mine, plan.weekly_cap, start, end)
     usage.overage_hours = round(usage.overage_hours, 6)
     if start <= today <= end:
         _hours_warnings(usage, plan, left, week_left[week_start(today)])
@@ -200,6 +205,17 @@ def item_category(plan: CreditsPlan, item: WorkItem) -> int | None:
     return item.category if item.category is not None else plan.task_categories.get(item.task)
 
 
+def ticket_key(item: WorkItem) -> str:
+    """Which ticket an entry belongs to. Without a ticket reference a manual entry is its own
+    ticket, and automatic runs of one task on one store on one day are one ticket, so a dry run
+    followed by the real run (or a retry) is not charged twice."""
+    if item.ticket:
+        return item.ticket
+    if item.task == "manual":
+        return f"#{item.id}"
+    return f"{item.store}:{item.task}:{item.day}"
+
+
 def tickets(plan: CreditsPlan, items: Iterable[WorkItem]) -> dict[str, tuple[date, int]]:
     """Ticket → (day it started, category). Credits are spent per ticket, however long it takes;
     the category may change while working, so the latest entry's category counts."""
@@ -208,7 +224,7 @@ def tickets(plan: CreditsPlan, items: Iterable[WorkItem]) -> dict[str, tuple[dat
         category = item_category(plan, item)
         if category is None:
             continue
-        key = item.ticket or f"#{item.id}"
+        key = ticket_key(item)
         first_day = found[key][0] if key in found else item.day
         found[key] = (first_day, category)
     return found
@@ -263,7 +279,7 @@ def credits_usage(
     usage.credits_free_left = free
     usage.credits_balance = free + paid
     usage.hours_used = usage.hours_covered = sum(i.hours for i in usage.items)
-    usage.weeks = _weeks(usage.items, None)
+    usage.weeks = _weeks(usage.items, None, start_m, end_m)
     if free and upto < free_end:
         usage.notes.append(f"free start: {free} credits left until {free_end - timedelta(days=1)}")
     if usage.credits_balance <= 0:
@@ -362,7 +378,7 @@ def support_usage(
     usage = Usage(plan.name, plan.kind, span.start, span.end, items=mine)
     usage.hours_used = sum(i.hours for i in mine)
     usage.hours_covered = sum(i.hours for i in mine if in_support(span, i.day))
-    usage.weeks = _weeks(mine, None)
+    usage.weeks = _weeks(mine, None, start_m, end_m)
     for event in events:
         if event.kind == "period" and start_m <= event.on <= end_m:
             licences = int(event.data.get("licences", 1))
@@ -403,7 +419,7 @@ def incident_usage(
     closed = next((e.on for e in events if e.kind == "close"), None)
     usage = Usage(plan.name, plan.kind, first, closed, items=_in(all_items, start_m, end_m))
     usage.hours_used = usage.hours_covered = sum(i.hours for i in usage.items)
-    usage.weeks = _weeks(usage.items, None)
+    usage.weeks = _weeks(usage.items, None, start_m, end_m)
     if first and start_m <= first <= end_m:
         usage.fee = plan.price + (plan.priority_price if terms.priority else 0.0)
     usage.notes.extend(plan.includes)

@@ -14,11 +14,12 @@ from html import escape
 from typing import Any, TextIO
 
 from rich.console import Group
+from rich.markup import escape as escape_markup
 from rich.table import Table
 
 from maint.billing.account import WorkItem
 from maint.billing.duration import format_hours
-from maint.billing.rules import Usage
+from maint.billing.rules import Usage, ticket_key
 
 
 @dataclass
@@ -140,7 +141,7 @@ def build_statement(client: str, title: str, month: date, currency: str, usage: 
             row.entries += 1
             row.hours += item.hours
         # A ticket's credits go to the task and store of its first entry this month.
-        ticket = item.ticket or f"#{item.id}"
+        ticket = ticket_key(item)
         if ticket in credit_of and ticket not in charged:
             charged.add(ticket)
             tasks[item.task].credits += credit_of[ticket]
@@ -161,12 +162,12 @@ def build_statement(client: str, title: str, month: date, currency: str, usage: 
 
 def render_table(st: Statement) -> Group:
     u = st.usage
-    head = Table(title=f"{st.title}: statement for {st.month:%B %Y}", show_header=False, title_justify="left")
+    head = Table(show_header=False)
     head.add_column("item")
     head.add_column("value", justify="right")
     for label, value in st.summary():
         head.add_row(label, value)
-    parts: list[Any] = [head]
+    parts: list[Any] = [f"[bold]{escape_markup(st.title)}: statement for {st.month:%B %Y}[/]", head]
     if u.weeks:
         weeks = Table(title="hours per week", title_justify="left")
         for name in ("week of", "hours", "cap", "over cap"):
@@ -288,8 +289,8 @@ def week_chart_svg(usage: Usage, width: int = 640, height: int = 240) -> str:
             f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end">{tick} h</text>'
         )
     for n, w in enumerate(weeks):
-        x = left + n * slot + slot * 0.15
-        bar_w = slot * 0.7
+        bar_w = min(slot * 0.7, 56.0)
+        x = left + n * slot + (slot - bar_w) / 2
         within = min(w.hours, w.cap) if w.cap is not None else w.hours
         parts.append(
             f'<rect class="bar" x="{x:.1f}" y="{y(within):.1f}" width="{bar_w:.1f}" '
@@ -397,12 +398,8 @@ def overview_row(client: str, usage: Usage, currency: str) -> dict[str, Any]:
     }
 
 
-def render_overview(rows: list[dict[str, Any]], month: date) -> Table:
-    table = Table(title=f"all clients, {month:%B %Y}", title_justify="left")
-    for name in ("client", "plan", "period", "hours", "credits", "overage", "due", "status"):
-        table.add_column(name, justify="right" if name in ("credits", "overage", "due") else "left")
-    for row in rows:
-        table.add_row(
-            *(row[k] for k in ("client", "plan", "period", "hours", "credits", "overage", "due", "status"))
-        )
-    return table
+OVERVIEW_COLUMNS = ("client", "plan", "period", "hours", "credits", "overage", "due", "status")
+
+
+def overview_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
+    return [[row[k] for k in OVERVIEW_COLUMNS] for row in rows]

@@ -29,6 +29,10 @@ class FileMode:
     mode: int  # permission bits, e.g. 0o644
     owner: str
 
+    def relative_to(self, root: str) -> str:
+        prefix = root.rstrip("/") + "/"
+        return self.path[len(prefix) :] if self.path.startswith(prefix) else self.path
+
     @property
     def world_readable(self) -> bool:
         return bool(self.mode & stat_mode.S_IROTH)
@@ -40,6 +44,7 @@ class FileMode:
 
 @dataclass(frozen=True)
 class HostFacts:
+    root: str
     disk: DiskUsage | None
     config_files: tuple[FileMode, ...]
     install_present: bool
@@ -49,6 +54,7 @@ class HostFacts:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "root": self.root,
             "disk": None
             if self.disk is None
             else {"total": self.disk.total, "available": self.disk.available, "mount": self.disk.mount},
@@ -103,7 +109,7 @@ def get_host_facts(
     warnings: list[str] = []
     disk = None
     try:
-        disk = parse_df(run(conn, f"df -Pk {quote(root)}", store=store).stdout)
+        disk = parse_df(run(conn, f"df -Pk {quote(root)}", check=False, store=store).stdout)
     except FactError as exc:
         warnings.append(f"disk space unknown: {exc.message}")
     files = " ".join(quote(p) for p in config_paths)
@@ -111,4 +117,4 @@ def get_host_facts(
     modes = parse_stat(result.stdout)
     if len(modes) < len(config_paths):
         warnings.append(f"could not stat every config file: {result.stderr.strip()[:120]}")
-    return HostFacts(disk, modes, install_present, storage_in_webroot, storage_path, tuple(warnings))
+    return HostFacts(root, disk, modes, install_present, storage_in_webroot, storage_path, tuple(warnings))

@@ -71,7 +71,8 @@ def parse_duration(text: str) -> float:
 def same_class(a: State | None, b: State) -> bool:
     """OK and SKIPPED are one class: moving between them is no news."""
     if a is None:
-        return b.healthy
+        # First sighting: only a real problem is news ("unknown" on a first run is usually setup).
+        return b.healthy or b is State.UNKNOWN
     return a == b or (a.healthy and b.healthy)
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from maint.health.model import CheckResult, State, worst_state
 
+MAX_DETAILS = 5
+
 
 def _number(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
@@ -34,16 +36,19 @@ def status_line(results: list[CheckResult]) -> str:
         for s in (State.CRITICAL, State.WARNING, State.UNKNOWN, State.OK, State.SKIPPED)
         if counts[s]
     )
-    bad = sorted(
-        (r for r in results if not r.state.healthy),
-        key=lambda r: (-r.state.severity, r.level or 9, r.store, r.check),
-    )
+    # The status line names the findings that matter most: critical and warning first, unknown
+    # only when nothing worse is wrong, and at most MAX_DETAILS of them.
+    failing = [r for r in results if r.state in (State.CRITICAL, State.WARNING)]
+    shown = failing or [r for r in results if r.state is State.UNKNOWN]
+    bad = sorted(shown, key=lambda r: (-r.state.severity, r.level or 9, r.store, r.check))
     details = "; ".join(
         " ".join(f"{r.store} {r.check}{f' (L{r.level})' if r.level else ''} {r.evidence}".split()).replace(
             "|", "/"
         )
-        for r in bad
+        for r in bad[:MAX_DETAILS]
     )
+    if len(bad) > MAX_DETAILS:
+        details += f"; +{len(bad) - MAX_DETAILS} more"
     perf = " ".join(p for p in (perfdata(r) for r in results) if p)
     text = f"HEALTH {state.value if state is not State.SKIPPED else 'OK'} - {summary or 'no checks'}"
     if details:

@@ -29,6 +29,7 @@ NOTICE_RE = re.compile(
 )
 MONEY_RE = re.compile(r"(?:[$€£¥]\s?\d[\d.,]*\d|\d[\d.,]*\d?\s?(?:€|zł|Kč|kr|Ft|lei|CHF))")
 EMPTY_SEARCH_RE = re.compile(r"no product that matches the search criteria", re.IGNORECASE)
+EMPTY_CART_RE = re.compile(r"Your shopping cart is empty", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,13 @@ def cart_add_url(product_html: str, base_url: str) -> tuple[str, str]:
     """The add-to-cart endpoint and route style ('dot' for 4.0.2+, 'pipe' for 4.0.0/4.0.1, else 'slash')."""
     soup = BeautifulSoup(product_html, "html.parser")
     form = soup.find("form", id="form-product")
+    button = soup.find(id="button-cart")
+    action = ""
     if form is not None and form.get("action"):
         action = str(form["action"])
+    elif button is not None and button.get("data-action"):
+        action = str(button["data-action"])
+    if action:
         style = "dot" if "cart.add" in action else "pipe" if "cart|add" in action else "slash"
         return urljoin(base_url, action), style
     if "checkout/cart.add" in product_html:
@@ -162,3 +168,16 @@ def has_login_form(html: str) -> bool:
         soup.find("input", attrs={"name": "username"}) is not None
         and soup.find("input", attrs={"type": "password"}) is not None
     )
+
+
+def cart_has_product(html: str, product_id: int, name: str = "") -> bool:
+    """Whether a cart page lists the product (by link, data attribute, or name in the cart table)."""
+    if EMPTY_CART_RE.search(html):
+        return False
+    if product_id in product_ids(html):
+        return True
+    soup = BeautifulSoup(html, "html.parser")
+    if soup.select_one(f'[data-product-id="{int(product_id)}"]') is not None:
+        return True
+    content = soup.find(id="content") or soup
+    return bool(name) and name in content.get_text(" ")

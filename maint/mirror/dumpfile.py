@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 COMPLETION_MARKER = b"-- Dump completed"
 _CREATE = re.compile(rb"^CREATE TABLE `((?:[^`]|``)+)`")
-_INSERT = re.compile(rb"^INSERT INTO `((?:[^`]|``)+)` (?:\([^)]*\) )?VALUES ")
+_INSERT = re.compile(rb"^INSERT INTO `((?:[^`]|``)+)` (?:\([^)]*\) )?VALUES\s?")
 # A single-quoted SQL string with backslash escapes, written as an unrolled loop (fast in re).
 _STRING = re.compile(rb"'[^'\\]*(?:\\.[^'\\]*)*'", re.S)
 
@@ -26,23 +26,37 @@ class DumpCount:
 
 
 class RowCounter:
-    """Feed lines of a dump (bytes, with or without newline); read `.result`."""
+    """Feed lines of a dump (bytes, with or without newline); read `.result`.
+
+    Handles both layouts: MySQL's one line per INSERT, and MariaDB 10.11+'s INSERT header followed by
+    one `(row),` line each. Rows are counted as row openings: a `(` starting a line of the statement
+    plus every `),(` outside string literals.
+    """
 
     def __init__(self) -> None:
         self.result = DumpCount()
         self._last = b""
+        self._table: str | None = None  # inside an INSERT statement for this table
+
+    def _count(self, table: str, body: bytes) -> None:
+        if b"'" in body:
+            body = _STRING.sub(b"''", body)
+        body = body.strip()
+        rows = body.count(b"),(") + (1 if body.startswith(b"(") else 0)
+        self.result.rows[table] = self.result.rows.get(table, 0) + rows
+        self._table = None if body.endswith(b";") else table
 
     def feed(self, line: bytes) -> None:
         self.result.lines += 1
+        if self._table is not None:
+            self._count(self._table, line)
+            self._last = b""
+            return
         first = line[:1]
         if first == b"I":
             m = _INSERT.match(line)
             if m:
-                name = m.group(1).replace(b"``", b"`").decode()
-                body = line[m.end() :]
-                if b"'" in body:
-                    body = _STRING.sub(b"''", body)
-                self.result.rows[name] = self.result.rows.get(name, 0) + body.count(b"),(") + 1
+                self._count(m.group(1).replace(b"``", b"`").decode(), line[m.end() :])
                 self._last = b""
                 return
         elif first == b"C":

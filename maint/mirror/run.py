@@ -60,6 +60,8 @@ class MirrorOptions:
     dump_tool: str = "auto"  # auto | mysqldump | pymysql
     compression: str = "auto"  # auto | zstd | gzip
     check_space: bool = True
+    dump_command: str = ""  # the host's dump program when not on PATH (e.g. /opt/mysql/bin/mysqldump)
+    rsync_args: tuple[str, ...] = ()  # extra rsync options (e.g. --bwlimit on a thin line)
 
 
 @dataclass
@@ -167,7 +169,7 @@ def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: Mirr
         store=cfg.store, version=facts.version, trees=trees, engines=engines, db_bytes=db_bytes,
         remote_files=remote_files, remote_bytes=remote_bytes, previous=previous, partial=mirror.has_partial(),
         free_bytes=free_bytes(mirror.path) if options.check_space else 1 << 62, has_rsync=use_rsync,
-        has_mysqldump=bool(tools.dump) and options.dump_tool != "pymysql", compression=compression,
+        has_mysqldump=bool(tools.dump or options.dump_command) and options.dump_tool != "pymysql", compression=compression,
         stripped=stripped, incoming=incoming,
     )
     return Prepared(cfg, facts, mirror, mf, plan_mirror(mf), tools, options)
@@ -255,7 +257,7 @@ def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress
         if link is not None:
             prev_files = _previous_count(mirror, previous, tree.name)
         if prep.mirror_facts.has_rsync:
-            stats = _rsync(mux, cfg, tree, dest, link, progress, prep.mirror_facts.remote_bytes)
+            stats = _rsync(mux, cfg, tree, dest, link, progress, prep.mirror_facts.remote_bytes, prep.options.rsync_args)
         else:
             from maint.mirror.sftpcopy import copy_tree
 
@@ -292,9 +294,10 @@ def _previous_count(mirror: StoreMirror, previous: str | None, name: str) -> int
 
 
 def _rsync(mux: SshMux, cfg: StoreConfig, tree: TreeSource, dest: Path, link: Path | None,
-           progress: Progress | None, total: int) -> RsyncStats:
+           progress: Progress | None, total: int, extra: tuple[str, ...] = ()) -> RsyncStats:
     argv = build_argv(ssh_args=mux.ssh_args, host=cfg.host, remote_dir=tree.remote, dest=str(dest),
                       link_dest=str(link) if link else None, excludes=tree.excludes, progress=progress is not None)
+    argv[1:1] = list(extra)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout and proc.stderr
     tail: list[bytes] = []
@@ -345,7 +348,8 @@ def dump_database(conn: Connection, prep: Prepared, mux: SshMux, progress: Progr
         before = count_rows(db, tables)
         if mf.has_mysqldump:
             command = build_dump_command(facts.db, consistency=consistency, stripped=mf.stripped,
-                                         compression=mf.compression, dump_binary=prep.tools.dump)
+                                         compression=mf.compression,
+                                         dump_binary=prep.options.dump_command or prep.tools.dump)
 
             def on_bytes(n: int) -> None:
                 if progress:

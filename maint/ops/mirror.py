@@ -209,6 +209,8 @@ class RestoreFacts:
     database: str
     tables: int
     rows: int
+    stripped: tuple[str, ...] = ()
+    extra_tables: tuple[str, ...] = ()  # live tables the snapshot does not have (created after it)
 
 
 def plan_restore(facts: RestoreFacts) -> Plan:
@@ -216,6 +218,9 @@ def plan_restore(facts: RestoreFacts) -> Plan:
     if not facts.verified:
         raise VerificationError(f"snapshot {facts.snapshot} did not pass verification; refusing to restore it",
                                 store=facts.store)
+    if facts.stripped:
+        raise PreconditionError(f"snapshot {facts.snapshot} was taken with --strip ({len(facts.stripped)} tables "
+                                "without rows); restoring it would delete customers or orders", store=facts.store)
     plan = Plan(store=facts.store, action="restore")
     if facts.snapshot_version != facts.live_version:
         plan.warnings.append(f"the live store runs {facts.live_version}; the snapshot holds {facts.snapshot_version}")
@@ -225,6 +230,11 @@ def plan_restore(facts: RestoreFacts) -> Plan:
                                    destructive=True, data={"name": tree.name, "remote": tree.remote}))
     plan.changes.append(Change("database", facts.database, f"drop and re-create {facts.tables} tables, "
                                f"{facts.rows} rows from the snapshot's dump", destructive=True))
+    if facts.extra_tables:
+        plan.changes.append(Change("drop", ", ".join(facts.extra_tables),
+                                   f"drop {len(facts.extra_tables)} table(s) created after the snapshot",
+                                   destructive=True))
+    plan.changes.append(Change("cache", "DIR_CACHE/cache.*", "delete the data cache so no page shows newer data"))
     return plan
 
 

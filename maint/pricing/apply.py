@@ -1,26 +1,26 @@
-"""Apply column updates atomically on InnoDB and on MyISAM.
+"""Apply a list of operations atomically on InnoDB and on MyISAM.
 
-The rows go into a temporary table in bulk (LOAD DATA LOCAL, or batched inserts where the server
-refuses it), then one `UPDATE … JOIN` per operation. InnoDB: one transaction. MyISAM has no
-transactions, so the tables are locked, the result is verified against the plan, and any failure
-restores the previous values from the undo data, on a new connection if the old one dropped.
-Either way the list ends applied whole or not at all.
+The rows go into temporary tables in bulk (LOAD DATA LOCAL, or batched inserts where the server refuses
+it), then set-based statements: `UPDATE … JOIN` for column updates, delete-and-insert per (product, group)
+for discount sets. InnoDB: one transaction. MyISAM has no transactions, so the tables are locked, the
+result is verified against the plan, and any failure restores the previous values from the undo data, on
+a new connection if the old one dropped. Either way the list ends applied whole or not at all.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import pymysql
-import pymysql.connections
 
 from maint.errors import PreconditionError, SqlError, VerificationError
 from maint.pricing.catalog import table_engine
-from maint.pricing.undo import ColumnUpdate
+from maint.pricing.undo import COLUMN_TYPES, ColumnUpdate, Operation, SetReplace, Stored
 from maint.remote.sql import table
 
 Db: TypeAlias = Any  # pymysql.connections.Connection (pymysql ships no type hints)
@@ -28,7 +28,7 @@ Connector = Callable[[], Db]
 Hook = Callable[[str, Db], None]  # called between steps; tests use it to drop the connection
 INSERT_BATCH = 5000
 _NO_LOCAL_INFILE = {1148, 2068, 3948, 4166}  # server or client refuses LOAD DATA LOCAL
-# Identifiers are checked by table()/_ident(); column types come from this list, never from a file as-is.
+# Identifiers are checked by table()/_ident(); column types come from these lists, never from a file as-is.
 SQL_TYPES = frozenset({"DECIMAL(15,4)", "INT"})
 
 
@@ -39,146 +39,257 @@ class ApplyResult:
     loaded_with: str
 
 
-def _tmp_name(index: int) -> str:
-    return f"maint_tmp_{index}"
+def _ident(name: str) -> str:
+    table("", name)  # same rule as table names: letters, digits, _
+    return f"`{name}`"
 
 
 def _noop_hook(step: str, db: Db) -> None:
     return None
 
 
-def load_temp_tables(db: Db, ops: Sequence[ColumnUpdate]) -> str:
-    """Create one temporary table per operation (key, old, new) and fill it; returns the method used."""
-    method = "load data local"
-    for index, op in enumerate(ops):
-        name = _tmp_name(index)
-        if op.sql_type not in SQL_TYPES:
-            raise SqlError(f"refusing column type {op.sql_type!r}")
-        with db.cursor() as cur:
-            cur.execute(f"DROP TEMPORARY TABLE IF EXISTS {name}")
-            cur.execute(f"CREATE TEMPORARY TABLE {name} (k INT NOT NULL PRIMARY KEY, "
-                        f"old_v {op.sql_type} NULL, new_v {op.sql_type} NULL)")
-        if method == "load data local":
+def _execute(db: Db, sql: str, params: Any = None) -> int:
+    with db.cursor() as cur:
+        cur.execute(sql, params)
+        return int(cur.rowcount)
+
+
+# -- temporary tables ---------------------------------------------------------------------------------
+
+
+class _Loader:
+    """Fills temporary tables, with LOAD DATA LOCAL while the server allows it, else batched inserts."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+        self.method = "load data local"
+
+    def create(self, name: str, columns: Sequence[tuple[str, str]], key: str = "") -> None:
+        body = ", ".join(f"{_ident(c)} {t} NULL" for c, t in columns)
+        _execute(self.db, f"DROP TEMPORARY TABLE IF EXISTS {name}")
+        _execute(self.db, f"CREATE TEMPORARY TABLE {name} ({body}{f', PRIMARY KEY ({key})' if key else ''})")
+
+    def fill(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        if not rows:
+            return
+        if self.method == "load data local":
             try:
-                _load_data_local(db, name, op)
-                continue
+                self._load_data_local(name, columns, rows)
+                return
             except pymysql.err.MySQLError as exc:
                 if not exc.args or exc.args[0] not in _NO_LOCAL_INFILE:
                     raise
-                method = "batched inserts"
-        _insert_batches(db, name, op)
-    return method
+                self.method = "batched inserts"
+        marks = ", ".join(["%s"] * len(columns))
+        names = ", ".join(_ident(c) for c in columns)
+        with self.db.cursor() as cur:
+            for start in range(0, len(rows), INSERT_BATCH):
+                cur.executemany(f"INSERT INTO {name} ({names}) VALUES ({marks})",  # noqa: S608
+                                [tuple(r) for r in rows[start : start + INSERT_BATCH]])
 
-
-def _load_data_local(db: Db, name: str, op: ColumnUpdate) -> None:
-    fd, path = tempfile.mkstemp(prefix="maint-rows-", suffix=".tsv")
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.writelines(f"{k}\t{_tsv(old)}\t{_tsv(new)}\n" for k, old, new in op.rows)
-        with db.cursor() as cur:
-            cur.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {name} FIELDS TERMINATED BY '\\t' "
-                        "LINES TERMINATED BY '\\n' (k, old_v, new_v)", (path,))
-            loaded = cur.rowcount
-    finally:
-        os.unlink(path)
-    if loaded != len(op.rows):
-        raise SqlError(f"loading the change list: {loaded} of {len(op.rows)} rows arrived")
+    def _load_data_local(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        fd, path = tempfile.mkstemp(prefix="maint-rows-", suffix=".tsv")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.writelines("\t".join(_tsv(v) for v in row) + "\n" for row in rows)
+            names = ", ".join(_ident(c) for c in columns)
+            loaded = _execute(self.db, f"LOAD DATA LOCAL INFILE %s INTO TABLE {name} CHARACTER SET utf8mb4 "
+                                       f"FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n' ({names})", (path,))
+        finally:
+            os.unlink(path)
+        if loaded != len(rows):
+            raise SqlError(f"loading the change list: {loaded} of {len(rows)} rows arrived")
 
 
 def _tsv(value: object) -> str:
-    return "\\N" if value is None else str(value)
+    """One LOAD DATA field: NULL as \\N, and backslash, tab and line breaks escaped (group names are free text)."""
+    if value is None:
+        return "\\N"
+    text = str(value)
+    if isinstance(value, str):
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
 
 
-def _insert_batches(db: Db, name: str, op: ColumnUpdate) -> None:
+def _names(index: int) -> tuple[str, str, str]:
+    return f"maint_tmp_{index}", f"maint_new_{index}", f"maint_old_{index}"
+
+
+def load_temp_tables(db: Db, ops: Sequence[Operation]) -> str:
+    loader = _Loader(db)
+    for index, op in enumerate(ops):
+        tmp, new, old = _names(index)
+        if isinstance(op, ColumnUpdate):
+            if op.sql_type not in SQL_TYPES:
+                raise SqlError(f"refusing column type {op.sql_type!r}")
+            loader.create(tmp, [("k", "INT NOT"), ("old_v", op.sql_type), ("new_v", op.sql_type)], key="k")
+            loader.fill(tmp, ("k", "old_v", "new_v"), op.rows)
+            continue
+        stored = _stored_columns(op)
+        types = [(c, _column_type(c)) for c in stored]
+        scope = _SCOPE_NAMES[: len(op.scope)]
+        loader.create(tmp, [(c, "INT NOT") for c in scope], key=", ".join(scope))
+        loader.fill(tmp, scope, op.scopes())
+        for name, rows in ((new, op.after), (old, op.before)):
+            loader.create(name, types)
+            loader.fill(name, stored, [r if op.pk else r[1:] for r in rows])
+    return loader.method
+
+
+_SCOPE_NAMES = ("a", "b")
+
+
+def _stored_columns(op: SetReplace) -> tuple[str, ...]:
+    return (op.pk, *op.columns) if op.pk else op.columns
+
+
+def _column_type(column: str) -> str:
+    if column.endswith("_id") and column not in COLUMN_TYPES:
+        return "INT"  # primary keys: product_discount_id, product_special_id
+    try:
+        return COLUMN_TYPES[column]
+    except KeyError:
+        raise SqlError(f"refusing unknown column {column!r}") from None
+
+
+# -- per-operation statements ---------------------------------------------------------------------------
+
+
+def _count_column(db: Db, prefix: str, op: ColumnUpdate, index: int, which: str, lock: str = "") -> int:
+    target, tmp = table(prefix, op.table), _names(index)[0]
     with db.cursor() as cur:
-        for start in range(0, len(op.rows), INSERT_BATCH):
-            cur.executemany(f"INSERT INTO {name} (k, old_v, new_v) VALUES (%s, %s, %s)",  # noqa: S608
-                            list(op.rows[start : start + INSERT_BATCH]))
-
-
-def _count(db: Db, prefix: str, op: ColumnUpdate, index: int, which: str, lock: str = "") -> int:
-    target = table(prefix, op.table)
-    key, column = _ident(op.key), _ident(op.column)
-    with db.cursor() as cur:
-        cur.execute(f"SELECT COUNT(*) FROM {target} JOIN {_tmp_name(index)} "  # noqa: S608
-                    f"ON {target}.{key} = {_tmp_name(index)}.k "
-                    f"WHERE {target}.{column} <=> {_tmp_name(index)}.{which}{lock}")
+        cur.execute(f"SELECT COUNT(*) FROM {target} JOIN {tmp} ON {target}.{_ident(op.key)} = {tmp}.k "  # noqa: S608
+                    f"WHERE {target}.{_ident(op.column)} <=> {tmp}.{which}{lock}")
         row = cur.fetchone()
     return int(row[0]) if row else 0
 
 
-def _ident(name: str) -> str:
-    table("", name)  # same rule as table names: letters, digits, _
-    return f"`{name}`"
+def _set_column(db: Db, prefix: str, op: ColumnUpdate, index: int, source: str) -> int:
+    target, tmp = table(prefix, op.table), _names(index)[0]
+    return _execute(db, f"UPDATE {target} JOIN {tmp} ON {target}.{_ident(op.key)} = {tmp}.k "  # noqa: S608
+                        f"SET {target}.{_ident(op.column)} = {tmp}.{source}")
 
 
-def _update(db: Db, prefix: str, op: ColumnUpdate, index: int, source: str) -> int:
+def _scope_join(prefix: str, op: SetReplace, index: int) -> str:
+    target, tmp = table(prefix, op.table), _names(index)[0]
+    on = " AND ".join(f"{target}.{_ident(c)} = {tmp}.{n}" for c, n in zip(op.scope, _SCOPE_NAMES, strict=False))
+    where = " AND ".join(f"{target}.{_ident(c)} = %s" for c, _ in op.filters) or "1=1"
+    return f"{target} JOIN {tmp} ON {on} WHERE {where}"
+
+
+def read_sets(db: Db, prefix: str, op: SetReplace, index: int, lock: str = "") -> list[Stored]:
+    """The rows of the operation's scopes as they are now, every value as text (CAST … AS CHAR)."""
     target = table(prefix, op.table)
-    key, column = _ident(op.key), _ident(op.column)
+    key = f"CAST({target}.{_ident(op.pk)} AS CHAR)" if op.pk else "NULL"
+    columns = ", ".join([key, *(f"CAST({target}.{_ident(c)} AS CHAR)" for c in op.columns)])
     with db.cursor() as cur:
-        cur.execute(f"UPDATE {target} JOIN {_tmp_name(index)} ON {target}.{key} = {_tmp_name(index)}.k "  # noqa: S608
-                    f"SET {target}.{column} = {_tmp_name(index)}.{source}")
-        return int(cur.rowcount)
+        cur.execute(f"SELECT {columns} FROM {_scope_join(prefix, op, index)}{lock}",  # noqa: S608
+                    [v for _, v in op.filters])
+        return [tuple(r) for r in cur.fetchall()]
 
 
-def _engines(db: Db, prefix: str, ops: Sequence[ColumnUpdate]) -> dict[str, str]:
-    return {op.table: table_engine(db, prefix, op.table) for op in ops}
+def _same(rows: Iterable[Stored], expected: Iterable[Stored], *, with_keys: bool) -> bool:
+    start = 0 if with_keys else 1
+    return Counter(tuple(r[start:]) for r in rows) == Counter(tuple(r[start:]) for r in expected)
 
 
-def _lock_sql(prefix: str, ops: Sequence[ColumnUpdate]) -> str:
+def _replace_sets(db: Db, prefix: str, op: SetReplace, index: int, source: str) -> int:
+    target = table(prefix, op.table)
+    params = [v for _, v in op.filters]
+    deleted = _execute(db, f"DELETE {target} FROM {_scope_join(prefix, op, index)}", params)  # noqa: S608
+    names = ", ".join(_ident(c) for c in _stored_columns(op))
+    inserted = _execute(db, f"INSERT INTO {target} ({names}) SELECT {names} FROM {source}")  # noqa: S608
+    return deleted + inserted
+
+
+def _check_before(db: Db, prefix: str, op: Operation, index: int, lock: str) -> str:
+    """'' when the store still holds what the plan read, else what differs."""
+    if isinstance(op, ColumnUpdate):
+        current = _count_column(db, prefix, op, index, "old_v", lock)
+        if current != len(op.rows):
+            return f"{len(op.rows) - current} of {len(op.rows)} {op.table} rows changed or vanished"
+        return ""
+    if not _same(read_sets(db, prefix, op, index, lock), op.before, with_keys=True):
+        return f"{op.table} rows of {len(op.scopes())} product/group pair(s) changed"
+    return ""
+
+
+def _change(db: Db, prefix: str, op: Operation, index: int) -> int:
+    if isinstance(op, ColumnUpdate):
+        return _set_column(db, prefix, op, index, "new_v")
+    return _replace_sets(db, prefix, op, index, _names(index)[1])
+
+
+def _verify_after(db: Db, prefix: str, op: Operation, index: int) -> bool:
+    if isinstance(op, ColumnUpdate):
+        return _count_column(db, prefix, op, index, "new_v") == len(op.rows)
+    return _same(read_sets(db, prefix, op, index), op.after, with_keys=False)
+
+
+def _restore(db: Db, prefix: str, op: Operation, index: int) -> int:
+    if isinstance(op, ColumnUpdate):
+        return _set_column(db, prefix, op, index, "old_v")
+    if _same(read_sets(db, prefix, op, index), op.before, with_keys=True):
+        return 0
+    return _replace_sets(db, prefix, op, index, _names(index)[2])
+
+
+def _verify_before(db: Db, prefix: str, op: Operation, index: int) -> bool:
+    return _check_before(db, prefix, op, index, "") == ""
+
+
+# -- the transaction / lock frame ----------------------------------------------------------------------
+
+
+def _lock_sql(prefix: str, ops: Sequence[Operation]) -> str:
     names = sorted({table(prefix, op.table) for op in ops})
     return "LOCK TABLES " + ", ".join(f"{n} WRITE" for n in names)
 
 
-def apply_updates(
-    connect: Connector, db: Db, prefix: str, ops: Sequence[ColumnUpdate], *, hook: Hook | None = None
+def apply_operations(
+    connect: Connector, db: Db, prefix: str, ops: Sequence[Operation], *, hook: Hook | None = None
 ) -> ApplyResult:
-    """Change every row of `ops` from old to new, or leave the store as it was.
+    """Apply every operation, or leave the store as it was.
 
     `db` is an open connection (with local_infile); `connect` opens a new one for the restore if `db`
     drops. The caller has already written the undo file.
     """
     hook = hook or _noop_hook
-    engines = _engines(db, prefix, ops)
+    engines = {op.table: table_engine(db, prefix, op.table) for op in ops}
     transactional = all(e.lower() == "innodb" for e in engines.values())
     engine = "/".join(sorted(set(engines.values())))
     method = load_temp_tables(db, ops)
     hook("loaded", db)
-    started = False
     try:
-        with db.cursor() as cur:
-            cur.execute("START TRANSACTION" if transactional else _lock_sql(prefix, ops))
-        started = True
+        _execute(db, "START TRANSACTION" if transactional else _lock_sql(prefix, ops))
         hook("locked", db)
         lock = " FOR UPDATE" if transactional else ""
         for index, op in enumerate(ops):
-            current = _count(db, prefix, op, index, "old_v", lock)
-            if current != len(op.rows):
-                raise PreconditionError(
-                    f"{len(op.rows) - current} of {len(op.rows)} {op.table} rows changed or vanished since the "
-                    "plan was made; nothing was changed, run the task again")
+            drift = _check_before(db, prefix, op, index, lock)
+            if drift:
+                raise PreconditionError(f"{drift} since the plan was made; nothing was changed, run the task again")
         changed = 0
         for index, op in enumerate(ops):
-            changed += _update(db, prefix, op, index, "new_v")
+            changed += _change(db, prefix, op, index)
             hook(f"updated:{op.table}", db)
         for index, op in enumerate(ops):
-            done = _count(db, prefix, op, index, "new_v")
-            if done != len(op.rows):
-                raise VerificationError(f"{op.table}: {done} of {len(op.rows)} rows hold the new value after the update")
+            if not _verify_after(db, prefix, op, index):
+                raise VerificationError(f"{op.table}: the rows do not match the plan after the change")
         hook("verified", db)
-        with db.cursor() as cur:
-            cur.execute("COMMIT" if transactional else "UNLOCK TABLES")
-        started = False
+        _execute(db, "COMMIT" if transactional else "UNLOCK TABLES")
         return ApplyResult(changed, engine, method)
     except PreconditionError:
         _release(db, transactional)
         raise
-    except Exception as exc:
-        if not started and not isinstance(exc, pymysql.err.MySQLError | VerificationError):
-            raise
+    except (pymysql.err.MySQLError, OSError, VerificationError) as exc:
         _release(db, transactional)
-        restored = restore_previous(connect, db, prefix, ops, transactional)
-        raise SqlError(f"applying failed ({_describe(exc)}); {restored}") from None
+        outcome = restore_previous(connect, db, prefix, ops, transactional)
+        raise SqlError(f"applying failed ({_describe(exc)}); {outcome}") from None
+
+
+def apply_updates(connect: Connector, db: Db, prefix: str, ops: Sequence[Operation], *,
+                  hook: Hook | None = None) -> ApplyResult:
+    return apply_operations(connect, db, prefix, ops, hook=hook)
 
 
 def _describe(exc: BaseException) -> str:
@@ -189,8 +300,7 @@ def _describe(exc: BaseException) -> str:
 
 def _release(db: Db, transactional: bool) -> None:
     try:
-        with db.cursor() as cur:
-            cur.execute("ROLLBACK" if transactional else "UNLOCK TABLES")
+        _execute(db, "ROLLBACK" if transactional else "UNLOCK TABLES")
     except (pymysql.err.MySQLError, OSError):
         pass  # a dropped connection releases locks and rolls back on the server side
 
@@ -203,22 +313,20 @@ def _alive(db: Db) -> bool:
         return False
 
 
-def restore_previous(connect: Connector, db: Db, prefix: str, ops: Sequence[ColumnUpdate], transactional: bool) -> str:
-    """Put every row back to its old value (a no-op when a rollback already did); describe the outcome."""
+def restore_previous(connect: Connector, db: Db, prefix: str, ops: Sequence[Operation], transactional: bool) -> str:
+    """Put every row back as it was (a no-op when a rollback already did); describe the outcome."""
     fresh = None if _alive(db) else connect()
     work = fresh or db
     try:
         load_temp_tables(work, ops)
-        with work.cursor() as cur:
-            cur.execute("START TRANSACTION" if transactional else _lock_sql(prefix, ops))
+        _execute(work, "START TRANSACTION" if transactional else _lock_sql(prefix, ops))
         try:
-            restored = sum(_update(work, prefix, op, i, "old_v") for i, op in enumerate(ops))
+            restored = sum(_restore(work, prefix, op, i) for i, op in enumerate(ops))
             for index, op in enumerate(ops):
-                if _count(work, prefix, op, index, "old_v") != len(op.rows):
+                if not _verify_before(work, prefix, op, index):
                     raise VerificationError(f"{op.table}: previous values did not all come back")
         finally:
-            with work.cursor() as cur:
-                cur.execute("COMMIT" if transactional else "UNLOCK TABLES")
+            _execute(work, "COMMIT" if transactional else "UNLOCK TABLES")
     except (pymysql.err.MySQLError, OSError, VerificationError) as exc:
         raise SqlError(f"applying failed and restoring the previous values failed too ({_describe(exc)}); "
                        "run `fab undo` with the undo file to finish the restore") from None

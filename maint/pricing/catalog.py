@@ -64,3 +64,42 @@ def table_engine(db: pymysql.connections.Connection, prefix: str, name: str) -> 
                     "AND TABLE_NAME = %s", (prefix + name,))
         row = cur.fetchone()
     return str(row[0]) if row else ""
+
+
+def read_groups(db: pymysql.connections.Connection, prefix: str) -> dict[str, int]:
+    """Customer groups by normalised name (every language) and by id."""
+    groups: dict[str, int] = {}
+    group, description = table(prefix, "customer_group"), table(prefix, "customer_group_description")
+    with db.cursor() as cur:
+        cur.execute(f"SELECT {group}.customer_group_id, {description}.name FROM {group} "  # noqa: S608
+                    f"LEFT JOIN {description} ON {description}.customer_group_id = {group}.customer_group_id")
+        for group_id, name in cur.fetchall():
+            groups[str(group_id)] = int(group_id)
+            if name:
+                groups.setdefault(normalise_key(str(name)), int(group_id))
+    return groups
+
+
+def read_discounts(
+    db: pymysql.connections.Connection, prefix: str, columns: tuple[str, ...], filters: tuple[tuple[str, str], ...],
+    product_ids: Iterable[int],
+) -> dict[tuple[int, int], list[tuple[str | None, ...]]]:
+    """Existing product_discount rows of these products, as text, by (product_id, customer_group_id)."""
+    target = table(prefix, "product_discount")
+    for name in columns:
+        table("", name)  # identifiers: letters, digits, _ only
+    select = ", ".join(f"CAST(`{c}` AS CHAR)" for c in ("product_discount_id", *columns))
+    for name, _ in filters:
+        table("", name)  # identifiers: letters, digits, _ only
+    where = "".join(f" AND `{c}` = %s" for c, _ in filters)
+    ids = sorted(set(product_ids))
+    found: dict[tuple[int, int], list[tuple[str | None, ...]]] = {}
+    with db.cursor() as cur:
+        for start in range(0, len(ids), IN_BATCH):
+            chunk = ids[start : start + IN_BATCH]
+            marks = ",".join(["%s"] * len(chunk))
+            cur.execute(f"SELECT {select} FROM {target} WHERE product_id IN ({marks}){where}",  # noqa: S608
+                        [*chunk, *(v for _, v in filters)])
+            for row in cur.fetchall():
+                found.setdefault((int(row[1]), int(row[2])), []).append(tuple(row))
+    return found

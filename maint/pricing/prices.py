@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from maint.pricing.issues import Issue
-from maint.sheets import Sheet
+from maint.sheets import Column, Sheet
 from maint.sheets.values import PriceChange, cell_text, is_blank, parse_price
 
 LARGE_CHANGE = Decimal("0.5")  # ±50 % needs --allow-large-changes
@@ -42,28 +42,36 @@ def key_text(value: object) -> str:
     return cell_text(value)  # type: ignore[arg-type]
 
 
+def label(column: Column) -> str:
+    """How an error table names a column: its letter and header, "B (Preis)"."""
+    return f"{column.letter} ({column.header})"
+
+
 def parse_price_rows(sheet: Sheet, match: str) -> tuple[list[PriceRow], list[Issue]]:
     """Every data row parsed, with every problem (format, empty cells, bad numbers) collected."""
     rows: list[PriceRow] = []
     issues: list[Issue] = []
     key_col, price_col = sheet.columns[match], sheet.columns["price"]
+    names = {col.letter: label(col) for col in sheet.columns.values()}
     for row in sheet.rows:
+        if row.problems:
+            # a hidden row, merged or formula cell makes the row's values untrustworthy: report only that
+            issues.extend(Issue(sheet.file, row.number, names.get(letter, letter), value, reason)
+                          for letter, value, reason in row.problems)
+            continue
         bad = False
-        for letter, value, reason in row.problems:
-            issues.append(Issue(sheet.file, row.number, letter, value, reason))
-            bad = True
         key_cell, price_cell = row.values[match], row.values["price"]
         key = key_text(key_cell)
         if is_blank(key_cell):
-            issues.append(Issue(sheet.file, row.number, key_col.header, "", f"empty {match}"))
+            issues.append(Issue(sheet.file, row.number, label(key_col), "", f"empty {match}"))
             bad = True
         elif match == "product_id" and not key.isdigit():
-            issues.append(Issue(sheet.file, row.number, key_col.header, key, "product_id must be a whole number"))
+            issues.append(Issue(sheet.file, row.number, label(key_col), key, "product_id must be a whole number"))
             bad = True
         try:
             change = parse_price(price_cell, decimal_comma=sheet.decimal_comma)
         except ValueError as exc:
-            issues.append(Issue(sheet.file, row.number, price_col.header, cell_text(price_cell),
+            issues.append(Issue(sheet.file, row.number, label(price_col), cell_text(price_cell),
                                 f"price: {exc}"))
             continue
         if not bad:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,20 @@ from typing import Any
 import requests
 
 from maint.errors import InputError, PreconditionError
-from maint.pricing.catalog import read_catalog
-from maint.pricing.fields import MATCH_CHOICES, price_fields
+from maint.pricing.catalog import read_catalog, read_discounts, read_groups
+from maint.pricing.discounts import (
+    MODES,
+    DiscountPlan,
+    DiscountRow,
+    discount_columns,
+    parse_discount_rows,
+    resolve_discounts,
+)
+from maint.pricing.fields import MATCH_CHOICES, discount_fields, price_fields
 from maint.pricing.issues import Issue, SheetInvalidError
-from maint.pricing.prices import PriceDiff, PricePlan, PriceRow, parse_price_rows, resolve_prices
+from maint.pricing.prices import PriceDiff, PricePlan, PriceRow, label, parse_price_rows, resolve_prices
 from maint.pricing.schema import price_schema
-from maint.pricing.undo import ColumnUpdate, read_audit
+from maint.pricing.undo import ColumnUpdate, Operation, SetReplace, read_audit
 from maint.pricing.values import read_values
 from maint.sheets import open_sheet
 from maint.sheets.headers import parse_columns_option
@@ -49,7 +58,7 @@ def read_price_sheet(path: Path, *, match: str = "sku", sheet: str = "", columns
     explicit = parse_columns_option(columns, fields) if columns else {}
     opened = open_sheet(path, fields, sheet=sheet or None, columns=explicit)
     rows, issues = parse_price_rows(opened, match)
-    return PriceSheet(path, match, rows, issues, opened.columns[match].header, opened.notes)
+    return PriceSheet(path, match, rows, issues, label(opened.columns[match]), opened.notes)
 
 
 def plan_prices(db: Any, prefix: str, version: str, parsed: PriceSheet, *, skip_invalid: bool = False) -> PricePlan:
@@ -75,11 +84,16 @@ def check_large(plan: PricePlan, allow_large_changes: bool) -> None:
 
 
 def already_applied(audit_dir: Path, sha256: str) -> dict[str, Any] | None:
-    """The audit record of an earlier successful run of the same file, if any."""
-    for record in reversed(read_audit(audit_dir)):
-        if record.get("sha256") == sha256 and record.get("result") == "applied":
-            return dict(record)
-    return None
+    """The audit record of an earlier successful run of the same file that no undo has reverted since."""
+    latest: dict[str, Any] | None = None
+    for record in read_audit(audit_dir):
+        if record.get("result") != "applied":
+            continue
+        if record.get("task") != "undo" and record.get("sha256") == sha256:
+            latest = dict(record)
+        elif record.get("task") == "undo" and record.get("undoes_sha256") == sha256:
+            latest = None
+    return latest
 
 
 def price_update(plan: PricePlan) -> ColumnUpdate:
@@ -103,24 +117,34 @@ def write_diff_csv(plan: PricePlan, path: Path) -> None:
 
 @dataclass
 class UndoPlan:
-    ops: list[ColumnUpdate]  # rows still holding the value the run wrote, to put back
-    already: int = 0  # rows already holding the previous value
-    conflicts: list[tuple[str, int, Decimal | None, Decimal | None, Decimal | None]] = field(default_factory=list)
-
-    @property
-    def rows(self) -> int:
-        return sum(len(op.rows) for op in self.ops)
+    ops: list[Operation]  # rows still as the run left them, to put back
+    already: int = 0  # rows (or discount sets) already as before the run
+    conflicts: list[tuple[str, int | str, object, object, object]] = field(default_factory=list)
+    rows: int = 0
 
 
-def plan_undo(db: Any, prefix: str, ops: Sequence[ColumnUpdate]) -> UndoPlan:
-    """What reverting needs: rows still at the new value go back; rows changed by someone since are conflicts."""
+def plan_undo(db: Any, prefix: str, ops: Sequence[Operation]) -> UndoPlan:
+    """What reverting needs: rows still as the run left them go back; rows changed since are conflicts."""
+    from maint.pricing.apply import load_temp_tables, read_sets
+
     plan = UndoPlan([])
     for op in ops:
-        current = read_values(db, prefix, op.table, op.key, op.column, [k for k, _, _ in op.rows])
+        if isinstance(op, SetReplace):
+            load_temp_tables(db, [op])
+            current = read_sets(db, prefix, op, 0)
+            if Counter(r[1:] for r in current) == Counter(r[1:] for r in op.after):
+                plan.ops.append(replace(op, before=current, after=op.before))
+                plan.rows += len(current) + len(op.before)
+            elif Counter(current) == Counter(op.before):
+                plan.already += len(op.before)
+            else:
+                plan.conflicts.append((op.table, f"{len(op.scopes())} product/group pair(s)", "", "", "changed"))
+            continue
+        values = read_values(db, prefix, op.table, op.key, op.column, [k for k, _, _ in op.rows])
         revert: list[tuple[int, Decimal | None, Decimal | None]] = []
         for key, old, new in op.rows:
-            now = current.get(key)
-            if key not in current:
+            now = values.get(key)
+            if key not in values:
                 plan.conflicts.append((op.table, key, old, new, None))
             elif now == old:
                 plan.already += 1
@@ -130,6 +154,7 @@ def plan_undo(db: Any, prefix: str, ops: Sequence[ColumnUpdate]) -> UndoPlan:
                 plan.conflicts.append((op.table, key, old, new, now))
         if revert:
             plan.ops.append(ColumnUpdate(op.table, op.key, op.column, op.sql_type, revert))
+            plan.rows += len(revert)
     return plan
 
 
@@ -175,7 +200,7 @@ def apply_changes(
     cfg: Any,
     facts: Any,
     db: Any,
-    ops: Sequence[ColumnUpdate],
+    ops: Sequence[Operation],
     *,
     task: str,
     header: dict[str, Any],
@@ -223,3 +248,48 @@ def clear_product_cache(conn: Any, facts: Any, store: str) -> list[str]:
     if result.exited != 0:
         return [f"could not clear {cache_dir}cache.product.*: {result.stderr.strip()[:200]}"]
     return []
+
+
+@dataclass
+class DiscountSheet:
+    path: Path
+    match: str
+    rows: list[DiscountRow]
+    issues: list[Issue]
+    key_header: str
+    group_header: str
+
+
+def read_discount_sheet(path: Path, *, match: str = "sku", sheet: str = "", columns: str = "") -> DiscountSheet:
+    if match not in MATCH_CHOICES:
+        raise InputError(f"--match must be one of {', '.join(MATCH_CHOICES)}, not {match!r}")
+    fields = discount_fields(match)
+    explicit = parse_columns_option(columns, fields) if columns else {}
+    opened = open_sheet(path, fields, sheet=sheet or None, columns=explicit)
+    rows, issues = parse_discount_rows(opened, match)
+    return DiscountSheet(path, match, rows, issues, label(opened.columns[match]), label(opened.columns["group"]))
+
+
+def plan_discount_file(db: Any, prefix: str, version: str, parsed: DiscountSheet, *, mode: str = "replace",
+                       skip_invalid: bool = False) -> tuple[DiscountPlan, SetReplace]:
+    """Resolve products and groups, read the current tiers, plan; returns the plan and its operation."""
+    if mode not in MODES:
+        raise InputError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
+    schema = price_schema(version)
+    columns = discount_columns(schema)
+    filters = (("special", "0"),) if schema.discount_type else ()
+    catalog = read_catalog(db, prefix, schema, parsed.match, (r.key for r in parsed.rows))
+    groups = read_groups(db, prefix)
+    product_ids = [e.product_id for entries in catalog.values() for e in entries]
+    existing = read_discounts(db, prefix, columns, filters, product_ids)
+    plan, unresolved = resolve_discounts(parsed.rows, catalog, groups, existing, schema, file=parsed.path.name,
+                                         match=parsed.match, key_column=parsed.key_header,
+                                         group_column=parsed.group_header, mode=mode)
+    issues = sorted([*parsed.issues, *unresolved], key=lambda i: (i.row, i.column))
+    if issues and not skip_invalid:
+        raise SheetInvalidError(issues)
+    plan.skipped = issues
+    op = SetReplace("product_discount", "product_discount_id", columns, filters,
+                    [row for pair in plan.pairs for row in pair.before],
+                    [(None, *row) for pair in plan.pairs for row in pair.after])
+    return plan, op

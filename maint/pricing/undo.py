@@ -21,6 +21,12 @@ from typing import Any
 from maint.errors import InputError
 
 FORMAT = "maint-undo/1"
+# Column types of the tables the tasks change; temporary tables are built from this list only.
+COLUMN_TYPES = {
+    "product_id": "INT", "customer_group_id": "INT", "customer_id": "INT", "quantity": "INT", "priority": "INT",
+    "price": "DECIMAL(15,4)", "type": "CHAR(1)", "special": "TINYINT", "date_start": "DATE", "date_end": "DATE",
+    "language_id": "INT", "approval": "INT", "sort_order": "INT", "name": "VARCHAR(32)", "description": "TEXT",
+}
 
 
 @dataclass(frozen=True)
@@ -33,13 +39,53 @@ class ColumnUpdate:
     sql_type: str
     rows: Sequence[tuple[int, Decimal | None, Decimal | None]]  # (key, old, new)
 
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
     def describe(self) -> dict[str, Any]:
-        return {"table": self.table, "key": self.key, "column": self.column, "sql_type": self.sql_type,
-                "rows": len(self.rows)}
+        return {"kind": "column", "table": self.table, "key": self.key, "column": self.column,
+                "sql_type": self.sql_type, "rows": len(self.rows)}
 
     def reversed(self) -> ColumnUpdate:
         return ColumnUpdate(self.table, self.key, self.column, self.sql_type,
                             [(k, new, old) for k, old, new in self.rows])
+
+
+Stored = tuple[str | None, ...]  # (primary key or None for a row still to be numbered, *content)
+
+
+@dataclass(frozen=True)
+class SetReplace:
+    """Replace the rows of each scope (by default a (product_id, customer_group_id) pair): `before` rows (with
+    their keys) go, `after` rows come. Rows are (primary key or None, *content); `pk` is "" for tables keyed
+    by their content (customer_group_description). `filters` narrows the scope (4.1: special = 0)."""
+
+    table: str
+    pk: str
+    columns: tuple[str, ...]  # content columns
+    filters: tuple[tuple[str, str], ...]
+    before: Sequence[Stored]
+    after: Sequence[Stored]
+    scope: tuple[str, ...] = ("product_id", "customer_group_id")
+
+    @property
+    def size(self) -> int:
+        return len(self.before) + len(self.after)
+
+    def scope_of(self, row: Stored) -> tuple[str, ...]:
+        return tuple(str(row[self.columns.index(c) + 1]) for c in self.scope)
+
+    def scopes(self) -> list[tuple[str, ...]]:
+        return sorted({self.scope_of(r) for r in (*self.before, *self.after)})
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "sets", "table": self.table, "pk": self.pk, "columns": list(self.columns),
+                "scope": list(self.scope), "filters": [list(f) for f in self.filters], "before": len(self.before),
+                "after": len(self.after)}
+
+
+Operation = ColumnUpdate | SetReplace
 
 
 def store_dir(state_dir: Path, client: str, store: str) -> Path:
@@ -66,7 +112,7 @@ def _parse(text: str) -> Decimal | None:
     return None if text == "\\N" else Decimal(text)
 
 
-def write_undo(directory: Path, task: str, header: dict[str, Any], ops: Sequence[ColumnUpdate]) -> Path:
+def write_undo(directory: Path, task: str, header: dict[str, Any], ops: Sequence[Operation]) -> Path:
     """Write the undo file durably (file and directory fsynced) and return its path."""
     directory.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -76,7 +122,10 @@ def write_undo(directory: Path, task: str, header: dict[str, Any], ops: Sequence
     with tmp.open("w", encoding="utf-8") as out:
         out.write(json.dumps(meta, default=str) + "\n")
         for op in ops:
-            out.writelines(f"{k}\t{_cell(old)}\t{_cell(new)}\n" for k, old, new in op.rows)
+            if isinstance(op, ColumnUpdate):
+                out.writelines(f"{k}\t{_cell(old)}\t{_cell(new)}\n" for k, old, new in op.rows)
+            else:
+                out.writelines(json.dumps(list(row)) + "\n" for row in (*op.before, *op.after))
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)
@@ -92,7 +141,7 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def read_undo(path: Path) -> tuple[dict[str, Any], list[ColumnUpdate]]:
+def read_undo(path: Path) -> tuple[dict[str, Any], list[Operation]]:
     try:
         stream = path.open(encoding="utf-8")
     except OSError as exc:
@@ -104,8 +153,25 @@ def read_undo(path: Path) -> tuple[dict[str, Any], list[ColumnUpdate]]:
             raise InputError("not a maint undo file", file=str(path)) from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError("not a maint undo file (unknown format)", file=str(path))
-        ops = [_read_op(stream, spec, path) for spec in meta["operations"]]
+        try:
+            ops = [_read_op(stream, spec, path) if spec.get("kind", "column") == "column" else
+                   _read_sets(stream, spec, path) for spec in meta["operations"]]
+        except (KeyError, TypeError, ValueError):
+            raise InputError("undo file is damaged", file=str(path)) from None
     return meta, ops
+
+
+def _read_sets(stream: Iterator[str], spec: dict[str, Any], path: Path) -> SetReplace:
+    rows: list[Stored] = []
+    for number in range(int(spec["before"]) + int(spec["after"])):
+        line = next(stream, "")
+        if not line.strip():
+            raise InputError("undo file is truncated or damaged", file=str(path), row=number + 2)
+        rows.append(tuple(None if v is None else str(v) for v in json.loads(line)))
+    split = int(spec["before"])
+    return SetReplace(spec["table"], spec["pk"], tuple(spec["columns"]),
+                      tuple((str(a), str(b)) for a, b in spec["filters"]), rows[:split], rows[split:],
+                      tuple(spec.get("scope", ("product_id", "customer_group_id"))))
 
 
 def _read_op(stream: Iterator[str], spec: dict[str, Any], path: Path) -> ColumnUpdate:

@@ -40,7 +40,18 @@ def parse_store_arg(text: str) -> StoreSpec:
     return StoreSpec(name, version, storage_outside=flag == "outside")
 
 
-def cmd_up(base: Path, stores: list[StoreSpec], client: str, fresh: bool) -> int:
+def parse_ports(words: list[str]) -> dict[str, int]:
+    """["sshd=2222", "php:demo=8080"] -> {"sshd": 2222, "php:demo": 8080}."""
+    fixed = {}
+    for word in words:
+        name, sep, number = word.rpartition("=")
+        if not sep or not name or not number.isdigit() or not 0 < int(number) < 65536:
+            raise MaintError(f"--port {word!r}: expected SERVICE=PORT (sshd, mariadb or php:STORE)")
+        fixed[name] = int(number)
+    return fixed
+
+
+def cmd_up(base: Path, stores: list[StoreSpec], client: str, fresh: bool, fixed_ports: dict[str, int]) -> int:
     if fresh:
         stop_recorded(base)
         shutil.rmtree(base.expanduser(), ignore_errors=True)
@@ -55,7 +66,8 @@ def cmd_up(base: Path, stores: list[StoreSpec], client: str, fresh: bool) -> int
     demo = not stores
     # The project's demo.yaml names the demo stores under the default base; otherwise write an inventory.
     sandbox = Sandbox(base, stores or DEMO_STORES, client="demo" if demo else client,
-                      write_inventory=not (demo and _is_default_base(base)), stop_at_exit=False)
+                      write_inventory=not (demo and _is_default_base(base)), stop_at_exit=False,
+                      fixed_ports=fixed_ports)
     sandbox.start()
     print(f"sandbox up in {sandbox.start_seconds:.1f}s: {sandbox.base}", file=sys.stderr)
     for store in sandbox.stores:
@@ -78,6 +90,8 @@ def cmd_status(base: Path) -> int:
         print(f"no sandbox in {base.expanduser()}")
         return 1
     recorded = list(recorded_processes(state))
+    if not recorded:
+        print(f"sandbox in {base.expanduser()} is stopped (start it again with `up`)")
     for name, ref, running in recorded:
         print(f"{name:16} pid {ref.pid:<8} {'running' if running else 'stopped'}")
     ports = state.get("ports", {})
@@ -107,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                     "the default unless --store or $MAINT_SANDBOX_STORES names stores")
     up.add_argument("--store", action="append", default=[], metavar="NAME=VERSION[:outside]",
                     help="a store of your own (repeatable); its inventory goes to BASE/inventory/CLIENT.yaml")
+    up.add_argument("--port", action="append", default=[], metavar="SERVICE=PORT",
+                    help="a fixed port (sshd, mariadb, php:STORE; repeatable; default $MAINT_SANDBOX_PORTS, else free)")
     up.add_argument("--client", default="sandbox", help="client name for --store stores (default %(default)s)")
     up.add_argument("--fresh", action="store_true", help="delete the folder first and build everything anew")
     sub.add_parser("down", help="stop every process the sandbox started")
@@ -117,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             wanted = [] if args.demo else args.store or os.environ.get("MAINT_SANDBOX_STORES", "").split()
-            return cmd_up(base, [parse_store_arg(text) for text in wanted], args.client, args.fresh)
+            fixed = parse_ports(args.port or os.environ.get("MAINT_SANDBOX_PORTS", "").split())
+            return cmd_up(base, [parse_store_arg(text) for text in wanted], args.client, args.fresh, fixed)
         if args.command == "down":
             return cmd_down(base)
         if args.command == "status":

@@ -8,12 +8,11 @@ and the schema and rows of the release in the database. Same arguments, same fil
 
 from __future__ import annotations
 
+import calendar
 import os
 import random
 import re
-import shutil
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,16 @@ VERSIONS = ("3.0.3.8", "3.0.5.1", "4.0.2.3", "4.1.0.4")
 FIXTURE_DIR = Path(__file__).resolve().parent.parent.parent / "fixtures" / "opencart"
 VERSION_PLACEHOLDER = "@OC_VERSION@"
 SQL_MODE = "NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION"  # what OpenCart's mysqli driver sets
-FILE_MTIME = time.mktime(data.BASE_TIME.timetuple())
+# Files carry their release's date (tag commit dates, facts §1) so rsync's size+mtime check sees
+# every file of a newer release as changed, as it would with real release zips. Generated images
+# carry the fixed data timestamp.
+RELEASE_DATES = {"3.0.3.8": (2021, 8, 25), "3.0.5.1": (2026, 8, 4), "4.0.2.3": (2023, 9, 16), "4.1.0.4": (2026, 7, 29)}
+DATA_MTIME = calendar.timegm(data.BASE_TIME.timetuple())
+
+
+def release_mtime(version: str) -> int:
+    year, month, day = RELEASE_DATES[version]
+    return calendar.timegm((year, month, day, 12, 0, 0, 0, 0, 0))
 _NAME = re.compile(r"^[A-Za-z0-9_]*$")
 _DIR_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Tables filled with LOAD DATA LOCAL INFILE; the rest are a handful of rows each.
@@ -83,18 +91,26 @@ def build_store(version: str, root: Path, db: DbTarget, *, url: str, prefix: str
     storage folder outside the web root (DIR_STORAGE points there). engine overrides the version's table engines
     (benchmarks use it to build an InnoDB 3.0 store or a MyISAM one)."""
     _check_args(version, prefix, admin_dir, url, engine)
+    write_files(version, root, db, url=url, prefix=prefix, admin_dir=admin_dir, storage_dir=storage_dir, size=size,
+                seed=seed)
+    load_database(version, db, prefix=prefix, size=size, seed=seed, engine=engine)
+
+
+def write_files(version: str, root: Path, db: DbTarget, *, url: str, prefix: str = "oc_", admin_dir: str = "admin",
+                storage_dir: Path | None = None, size: StoreSize = SIZES["small"], seed: int = 1) -> None:
+    """The file half of build_store(): the release tree, both config.php files, router.php, images."""
+    _check_args(version, prefix, admin_dir, url, None)
     root = Path(root).resolve()
     storage = Path(storage_dir).resolve() if storage_dir is not None else None
     _write_tree(version, root, admin_dir=admin_dir, storage_dir=storage, release=False)
-    shutil.copyfile(FIXTURE_DIR / "router.php", root / "router.php")
-    _set_mtime(root / "router.php")
+    mtime = release_mtime(version)
+    _write_file(root / "router.php", (FIXTURE_DIR / "router.php").read_bytes(), mtime)
     values = ConfigValues(url=url, root=root, admin_dir=admin_dir, storage_dir=storage, db_host=db.host,
                           db_port=db.port, db_user=db.user, db_password=db.password, db_database=db.database,
                           db_prefix=prefix)
     for rel, text in config_files(values, version).items():
-        _write_file(root / rel, text.encode())
+        _write_file(root / rel, text.encode(), mtime)
     _write_images(root / "image" / "catalog", size, seed)
-    load_database(version, db, prefix=prefix, size=size, seed=seed, engine=engine)
 
 
 def export_release(version: str, dest: Path) -> None:
@@ -158,17 +174,13 @@ def _write_tree(version: str, root: Path, *, admin_dir: str, storage_dir: Path |
         content = src.read_bytes()
         if VERSION_PLACEHOLDER.encode() in content:
             content = content.replace(VERSION_PLACEHOLDER.encode(), version.encode())
-        _write_file(_target(rel, root, admin_dir, storage_dir), content)
+        _write_file(_target(rel, root, admin_dir, storage_dir), content, release_mtime(version))
 
 
-def _write_file(path: Path, content: bytes) -> None:
+def _write_file(path: Path, content: bytes, mtime: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
-    _set_mtime(path)
-
-
-def _set_mtime(path: Path) -> None:
-    os.utime(path, (FILE_MTIME, FILE_MTIME))
+    os.utime(path, (mtime, mtime))
 
 
 def _write_images(folder: Path, size: StoreSize, seed: int) -> None:
@@ -183,7 +195,7 @@ def _write_images(folder: Path, size: StoreSize, seed: int) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             made.add(path.parent)
         path.write_bytes((head + rng.randbytes(body_len) + tail)[: max(size.image_bytes, 0)])
-        _set_mtime(path)
+        os.utime(path, (DATA_MTIME, DATA_MTIME))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -242,7 +254,7 @@ def load_database(version: str, db: DbTarget, *, prefix: str = "oc_", size: Stor
 
 
 def _create_tables(cur: pymysql.cursors.Cursor, schema: Schema, prefix: str) -> None:
-    cur.execute("ALTER DATABASE CHARACTER SET %s COLLATE %s" % (schema.charset, schema.collation))  # noqa: S608
+    cur.execute(f"ALTER DATABASE CHARACTER SET {schema.charset} COLLATE {schema.collation}")
     for tbl in schema.tables:
         cur.execute(f"DROP TABLE IF EXISTS `{prefix}{tbl.name}`")
         cur.execute(tbl.create_sql(prefix, schema.charset, schema.collation))

@@ -119,7 +119,9 @@ class Sandbox:
         write_inventory: bool = True,
         stop_at_exit: bool = True,
         seed: int = 1,
+        fixed_ports: Mapping[str, int] | None = None,
     ) -> None:
+        """fixed_ports: {"sshd": 2222, "mariadb": 3307, "php:<store>": 8080}; the rest are picked free."""
         names = [spec.name for spec in stores]
         if len(set(names)) != len(names):
             raise SandboxError(f"store names must be unique: {names}")
@@ -137,8 +139,13 @@ class Sandbox:
         previous = read_state(self.base)
         layout = previous.get("ports", {}) if previous else {}
         socket = Path(previous["mariadb_socket"]) if previous.get("mariadb_socket") else None
-        self.mariadb = MariaDB(self.base / "mariadb", port=layout.get("mariadb"), socket=socket)
-        self.sshd = Sshd(self.base / "ssh", port=layout.get("sshd"))
+        self._fixed = dict(fixed_ports or {})
+        unknown = set(self._fixed) - {"mariadb", "sshd", *(f"php:{name}" for name in names)}
+        if unknown:
+            raise SandboxError(f"fixed ports for unknown services: {', '.join(sorted(unknown))}")
+        self.mariadb = MariaDB(self.base / "mariadb", port=layout.get("mariadb") or self._fixed.get("mariadb"),
+                               socket=socket)
+        self.sshd = Sshd(self.base / "ssh", port=layout.get("sshd") or self._fixed.get("sshd"))
         if previous:
             self._stores = {s["name"]: SandboxStore.from_dict(s) for s in previous.get("stores", [])}
 
@@ -247,7 +254,7 @@ class Sandbox:
         folder = self.base / "stores" / spec.name
         root = folder / "www"
         storage = folder / "storage" if spec.storage_outside else root / "system" / "storage"
-        php_port = ports.free_port()
+        php_port = self._fixed.get(f"php:{spec.name}") or ports.free_port()
         url = f"http://127.0.0.1:{php_port}/"
         db = self.mariadb.create_store_database(spec.name)
         builder = self._builder or default_builder()

@@ -1,6 +1,6 @@
 """Finding the header row and matching its names to the fields a task needs.
 
-Names are compared case-insensitively with spaces, dots, dashes and underscores removed, against each
+Names are compared case-insensitively on their letters and digits only, against each
 field's aliases (English, German, French, Dutch: what our clients send). `--columns price=Preis` maps a
 field to a header explicitly and wins over aliases.
 """
@@ -33,7 +33,8 @@ class Column:
 
 
 def normalise(header: str) -> str:
-    return re.sub(r"[\s._\-/:#()]+", "", header.strip().lower())
+    # only letters and digits count: "Art.-Nr.", "art nr" and "Preis (€)" match "artnr" and "preis"
+    return re.sub(r"[\W_]+", "", header.strip().lower())
 
 
 def parse_columns_option(option: str, fields: Iterable[Field]) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from invoke.parser.parser import ParseMachine
 
-OPTIONAL_POSITIONALS = frozenset({"store", "client"})
+OPTIONAL_POSITIONALS = frozenset({"store", "client", "duration", "note"})
 _complete_context = ParseMachine.complete_context
 
 

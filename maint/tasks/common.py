@@ -124,12 +124,19 @@ def work_session(
     task: str,
     *,
     over_budget: bool = False,
+    yes: bool = False,
     quiet: bool = False,
 ) -> Iterator[list[str]]:
     """Guard the client's budget before, and record elapsed time in the ledger after, also on failure."""
     from maint.billing import hooks  # imported here: the billing layer is optional for library users
 
-    warnings = hooks.before_task(tc.settings, cfg.client, cfg.plan, task, over_budget=over_budget)
+    def client_confirmed(question: str) -> bool:
+        confirm(question, yes=yes)
+        return True
+
+    warnings = hooks.before_task(
+        tc.settings, cfg.client, cfg.plan, task, over_budget=over_budget, confirm=client_confirmed
+    )
     if not quiet:
         for w in warnings:
             _stderr_warning(w)

@@ -15,9 +15,9 @@ from maint.remote.ssh import connect
 from maint.tasks.common import TaskContext, finish, for_each_store, maint_task, work_session
 
 
-def gather_info(tc: TaskContext, name: str) -> dict[str, Any]:
+def gather_info(tc: TaskContext, name: str, *, over_budget: bool = False) -> dict[str, Any]:
     cfg = tc.store(name)
-    with work_session(tc, cfg, "info"):
+    with work_session(tc, cfg, "info", over_budget=over_budget):
         conn = connect(cfg)
         try:
             facts = get_store_facts(conn, cfg)
@@ -71,14 +71,17 @@ def show_info(info: dict[str, Any]) -> None:
         "store": "store name from the inventory",
         "all_": "every store in the inventory",
         "json": "print JSON for machines",
+        "over_budget": "work even when the client's plan is spent",
     },
 )
 @maint_task
-def info(c, store=None, all_=False, json=False):
+def info(c, store=None, all_=False, json=False, over_budget=False):
     """Show a store's OpenCart version, paths, counts and sizes (read-only)."""
     tc = TaskContext.from_c(c)
     names = tc.targets(store, all_)
-    report = for_each_store(names, lambda name: gather_info(tc, name), parallel=tc.settings.parallel)
+    report = for_each_store(
+        names, lambda name: gather_info(tc, name, over_budget=over_budget), parallel=tc.settings.parallel
+    )
     if json:
         render.print_json(
             {"stores": [r.data if r.ok else {"store": r.store, "error": r.error} for r in report.results]}

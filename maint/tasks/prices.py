@@ -12,6 +12,7 @@ from maint import render
 from maint.errors import InputError, PreconditionError
 from maint.facts.opencart import get_store_facts
 from maint.pricing import service
+from maint.pricing.discounts import DiscountPlan
 from maint.pricing.issues import SheetInvalidError, issue_table
 from maint.pricing.prices import PricePlan
 from maint.pricing.undo import file_sha256, read_undo, store_dir
@@ -107,12 +108,17 @@ def prices(c, store, file, sheet="", columns="", match="sku", skip_invalid=False
                     show_price_plan(store, plan)
                 if not plan.changes:
                     reason = noop or f"all {plan.unchanged} price(s) already as in the file"
-                    _done(summary | {"noop_reason": reason}, json, f"{store}: No changes. {reason}")
+                    summary["noop_reason"] = reason
+                    _done(summary, json, f"{store}: No changes. {reason}")
+                    return summary
+                if dry_run:
+                    try:
+                        service.check_large(plan, allow_large_changes)
+                    except PreconditionError as exc:
+                        summary["warnings"] = [exc.message]
+                    _done(summary, json, f"{store}: dry run, nothing changed.", summary.get("warnings"))
                     return summary
                 service.check_large(plan, allow_large_changes)
-                if dry_run:
-                    _done(summary, json, f"{store}: dry run, nothing changed.")
-                    return summary
                 confirm(f"Apply {len(plan.changes)} price change(s) to {store}?", yes=yes or json)
                 header = {"file": str(path.resolve()), "sha256": sha, "match": match}
                 applied = service.apply_changes(conn, cfg, facts, db, [service.price_update(plan)], task="prices",
@@ -184,7 +190,8 @@ def undo(c, store, undofile, dry_run=False, yes=False, json=False):
                     _done(summary, json, f"{store}: dry run, nothing changed.")
                     return summary
                 confirm(f"Restore {plan.rows} value(s) on {store}?", yes=yes or json)
-                header = {"file": str(path.resolve()), "sha256": file_sha256(path), "undoes": meta.get("task")}
+                header = {"file": str(path.resolve()), "sha256": file_sha256(path), "undoes": meta.get("task"),
+                          "undoes_sha256": meta.get("sha256")}
                 applied = service.apply_changes(conn, cfg, facts, db, plan.ops, task="undo", header=header,
                                                 counts={"restored": plan.rows})
         finally:
@@ -192,4 +199,96 @@ def undo(c, store, undofile, dry_run=False, yes=False, json=False):
     summary |= {"applied": True, "rows_changed": applied.rows_changed, "undo_file_of_undo": str(applied.undo_file)}
     _done(summary, json, f"{store}: restored {applied.rows_changed} value(s); the undo itself can be undone with "
                          f"fab undo {store} {applied.undo_file}", applied.warnings)
+    return summary
+
+
+def discount_summary(plan: DiscountPlan) -> dict[str, Any]:
+    return {
+        "file": plan.file, "mode": plan.mode, "pairs_changed": len(plan.pairs),
+        "pairs_unchanged": plan.unchanged_pairs, "rows_deleted": plan.deleted, "rows_inserted": plan.inserted,
+        "skipped": [i.as_dict() for i in plan.skipped],
+    }
+
+
+def show_discount_plan(store: str, plan: DiscountPlan, columns: tuple[str, ...]) -> None:
+    if plan.skipped:
+        render.table(f"Skipped {len(plan.skipped)} invalid row(s) (--skip-invalid)", ISSUE_COLUMNS,
+                     issue_table(plan.skipped))
+    if not plan.pairs:
+        return
+    shown = []
+    for pair in plan.pairs[:SHOWN]:
+        old = "; ".join(_tier(columns, row[1:]) for row in pair.before) or "none"
+        new = "; ".join(_tier(columns, row) for row in pair.after) or "none"
+        shown.append((pair.key, pair.group, old, new))
+    render.table(f"Plan for {store}: discounts of {len(plan.pairs)} product/group pair(s) ({plan.mode}): "
+                 f"{plan.deleted} tier(s) out, {plan.inserted} in, {plan.unchanged_pairs} pair(s) unchanged",
+                 ("product", "group", "before", "after"), shown)
+
+
+def _tier(columns: tuple[str, ...], row: tuple[Any, ...]) -> str:
+    value = dict(zip(columns, row, strict=False))
+    price = f"{value['price']}% off" if value.get("type") == "P" else str(value["price"])
+    dates = "" if value["date_start"] == value["date_end"] == "0000-00-00" else \
+        f" {value['date_start']}..{value['date_end']}"
+    return f"≥{value['quantity']}: {price}{dates}"
+
+
+@task(
+    name="discounts",
+    positional=["store", "file"],
+    help={
+        "store": "store name from the inventory",
+        "file": "the client's discount list (.xlsx or .csv): product, group, quantity, priority, price or -%, dates",
+        "sheet": "the sheet to read (default: the first visible one)",
+        "columns": "map fields to headers, e.g. group=Kundengruppe,quantity=Menge",
+        "match": "match products by sku, model or product_id (default sku)",
+        "mode": "replace: each product/group gets exactly the file's tiers; merge: add or update tiers by quantity",
+        "skip_invalid": "apply the valid rows and list the invalid ones, instead of stopping",
+        "dry_run": "show the plan and stop",
+        "yes": "don't ask before applying",
+        "json": "print the plan and result as JSON",
+    },
+)
+@maint_task
+def discounts(c, store, file, sheet="", columns="", match="sku", mode="replace", skip_invalid=False, dry_run=False,
+              yes=False, json=False):
+    """Set customer-group quantity discounts from a spreadsheet, mapped to the store's schema; keeps an undo file."""
+    tc = TaskContext.from_c(c)
+    cfg = tc.store(store)
+    path = Path(file)
+    parsed = service.read_discount_sheet(path, match=match, sheet=sheet, columns=columns)
+    with work_session(tc, cfg, "discounts", quiet=json):
+        conn = connect(cfg)
+        try:
+            facts = get_store_facts(conn, cfg)
+            with open_db(conn, facts.db, local_infile=True, store=store) as db:
+                try:
+                    plan, op = service.plan_discount_file(db, facts.db.prefix, facts.version, parsed, mode=mode,
+                                                          skip_invalid=skip_invalid)
+                except SheetInvalidError as exc:
+                    show_issues(f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json)
+                    raise
+                summary = {"store": store, **discount_summary(plan), "dry_run": dry_run, "applied": False}
+                if not json:
+                    show_discount_plan(store, plan, op.columns)
+                if not plan.pairs:
+                    summary["noop_reason"] = f"all {plan.unchanged_pairs} product/group pair(s) already as in the file"
+                    _done(summary, json, f"{store}: No changes. {summary['noop_reason']}")
+                    return summary
+                if dry_run:
+                    _done(summary, json, f"{store}: dry run, nothing changed.")
+                    return summary
+                confirm(f"Replace the discounts of {len(plan.pairs)} product/group pair(s) on {store}?",
+                        yes=yes or json)
+                header = {"file": str(path.resolve()), "sha256": file_sha256(path), "match": match, "mode": mode}
+                applied = service.apply_changes(conn, cfg, facts, db, [op], task="discounts", header=header,
+                                                counts={"pairs": len(plan.pairs), "deleted": plan.deleted,
+                                                        "inserted": plan.inserted})
+        finally:
+            conn.close()
+    summary |= {"applied": True, "rows_changed": applied.rows_changed, "undo_file": str(applied.undo_file),
+                "engine": applied.engine, "warnings": applied.warnings}
+    _done(summary, json, f"{store}: replaced the discounts of {len(plan.pairs)} product/group pair(s) "
+                         f"({applied.engine}); undo with: fab undo {store} {applied.undo_file}", applied.warnings)
     return summary

@@ -78,13 +78,18 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def _docker_answers() -> bool:
+def _docker_problem() -> str:
+    """Why the Docker testbed cannot run here, or "" when an engine and Compose v2 answer."""
     if shutil.which("docker") is None:
-        return False
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+        return "no docker command"
+    for argv, what in ((["docker", "info"], "no Docker engine answers `docker info`"),
+                       (["docker", "compose", "version"], "Docker Compose v2 (`docker compose`) is missing")):
+        try:
+            if subprocess.run(argv, capture_output=True, timeout=15, check=False).returncode != 0:
+                return what
+        except (OSError, subprocess.TimeoutExpired):
+            return what
+    return ""
 
 
 @pytest.fixture(scope="session")
@@ -109,8 +114,9 @@ def _docker_sandbox(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fi
     The container shares the host's network and PID namespaces and mounts the sandbox folder at the
     same path, so ports, paths and PIDs in its state.json mean the same thing out here.
     """
-    if not _docker_answers():
-        pytest.skip("--testbed=docker: no Docker engine answers `docker info`")
+    problem = _docker_problem()
+    if problem:
+        pytest.skip(f"--testbed=docker: {problem}")
     import os
 
     base = tmp_path_factory.mktemp("sandbox")
@@ -118,6 +124,8 @@ def _docker_sandbox(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fi
     os.environ["MAINT_SANDBOX_STORES"] = " ".join(
         f"{s.name}={s.version}{':outside' if s.storage_outside else ''}" for s in SESSION_STORES
     )
+    # The client-side files (key, ssh_config, state.json) must be readable by this test run's user.
+    os.environ["MAINT_HOST_UID"], os.environ["MAINT_HOST_GID"] = str(os.getuid()), str(os.getgid())
     services: Any = request.getfixturevalue("docker_services")
     services.wait_until_responsive(timeout=600, pause=1, check=lambda: Sandbox.is_up(base))
     yield Sandbox.attach(base)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,10 @@ def stub_builder() -> Callable[..., None]:
 def make_sandbox(tmp_path: Path, stub_builder: Callable[..., None]) -> Iterator[Callable[..., Sandbox]]:
     """make_sandbox(name, stores=...) -> a started Sandbox in tmp_path/name, stopped after the test."""
     started: list[Sandbox] = []
+
+    missing = [tool for tool in ("/usr/sbin/mariadbd", "/usr/sbin/sshd", "php") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"sandbox services not installed: {', '.join(missing)} (run scripts/install-system-deps)")
 
     def make(name: str = "sb", stores: Sequence[StoreSpec] = (StoreSpec("one", "3.0.3.8"),), **kwargs: Any) -> Sandbox:
         sandbox = Sandbox(tmp_path / name, stores, builder=stub_builder, **kwargs)

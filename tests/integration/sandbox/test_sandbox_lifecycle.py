@@ -236,6 +236,16 @@ def test_cli_up_is_idempotent_and_down_stops_by_pid(
         assert "php:y" in capsys.readouterr().out
         assert cli.main(["--base", base, "env"]) == 0
         assert capsys.readouterr().out == first.out
+        assert Sandbox.is_up(Path(base))
+        attached = Sandbox.attach(Path(base))  # what the Docker testbed hands to tests
+        assert attached.env() == orchestrator.read_state(Path(base))["env"]
+        attached.php_stop("y")
+        assert not Sandbox.is_up(Path(base))
+        attached.php_start("y")
+        assert Sandbox.is_up(Path(base))
+        assert requests.get(attached.store("y").url, timeout=10).text.endswith("products=5")
+        attached.stop()  # a handle stops nothing
+        assert Sandbox.is_up(Path(base))
         refs = {name: ref for name, ref, _ in orchestrator.recorded_processes(orchestrator.read_state(Path(base)))}
     finally:
         assert cli.main(["--base", base, "down"]) == 0

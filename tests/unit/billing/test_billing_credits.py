@@ -42,9 +42,21 @@ def test_the_category_may_change_while_working(plan: CreditsPlan) -> None:
 
 
 def test_automatic_runs_cost_their_task_category_and_others_are_free(plan: CreditsPlan) -> None:
-    items = [work("2026-11-03", 0.2, task="upgrade"), work("2026-11-03", 0.1, task="hours")]
+    items = [work("2026-11-03", 0.2, task="upgrade"), work("2026-11-03", 0.1, task="health")]
     usage = credits_usage(plan, START, [], items, NOV, date(2026, 11, 4))
-    assert usage.credits_spent == plan.categories[plan.task_categories["upgrade"]].credits
+    assert usage.credits_spent == plan.categories[plan.task_categories["upgrade"]].credits == 20
+
+
+def test_runs_of_one_task_on_one_store_on_one_day_are_one_ticket(plan: CreditsPlan) -> None:
+    # a dry run, a failed run and the retry: charged once; the next day or another store is new work
+    items = [work("2026-11-03", 0.1, task="upgrade") for _ in range(3)]
+    items += [work("2026-11-04", 0.1, task="upgrade"), work("2026-11-04", 0.1, task="upgrade", store="other")]
+    usage = credits_usage(plan, START, [], items, NOV, date(2026, 11, 5))
+    assert usage.tickets == {
+        "demo:upgrade:2026-11-03": 20,
+        "demo:upgrade:2026-11-04": 20,
+        "other:upgrade:2026-11-04": 20,
+    }
 
 
 def test_free_start_ends_after_30_days(plan: CreditsPlan) -> None:

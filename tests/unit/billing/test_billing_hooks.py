@@ -132,3 +132,19 @@ def test_credit_categories_needing_confirmation_ask_for_it(tmp_path: Path) -> No
 def test_an_unknown_plan_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PlaybookError, match="unknown plan 'gold'"):
         before_task(_settings(tmp_path), "demo", "gold", "upgrade", now=NOW)
+
+
+def test_parallel_runs_over_many_stores_lose_no_entries(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = _settings(tmp_path)
+
+    def run(n: int) -> None:
+        record_task(
+            settings, client="demo", store=f"s{n % 8}", task="check", started=NOW, ended=NOW, outcome="ok"
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(run, range(80)))
+    with Ledger.in_state_dir(settings.state_dir) as ledger:
+        assert ledger.count() == 80

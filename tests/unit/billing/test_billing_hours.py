@@ -36,7 +36,14 @@ def test_hours_beyond_the_weekly_cap_are_overage(starter: HoursPlan) -> None:
     assert usage.hours_covered == 20
     assert usage.overage_hours == 5
     assert usage.overage_amount == 5 * starter.overage_rate
-    assert [(w.start, w.hours, w.over_cap) for w in usage.weeks] == [(date(2026, 11, 2), 25, 5)]
+    assert [(w.start, w.hours, w.over_cap) for w in usage.weeks if w.hours] == [(date(2026, 11, 2), 25, 5)]
+
+
+def test_the_statement_shows_every_week_touching_the_period_even_empty_ones(starter: HoursPlan) -> None:
+    usage = hours_usage(starter, Terms(), [work("2026-11-10", 3)], NOV, date(2026, 12, 1))
+    mondays = [w.start.day for w in usage.weeks]
+    assert mondays == [26, 2, 9, 16, 23, 30]  # 1 November 2026 is a Sunday
+    assert [w.hours for w in usage.weeks] == [0, 0, 3, 0, 0, 0]
 
 
 def test_hours_beyond_the_month_are_overage_at_the_plan_rate(starter: HoursPlan) -> None:

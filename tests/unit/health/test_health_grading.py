@@ -8,7 +8,9 @@ from maint.health.grading import grade
 from maint.health.model import CheckSpec, Observation, State, exit_code_for
 
 HOME = CheckSpec(id="home", probe="home", title="", level=1, warn=2.0, crit=8.0, uom="s")
-DISK = CheckSpec(id="disk_free", probe="disk_free", title="", level=2, warn=15, crit=5, bad_when="below", uom="%")
+DISK = CheckSpec(
+    id="disk_free", probe="disk_free", title="", level=2, warn=15, crit=5, bad_when="below", uom="%"
+)
 
 
 @pytest.mark.parametrize(
@@ -28,7 +30,9 @@ def test_thresholds_grade_values_in_the_spec_direction(spec, value, state, level
 
 
 def test_probe_verdict_overrides_a_good_number() -> None:
-    result = grade("s3", HOME, Observation(value=0.1, evidence="HTTP 200 database error", state=State.CRITICAL))
+    result = grade(
+        "s3", HOME, Observation(value=0.1, evidence="HTTP 200 database error", state=State.CRITICAL)
+    )
     assert (result.state, result.level, result.evidence) == (State.CRITICAL, 1, "HTTP 200 database error")
 
 

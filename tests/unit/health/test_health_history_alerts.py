@@ -13,11 +13,15 @@ from maint.health.history import History, parse_duration
 from maint.health.model import CheckResult, State
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sinks import smtp_sink, webhook_sink  # noqa: E402
+from health_sinks import smtp_sink, webhook_sink  # noqa: E402
 
 
 def result(state: State, check: str = "home", store: str = "s3", level: int | None = None) -> CheckResult:
-    level = level if level is not None else (1 if state is State.CRITICAL else 2 if state is State.WARNING else None)
+    level = (
+        level
+        if level is not None
+        else (1 if state is State.CRITICAL else 2 if state is State.WARNING else None)
+    )
     return CheckResult(store, check, state, level, 0.1, f"evidence {state.value}")
 
 
@@ -99,7 +103,12 @@ def test_alert_line_names_store_check_level_and_evidence(history: History) -> No
 def test_alerts_go_to_smtp_and_webhook(history: History) -> None:
     changes = transitions(history)
     with smtp_sink() as inbox, webhook_sink() as hook:
-        smtp = {"host": "127.0.0.1", "port": inbox.port, "from": "maint@agency.test", "to": ["ops@agency.test"]}
+        smtp = {
+            "host": "127.0.0.1",
+            "port": inbox.port,
+            "from": "maint@agency.test",
+            "to": ["ops@agency.test"],
+        }
         problems = deliver(changes, smtp, f"http://127.0.0.1:{hook.port}/alerts")
     assert problems == []
     assert len(inbox.messages) == 1 and "ops@agency.test" in inbox.messages[0]["to"][0]
@@ -123,3 +132,9 @@ def test_failing_channels_become_warnings_without_the_password(history: History)
         problems = deliver(changes, smtp, f"http://127.0.0.1:{hook.port}/")
     assert len(problems) == 2 and "HTTP 500" in problems[1]
     assert not any("s3cret-pw" in p for p in problems)
+
+
+def test_first_unknown_is_no_news_but_ok_to_unknown_is(history: History) -> None:
+    assert history.record([result(State.UNKNOWN, "mirror_age"), result(State.OK)], at=100) == []
+    changes = history.record([result(State.UNKNOWN, "mirror_age"), result(State.UNKNOWN)], at=200)
+    assert [(t.check, t.old, t.new) for t in changes] == [("home", State.OK, State.UNKNOWN)]

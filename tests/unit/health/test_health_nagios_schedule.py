@@ -13,7 +13,9 @@ from maint.health import schedule
 from maint.health.model import CheckResult, State
 from maint.health.nagios import perfdata, status_line
 
-PERF_RE = re.compile(r"^'[^']+(?:''[^']*)*'=-?[\d.]+(s|ms|us|%|B|KB|MB|GB|TB|c)?;[\d.]*;[\d.]*;[\d.]*;[\d.]*$")
+PERF_RE = re.compile(
+    r"^'[^']+(?:''[^']*)*'=-?[\d.]+(s|ms|us|%|B|KB|MB|GB|TB|c)?;[\d.]*;[\d.]*;[\d.]*;[\d.]*$"
+)
 
 
 def res(store, check, state, value, uom="", warn=None, crit=None, level=None, evidence=""):
@@ -46,7 +48,9 @@ def test_status_line_is_one_line_worst_first_with_perfdata() -> None:
     )
     assert "\n" not in line
     text, perf = line.split(" | ")
-    assert text.startswith("HEALTH CRITICAL - 1 critical, 1 warning, 1 ok: s4 db (L1) Connection refused / x; s4 search")
+    assert text.startswith(
+        "HEALTH CRITICAL - 1 critical, 1 warning, 1 ok: s4 db (L1) Connection refused / x; s4 search"
+    )
     assert perf == "'s3 home'=0.2s;2;8;0;"
 
 
@@ -54,7 +58,9 @@ def test_all_ok_status_line() -> None:
     assert status_line([res("s3", "tls", State.SKIPPED, "n/a")]) == "HEALTH OK - 1 skipped"
 
 
-@pytest.mark.parametrize("every, spec", [(15, "*/15 * * * *"), (1, "* * * * *"), (60, "0 */1 * * *"), (1440, "0 0 * * *")])
+@pytest.mark.parametrize(
+    "every, spec", [(15, "*/15 * * * *"), (1, "* * * * *"), (60, "0 */1 * * *"), (1440, "0 0 * * *")]
+)
 def test_cron_spec(every: int, spec: str) -> None:
     assert schedule.cron_spec(every) == spec
 
@@ -69,7 +75,10 @@ def test_systemd_plan_writes_service_and_timer(tmp_path: Path) -> None:
     plan = schedule.plan_schedule("systemd", 15, ["/v/bin/maint", "health", "--all"], Path("/proj"), tmp_path)
     service, timer = plan.files
     assert service.path == tmp_path / "systemd/user/maint-health.service"
-    assert "ExecStart=/v/bin/maint health --all" in service.content and "WorkingDirectory=/proj" in service.content
+    assert (
+        "ExecStart=/v/bin/maint health --all" in service.content
+        and "WorkingDirectory=/proj" in service.content
+    )
     assert "OnUnitActiveSec=15min" in timer.content
     assert "systemctl --user enable --now maint-health.timer" in plan.describe()
 

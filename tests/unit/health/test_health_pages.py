@@ -35,6 +35,12 @@ def test_page_is_classified_and_read_as_captured(case: str) -> None:
         assert pages.search_results(html) == expect["results"]
     if "cart_style" in expect:
         assert pages.cart_add_url(html, "http://127.0.0.1:8080/")[1] == expect["cart_style"]
+    if "cart_has" in expect:
+        # [product id the cart lists (or null), product id it does not list]
+        listed, absent = expect["cart_has"]
+        if listed is not None:
+            assert pages.cart_has_product(html, listed)
+        assert not pages.cart_has_product(html, absent)
     if "login_form" in expect:
         assert pages.has_login_form(html) is expect["login_form"]
 

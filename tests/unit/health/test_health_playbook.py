@@ -39,7 +39,9 @@ def specs():
 
 def test_store_overrides_change_thresholds_params_and_disable_checks() -> None:
     out = apply_overrides(
-        "s3", specs(), {"disable": ["tls"], "home": {"warn": 3, "crit": 9}, "search": {"params": {"term": "chair"}}}
+        "s3",
+        specs(),
+        {"disable": ["tls"], "home": {"warn": 3, "crit": 9}, "search": {"params": {"term": "chair"}}},
     )
     by_id = {s.id: s for s in out}
     assert by_id["tls"].enabled is False

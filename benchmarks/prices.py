@@ -1,0 +1,231 @@
+"""Benchmark of `fab prices`: 100,000 price changes against a 100,000-product store, MyISAM and InnoDB.
+
+    .venv/bin/python benchmarks/prices.py [--rounds 3] [--skip-row-by-row]
+
+Starts a sandbox of its own with two large stores (3.0.3.8 on MyISAM, 4.1.0.4 on InnoDB) and prints,
+best of --rounds:
+- CSV end to end (read, validate, plan, undo file, apply, cache clear) vs a hand-written raw SQL load
+  (`mariadb --local-infile`: LOAD DATA into a temporary table + UPDATE JOIN)      target ≤ 1.5×
+- xlsx read vs a plain python-calamine read of the same file                       target ≤ 1.2×
+- vs row-by-row UPDATEs in one transaction / with autocommit (run once each)      target ≥ 10× / ≥ 40×
+- peak memory of the end-to-end run (a child process)                              target ≤ 200 MB
+- 100 changes from a sheet with `fab prices`, SSH connection included               target < 4 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+PRODUCTS = 100_000
+STORES = {"myisam": ("3.0.3.8", "MyISAM"), "innodb": ("4.1.0.4", "InnoDB")}
+
+
+def best(runs: int, fn: Callable[[int], float]) -> float:
+    return min(fn(i) for i in range(runs))
+
+
+def write_price_csv(path: Path, round_: int, count: int = PRODUCTS) -> None:
+    # every round sets different prices, so every round really changes every row
+    with path.open("w") as out:
+        out.write("sku,price\n")
+        out.writelines(f"SKU-{i:06d},{(i % 900) + 10 + round_ % 7}.{round_ % 10}9\n" for i in range(1, count + 1))
+
+
+def write_price_xlsx(path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet("Prices")
+    ws.append(["sku", "price"])
+    for i in range(1, PRODUCTS + 1):
+        ws.append([f"SKU-{i:06d}", (i % 900) + 10.5])
+    wb.save(path)
+
+
+def task_context(sb: Any) -> Any:
+    from invoke import Config, Context
+
+    env = sb.env()
+    return Context(Config(overrides={"maint": {
+        "inventory": env["FABRIC_MAINT_INVENTORY"], "ssh_config": env["FABRIC_MAINT_SSH_CONFIG"],
+        "known_hosts": env["FABRIC_MAINT_KNOWN_HOSTS"], "state_dir": env["FABRIC_MAINT_STATE_DIR"]}}))
+
+
+def end_to_end_child(args: argparse.Namespace) -> None:
+    """One end-to-end run in a fresh process, so its peak memory is its own. Prints JSON."""
+    from maint.sandbox import Sandbox
+
+    sb = Sandbox.attach(Path(args.base))
+    from maint.facts.opencart import get_store_facts
+    from maint.pricing import service
+    from maint.remote.sql import open_db
+    from maint.remote.ssh import connect
+    from maint.tasks.common import TaskContext
+
+    cfg = TaskContext.from_c(task_context(sb)).store(args.store)
+    conn = connect(cfg)
+    facts = get_store_facts(conn, cfg)
+    started = time.perf_counter()
+    parsed = service.read_price_sheet(Path(args.file))
+    with open_db(conn, facts.db, local_infile=True, store=args.store) as db:
+        plan = service.plan_prices(db, facts.db.prefix, facts.version, parsed)
+        applied = service.apply_changes(conn, cfg, facts, db, [service.price_update(plan)], task="prices",
+                                        header={"file": args.file}, counts={"changed": len(plan.changes)})
+    seconds = time.perf_counter() - started
+    conn.close()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "changed": applied.rows_changed, "peak_mb": peak_mb,
+                      "loaded_with": applied.loaded_with}))
+
+
+def raw_sql(store: Any, tsv: Path) -> float:
+    sql = (f"CREATE TEMPORARY TABLE t (product_id INT PRIMARY KEY, price DECIMAL(15,4)); "
+           f"LOAD DATA LOCAL INFILE '{tsv}' INTO TABLE t; "
+           f"UPDATE {store.prefix}product p JOIN t ON p.product_id = t.product_id SET p.price = t.price;")
+    env = dict(os.environ, MYSQL_PWD=store.db_password)
+    started = time.perf_counter()
+    subprocess.run(["mariadb", "--local-infile=1", "-h", "127.0.0.1", "-P", str(store.db_port), "-u", store.db_user,
+                    store.db_name, "-e", sql], check=True, env=env)
+    return time.perf_counter() - started
+
+
+def row_by_row(store: Any, count: int, autocommit: bool, round_: int) -> float:
+    import pymysql
+
+    db = pymysql.connect(host="127.0.0.1", port=store.db_port, user=store.db_user, password=store.db_password,
+                         database=store.db_name, autocommit=autocommit)
+    started = time.perf_counter()
+    with db.cursor() as cur:
+        for i in range(1, count + 1):
+            cur.execute(f"UPDATE {store.prefix}product SET price = %s WHERE product_id = %s",  # noqa: S608
+                        (f"{(i % 900) + 20 + round_}.55", i))
+    if not autocommit:
+        db.commit()
+    seconds = time.perf_counter() - started
+    db.close()
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-row-by-row", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--base", help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        end_to_end_child(args)
+        return
+
+    from python_calamine import CalamineWorkbook
+
+    from maint.pricing.fields import price_fields
+    from maint.sandbox import Sandbox, StoreSpec
+    from maint.sheets import open_sheet
+    from maint.tasks.prices import prices
+
+    work = Path(tempfile.mkdtemp(prefix="maint-bench-prices-"))
+    specs = [StoreSpec(name, version, size="large", engine=engine) for name, (version, engine) in STORES.items()]
+    began = time.perf_counter()
+    results: dict[str, dict[str, float]] = {}
+    try:
+        with Sandbox(work / "sandbox", specs) as sb:
+            print(f"sandbox with two {PRODUCTS:,}-product stores built in {time.perf_counter() - began:.0f}s")
+            for name in STORES:
+                store = sb.store(name)
+                res = results.setdefault(name, {})
+
+                def ours(round_: int, name: str = name) -> float:
+                    sheet = work / f"{name}-{round_}.csv"
+                    write_price_csv(sheet, round_)
+                    out = subprocess.run([sys.executable, __file__, "--child", "--base", str(work / "sandbox"),
+                                          "--store", name, "--file", str(sheet)], check=True, capture_output=True,
+                                         text=True)
+                    data = json.loads(out.stdout.strip().splitlines()[-1])
+                    assert data["changed"] > 0.95 * PRODUCTS, data
+                    res["peak_mb"] = max(res.get("peak_mb", 0.0), data["peak_mb"])
+                    return float(data["seconds"])
+
+                def raw(round_: int, store: Any = store) -> float:
+                    tsv = work / f"raw-{round_}.tsv"
+                    tsv.write_text("".join(f"{i}\t{(i % 900) + 30 + round_}.77\n" for i in range(1, PRODUCTS + 1)))
+                    return raw_sql(store, tsv)
+
+                res["ours"] = best(args.rounds, ours)
+                res["raw"] = best(args.rounds, raw)
+                if not args.skip_row_by_row:
+                    res["row_tx"] = row_by_row(store, PRODUCTS, autocommit=False, round_=1)
+                    res["row_auto"] = row_by_row(store, PRODUCTS, autocommit=True, round_=2)
+
+            xlsx = work / "prices.xlsx"
+            write_price_xlsx(xlsx)
+
+            def calamine_read(_: int) -> float:
+                started = time.perf_counter()
+                CalamineWorkbook.from_path(str(xlsx)).get_sheet_by_name("Prices").to_python()
+                return time.perf_counter() - started
+
+            def our_read(_: int) -> float:
+                started = time.perf_counter()
+                for _row in open_sheet(xlsx, price_fields("sku")).rows:
+                    pass
+                return time.perf_counter() - started
+
+            xlsx_calamine, xlsx_ours = best(args.rounds, calamine_read), best(args.rounds, our_read)
+
+            small = work / "hundred.csv"
+            write_price_csv(small, 5, count=100)
+            ctx = task_context(sb)
+
+            def hundred(round_: int) -> float:
+                write_price_csv(small, round_ + 3, count=100)
+                started = time.perf_counter()
+                prices(ctx, "innodb", str(small), yes=True, allow_large_changes=True, json=True)
+                return time.perf_counter() - started
+
+            with open(os.devnull, "w") as sink:
+                stdout, sys.stdout = sys.stdout, sink
+                try:
+                    hundred_s = best(args.rounds, hundred)
+                finally:
+                    sys.stdout = stdout
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"\n{PRODUCTS:,} price changes, best of {args.rounds}")
+    print(f"{'':24}{'MyISAM (3.0.3.8)':>20}{'InnoDB (4.1.0.4)':>20}   target")
+    def line(label: str, fmt: Callable[[dict[str, float]], str], target: str) -> None:
+        print(f"{label:24}{fmt(results['myisam']):>20}{fmt(results['innodb']):>20}   {target}")
+    line("maint, CSV end to end", lambda r: f"{r['ours']:.2f} s", "")
+    line("raw SQL (mariadb CLI)", lambda r: f"{r['raw']:.2f} s", "")
+    line("ratio to raw SQL", lambda r: f"{r['ours'] / r['raw']:.2f}×", "≤ 1.5×")
+    if not args.skip_row_by_row:
+        line("row by row, one tx", lambda r: f"{r['row_tx']:.1f} s", "")
+        line("  maint is faster by", lambda r: f"{r['row_tx'] / r['ours']:.1f}×", "≥ 10×")
+        line("row by row, autocommit", lambda r: f"{r['row_auto']:.1f} s", "")
+        line("  maint is faster by", lambda r: f"{r['row_auto'] / r['ours']:.1f}×", "≥ 40×")
+    line("peak memory", lambda r: f"{r['peak_mb']:.0f} MB", "≤ 200 MB")
+    print(f"\nxlsx read of {PRODUCTS:,} rows: maint {xlsx_ours:.2f} s, plain calamine {xlsx_calamine:.2f} s, "
+          f"ratio {xlsx_ours / xlsx_calamine:.2f}× (target ≤ 1.2×)")
+    print(f"100 changes with `fab prices`, SSH connection included: {hundred_s:.2f} s (target < 4 s; "
+          "the PyPI OpenCart CLI needs ~2 s per product, ≈ 200 s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,331 @@
+"""Checks that need the host: files and logs over SSH, settings and response time over SQL.
+
+Parsing is split from fetching (``parse_df``, ``parse_log_scan``, ``compare_versions``) so it is
+tested on captured output. A check that cannot run (SSH refused, database down) is UNKNOWN,
+except the database check itself, which is then CRITICAL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fabric import Connection
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_fixed
+
+from maint.config import StoreConfig
+from maint.errors import AuthError, ConnectError, HostKeyError, MaintError, PlaybookError
+from maint.facts.opencart import StoreFacts, get_store_facts
+from maint.health.grading import grade
+from maint.health.model import CheckResult, CheckSpec, Observation, State
+from maint.remote.sql import connect_db, table
+from maint.remote.ssh import connect, quote, run
+
+REMOTE_PROBES = (
+    "install_dir", "php_fatals", "disk_free", "db", "maintenance", "error_display",
+    "ocmod_disabled", "versions_changed", "advisories",
+)  # fmt: skip
+SETTING_KEYS = ("config_maintenance", "config_error_display", "config_error_filename")
+LOG_SCAN_LIMIT = 64 * 1024 * 1024  # read at most this much new log per run; the rest waits for the next
+
+
+# ---------------------------------------------------------------- pure parsing
+
+
+def parse_df(output: str) -> float:
+    """Percent free from ``df -P -k PATH`` (available / (used + available), as df's own Use% does)."""
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    fields = lines[-1].split() if len(lines) >= 2 else []
+    try:
+        used, available = int(fields[2]), int(fields[3])
+    except (IndexError, ValueError):
+        raise ValueError(f"unexpected df output: {output.strip()[:120]!r}") from None
+    total = used + available
+    return round(100.0 * available / total, 1) if total else 0.0
+
+
+@dataclass(frozen=True)
+class LogScan:
+    size: int
+    inode: str
+    start: int
+    fatals: int
+    last: str
+
+
+def log_scan_command(path: str, offset: int, inode: str) -> str:
+    """Count fatal lines written since ``offset``; restart at 0 when the log was rotated or truncated.
+
+    The new part is streamed through awk on the host: the log itself never crosses the wire.
+    """
+    p = quote(path)
+    return (
+        f'f={p}; [ -f "$f" ] || {{ echo missing; exit 0; }}; '
+        f"set -- $(stat -c '%s %i' \"$f\"); size=$1; ino=$2; off={int(offset)}; "
+        f'if [ "$ino" != {quote(inode)} ] || [ "$size" -lt "$off" ]; then off=0; fi; '
+        'echo "$size $ino $off"; '
+        f'tail -c +$((off + 1)) "$f" | head -c $(( size - off < {LOG_SCAN_LIMIT} ? size - off : {LOG_SCAN_LIMIT} )) | '
+        "awk 'tolower($0) ~ /fatal error|uncaught/ { n++; last = $0 } END { print n + 0; print last }'"
+    )
+
+
+def parse_log_scan(output: str) -> LogScan | None:
+    """None when the log file does not exist."""
+    lines = output.splitlines()
+    if not lines or lines[0].strip() == "missing":
+        return None
+    size, inode, start = lines[0].split()
+    fatals = int(lines[1]) if len(lines) > 1 and lines[1].strip() else 0
+    last = lines[2].strip() if len(lines) > 2 else ""
+    return LogScan(int(size), inode, int(start), fatals, last)
+
+
+def compare_versions(previous: Mapping[str, str] | None, current: Mapping[str, str]) -> Observation:
+    if not previous:
+        return Observation(current.get("opencart", ""), "first run: versions remembered")
+    changed = [
+        f"{name} {previous[name]} → {value}"
+        for name, value in current.items()
+        if value and previous.get(name) and previous[name] != value
+    ]
+    if changed:
+        return Observation(
+            current.get("opencart", ""), "; ".join(changed) + " (run `fab check`)", State.WARNING
+        )
+    return Observation(current.get("opencart", ""), ", ".join(f"{k} {v}" for k, v in current.items() if v))
+
+
+# ---------------------------------------------------------------- probes
+
+
+@dataclass
+class RemoteState:
+    cfg: StoreConfig
+    conn: Connection
+    facts: StoreFacts
+    memos: Mapping[str, Any]
+    new_memos: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
+    db_error: str = ""
+    db_version: str = ""
+    php_version: str = ""
+    ocmod: tuple[int, list[str]] | None = None  # (disabled count, names); None: no OCMOD table
+
+
+def probe_install_dir(rs: RemoteState, spec: CheckSpec) -> Observation:
+    path = rs.facts.root.rstrip("/") + "/install"
+    out = run(rs.conn, f"test -d {quote(path)} && echo present || echo absent", timeout=spec.timeout).stdout
+    if out.strip() == "present":
+        return Observation("present", f"{path} exists on a live store (delete it)", State.CRITICAL)
+    return Observation("absent", "no install/ folder")
+
+
+def probe_disk_free(rs: RemoteState, spec: CheckSpec) -> Observation:
+    out = run(rs.conn, f"df -P -k {quote(rs.facts.root)}", timeout=spec.timeout).stdout
+    free = parse_df(out)
+    return Observation(free, f"{free:g}% free on the file system of {rs.facts.root}")
+
+
+def probe_php_fatals(rs: RemoteState, spec: CheckSpec) -> Observation:
+    logs = rs.facts.path("DIR_LOGS") or rs.facts.dir_storage.rstrip("/") + "/logs/"
+    path = logs.rstrip("/") + "/" + (rs.settings.get("config_error_filename") or "error.log")
+    previous = rs.memos.get("error_log") or {}
+    first_run = previous.get("path") != path
+    offset = int(previous.get("offset", 0)) if not first_run else 0
+    scan = parse_log_scan(
+        run(
+            rs.conn, log_scan_command(path, offset, str(previous.get("inode", ""))), timeout=spec.timeout
+        ).stdout
+    )
+    if scan is None:
+        rs.new_memos["error_log"] = {"path": path, "offset": 0, "inode": ""}
+        return Observation(0, f"no error log at {path}")
+    read_to = min(scan.size, scan.start + LOG_SCAN_LIMIT)
+    rs.new_memos["error_log"] = {"path": path, "offset": read_to, "inode": scan.inode}
+    if first_run:
+        return Observation(0, f"first run: reading {path} from byte {scan.size} on")
+    if scan.fatals:
+        return Observation(
+            scan.fatals, f"{scan.fatals} new fatal error(s) in {path}; last: {scan.last[:200]}"
+        )
+    return Observation(0, f"no new fatal errors ({read_to - scan.start} new bytes)")
+
+
+def probe_db(rs: RemoteState, spec: CheckSpec) -> Observation:
+    prefix = rs.facts.db.prefix
+    began = time.monotonic()
+    try:
+        db = connect_db(rs.conn, rs.facts.db, timeout=spec.timeout, store=rs.cfg.store)
+    except MaintError as exc:
+        rs.db_error = exc.message
+        return Observation(None, f"database unreachable: {exc.message}", State.CRITICAL)
+    try:
+        with db.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            rs.db_version = str(cur.fetchone()[0])
+            seconds = time.monotonic() - began
+            marks = ", ".join(["%s"] * len(SETTING_KEYS))
+            cur.execute(
+                f"SELECT `key`, `value` FROM {table(prefix, 'setting')} WHERE store_id = 0 AND `key` IN ({marks})",  # noqa: S608
+                SETTING_KEYS,
+            )
+            rs.settings = {str(k): str(v) for k, v in cur.fetchall()}
+            cur.execute(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s",
+                (prefix + "modification",),
+            )
+            if cur.fetchone()[0]:
+                cur.execute(
+                    f"SELECT name FROM {table(prefix, 'modification')} WHERE status = 0 ORDER BY name"
+                )  # noqa: S608
+                names = [str(row[0]) for row in cur.fetchall()]
+                rs.ocmod = (len(names), names)
+    except Exception as exc:  # pymysql errors after connecting: the server went away or a table is missing
+        rs.db_error = f"{type(exc).__name__}: {exc}"[:200]
+        return Observation(None, f"database query failed: {rs.db_error}", State.CRITICAL)
+    finally:
+        db.close()
+    return Observation(round(seconds, 3), f"{rs.db_version} answered in {seconds * 1000:.0f} ms")
+
+
+def _need_db(rs: RemoteState) -> Observation | None:
+    if rs.db_error:
+        return Observation(None, f"not checked: database unreachable ({rs.db_error[:80]})", State.UNKNOWN)
+    return None
+
+
+def probe_maintenance(rs: RemoteState, spec: CheckSpec) -> Observation:
+    if blocked := _need_db(rs):
+        return blocked
+    on = rs.settings.get("config_maintenance", "0") not in ("0", "")
+    if on and not spec.params.get("expected"):
+        return Observation("on", "maintenance mode is ON: customers get HTTP 503", State.CRITICAL)
+    return Observation(
+        "on" if on else "off", "maintenance window (expected)" if on else "maintenance mode off"
+    )
+
+
+def probe_error_display(rs: RemoteState, spec: CheckSpec) -> Observation:
+    if blocked := _need_db(rs):
+        return blocked
+    if rs.settings.get("config_error_display", "0") not in ("0", ""):
+        return Observation(
+            "on",
+            "config_error_display=1: PHP errors (SQL, file paths) are printed into pages",
+            State.CRITICAL,
+        )
+    return Observation("off", "errors are not displayed")
+
+
+def probe_ocmod(rs: RemoteState, spec: CheckSpec) -> Observation:
+    if blocked := _need_db(rs):
+        return blocked
+    if rs.ocmod is None:
+        return Observation("n/a", f"no OCMOD in OpenCart {rs.facts.version}", State.SKIPPED)
+    count, names = rs.ocmod
+    return Observation(count, f"disabled: {', '.join(names)[:200]}" if names else "all modifications enabled")
+
+
+def probe_versions(rs: RemoteState, spec: CheckSpec) -> Observation:
+    if not rs.php_version:
+        out = run(rs.conn, "php -r 'echo PHP_VERSION;' 2>/dev/null || true", timeout=spec.timeout).stdout
+        rs.php_version = out.strip()
+    current = {"opencart": rs.facts.version, "php": rs.php_version, "database": rs.db_version}
+    previous = rs.memos.get("versions")
+    # Keep what we knew for parts not seen this time (the database may be down right now).
+    rs.new_memos["versions"] = {**(previous or {}), **{k: v for k, v in current.items() if v}}
+    return compare_versions(previous, current)
+
+
+def probe_advisories(rs: RemoteState, spec: CheckSpec) -> Observation:
+    try:
+        from maint import matrix
+    except ImportError:
+        return Observation("n/a", "skipped: maint.matrix (advisories) is not available", State.SKIPPED)
+    try:
+        advisories = matrix.load_advisories()
+        version = matrix.parse_version(rs.facts.version)
+    except (PlaybookError, ValueError) as exc:
+        return Observation(None, f"cannot judge advisories: {exc}", State.UNKNOWN)
+    hits = [a for a in advisories if a.applies_to(version)]
+    if not hits:
+        return Observation(0, f"no known advisory applies to {rs.facts.version}")
+    worst = State.CRITICAL if any(a.severity in ("critical", "high") for a in hits) else State.WARNING
+    ids = ", ".join(f"{a.id} ({a.severity})" for a in hits)
+    return Observation(
+        len(hits), f"{len(hits)} advisory(ies) apply to {rs.facts.version}: {ids}"[:300], worst
+    )
+
+
+PROBE_FUNCTIONS: dict[str, Callable[[RemoteState, CheckSpec], Observation]] = {
+    "db": probe_db,  # first: the settings it reads feed the checks below
+    "install_dir": probe_install_dir,
+    "disk_free": probe_disk_free,
+    "php_fatals": probe_php_fatals,
+    "maintenance": probe_maintenance,
+    "error_display": probe_error_display,
+    "ocmod_disabled": probe_ocmod,
+    "versions_changed": probe_versions,
+    "advisories": probe_advisories,
+}
+
+
+def _transient_ssh(exc: BaseException) -> bool:
+    # Refused or timed out may pass; a wrong host key or a refused login will not.
+    return isinstance(exc, ConnectError) and not isinstance(exc, HostKeyError | AuthError)
+
+
+def connect_with_retry(cfg: StoreConfig, attempts: int = 2) -> Connection:
+    """``connect`` with a bounded retry for transient network errors."""
+    retrying = retry(
+        retry=retry_if_exception(_transient_ssh),
+        stop=stop_after_attempt(attempts),
+        wait=wait_fixed(0.5),
+        reraise=True,
+    )
+    conn: Connection = retrying(connect)(cfg)
+    return conn
+
+
+def run_remote_checks(
+    cfg: StoreConfig, specs: list[CheckSpec], memos: Mapping[str, Any]
+) -> tuple[list[CheckResult], dict[str, Any]]:
+    """One SSH connection per store; returns the graded results and the memos to remember."""
+    by_probe = {s.probe: s for s in specs}
+    ordered = [by_probe[p] for p in PROBE_FUNCTIONS if p in by_probe]
+    if not ordered:
+        return [], {}
+    try:
+        conn = connect_with_retry(cfg)
+    except MaintError as exc:
+        return [
+            grade(cfg.store, s, Observation(None, f"not checked: SSH: {exc.message}", State.UNKNOWN))
+            for s in ordered
+        ], {}
+    try:
+        try:
+            facts = get_store_facts(conn, cfg)
+        except MaintError as exc:
+            return [
+                grade(cfg.store, s, Observation(None, f"not checked: {exc.message}", State.UNKNOWN))
+                for s in ordered
+            ], {}
+        rs = RemoteState(cfg, conn, facts, memos)
+        if "db" not in by_probe:
+            # The settings-based checks need the query even when the db check itself is disabled.
+            probe_db(rs, CheckSpec(id="db", probe="db", title="", level=1, timeout=10.0))
+        results = []
+        for spec in ordered:
+            began = time.monotonic()
+            try:
+                obs = PROBE_FUNCTIONS[spec.probe](rs, spec)
+            except MaintError as exc:
+                obs = Observation(None, exc.message, State.UNKNOWN)
+            except ValueError as exc:
+                obs = Observation(None, str(exc), State.UNKNOWN)
+            results.append(grade(cfg.store, spec, obs, time.monotonic() - began))
+        return results, rs.new_memos
+    finally:
+        conn.close()

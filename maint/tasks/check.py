@@ -1,0 +1,191 @@
+"""`fab check STORE`: the store's platform against the supported-core matrix, advisories, what-if."""
+
+from __future__ import annotations
+
+import posixpath
+import sys
+from typing import Any
+
+from invoke import task
+from invoke.exceptions import Exit
+
+from maint import render
+from maint.errors import MaintError
+from maint.facts.host import get_host_facts
+from maint.facts.mysql import get_db_server, get_setting
+from maint.facts.opencart import get_store_facts
+from maint.facts.php import get_php_facts
+from maint.facts.web import get_web_server
+from maint.matrix import Advisory, Matrix, load_advisories, load_matrix
+from maint.ops.check import (
+    CheckFacts,
+    CheckReport,
+    Targets,
+    combined_exit,
+    plan_check,
+    unknown_report,
+    validate_targets,
+)
+from maint.remote.sql import open_db
+from maint.remote.ssh import connect
+from maint.tasks.common import TaskContext, for_each_store, maint_task, work_session
+
+
+def gather_check_facts(tc: TaskContext, name: str) -> CheckFacts:
+    """Every probe, each failure kept as the reason its fact is missing (the verdict says unknown)."""
+    cfg = tc.store(name)
+    conn = connect(cfg)
+    try:
+        try:
+            store = get_store_facts(conn, cfg)
+        except MaintError as exc:
+            skipped = "skipped: the store itself could not be read"
+            return CheckFacts(name, None, version_reason=exc.message, host_reason=skipped)
+        found: dict[str, Any] = {"warnings": tuple(store.warnings)}
+        try:
+            found["php"] = get_php_facts(conn, store.root, store.url, store=name)
+        except MaintError as exc:
+            found["php_reason"] = exc.message
+        try:
+            with open_db(conn, store.db, store=name) as db:
+                found["db"] = get_db_server(db)
+                found["error_display_setting"] = get_setting(db, store.db.prefix, "config_error_display")
+        except MaintError as exc:
+            found["db_reason"] = exc.message
+        php = found.get("php")
+        try:
+            found["web"] = get_web_server(
+                conn, store.url, server_software=php.server_software if php else "", store=name
+            )
+        except MaintError as exc:
+            found["web_reason"] = exc.message
+        configs = [
+            posixpath.join(store.root, "config.php"),
+            posixpath.join(store.root, store.admin_dir, "config.php"),
+        ]
+        try:
+            found["host"] = get_host_facts(
+                conn,
+                store.root,
+                configs,
+                install_present=bool(store.markers.get("install")),
+                storage_in_webroot=store.storage_in_webroot,
+                storage_path=store.dir_storage,
+                store=name,
+            )
+        except MaintError as exc:
+            found["host_reason"] = exc.message
+        return CheckFacts(
+            name,
+            store.version,
+            db_driver=store.db.driver,
+            htaccess=bool(store.markers.get(".htaccess")),
+            **found,
+        )
+    finally:
+        conn.close()
+
+
+def check_store(
+    tc: TaskContext, name: str, matrix: Matrix, advisories: tuple[Advisory, ...], targets: Targets
+) -> CheckReport:
+    """One store's report; a store that cannot be reached at all is `unknown`, and the run goes on."""
+    try:
+        cfg = tc.store(name)
+        with work_session(tc, cfg, "check", quiet=True):
+            facts = gather_check_facts(tc, name)
+    except MaintError as exc:
+        return unknown_report(name, exc.message, targets)
+    return plan_check(facts, matrix, advisories, targets)
+
+
+def show_report(report: CheckReport) -> None:
+    out = render.console()
+    what_if = ", ".join(f"{k} {v}" for k, v in report.targets.as_dict().items())
+    title = f"{report.store}: OpenCart {report.version or '?'}" + (
+        f"  (what if: {what_if})" if what_if else ""
+    )
+    columns = (
+        ["component", "found"]
+        + (["planned"] if report.targets else [])
+        + ["supported", "status", "reason", "source"]
+    )
+    rows = []
+    for v in report.verdicts:
+        source = v.source + (" ⚠" if v.uncertain else "")
+        row = (
+            [v.component, v.found]
+            + ([v.planned] if report.targets else [])
+            + [v.supported, v.status, v.reason, source]
+        )
+        rows.append(row)
+    render.table(title, columns, rows, out=out, status_column=columns.index("status"))
+    if report.advisories:
+        render.table(
+            f"{report.store}: advisories for {report.release}",
+            ("id", "severity", "access", "fixed in", "issue", "source"),
+            [
+                (
+                    " / ".join((a.id, *a.aliases)),
+                    a.severity,
+                    a.access,
+                    a.fixed.dotted if a.fixed else "none",
+                    a.summary,
+                    a.source + (" ⚠" if a.uncertain else ""),
+                )
+                for a in report.advisories
+            ],
+            out=out,
+        )
+    lines = []
+    if report.breaks:
+        lines += [f"breaks: {b}" for b in report.breaks]
+    if report.recommendation:
+        lines.append(f"recommended: {report.recommendation}")
+    lines += [f"warning: {w}" for w in report.warnings]
+    lines.append(f"overall: {report.status} (exit {report.exit_code})")
+    if out.is_terminal:
+        for line in lines:
+            out.print(line, markup=False)
+        out.print()
+    else:
+        out.file.write("\n".join(lines) + "\n\n")
+        out.file.flush()
+
+
+@task(
+    name="check",
+    positional=["store"],
+    help={
+        "store": "store name from the inventory",
+        "all_": "every store in the inventory, in parallel",
+        "php": "what if the host moves to this PHP version (e.g. 8.3)",
+        "mysql": "what if the database becomes this MySQL version (e.g. 8.4)",
+        "mariadb": "what if the database becomes this MariaDB version (e.g. 10.11)",
+        "apache": "what if the web server becomes this Apache version (e.g. 2.4)",
+        "json": "print JSON for machines",
+    },
+)
+@maint_task
+def check(c, store=None, all_=False, php="", mysql="", mariadb="", apache="", json=False):
+    """Check PHP, database and web server against the supported-core matrix (exit 0 ok/1 warn/2 crit/3 unknown)."""
+    targets = validate_targets(
+        Targets(php=php or "", mysql=mysql or "", mariadb=mariadb or "", apache=apache or "")
+    )
+    tc = TaskContext.from_c(c)
+    names = tc.targets(store, all_)
+    matrix = load_matrix(tc.settings.playbooks / "matrix.yaml")
+    advisories = load_advisories(tc.settings.playbooks / "advisories.yaml")
+    run = for_each_store(
+        names, lambda name: check_store(tc, name, matrix, advisories, targets), parallel=tc.settings.parallel
+    )
+    reports = [r.data for r in run.results]
+    if json:
+        render.print_json({"stores": [r.as_dict() for r in reports], "exit_code": combined_exit(reports)})
+    else:
+        for report in reports:
+            show_report(report)
+    code = combined_exit(reports)
+    sys.stdout.flush()
+    if code:
+        raise Exit(code=code)

@@ -1,0 +1,53 @@
+"""`fab restore STORE --snapshot TS`: put a verified snapshot back on the live host (planned, confirmed)."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from maint import render
+from maint.errors import InputError
+from maint.facts.opencart import get_store_facts
+from maint.mirror.restore import apply_restore, prepare_restore
+from maint.remote.ssh import connect
+from maint.tasks.common import TaskContext, confirm, maint_task, work_session
+from maint.tasks.serve import resolve_snapshot
+
+
+@task(
+    name="restore",
+    help={
+        "store": "store name from the inventory",
+        "snapshot": "timestamp of the snapshot to restore (required: no default on purpose)",
+        "dry_run": "show the plan only",
+        "yes": "don't ask (for scripts; MAINT_YES=1 does the same)",
+        "json": "print JSON for machines",
+    },
+)
+@maint_task
+def restore(c, store, snapshot="", dry_run=False, yes=False, json=False):
+    """Replace a live store's files and database with a verified snapshot (destructive; asks first)."""
+    if not snapshot:
+        raise InputError("name the snapshot to restore with --snapshot TS (see the mirror folder)", column="--snapshot")
+    tc = TaskContext.from_c(c)
+    cfg = tc.store(store, dry_run=dry_run)
+    path, man = resolve_snapshot(cfg, snapshot)
+    conn = connect(cfg)
+    try:
+        facts = get_store_facts(conn, cfg)
+        plan = prepare_restore(conn, cfg, facts, path, man)
+        if json and dry_run:
+            render.print_json(plan.as_dict())
+            return
+        if not json:
+            render.plan(plan)
+        if dry_run:
+            return
+        confirm(f"Replace the LIVE store {store} with snapshot {path.name}?", yes=yes)
+        with work_session(tc, cfg, "restore"):
+            result = apply_restore(conn, cfg, facts, path, man, plan)
+    finally:
+        conn.close()
+    if json:
+        render.print_json({"plan": plan.as_dict(), **result.as_dict()})
+    else:
+        render.key_values(f"{store}: restored {path.name}", [("step", s) for s in result.steps])

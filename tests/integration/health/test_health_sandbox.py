@@ -1,0 +1,181 @@
+"""Health checks against the real sandbox stores, healthy and broken in each way the issue lists."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from maint.health.history import History
+from maint.health.model import State
+
+PROJECT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(PROJECT / "tests" / "unit" / "health"))
+from health_sinks import webhook_sink  # noqa: E402
+
+PAGE_CHECKS = ("home", "product", "search", "cart", "checkout", "admin_login", "page_notices")
+PAGES = PROJECT / "fixtures" / "health" / "pages"
+
+
+def test_a_healthy_4x_store_passes_the_customer_walk_and_host_checks(check) -> None:
+    results = check("s4")
+    for name in (
+        *PAGE_CHECKS,
+        "maintenance",
+        "install_dir",
+        "db",
+        "disk_free",
+        "php_fatals",
+        "versions_changed",
+    ):
+        assert results[name].state is State.OK, (name, results[name].evidence)
+    assert results["tls"].state is State.SKIPPED and results["tls"].value == "n/a"
+    assert results["cart"].evidence.startswith("product ") and "OCSESSID" in results["cart"].evidence
+    assert isinstance(results["db"].value, float) and results["db"].value < 3
+    assert results["mirror_age"].value == "unknown"
+
+
+def test_30_with_php82_deprecations_is_caught_at_level_3(check) -> None:
+    results = check("s3", "home", "page_notices", "error_display")
+    assert results["home"].state is State.OK
+    assert results["page_notices"].state is State.CRITICAL and results["page_notices"].level == 3
+    assert "Deprecated" in results["page_notices"].evidence
+    assert results["error_display"].state is State.CRITICAL and results["error_display"].level == 3
+
+
+def test_store_down_is_level_1_and_its_pages_unknown(check, sandbox) -> None:
+    sandbox.php_stop("s4")
+    try:
+        results = check("s4", *PAGE_CHECKS, "db")
+    finally:
+        sandbox.php_start("s4")
+    assert results["home"].state is State.CRITICAL and results["home"].level == 1
+    assert "connection refused" in results["home"].evidence
+    assert results["product"].state is State.UNKNOWN
+    assert results["db"].state is State.OK  # the host and database are fine: only the web server is down
+
+
+def test_database_stopped_is_level_1_on_pages_and_db(check, sandbox) -> None:
+    sandbox.mariadb.stop()
+    try:
+        s4 = check("s4", "home", "db", "maintenance")
+        s30 = check("s30", "home")
+    finally:
+        sandbox.mariadb.start()
+    assert s4["home"].state is State.CRITICAL and s4["home"].level == 1
+    assert s4["home"].evidence.startswith("HTTP 200 database error"), s4["home"].evidence
+    assert s30["home"].state is State.CRITICAL and s30["home"].evidence == "HTTP 500 with an empty body"
+    assert s4["db"].state is State.CRITICAL and s4["db"].level == 1 and "unreachable" in s4["db"].evidence
+    assert s4["maintenance"].state is State.UNKNOWN
+
+
+def test_maintenance_mode_is_level_1_unless_expected(check, setting) -> None:
+    setting("s4", "config_maintenance", "1")
+    results = check("s4", "home", "product", "maintenance")
+    assert results["home"].state is State.CRITICAL and "503 maintenance" in results["home"].evidence
+    assert results["maintenance"].state is State.CRITICAL and results["maintenance"].level == 1
+    planned = check("s4", "home", "maintenance", spec_changes={"maintenance": {"params": {"expected": True}}})
+    assert planned["maintenance"].state is State.OK
+    assert planned["home"].state is State.OK and "expected" in planned["home"].evidence
+
+
+def test_empty_product_list_is_level_2(check, sandbox) -> None:
+    s = sandbox.store("s4")
+    db = sandbox.db_admin(s.db_name)
+    try:
+        with db.cursor() as cur:
+            cur.execute(
+                f"UPDATE `{s.prefix}product` SET status = status + 10"
+            )  # hide every product, reversibly
+        db.commit()
+        results = check("s4", "home", "product", "search")
+    finally:
+        with db.cursor() as cur:
+            cur.execute(f"UPDATE `{s.prefix}product` SET status = status - 10 WHERE status >= 10")
+        db.commit()
+        db.close()
+    assert results["home"].state is State.OK
+    assert results["product"].state is State.CRITICAL and results["product"].level == 2
+    assert "empty product list" in results["product"].evidence
+
+
+def test_fatal_error_with_http_200_is_level_1(check, page_server) -> None:
+    with page_server((PAGES / "home_fatal_200.html").read_text()) as url:
+        results = check("s4", "home", "product", cfg_changes={"url": url})
+    assert results["home"].state is State.CRITICAL and results["home"].level == 1
+    assert "PHP fatal error" in results["home"].evidence
+
+
+def test_connection_refused_and_timeout(check, page_server) -> None:
+    refused = check("s4", "home", cfg_changes={"url": "http://127.0.0.1:1/"})
+    assert refused["home"].state is State.CRITICAL and "connection refused" in refused["home"].evidence
+    with page_server("<html><title>slow</title></html>", delay=2.0) as url:
+        slow = check("s4", "home", cfg_changes={"url": url}, spec_changes={"home": {"timeout": 0.5}})
+    assert slow["home"].state is State.CRITICAL and "timed out" in slow["home"].evidence
+    assert slow["home"].seconds < 1.5
+
+
+def test_new_fatal_errors_in_the_log_since_the_last_run(check, sandbox) -> None:
+    first = check("s4", "php_fatals")
+    memos = check.memos
+    assert first["php_fatals"].state is State.OK
+    log = Path(memos["error_log"]["path"])
+    existed = log.exists()
+    original = log.read_bytes() if existed else b""
+    try:
+        with log.open("a") as f:
+            f.write(
+                '2026-11-26 4:00:00 - PHP Fatal error:  Uncaught Error: Class "Foo" not found in /x.php:3\n'
+            )
+        second = check("s4", "php_fatals", memos=memos)
+        third = check("s4", "php_fatals", memos=check.memos)
+    finally:
+        if existed:
+            log.write_bytes(original)
+        else:
+            log.unlink()
+    assert second["php_fatals"].state is State.WARNING and second["php_fatals"].value == 1
+    assert second["php_fatals"].level == 3 and 'Class "Foo" not found' in second["php_fatals"].evidence
+    assert third["php_fatals"].value == 0
+
+
+def test_history_and_alerts_only_on_change_against_the_real_store(check, sandbox, tmp_path) -> None:
+    from maint.health.alerts import deliver
+
+    sent = []
+    with History(tmp_path / "health.sqlite") as h, webhook_sink() as hook:
+        url = f"http://127.0.0.1:{hook.port}/"
+        for step in ("up", "down", "down", "up"):
+            if step == "down":
+                sandbox.php_stop("s4")
+            try:
+                results = check("s4", "home")
+            finally:
+                sandbox.php_start("s4")
+            sent += deliver(h.record(list(results.values())), {}, url)
+        assert sent == []
+        assert [m["transitions"][0]["to"] for m in hook.messages] == ["CRITICAL", "OK"]
+        assert hook.messages[0]["transitions"][0]["level"] == 1
+        assert len(h.changes("s4", since=0)) == 2
+
+
+def test_fab_health_task_on_the_sandbox_shows_every_check(sandbox_env, capsys) -> None:
+    import json
+
+    import pytest
+    from invoke import Config, Context
+    from invoke.exceptions import Exit
+
+    from maint.health.playbook import load_checks
+    from maint.tasks.health import health
+
+    c = Context(config=Config(overrides={"maint": {
+        "inventory": sandbox_env["FABRIC_MAINT_INVENTORY"], "ssh_config": sandbox_env["FABRIC_MAINT_SSH_CONFIG"],
+        "known_hosts": sandbox_env["FABRIC_MAINT_KNOWN_HOSTS"], "state_dir": sandbox_env["FABRIC_MAINT_STATE_DIR"],
+    }}))  # fmt: skip
+    with pytest.raises(Exit) as err:  # advisories and error display make the stock stores critical
+        health(c, "s4", json=True)
+    data = json.loads(capsys.readouterr().out)
+    assert err.value.code == data["exit_code"] == 2
+    ids = [s.id for s in load_checks(PROJECT / "playbooks" / "health.yaml")]
+    assert [r["check"] for r in data["results"]] == ids
+    assert Path(sandbox_env["FABRIC_MAINT_STATE_DIR"], "health.sqlite").is_file()

@@ -1,0 +1,135 @@
+"""A sandbox of the mirror tests' own (s3 = 3.0.3.8 mostly MyISAM, s4 = 4.1.0.4 InnoDB with its storage
+outside the web root), so that faults injected here never disturb other areas' tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from invoke import Config, Context
+
+from maint.config import StoreConfig, load_settings, store_config
+from maint.facts.opencart import get_store_facts
+from maint.inventory import load_inventory
+from maint.mirror.run import MirrorOptions, MirrorResult, apply_mirror, prepare
+from maint.mirror.sshmux import SshMux
+from maint.remote.ssh import connect
+from maint.sandbox import Sandbox, StoreSpec
+from maint.tasks.common import CONFIG_DEFAULTS
+
+STORES = (StoreSpec("s3", "3.0.3.8"), StoreSpec("s4", "4.1.0.4", storage_outside=True))
+
+
+@pytest.fixture(scope="package")
+def mirror_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    missing = [t for t in ("/usr/sbin/mariadbd", "/usr/sbin/sshd", "php", "rsync", "mysqldump")
+               if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"sandbox services not installed: {', '.join(missing)}")
+    with Sandbox(tmp_path_factory.mktemp("mirror-sandbox"), STORES, client="mclient") as sb:
+        yield sb
+
+
+@pytest.fixture
+def settings_for(mirror_sandbox: Sandbox) -> dict[str, str]:
+    env = mirror_sandbox.env()
+    return {"inventory": env["FABRIC_MAINT_INVENTORY"], "ssh_config": env["FABRIC_MAINT_SSH_CONFIG"],
+            "known_hosts": env["FABRIC_MAINT_KNOWN_HOSTS"], "state_dir": env["FABRIC_MAINT_STATE_DIR"]}
+
+
+@pytest.fixture
+def mirror_root(tmp_path: Path) -> Path:
+    root = tmp_path / "mirror"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def store_cfg(settings_for: dict[str, str], mirror_root: Path) -> Callable[..., StoreConfig]:
+    """name -> StoreConfig with this test's own mirror folder (and any other overrides)."""
+
+    def make(name: str, **flags: Any) -> StoreConfig:
+        settings = load_settings(settings_for)
+        flags.setdefault("mirror_root", str(mirror_root))
+        return store_config(settings, load_inventory(settings.inventory), name, flags)
+
+    return make
+
+
+@pytest.fixture
+def task_context(settings_for: dict[str, str]) -> Callable[[Path], Context]:
+    """An invoke Context as `fab` builds it, with the mirror folder set agency-wide."""
+
+    def make(mirror: Path) -> Context:
+        return Context(Config(defaults=CONFIG_DEFAULTS, overrides={"maint": {**settings_for}}))
+
+    return make
+
+
+def run_mirror(cfg: StoreConfig, options: MirrorOptions | None = None) -> MirrorResult:
+    """One mirror through the library: connect, facts, plan, apply."""
+    conn = connect(cfg)
+    try:
+        facts = get_store_facts(conn, cfg)
+        with SshMux(cfg) as mux:
+            prep = prepare(conn, cfg, facts, options or MirrorOptions(), mux)
+            return apply_mirror(conn, prep, mux)
+    finally:
+        conn.close()
+
+
+def plan_only(cfg: StoreConfig, options: MirrorOptions) -> Any:
+    conn = connect(cfg)
+    try:
+        facts = get_store_facts(conn, cfg)
+        with SshMux(cfg) as mux:
+            return prepare(conn, cfg, facts, options, mux).plan
+    finally:
+        conn.close()
+
+
+def tree_state(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Every path under root with (size, mtime_ns, inode): equal states mean byte-for-byte untouched."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath, name)
+            st = path.lstat()
+            out[str(path.relative_to(root))] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    return out
+
+
+def host_temp_files() -> list[str]:
+    """Defaults files the dump/restore scripts would leave in the host's temp dir (the sandbox host is us)."""
+    tmp = Path(os.environ.get("TMPDIR", "/tmp"))
+    return sorted(p.name for p in tmp.glob("maint-dump.*")) + sorted(p.name for p in tmp.glob("maint-restore.*"))
+
+
+def stop_ssh_masters(started_after: set[str]) -> None:
+    """Stop SSH masters of runs a test killed (their ControlPath dirs are the ones created since)."""
+    for path in Path("/tmp").glob("maint-ssh-*"):
+        if path.name in started_after:
+            continue
+        sock = path / "mux"
+        if sock.exists():
+            subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True,
+                           timeout=10, check=False)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def ssh_dirs() -> set[str]:
+    return {p.name for p in Path("/tmp").glob("maint-ssh-*")}
+
+
+@pytest.fixture
+def mh() -> Any:
+    """The helpers above, for test modules (tests/ is not a package, so they can't be imported)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(run_mirror=run_mirror, plan_only=plan_only, tree_state=tree_state,
+                           host_temp_files=host_temp_files, stop_ssh_masters=stop_ssh_masters, ssh_dirs=ssh_dirs)

@@ -1,0 +1,72 @@
+"""The database connection dropped in the middle of applying, on MyISAM (3.0) and InnoDB (4.1): the store
+ends exactly as before, and the error says what happened."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from maint.errors import PreconditionError, SqlError
+from maint.facts.opencart import get_store_facts
+from maint.pricing import service
+from maint.remote.sql import open_db
+from maint.remote.ssh import connect
+from maint.tasks.common import TaskContext
+
+
+def apply_file(task_context, name: str, sheet: Path, hook) -> None:
+    cfg = TaskContext.from_c(task_context).store(name)
+    conn = connect(cfg)
+    try:
+        facts = get_store_facts(conn, cfg)
+        with open_db(conn, facts.db, local_infile=True, store=name) as db:
+            plan = service.plan_prices(db, facts.db.prefix, facts.version, service.read_price_sheet(sheet))
+            service.apply_changes(conn, cfg, facts, db, [service.price_update(plan)], task="prices",
+                                  header={"file": sheet.name}, counts={}, hook=hook)
+    finally:
+        conn.close()
+
+
+def price_sheet(tmp_path: Path, count: int = 30) -> Path:
+    path = tmp_path / "prices.csv"
+    path.write_text("sku,price\n" + "".join(f"SKU-{i:05d},{i}.99\n" for i in range(1, count + 1)))
+    return path
+
+
+@pytest.mark.parametrize("store", ["s3", "s4"])
+@pytest.mark.parametrize("step", ["locked", "updated:product", "verified"])
+def test_connection_killed_mid_apply_leaves_nothing_half_applied(store, step, tmp_path, price_sandbox,
+                                                                 task_context, store_state) -> None:
+    before = store_state(store)
+
+    def kill(at: str, db) -> None:
+        if at == step:
+            with price_sandbox.db_admin() as admin, admin.cursor() as cur:
+                cur.execute("KILL CONNECTION %s", (db.thread_id(),))
+
+    with pytest.raises(SqlError) as caught:
+        apply_file(task_context, store, price_sheet(tmp_path), kill)
+    assert "the store is as before" in str(caught.value)
+    assert store_state(store) == before
+
+
+@pytest.mark.parametrize("store", ["s3", "s4"])
+def test_a_product_changed_after_planning_stops_the_run_untouched(store, tmp_path, price_sandbox, task_context,
+                                                                 prices_of) -> None:
+    sandbox_store = price_sandbox.store(store)
+    original = prices_of(store, [3])[3]
+
+    def meddle(at: str, db) -> None:
+        if at == "loaded":
+            with price_sandbox.db_admin(sandbox_store.db_name) as admin, admin.cursor() as cur:
+                cur.execute(f"UPDATE `{sandbox_store.prefix}product` SET price = 1.2345 WHERE product_id = 3")
+
+    try:
+        with pytest.raises(PreconditionError, match="changed or vanished since the plan"):
+            apply_file(task_context, store, price_sheet(tmp_path), meddle)
+        assert prices_of(store, [1, 3]) [3] == "1.2345"
+        assert prices_of(store, [1])[1] != "1.9900"
+    finally:
+        with price_sandbox.db_admin(sandbox_store.db_name) as admin, admin.cursor() as cur:
+            cur.execute(f"UPDATE `{sandbox_store.prefix}product` SET price = %s WHERE product_id = 3", (original,))

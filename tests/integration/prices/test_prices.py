@@ -1,0 +1,100 @@
+"""`fab prices` and `fab undo` against the real sandbox: plan → apply, re-apply, dry run, undo, bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from invoke.exceptions import Exit
+
+from maint.tasks.prices import prices, undo
+
+CORPUS = Path(__file__).resolve().parents[3] / "fixtures" / "sheets"
+BAD_FILES = sorted(p.name for p in CORPUS.iterdir() if p.name.startswith("bad_"))
+
+
+def price_list(folder: Path, rows: list[tuple[str, str]], name: str = "prices.csv") -> Path:
+    path = folder / name
+    path.write_text("Artikelnummer;Preis\n" + "".join(f"{sku};{price}\n" for sku, price in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("store", ["s3", "s4"])
+def test_prices_apply_as_planned_then_plan_nothing_and_undo_restores_exactly(
+        store, tmp_path, task_context, store_state, prices_of) -> None:
+    before = store_state(store)
+    old = prices_of(store, [1, 2, 3])
+    sheet = price_list(tmp_path, [("SKU-00001", "12,50 €"), ("SKU-00002", "+5%"), ("SKU-00003", old[3])])
+
+    dry = prices(task_context, store, str(sheet), dry_run=True, allow_large_changes=True)
+    assert (dry["changes"], dry["unchanged"], dry["applied"]) == (2, 1, False)
+    assert store_state(store) == before
+
+    done = prices(task_context, store, str(sheet), yes=True, allow_large_changes=True,
+                  diff_csv=str(tmp_path / "diff.csv"))
+    assert done["applied"] and done["rows_changed"] == 2 and done["warnings"] == []
+    new = prices_of(store, [1, 2, 3])
+    planned = {c["product_id"]: str(c["new"]) for c in done["largest"]}
+    assert new[1] == "12.5000" == planned[1]
+    assert new[2] == planned[2] and new[3] == old[3]
+    assert len((tmp_path / "diff.csv").read_text().splitlines()) == 3
+
+    again = prices(task_context, store, str(sheet), yes=True, allow_large_changes=True)
+    assert again["changes"] == 0 and "already applied" in again["noop_reason"]  # "+5%" must not compound
+
+    restored = undo(task_context, store, done["undo_file"], yes=True)
+    assert restored["rows_changed"] == 2
+    assert prices_of(store, [1, 2, 3]) == old
+    assert {k: v for k, v in store_state(store).items() if k != "files"} == {
+        k: v for k, v in before.items() if k != "files"}
+    assert undo(task_context, store, done["undo_file"], yes=True)["to_restore"] == 0
+
+
+def test_absolute_price_list_applied_twice_plans_nothing(tmp_path, task_context, prices_of) -> None:
+    old = prices_of("s4", [5])
+    sheet = price_list(tmp_path, [("SKU-00005", str(old[5]).replace(".", ","))])
+    result = prices(task_context, "s4", str(sheet), yes=True)
+    assert result["changes"] == 0 and result["unchanged"] == 1 and not result["applied"]
+
+
+@pytest.mark.parametrize("name", BAD_FILES)
+def test_every_bad_file_is_refused_naming_the_file_and_nothing_changes(name, task_context, store_state,
+                                                                      capsys) -> None:
+    before = store_state("s3")
+    sheet = "Preise" if name == "bad_missing_sheet.xlsx" else ""
+    with pytest.raises(Exit) as caught:
+        prices(task_context, "s3", str(CORPUS / name), sheet=sheet, yes=True)
+    assert caught.value.code == 50
+    err = capsys.readouterr().err
+    assert name in err
+    assert store_state("s3") == before
+
+
+def test_a_huge_file_with_one_bad_row_changes_nothing(tmp_path, task_context, store_state, capsys) -> None:
+    before = store_state("s4")
+    rows = [(f"SKU-{i % 40 + 1:05d}", "10") for i in range(150_000)]
+    sheet = price_list(tmp_path, rows, "huge.csv")
+    with pytest.raises(Exit):
+        prices(task_context, "s4", str(sheet), yes=True)
+    err = capsys.readouterr().err
+    assert "149960 more" in err or "more problem" in err
+    assert store_state("s4") == before
+
+
+def test_skip_invalid_applies_the_valid_rows_and_lists_the_rest(tmp_path, task_context, prices_of) -> None:
+    old = prices_of("s3", [7])
+    sheet = price_list(tmp_path, [("SKU-00007", "77,70"), ("NOPE", "1"), ("SKU-00008", "call us")])
+    result = prices(task_context, "s3", str(sheet), yes=True, skip_invalid=True, allow_large_changes=True)
+    assert result["rows_changed"] == 1 and len(result["skipped"]) == 2
+    assert prices_of("s3", [7]) == {7: "77.7000"}
+    undo(task_context, "s3", result["undo_file"], yes=True)
+    assert prices_of("s3", [7]) == old
+
+
+def test_large_changes_need_permission_and_change_nothing(tmp_path, task_context, store_state) -> None:
+    before = store_state("s3")
+    sheet = price_list(tmp_path, [("SKU-00009", "0,01")])
+    with pytest.raises(Exit) as caught:
+        prices(task_context, "s3", str(sheet), yes=True)
+    assert caught.value.code == 60
+    assert store_state("s3") == before

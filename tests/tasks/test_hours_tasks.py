@@ -1,0 +1,247 @@
+"""`fab hours`, `fab log` and `fab account` wired to a temporary ledger and inventory."""
+
+import csv
+import importlib
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from invoke import Config, MockContext
+from invoke.exceptions import Exit
+
+from maint.billing.hooks import record_task
+from maint.billing.ledger import Ledger
+from maint.config import load_settings
+
+PROJECT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+tasks = importlib.import_module("maint.tasks.hours")
+
+CLIENTS = {
+    "acme": "credits",
+    "bolt": "support-3m",
+    "cask": "one-incident",
+}
+
+
+@pytest.fixture
+def maint_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    inventory = tmp_path / "clients"
+    inventory.mkdir()
+    (inventory / "demo.yaml").write_text((PROJECT / "playbooks" / "clients" / "demo.yaml").read_text())
+    for name, plan in CLIENTS.items():
+        (inventory / f"{name}.yaml").write_text(
+            f"name: {name}\nplan: {plan}\nstores:\n  - {{name: {name}-shop, host: h, root: /srv/{name}}}\n"
+        )
+    monkeypatch.setattr(tasks, "now", lambda: NOW)
+    return {
+        "inventory": str(inventory),
+        "playbooks": str(PROJECT / "playbooks"),
+        "state_dir": str(tmp_path / "state"),
+    }
+
+
+@pytest.fixture
+def c(maint_config: dict[str, str]) -> MockContext:
+    return MockContext(config=Config(overrides={"maint": maint_config}))
+
+
+def _ledger(maint_config: dict[str, str]) -> Ledger:
+    return Ledger.in_state_dir(Path(maint_config["state_dir"]))
+
+
+def _rows(maint_config: dict[str, str]) -> list[tuple[int, str, float]]:
+    with _ledger(maint_config) as ledger:
+        return [(i.id, i.store, i.seconds) for i in ledger.items()]
+
+
+def _exit_code(call) -> int:
+    with pytest.raises(Exit) as err:
+        call()
+    return err.value.code
+
+
+@pytest.fixture
+def demo_month(maint_config: dict[str, str]) -> None:
+    """A November for the demo client: automatic runs, a failure and manual work."""
+    settings = load_settings(maint_config)
+    for day, task, minutes, outcome in [
+        (2, "mirror", 25, "ok"),
+        (3, "upgrade", 50, "failed: disk full"),
+        (3, "upgrade", 70, "ok"),
+        (17, "health", 5, "ok"),
+    ]:
+        start = datetime(2026, 11, day, 8, 0, tzinfo=UTC)
+        record_task(
+            settings, client="demo", store="demo4" if task == "health" else "demo", task=task,
+            started=start, ended=start + timedelta(minutes=minutes), outcome=outcome,
+        )  # fmt: skip
+    with _ledger(maint_config) as ledger:
+        for day, hours in [(4, 12), (10, 14), (18, 9)]:
+            start = datetime(2026, 11, day, 9, 0, tzinfo=UTC)
+            ledger.add(client="demo", store="demo", task="manual", started=start,
+                       ended=start + timedelta(hours=hours), source="manual", note="theme fixes")  # fmt: skip
+
+
+def test_demo_statement_renders_as_table_csv_and_html(c, maint_config, demo_month, tmp_path, capsys) -> None:
+    out_csv, out_html = tmp_path / "out" / "demo.csv", tmp_path / "out" / "demo.html"
+    tasks.hours(c, "demo", month="2026-11", csv=str(out_csv), html=str(out_html))
+    table = capsys.readouterr().out
+    assert "statement for November 2026" in table
+    assert "hours included" in table and "40h00" in table
+    assert "per task" in table and "upgrade" in table and "demo4" in table
+
+    rows = list(csv.DictReader(io.StringIO(out_csv.read_text())))
+    summary = rows[0]
+    assert (summary["section"], summary["name"], summary["limit"]) == ("summary", "demo", "40")
+    assert float(summary["hours"]) == pytest.approx(35 + 150 / 60)
+    assert [r["date"] for r in rows if r["section"] == "week"] == [
+        "2026-10-26", "2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23", "2026-11-30",
+    ]  # fmt: skip
+    assert sum(1 for r in rows if r["section"] == "entry") == 7
+
+    page = out_html.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and 'class="cap"' in page
+    assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched
+
+
+def test_statement_json_has_usage_weeks_tasks_and_entries(c, demo_month, capsys) -> None:
+    tasks.hours(c, "demo", month="2026-11", json=True)
+    data = json.loads(capsys.readouterr().out)
+    assert (data["client"], data["plan"], data["month"], data["hours_included"]) == (
+        "demo",
+        "starter",
+        "2026-11",
+        40,
+    )
+    assert data["overage_hours"] == 0
+    assert [w["cap"] for w in data["weeks"]] == [20] * 6
+    assert {t["name"] for t in data["by_task"]} == {"mirror", "upgrade", "health", "manual"}
+    assert any(e["outcome"] == "failed: disk full" for e in data["entries"])
+
+
+def test_all_gives_an_overview_of_every_client(c, demo_month, capsys) -> None:
+    tasks.hours(c, all_=True, json=True)
+    data = json.loads(capsys.readouterr().out)
+    assert data["month"] == "2026-11"
+    assert [row["client"] for row in data["clients"]] == ["acme", "bolt", "cask", "demo"]
+    assert {row["client"]: row["status"] for row in data["clients"]}["bolt"] == "expired"
+    tasks.hours(c, all_=True)
+    assert "all clients, November 2026" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "code"),
+    [
+        (("demo",), {"all_": True}, 10),
+        ((), {}, 10),
+        (("nobody",), {}, 11),
+        (("demo",), {"month": "November"}, 50),
+    ],
+)
+def test_bad_hours_arguments_exit_with_their_code(c, args, kwargs, code) -> None:
+    assert _exit_code(lambda: tasks.hours(c, *args, **kwargs)) == code
+
+
+def test_log_adds_manual_work_to_the_store_client(c, maint_config, capsys) -> None:
+    tasks.log(c, "demo4", "1h30", "checked the payment module", level=2)
+    assert "logged #1: 1h30 on demo4 for demo (starter)" in capsys.readouterr().out
+    with _ledger(maint_config) as ledger:
+        entry = ledger.get(1)
+    assert (entry.client, entry.source, entry.category, entry.note) == (
+        "demo",
+        "manual",
+        2,
+        "checked the payment module",
+    )
+    assert entry.started == NOW - timedelta(minutes=90)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "code"),
+    [
+        (("demo", "abc", "x"), {}, 50),
+        (("demo", "-2h", "x"), {}, 50),
+        (("demo", "0m", "x"), {}, 50),
+        (("demo", "1h", "x"), {"category": "gardening"}, 50),
+        (("demo", "1h", "x"), {"level": 1, "category": "server"}, 50),
+        (("demo", "1h", "x"), {"on": "2026-12-01"}, 50),
+        (("nope", "1h", "x"), {}, 11),
+        (("demo",), {}, 10),
+    ],
+)
+def test_bad_log_input_is_refused_and_the_ledger_unchanged(c, maint_config, args, kwargs, code) -> None:
+    tasks.log(c, "demo", "1h", "first")
+    assert _exit_code(lambda: tasks.log(c, *args, **kwargs)) == code
+    assert len(_rows(maint_config)) == 1
+
+
+def test_log_correct_supersedes_an_entry_and_keeps_the_original(c, maint_config, capsys) -> None:
+    tasks.log(c, "demo", "1h", "first")
+    tasks.log(c, "2h", correct=1)  # `fab log --correct 1 2h`: the positionals shift
+    assert "#2 replaces #1: 1h00 → 2h00" in capsys.readouterr().out
+    assert [(i, s) for i, _, s in _rows(maint_config)] == [(2, 7200)]
+    with _ledger(maint_config) as ledger:
+        assert [e.seconds for e in ledger.history(1)] == [3600, 7200]
+    assert _exit_code(lambda: tasks.log(c, "3h", correct=1)) == 50  # already corrected by #2
+    tasks.log(c, "0", correct=2)  # void
+    assert _rows(maint_config)[0][2] == 0
+
+
+def test_log_for_support_outside_the_period_is_refused(c, maint_config) -> None:
+    assert _exit_code(lambda: tasks.log(c, "bolt-shop", "1h", "no period yet")) == 50
+    tasks.account(c, "bolt", period=3, on="2026-11-02")
+    tasks.log(c, "bolt-shop", "1h", "first request", on="2026-11-05")
+    assert _exit_code(lambda: tasks.log(c, "bolt-shop", "1h", "too early", on="2026-11-01")) == 50
+    assert len(_rows(maint_config)) == 1
+
+
+def test_account_records_packs_and_refuses_odd_sizes(c, maint_config, capsys) -> None:
+    tasks.account(c, "acme", pack=50, on="2026-11-02")
+    assert _exit_code(lambda: tasks.account(c, "acme", pack=30)) == 50
+    assert _exit_code(lambda: tasks.account(c, "demo", pack=50)) == 50
+    tasks.log(c, "acme-shop", "2h", "server move", category="server", on="2026-11-03")
+    capsys.readouterr()
+    tasks.hours(c, "acme", json=True)
+    credits = json.loads(capsys.readouterr().out)["credits"]
+    assert credits == {"spent": 20, "bought": 50, "free_left": 20, "balance": 70}
+
+
+def test_account_allows_one_suspension_and_one_resume(c, maint_config) -> None:
+    tasks.account(c, "bolt", period=3, on="2026-11-02")
+    tasks.account(c, "bolt", suspend=True, on="2026-11-10")
+    tasks.account(c, "bolt", resume=True, on="2026-11-20")
+    assert _exit_code(lambda: tasks.account(c, "bolt", suspend=True)) == 50
+    assert _exit_code(lambda: tasks.account(c, "bolt", period=2)) == 50
+    with _ledger(maint_config) as ledger:
+        assert [e.kind for e in ledger.events("bolt")] == ["period", "suspend", "resume"]
+
+
+def test_account_terms_set_discount_and_grouping(c, maint_config, capsys) -> None:
+    tasks.account(c, "demo", start="2026-11-01", one_year=True, group_months=2)
+    assert _exit_code(lambda: tasks.account(c, "demo", group_months=3)) == 50
+    assert _exit_code(lambda: tasks.account(c, "demo", pack=25, one_year=True)) == 10
+    capsys.readouterr()
+    tasks.hours(c, "demo", month="2026-12", json=True)
+    data = json.loads(capsys.readouterr().out)
+    assert (data["period_start"], data["period_end"], data["hours_included"]) == (
+        "2026-11-01",
+        "2026-12-31",
+        80,
+    )
+    assert data["fee"] == pytest.approx(2 * 18000 * 0.9)
+    tasks.account(c, "demo", json=True)
+    assert json.loads(capsys.readouterr().out)["events"][0]["kind"] == "terms"
+
+
+def test_closing_an_incident_twice_is_refused(c) -> None:
+    tasks.account(c, "cask", close=True)
+    assert _exit_code(lambda: tasks.account(c, "cask", close=True)) == 50
+
+
+def test_csv_to_stdout_is_not_mixed_with_the_table(c, demo_month, capsys) -> None:
+    tasks.hours(c, "demo", month="2026-11", csv="-")
+    out = capsys.readouterr().out
+    assert out.startswith("section,name,date,hours") and "statement for" not in out
