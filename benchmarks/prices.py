@@ -34,6 +34,10 @@ PRODUCTS = 100_000
 STORES = {"myisam": ("3.0.3.8", "MyISAM"), "innodb": ("4.1.0.4", "InnoDB")}
 
 
+def progress(message: str) -> None:
+    print(f"  … {message}", file=sys.stderr, flush=True)
+
+
 def best(runs: int, fn: Callable[[int], float]) -> float:
     return min(fn(i) for i in range(runs))
 
@@ -151,7 +155,7 @@ def main() -> None:
                 store = sb.store(name)
                 res = results.setdefault(name, {})
 
-                def ours(round_: int, name: str = name) -> float:
+                def ours(round_: int, name: str = name, res: dict[str, float] = res) -> float:
                     sheet = work / f"{name}-{round_}.csv"
                     write_price_csv(sheet, round_)
                     out = subprocess.run([sys.executable, __file__, "--child", "--base", str(work / "sandbox"),
@@ -169,9 +173,11 @@ def main() -> None:
 
                 res["ours"] = best(args.rounds, ours)
                 res["raw"] = best(args.rounds, raw)
+                progress(f"{name}: maint {res['ours']:.2f} s, raw SQL {res['raw']:.2f} s, peak {res['peak_mb']:.0f} MB")
                 if not args.skip_row_by_row:
                     res["row_tx"] = row_by_row(store, PRODUCTS, autocommit=False, round_=1)
                     res["row_auto"] = row_by_row(store, PRODUCTS, autocommit=True, round_=2)
+                    progress(f"{name}: row by row {res['row_tx']:.1f} s (one tx), {res['row_auto']:.1f} s (autocommit)")
 
             xlsx = work / "prices.xlsx"
             write_price_xlsx(xlsx)
@@ -188,6 +194,7 @@ def main() -> None:
                 return time.perf_counter() - started
 
             xlsx_calamine, xlsx_ours = best(args.rounds, calamine_read), best(args.rounds, our_read)
+            progress(f"xlsx read: maint {xlsx_ours:.2f} s, calamine {xlsx_calamine:.2f} s")
 
             small = work / "hundred.csv"
             write_price_csv(small, 5, count=100)

@@ -11,6 +11,8 @@ from fabric import Connection
 from maint.errors import FactError
 from maint.remote.ssh import quote, run
 
+STAT_MARK = "== stat"
+
 
 @dataclass(frozen=True)
 class DiskUsage:
@@ -108,13 +110,20 @@ def get_host_facts(
 ) -> HostFacts:
     warnings: list[str] = []
     disk = None
+    files = " ".join(quote(p) for p in config_paths)
+    # One round trip for both; each part's errors stay in its own section.
+    result = run(
+        conn,
+        f"df -Pk {quote(root)} 2>&1; echo {STAT_MARK}; stat -c '%a %U %n' {files}",
+        check=False,
+        store=store,
+    )
+    df_text, _, stat_text = result.stdout.partition(f"{STAT_MARK}\n")
     try:
-        disk = parse_df(run(conn, f"df -Pk {quote(root)}", check=False, store=store).stdout)
+        disk = parse_df(df_text)
     except FactError as exc:
         warnings.append(f"disk space unknown: {exc.message}")
-    files = " ".join(quote(p) for p in config_paths)
-    result = run(conn, f"stat -c '%a %U %n' {files}", check=False, store=store)
-    modes = parse_stat(result.stdout)
+    modes = parse_stat(stat_text)
     if len(modes) < len(config_paths):
         warnings.append(f"could not stat every config file: {result.stderr.strip()[:120]}")
     return HostFacts(root, disk, modes, install_present, storage_in_webroot, storage_path, tuple(warnings))

@@ -73,22 +73,31 @@ def parse_apache_modules(text: str) -> frozenset[str]:
     return frozenset(m.lower() for m in _MODULE.findall(text or ""))
 
 
+def _apache_script() -> str:
+    # One round trip: the first apachectl-like command found prints its version, then its modules.
+    # PATH for non-login shells often lacks /usr/sbin, where Debian puts apache2ctl.
+    names = " ".join(APACHE_COMMANDS)
+    return (
+        "PATH=$PATH:/usr/sbin:/usr/local/sbin; "
+        f"for c in {names}; do if command -v $c >/dev/null 2>&1; then "
+        'echo "== $c"; $c -v 2>&1; echo "== modules"; $c -M 2>&1; exit 0; fi; done; echo "== none"'
+    )
+
+
+def parse_apache_probe(text: str) -> WebServer | None:
+    """Output of the combined probe: ``== apache2ctl``, its ``-v`` text, ``== modules``, its ``-M`` text."""
+    head, _, modules_text = (text or "").partition("\n== modules\n")
+    first, _, version_text = head.partition("\n")
+    if not first.startswith("== ") or first == "== none" or "Server version" not in version_text:
+        return None
+    command = first[3:].strip()
+    server = parse_apachectl_version(version_text)
+    modules = parse_apache_modules(modules_text) or None
+    return WebServer(server.kind, server.version, f"{command} -v", server.raw, modules)
+
+
 def _apache_on_host(conn: Connection, store: str | None) -> WebServer | None:
-    for command in APACHE_COMMANDS:
-        # PATH for non-login shells often lacks /usr/sbin, where Debian puts apache2ctl.
-        found = run(
-            conn,
-            f"PATH=$PATH:/usr/sbin:/usr/local/sbin; command -v {command} >/dev/null && {command} -v",
-            check=False,
-            store=store,
-        )
-        if found.exited != 0 or "Server version" not in found.stdout:
-            continue
-        server = parse_apachectl_version(found.stdout)
-        listing = run(conn, f"PATH=$PATH:/usr/sbin:/usr/local/sbin; {command} -M", check=False, store=store)
-        modules = parse_apache_modules(listing.stdout) or None
-        return WebServer(server.kind, server.version, f"{command} -v", server.raw, modules)
-    return None
+    return parse_apache_probe(run(conn, _apache_script(), check=False, store=store).stdout)
 
 
 def get_web_server(

@@ -5,6 +5,11 @@ from __future__ import annotations
 from maint.health.model import CheckResult, CheckSpec, Observation, State
 
 
+def display_unit(uom: str) -> str:
+    """The unit as people read it: Nagios's 'c' (a count) is no unit in a sentence."""
+    return "" if uom == "c" else uom
+
+
 def threshold_state(spec: CheckSpec, value: float) -> State:
     """Compare a number with the spec's thresholds (direction given by ``bad_when``)."""
 
@@ -37,7 +42,8 @@ def grade(store: str, spec: CheckSpec, obs: Observation, seconds: float = 0.0) -
         if state is not State.OK:
             limit = spec.crit if state is State.CRITICAL else spec.warn
             word = "over" if spec.bad_when == "above" else "under"
-            reached = f"{obs.value:g}{spec.uom} {word} the {state.value.lower()} limit {limit:g}{spec.uom}"
+            unit = display_unit(spec.uom)
+            reached = f"{obs.value:g}{unit} {word} the {state.value.lower()} limit {limit:g}{unit}"
             evidence = f"{reached}; {evidence}" if evidence else reached
     return CheckResult(
         store=store,

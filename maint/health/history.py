@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS memo (
     store TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (store, key));
 """
 DURATION_RE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+# A run counts as "available" unless one of these failed: customers could not open the shop or order.
+AVAILABILITY_CHECKS = ("home", "cart", "checkout")
 UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -187,11 +189,13 @@ class History:
         return sorted(out, key=lambda t: t.at)
 
     def availability(self, store: str, since: float) -> dict[str, Any]:
-        """Share of runs without a level-1 failure, and per check the share of healthy results."""
+        """Share of runs in which customers could reach the shop and order, and per check the share
+        of healthy results. (A known advisory is urgent, but it is not downtime.)"""
+        marks = ",".join("?" * len(AVAILABILITY_CHECKS))
         runs, down = self.db.execute(
-            "SELECT COUNT(DISTINCT run_at), COUNT(DISTINCT CASE WHEN state = 'CRITICAL' AND level = 1 "
-            "THEN run_at END) FROM results WHERE store = ? AND run_at >= ?",
-            (store, since),
+            "SELECT COUNT(DISTINCT run_at), COUNT(DISTINCT CASE WHEN state = 'CRITICAL' "
+            f"AND check_id IN ({marks}) THEN run_at END) FROM results WHERE store = ? AND run_at >= ?",  # noqa: S608
+            (*AVAILABILITY_CHECKS, store, since),
         ).fetchone()
         per_check = {
             check: round(100.0 * healthy / total, 2)

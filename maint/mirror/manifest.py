@@ -52,6 +52,7 @@ class Manifest:
     storage_root: str = ""  # name under files/ holding DIR_STORAGE, "" when inside the web root
     storage_rel: str = ""  # DIR_STORAGE relative to the web root when inside it
     url: str = ""
+    php_version: str = ""  # the host's CLI PHP when the snapshot was taken
     method: str = ""  # rsync | sftp
     roots: list[FileRoot] = field(default_factory=list)
     dump: DumpInfo = field(default_factory=DumpInfo)

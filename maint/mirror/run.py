@@ -69,6 +69,7 @@ class HostTools:
     rsync: bool
     dump: str  # mysqldump | mariadb-dump | ""
     zstd: bool
+    php: str = ""  # the host's CLI PHP version, for a working copy in the same PHP (serve --docker)
 
 
 @dataclass
@@ -111,10 +112,11 @@ def lock_path(cfg: StoreConfig) -> Path:
 
 
 def probe_tools(conn: Connection, store: str) -> HostTools:
-    out = run(conn, "for t in rsync mysqldump mariadb-dump zstd; do command -v $t >/dev/null 2>&1 && echo $t; done; true",
-              store=store).stdout.split()
+    out = run(conn, "for t in rsync mysqldump mariadb-dump zstd; do command -v $t >/dev/null 2>&1 && echo $t; done; "
+              "php -r 'echo \"php=\", PHP_VERSION;' 2>/dev/null; true", store=store).stdout.split()
     dump = "mysqldump" if "mysqldump" in out else "mariadb-dump" if "mariadb-dump" in out else ""
-    return HostTools(rsync="rsync" in out, dump=dump, zstd="zstd" in out)
+    php = next((w[4:] for w in out if w.startswith("php=")), "")
+    return HostTools(rsync="rsync" in out, dump=dump, zstd="zstd" in out, php=php)
 
 
 def trees_of(cfg: StoreConfig, facts: StoreFacts) -> tuple[tuple[TreeSource, ...], str | None]:
@@ -233,7 +235,7 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
             client=cfg.client, store=cfg.store, timestamp=ts, host=cfg.host, opencart_version=prep.facts.version,
             db_prefix=prep.facts.db.prefix, admin_dir=prep.facts.admin_dir,
             storage_root="" if storage_rel is not None else "storage", storage_rel=storage_rel or "",
-            url=prep.facts.url, method="rsync" if prep.mirror_facts.has_rsync else "sftp", roots=roots,
+            url=prep.facts.url, php_version=prep.tools.php, method="rsync" if prep.mirror_facts.has_rsync else "sftp", roots=roots,
             dump=dump_info, timings=timings, verified=True, checks=checks,
         )
         manifest_io.write(mirror.partial, man)

@@ -639,7 +639,8 @@ def hygiene_verdicts(facts: CheckFacts) -> list[Verdict]:
     else:
         verdicts.append(Verdict("storage", storage, "outside the web root", OK, "outside the web root"))
     shown_errors = []
-    if php is not None and php.ini_on("display_errors"):
+    # The CLI's php.ini says nothing about what visitors see, so only the web server's value counts.
+    if php is not None and php.via == "http" and php.ini_on("display_errors"):
         shown_errors.append(f"php display_errors={php.ini.get('display_errors')}")
     if facts.error_display_setting == "1":
         shown_errors.append("config_error_display=1")

@@ -287,11 +287,6 @@ def apply_operations(
         raise SqlError(f"applying failed ({_describe(exc)}); {outcome}") from None
 
 
-def apply_updates(connect: Connector, db: Db, prefix: str, ops: Sequence[Operation], *,
-                  hook: Hook | None = None) -> ApplyResult:
-    return apply_operations(connect, db, prefix, ops, hook=hook)
-
-
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, pymysql.err.MySQLError) and exc.args:
         return f"database error {exc.args[0]}: {exc.args[-1]}"

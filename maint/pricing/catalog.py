@@ -8,6 +8,7 @@ from decimal import Decimal
 import pymysql.connections
 import pymysql.cursors
 
+from maint.pricing.groups import GroupSnapshot
 from maint.pricing.prices import CatalogEntry, normalise_key
 from maint.pricing.schema import PriceSchema
 from maint.remote.sql import table
@@ -102,4 +103,34 @@ def read_discounts(
                         [*chunk, *(v for _, v in filters)])
             for row in cur.fetchall():
                 found.setdefault((int(row[1]), int(row[2])), []).append(tuple(row))
+    return found
+
+
+def read_group_snapshot(db: pymysql.connections.Connection, prefix: str) -> GroupSnapshot:
+    group, description, language = (table(prefix, n) for n in ("customer_group", "customer_group_description",
+                                                                 "language"))
+    with db.cursor() as cur:
+        cur.execute(f"SELECT customer_group_id, approval, sort_order FROM {group}")  # noqa: S608
+        groups = {int(g): (int(a or 0), int(s or 0)) for g, a, s in cur.fetchall()}
+        cur.execute(f"SELECT customer_group_id, language_id, name, description FROM {description}")  # noqa: S608
+        descriptions = [(int(g), int(lang), str(n or ""), str(d or "")) for g, lang, n, d in cur.fetchall()]
+        cur.execute(f"SELECT language_id FROM {language} ORDER BY language_id")  # noqa: S608
+        languages = [int(row[0]) for row in cur.fetchall()] or sorted({lang for _, lang, _, _ in descriptions})
+    return GroupSnapshot(descriptions, groups, languages)
+
+
+def read_customers(db: pymysql.connections.Connection, prefix: str, emails: Iterable[str]
+                   ) -> dict[str, list[tuple[int, int]]]:
+    """Customers by lower-case e-mail: (customer_id, customer_group_id)."""
+    target = table(prefix, "customer")
+    wanted = sorted({e.lower() for e in emails if e})
+    found: dict[str, list[tuple[int, int]]] = {}
+    with db.cursor() as cur:
+        for start in range(0, len(wanted), IN_BATCH):
+            chunk = wanted[start : start + IN_BATCH]
+            marks = ",".join(["%s"] * len(chunk))
+            cur.execute(f"SELECT customer_id, email, customer_group_id FROM {target} "  # noqa: S608
+                        f"WHERE email IN ({marks})", chunk)
+            for customer_id, email, group_id in cur.fetchall():
+                found.setdefault(str(email).strip().lower(), []).append((int(customer_id), int(group_id or 0)))
     return found

@@ -17,7 +17,15 @@ from typing import Any
 import requests
 
 from maint.errors import InputError, PreconditionError
-from maint.pricing.catalog import read_catalog, read_discounts, read_groups
+from maint.lock import store_lock
+from maint.pricing.apply import apply_operations, load_temp_tables, read_sets
+from maint.pricing.catalog import (
+    read_catalog,
+    read_customers,
+    read_discounts,
+    read_group_snapshot,
+    read_groups,
+)
 from maint.pricing.discounts import (
     MODES,
     DiscountPlan,
@@ -27,11 +35,29 @@ from maint.pricing.discounts import (
     resolve_discounts,
 )
 from maint.pricing.fields import MATCH_CHOICES, discount_fields, price_fields
+from maint.pricing.groups import (
+    GroupPlan,
+    GroupRow,
+    group_fields,
+    group_operations,
+    parse_group_rows,
+    resolve_groups,
+)
 from maint.pricing.issues import Issue, SheetInvalidError
 from maint.pricing.prices import PriceDiff, PricePlan, PriceRow, label, parse_price_rows, resolve_prices
 from maint.pricing.schema import price_schema
-from maint.pricing.undo import ColumnUpdate, Operation, SetReplace, read_audit
+from maint.pricing.undo import (
+    ColumnUpdate,
+    Operation,
+    SetReplace,
+    append_audit,
+    read_audit,
+    store_dir,
+    write_undo,
+)
 from maint.pricing.values import read_values
+from maint.remote.sql import connect_db
+from maint.remote.ssh import quote, run
 from maint.sheets import open_sheet
 from maint.sheets.headers import parse_columns_option
 
@@ -125,8 +151,6 @@ class UndoPlan:
 
 def plan_undo(db: Any, prefix: str, ops: Sequence[Operation]) -> UndoPlan:
     """What reverting needs: rows still as the run left them go back; rows changed since are conflicts."""
-    from maint.pricing.apply import load_temp_tables, read_sets
-
     plan = UndoPlan([])
     for op in ops:
         if isinstance(op, SetReplace):
@@ -209,11 +233,6 @@ def apply_changes(
     sample: Sequence[PriceDiff] = (),
 ) -> Applied:
     """Lock the store, write the undo file, apply all-or-nothing, clear caches, check the storefront, audit."""
-    from maint.lock import store_lock
-    from maint.pricing.apply import apply_updates
-    from maint.pricing.undo import append_audit, store_dir, write_undo
-    from maint.remote.sql import connect_db
-
     audit_dir = store_dir(cfg.state_dir, cfg.client, cfg.store)
     prefix = facts.db.prefix
 
@@ -224,7 +243,7 @@ def apply_changes(
         undo_file = write_undo(audit_dir, task, {"client": cfg.client, "store": cfg.store, "version": facts.version,
                                                  **header}, ops)
         try:
-            result = apply_updates(reconnect, db, prefix, ops, hook=hook)
+            result = apply_operations(reconnect, db, prefix, ops, hook=hook)
         except Exception as exc:
             append_audit(audit_dir, {"task": task, **header, "counts": counts, "undo_file": str(undo_file),
                                      "result": f"failed: {exc}"})
@@ -239,8 +258,6 @@ def apply_changes(
 
 def clear_product_cache(conn: Any, facts: Any, store: str) -> list[str]:
     """Delete OpenCart's cached product lists (4.x serves old prices from them for an hour)."""
-    from maint.remote.ssh import quote, run
-
     cache_dir = facts.path("DIR_CACHE") or (facts.dir_storage.rstrip("/") + "/cache/" if facts.dir_storage else "")
     if not cache_dir:
         return ["DIR_CACHE is unknown: clear the store's product cache by hand"]
@@ -293,3 +310,33 @@ def plan_discount_file(db: Any, prefix: str, version: str, parsed: DiscountSheet
                     [row for pair in plan.pairs for row in pair.before],
                     [(None, *row) for pair in plan.pairs for row in pair.after])
     return plan, op
+
+
+@dataclass
+class GroupSheet:
+    path: Path
+    rows: list[GroupRow]
+    issues: list[Issue]
+    columns: dict[str, str]
+
+
+def read_group_sheet(path: Path, *, sheet: str = "", columns: str = "") -> GroupSheet:
+    fields = group_fields()
+    explicit = parse_columns_option(columns, fields) if columns else {}
+    opened = open_sheet(path, fields, sheet=sheet or None, columns=explicit)
+    rows, issues = parse_group_rows(opened)
+    labels = {name: label(col) for name, col in opened.columns.items()}
+    return GroupSheet(path, rows, issues, {n: labels.get(n, n) for n in ("email", "group", "new_name")})
+
+
+def plan_group_file(db: Any, prefix: str, parsed: GroupSheet, *, create_groups: bool = False,
+                    skip_invalid: bool = False) -> tuple[GroupPlan, list[Operation]]:
+    snapshot = read_group_snapshot(db, prefix)
+    customers = read_customers(db, prefix, (r.email for r in parsed.rows))
+    plan, unresolved = resolve_groups(parsed.rows, snapshot, customers, file=parsed.path.name,
+                                      columns=parsed.columns, create_groups=create_groups)
+    issues = sorted([*parsed.issues, *unresolved], key=lambda i: (i.row, i.column))
+    if issues and not skip_invalid:
+        raise SheetInvalidError(issues)
+    plan.skipped = issues
+    return plan, list(group_operations(plan, snapshot))

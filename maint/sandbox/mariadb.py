@@ -141,6 +141,7 @@ class MariaDB:
             return self.ref
         self.base.mkdir(parents=True, exist_ok=True)
         self.base.chmod(0o700)
+        self.socket.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a /tmp one may have been cleaned
         self.socket.parent.chmod(0o700)
         self.tmpdir.mkdir(exist_ok=True)
         if not (self.datadir / "mysql").is_dir():

@@ -3,14 +3,18 @@
 Ports are picked at random below the kernel's ephemeral range, so an outgoing connection (which the
 kernel numbers from that range) can never take a port between our probe and the service's bind.
 Ports handed out by this process are remembered, so two sandboxes started side by side in one
-process never get the same number.
+process never get the same number; other processes see a short-lived claim file per port (test runs
+and benchmarks start sandboxes in parallel), so they skip a port between our probe and our bind.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import socket
+import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +23,8 @@ from maint.errors import MaintError
 LOOPBACK = "127.0.0.1"
 DEFAULT_RANGE = (20000, 32000)
 _EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+CLAIM_SECONDS = 120.0  # a service binds within seconds of getting its port; older claims are stale
 
 _handed_out: set[int] = set()
 _lock = threading.Lock()
@@ -69,26 +75,68 @@ def is_bindable(port: int, host: str = LOOPBACK) -> bool:
     return True
 
 
+def claims_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"maint-sandbox-ports-{os.getuid()}"
+
+
+def _claim_is_live(path: Path) -> bool:
+    try:
+        pid = int(path.read_text() or "0")
+        age = time.time() - path.stat().st_mtime
+    except (OSError, ValueError):
+        return False
+    if age > CLAIM_SECONDS or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim(port: int, folder: Path | None = None) -> bool:
+    """Claim the port for this process across processes; False if another live process holds it."""
+    folder = folder or claims_dir()
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / str(port)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            if _claim_is_live(path):
+                return False
+            path.unlink(missing_ok=True)  # stale: its process is gone or it is too old
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(str(os.getpid()))
+        return True
+    return False
+
+
 def free_port(
     *,
     port_range: tuple[int, int] | None = None,
     attempts: int = 200,
     probe: Callable[[int], bool] = is_bindable,
     rng: random.Random | None = None,
+    claims: Path | None = None,
 ) -> int:
-    """Return a port nobody listens on now and this process has not handed out before."""
+    """Return a port nobody listens on now, not handed out by this process nor claimed by another."""
     low, high = port_range or candidate_range(system_ephemeral_range())
     pick = rng or random.SystemRandom()
     with _lock:
         for _ in range(attempts):
             port = pick.randint(low, high)
-            if port not in _handed_out and probe(port):
+            if port not in _handed_out and probe(port) and claim(port, claims):
                 _handed_out.add(port)
                 return port
     raise NoFreePortError(f"no free port on {LOOPBACK} in {low}-{high} after {attempts} tries")
 
 
-def release(port: int) -> None:
-    """Let this process hand out the port again (after the service holding it stopped for good)."""
+def release(port: int, claims: Path | None = None) -> None:
+    """Let the port be handed out again (after the service holding it stopped for good)."""
     with _lock:
         _handed_out.discard(port)
+        (claims or claims_dir()).joinpath(str(port)).unlink(missing_ok=True)

@@ -25,3 +25,30 @@ def _complete_with_optional_positionals(self: Any) -> None:
 
 
 ParseMachine.complete_context = _complete_with_optional_positionals  # type: ignore[method-assign]
+
+_handle = ParseMachine.handle
+
+
+def _handle_help_before_positionals(self: Any, token: str) -> None:
+    # invoke lets a missing positional swallow `--help`; let core flags win instead.
+    context = self.context
+    if (
+        context is not None
+        and token.startswith("-")
+        and token not in context.flags
+        and token not in context.inverse_flags
+        and not self.waiting_for_flag_value
+        and self.initial is not None
+        and token in self.initial.flags
+        and context.missing_positional_args
+    ):
+        flag = self.initial.flags[token]
+        if flag.name == "help":
+            flag.value = context.name
+        else:
+            self.switch_to_flag(token)
+        return
+    _handle(self, token)
+
+
+ParseMachine.handle = _handle_help_before_positionals  # type: ignore[method-assign]

@@ -5,6 +5,7 @@ Only this package knows about Fabric's ``c``; everything below it takes plain ar
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
@@ -168,6 +169,33 @@ def _stderr_warning(message: str) -> None:
         con.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)
     else:
         sys.stderr.write(f"warning: {message}\n")
+
+
+def with_url(cfg: StoreConfig) -> StoreConfig:
+    """The store's config with its public URL: from the inventory, else config.php's HTTP_SERVER.
+
+    Left empty when the host can't be read; the caller's checks then report that.
+    """
+    if cfg.url:
+        return cfg
+    from maint.facts.opencart import get_store_facts
+    from maint.remote.ssh import connect
+
+    try:
+        conn = connect(cfg)
+        try:
+            return dataclasses.replace(cfg, url=get_store_facts(conn, cfg).url)
+        finally:
+            conn.close()
+    except MaintError:
+        return cfg
+
+
+def with_urls(configs: Sequence[StoreConfig], parallel: int = 8) -> list[StoreConfig]:
+    if all(cfg.url for cfg in configs):
+        return list(configs)
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(configs)))) as pool:
+        return list(pool.map(with_url, configs))
 
 
 def for_each_store(

@@ -16,11 +16,12 @@ from maint import render
 from maint.errors import ConfigError
 from maint.health import alerts, schedule
 from maint.health import nagios as nagios_output
+from maint.health.grading import display_unit
 from maint.health.history import History, parse_duration
 from maint.health.model import exit_code_for
 from maint.health.playbook import apply_overrides, load_checks
 from maint.health.runner import StoreJob, run_health
-from maint.tasks.common import TaskContext, maint_task
+from maint.tasks.common import TaskContext, maint_task, with_urls
 
 
 def history_path(tc: TaskContext) -> Path:
@@ -75,7 +76,7 @@ def show_history(tc: TaskContext, names, since, as_json):
         f"State changes in the last {since}", ["store", "when", "check", "change", "level", "evidence"], rows
     )
     render.table(
-        f"Availability in the last {since} (runs without a level-1 failure)",
+        f"Availability in the last {since} (runs where home, cart and checkout worked)",
         ["store", "runs", "availability", "least healthy checks"],
         [
             [
@@ -94,7 +95,7 @@ def show_history(tc: TaskContext, names, since, as_json):
 
 def run_checks(tc: TaskContext, names):
     specs = load_checks(Path(tc.settings.playbooks) / "health.yaml")
-    configs = [tc.store(n) for n in names]
+    configs = with_urls([tc.store(n) for n in names], tc.settings.parallel)
     with History(history_path(tc)) as h:
         jobs = [
             StoreJob(cfg, apply_overrides(cfg.store, specs, cfg.options.get("health")), h.memos(cfg.store))
@@ -121,7 +122,9 @@ def show_results(outcome, changes, problems):
                 r.store,
                 r.check,
                 r.state.value,
-                "" if r.value is None else f"{r.value}{r.uom if isinstance(r.value, int | float) else ''}",
+                ""
+                if r.value is None
+                else f"{r.value}{display_unit(r.uom) if isinstance(r.value, int | float) else ''}",
                 r.level or "",
                 text(r.evidence),
             ]

@@ -1,4 +1,4 @@
-"""`fab prices STORE FILE` and `fab undo STORE UNDOFILE`: bulk prices from client spreadsheets."""
+"""`fab prices|discounts|groups STORE FILE` and `fab undo STORE UNDOFILE`: client spreadsheets into the store."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from maint.errors import InputError, PreconditionError
 from maint.facts.opencart import get_store_facts
 from maint.pricing import service
 from maint.pricing.discounts import DiscountPlan
+from maint.pricing.groups import GroupPlan
 from maint.pricing.issues import SheetInvalidError, issue_table
 from maint.pricing.prices import PricePlan
 from maint.pricing.undo import file_sha256, read_undo, store_dir
@@ -291,4 +292,87 @@ def discounts(c, store, file, sheet="", columns="", match="sku", mode="replace",
                 "engine": applied.engine, "warnings": applied.warnings}
     _done(summary, json, f"{store}: replaced the discounts of {len(plan.pairs)} product/group pair(s) "
                          f"({applied.engine}); undo with: fab undo {store} {applied.undo_file}", applied.warnings)
+    return summary
+
+
+def group_summary(plan: GroupPlan) -> dict[str, Any]:
+    return {
+        "file": plan.file,
+        "created": [{"customer_group_id": gid, "name": name} for gid, name in plan.created],
+        "renamed": [{"customer_group_id": gid, "from": old, "to": new} for gid, old, new in plan.renamed],
+        "moved": len(plan.moved), "unchanged": plan.unchanged,
+        "skipped": [i.as_dict() for i in plan.skipped],
+    }
+
+
+def show_group_plan(store: str, plan: GroupPlan) -> None:
+    if plan.skipped:
+        render.table(f"Skipped {len(plan.skipped)} invalid row(s) (--skip-invalid)", ISSUE_COLUMNS,
+                     issue_table(plan.skipped))
+    if not plan:
+        return
+    rows: list[tuple[str, str, str]] = [("create group", name, f"id {gid}") for gid, name in plan.created]
+    rows += [("rename group", old, new) for _, old, new in plan.renamed]
+    rows += [("move customer", email, f"group {old} → {new}") for _, email, old, new in plan.moved[:SHOWN]]
+    if len(plan.moved) > SHOWN:
+        rows.append(("…", f"{len(plan.moved) - SHOWN} more customers", ""))
+    render.table(f"Plan for {store}: {len(plan.created)} group(s) to create, {len(plan.renamed)} to rename, "
+                 f"{len(plan.moved)} customer(s) to move, {plan.unchanged} unchanged", ("change", "what", "to"), rows)
+
+
+@task(
+    name="groups",
+    positional=["store", "file"],
+    help={
+        "store": "store name from the inventory",
+        "file": "a sheet with email + group (move), group + new_name (rename), or group alone (create)",
+        "sheet": "the sheet to read (default: the first visible one)",
+        "columns": "map fields to headers, e.g. email=Mail,group=Kundengruppe",
+        "create_groups": "create groups that customers are moved into but that don't exist yet",
+        "skip_invalid": "apply the valid rows and list the invalid ones, instead of stopping",
+        "dry_run": "show the plan and stop",
+        "yes": "don't ask before applying",
+        "json": "print the plan and result as JSON",
+    },
+)
+@maint_task
+def groups(c, store, file, sheet="", columns="", create_groups=False, skip_invalid=False, dry_run=False, yes=False,
+           json=False):
+    """Create or rename customer groups and move customers (by e-mail) into them; keeps an undo file."""
+    tc = TaskContext.from_c(c)
+    cfg = tc.store(store)
+    path = Path(file)
+    parsed = service.read_group_sheet(path, sheet=sheet, columns=columns)
+    with work_session(tc, cfg, "groups", quiet=json):
+        conn = connect(cfg)
+        try:
+            facts = get_store_facts(conn, cfg)
+            with open_db(conn, facts.db, local_infile=True, store=store) as db:
+                try:
+                    plan, ops = service.plan_group_file(db, facts.db.prefix, parsed, create_groups=create_groups,
+                                                        skip_invalid=skip_invalid)
+                except SheetInvalidError as exc:
+                    show_issues(f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json)
+                    raise
+                summary = {"store": store, **group_summary(plan), "dry_run": dry_run, "applied": False}
+                if not json:
+                    show_group_plan(store, plan)
+                if not plan:
+                    summary["noop_reason"] = "every group and customer already as in the file"
+                    _done(summary, json, f"{store}: No changes. {summary['noop_reason']}")
+                    return summary
+                if dry_run:
+                    _done(summary, json, f"{store}: dry run, nothing changed.")
+                    return summary
+                confirm(f"Apply these group changes to {store}?", yes=yes or json)
+                header = {"file": str(path.resolve()), "sha256": file_sha256(path)}
+                applied = service.apply_changes(conn, cfg, facts, db, ops, task="groups", header=header,
+                                                counts={"created": len(plan.created), "renamed": len(plan.renamed),
+                                                        "moved": len(plan.moved)})
+        finally:
+            conn.close()
+    summary |= {"applied": True, "rows_changed": applied.rows_changed, "undo_file": str(applied.undo_file),
+                "engine": applied.engine, "warnings": applied.warnings}
+    _done(summary, json, f"{store}: group changes applied ({applied.engine}); undo with: fab undo {store} "
+                         f"{applied.undo_file}", applied.warnings)
     return summary

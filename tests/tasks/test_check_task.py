@@ -135,3 +135,20 @@ def test_the_run_is_recorded_in_the_time_ledger(c, monkeypatch, tmp_path) -> Non
     monkeypatch.setattr(check_module, "gather_check_facts", facts_for("4.1.0.4"))
     run(c, "demo")
     assert any(b"check" in p.read_bytes() for p in (tmp_path / "state").rglob("*") if p.is_file())
+
+
+def test_on_a_terminal_the_report_is_a_rich_table(c, monkeypatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from maint import render
+
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        render, "console", lambda stream=None: Console(file=screen, force_terminal=True, width=200)
+    )
+    monkeypatch.setattr(check_module, "gather_check_facts", facts_for("3.0.3.8"))
+    assert run(c, "demo") == 2
+    out = screen.getvalue()
+    assert "\x1b[" in out and "unsupported" in out and "CVE-2024-21514" in out and "overall: critical" in out

@@ -175,3 +175,20 @@ def test_bad_schedule_interval_is_an_input_error(context) -> None:
     with pytest.raises(Exit) as err:
         health(context(), install_schedule=True, every=7, using="cron", dry_run=True)
     assert err.value.code == 50
+
+
+def test_flags_leave_dash_h_to_help_and_take_store_as_positional() -> None:
+    names = {name for arg in health.get_arguments() for name in arg.names}
+    assert "h" not in names
+    assert {
+        "all",
+        "json",
+        "nagios",
+        "history",
+        "since",
+        "install-schedule",
+        "every",
+        "using",
+        "dry-run",
+    } <= names
+    assert health.positional == ["store"]

@@ -22,6 +22,7 @@ from maint.mirror import manifest
 from maint.mirror.layout import StoreMirror
 from maint.mirror.run import MirrorOptions
 from maint.sandbox import Sandbox
+from maint.workcopy import set_define
 
 CHILD = Path(__file__).with_name("mirror_child.py")
 SLOW_RSYNC = ["--bwlimit=40"]  # ~300 KB store: several seconds, time to interrupt
@@ -196,8 +197,8 @@ def test_a_db_user_without_lock_tables_gets_a_clear_error(
         cur.execute("CREATE OR REPLACE USER 'nolock'@'127.0.0.1' IDENTIFIED BY 'nolock-pass'")
         cur.execute(f"GRANT SELECT, SHOW VIEW ON `{store.db_name}`.* TO 'nolock'@'127.0.0.1'")
     for rel in ("config.php", "admin/config.php"):
-        text = (root / rel).read_text().replace(f"'{store.db_user}'", "'nolock'")
-        text = text.replace(f"'{store.db_password}'", "'nolock-pass'").replace(str(store.root), str(root))
+        text = (root / rel).read_text().replace(str(store.root), str(root))
+        text = set_define(set_define(text, "DB_USERNAME", "nolock"), "DB_PASSWORD", "nolock-pass")
         (root / rel).write_text(text)
     temp_before = mh.host_temp_files()
     try:

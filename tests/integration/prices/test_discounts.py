@@ -3,8 +3,6 @@ dry run unchanged, undo exact, bad rows refused, connection dropped mid-apply.""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from invoke.exceptions import Exit
 

@@ -222,14 +222,11 @@ def test_a_cli_php_that_prints_garbage_is_an_error_not_a_guess() -> None:
 
 
 def test_apache_on_the_host_wins_and_lists_its_modules() -> None:
-    conn = FakeConn(
-        commands={
-            "apache2ctl -v": Result(stdout="Server version: Apache/2.4.62 (Debian)\nServer built: 2024\n"),
-            "apache2ctl -M": Result(
-                stdout="Loaded Modules:\n core_module (static)\n rewrite_module (shared)\n"
-            ),
-        }
+    listing = (
+        "== apache2ctl\nServer version: Apache/2.4.62 (Debian)\nServer built: 2024\n"
+        "== modules\nLoaded Modules:\n core_module (static)\n rewrite_module (shared)\n"
     )
+    conn = FakeConn(commands={"for c in apache2ctl": Result(stdout=listing)})
     server = get_web_server(
         conn, "http://127.0.0.1:8080/", server_software="nginx/1.24.0", http_get=answer(200, "")
     )
@@ -257,11 +254,9 @@ def test_a_web_server_nothing_names_is_an_error() -> None:
 
 
 def test_host_facts_keep_going_when_df_fails() -> None:
+    out = f"df: /srv: No such file\n== stat\n640 shop {DOCROOT}/config.php\n"
     conn = FakeConn(
-        commands={
-            "df -Pk": Result(stderr="df: /srv: No such file", exited=1),
-            "stat -c": Result(stdout=f"640 shop {DOCROOT}/config.php\n"),
-        }
+        commands={"df -Pk": Result(stdout=out, stderr="stat: cannot stat 'admin/config.php'", exited=1)}
     )
     facts = get_host_facts(
         conn,
@@ -275,3 +270,17 @@ def test_host_facts_keep_going_when_df_fails() -> None:
     assert len(facts.config_files) == 1
     assert any("disk space unknown" in w for w in facts.warnings)
     assert any("could not stat every config file" in w for w in facts.warnings)
+
+
+def test_no_apache_command_on_the_host_means_ask_the_probe_then_the_header() -> None:
+    conn = FakeConn(commands={"for c in apache2ctl": Result(stdout="== none\n")})
+    server = get_web_server(
+        conn, "http://127.0.0.1:8080/", http_get=answer(200, "", {"Server": "Apache/2.4.58"})
+    )
+    assert (server.kind, server.version, server.via) == ("apache", "2.4.58", "Server header")
+
+
+def test_apachectl_modules_that_need_root_leave_modules_unknown() -> None:
+    listing = "== httpd\nServer version: Apache/2.4.37 (centos)\n== modules\nAH00526: Permission denied\n"
+    server = get_web_server(FakeConn(commands={"for c in apache2ctl": Result(stdout=listing)}), "http://x/")
+    assert (server.version, server.via, server.modules) == ("2.4.37", "httpd -v", None)

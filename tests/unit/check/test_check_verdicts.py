@@ -104,6 +104,7 @@ def build_facts(spec: dict[str, Any]) -> CheckFacts:
         frozenset(data["php"]["extensions"]),
         data["php"]["ini"],
         data["php"]["server_software"],
+        data["php"].get("via", "http"),
     )
     db = data["db"] and DbServer(
         data["db"]["kind"],

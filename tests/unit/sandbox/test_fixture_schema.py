@@ -121,11 +121,13 @@ def test_every_row_fits_its_columns(version: str) -> None:
 
 
 def test_models_and_skus_are_unique_and_zero_padded() -> None:
-    prod = data.products("3.0.3.8", 120_000, 1, 0)
+    prod = data.products("3.0.3.8", 500, 1, 0)
     rows = list(prod.rows)
     model, sku = prod.columns.index("model"), prod.columns.index("sku")
-    assert rows[0][model] == "M000001" and rows[0][sku] == "SKU-000001"
-    assert len({r[model] for r in rows}) == len({r[sku] for r in rows}) == 120_000
+    assert rows[0][model] == "M00001" and rows[0][sku] == "SKU-00001"
+    assert len({r[model] for r in rows}) == len({r[sku] for r in rows}) == 500
+    # the large size widens the codes so they stay unique and sort in order
+    assert data.product_model(1, 100_000) == "M000001" and data.product_sku(100_000, 100_000) == "SKU-100000"
 
 
 def test_41_discounts_are_fixed_prices_with_specials_as_quantity_one_rows() -> None:

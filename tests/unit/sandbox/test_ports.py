@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
 import socket
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
@@ -46,25 +50,25 @@ def test_candidate_range_fails_when_the_kernel_claims_every_port() -> None:
         ports.candidate_range((1, 65535))
 
 
-def test_free_port_is_bindable_on_loopback() -> None:
-    port = ports.free_port()
+def test_free_port_is_bindable_on_loopback(tmp_path: Path) -> None:
+    port = ports.free_port(claims=tmp_path)
     with socket.socket() as sock:
         sock.bind((ports.LOOPBACK, port))
-    ports.release(port)
+    ports.release(port, tmp_path)
 
 
-def test_free_port_never_hands_out_the_same_port_twice() -> None:
-    picked = [ports.free_port(port_range=(41000, 41009), probe=lambda p: True) for _ in range(10)]
+def test_free_port_never_hands_out_the_same_port_twice(tmp_path: Path) -> None:
+    picked = [ports.free_port(port_range=(41000, 41009), probe=lambda p: True, claims=tmp_path) for _ in range(10)]
     try:
         assert sorted(picked) == list(range(41000, 41010))
         with pytest.raises(ports.NoFreePortError, match="41000-41009"):
-            ports.free_port(port_range=(41000, 41009), probe=lambda p: True, attempts=50)
+            ports.free_port(port_range=(41000, 41009), probe=lambda p: True, attempts=50, claims=tmp_path)
     finally:
         for port in picked:
-            ports.release(port)
+            ports.release(port, tmp_path)
 
 
-def test_free_port_skips_a_port_somebody_listens_on() -> None:
+def test_free_port_skips_a_port_somebody_listens_on(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind((ports.LOOPBACK, 0))
         busy.listen()
@@ -74,13 +78,38 @@ def test_free_port_skips_a_port_somebody_listens_on() -> None:
         free = next(p for p in (taken - 1, taken + 1) if ports.is_bindable(p))
         low, high = sorted((taken, free))
         for seed in range(5):
-            port = ports.free_port(port_range=(low, high), rng=random.Random(seed))
+            port = ports.free_port(port_range=(low, high), rng=random.Random(seed), claims=tmp_path)
             assert port == free
-            ports.release(port)
+            ports.release(port, tmp_path)
 
 
-def test_released_port_can_be_handed_out_again() -> None:
-    port = ports.free_port(port_range=(42000, 42000), probe=lambda p: True)
-    ports.release(port)
-    assert ports.free_port(port_range=(42000, 42000), probe=lambda p: True) == port
-    ports.release(port)
+def test_released_port_can_be_handed_out_again(tmp_path: Path) -> None:
+    port = ports.free_port(port_range=(42000, 42000), probe=lambda p: True, claims=tmp_path)
+    ports.release(port, tmp_path)
+    assert not (tmp_path / "42000").exists()
+    assert ports.free_port(port_range=(42000, 42000), probe=lambda p: True, claims=tmp_path) == port
+    ports.release(port, tmp_path)
+
+
+def a_dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_a_port_another_live_process_claimed_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "43000").write_text(str(os.getppid()))  # claimed by our (live) parent process
+    with pytest.raises(ports.NoFreePortError):
+        ports.free_port(port_range=(43000, 43000), probe=lambda p: True, attempts=5, claims=tmp_path)
+
+
+@pytest.mark.parametrize("stale", ["dead process", "too old", "garbage"])
+def test_a_stale_claim_is_taken_over(tmp_path: Path, stale: str) -> None:
+    claim = tmp_path / "43001"
+    claim.write_text({"dead process": str(a_dead_pid()), "too old": str(os.getppid()), "garbage": "x"}[stale])
+    if stale == "too old":
+        old = time.time() - ports.CLAIM_SECONDS - 10
+        os.utime(claim, (old, old))
+    assert ports.free_port(port_range=(43001, 43001), probe=lambda p: True, claims=tmp_path) == 43001
+    assert claim.read_text() == str(os.getpid())
+    ports.release(43001, tmp_path)

@@ -4,6 +4,7 @@ host hygiene over SSH, and proof that the probe file never outlives the check.""
 from __future__ import annotations
 
 import io
+import json
 import socket
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def test_a_3_0_3_8_store_on_php_8_2_is_critical_and_gets_an_upgrade_target(sandb
     assert "CVE-2024-21514" in [a["id"] for a in report["advisories"]]
     assert not report["warnings"] or "CLI" not in " ".join(report["warnings"])  # the HTTP probe answered
     assert probe_files(sandbox.store("s3").root) == []
+    assert sandbox.store("s3").db_password not in json.dumps(out)
 
 
 def test_what_if_php_8_3_on_3_0_3_8_names_the_break_and_a_target(sandbox, run_check):

@@ -1,0 +1,254 @@
+"""Benchmark of `fab mirror` and `fab serve`'s import against the standard tools, over the same sshd.
+
+    .venv/bin/python benchmarks/mirror.py [--rounds 3] [--base /dev/shm/maint-bench-mirror]
+
+Starts a sandbox of its own with two large stores (20,000 image files of 16 KB, >= 300 MB; 3.0.3.8 on
+MyISAM and 4.1.0.4 on InnoDB, padded to >= 1,000,000 rows each), mirror destinations on tmpfs, and
+prints, best of --rounds:
+- first mirror of the files vs `rsync -a` over ssh                                  target <= 1.2x
+- re-mirror with nothing changed vs a no-change `rsync -a`                           target <= +0.3 s
+- the database part (dump + row counts + verification) vs `mysqldump | gzip -1` run
+  on the host over ssh, per engine                                                   target <= 1.2x
+- import into the working copy vs `zstd -dc | mariadb`                               target <= 1.2x
+- peak memory of a whole `mirror` run in a child process                             target <= 150 MB
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+MIN_ROWS = 1_000_000
+STORES = {"myisam": ("b3", "3.0.3.8", "MyISAM"), "innodb": ("b4", "4.1.0.4", "InnoDB")}
+
+
+def best(rounds: int, fn: Callable[[int], float]) -> float:
+    return min(fn(i) for i in range(rounds))
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    started = time.monotonic()
+    fn()
+    return time.monotonic() - started
+
+
+def pad_rows(sb: Any, db_name: str, engine: str) -> int:
+    """Add a log table so the database holds at least MIN_ROWS rows (MariaDB's sequence engine)."""
+    with sb.db_admin(db_name) as db, db.cursor() as cur:
+        cur.execute("SELECT COALESCE(SUM(TABLE_ROWS), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+                    (db_name,))
+        have = int(cur.fetchone()[0])
+        missing = MIN_ROWS - have
+        if missing > 0:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS oc_bench_log (id INT PRIMARY KEY, customer_id INT, "
+                        f"message VARCHAR(120), date_added DATETIME) ENGINE={engine}")
+            cur.execute(f"INSERT INTO oc_bench_log SELECT seq, seq % 20000, CONCAT('visit ', seq, ' it''s (a),(b)'), "
+                        f"NOW() FROM seq_1_to_{missing + 1000}")
+        total = 0
+        cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", (db_name,))
+        for (name,) in cur.fetchall():
+            cur.execute(f"SELECT COUNT(*) FROM `{name}`")
+            total += int(cur.fetchone()[0])
+        return total
+
+
+def configs(sb: Any, mirror_root: Path) -> dict[str, Any]:
+    from maint.config import load_settings, store_config
+    from maint.inventory import load_inventory
+
+    env = sb.env()
+    raw = {"inventory": env["FABRIC_MAINT_INVENTORY"], "ssh_config": env["FABRIC_MAINT_SSH_CONFIG"],
+           "known_hosts": env["FABRIC_MAINT_KNOWN_HOSTS"], "state_dir": env["FABRIC_MAINT_STATE_DIR"]}
+    settings = load_settings(raw)
+    inv = load_inventory(settings.inventory)
+    return {"raw": raw, "cfg": {k: store_config(settings, inv, name, {"mirror_root": str(mirror_root)})
+                                for k, (name, _, _) in STORES.items()}}
+
+
+def ssh_base(cfg: Any) -> list[str]:
+    return ["ssh", "-F", str(cfg.ssh_config), "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={cfg.known_hosts}"]
+
+
+def bench_files(cfg: Any, work: Path, rounds: int) -> dict[str, float]:
+    from maint.facts.opencart import get_store_facts
+    from maint.mirror.layout import StoreMirror
+    from maint.mirror.run import MirrorOptions, prepare, pull_files, verify_files
+    from maint.mirror.sshmux import SshMux
+    from maint.remote.ssh import connect
+
+    e = shlex.join(ssh_base(cfg))
+    src = f"{cfg.host}:{cfg.root.rstrip('/')}/"
+    excludes = ["--exclude=/image/cache/*", "--exclude=/system/storage/cache/*", "--exclude=/system/storage/logs/*",
+                "--exclude=/system/storage/session/*"]
+
+    def plain_first(i: int) -> float:
+        dest = work / f"plain-{i}"
+        shutil.rmtree(dest, ignore_errors=True)
+        t = timed(lambda: subprocess.run(["rsync", "-a", "-e", e, *excludes, src, f"{dest}/"], check=True))
+        return t
+
+    def plain_again(i: int) -> float:
+        return timed(lambda: subprocess.run(["rsync", "-a", "-e", e, *excludes, src, f"{work / 'plain-0'}/"],
+                                            check=True))
+
+    conn = connect(cfg)
+    facts = get_store_facts(conn, cfg)
+    mirror = StoreMirror.of(Path(cfg.mirror_root), cfg.client, cfg.store)
+
+    def ours(link: bool) -> Callable[[int], float]:
+        def run(i: int) -> float:
+            shutil.rmtree(mirror.path, ignore_errors=True)
+            if link:  # a published previous snapshot to link against
+                mirror.prepare_partial()
+                subprocess.run(["cp", "-al", f"{work / 'plain-0'}/.", str(mirror.partial / 'files' / 'www')], check=True)
+                mirror.publish("20200101T000000Z")
+            mirror.prepare_partial()
+            started = time.monotonic()
+            with SshMux(cfg) as mux:
+                prep = prepare(conn, cfg, facts, MirrorOptions(), mux)
+                roots = pull_files(conn, prep, mux, None)
+                verify_files(prep, roots)
+            return time.monotonic() - started
+        return run
+
+    out = {"first_plain": best(rounds, plain_first), "first_ours": best(rounds, ours(False)),
+           "again_plain": best(rounds, plain_again), "again_ours": best(rounds, ours(True))}
+    conn.close()
+    shutil.rmtree(mirror.path, ignore_errors=True)
+    return out
+
+
+def bench_db(cfg: Any, work: Path, rounds: int) -> tuple[dict[str, float], Path]:
+    from maint.facts.opencart import get_store_facts
+    from maint.mirror.dump import defaults_file
+    from maint.mirror.layout import StoreMirror
+    from maint.mirror.run import MirrorOptions, dump_database, prepare
+    from maint.mirror.sshmux import SshMux
+    from maint.remote.ssh import connect
+
+    conn = connect(cfg)
+    facts = get_store_facts(conn, cfg)
+    cnf = work / f"{cfg.store}.cnf"  # the host is this machine: the baseline's credentials, not timed
+    cnf.write_bytes(defaults_file(facts.db))
+    cnf.chmod(0o600)
+    single = "--single-transaction" if cfg.store == "b4" else "--lock-tables"
+    remote = (f"mysqldump --defaults-extra-file={cnf} --quick --routines --triggers --hex-blob {single} "
+              f"{facts.db.database} | gzip -1")
+
+    def plain(i: int) -> float:
+        with open(work / "plain.sql.gz", "wb") as out:
+            return timed(lambda: subprocess.run([*ssh_base(cfg), cfg.host, remote], stdout=out, check=True))
+
+    mirror = StoreMirror.of(Path(cfg.mirror_root), cfg.client, cfg.store)
+
+    def ours(i: int) -> float:
+        shutil.rmtree(mirror.path, ignore_errors=True)
+        mirror.prepare_partial()
+        started = time.monotonic()
+        with SshMux(cfg) as mux:
+            prep = prepare(conn, cfg, facts, MirrorOptions(), mux)
+            dump_database(conn, prep, mux, None)
+        return time.monotonic() - started
+
+    out = {"plain": best(rounds, plain), "ours": best(rounds, ours)}
+    keep = work / f"{cfg.store}-db.sql.zst"
+    shutil.copyfile(mirror.partial / "db.sql.zst", keep)
+    conn.close()
+    cnf.unlink()
+    return out, keep
+
+
+def bench_import(dump: Path, base: Path, rounds: int) -> dict[str, float]:
+    from maint.workcopy import WorkCopy
+
+    wc = WorkCopy(base / "wc-state", "bench", "imp")
+    wc.stop()
+    server = wc.start_database()
+    try:
+        def plain(i: int) -> float:
+            with server.connect() as db, db.cursor() as cur:
+                cur.execute("DROP DATABASE IF EXISTS plain_import")
+                cur.execute("CREATE DATABASE plain_import")
+            cmd = f"zstd -dc {shlex.quote(str(dump))} | mariadb --no-defaults --socket={server.socket} -uroot plain_import"
+            return timed(lambda: subprocess.run(["sh", "-c", cmd], check=True))
+
+        def ours(i: int) -> float:
+            return wc.import_dump(server, dump, "ours_import", "bench-pass")
+
+        return {"plain": best(rounds, plain), "ours": best(rounds, ours)}
+    finally:
+        wc.stop()
+
+
+def peak_memory(raw: dict[str, str], store: str, mirror_root: Path) -> float:
+    child = PROJECT / "tests" / "integration" / "mirror" / "mirror_child.py"
+    proc = subprocess.Popen([sys.executable, str(child), json.dumps(raw), store, "{}", str(mirror_root)],
+                            stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"the mirror child failed ({status})")
+    return usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--base", type=Path, default=Path("/dev/shm/maint-bench-mirror"))
+    parser.add_argument("--keep", action="store_true", help="keep the sandbox running and its data")
+    args = parser.parse_args()
+    from maint.sandbox import Sandbox, StoreSpec
+
+    base = args.base
+    fresh = not (base / "state.json").exists()
+    specs = [StoreSpec(name, version, size="large", engine=engine) for name, version, engine in STORES.values()]
+    print(f"sandbox in {base} ({'building the large stores, a few minutes' if fresh else 'reusing'})", flush=True)
+    began = time.monotonic()
+    sb = Sandbox(base, specs, client="bench", stop_at_exit=True)
+    sb.start()
+    try:
+        print(f"  started in {time.monotonic() - began:.0f}s", flush=True)
+        rows = {k: pad_rows(sb, sb.store(name).db_name, engine) for k, (name, _, engine) in STORES.items()}
+        work = base / "work"
+        work.mkdir(exist_ok=True)
+        mirror_root = base / "mirror"
+        c = configs(sb, mirror_root)
+        files = subprocess.run(["sh", "-c", f"find {shlex.quote(str(sb.store('b4').root))} -type f | wc -l"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        size = subprocess.run(["du", "-sm", str(sb.store("b4").root)], capture_output=True, text=True).stdout.split()[0]
+        print(f"store b4: {files} files, {size} MB; rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
+        f = bench_files(c["cfg"]["innodb"], work, args.rounds)
+        print(f"files, first mirror:    ours {f['first_ours']:.2f}s  rsync -a {f['first_plain']:.2f}s  "
+              f"ratio {f['first_ours'] / f['first_plain']:.2f}x  (target <= 1.2x)")
+        print(f"files, nothing changed: ours {f['again_ours']:.2f}s  rsync -a {f['again_plain']:.2f}s  "
+              f"+{f['again_ours'] - f['again_plain']:.2f}s  (target <= +0.3s)")
+        dumps = {}
+        for key in STORES:
+            d, dumps[key] = bench_db(c["cfg"][key], work, args.rounds)
+            print(f"database ({key}, {rows[key]:,} rows): ours {d['ours']:.2f}s  mysqldump|gzip -1 {d['plain']:.2f}s  "
+                  f"ratio {d['ours'] / d['plain']:.2f}x  (target <= 1.2x)")
+        for key in STORES:
+            i = bench_import(dumps[key], base, args.rounds)
+            print(f"import ({key}): ours {i['ours']:.2f}s  zstd -dc | mariadb {i['plain']:.2f}s  "
+                  f"ratio {i['ours'] / i['plain']:.2f}x  (target <= 1.2x)")
+        shutil.rmtree(mirror_root, ignore_errors=True)
+        mem = peak_memory(c["raw"], "b4", mirror_root)
+        print(f"peak memory of a whole mirror run (files + InnoDB dump + verify): {mem:.0f} MB  (target <= 150 MB)")
+    finally:
+        if not args.keep:
+            sb.stop()
+
+
+if __name__ == "__main__":
+    main()
