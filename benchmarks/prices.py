@@ -87,7 +87,7 @@ def end_to_end_child(args: argparse.Namespace) -> None:
     parsed = service.read_price_sheet(Path(args.file))
     with open_db(conn, facts.db, local_infile=True, store=args.store) as db:
         plan = service.plan_prices(db, facts.db.prefix, facts.version, parsed)
-        applied = service.apply_changes(conn, cfg, facts, db, [service.price_update(plan)], task="prices",
+        applied = service.apply_changes(conn, cfg, facts, db, service.price_operations(plan), task="prices",
                                         header={"file": args.file}, counts={"changed": len(plan.changes)})
     seconds = time.perf_counter() - started
     conn.close()

@@ -25,6 +25,7 @@ from maint.mirror.layout import FILES
 from maint.mirror.manifest import Manifest
 from maint.remote.sql import table
 
+COMPOSE_FILE = Path(__file__).resolve().parent.parent / "docker" / "workcopy" / "compose.yaml"
 _DEFINE = r"(define\(\s*'{name}'\s*,\s*)(?:'(?:[^'\\]|\\.)*'|[^)]*?)(\s*\);)"
 _NAME = re.compile(r"[^a-z0-9_]")
 
@@ -99,6 +100,10 @@ class WorkCopy:
 
         stopped = []
         state = self._state()
+        if state.get("docker_project"):
+            subprocess.run(["docker", "compose", "-f", str(COMPOSE_FILE), "-p", state["docker_project"], "down"],
+                           capture_output=True, check=False, timeout=120)
+            stopped.append("docker")
         for key in ("php", "mariadb"):
             ref = state.get(key)
             if ref and stop_process(ProcessRef.from_dict(ref)):
@@ -198,6 +203,28 @@ class WorkCopy:
         self._save(php=ref.as_dict(), url=php.url)
         return php.url
 
+    def start_php_docker(self, php_version: str, port: int, storage: Path | None) -> str:
+        """The store's own PHP in the official image (docker/workcopy/compose.yaml), on 127.0.0.1:port."""
+        major_minor = ".".join(php_version.split(".")[:2]) or "7.4"
+        project = f"maint-wc-{db_name_for(self.store)}"
+        env = {"PHP_VERSION": major_minor, "DOCROOT": str(self.files / "www"), "PORT": str(port),
+               "STORAGE": str(storage) if storage else "/nonexistent"}
+        import os
+
+        done = subprocess.run(["docker", "compose", "-f", str(COMPOSE_FILE), "-p", project, "up", "-d", "--build"],
+                              capture_output=True, text=True, check=False, env={**os.environ, **env}, timeout=900)
+        if done.returncode != 0:
+            raise MaintError(f"docker compose failed: {done.stderr.strip()[-300:]}", store=self.store)
+        self._save(docker_project=project, url=f"http://127.0.0.1:{port}/")
+        from maint.sandbox.php import answers_http
+
+        deadline = time.monotonic() + 60
+        while not answers_http(port):
+            if time.monotonic() > deadline:
+                raise MaintError(f"the PHP {major_minor} container does not answer on port {port}", store=self.store)
+            time.sleep(0.2)
+        return f"http://127.0.0.1:{port}/"
+
     def check_pages(self, server: Any, database: str, prefix: str, url: str) -> list[PageCheck]:
         """Home, the first enabled product, and a search for a word of its name must render."""
         with server.connect(database) as conn, conn.cursor() as cur:
@@ -241,7 +268,7 @@ def _fetch(name: str, url: str) -> PageCheck:
 
 
 def serve(
-    state_dir: Path, manifest: Manifest, snapshot: Path, *, port: int | None = None,
+    state_dir: Path, manifest: Manifest, snapshot: Path, *, port: int | None = None, docker: bool = False,
 ) -> ServeResult:
     """Import, copy, rewrite, start PHP, check pages. Stops an earlier copy of the same store first."""
     if not manifest.verified:
@@ -267,7 +294,11 @@ def serve(
     db = {"DB_HOSTNAME": "127.0.0.1", "DB_PORT": str(server.port), "DB_USERNAME": database, "DB_PASSWORD": password,
           "DB_DATABASE": database}
     wc.rewrite(manifest, url, db, server, database)
-    wc.start_php(port)
+    if docker:
+        storage = wc.files / manifest.storage_root if manifest.storage_root else None
+        wc.start_php_docker(manifest.php_version, port, storage)
+    else:
+        wc.start_php(port)
     result = ServeResult(manifest.store, manifest.timestamp, url, str(wc.files / "www"), database, round(seconds, 3))
     result.checks = wc.check_pages(server, database, manifest.db_prefix, url)
     wc._save(snapshot=manifest.timestamp, url=url, database=database)

@@ -102,8 +102,8 @@ class DumpResult:
 
 def _count_stream(stream: IO[bytes], counter: RowCounter, errors: list[BaseException]) -> None:
     try:
-        for line in stream:
-            counter.feed(line)
+        while chunk := stream.read(CHUNK):
+            counter.feed(chunk)
     except BaseException as exc:  # noqa: BLE001 - handed to the main thread
         errors.append(exc)
 

@@ -1,8 +1,7 @@
 """Reading a mysqldump stream: rows per table and the completion marker, without holding it in memory.
 
-mysqldump writes each extended INSERT on one line (`INSERT INTO `t` VALUES (..),(..);`) and escapes
-newlines inside strings, so rows are counted per line: string literals are cut out first (a `),(`
-inside a string is data), then the row separators are counted.
+Rows are counted per table as the dump streams past (see RowCounter), so a snapshot's verification
+needs no second pass over the file and no import.
 """
 
 from __future__ import annotations
@@ -12,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 COMPLETION_MARKER = b"-- Dump completed"
-_CREATE = re.compile(rb"^CREATE TABLE `((?:[^`]|``)+)`")
-_INSERT = re.compile(rb"^INSERT INTO `((?:[^`]|``)+)` (?:\([^)]*\) )?VALUES\s?")
+_CREATE = re.compile(rb"^CREATE TABLE `((?:[^`]|``)+)`", re.M)
+_HEADER = re.compile(rb"^INSERT INTO `((?:[^`]|``)+)` (?:\([^)]*\) )?VALUES(\n| )", re.M)
 # A single-quoted SQL string with backslash escapes, written as an unrolled loop (fast in re).
 _STRING = re.compile(rb"'[^'\\]*(?:\\.[^'\\]*)*'", re.S)
 
@@ -22,54 +21,78 @@ _STRING = re.compile(rb"'[^'\\]*(?:\\.[^'\\]*)*'", re.S)
 class DumpCount:
     rows: dict[str, int] = field(default_factory=dict)
     completed: bool = False
-    lines: int = 0
 
 
 class RowCounter:
-    """Feed lines of a dump (bytes, with or without newline); read `.result`.
+    """Feed a dump in chunks of any size (bytes); read `.finish()`.
 
-    Handles both layouts: MySQL's one line per INSERT, and MariaDB 10.11+'s INSERT header followed by
-    one `(row),` line each. Rows are counted as row openings: a `(` starting a line of the statement
-    plus every `),(` outside string literals.
+    Handles both layouts: MySQL's one line per INSERT (`VALUES (..),(..);`), where string literals are
+    cut out before counting `),(`, and MariaDB 10.11+'s header line followed by one `(row),` line each,
+    where rows are the lines starting with `(` up to the `);` that ends the statement. Strings never
+    hold a raw newline (mysqldump writes \\n), so a line start is always a row start, and the work
+    stays in C (bytes.count/find) rather than a Python loop per row.
     """
 
     def __init__(self) -> None:
         self.result = DumpCount()
-        self._last = b""
-        self._table: str | None = None  # inside an INSERT statement for this table
+        self._carry = b""
+        self._table: str | None = None  # inside a multi-line INSERT for this table
+        self._tail = b""
 
-    def _count(self, table: str, body: bytes) -> None:
-        if b"'" in body:
-            body = _STRING.sub(b"''", body)
-        body = body.strip()
-        rows = body.count(b"),(") + (1 if body.startswith(b"(") else 0)
+    def _add(self, table: str, rows: int) -> None:
         self.result.rows[table] = self.result.rows.get(table, 0) + rows
-        self._table = None if body.endswith(b";") else table
 
-    def feed(self, line: bytes) -> None:
-        self.result.lines += 1
-        if self._table is not None:
-            self._count(self._table, line)
-            self._last = b""
+    def feed(self, data: bytes) -> None:
+        data = self._carry + data if self._carry else data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            self._carry = data
             return
-        first = line[:1]
-        if first == b"I":
-            m = _INSERT.match(line)
-            if m:
-                self._count(m.group(1).replace(b"``", b"`").decode(), line[m.end() :])
-                self._last = b""
+        block, self._carry = data[:cut], data[cut:]
+        self._block(block)
+        self._tail = (self._tail + block[-512:])[-512:]
+
+    def _block(self, block: bytes) -> None:
+        pos, n = 0, len(block)
+        while pos < n:
+            if self._table is not None:
+                end = block.find(b");\n", pos)
+                stop = n if end == -1 else end + 3
+                rows = (1 if block[pos : pos + 1] == b"(" else 0) + block.count(b"\n(", pos, stop - 1)
+                self._add(self._table, rows)
+                if end == -1:
+                    return
+                self._table, pos = None, stop
+                continue
+            m = _HEADER.search(block, pos)
+            for c in _CREATE.finditer(block, pos, m.start() if m else n):
+                self.result.rows.setdefault(_name(c.group(1)), 0)
+            if m is None:
                 return
-        elif first == b"C":
-            m = _CREATE.match(line)
-            if m:
-                self.result.rows.setdefault(m.group(1).replace(b"``", b"`").decode(), 0)
-        stripped = line.strip()
-        if stripped:
-            self._last = stripped
+            table = _name(m.group(1))
+            self.result.rows.setdefault(table, 0)
+            if m.group(2) == b"\n":
+                self._table, pos = table, m.end()
+                continue
+            eol = block.find(b"\n", m.end())
+            body = block[m.end() : eol].strip()
+            if b"'" in body:
+                body = _STRING.sub(b"''", body)
+            self._add(table, body.count(b"),(") + (1 if body.startswith(b"(") else 0))
+            pos = eol + 1
 
     def finish(self) -> DumpCount:
-        self.result.completed = self._last.startswith(COMPLETION_MARKER)
+        if self._carry:
+            rest, self._carry = self._carry + b"\n", b""
+            self._block(rest)
+            self._tail = (self._tail + rest)[-512:]
+        lines = [ln for ln in self._tail.splitlines() if ln.strip()]
+        self.result.completed = bool(lines) and lines[-1].startswith(COMPLETION_MARKER) and self._table is None
         return self.result
+
+
+def _name(raw: bytes) -> str:
+    return raw.replace(b"``", b"`").decode()
 
 
 def count_rows(lines: Iterable[bytes]) -> DumpCount:

@@ -1,6 +1,6 @@
 """Where snapshots live: MIRROR_ROOT/<client>/<store>/<timestamp>/{files/, db.sql.zst|gz, manifest.json}.
 
-A run writes into `<store dir>/.partial/` and publishes by renaming it to its timestamp and then
+rsync keeps `<store dir>/.current/` up to date; a run hard-links it into `<store dir>/.partial/` and publishes by renaming it to its timestamp and then
 swapping the `latest` symlink with an atomic rename, so a reader never sees a half-written snapshot.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 from maint.errors import PreconditionError
 
 PARTIAL = ".partial"
+CURRENT = ".current"
 LATEST = "latest"
 MANIFEST = "manifest.json"
 FILES = "files"
@@ -53,6 +54,11 @@ class StoreMirror:
     @property
     def partial(self) -> Path:
         return self.path / PARTIAL
+
+    @property
+    def current(self) -> Path:
+        """The store's files as last fetched, kept between runs so a no-change run transfers nothing."""
+        return self.path / CURRENT
 
     @property
     def latest_link(self) -> Path:

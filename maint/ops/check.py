@@ -219,6 +219,10 @@ def platform_of(facts: CheckFacts, targets: Targets = Targets()) -> Platform:
     )
 
 
+def _db_name(kind: str) -> str:
+    return "MariaDB" if kind == "mariadb" else "MySQL"
+
+
 def _parse(text: str) -> Version | None:
     try:
         return parse_version(text)
@@ -385,7 +389,7 @@ def database_verdict(release: Release, platform: Platform) -> Verdict:
     source = f"{line.source}; docs requirements.html (no version stated); discussion #10952"
     if kind is None or platform.db_version is None:
         return Verdict("database", "?", supported, UNKNOWN, platform.db_missing, source)
-    found = f"{'MariaDB' if kind == 'mariadb' else 'MySQL'} {platform.db_version}"
+    found = f"{_db_name(kind)} {platform.db_version}"
     version = _parse(platform.db_version)
     if version is None:
         return Verdict(
@@ -692,23 +696,54 @@ def platform_verdicts(release: Release, platform: Platform) -> list[Verdict]:
 
 
 def _acceptable(release: Release, platform: Platform) -> bool:
-    verdicts = platform_verdicts(release, platform)
-    return verdicts[0].status == OK and all(v.status != UNSUPPORTED for v in verdicts)
+    """PHP known to work, and no database or web server break. Missing extensions don't rule a release
+    out: installing one is the smaller change, so the recommendation names them instead."""
+    php, _, database, web = platform_verdicts(release, platform)
+    return php.status == OK and UNSUPPORTED not in (database.status, web.status)
 
 
 def recommend_upgrade(matrix: Matrix, release: Release, platform: Platform) -> Release | None:
-    """The lowest release that supports the platform: the store's own line first, then newer lines."""
-    newer = [r for r in matrix.newer_than(release) if not r.dev]
+    """The lowest release that supports the platform: the store's own line first, then newer lines.
+    Development versions and end-of-life lines are never proposed."""
+    newer = [r for r in matrix.newer_than(release) if not r.dev and r.line.status != "eol"]
     same_line = [r for r in newer if r.version.line() == release.version.line()]
     later_lines = [r for r in newer if r.version.line() != release.version.line()]
     return next((r for r in (*same_line, *later_lines) if _acceptable(r, platform)), None)
+
+
+def _recommendation(
+    matrix: Matrix, release: Release, platform: Platform, php_status: str, applying: Sequence[Advisory]
+) -> tuple[str | None, str]:
+    """(target release or None, the sentence that explains it)."""
+    if php_status == UNKNOWN:
+        return None, "no recommendation while the PHP version is unknown"
+    if php_status == OK and release.line.status != "eol":
+        return None, f"{release.name} runs on PHP {platform.php}: no core upgrade needed for the platform"
+    target = recommend_upgrade(matrix, release, platform)
+    if target is None:
+        return None, f"no release supports {_describe(platform)}; change the platform instead"
+    same_line = target.version.line() == release.version.line()
+    cleared = [a.id for a in applying if not a.applies_to(target.version)]
+    newest = [r for r in matrix.releases if not r.dev and r.version.line() == target.version.line()][-1]
+    missing = extensions_verdict(target, platform)
+    text = (
+        f"upgrade to {target.name}: the lowest release {'in line ' + release.version.line() if same_line else 'of a newer line'}"
+        f" that supports {_describe(platform)}"
+    )
+    if missing.status == UNSUPPORTED:
+        text += f"; it also needs PHP extensions the host lacks ({missing.reason.split(':')[0]})"
+    if cleared:
+        text += f"; also clears {', '.join(cleared)}"
+    if newest is not target:
+        text += f" (newest in line {newest.version.line()}: {newest.name})"
+    return target.name, text
 
 
 def _mark_planned(verdicts: list[Verdict], facts: CheckFacts, targets: Targets) -> list[Verdict]:
     found_by_component = {
         "php": (facts.php.version if facts.php else "?", targets.php),
         "database": (
-            f"{facts.db.kind} {facts.db.version}" if facts.db else "?",
+            f"{_db_name(facts.db.kind)} {facts.db.version}" if facts.db else "?",
             targets.mysql or targets.mariadb,
         ),
         "web server": (
@@ -778,32 +813,7 @@ def plan_check(
                 breaks.append(f"{verdict.component}: {old.status} -> {verdict.status} ({verdict.reason})")
         verdicts = _mark_planned(verdicts, facts, targets)
 
-    recommended, recommendation = None, ""
-    needs_upgrade = platform_now[0].status != OK or any(v.status == UNSUPPORTED for v in platform_now)
-    if needs_upgrade and platform_now[0].status != UNKNOWN:
-        target = recommend_upgrade(matrix, release, planned)
-        if target is None:
-            recommendation = "no release supports this platform; change the platform instead"
-        else:
-            recommended = target.name
-            cleared = [a.id for a in applying if not a.applies_to(target.version)]
-            same_line = target.version.line() == release.version.line()
-            newest = [r for r in matrix.releases if not r.dev and r.version.line() == target.version.line()][
-                -1
-            ]
-            recommendation = (
-                f"upgrade to {target.name}: the lowest release "
-                f"{'in line ' + release.version.line() if same_line else 'of a newer line'}"
-                f" that supports {_describe(planned)}"
-                + (f"; also clears {', '.join(cleared)}" if cleared else "")
-                + (
-                    f" (newest in line {newest.version.line()}: {newest.name})"
-                    if newest is not target
-                    else ""
-                )
-            )
-    elif not needs_upgrade:
-        recommendation = f"{release.name} supports {_describe(planned)}"
+    recommended, recommendation = _recommendation(matrix, release, planned, platform_now[0].status, applying)
     status, code = overall(verdicts)
     return CheckReport(
         facts.store,
@@ -826,7 +836,7 @@ def _describe(platform: Platform) -> str:
     if platform.php:
         parts.append(f"PHP {platform.php}")
     if platform.db_kind and platform.db_version:
-        parts.append(f"{'MariaDB' if platform.db_kind == 'mariadb' else 'MySQL'} {platform.db_version}")
+        parts.append(f"{_db_name(platform.db_kind)} {platform.db_version}")
     if platform.web_kind == "apache" and platform.web_version:
         parts.append(f"Apache {platform.web_version}")
     return ", ".join(parts) or "this platform"

@@ -65,7 +65,7 @@ class _Loader:
         self.method = "load data local"
 
     def create(self, name: str, columns: Sequence[tuple[str, str]], key: str = "") -> None:
-        body = ", ".join(f"{_ident(c)} {t} NULL" for c, t in columns)
+        body = ", ".join(f"{_ident(c)} {t}" for c, t in columns)
         _execute(self.db, f"DROP TEMPORARY TABLE IF EXISTS {name}")
         _execute(self.db, f"CREATE TEMPORARY TABLE {name} ({body}{f', PRIMARY KEY ({key})' if key else ''})")
 
@@ -122,13 +122,14 @@ def load_temp_tables(db: Db, ops: Sequence[Operation]) -> str:
         if isinstance(op, ColumnUpdate):
             if op.sql_type not in SQL_TYPES:
                 raise SqlError(f"refusing column type {op.sql_type!r}")
-            loader.create(tmp, [("k", "INT NOT"), ("old_v", op.sql_type), ("new_v", op.sql_type)], key="k")
+            loader.create(tmp, [("k", "INT NOT NULL"), ("old_v", f"{op.sql_type} NULL"),
+                                ("new_v", f"{op.sql_type} NULL")], key="k")
             loader.fill(tmp, ("k", "old_v", "new_v"), op.rows)
             continue
         stored = _stored_columns(op)
-        types = [(c, _column_type(c)) for c in stored]
+        types = [(c, f"{_column_type(c)} NULL") for c in stored]
         scope = _SCOPE_NAMES[: len(op.scope)]
-        loader.create(tmp, [(c, "INT NOT") for c in scope], key=", ".join(scope))
+        loader.create(tmp, [(c, "INT NOT NULL") for c in scope], key=", ".join(scope))
         loader.fill(tmp, scope, op.scopes())
         for name, rows in ((new, op.after), (old, op.before)):
             loader.create(name, types)

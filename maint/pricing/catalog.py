@@ -83,13 +83,16 @@ def read_groups(db: pymysql.connections.Connection, prefix: str) -> dict[str, in
 
 def read_discounts(
     db: pymysql.connections.Connection, prefix: str, columns: tuple[str, ...], filters: tuple[tuple[str, str], ...],
-    product_ids: Iterable[int],
+    product_ids: Iterable[int], *, table_name: str = "product_discount", pk: str = "product_discount_id",
 ) -> dict[tuple[int, int], list[tuple[str | None, ...]]]:
-    """Existing product_discount rows of these products, as text, by (product_id, customer_group_id)."""
-    target = table(prefix, "product_discount")
+    """Existing discount (or special) rows of these products, as text, by (product_id, customer_group_id).
+
+    `columns` must start with product_id, customer_group_id."""
+    target = table(prefix, table_name)
+    table("", pk)
     for name in columns:
         table("", name)  # identifiers: letters, digits, _ only
-    select = ", ".join(f"CAST(`{c}` AS CHAR)" for c in ("product_discount_id", *columns))
+    select = ", ".join(f"CAST(`{c}` AS CHAR)" for c in (pk, *columns))
     for name, _ in filters:
         table("", name)  # identifiers: letters, digits, _ only
     where = "".join(f" AND `{c}` = %s" for c, _ in filters)
@@ -134,3 +137,12 @@ def read_customers(db: pymysql.connections.Connection, prefix: str, emails: Iter
             for customer_id, email, group_id in cur.fetchall():
                 found.setdefault(str(email).strip().lower(), []).append((int(customer_id), int(group_id or 0)))
     return found
+
+
+def read_default_group(db: pymysql.connections.Connection, prefix: str) -> int:
+    """The store's default customer group (setting config_customer_group_id), 1 when unset."""
+    with db.cursor() as cur:
+        cur.execute(f"SELECT value FROM {table(prefix, 'setting')} WHERE store_id = 0 "  # noqa: S608
+                    "AND `key` = 'config_customer_group_id'")
+        row = cur.fetchone()
+    return int(row[0]) if row and str(row[0]).isdigit() else 1

@@ -8,20 +8,34 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from maint.pricing.issues import Issue
 from maint.sheets import Column, Sheet
-from maint.sheets.values import PriceChange, cell_text, is_blank, parse_price
+from maint.sheets.values import CellValue, PriceChange, cell_text, is_blank, parse_date, parse_price
 
 LARGE_CHANGE = Decimal("0.5")  # ±50 % needs --allow-large-changes
+
+
+NO_DATE = "0000-00-00"  # OpenCart's "no date" for open-ended specials and discounts (facts B6)
+
+
+@dataclass(frozen=True)
+class Special:
+    """A special price from the optional special / special_start / special_end columns."""
+
+    amount: PriceChange  # absolute, or "-10%" off the (new) price
+    date_start: str = NO_DATE
+    date_end: str = NO_DATE
 
 
 @dataclass(frozen=True)
 class PriceRow:
     row: int
     key: str
-    change: PriceChange
+    change: PriceChange | None  # None: a row that only sets a special price
     raw: str
+    special: Special | None = None
 
 
 @dataclass(frozen=True)
@@ -68,15 +82,48 @@ def parse_price_rows(sheet: Sheet, match: str) -> tuple[list[PriceRow], list[Iss
         elif match == "product_id" and not key.isdigit():
             issues.append(Issue(sheet.file, row.number, label(key_col), key, "product_id must be a whole number"))
             bad = True
-        try:
-            change = parse_price(price_cell, decimal_comma=sheet.decimal_comma)
-        except ValueError as exc:
-            issues.append(Issue(sheet.file, row.number, label(price_col), cell_text(price_cell),
-                                f"price: {exc}"))
-            continue
-        if not bad:
-            rows.append(PriceRow(row.number, key, change, cell_text(price_cell)))
+        special, special_bad = _parse_special(sheet, row.number, row.values, issues)
+        change: PriceChange | None = None
+        if not (is_blank(price_cell) and special is not None):
+            try:
+                change = parse_price(price_cell, decimal_comma=sheet.decimal_comma)
+            except ValueError as exc:
+                issues.append(Issue(sheet.file, row.number, label(price_col), cell_text(price_cell),
+                                    f"price: {exc}"))
+                continue
+        if not bad and not special_bad:
+            rows.append(PriceRow(row.number, key, change, cell_text(price_cell), special))
     return rows, issues
+
+
+def _parse_special(sheet: Sheet, number: int, values: Mapping[str, CellValue],
+                   issues: list[Issue]) -> tuple[Special | None, bool]:
+    """The row's special price, if the sheet has the column and the cell is filled; (special, had errors)."""
+    cell = values.get("special")
+    if "special" not in sheet.columns or is_blank(cell):
+        return None, False
+    before = len(issues)
+    amount = None
+    try:
+        amount = parse_price(cell, decimal_comma=sheet.decimal_comma)
+        if amount.percent and amount.amount >= 0:
+            raise ValueError("a special in percent must be negative, e.g. -10%")
+    except ValueError as exc:
+        issues.append(Issue(sheet.file, number, label(sheet.columns["special"]), cell_text(cell), f"special: {exc}"))
+    dates: list[str] = []
+    for name in ("special_start", "special_end"):
+        value = values.get(name)
+        try:
+            dates.append(NO_DATE if is_blank(value) else parse_date(value).isoformat())
+        except ValueError as exc:
+            issues.append(Issue(sheet.file, number, label(sheet.columns[name]), cell_text(value), f"{name}: {exc}"))
+            dates.append(NO_DATE)
+    if NO_DATE not in dates and dates[1] < dates[0]:
+        issues.append(Issue(sheet.file, number, label(sheet.columns["special_end"]), dates[1],
+                            "the special ends before it starts"))
+    if len(issues) > before or amount is None:
+        return None, True
+    return Special(amount, dates[0], dates[1]), False
 
 
 @dataclass(frozen=True)
@@ -105,6 +152,13 @@ class PricePlan:
     unchanged: int = 0
     skipped: list[Issue] = field(default_factory=list)
     relative: bool = False  # the file has "+5%"-style rows: applying it twice would compound
+    specials: list[tuple[int, str, int, Special, Decimal]] = field(default_factory=list)  # id, key, row, special, price
+    special_pairs_changed: int = 0
+    special_op: Any = None  # the SetReplace for specials, once planned against the store
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes and not self.special_pairs_changed
 
     @property
     def large(self) -> list[PriceDiff]:
@@ -137,8 +191,18 @@ def resolve_prices(
                                 f"duplicate: product {entry.product_id} is already in row {first_row_of[entry.product_id]}"))
             continue
         first_row_of[entry.product_id] = row.row
+        new = entry.price if row.change is None else row.change.apply_to(entry.price)
+        if row.special is not None:
+            special_price = row.special.amount.apply_to(new)
+            if special_price >= new:
+                issues.append(Issue(file, row.row, column, row.key,
+                                    f"special price {special_price} is not below the price {new}"))
+                continue
+            plan.specials.append((entry.product_id, row.key, row.row, row.special, special_price))
+            plan.relative = plan.relative or row.special.amount.percent
+        if row.change is None:
+            continue
         plan.relative = plan.relative or row.change.percent
-        new = row.change.apply_to(entry.price)
         if new == entry.price:
             plan.unchanged += 1
         else:

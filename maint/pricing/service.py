@@ -22,6 +22,7 @@ from maint.pricing.apply import apply_operations, load_temp_tables, read_sets
 from maint.pricing.catalog import (
     read_catalog,
     read_customers,
+    read_default_group,
     read_discounts,
     read_group_snapshot,
     read_groups,
@@ -45,11 +46,12 @@ from maint.pricing.groups import (
 )
 from maint.pricing.issues import Issue, SheetInvalidError
 from maint.pricing.prices import PriceDiff, PricePlan, PriceRow, label, parse_price_rows, resolve_prices
-from maint.pricing.schema import price_schema
+from maint.pricing.schema import PriceSchema, price_schema
 from maint.pricing.undo import (
     ColumnUpdate,
     Operation,
     SetReplace,
+    Stored,
     append_audit,
     read_audit,
     store_dir,
@@ -60,6 +62,7 @@ from maint.remote.sql import connect_db
 from maint.remote.ssh import quote, run
 from maint.sheets import open_sheet
 from maint.sheets.headers import parse_columns_option
+from maint.sheets.values import FOUR_PLACES
 
 PRICE_TYPE = "DECIMAL(15,4)"
 
@@ -97,7 +100,42 @@ def plan_prices(db: Any, prefix: str, version: str, parsed: PriceSheet, *, skip_
     if issues and not skip_invalid:
         raise SheetInvalidError(issues)
     plan.skipped = issues
+    plan.special_op = special_operation(db, prefix, schema, plan)
     return plan
+
+
+def special_operation(db: Any, prefix: str, schema: PriceSchema, plan: PricePlan) -> SetReplace | None:
+    """Each listed product gets exactly one special for the default group: product_special on 3.0/4.0,
+    a product_discount row with special=1, quantity 1, type F on 4.1 (facts B6)."""
+    if not plan.specials:
+        return None
+    group = read_default_group(db, prefix)
+    filters: tuple[tuple[str, str], ...]
+    if schema.special_table:
+        table_name, pk, filters = schema.special_table, "product_special_id", ()
+        columns: tuple[str, ...] = ("product_id", "customer_group_id", "priority", "price", "date_start", "date_end")
+    else:
+        table_name, pk, filters = "product_discount", "product_discount_id", (("special", "1"),)
+        columns = discount_columns(schema)
+    existing = read_discounts(db, prefix, columns, filters, [s[0] for s in plan.specials], table_name=table_name,
+                              pk=pk)
+    before: list[Stored] = []
+    after: list[Stored] = []
+    for product_id, _, _, special, price in plan.specials:
+        text = str(price.quantize(FOUR_PLACES))
+        if schema.special_table:
+            content: tuple[str, ...] = (str(product_id), str(group), "1", text, special.date_start, special.date_end)
+        else:
+            content = (str(product_id), str(group), "1", "1", text, "F", "1", special.date_start, special.date_end)
+        current = existing.get((product_id, group), [])
+        if Counter(tuple(r[1:]) for r in current) == Counter([content]):
+            continue
+        plan.special_pairs_changed += 1
+        before.extend(current)
+        after.append((None, *content))
+    if not after:
+        return None
+    return SetReplace(table_name, pk, columns, filters, before, after)
 
 
 def check_large(plan: PricePlan, allow_large_changes: bool) -> None:
@@ -122,9 +160,15 @@ def already_applied(audit_dir: Path, sha256: str) -> dict[str, Any] | None:
     return latest
 
 
-def price_update(plan: PricePlan) -> ColumnUpdate:
-    return ColumnUpdate("product", "product_id", "price", PRICE_TYPE,
-                        [(c.product_id, c.old, c.new) for c in plan.changes])
+def price_operations(plan: PricePlan) -> list[Operation]:
+    """The price update (if any prices change) and the specials replacement (if any specials change)."""
+    ops: list[Operation] = []
+    if plan.changes:
+        ops.append(ColumnUpdate("product", "product_id", "price", PRICE_TYPE,
+                                [(c.product_id, c.old, c.new) for c in plan.changes]))
+    if plan.special_op is not None:
+        ops.append(plan.special_op)
+    return ops
 
 
 def percent(diff: PriceDiff) -> str:

@@ -27,7 +27,7 @@ import yaml
 from maint.sandbox import ports
 from maint.sandbox.mariadb import MariaDB, StoreDatabase
 from maint.sandbox.php import PhpServer
-from maint.sandbox.process import ProcessRef, SandboxError, is_running, stop_process
+from maint.sandbox.process import ProcessRef, SandboxError, is_running, process_start_ticks, stop_process
 from maint.sandbox.sshd import HOST_ALIAS, Sshd
 
 STATE_FILE = "state.json"
@@ -219,6 +219,10 @@ class Sandbox:
     def start(self) -> Sandbox:
         if self._attached:
             raise SandboxError("an attached sandbox is started by its owner (python -m maint.sandbox up)")
+        running = [name for name, _, up in recorded_processes(read_state(self.base)) if up]
+        if running and not self.processes():
+            raise SandboxError(f"a sandbox already runs in {self.base} ({', '.join(running)}); attach to it or "
+                               f"stop it first: python -m maint.sandbox --base {self.base} down")
         began = time.monotonic()
         for folder in (self.base, self.state_dir, self.mirror_dir, self.base / "logs", self.base / "stores"):
             folder.mkdir(parents=True, exist_ok=True)
@@ -363,6 +367,8 @@ class Sandbox:
             "stores": [s.as_dict() for s in self.stores],
             "pids": {name: ref.as_dict() for name, ref in self.processes().items()},
             "env": self.env(),
+            # Who stops these services: a test run (stop_at_exit) or nobody but `down` (the CLI's `up`).
+            "owner": _this_process().as_dict() if self.stop_at_exit else None,
         }
         path = self.base / STATE_FILE
         tmp = path.with_suffix(".tmp")
@@ -370,6 +376,11 @@ class Sandbox:
         with os.fdopen(fd, "w") as handle:
             json.dump(state, handle, indent=2)
         tmp.replace(path)
+
+
+def _this_process() -> ProcessRef:
+    ticks = process_start_ticks(os.getpid())
+    return ProcessRef(os.getpid(), ticks if ticks is not None else -1)
 
 
 # -- state.json, for the CLI ------------------------------------------------------------------
@@ -400,4 +411,19 @@ def stop_recorded(base: Path) -> list[str]:
     if state:
         state["pids"] = {}
         (Path(base).expanduser() / STATE_FILE).write_text(json.dumps(state, indent=2))
+    return stopped
+
+
+def stop_orphans(state_files: Iterator[Path]) -> list[Path]:
+    """Stop sandboxes whose owning process died without stopping them (a test run killed with SIGKILL).
+
+    Sandboxes started by `up` have no owner and are left alone, as are those whose owner still runs."""
+    stopped = []
+    for path in state_files:
+        try:
+            owner = read_state(path.parent).get("owner")
+        except SandboxError:
+            continue
+        if owner and not is_running(ProcessRef.from_dict(owner)) and stop_recorded(path.parent):
+            stopped.append(path.parent)
     return stopped

@@ -37,6 +37,7 @@ def price_summary(plan: PricePlan) -> dict[str, Any]:
         "file": plan.file,
         "changes": len(plan.changes),
         "unchanged": plan.unchanged,
+        "specials_changed": plan.special_pairs_changed,
         "large_changes": len(plan.large),
         "skipped": [i.as_dict() for i in plan.skipped],
         "largest": [
@@ -51,6 +52,10 @@ def show_price_plan(store: str, plan: PricePlan) -> None:
     if plan.skipped:
         render.table(f"Skipped {len(plan.skipped)} invalid row(s) (--skip-invalid)", ISSUE_COLUMNS,
                      issue_table(plan.skipped))
+    if plan.special_pairs_changed:
+        render.console().print(f"{store}: {plan.special_pairs_changed} special price(s) to set "
+                               f"({len(plan.specials) - plan.special_pairs_changed} already as in the file)",
+                               highlight=False, markup=False)
     if not plan.changes:
         return
     rows = [(c.row, c.key, c.product_id, c.old, c.new, service.percent(c)) for c in plan.largest(SHOWN)]
@@ -96,18 +101,18 @@ def prices(c, store, file, sheet="", columns="", match="sku", skip_invalid=False
                     raise
                 sha = file_sha256(path)
                 noop = ""
-                if plan.relative and plan.changes:
+                if plan.relative and not plan.empty:
                     earlier = service.already_applied(store_dir(cfg.state_dir, cfg.client, cfg.store), sha)
                     if earlier:
                         noop = (f"this file was already applied on {earlier.get('when')} and its relative (%) "
                                 "changes would compound; run `fab undo` first to apply it again")
-                        plan.changes = []
+                        plan.changes, plan.special_op, plan.special_pairs_changed = [], None, 0
                 summary = {"store": store, **price_summary(plan), "dry_run": dry_run, "applied": False}
                 if diff_csv:
                     service.write_diff_csv(plan, Path(diff_csv))
                 if not json:
                     show_price_plan(store, plan)
-                if not plan.changes:
+                if plan.empty:
                     reason = noop or f"all {plan.unchanged} price(s) already as in the file"
                     summary["noop_reason"] = reason
                     _done(summary, json, f"{store}: No changes. {reason}")
@@ -120,10 +125,12 @@ def prices(c, store, file, sheet="", columns="", match="sku", skip_invalid=False
                     _done(summary, json, f"{store}: dry run, nothing changed.", summary.get("warnings"))
                     return summary
                 service.check_large(plan, allow_large_changes)
-                confirm(f"Apply {len(plan.changes)} price change(s) to {store}?", yes=yes or json)
+                confirm(f"Apply {len(plan.changes)} price change(s) and {plan.special_pairs_changed} special(s) "
+                        f"to {store}?", yes=yes or json)
                 header = {"file": str(path.resolve()), "sha256": sha, "match": match}
-                applied = service.apply_changes(conn, cfg, facts, db, [service.price_update(plan)], task="prices",
+                applied = service.apply_changes(conn, cfg, facts, db, service.price_operations(plan), task="prices",
                                                 header=header, counts={"changed": len(plan.changes),
+                                                                       "specials": plan.special_pairs_changed,
                                                                        "unchanged": plan.unchanged,
                                                                        "skipped": len(plan.skipped)},
                                                 sample=plan.changes)
@@ -131,7 +138,8 @@ def prices(c, store, file, sheet="", columns="", match="sku", skip_invalid=False
             conn.close()
     summary |= {"applied": True, "rows_changed": applied.rows_changed, "undo_file": str(applied.undo_file),
                 "engine": applied.engine, "warnings": applied.warnings}
-    _done(summary, json, f"{store}: applied {applied.rows_changed} price change(s) ({applied.engine}); "
+    _done(summary, json, f"{store}: applied {len(plan.changes)} price change(s) and {plan.special_pairs_changed} "
+                         f"special(s) ({applied.engine}); "
                          f"undo with: fab undo {store} {applied.undo_file}", applied.warnings)
     return summary
 

@@ -90,9 +90,7 @@ def serve(c, store, snapshot="", port=0, docker=False, stop=False, dry_run=False
         render.plan(plan)
     if dry_run:
         return
-    if docker:
-        raise PreconditionError("--docker: see docker/workcopy/compose.yaml; not wired in this build", store=store)
-    result = serve_copy(cfg.state_dir, man, path, port=port or None)
+    result = serve_copy(cfg.state_dir, man, path, port=port or None, docker=docker)
     result.warnings = list(plan.warnings)
     bad = [ch for ch in result.checks if not ch.ok]
     if json:

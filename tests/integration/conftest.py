@@ -13,6 +13,7 @@ Every test below tests/integration/ is marked `integration`: `pytest -m "not int
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import signal
 import subprocess
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 
 from maint.sandbox import Sandbox, StoreSpec
-from maint.sandbox.orchestrator import StoreBuilder
+from maint.sandbox.orchestrator import StoreBuilder, stop_orphans
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
 
@@ -35,6 +36,14 @@ SESSION_STORES = (
     StoreSpec("s30", "3.0.5.1"),
     StoreSpec("s40", "4.0.2.3", storage_outside=True),
 )
+
+
+_timings: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _timings:
+        terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -101,10 +110,14 @@ def sandbox(testbed: str, tmp_path_factory: pytest.TempPathFactory, request: pyt
     if missing:
         pytest.skip(f"sandbox services not installed: {', '.join(missing)} (run scripts/install-system-deps)")
     _stop_on_sigterm()
+    # Sandboxes of earlier runs that were killed outright (their pytest can no longer stop them).
+    runs = tmp_path_factory.getbasetemp().parent
+    for orphan in stop_orphans(runs.glob("pytest-*/*/state.json")):
+        print(f"\nstopped the orphaned sandbox in {orphan}")
     base = tmp_path_factory.mktemp("sandbox")
     began = time.monotonic()
     with Sandbox(base, SESSION_STORES, builder=store_builder()) as sb:
-        print(f"\nsandbox started in {time.monotonic() - began:.1f}s at {base}")
+        _timings.append(f"sandbox: {len(SESSION_STORES)} stores started in {time.monotonic() - began:.1f}s at {base}")
         yield sb
 
 
@@ -117,8 +130,6 @@ def _docker_sandbox(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fi
     problem = _docker_problem()
     if problem:
         pytest.skip(f"--testbed=docker: {problem}")
-    import os
-
     base = tmp_path_factory.mktemp("sandbox")
     os.environ["MAINT_SANDBOX_BASE"] = str(base)
     os.environ["MAINT_SANDBOX_STORES"] = " ".join(

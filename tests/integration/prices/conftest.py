@@ -1,4 +1,4 @@
-"""A sandbox of the price tests' own (s3 = 3.0.3.8 MyISAM, s4 = 4.1.0.4 InnoDB), so that faults injected
+"""A sandbox of the price tests' own (s3 = 3.0.3.8 MyISAM, s4 = 4.1.0.4 InnoDB, s40 = 4.0.2.3), so that faults injected
 here can never disturb other areas' tests; it starts in about two seconds."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from invoke import Config, Context
 
 from maint.sandbox import Sandbox, StoreSpec
 
-STORES = (StoreSpec("s3", "3.0.3.8"), StoreSpec("s4", "4.1.0.4"))
+STORES = (StoreSpec("s3", "3.0.3.8"), StoreSpec("s4", "4.1.0.4"), StoreSpec("s40", "4.0.2.3"))
 PRICE_TABLES = ("product", "product_discount", "product_special", "product_code", "customer", "customer_group",
                 "customer_group_description")
 

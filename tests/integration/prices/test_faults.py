@@ -22,7 +22,7 @@ def apply_file(task_context, name: str, sheet: Path, hook) -> None:
         facts = get_store_facts(conn, cfg)
         with open_db(conn, facts.db, local_infile=True, store=name) as db:
             plan = service.plan_prices(db, facts.db.prefix, facts.version, service.read_price_sheet(sheet))
-            service.apply_changes(conn, cfg, facts, db, [service.price_update(plan)], task="prices",
+            service.apply_changes(conn, cfg, facts, db, service.price_operations(plan), task="prices",
                                   header={"file": sheet.name}, counts={}, hook=hook)
     finally:
         conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,39 @@ def test_large_changes_need_permission_and_change_nothing(tmp_path, task_context
         prices(task_context, "s3", str(sheet), yes=True)
     assert caught.value.code == 60
     assert store_state("s3") == before
+
+
+def special_rows(price_sandbox, store: str) -> list[tuple]:
+    s = price_sandbox.store(store)
+    with price_sandbox.db_admin(s.db_name) as db, db.cursor() as cur:
+        if store == "s4":
+            cur.execute(f"SELECT product_id, customer_group_id, CAST(price AS CHAR), CAST(date_start AS CHAR), "
+                        f"CAST(date_end AS CHAR), quantity, type FROM `{s.prefix}product_discount` "
+                        "WHERE special = 1 AND product_id IN (1, 2) ORDER BY 1")
+        else:
+            cur.execute(f"SELECT product_id, customer_group_id, CAST(price AS CHAR), CAST(date_start AS CHAR), "
+                        f"CAST(date_end AS CHAR) FROM `{s.prefix}product_special` WHERE product_id IN (1, 2) ORDER BY 1")
+        return list(cur.fetchall())
+
+
+@pytest.mark.parametrize("store", ["s3", "s4", "s40"])
+def test_special_prices_with_dates_land_in_the_releases_table_and_undo(store, tmp_path, price_sandbox, task_context,
+                                                                      store_state, prices_of) -> None:
+    before = store_state(store)
+    old = prices_of(store, [1])[1]
+    sheet = tmp_path / "specials.csv"
+    sheet.write_text("Artikelnummer;Preis;Sonderpreis;Aktion von;Aktion bis\n"
+                     "SKU-00001;;-20%;01.12.2026;31.12.2026\n"
+                     "SKU-00002;99,00;79,00;;\n", encoding="utf-8")
+    done = prices(task_context, store, str(sheet), yes=True, allow_large_changes=True)
+    assert (done["changes"], done["specials_changed"]) == (1, 2)
+    twenty_off = f"{Decimal(old) * Decimal('0.8'):.4f}"
+    tail = (1, "F") if store == "s4" else ()
+    assert special_rows(price_sandbox, store) == [(1, 1, twenty_off, "2026-12-01", "2026-12-31", *tail),
+                                                  (2, 1, "79.0000", "0000-00-00", "0000-00-00", *tail)]
+    assert prices_of(store, [1, 2]) == {1: old, 2: "99.0000"}
+    again = prices(task_context, store, str(sheet), yes=True, allow_large_changes=True)
+    assert again["changes"] == again["specials_changed"] == 0
+    undo(task_context, store, done["undo_file"], yes=True)
+    assert {k: v for k, v in store_state(store).items() if k != "files"} == {
+        k: v for k, v in before.items() if k != "files"}

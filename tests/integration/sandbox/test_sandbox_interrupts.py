@@ -9,10 +9,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from maint.sandbox import Sandbox
+from maint.sandbox.orchestrator import stop_orphans
 from maint.sandbox.process import ProcessRef, is_running
 
 HERE = Path(__file__).resolve().parent
@@ -74,3 +77,23 @@ def test_services_stop_when_their_owner_ends(tmp_path: Path, mode: str) -> None:
             owner.kill()
         subprocess.run([sys.executable, "-m", "maint.sandbox", "--base", str(base), "down"], cwd=PROJECT,
                        env=child_env(), capture_output=True, check=False)
+
+
+def test_sandbox_of_a_killed_owner_is_stopped_by_the_next_run(tmp_path: Path) -> None:
+    owner, base = start_owner(tmp_path, "sleep")
+    try:
+        refs = recorded_refs(base)
+        owner.kill()  # SIGKILL: no atexit, no finaliser
+        owner.wait(timeout=10)
+        assert all(is_running(ref) for ref in refs)
+        assert stop_orphans(iter([base / "state.json"])) == [base]
+        assert wait_stopped(refs) == []
+    finally:
+        subprocess.run([sys.executable, "-m", "maint.sandbox", "--base", str(base), "down"], cwd=PROJECT,
+                       env=child_env(), capture_output=True, check=False)
+
+
+def test_a_running_owner_keeps_its_sandbox(make_sandbox: Callable[..., Sandbox]) -> None:
+    sandbox = make_sandbox()
+    assert stop_orphans(iter([sandbox.base / "state.json"])) == []
+    assert all(is_running(ref) for ref in sandbox.processes().values())

@@ -259,3 +259,12 @@ def test_cli_up_is_idempotent_and_down_stops_by_pid(
 def test_cli_rejects_a_malformed_store_argument(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert cli.main(["--base", str(tmp_path), "up", "--store", "x"]) == 2
     assert "NAME=VERSION" in capsys.readouterr().err
+
+
+def test_starting_over_a_running_sandbox_says_how_to_stop_it(
+    make_sandbox: Callable[..., Sandbox], stub_builder: Callable[..., None]
+) -> None:
+    running = make_sandbox()
+    with pytest.raises(SandboxError, match="already runs.*maint.sandbox --base .* down"):
+        Sandbox(running.base, [StoreSpec("one", "3.0.3.8")], builder=stub_builder).start()
+    assert requests.get(running.store("one").url, timeout=10).status_code == 200

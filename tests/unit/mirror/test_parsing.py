@@ -69,3 +69,11 @@ def test_stripped_tables_must_be_dumped_empty() -> None:
     assert mismatches(checks) == []
     checks = compare_counts({"oc_customer": 2}, {"oc_customer": 20}, {"oc_customer": 20}, stripped=["oc_customer"])
     assert len(mismatches(checks)) == 1
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 1 << 20])
+def test_row_counts_do_not_depend_on_how_the_stream_is_chunked(size: int) -> None:
+    data = (FIXTURES / "mysqldump-rows" / "mixed-layouts.sql").read_bytes()
+    whole = count_rows([data])
+    chunked = count_rows(data[i : i + size] for i in range(0, len(data), size))
+    assert chunked == whole and whole.completed
