@@ -44,24 +44,27 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.monotonic() - started
 
 
+def exact_rows(cur: Any, db_name: str) -> int:
+    cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", (db_name,))
+    total = 0
+    for (name,) in cur.fetchall():
+        cur.execute(f"SELECT COUNT(*) FROM `{name}`")
+        total += int(cur.fetchone()[0])
+    return total
+
+
 def pad_rows(sb: Any, db_name: str, engine: str) -> int:
     """Add a log table so the database holds at least MIN_ROWS rows (MariaDB's sequence engine)."""
     with sb.db_admin(db_name) as db, db.cursor() as cur:
-        cur.execute("SELECT COALESCE(SUM(TABLE_ROWS), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
-                    (db_name,))
-        have = int(cur.fetchone()[0])
-        missing = MIN_ROWS - have
+        missing = MIN_ROWS - exact_rows(cur, db_name)
         if missing > 0:
             cur.execute(f"CREATE TABLE IF NOT EXISTS oc_bench_log (id INT PRIMARY KEY, customer_id INT, "
                         f"message VARCHAR(120), date_added DATETIME) ENGINE={engine}")
+            cur.execute("SELECT COALESCE(MAX(id), 0) FROM oc_bench_log")
+            first = int(cur.fetchone()[0]) + 1
             cur.execute(f"INSERT INTO oc_bench_log SELECT seq, seq % 20000, CONCAT('visit ', seq, ' it''s (a),(b)'), "
-                        f"NOW() FROM seq_1_to_{missing + 1000}")
-        total = 0
-        cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", (db_name,))
-        for (name,) in cur.fetchall():
-            cur.execute(f"SELECT COUNT(*) FROM `{name}`")
-            total += int(cur.fetchone()[0])
-        return total
+                        f"NOW() FROM seq_{first}_to_{first + missing + 999}")
+        return exact_rows(cur, db_name)
 
 
 def configs(sb: Any, mirror_root: Path) -> dict[str, Any]:

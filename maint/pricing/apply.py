@@ -165,10 +165,13 @@ def _count_column(db: Db, prefix: str, op: ColumnUpdate, index: int, which: str,
     return int(row[0]) if row else 0
 
 
-def _set_column(db: Db, prefix: str, op: ColumnUpdate, index: int, source: str) -> int:
+def _set_column(db: Db, prefix: str, op: ColumnUpdate, index: int, source: str, guard: str) -> int:
+    """Set the column from `source` where it still holds `guard`: rows someone else changed are left alone,
+    and the affected-row count tells whether every row was still as the plan read it."""
     target, tmp = table(prefix, op.table), _names(index)[0]
+    column = f"{target}.{_ident(op.column)}"
     return _execute(db, f"UPDATE {target} JOIN {tmp} ON {target}.{_ident(op.key)} = {tmp}.k "  # noqa: S608
-                        f"SET {target}.{_ident(op.column)} = {tmp}.{source}")
+                        f"SET {column} = {tmp}.{source} WHERE {column} <=> {tmp}.{guard}")
 
 
 def _scope_join(prefix: str, op: SetReplace, index: int) -> str:
@@ -203,13 +206,12 @@ def _replace_sets(db: Db, prefix: str, op: SetReplace, index: int, source: str) 
     return deleted + inserted
 
 
-def _check_before(db: Db, prefix: str, op: Operation, index: int, lock: str) -> str:
-    """'' when the store still holds what the plan read, else what differs."""
-    if isinstance(op, ColumnUpdate):
-        current = _count_column(db, prefix, op, index, "old_v", lock)
-        if current != len(op.rows):
-            return f"{len(op.rows) - current} of {len(op.rows)} {op.table} rows changed or vanished"
-        return ""
+def _drifted(op: ColumnUpdate, changed: int) -> str:
+    return f"{len(op.rows) - changed} of {len(op.rows)} {op.table} rows changed or vanished"
+
+
+def _check_sets(db: Db, prefix: str, op: SetReplace, index: int, lock: str) -> str:
+    """'' when the scopes still hold what the plan read, else what differs."""
     if not _same(read_sets(db, prefix, op, index, lock), op.before, with_keys=True):
         return f"{op.table} rows of {len(op.scopes())} product/group pair(s) changed"
     return ""
@@ -217,7 +219,11 @@ def _check_before(db: Db, prefix: str, op: Operation, index: int, lock: str) -> 
 
 def _change(db: Db, prefix: str, op: Operation, index: int) -> int:
     if isinstance(op, ColumnUpdate):
-        return _set_column(db, prefix, op, index, "new_v")
+        changed = _set_column(db, prefix, op, index, "new_v", guard="old_v")
+        if changed != len(op.rows):
+            raise PreconditionError(f"{_drifted(op, changed)} since the plan was made; nothing was changed, "
+                                    "run the task again")
+        return changed
     return _replace_sets(db, prefix, op, index, _names(index)[1])
 
 
@@ -229,14 +235,17 @@ def _verify_after(db: Db, prefix: str, op: Operation, index: int) -> bool:
 
 def _restore(db: Db, prefix: str, op: Operation, index: int) -> int:
     if isinstance(op, ColumnUpdate):
-        return _set_column(db, prefix, op, index, "old_v")
+        return _set_column(db, prefix, op, index, "old_v", guard="new_v")
     if _same(read_sets(db, prefix, op, index), op.before, with_keys=True):
         return 0
     return _replace_sets(db, prefix, op, index, _names(index)[2])
 
 
 def _verify_before(db: Db, prefix: str, op: Operation, index: int) -> bool:
-    return _check_before(db, prefix, op, index, "") == ""
+    """After a restore: no row holds a value this run wrote (column updates), or the scopes are as before."""
+    if isinstance(op, ColumnUpdate):
+        return _count_column(db, prefix, op, index, "new_v") == 0
+    return _check_sets(db, prefix, op, index, "") == ""
 
 
 # -- the transaction / lock frame ----------------------------------------------------------------------
@@ -261,26 +270,31 @@ def apply_operations(
     engine = "/".join(sorted(set(engines.values())))
     method = load_temp_tables(db, ops)
     hook("loaded", db)
+    touched = False
     try:
         _execute(db, "START TRANSACTION" if transactional else _lock_sql(prefix, ops))
         hook("locked", db)
         lock = " FOR UPDATE" if transactional else ""
-        for index, op in enumerate(ops):
-            drift = _check_before(db, prefix, op, index, lock)
+        for index, op in enumerate(ops):  # column updates check themselves through their guarded UPDATE
+            drift = _check_sets(db, prefix, op, index, lock) if isinstance(op, SetReplace) else ""
             if drift:
                 raise PreconditionError(f"{drift} since the plan was made; nothing was changed, run the task again")
         changed = 0
         for index, op in enumerate(ops):
+            touched = True
             changed += _change(db, prefix, op, index)
             hook(f"updated:{op.table}", db)
-        for index, op in enumerate(ops):
-            if not _verify_after(db, prefix, op, index):
-                raise VerificationError(f"{op.table}: the rows do not match the plan after the change")
+        if not transactional:  # inside a transaction the guarded statements' counts already prove it
+            for index, op in enumerate(ops):
+                if not _verify_after(db, prefix, op, index):
+                    raise VerificationError(f"{op.table}: the rows do not match the plan after the change")
         hook("verified", db)
         _execute(db, "COMMIT" if transactional else "UNLOCK TABLES")
         return ApplyResult(changed, engine, method)
     except PreconditionError:
         _release(db, transactional)
+        if touched and not transactional:
+            restore_previous(connect, db, prefix, ops, transactional)
         raise
     except (pymysql.err.MySQLError, OSError, VerificationError) as exc:
         _release(db, transactional)

@@ -15,6 +15,7 @@ CellValue = str | int | float | bool | dt.date | dt.datetime | dt.time | dt.time
 
 _CURRENCY = re.compile(r"(?i)(?:€|\$|£|¥|chf|eur|usd|gbp|sek|nok|dkk|pln|czk|kr\.?|zł|kč|\s)+")
 _NUMBER = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:[.,' ]\d{3})+)(?:[.,]\d+)?$|^[+-]?[.,]\d+$")
+_PLAIN = re.compile(r"\d{1,15}(?:\.\d{1,8})?\Z")
 FOUR_PLACES = Decimal("0.0001")
 # Excel's day zero for serial dates (1900 system, with its leap-year bug already accounted for).
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -50,6 +51,8 @@ def parse_decimal(value: CellValue, *, decimal_comma: bool | None = None) -> Dec
         return Decimal(repr(value))
     if not isinstance(value, str):
         raise ValueError("not a number")
+    if decimal_comma is not True and _PLAIN.match(value):
+        return Decimal(value)  # the common case, 100,000 times per list: skip the cleaning below
     text = _CURRENCY.sub("", value.replace("\u00a0", " ").replace("\u2212", "-"))
     if not text:
         raise ValueError("empty")

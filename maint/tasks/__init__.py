@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from maint.tasks import cli_compat, info  # noqa: F401  (cli_compat patches the parser)
-from maint.tasks import check, health
+from maint.tasks import check, cli_compat, health, info  # noqa: F401  (cli_compat patches the parser)
 from maint.tasks import hours as hours_tasks
 from maint.tasks.common import CONFIG_DEFAULTS
 
