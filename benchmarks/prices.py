@@ -46,7 +46,9 @@ def write_price_csv(path: Path, round_: int, count: int = PRODUCTS) -> None:
     # every round sets different prices, so every round really changes every row
     with path.open("w") as out:
         out.write("sku,price\n")
-        out.writelines(f"SKU-{i:06d},{(i % 900) + 10 + round_ % 7}.{round_ % 10}9\n" for i in range(1, count + 1))
+        out.writelines(
+            f"SKU-{i:06d},{(i % 900) + 10 + round_ % 7}.{round_ % 10}9\n" for i in range(1, count + 1)
+        )
 
 
 def write_price_xlsx(path: Path) -> None:
@@ -64,9 +66,18 @@ def task_context(sb: Any) -> Any:
     from invoke import Config, Context
 
     env = sb.env()
-    return Context(Config(overrides={"maint": {
-        "inventory": env["FABRIC_MAINT_INVENTORY"], "ssh_config": env["FABRIC_MAINT_SSH_CONFIG"],
-        "known_hosts": env["FABRIC_MAINT_KNOWN_HOSTS"], "state_dir": env["FABRIC_MAINT_STATE_DIR"]}}))
+    return Context(
+        Config(
+            overrides={
+                "maint": {
+                    "inventory": env["FABRIC_MAINT_INVENTORY"],
+                    "ssh_config": env["FABRIC_MAINT_SSH_CONFIG"],
+                    "known_hosts": env["FABRIC_MAINT_KNOWN_HOSTS"],
+                    "state_dir": env["FABRIC_MAINT_STATE_DIR"],
+                }
+            }
+        )
+    )
 
 
 def end_to_end_child(args: argparse.Namespace) -> None:
@@ -87,36 +98,77 @@ def end_to_end_child(args: argparse.Namespace) -> None:
     parsed = service.read_price_sheet(Path(args.file))
     with open_db(conn, facts.db, local_infile=True, store=args.store) as db:
         plan = service.plan_prices(db, facts.db.prefix, facts.version, parsed)
-        applied = service.apply_changes(conn, cfg, facts, db, service.price_operations(plan), task="prices",
-                                        header={"file": args.file}, counts={"changed": len(plan.changes)})
+        applied = service.apply_changes(
+            conn,
+            cfg,
+            facts,
+            db,
+            service.price_operations(plan),
+            task="prices",
+            header={"file": args.file},
+            counts={"changed": len(plan.changes)},
+        )
     seconds = time.perf_counter() - started
     conn.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "changed": applied.rows_changed, "peak_mb": peak_mb,
-                      "loaded_with": applied.loaded_with}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "changed": applied.rows_changed,
+                "peak_mb": peak_mb,
+                "loaded_with": applied.loaded_with,
+            }
+        )
+    )
 
 
 def raw_sql(store: Any, tsv: Path) -> float:
-    sql = (f"CREATE TEMPORARY TABLE t (product_id INT PRIMARY KEY, price DECIMAL(15,4)); "
-           f"LOAD DATA LOCAL INFILE '{tsv}' INTO TABLE t; "
-           f"UPDATE {store.prefix}product p JOIN t ON p.product_id = t.product_id SET p.price = t.price;")
+    sql = (
+        f"CREATE TEMPORARY TABLE t (product_id INT PRIMARY KEY, price DECIMAL(15,4)); "
+        f"LOAD DATA LOCAL INFILE '{tsv}' INTO TABLE t; "
+        f"UPDATE {store.prefix}product p JOIN t ON p.product_id = t.product_id SET p.price = t.price;"
+    )
     env = dict(os.environ, MYSQL_PWD=store.db_password)
     started = time.perf_counter()
-    subprocess.run(["mariadb", "--local-infile=1", "-h", "127.0.0.1", "-P", str(store.db_port), "-u", store.db_user,
-                    store.db_name, "-e", sql], check=True, env=env)
+    subprocess.run(
+        [
+            "mariadb",
+            "--local-infile=1",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            str(store.db_port),
+            "-u",
+            store.db_user,
+            store.db_name,
+            "-e",
+            sql,
+        ],
+        check=True,
+        env=env,
+    )
     return time.perf_counter() - started
 
 
 def row_by_row(store: Any, count: int, autocommit: bool, round_: int) -> float:
     import pymysql
 
-    db = pymysql.connect(host="127.0.0.1", port=store.db_port, user=store.db_user, password=store.db_password,
-                         database=store.db_name, autocommit=autocommit)
+    db = pymysql.connect(
+        host="127.0.0.1",
+        port=store.db_port,
+        user=store.db_user,
+        password=store.db_password,
+        database=store.db_name,
+        autocommit=autocommit,
+    )
     started = time.perf_counter()
     with db.cursor() as cur:
         for i in range(1, count + 1):
-            cur.execute(f"UPDATE {store.prefix}product SET price = %s WHERE product_id = %s",  # noqa: S608
-                        (f"{(i % 900) + 20 + round_}.55", i))
+            cur.execute(
+                f"UPDATE {store.prefix}product SET price = %s WHERE product_id = %s",  # noqa: S608
+                (f"{(i % 900) + 20 + round_}.55", i),
+            )
     if not autocommit:
         db.commit()
     seconds = time.perf_counter() - started
@@ -137,6 +189,12 @@ def main() -> None:
         end_to_end_child(args)
         return
 
+    import signal
+
+    def stop(signum: int, frame: object) -> None:  # SIGTERM: leave through `with Sandbox`, stopping it
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
     from python_calamine import CalamineWorkbook
 
     from maint.pricing.fields import price_fields
@@ -145,7 +203,9 @@ def main() -> None:
     from maint.tasks.prices import prices
 
     work = Path(tempfile.mkdtemp(prefix="maint-bench-prices-"))
-    specs = [StoreSpec(name, version, size="large", engine=engine) for name, (version, engine) in STORES.items()]
+    specs = [
+        StoreSpec(name, version, size="large", engine=engine) for name, (version, engine) in STORES.items()
+    ]
     began = time.perf_counter()
     results: dict[str, dict[str, float]] = {}
     try:
@@ -158,9 +218,22 @@ def main() -> None:
                 def ours(round_: int, name: str = name, res: dict[str, float] = res) -> float:
                     sheet = work / f"{name}-{round_}.csv"
                     write_price_csv(sheet, round_)
-                    out = subprocess.run([sys.executable, __file__, "--child", "--base", str(work / "sandbox"),
-                                          "--store", name, "--file", str(sheet)], check=True, capture_output=True,
-                                         text=True)
+                    out = subprocess.run(
+                        [
+                            sys.executable,
+                            __file__,
+                            "--child",
+                            "--base",
+                            str(work / "sandbox"),
+                            "--store",
+                            name,
+                            "--file",
+                            str(sheet),
+                        ],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    )
                     data = json.loads(out.stdout.strip().splitlines()[-1])
                     assert data["changed"] > 0.95 * PRODUCTS, data
                     res["peak_mb"] = max(res.get("peak_mb", 0.0), data["peak_mb"])
@@ -168,16 +241,24 @@ def main() -> None:
 
                 def raw(round_: int, store: Any = store) -> float:
                     tsv = work / f"raw-{round_}.tsv"
-                    tsv.write_text("".join(f"{i}\t{(i % 900) + 30 + round_}.77\n" for i in range(1, PRODUCTS + 1)))
+                    tsv.write_text(
+                        "".join(f"{i}\t{(i % 900) + 30 + round_}.77\n" for i in range(1, PRODUCTS + 1))
+                    )
                     return raw_sql(store, tsv)
 
                 res["ours"] = best(args.rounds, ours)
                 res["raw"] = best(args.rounds, raw)
-                progress(f"{name}: maint {res['ours']:.2f} s, raw SQL {res['raw']:.2f} s, peak {res['peak_mb']:.0f} MB")
+                progress(
+                    f"{name}: maint {res['ours']:.2f} s, raw SQL {res['raw']:.2f} s, "
+                    f"peak {res['peak_mb']:.0f} MB"
+                )
                 if not args.skip_row_by_row:
                     res["row_tx"] = row_by_row(store, PRODUCTS, autocommit=False, round_=1)
                     res["row_auto"] = row_by_row(store, PRODUCTS, autocommit=True, round_=2)
-                    progress(f"{name}: row by row {res['row_tx']:.1f} s (one tx), {res['row_auto']:.1f} s (autocommit)")
+                    progress(
+                        f"{name}: row by row {res['row_tx']:.1f} s (one tx), "
+                        f"{res['row_auto']:.1f} s (autocommit)"
+                    )
 
             xlsx = work / "prices.xlsx"
             write_price_xlsx(xlsx)
@@ -217,8 +298,10 @@ def main() -> None:
 
     print(f"\n{PRODUCTS:,} price changes, best of {args.rounds}")
     print(f"{'':24}{'MyISAM (3.0.3.8)':>20}{'InnoDB (4.1.0.4)':>20}   target")
+
     def line(label: str, fmt: Callable[[dict[str, float]], str], target: str) -> None:
         print(f"{label:24}{fmt(results['myisam']):>20}{fmt(results['innodb']):>20}   {target}")
+
     line("maint, CSV end to end", lambda r: f"{r['ours']:.2f} s", "")
     line("raw SQL (mariadb CLI)", lambda r: f"{r['raw']:.2f} s", "")
     line("ratio to raw SQL", lambda r: f"{r['ours'] / r['raw']:.2f}×", "≤ 1.5×")
@@ -228,10 +311,14 @@ def main() -> None:
         line("row by row, autocommit", lambda r: f"{r['row_auto']:.1f} s", "")
         line("  maint is faster by", lambda r: f"{r['row_auto'] / r['ours']:.1f}×", "≥ 40×")
     line("peak memory", lambda r: f"{r['peak_mb']:.0f} MB", "≤ 200 MB")
-    print(f"\nxlsx read of {PRODUCTS:,} rows: maint {xlsx_ours:.2f} s, plain calamine {xlsx_calamine:.2f} s, "
-          f"ratio {xlsx_ours / xlsx_calamine:.2f}× (target ≤ 1.2×)")
-    print(f"100 changes with `fab prices`, SSH connection included: {hundred_s:.2f} s (target < 4 s; "
-          "the PyPI OpenCart CLI needs ~2 s per product, ≈ 200 s)")
+    print(
+        f"\nxlsx read of {PRODUCTS:,} rows: maint {xlsx_ours:.2f} s, plain calamine {xlsx_calamine:.2f} s, "
+        f"ratio {xlsx_ours / xlsx_calamine:.2f}× (target ≤ 1.2×)"
+    )
+    print(
+        f"100 changes with `fab prices`, SSH connection included: {hundred_s:.2f} s (target < 4 s; "
+        "the PyPI OpenCart CLI needs ~2 s per product, ≈ 200 s)"
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from maint.errors import MaintError, PreconditionError, RemoteCommandError, Veri
 from maint.mirror.dumpfile import DumpCount, RowCounter
 from maint.remote.sql import DbCredentials
 
-TRANSACTIONAL_ENGINES = frozenset({"InnoDB", "Aria"})  # Aria is crash-safe but not transactional: see below
 FAILED_MARK = "maint-dump-failed"
 CHUNK = 1 << 20
 COMPRESSORS = {"zstd": ("zstd -3 -q -c", ["zstd", "-d", "-q", "-c"], "db.sql.zst"),

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,7 @@ class Prepared:
     plan: Plan
     tools: HostTools
     options: MirrorOptions
-    counts_before: dict[str, int] = field(default_factory=dict)
+    counted: dict[str, tuple[int, int]] = field(default_factory=dict)  # tree → (files, bytes) counted on disk
 
 
 @dataclass
@@ -276,7 +277,11 @@ def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress
             stats = _rsync(mux, cfg, tree, current, None, progress, prep.mirror_facts.remote_bytes,
                            prep.options.rsync_args)
             try:
-                link_copy(current, dest)
+                # Count what rsync wrote while cp links it into the snapshot: two cores, half the wait.
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    counting = pool.submit(count_tree, current)
+                    link_copy(current, dest)
+                    prep.counted[tree.name] = counting.result()
             except OSError as exc:
                 raise _disk_or_transfer_error(exc, cfg.store) from None
             deleted = stats.deleted
@@ -417,28 +422,25 @@ def _dump_while_counting(
     now_db: pymysql.connections.Connection, tables: list[str], consistency: str, progress: Progress | None,
     store: str,
 ) -> tuple[Any, dict[str, int], dict[str, int]]:
-    """Stream the dump while counting the source twice on two connections, so the counts cost no time.
+    """Stream the dump while counting the source, so the counts cost (almost) no time.
 
-    `before` comes from a consistent snapshot opened just before mysqldump starts (for MyISAM, whose
-    counts are instant, simply before); `after` starts once dump data arrives, i.e. after mysqldump took
-    its own snapshot or locks. A table's dumped row count must lie between the two.
+    `before` comes from a consistent snapshot opened just before mysqldump starts its own (MyISAM counts
+    are instant: simply before). Only tables whose dumped count differs from it are counted again
+    afterwards; a live table written to during the dump must then lie between the two counts.
     """
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from concurrent.futures import Future
 
+    before_future: Future[dict[str, int]] | None = None
     before: dict[str, int] = {}
-    after_future: list[Future[dict[str, int]]] = []
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool:
         if consistency == "single-transaction":
             with snap_db.cursor() as cur:
                 cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
             before_future = pool.submit(count_rows, snap_db, tables)
         else:
             before = count_rows(snap_db, tables)
-            before_future = None
 
         def on_bytes(n: int) -> None:
-            if not after_future:
-                after_future.append(pool.submit(count_rows, now_db, tables))
             if progress:
                 progress("database", n, None)
 
@@ -447,20 +449,22 @@ def _dump_while_counting(
         except OSError as exc:
             raise _disk_or_transfer_error(exc, store) from None
         finally:
-            for future in [*after_future, *([before_future] if before_future else [])]:
-                future.exception()  # wait: the connections close when this returns
+            if before_future is not None:
+                before_future.exception()  # wait: the connection closes when this returns
         if before_future is not None:
             before = before_future.result()
             with snap_db.cursor() as cur:
                 cur.execute("COMMIT")
-        after = after_future[0].result() if after_future else count_rows(now_db, tables)
+    changed = [t for t in tables if result.count.rows.get(t) != before.get(t)]
+    after = {**before, **count_rows(now_db, changed)} if changed else dict(before)
     return result, before, after
 
 
 def verify_files(prep: Prepared, roots: list[FileRoot]) -> list[str]:
     checks = []
     for root in roots:
-        files, size = count_tree(prep.mirror.partial / FILES / root.name)
+        counted = prep.counted.get(root.name)
+        files, size = counted if counted is not None else count_tree(prep.mirror.partial / FILES / root.name)
         if (files, size) != (root.files, root.bytes):
             raise VerificationError(
                 f"files/{root.name}: {files} files, {size} bytes on disk, but the transfer reported "

@@ -84,25 +84,44 @@ class _Loader:
         names = ", ".join(_ident(c) for c in columns)
         with self.db.cursor() as cur:
             for start in range(0, len(rows), INSERT_BATCH):
-                cur.executemany(f"INSERT INTO {name} ({names}) VALUES ({marks})",  # noqa: S608
-                                [tuple(r) for r in rows[start : start + INSERT_BATCH]])
+                cur.executemany(
+                    f"INSERT INTO {name} ({names}) VALUES ({marks})",  # noqa: S608
+                    [tuple(r) for r in rows[start : start + INSERT_BATCH]],
+                )
 
     def _load_data_local(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         fd, path = tempfile.mkstemp(prefix="maint-rows-", suffix=".tsv")
+        self.db._local_infile = True  # only for our own statement: see limit_local_infile()
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.writelines("\t".join(_tsv(v) for v in row) + "\n" for row in rows)
             names = ", ".join(_ident(c) for c in columns)
-            loaded = _execute(self.db, f"LOAD DATA LOCAL INFILE %s INTO TABLE {name} CHARACTER SET utf8mb4 "
-                                       f"FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n' ({names})", (path,))
+            loaded = _execute(
+                self.db,
+                f"LOAD DATA LOCAL INFILE %s INTO TABLE {name} CHARACTER SET utf8mb4 "
+                f"FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n' ({names})",
+                (path,),
+            )
         finally:
+            self.db._local_infile = False
             os.unlink(path)
         if loaded != len(rows):
             raise SqlError(f"loading the change list: {loaded} of {len(rows)} rows arrived")
 
 
+def limit_local_infile(db: Db) -> Db:
+    """Refuse the server's LOAD DATA LOCAL file requests except during our own LOAD statements.
+
+    With local_infile on, PyMySQL sends whatever local file the *server* names; a compromised shop
+    database could ask for ~/.ssh/id_rsa in reply to any query. The capability stays negotiated (it is
+    fixed at connect time) but PyMySQL checks this flag per request, so we keep it off in between.
+    """
+    db._local_infile = False
+    return db
+
+
 def _tsv(value: object) -> str:
-    """One LOAD DATA field: NULL as \\N, and backslash, tab and line breaks escaped (group names are free text)."""
+    """One LOAD DATA field: NULL as \\N; backslash, tab and line breaks escaped (names are free text)."""
     if value is None:
         return "\\N"
     text = str(value)
@@ -122,8 +141,11 @@ def load_temp_tables(db: Db, ops: Sequence[Operation]) -> str:
         if isinstance(op, ColumnUpdate):
             if op.sql_type not in SQL_TYPES:
                 raise SqlError(f"refusing column type {op.sql_type!r}")
-            loader.create(tmp, [("k", "INT NOT NULL"), ("old_v", f"{op.sql_type} NULL"),
-                                ("new_v", f"{op.sql_type} NULL")], key="k")
+            loader.create(
+                tmp,
+                [("k", "INT NOT NULL"), ("old_v", f"{op.sql_type} NULL"), ("new_v", f"{op.sql_type} NULL")],
+                key="k",
+            )
             loader.fill(tmp, ("k", "old_v", "new_v"), op.rows)
             continue
         stored = _stored_columns(op)
@@ -159,8 +181,10 @@ def _column_type(column: str) -> str:
 def _count_column(db: Db, prefix: str, op: ColumnUpdate, index: int, which: str, lock: str = "") -> int:
     target, tmp = table(prefix, op.table), _names(index)[0]
     with db.cursor() as cur:
-        cur.execute(f"SELECT COUNT(*) FROM {target} JOIN {tmp} ON {target}.{_ident(op.key)} = {tmp}.k "  # noqa: S608
-                    f"WHERE {target}.{_ident(op.column)} <=> {tmp}.{which}{lock}")
+        cur.execute(
+            f"SELECT COUNT(*) FROM {target} JOIN {tmp} ON {target}.{_ident(op.key)} = {tmp}.k "  # noqa: S608
+            f"WHERE {target}.{_ident(op.column)} <=> {tmp}.{which}{lock}"
+        )
         row = cur.fetchone()
     return int(row[0]) if row else 0
 
@@ -170,13 +194,18 @@ def _set_column(db: Db, prefix: str, op: ColumnUpdate, index: int, source: str, 
     and the affected-row count tells whether every row was still as the plan read it."""
     target, tmp = table(prefix, op.table), _names(index)[0]
     column = f"{target}.{_ident(op.column)}"
-    return _execute(db, f"UPDATE {target} JOIN {tmp} ON {target}.{_ident(op.key)} = {tmp}.k "  # noqa: S608
-                        f"SET {column} = {tmp}.{source} WHERE {column} <=> {tmp}.{guard}")
+    return _execute(
+        db,
+        f"UPDATE {target} JOIN {tmp} ON {target}.{_ident(op.key)} = {tmp}.k "  # noqa: S608
+        f"SET {column} = {tmp}.{source} WHERE {column} <=> {tmp}.{guard}",
+    )
 
 
 def _scope_join(prefix: str, op: SetReplace, index: int) -> str:
     target, tmp = table(prefix, op.table), _names(index)[0]
-    on = " AND ".join(f"{target}.{_ident(c)} = {tmp}.{n}" for c, n in zip(op.scope, _SCOPE_NAMES, strict=False))
+    on = " AND ".join(
+        f"{target}.{_ident(c)} = {tmp}.{n}" for c, n in zip(op.scope, _SCOPE_NAMES, strict=False)
+    )
     where = " AND ".join(f"{target}.{_ident(c)} = %s" for c, _ in op.filters) or "1=1"
     return f"{target} JOIN {tmp} ON {on} WHERE {where}"
 
@@ -187,8 +216,10 @@ def read_sets(db: Db, prefix: str, op: SetReplace, index: int, lock: str = "") -
     key = f"CAST({target}.{_ident(op.pk)} AS CHAR)" if op.pk else "NULL"
     columns = ", ".join([key, *(f"CAST({target}.{_ident(c)} AS CHAR)" for c in op.columns)])
     with db.cursor() as cur:
-        cur.execute(f"SELECT {columns} FROM {_scope_join(prefix, op, index)}{lock}",  # noqa: S608
-                    [v for _, v in op.filters])
+        cur.execute(
+            f"SELECT {columns} FROM {_scope_join(prefix, op, index)}{lock}",  # noqa: S608
+            [v for _, v in op.filters],
+        )
         return [tuple(r) for r in cur.fetchall()]
 
 
@@ -221,8 +252,9 @@ def _change(db: Db, prefix: str, op: Operation, index: int) -> int:
     if isinstance(op, ColumnUpdate):
         changed = _set_column(db, prefix, op, index, "new_v", guard="old_v")
         if changed != len(op.rows):
-            raise PreconditionError(f"{_drifted(op, changed)} since the plan was made; nothing was changed, "
-                                    "run the task again")
+            raise PreconditionError(
+                f"{_drifted(op, changed)} since the plan was made; nothing was changed, run the task again"
+            )
         return changed
     return _replace_sets(db, prefix, op, index, _names(index)[1])
 
@@ -265,10 +297,13 @@ def apply_operations(
     drops. The caller has already written the undo file.
     """
     hook = hook or _noop_hook
-    engines = {op.table: table_engine(db, prefix, op.table) for op in ops}
+    try:
+        engines = {op.table: table_engine(db, prefix, op.table) for op in ops}
+        method = load_temp_tables(db, ops)
+    except (pymysql.err.MySQLError, OSError) as exc:
+        raise SqlError(f"loading the change list failed ({_describe(exc)}); nothing was changed") from None
     transactional = all(e.lower() == "innodb" for e in engines.values())
     engine = "/".join(sorted(set(engines.values())))
-    method = load_temp_tables(db, ops)
     hook("loaded", db)
     touched = False
     try:
@@ -278,7 +313,9 @@ def apply_operations(
         for index, op in enumerate(ops):  # column updates check themselves through their guarded UPDATE
             drift = _check_sets(db, prefix, op, index, lock) if isinstance(op, SetReplace) else ""
             if drift:
-                raise PreconditionError(f"{drift} since the plan was made; nothing was changed, run the task again")
+                raise PreconditionError(
+                    f"{drift} since the plan was made; nothing was changed, run the task again"
+                )
         changed = 0
         for index, op in enumerate(ops):
             touched = True
@@ -323,7 +360,9 @@ def _alive(db: Db) -> bool:
         return False
 
 
-def restore_previous(connect: Connector, db: Db, prefix: str, ops: Sequence[Operation], transactional: bool) -> str:
+def restore_previous(
+    connect: Connector, db: Db, prefix: str, ops: Sequence[Operation], transactional: bool
+) -> str:
     """Put every row back as it was (a no-op when a rollback already did); describe the outcome."""
     fresh = None if _alive(db) else connect()
     work = fresh or db
@@ -338,8 +377,10 @@ def restore_previous(connect: Connector, db: Db, prefix: str, ops: Sequence[Oper
         finally:
             _execute(work, "COMMIT" if transactional else "UNLOCK TABLES")
     except (pymysql.err.MySQLError, OSError, VerificationError) as exc:
-        raise SqlError(f"applying failed and restoring the previous values failed too ({_describe(exc)}); "
-                       "run `fab undo` with the undo file to finish the restore") from None
+        raise SqlError(
+            f"applying failed and restoring the previous values failed too ({_describe(exc)}); "
+            "run `fab undo` with the undo file to finish the restore"
+        ) from None
     finally:
         if fresh is not None:
             fresh.close()

@@ -34,11 +34,16 @@ def product_source(prefix: str, schema: PriceSchema, match: str) -> ProductSourc
     product = table(prefix, "product")
     if match == "sku" and schema.sku_in_product_code:
         code = table(prefix, "product_code")
-        return ProductSource(f"{product}.product_id", f"{code}.value", f"{product}.price",
-                             f"{code} JOIN {product} ON {product}.product_id = {code}.product_id "
-                             f"WHERE {code}.code = 'SKU'")
+        return ProductSource(
+            f"{product}.product_id",
+            f"{code}.value",
+            f"{product}.price",
+            f"{code} JOIN {product} ON {product}.product_id = {code}.product_id WHERE {code}.code = 'SKU'",
+        )
     column = {"sku": "sku", "model": "model", "product_id": "product_id"}[match]
-    return ProductSource(f"{product}.product_id", f"{product}.{column}", f"{product}.price", f"{product} WHERE 1=1")
+    return ProductSource(
+        f"{product}.product_id", f"{product}.{column}", f"{product}.price", f"{product} WHERE 1=1"
+    )
 
 
 def read_catalog(
@@ -57,8 +62,15 @@ def read_catalog(
                 catalog.setdefault(norm, []).append(CatalogEntry(int(product_id), Decimal(str(price))))
 
     if len(wanted) > FULL_SCAN_ABOVE:
-        add(packed_select(db, [source.id_expr, source.key_expr, source.price_expr], source.from_where, [],
-                          source.id_expr))
+        add(
+            packed_select(
+                db,
+                [source.id_expr, source.key_expr, source.price_expr],
+                source.from_where,
+                [],
+                source.id_expr,
+            )
+        )
         return catalog
     select = f"SELECT {source.id_expr}, {source.key_expr}, {source.price_expr} FROM {source.from_where}"
     with db.cursor() as cur:
@@ -73,8 +85,11 @@ def read_catalog(
 def table_engine(db: pymysql.connections.Connection, prefix: str, name: str) -> str:
     table(prefix, name)  # validates the name
     with db.cursor() as cur:
-        cur.execute("SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
-                    "AND TABLE_NAME = %s", (prefix + name,))
+        cur.execute(
+            "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_NAME = %s",
+            (prefix + name,),
+        )
         row = cur.fetchone()
     return str(row[0]) if row else ""
 
@@ -84,8 +99,10 @@ def read_groups(db: pymysql.connections.Connection, prefix: str) -> dict[str, in
     groups: dict[str, int] = {}
     group, description = table(prefix, "customer_group"), table(prefix, "customer_group_description")
     with db.cursor() as cur:
-        cur.execute(f"SELECT {group}.customer_group_id, {description}.name FROM {group} "  # noqa: S608
-                    f"LEFT JOIN {description} ON {description}.customer_group_id = {group}.customer_group_id")
+        cur.execute(
+            f"SELECT {group}.customer_group_id, {description}.name FROM {group} "  # noqa: S608
+            f"LEFT JOIN {description} ON {description}.customer_group_id = {group}.customer_group_id"
+        )
         for group_id, name in cur.fetchall():
             groups[str(group_id)] = int(group_id)
             if name:
@@ -94,8 +111,14 @@ def read_groups(db: pymysql.connections.Connection, prefix: str) -> dict[str, in
 
 
 def read_discounts(
-    db: pymysql.connections.Connection, prefix: str, columns: tuple[str, ...], filters: tuple[tuple[str, str], ...],
-    product_ids: Iterable[int], *, table_name: str = "product_discount", pk: str = "product_discount_id",
+    db: pymysql.connections.Connection,
+    prefix: str,
+    columns: tuple[str, ...],
+    filters: tuple[tuple[str, str], ...],
+    product_ids: Iterable[int],
+    *,
+    table_name: str = "product_discount",
+    pk: str = "product_discount_id",
 ) -> dict[tuple[int, int], list[tuple[str | None, ...]]]:
     """Existing discount (or special) rows of these products, as text, by (product_id, customer_group_id).
 
@@ -114,28 +137,35 @@ def read_discounts(
         for start in range(0, len(ids), IN_BATCH):
             chunk = ids[start : start + IN_BATCH]
             marks = ",".join(["%s"] * len(chunk))
-            cur.execute(f"SELECT {select} FROM {target} WHERE product_id IN ({marks}){where}",  # noqa: S608
-                        [*chunk, *(v for _, v in filters)])
+            cur.execute(
+                f"SELECT {select} FROM {target} WHERE product_id IN ({marks}){where}",  # noqa: S608
+                [*chunk, *(v for _, v in filters)],
+            )
             for row in cur.fetchall():
                 found.setdefault((int(row[1]), int(row[2])), []).append(tuple(row))
     return found
 
 
 def read_group_snapshot(db: pymysql.connections.Connection, prefix: str) -> GroupSnapshot:
-    group, description, language = (table(prefix, n) for n in ("customer_group", "customer_group_description",
-                                                                 "language"))
+    group, description, language = (
+        table(prefix, n) for n in ("customer_group", "customer_group_description", "language")
+    )
     with db.cursor() as cur:
         cur.execute(f"SELECT customer_group_id, approval, sort_order FROM {group}")  # noqa: S608
         groups = {int(g): (int(a or 0), int(s or 0)) for g, a, s in cur.fetchall()}
-        cur.execute(f"SELECT customer_group_id, language_id, name, description FROM {description}")  # noqa: S608
+        columns = "customer_group_id, language_id, name, description"
+        cur.execute(f"SELECT {columns} FROM {description}")  # noqa: S608
         descriptions = [(int(g), int(lang), str(n or ""), str(d or "")) for g, lang, n, d in cur.fetchall()]
         cur.execute(f"SELECT language_id FROM {language} ORDER BY language_id")  # noqa: S608
-        languages = [int(row[0]) for row in cur.fetchall()] or sorted({lang for _, lang, _, _ in descriptions})
+        languages = [int(row[0]) for row in cur.fetchall()] or sorted(
+            {lang for _, lang, _, _ in descriptions}
+        )
     return GroupSnapshot(descriptions, groups, languages)
 
 
-def read_customers(db: pymysql.connections.Connection, prefix: str, emails: Iterable[str]
-                   ) -> dict[str, list[tuple[int, int]]]:
+def read_customers(
+    db: pymysql.connections.Connection, prefix: str, emails: Iterable[str]
+) -> dict[str, list[tuple[int, int]]]:
     """Customers by lower-case e-mail: (customer_id, customer_group_id)."""
     target = table(prefix, "customer")
     wanted = sorted({e.lower() for e in emails if e})
@@ -144,18 +174,25 @@ def read_customers(db: pymysql.connections.Connection, prefix: str, emails: Iter
         for start in range(0, len(wanted), IN_BATCH):
             chunk = wanted[start : start + IN_BATCH]
             marks = ",".join(["%s"] * len(chunk))
-            cur.execute(f"SELECT customer_id, email, customer_group_id FROM {target} "  # noqa: S608
-                        f"WHERE email IN ({marks})", chunk)
+            cur.execute(
+                f"SELECT customer_id, email, customer_group_id FROM {target} "  # noqa: S608
+                f"WHERE email IN ({marks})",
+                chunk,
+            )
             for customer_id, email, group_id in cur.fetchall():
-                found.setdefault(str(email).strip().lower(), []).append((int(customer_id), int(group_id or 0)))
+                found.setdefault(str(email).strip().lower(), []).append(
+                    (int(customer_id), int(group_id or 0))
+                )
     return found
 
 
 def read_default_group(db: pymysql.connections.Connection, prefix: str) -> int:
     """The store's default customer group (setting config_customer_group_id), 1 when unset."""
     with db.cursor() as cur:
-        cur.execute(f"SELECT value FROM {table(prefix, 'setting')} WHERE store_id = 0 "  # noqa: S608
-                    "AND `key` = 'config_customer_group_id'")
+        cur.execute(
+            f"SELECT value FROM {table(prefix, 'setting')} WHERE store_id = 0 "  # noqa: S608
+            "AND `key` = 'config_customer_group_id'"
+        )
         row = cur.fetchone()
     return int(row[0]) if row and str(row[0]).isdigit() else 1
 
@@ -164,8 +201,15 @@ _UNIT, _RECORD, _NULL = "\x1f", "\x1e", "\x1d"  # ASCII separators: they don't o
 PACKED_ROWS = 50_000  # rows per packed result: ~2 MB, well under MariaDB's 16 MB max_allowed_packet
 
 
-def packed_select(db: pymysql.connections.Connection, exprs: Sequence[str], from_where: str, params: Sequence[Any],
-                  key_expr: str, *, chunk: int = PACKED_ROWS) -> Iterator[list[str | None]]:
+def packed_select(
+    db: pymysql.connections.Connection,
+    exprs: Sequence[str],
+    from_where: str,
+    params: Sequence[Any],
+    key_expr: str,
+    *,
+    chunk: int = PACKED_ROWS,
+) -> Iterator[list[str | None]]:
     """Stream a large result as a few big packets: the server joins each chunk of rows into one string.
 
     Reading 100,000 small rows one packet at a time through the SSH channel costs seconds; packed it
@@ -179,10 +223,12 @@ def packed_select(db: pymysql.connections.Connection, exprs: Sequence[str], from
         while True:
             after = f" AND {key_expr} > %s" if last is not None else ""
             cur.execute(
-                f"SELECT COUNT(*), MAX(k), GROUP_CONCAT(line ORDER BY k SEPARATOR '{_RECORD}') FROM ("  # noqa: S608
+                # noqa: S608 - identifiers from table()/fixed expressions; values are parameters
+                f"SELECT COUNT(*), MAX(k), GROUP_CONCAT(line ORDER BY k SEPARATOR '{_RECORD}') FROM ("
                 f"SELECT {key_expr} AS k, CONCAT_WS(CHAR(31 USING utf8mb4), {fields}) AS line "
                 f"FROM {from_where}{after} ORDER BY {key_expr} LIMIT {int(chunk)}) AS chunk",
-                [*params, last] if last is not None else list(params))
+                [*params, last] if last is not None else list(params),
+            )
             count, last_key, packed = cur.fetchone()
             if not count:
                 return

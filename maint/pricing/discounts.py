@@ -36,8 +36,11 @@ Content = tuple[str | None, ...]
 
 def discount_columns(schema: PriceSchema) -> tuple[str, ...]:
     base = ("product_id", "customer_group_id", "quantity", "priority", "price")
-    return (*base, "type", "special", "date_start", "date_end") if schema.discount_type else (
-        *base, "date_start", "date_end")
+    return (
+        (*base, "type", "special", "date_start", "date_end")
+        if schema.discount_type
+        else (*base, "date_start", "date_end")
+    )
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,10 @@ def parse_discount_rows(sheet: Sheet, match: str) -> tuple[list[DiscountRow], li
 
     for row in sheet.rows:
         if row.problems:
-            issues.extend(Issue(sheet.file, row.number, names.get(letter, letter), value, reason)
-                          for letter, value, reason in row.problems)
+            issues.extend(
+                Issue(sheet.file, row.number, names.get(letter, letter), value, reason)
+                for letter, value, reason in row.problems
+            )
             continue
         before = len(issues)
         values = row.values
@@ -94,7 +99,9 @@ def parse_discount_rows(sheet: Sheet, match: str) -> tuple[list[DiscountRow], li
         try:
             amount = parse_price(values["price"], decimal_comma=sheet.decimal_comma)
             if amount.percent and amount.amount >= 0:
-                problem(row.number, "price", values["price"], "a discount in percent must be negative, e.g. -10%")
+                problem(
+                    row.number, "price", values["price"], "a discount in percent must be negative, e.g. -10%"
+                )
         except ValueError as exc:
             problem(row.number, "price", values["price"], f"price: {exc}")
         dates = []
@@ -172,9 +179,13 @@ def resolve_discounts(
         entries = catalog.get(normalise_key(row.key), [])
         group_id = groups.get(normalise_key(row.group))
         if not entries:
-            issues.append(Issue(file, row.row, key_column, row.key, f"unknown product ({match} not in the store)"))
+            issues.append(
+                Issue(file, row.row, key_column, row.key, f"unknown product ({match} not in the store)")
+            )
         elif len(entries) > 1:
-            issues.append(Issue(file, row.row, key_column, row.key, f"{match} matches {len(entries)} products"))
+            issues.append(
+                Issue(file, row.row, key_column, row.key, f"{match} matches {len(entries)} products")
+            )
         if group_id is None:
             issues.append(Issue(file, row.row, group_column, row.group, "unknown customer group"))
         if len(entries) != 1 or group_id is None:
@@ -182,8 +193,15 @@ def resolve_discounts(
         entry = entries[0]
         tier = (entry.product_id, group_id, row.quantity)
         if tier in seen:
-            issues.append(Issue(file, row.row, key_column, row.key,
-                                f"duplicate: same product, group and quantity as row {seen[tier]}"))
+            issues.append(
+                Issue(
+                    file,
+                    row.row,
+                    key_column,
+                    row.key,
+                    f"duplicate: same product, group and quantity as row {seen[tier]}",
+                )
+            )
             continue
         seen[tier] = row.row
         pair = (entry.product_id, group_id)

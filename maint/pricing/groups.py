@@ -45,8 +45,10 @@ def parse_group_rows(sheet: Sheet) -> tuple[list[GroupRow], list[Issue]]:
     names = {col.letter: label(col) for col in cols.values()}
     for row in sheet.rows:
         if row.problems:
-            issues.extend(Issue(sheet.file, row.number, names.get(letter, letter), value, reason)
-                          for letter, value, reason in row.problems)
+            issues.extend(
+                Issue(sheet.file, row.number, names.get(letter, letter), value, reason)
+                for letter, value, reason in row.problems
+            )
             continue
         email = cell_text(row.values.get("email")).lower()
         group = cell_text(row.values["group"])
@@ -56,13 +58,27 @@ def parse_group_rows(sheet: Sheet) -> tuple[list[GroupRow], list[Issue]]:
             issues.append(Issue(sheet.file, row.number, label(cols["group"]), "", "empty customer group"))
         for name, value in (("group", group), ("new_name", new_name)):
             if len(value) > NAME_LIMIT:
-                issues.append(Issue(sheet.file, row.number, label(cols[name]), value,
-                                    f"group names can be at most {NAME_LIMIT} characters"))
+                issues.append(
+                    Issue(
+                        sheet.file,
+                        row.number,
+                        label(cols[name]),
+                        value,
+                        f"group names can be at most {NAME_LIMIT} characters",
+                    )
+                )
         if email and not _EMAIL.match(email):
             issues.append(Issue(sheet.file, row.number, label(cols["email"]), email, "not an e-mail address"))
         if email and new_name:
-            issues.append(Issue(sheet.file, row.number, label(cols["new_name"]), new_name,
-                                "a row either moves a customer or renames a group, not both"))
+            issues.append(
+                Issue(
+                    sheet.file,
+                    row.number,
+                    label(cols["new_name"]),
+                    new_name,
+                    "a row either moves a customer or renames a group, not both",
+                )
+            )
         if len(issues) == before:
             rows.append(GroupRow(row.number, email, group, new_name))
     return rows, issues
@@ -133,10 +149,15 @@ def resolve_groups(
             continue
         group_id = names[key]
         if new_key in names and names[new_key] != group_id:
-            issues.append(Issue(file, row.row, columns["new_name"], row.new_name, "another group has this name"))
+            issues.append(
+                Issue(file, row.row, columns["new_name"], row.new_name, "another group has this name")
+            )
             continue
-        stored_names = [name for gid, _, name, _ in snapshot.descriptions
-                        if gid == group_id and normalise_key(name) == key]
+        stored_names = [
+            name
+            for gid, _, name, _ in snapshot.descriptions
+            if gid == group_id and normalise_key(name) == key
+        ]
         if stored_names and all(name == row.new_name for name in stored_names):
             plan.unchanged += 1
             continue
@@ -151,7 +172,11 @@ def resolve_groups(
         if not row.email:
             continue
         if row.email in seen:
-            issues.append(Issue(file, row.row, columns["email"], row.email, f"duplicate: already in row {seen[row.email]}"))
+            issues.append(
+                Issue(
+                    file, row.row, columns["email"], row.email, f"duplicate: already in row {seen[row.email]}"
+                )
+            )
             continue
         seen[row.email] = row.row
         found = customers.get(row.email, [])
@@ -159,12 +184,21 @@ def resolve_groups(
             issues.append(Issue(file, row.row, columns["email"], row.email, "no customer with this e-mail"))
             continue
         if len(found) > 1:
-            issues.append(Issue(file, row.row, columns["email"], row.email, f"{len(found)} customers share this e-mail"))
+            issues.append(
+                Issue(file, row.row, columns["email"], row.email, f"{len(found)} customers share this e-mail")
+            )
             continue
         key = normalise_key(row.group)
         if key not in names and not create_groups:
-            issues.append(Issue(file, row.row, columns["group"], row.group,
-                                "unknown customer group (add a row with only the group, or pass --create-groups)"))
+            issues.append(
+                Issue(
+                    file,
+                    row.row,
+                    columns["group"],
+                    row.group,
+                    "unknown customer group (add a row with only the group, or pass --create-groups)",
+                )
+            )
             continue
         target = ensure(row.group)
         customer_id, current = found[0]
@@ -179,9 +213,17 @@ def group_operations(plan: GroupPlan, snapshot: GroupSnapshot) -> list[SetReplac
     ops: list[SetReplace | ColumnUpdate] = []
     sort_base = max([s for _, s in snapshot.groups.values()] + [0])
     if plan.created:
-        ops.append(SetReplace("customer_group", "", GROUP_COLUMNS, (), [],
-                              [(None, str(gid), "0", str(sort_base + n)) for n, (gid, _) in enumerate(plan.created, 1)],
-                              scope=("customer_group_id",)))
+        ops.append(
+            SetReplace(
+                "customer_group",
+                "",
+                GROUP_COLUMNS,
+                (),
+                [],
+                [(None, str(gid), "0", str(sort_base + n)) for n, (gid, _) in enumerate(plan.created, 1)],
+                scope=("customer_group_id",),
+            )
+        )
     before: list[Stored] = []
     after: list[Stored] = []
     renamed = {gid: (old, new) for gid, old, new in plan.renamed}
@@ -192,9 +234,25 @@ def group_operations(plan: GroupPlan, snapshot: GroupSnapshot) -> list[SetReplac
     for gid, name in plan.created:
         after.extend((None, str(gid), str(language), name, "") for language in snapshot.languages)
     if after:
-        ops.append(SetReplace("customer_group_description", "", DESCRIPTION_COLUMNS, (), before, after,
-                              scope=("customer_group_id", "language_id")))
+        ops.append(
+            SetReplace(
+                "customer_group_description",
+                "",
+                DESCRIPTION_COLUMNS,
+                (),
+                before,
+                after,
+                scope=("customer_group_id", "language_id"),
+            )
+        )
     if plan.moved:
-        ops.append(ColumnUpdate("customer", "customer_id", "customer_group_id", "INT",
-                                [(cid, Decimal(old), Decimal(new)) for cid, _, old, new in plan.moved]))
+        ops.append(
+            ColumnUpdate(
+                "customer",
+                "customer_id",
+                "customer_group_id",
+                "INT",
+                [(cid, Decimal(old), Decimal(new)) for cid, _, old, new in plan.moved],
+            )
+        )
     return ops

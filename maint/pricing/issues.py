@@ -19,7 +19,13 @@ class Issue:
     reason: str
 
     def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "row": self.row, "column": self.column, "value": self.value, "reason": self.reason}
+        return {
+            "file": self.file,
+            "row": self.row,
+            "column": self.column,
+            "value": self.value,
+            "reason": self.reason,
+        }
 
 
 class SheetInvalidError(InputError):
@@ -28,8 +34,13 @@ class SheetInvalidError(InputError):
     def __init__(self, issues: list[Issue]) -> None:
         first = issues[0]
         more = f" (and {len(issues) - 1} more problem(s); see the table)" if len(issues) > 1 else ""
-        super().__init__(first.reason + more, file=first.file, row=first.row, column=first.column or None,
-                         value=first.value)
+        super().__init__(
+            first.reason + more,
+            file=first.file,
+            row=first.row,
+            column=first.column or None,
+            value=first.value,
+        )
         self.issues = issues
 
 

@@ -20,7 +20,7 @@ LARGE_CHANGE = Decimal("0.5")  # ±50 % needs --allow-large-changes
 NO_DATE = "0000-00-00"  # OpenCart's "no date" for open-ended specials and discounts (facts B6)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Special:
     """A special price from the optional special / special_start / special_end columns."""
 
@@ -29,7 +29,7 @@ class Special:
     date_end: str = NO_DATE
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # per row: slots, not frozen, for speed
 class PriceRow:
     row: int
     key: str
@@ -38,7 +38,7 @@ class PriceRow:
     special: Special | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CatalogEntry:
     product_id: int
     price: Decimal
@@ -70,8 +70,10 @@ def parse_price_rows(sheet: Sheet, match: str) -> tuple[list[PriceRow], list[Iss
     for row in sheet.rows:
         if row.problems:
             # a hidden row, merged or formula cell makes the row's values untrustworthy: report only that
-            issues.extend(Issue(sheet.file, row.number, names.get(letter, letter), value, reason)
-                          for letter, value, reason in row.problems)
+            issues.extend(
+                Issue(sheet.file, row.number, names.get(letter, letter), value, reason)
+                for letter, value, reason in row.problems
+            )
             continue
         bad = False
         key_cell, price_cell = row.values[match], row.values["price"]
@@ -80,24 +82,28 @@ def parse_price_rows(sheet: Sheet, match: str) -> tuple[list[PriceRow], list[Iss
             issues.append(Issue(sheet.file, row.number, label(key_col), "", f"empty {match}"))
             bad = True
         elif match == "product_id" and not key.isdigit():
-            issues.append(Issue(sheet.file, row.number, label(key_col), key, "product_id must be a whole number"))
+            issues.append(
+                Issue(sheet.file, row.number, label(key_col), key, "product_id must be a whole number")
+            )
             bad = True
         special, special_bad = _parse_special(sheet, row.number, row.values, issues)
         change: PriceChange | None = None
-        if not (is_blank(price_cell) and special is not None):
+        if not (is_blank(price_cell) and (special is not None or special_bad)):
             try:
                 change = parse_price(price_cell, decimal_comma=sheet.decimal_comma)
             except ValueError as exc:
-                issues.append(Issue(sheet.file, row.number, label(price_col), cell_text(price_cell),
-                                    f"price: {exc}"))
+                issues.append(
+                    Issue(sheet.file, row.number, label(price_col), cell_text(price_cell), f"price: {exc}")
+                )
                 continue
         if not bad and not special_bad:
             rows.append(PriceRow(row.number, key, change, cell_text(price_cell), special))
     return rows, issues
 
 
-def _parse_special(sheet: Sheet, number: int, values: Mapping[str, CellValue],
-                   issues: list[Issue]) -> tuple[Special | None, bool]:
+def _parse_special(
+    sheet: Sheet, number: int, values: Mapping[str, CellValue], issues: list[Issue]
+) -> tuple[Special | None, bool]:
     """The row's special price, if the sheet has the column and the cell is filled; (special, had errors)."""
     cell = values.get("special")
     if "special" not in sheet.columns or is_blank(cell):
@@ -109,24 +115,35 @@ def _parse_special(sheet: Sheet, number: int, values: Mapping[str, CellValue],
         if amount.percent and amount.amount >= 0:
             raise ValueError("a special in percent must be negative, e.g. -10%")
     except ValueError as exc:
-        issues.append(Issue(sheet.file, number, label(sheet.columns["special"]), cell_text(cell), f"special: {exc}"))
+        issues.append(
+            Issue(sheet.file, number, label(sheet.columns["special"]), cell_text(cell), f"special: {exc}")
+        )
     dates: list[str] = []
     for name in ("special_start", "special_end"):
         value = values.get(name)
         try:
             dates.append(NO_DATE if is_blank(value) else parse_date(value).isoformat())
         except ValueError as exc:
-            issues.append(Issue(sheet.file, number, label(sheet.columns[name]), cell_text(value), f"{name}: {exc}"))
+            issues.append(
+                Issue(sheet.file, number, label(sheet.columns[name]), cell_text(value), f"{name}: {exc}")
+            )
             dates.append(NO_DATE)
     if NO_DATE not in dates and dates[1] < dates[0]:
-        issues.append(Issue(sheet.file, number, label(sheet.columns["special_end"]), dates[1],
-                            "the special ends before it starts"))
+        issues.append(
+            Issue(
+                sheet.file,
+                number,
+                label(sheet.columns["special_end"]),
+                dates[1],
+                "the special ends before it starts",
+            )
+        )
     if len(issues) > before or amount is None:
         return None, True
     return Special(amount, dates[0], dates[1]), False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PriceDiff:
     product_id: int
     key: str
@@ -152,7 +169,9 @@ class PricePlan:
     unchanged: int = 0
     skipped: list[Issue] = field(default_factory=list)
     relative: bool = False  # the file has "+5%"-style rows: applying it twice would compound
-    specials: list[tuple[int, str, int, Special, Decimal]] = field(default_factory=list)  # id, key, row, special, price
+    specials: list[tuple[int, str, int, Special, Decimal]] = field(
+        default_factory=list
+    )  # id, key, row, special, price
     special_pairs_changed: int = 0
     special_op: Any = None  # the SetReplace for specials, once planned against the store
 
@@ -165,8 +184,10 @@ class PricePlan:
         return [c for c in self.changes if c.large]
 
     def largest(self, count: int = 10) -> list[PriceDiff]:
-        return sorted(self.changes, key=lambda c: (-(abs(c.ratio) if c.ratio is not None else Decimal("Infinity")),
-                                                   c.product_id))[:count]
+        return sorted(
+            self.changes,
+            key=lambda c: (-(abs(c.ratio) if c.ratio is not None else Decimal("Infinity")), c.product_id),
+        )[:count]
 
 
 def resolve_prices(
@@ -179,24 +200,43 @@ def resolve_prices(
     for row in rows:
         entries = catalog.get(normalise_key(row.key), [])
         if not entries:
-            issues.append(Issue(file, row.row, column, row.key, f"unknown product ({match} not in the store)"))
+            issues.append(
+                Issue(file, row.row, column, row.key, f"unknown product ({match} not in the store)")
+            )
             continue
         if len(entries) > 1:
             ids = ", ".join(str(e.product_id) for e in entries[:5])
-            issues.append(Issue(file, row.row, column, row.key, f"{match} matches {len(entries)} products ({ids})"))
+            issues.append(
+                Issue(file, row.row, column, row.key, f"{match} matches {len(entries)} products ({ids})")
+            )
             continue
         entry = entries[0]
         if entry.product_id in first_row_of:
-            issues.append(Issue(file, row.row, column, row.key,
-                                f"duplicate: product {entry.product_id} is already in row {first_row_of[entry.product_id]}"))
+            issues.append(
+                Issue(
+                    file,
+                    row.row,
+                    column,
+                    row.key,
+                    f"duplicate: product {entry.product_id} is already in row "
+                    f"{first_row_of[entry.product_id]}",
+                )
+            )
             continue
         first_row_of[entry.product_id] = row.row
         new = entry.price if row.change is None else row.change.apply_to(entry.price)
         if row.special is not None:
             special_price = row.special.amount.apply_to(new)
             if special_price >= new:
-                issues.append(Issue(file, row.row, column, row.key,
-                                    f"special price {special_price} is not below the price {new}"))
+                issues.append(
+                    Issue(
+                        file,
+                        row.row,
+                        column,
+                        row.key,
+                        f"special price {special_price} is not below the price {new}",
+                    )
+                )
                 continue
             plan.specials.append((entry.product_id, row.key, row.row, row.special, special_price))
             plan.relative = plan.relative or row.special.amount.percent

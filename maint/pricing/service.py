@@ -8,18 +8,21 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import requests
 
-from maint.errors import InputError, PreconditionError
+from maint.errors import InputError, PreconditionError, SqlError
 from maint.lock import store_lock
-from maint.pricing.apply import apply_operations, load_temp_tables, read_sets
+from maint.pricing.apply import apply_operations, limit_local_infile, load_temp_tables, read_sets
 from maint.pricing.catalog import (
+    packed_select,
     read_catalog,
     read_customers,
     read_default_group,
@@ -57,14 +60,25 @@ from maint.pricing.undo import (
     store_dir,
     write_undo,
 )
-from maint.pricing.values import read_values
-from maint.remote.sql import connect_db
+from maint.remote.sql import connect_db, table
 from maint.remote.ssh import quote, run
 from maint.sheets import open_sheet
 from maint.sheets.headers import parse_columns_option
 from maint.sheets.values import FOUR_PLACES
 
 PRICE_TYPE = "DECIMAL(15,4)"
+
+
+@contextmanager
+def database_errors(store: str) -> Iterator[None]:
+    """A failing query while reading or planning is an expected failure (exit 41), not a traceback."""
+    try:
+        yield
+    except pymysql.err.MySQLError as exc:
+        code = exc.args[0] if exc.args else "?"
+        raise SqlError(
+            f"database error {code} while reading the store: {exc.args[-1] if exc.args else exc}", store=store
+        ) from None
 
 
 @dataclass
@@ -90,12 +104,16 @@ def read_price_sheet(path: Path, *, match: str = "sku", sheet: str = "", columns
     return PriceSheet(path, match, rows, issues, label(opened.columns[match]), opened.notes)
 
 
-def plan_prices(db: Any, prefix: str, version: str, parsed: PriceSheet, *, skip_invalid: bool = False) -> PricePlan:
-    """Resolve products against the store and diff old → new. Raises SheetInvalidError unless --skip-invalid."""
+def plan_prices(
+    db: Any, prefix: str, version: str, parsed: PriceSheet, *, skip_invalid: bool = False
+) -> PricePlan:
+    """Resolve products against the store and diff old → new; SheetInvalidError unless --skip-invalid."""
+    limit_local_infile(db)
     schema = price_schema(version)
     catalog = read_catalog(db, prefix, schema, parsed.match, (r.key for r in parsed.rows))
-    plan, unresolved = resolve_prices(parsed.rows, catalog, file=parsed.path.name, match=parsed.match,
-                                      column=parsed.key_header)
+    plan, unresolved = resolve_prices(
+        parsed.rows, catalog, file=parsed.path.name, match=parsed.match, column=parsed.key_header
+    )
     issues = sorted([*parsed.issues, *unresolved], key=lambda i: (i.row, i.column))
     if issues and not skip_invalid:
         raise SheetInvalidError(issues)
@@ -113,20 +131,45 @@ def special_operation(db: Any, prefix: str, schema: PriceSchema, plan: PricePlan
     filters: tuple[tuple[str, str], ...]
     if schema.special_table:
         table_name, pk, filters = schema.special_table, "product_special_id", ()
-        columns: tuple[str, ...] = ("product_id", "customer_group_id", "priority", "price", "date_start", "date_end")
+        columns: tuple[str, ...] = (
+            "product_id",
+            "customer_group_id",
+            "priority",
+            "price",
+            "date_start",
+            "date_end",
+        )
     else:
         table_name, pk, filters = "product_discount", "product_discount_id", (("special", "1"),)
         columns = discount_columns(schema)
-    existing = read_discounts(db, prefix, columns, filters, [s[0] for s in plan.specials], table_name=table_name,
-                              pk=pk)
+    existing = read_discounts(
+        db, prefix, columns, filters, [s[0] for s in plan.specials], table_name=table_name, pk=pk
+    )
     before: list[Stored] = []
     after: list[Stored] = []
     for product_id, _, _, special, price in plan.specials:
         text = str(price.quantize(FOUR_PLACES))
         if schema.special_table:
-            content: tuple[str, ...] = (str(product_id), str(group), "1", text, special.date_start, special.date_end)
+            content: tuple[str, ...] = (
+                str(product_id),
+                str(group),
+                "1",
+                text,
+                special.date_start,
+                special.date_end,
+            )
         else:
-            content = (str(product_id), str(group), "1", "1", text, "F", "1", special.date_start, special.date_end)
+            content = (
+                str(product_id),
+                str(group),
+                "1",
+                "1",
+                text,
+                "F",
+                "1",
+                special.date_start,
+                special.date_end,
+            )
         current = existing.get((product_id, group), [])
         if Counter(tuple(r[1:]) for r in current) == Counter([content]):
             continue
@@ -143,8 +186,9 @@ def check_large(plan: PricePlan, allow_large_changes: bool) -> None:
     if large and not allow_large_changes:
         first = large[0]
         raise PreconditionError(
-            f"{len(large)} price change(s) exceed ±50 % (e.g. row {first.row}, {first.key}: {first.old} → {first.new});"
-            " check the file, or pass --allow-large-changes")
+            f"{len(large)} price change(s) exceed ±50 % (e.g. row {first.row}, {first.key}: "
+            f"{first.old} → {first.new}); check the file, or pass --allow-large-changes"
+        )
 
 
 def already_applied(audit_dir: Path, sha256: str) -> dict[str, Any] | None:
@@ -164,8 +208,15 @@ def price_operations(plan: PricePlan) -> list[Operation]:
     """The price update (if any prices change) and the specials replacement (if any specials change)."""
     ops: list[Operation] = []
     if plan.changes:
-        ops.append(ColumnUpdate("product", "product_id", "price", PRICE_TYPE,
-                                [(c.product_id, c.old, c.new) for c in plan.changes]))
+        ops.append(
+            ColumnUpdate(
+                "product",
+                "product_id",
+                "price",
+                PRICE_TYPE,
+                [(c.product_id, c.old, c.new) for c in plan.changes],
+            )
+        )
     if plan.special_op is not None:
         ops.append(plan.special_op)
     return ops
@@ -193,8 +244,23 @@ class UndoPlan:
     rows: int = 0
 
 
+def current_values(db: Any, prefix: str, op: ColumnUpdate) -> dict[int, Decimal | None]:
+    """The column's value now for every key of the operation (keys loaded into a temporary table first)."""
+    load_temp_tables(db, [op])
+    target = table(prefix, op.table)
+    table("", op.key), table("", op.column)  # undo files are input: identifiers only letters, digits, _
+    key, column = f"{target}.`{op.key}`", f"{target}.`{op.column}`"
+    joined = f"{target} JOIN maint_tmp_0 ON {key} = maint_tmp_0.k WHERE 1=1"
+    return {
+        int(k): None if v is None else Decimal(v)
+        for k, v in packed_select(db, [key, column], joined, [], key)
+        if k is not None
+    }
+
+
 def plan_undo(db: Any, prefix: str, ops: Sequence[Operation]) -> UndoPlan:
     """What reverting needs: rows still as the run left them go back; rows changed since are conflicts."""
+    limit_local_infile(db)
     plan = UndoPlan([])
     for op in ops:
         if isinstance(op, SetReplace):
@@ -206,9 +272,11 @@ def plan_undo(db: Any, prefix: str, ops: Sequence[Operation]) -> UndoPlan:
             elif Counter(current) == Counter(op.before):
                 plan.already += len(op.before)
             else:
-                plan.conflicts.append((op.table, f"{len(op.scopes())} product/group pair(s)", "", "", "changed"))
+                plan.conflicts.append(
+                    (op.table, f"{len(op.scopes())} product/group pair(s)", "", "", "changed")
+                )
             continue
-        values = read_values(db, prefix, op.table, op.key, op.column, [k for k, _, _ in op.rows])
+        values = current_values(db, prefix, op)
         revert: list[tuple[int, Decimal | None, Decimal | None]] = []
         for key, old, new in op.rows:
             now = values.get(key)
@@ -226,30 +294,44 @@ def plan_undo(db: Any, prefix: str, ops: Sequence[Operation]) -> UndoPlan:
     return plan
 
 
-def storefront_mismatches(url: str, changes: Sequence[PriceDiff], *, sample: int = 3,
-                          timeout: float = 10.0) -> list[str]:
-    """Open a few changed products' pages and report those that don't show the new price anywhere.
+def storefront_mismatches(
+    url: str, changes: Sequence[PriceDiff], *, sample: int = 3, timeout: float = 10.0
+) -> list[str]:
+    """Open a few changed products' pages (in parallel) and report those that don't show the new price.
 
     Taxes and currencies change what the page shows, so a mismatch is a warning for a human, not a failure.
     """
-    problems: list[str] = []
-    for change in list(changes)[:sample]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def check(change: PriceDiff) -> str:
         page = f"{url.rstrip('/')}/index.php?route=product/product&product_id={change.product_id}"
         try:
             response = requests.get(page, timeout=timeout)
         except requests.RequestException as exc:
-            problems.append(f"product {change.product_id}: storefront not reachable ({type(exc).__name__})")
-            continue
+            return f"product {change.product_id}: storefront not reachable ({type(exc).__name__})"
         if response.status_code != 200 or not _shows_price(response.text, change.new):
-            problems.append(f"product {change.product_id}: the storefront page does not show {change.new:.2f} "
-                            f"(HTTP {response.status_code}; taxes, currency or a cache?)")
-    return problems
+            return (
+                f"product {change.product_id}: the storefront page does not show {change.new:.2f} "
+                f"(HTTP {response.status_code}; taxes, currency or a cache?)"
+            )
+        return ""
+
+    picked = list(changes)[:sample]
+    if not picked:
+        return []
+    with ThreadPoolExecutor(max_workers=len(picked)) as pool:
+        return [problem for problem in pool.map(check, picked) if problem]
 
 
 def _shows_price(html: str, price: Decimal) -> bool:
     whole, cents = f"{price:.2f}".split(".")
     grouped = f"{int(whole):,}"
-    candidates = {f"{whole}.{cents}", f"{grouped}.{cents}", f"{whole},{cents}", f"{grouped.replace(',', '.')},{cents}"}
+    candidates = {
+        f"{whole}.{cents}",
+        f"{grouped}.{cents}",
+        f"{whole},{cents}",
+        f"{grouped.replace(',', '.')},{cents}",
+    }
     text = re.sub(r"\s+", " ", html)
     return any(c in text for c in candidates)
 
@@ -276,25 +358,47 @@ def apply_changes(
     hook: Any = None,
     sample: Sequence[PriceDiff] = (),
 ) -> Applied:
-    """Lock the store, write the undo file, apply all-or-nothing, clear caches, check the storefront, audit."""
+    """Lock the store, write the undo file, apply all-or-nothing, clear caches, check the shop, audit."""
     audit_dir = store_dir(cfg.state_dir, cfg.client, cfg.store)
     prefix = facts.db.prefix
 
     def reconnect() -> Any:
-        return connect_db(conn, facts.db, local_infile=True, store=cfg.store)
+        return limit_local_infile(connect_db(conn, facts.db, local_infile=True, store=cfg.store))
 
+    limit_local_infile(db)
     with store_lock(conn, cfg, task):
-        undo_file = write_undo(audit_dir, task, {"client": cfg.client, "store": cfg.store, "version": facts.version,
-                                                 **header}, ops)
+        undo_file = write_undo(
+            audit_dir,
+            task,
+            {"client": cfg.client, "store": cfg.store, "version": facts.version, **header},
+            ops,
+        )
         try:
             result = apply_operations(reconnect, db, prefix, ops, hook=hook)
         except Exception as exc:
-            append_audit(audit_dir, {"task": task, **header, "counts": counts, "undo_file": str(undo_file),
-                                     "result": f"failed: {exc}"})
+            append_audit(
+                audit_dir,
+                {
+                    "task": task,
+                    **header,
+                    "counts": counts,
+                    "undo_file": str(undo_file),
+                    "result": f"failed: {exc}",
+                },
+            )
             raise
         warnings = clear_product_cache(conn, facts, cfg.store)
-    append_audit(audit_dir, {"task": task, **header, "counts": counts, "undo_file": str(undo_file),
-                             "result": "applied", "engine": result.engine})
+    append_audit(
+        audit_dir,
+        {
+            "task": task,
+            **header,
+            "counts": counts,
+            "undo_file": str(undo_file),
+            "result": "applied",
+            "engine": result.engine,
+        },
+    )
     if sample:
         warnings += storefront_mismatches(facts.url, sample)
     return Applied(result.rows_changed, undo_file, result.engine, result.loaded_with, warnings)
@@ -302,7 +406,9 @@ def apply_changes(
 
 def clear_product_cache(conn: Any, facts: Any, store: str) -> list[str]:
     """Delete OpenCart's cached product lists (4.x serves old prices from them for an hour)."""
-    cache_dir = facts.path("DIR_CACHE") or (facts.dir_storage.rstrip("/") + "/cache/" if facts.dir_storage else "")
+    cache_dir = facts.path("DIR_CACHE") or (
+        facts.dir_storage.rstrip("/") + "/cache/" if facts.dir_storage else ""
+    )
     if not cache_dir:
         return ["DIR_CACHE is unknown: clear the store's product cache by hand"]
     result = run(conn, f"rm -f -- {quote(cache_dir.rstrip('/'))}/cache.product.*", check=False, store=store)
@@ -321,19 +427,31 @@ class DiscountSheet:
     group_header: str
 
 
-def read_discount_sheet(path: Path, *, match: str = "sku", sheet: str = "", columns: str = "") -> DiscountSheet:
+def read_discount_sheet(
+    path: Path, *, match: str = "sku", sheet: str = "", columns: str = ""
+) -> DiscountSheet:
     if match not in MATCH_CHOICES:
         raise InputError(f"--match must be one of {', '.join(MATCH_CHOICES)}, not {match!r}")
     fields = discount_fields(match)
     explicit = parse_columns_option(columns, fields) if columns else {}
     opened = open_sheet(path, fields, sheet=sheet or None, columns=explicit)
     rows, issues = parse_discount_rows(opened, match)
-    return DiscountSheet(path, match, rows, issues, label(opened.columns[match]), label(opened.columns["group"]))
+    return DiscountSheet(
+        path, match, rows, issues, label(opened.columns[match]), label(opened.columns["group"])
+    )
 
 
-def plan_discount_file(db: Any, prefix: str, version: str, parsed: DiscountSheet, *, mode: str = "replace",
-                       skip_invalid: bool = False) -> tuple[DiscountPlan, SetReplace]:
+def plan_discount_file(
+    db: Any,
+    prefix: str,
+    version: str,
+    parsed: DiscountSheet,
+    *,
+    mode: str = "replace",
+    skip_invalid: bool = False,
+) -> tuple[DiscountPlan, SetReplace]:
     """Resolve products and groups, read the current tiers, plan; returns the plan and its operation."""
+    limit_local_infile(db)
     if mode not in MODES:
         raise InputError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
     schema = price_schema(version)
@@ -343,16 +461,30 @@ def plan_discount_file(db: Any, prefix: str, version: str, parsed: DiscountSheet
     groups = read_groups(db, prefix)
     product_ids = [e.product_id for entries in catalog.values() for e in entries]
     existing = read_discounts(db, prefix, columns, filters, product_ids)
-    plan, unresolved = resolve_discounts(parsed.rows, catalog, groups, existing, schema, file=parsed.path.name,
-                                         match=parsed.match, key_column=parsed.key_header,
-                                         group_column=parsed.group_header, mode=mode)
+    plan, unresolved = resolve_discounts(
+        parsed.rows,
+        catalog,
+        groups,
+        existing,
+        schema,
+        file=parsed.path.name,
+        match=parsed.match,
+        key_column=parsed.key_header,
+        group_column=parsed.group_header,
+        mode=mode,
+    )
     issues = sorted([*parsed.issues, *unresolved], key=lambda i: (i.row, i.column))
     if issues and not skip_invalid:
         raise SheetInvalidError(issues)
     plan.skipped = issues
-    op = SetReplace("product_discount", "product_discount_id", columns, filters,
-                    [row for pair in plan.pairs for row in pair.before],
-                    [(None, *row) for pair in plan.pairs for row in pair.after])
+    op = SetReplace(
+        "product_discount",
+        "product_discount_id",
+        columns,
+        filters,
+        [row for pair in plan.pairs for row in pair.before],
+        [(None, *row) for pair in plan.pairs for row in pair.after],
+    )
     return plan, op
 
 
@@ -373,12 +505,20 @@ def read_group_sheet(path: Path, *, sheet: str = "", columns: str = "") -> Group
     return GroupSheet(path, rows, issues, {n: labels.get(n, n) for n in ("email", "group", "new_name")})
 
 
-def plan_group_file(db: Any, prefix: str, parsed: GroupSheet, *, create_groups: bool = False,
-                    skip_invalid: bool = False) -> tuple[GroupPlan, list[Operation]]:
+def plan_group_file(
+    db: Any, prefix: str, parsed: GroupSheet, *, create_groups: bool = False, skip_invalid: bool = False
+) -> tuple[GroupPlan, list[Operation]]:
+    limit_local_infile(db)
     snapshot = read_group_snapshot(db, prefix)
     customers = read_customers(db, prefix, (r.email for r in parsed.rows))
-    plan, unresolved = resolve_groups(parsed.rows, snapshot, customers, file=parsed.path.name,
-                                      columns=parsed.columns, create_groups=create_groups)
+    plan, unresolved = resolve_groups(
+        parsed.rows,
+        snapshot,
+        customers,
+        file=parsed.path.name,
+        columns=parsed.columns,
+        create_groups=create_groups,
+    )
     issues = sorted([*parsed.issues, *unresolved], key=lambda i: (i.row, i.column))
     if issues and not skip_invalid:
         raise SheetInvalidError(issues)

@@ -23,9 +23,21 @@ from maint.errors import InputError
 FORMAT = "maint-undo/1"
 # Column types of the tables the tasks change; temporary tables are built from this list only.
 COLUMN_TYPES = {
-    "product_id": "INT", "customer_group_id": "INT", "customer_id": "INT", "quantity": "INT", "priority": "INT",
-    "price": "DECIMAL(15,4)", "type": "CHAR(1)", "special": "TINYINT", "date_start": "DATE", "date_end": "DATE",
-    "language_id": "INT", "approval": "INT", "sort_order": "INT", "name": "VARCHAR(32)", "description": "TEXT",
+    "product_id": "INT",
+    "customer_group_id": "INT",
+    "customer_id": "INT",
+    "quantity": "INT",
+    "priority": "INT",
+    "price": "DECIMAL(15,4)",
+    "type": "CHAR(1)",
+    "special": "TINYINT",
+    "date_start": "DATE",
+    "date_end": "DATE",
+    "language_id": "INT",
+    "approval": "INT",
+    "sort_order": "INT",
+    "name": "VARCHAR(32)",
+    "description": "TEXT",
 }
 
 
@@ -44,12 +56,19 @@ class ColumnUpdate:
         return len(self.rows)
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "column", "table": self.table, "key": self.key, "column": self.column,
-                "sql_type": self.sql_type, "rows": len(self.rows)}
+        return {
+            "kind": "column",
+            "table": self.table,
+            "key": self.key,
+            "column": self.column,
+            "sql_type": self.sql_type,
+            "rows": len(self.rows),
+        }
 
     def reversed(self) -> ColumnUpdate:
-        return ColumnUpdate(self.table, self.key, self.column, self.sql_type,
-                            [(k, new, old) for k, old, new in self.rows])
+        return ColumnUpdate(
+            self.table, self.key, self.column, self.sql_type, [(k, new, old) for k, old, new in self.rows]
+        )
 
 
 Stored = tuple[str | None, ...]  # (primary key or None for a row still to be numbered, *content)
@@ -80,9 +99,16 @@ class SetReplace:
         return sorted({self.scope_of(r) for r in (*self.before, *self.after)})
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "sets", "table": self.table, "pk": self.pk, "columns": list(self.columns),
-                "scope": list(self.scope), "filters": [list(f) for f in self.filters], "before": len(self.before),
-                "after": len(self.after)}
+        return {
+            "kind": "sets",
+            "table": self.table,
+            "pk": self.pk,
+            "columns": list(self.columns),
+            "scope": list(self.scope),
+            "filters": [list(f) for f in self.filters],
+            "before": len(self.before),
+            "after": len(self.after),
+        }
 
 
 Operation = ColumnUpdate | SetReplace
@@ -117,7 +143,13 @@ def write_undo(directory: Path, task: str, header: dict[str, Any], ops: Sequence
     directory.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = directory / f"{stamp}-{task}.undo"
-    meta = {"format": FORMAT, "task": task, "created": stamp, **header, "operations": [o.describe() for o in ops]}
+    meta = {
+        "format": FORMAT,
+        "task": task,
+        "created": stamp,
+        **header,
+        "operations": [o.describe() for o in ops],
+    }
     tmp = path.with_suffix(".part")
     with tmp.open("w", encoding="utf-8") as out:
         out.write(json.dumps(meta, default=str) + "\n")
@@ -154,8 +186,12 @@ def read_undo(path: Path) -> tuple[dict[str, Any], list[Operation]]:
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError("not a maint undo file (unknown format)", file=str(path))
         try:
-            ops = [_read_op(stream, spec, path) if spec.get("kind", "column") == "column" else
-                   _read_sets(stream, spec, path) for spec in meta["operations"]]
+            ops = [
+                _read_op(stream, spec, path)
+                if spec.get("kind", "column") == "column"
+                else _read_sets(stream, spec, path)
+                for spec in meta["operations"]
+            ]
         except (KeyError, TypeError, ValueError):
             raise InputError("undo file is damaged", file=str(path)) from None
     return meta, ops
@@ -169,9 +205,15 @@ def _read_sets(stream: Iterator[str], spec: dict[str, Any], path: Path) -> SetRe
             raise InputError("undo file is truncated or damaged", file=str(path), row=number + 2)
         rows.append(tuple(None if v is None else str(v) for v in json.loads(line)))
     split = int(spec["before"])
-    return SetReplace(spec["table"], spec["pk"], tuple(spec["columns"]),
-                      tuple((str(a), str(b)) for a, b in spec["filters"]), rows[:split], rows[split:],
-                      tuple(spec.get("scope", ("product_id", "customer_group_id"))))
+    return SetReplace(
+        spec["table"],
+        spec["pk"],
+        tuple(spec["columns"]),
+        tuple((str(a), str(b)) for a, b in spec["filters"]),
+        rows[:split],
+        rows[split:],
+        tuple(spec.get("scope", ("product_id", "customer_group_id"))),
+    )
 
 
 def _read_op(stream: Iterator[str], spec: dict[str, Any], path: Path) -> ColumnUpdate:

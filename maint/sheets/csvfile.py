@@ -10,7 +10,6 @@ from pathlib import Path
 
 from maint.errors import InputError
 from maint.sheets.table import RawSheet, Row
-from maint.sheets.values import CellValue
 
 _SAMPLE_BYTES = 64 * 1024
 _DELIMITERS = ",;\t|"
@@ -24,8 +23,9 @@ def detect_encoding(sample: bytes, name: str) -> str:
     if sample.startswith(b"PK\x03\x04"):
         raise InputError("this is an Excel (.xlsx) file with a .csv name; rename it to .xlsx", file=name)
     if b"\x00" in sample:
-        raise InputError("not a text file (binary, or UTF-16 without a byte-order mark); save it as CSV UTF-8",
-                         file=name)
+        raise InputError(
+            "not a text file (binary, or UTF-16 without a byte-order mark); save it as CSV UTF-8", file=name
+        )
     try:
         # the sample may end inside a multi-byte character: let the incremental decoder keep that tail
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
@@ -78,10 +78,12 @@ def _rows(path: Path, encoding: str, delimiter: str) -> Iterator[Row]:
         try:
             for record in reader:
                 line += 1
-                cells: list[CellValue] = list(record)
-                yield line, cells
+                yield line, record  # type: ignore[misc]  # list[str] is a list of cell values
         except UnicodeDecodeError:
-            raise InputError(f"the file is not valid {encoding} text after row {line}; save it as CSV UTF-8",
-                             file=path.name, row=line + 1) from None
+            raise InputError(
+                f"the file is not valid {encoding} text after row {line}; save it as CSV UTF-8",
+                file=path.name,
+                row=line + 1,
+            ) from None
         except csv.Error as exc:
             raise InputError(f"broken CSV: {exc}", file=path.name, row=line + 1) from None

@@ -66,13 +66,19 @@ def match_header(
             by_name.setdefault(normalise(text), []).append(index)
     found: dict[str, Column] = {}
     for field in fields:
-        wanted = [normalise(explicit[field.name])] if field.name in explicit else [
-            normalise(a) for a in (field.name, *field.aliases)]
+        wanted = (
+            [normalise(explicit[field.name])]
+            if field.name in explicit
+            else [normalise(a) for a in (field.name, *field.aliases)]
+        )
         hits = sorted({i for name in wanted for i in by_name.get(name, [])})
         if len(hits) > 1:
             letters = ", ".join(column_letter(i + column_offset) for i in hits)
-            raise InputError(f"columns {letters} all look like {field.name!r}; choose one with --columns "
-                             f"{field.name}=<header>", column=field.name)
+            raise InputError(
+                f"columns {letters} all look like {field.name!r}; choose one with --columns "
+                f"{field.name}=<header>",
+                column=field.name,
+            )
         if hits:
             index = hits[0]
             found[field.name] = Column(index, cell_text(cells[index]), column_letter(index + column_offset))
@@ -83,6 +89,9 @@ def match_header(
 def describe_missing(missing: Sequence[str], cells: Sequence[CellValue], fields: Sequence[Field]) -> str:
     headers = ", ".join(repr(cell_text(c)) for c in cells if cell_text(c)) or "none"
     hints = "; ".join(
-        f"{f.name} (or {', '.join(f.aliases[:4])})" for f in fields if f.name in missing and f.aliases)
-    return (f"missing required column(s) {', '.join(missing)}: accepted names {hints}; "
-            f"headers found: {headers}; map one with --columns {missing[0]}=<header>")
+        f"{f.name} (or {', '.join(f.aliases[:4])})" for f in fields if f.name in missing and f.aliases
+    )
+    return (
+        f"missing required column(s) {', '.join(missing)}: accepted names {hints}; "
+        f"headers found: {headers}; map one with --columns {missing[0]}=<header>"
+    )

@@ -83,7 +83,7 @@ def parse_decimal(value: CellValue, *, decimal_comma: bool | None = None) -> Dec
         raise ValueError("not a number") from None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PriceChange:
     """An absolute price, or a relative change in percent ("-10%", "+5%") applied to the current price."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 
@@ -17,7 +18,6 @@ from python_calamine import CalamineWorkbook
 
 from maint.errors import InputError
 from maint.sheets.table import RawSheet, Row, column_letter
-from maint.sheets.values import CellValue
 
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -41,16 +41,23 @@ def read_xlsx(path: Path, sheet: str | None = None) -> RawSheet:
             raise InputError("the workbook has no visible sheet", file=name)
         sheet = visible[0]
     elif sheet not in workbook.sheet_names:
-        raise InputError(f"no sheet named {sheet!r}; the workbook has {', '.join(map(repr, workbook.sheet_names))}",
-                         file=name)
-    data = workbook.get_sheet_by_name(sheet)
+        raise InputError(
+            f"no sheet named {sheet!r}; the workbook has {', '.join(map(repr, workbook.sheet_names))}",
+            file=name,
+        )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the formatting scan inflates the sheet's XML while calamine parses it: zlib and calamine both
+        # release the GIL, so the scan costs next to nothing on a second core
+        scan = pool.submit(_formatting, path, sheet)
+        data = workbook.get_sheet_by_name(sheet)
+        hidden_rows, formula_cells = scan.result()
     column_offset = data.start[1] if data.start else 0
     problems: Problems = {}
     for (top, left), (bottom, right) in data.merged_cell_ranges or []:
         cells = f"{column_letter(left)}{top + 1}:{column_letter(right)}{bottom + 1}"
         problems.setdefault(top + 1, []).append(
-            (column_letter(left), cells, "merged cells; unmerge them and fill every row"))
-    hidden_rows, formula_cells = _formatting(path, sheet)
+            (column_letter(left), cells, "merged cells; unmerge them and fill every row")
+        )
     for row in hidden_rows:
         problems.setdefault(row, []).append(("", "", "hidden row; unhide it or delete it"))
     return RawSheet(
@@ -63,17 +70,19 @@ def read_xlsx(path: Path, sheet: str | None = None) -> RawSheet:
     )
 
 
-def _rows(data: object, column_offset: int, formulas: set[tuple[int, int]], problems: Problems) -> Iterator[Row]:
+def _rows(
+    data: object, column_offset: int, formulas: set[tuple[int, int]], problems: Problems
+) -> Iterator[Row]:
     # calamine yields rows from the sheet's first row, and cells from the first used column
-    for index, cells in enumerate(data.iter_rows()):  # type: ignore[attr-defined]
-        number = index + 1
-        values: list[CellValue] = list(cells)
+    for index, values in enumerate(data.iter_rows(), 1):  # type: ignore[attr-defined]
+        number: int = index
         if formulas:
             for position, value in enumerate(values):
                 column = position + column_offset
                 if (number, column) in formulas and (value is None or value == ""):
                     problems.setdefault(number, []).append(
-                        (column_letter(column), "", "formula without a saved result; paste values instead"))
+                        (column_letter(column), "", "formula without a saved result; paste values instead")
+                    )
         yield number, values
 
 
@@ -105,7 +114,10 @@ def _has_formatting(archive: zipfile.ZipFile, member: str) -> bool:
     with archive.open(member) as stream:
         while chunk := stream.read(_CHUNK):
             window = tail + chunk
-            if _HIDDEN_ROW.search(window) or _FORMULA.search(window):
+            # plain substring tests first (C speed); the regexes only confirm a hit
+            if (b'hidden="' in window and _HIDDEN_ROW.search(window)) or (
+                (b"<f" in window or b":f" in window) and _FORMULA.search(window)
+            ):
                 return True
             tail = window[-256:]
     return False

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from maint.tasks import check, cli_compat, health, info  # noqa: F401  (cli_compat patches the parser)
+from maint.tasks import check, health, info
+from maint.tasks import cli_compat as _cli_compat  # noqa: F401  (patches invoke's parser: optional STORE)
 from maint.tasks import hours as hours_tasks
+from maint.tasks import mirror as mirror_tasks
+from maint.tasks import restore as restore_tasks
+from maint.tasks import serve as serve_tasks
 from maint.tasks.common import CONFIG_DEFAULTS
 
 ns = Collection()
-ns.add_task(info.info)
-ns.add_task(check.check)
-ns.add_task(health.health)
-for _task in (hours_tasks.hours, hours_tasks.log, hours_tasks.account):
+for _task in (
+    info.info,
+    check.check,
+    mirror_tasks.mirror,
+    serve_tasks.serve,
+    restore_tasks.restore,
+    health.health,
+    hours_tasks.hours,
+    hours_tasks.log,
+    hours_tasks.account,
+):
     ns.add_task(_task)
 ns.configure(CONFIG_DEFAULTS)

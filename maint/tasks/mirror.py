@@ -99,6 +99,7 @@ def prune_store(tc: TaskContext, name: str, *, dry_run: bool, yes: bool, json: b
 
 @task(
     name="mirror",
+    positional=["store"],
     help={
         "store": "store name from the inventory",
         "all_": "every store in the inventory, in parallel",
@@ -112,7 +113,7 @@ def prune_store(tc: TaskContext, name: str, *, dry_run: bool, yes: bool, json: b
     },
 )
 @maint_task
-def mirror(c, store="", all_=False, prune=False, dry_run=False, yes=False, json=False, strip="", method="auto",
+def mirror(c, store=None, all_=False, prune=False, dry_run=False, yes=False, json=False, strip="", method="auto",
            dump_tool="auto"):
     """Make a dated, verified snapshot of a store's files and database (--prune: apply retention)."""
     if method not in ("auto", "rsync", "sftp"):

@@ -1,4 +1,4 @@
-"""`fab prices|discounts|groups STORE FILE` and `fab undo STORE UNDOFILE`: client spreadsheets into the store."""
+"""`fab prices|discounts|groups STORE FILE` and `fab undo STORE UNDOFILE`: client sheets into the store."""
 
 from __future__ import annotations
 
@@ -41,8 +41,14 @@ def price_summary(plan: PricePlan) -> dict[str, Any]:
         "large_changes": len(plan.large),
         "skipped": [i.as_dict() for i in plan.skipped],
         "largest": [
-            {"row": c.row, "key": c.key, "product_id": c.product_id, "old": c.old, "new": c.new,
-             "change": service.percent(c)}
+            {
+                "row": c.row,
+                "key": c.key,
+                "product_id": c.product_id,
+                "old": c.old,
+                "new": c.new,
+                "change": service.percent(c),
+            }
             for c in plan.largest(SHOWN)
         ],
     }
@@ -50,18 +56,27 @@ def price_summary(plan: PricePlan) -> dict[str, Any]:
 
 def show_price_plan(store: str, plan: PricePlan) -> None:
     if plan.skipped:
-        render.table(f"Skipped {len(plan.skipped)} invalid row(s) (--skip-invalid)", ISSUE_COLUMNS,
-                     issue_table(plan.skipped))
+        render.table(
+            f"Skipped {len(plan.skipped)} invalid row(s) (--skip-invalid)",
+            ISSUE_COLUMNS,
+            issue_table(plan.skipped),
+        )
     if plan.special_pairs_changed:
-        render.console().print(f"{store}: {plan.special_pairs_changed} special price(s) to set "
-                               f"({len(plan.specials) - plan.special_pairs_changed} already as in the file)",
-                               highlight=False, markup=False)
+        render.console().print(
+            f"{store}: {plan.special_pairs_changed} special price(s) to set "
+            f"({len(plan.specials) - plan.special_pairs_changed} already as in the file)",
+            highlight=False,
+            markup=False,
+        )
     if not plan.changes:
         return
     rows = [(c.row, c.key, c.product_id, c.old, c.new, service.percent(c)) for c in plan.largest(SHOWN)]
-    render.table(f"Plan for {store}: {len(plan.changes)} price change(s), {plan.unchanged} unchanged, "
-                 f"{len(plan.large)} beyond ±50 % (largest {len(rows)} shown)",
-                 ("row", "key", "product", "old", "new", "change"), rows)
+    render.table(
+        f"Plan for {store}: {len(plan.changes)} price change(s), {plan.unchanged} unchanged, "
+        f"{len(plan.large)} beyond ±50 % (largest {len(rows)} shown)",
+        ("row", "key", "product", "old", "new", "change"),
+        rows,
+    )
 
 
 @task(
@@ -82,9 +97,21 @@ def show_price_plan(store: str, plan: PricePlan) -> None:
     },
 )
 @maint_task
-def prices(c, store, file, sheet="", columns="", match="sku", skip_invalid=False, allow_large_changes=False,
-           dry_run=False, yes=False, json=False, diff_csv=""):
-    """Set product prices from a spreadsheet: validate all rows, plan, apply all-or-nothing, keep an undo file."""
+def prices(
+    c,
+    store,
+    file,
+    sheet="",
+    columns="",
+    match="sku",
+    skip_invalid=False,
+    allow_large_changes=False,
+    dry_run=False,
+    yes=False,
+    json=False,
+    diff_csv="",
+):
+    """Set product prices from a spreadsheet: validate all rows, plan, apply all-or-nothing, keep an undo."""
     tc = TaskContext.from_c(c)
     cfg = tc.store(store)
     path = Path(file)
@@ -93,19 +120,28 @@ def prices(c, store, file, sheet="", columns="", match="sku", skip_invalid=False
         conn = connect(cfg)
         try:
             facts = get_store_facts(conn, cfg)
-            with open_db(conn, facts.db, local_infile=True, store=store) as db:
+            with (
+                open_db(conn, facts.db, local_infile=True, store=store) as db,
+                service.database_errors(store),
+            ):
                 try:
-                    plan = service.plan_prices(db, facts.db.prefix, facts.version, parsed, skip_invalid=skip_invalid)
+                    plan = service.plan_prices(
+                        db, facts.db.prefix, facts.version, parsed, skip_invalid=skip_invalid
+                    )
                 except SheetInvalidError as exc:
-                    show_issues(f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json)
+                    show_issues(
+                        f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json
+                    )
                     raise
                 sha = file_sha256(path)
                 noop = ""
                 if plan.relative and not plan.empty:
                     earlier = service.already_applied(store_dir(cfg.state_dir, cfg.client, cfg.store), sha)
                     if earlier:
-                        noop = (f"this file was already applied on {earlier.get('when')} and its relative (%) "
-                                "changes would compound; run `fab undo` first to apply it again")
+                        noop = (
+                            f"this file was already applied on {earlier.get('when')} and its relative (%) "
+                            "changes would compound; run `fab undo` first to apply it again"
+                        )
                         plan.changes, plan.special_op, plan.special_pairs_changed = [], None, 0
                 summary = {"store": store, **price_summary(plan), "dry_run": dry_run, "applied": False}
                 if diff_csv:
@@ -125,22 +161,45 @@ def prices(c, store, file, sheet="", columns="", match="sku", skip_invalid=False
                     _done(summary, json, f"{store}: dry run, nothing changed.", summary.get("warnings"))
                     return summary
                 service.check_large(plan, allow_large_changes)
-                confirm(f"Apply {len(plan.changes)} price change(s) and {plan.special_pairs_changed} special(s) "
-                        f"to {store}?", yes=yes or json)
+                confirm(
+                    f"Apply {len(plan.changes)} price change(s) and {plan.special_pairs_changed} special(s) "
+                    f"to {store}?",
+                    yes=yes,
+                )
                 header = {"file": str(path.resolve()), "sha256": sha, "match": match}
-                applied = service.apply_changes(conn, cfg, facts, db, service.price_operations(plan), task="prices",
-                                                header=header, counts={"changed": len(plan.changes),
-                                                                       "specials": plan.special_pairs_changed,
-                                                                       "unchanged": plan.unchanged,
-                                                                       "skipped": len(plan.skipped)},
-                                                sample=plan.changes)
+                applied = service.apply_changes(
+                    conn,
+                    cfg,
+                    facts,
+                    db,
+                    service.price_operations(plan),
+                    task="prices",
+                    header=header,
+                    counts={
+                        "changed": len(plan.changes),
+                        "specials": plan.special_pairs_changed,
+                        "unchanged": plan.unchanged,
+                        "skipped": len(plan.skipped),
+                    },
+                    sample=plan.changes,
+                )
         finally:
             conn.close()
-    summary |= {"applied": True, "rows_changed": applied.rows_changed, "undo_file": str(applied.undo_file),
-                "engine": applied.engine, "warnings": applied.warnings}
-    _done(summary, json, f"{store}: applied {len(plan.changes)} price change(s) and {plan.special_pairs_changed} "
-                         f"special(s) ({applied.engine}); "
-                         f"undo with: fab undo {store} {applied.undo_file}", applied.warnings)
+    summary |= {
+        "applied": True,
+        "rows_changed": applied.rows_changed,
+        "undo_file": str(applied.undo_file),
+        "engine": applied.engine,
+        "warnings": applied.warnings,
+    }
+    _done(
+        summary,
+        json,
+        f"{store}: applied {len(plan.changes)} price change(s) and {plan.special_pairs_changed} "
+        f"special(s) ({applied.engine}); "
+        f"undo with: fab undo {store} {applied.undo_file}",
+        applied.warnings,
+    )
     return summary
 
 
@@ -173,56 +232,96 @@ def undo(c, store, undofile, dry_run=False, yes=False, json=False):
     path = Path(undofile)
     meta, ops = read_undo(path)
     if meta.get("store") != cfg.store or meta.get("client") != cfg.client:
-        raise InputError(f"this undo file belongs to {meta.get('client')}/{meta.get('store')}, not "
-                         f"{cfg.client}/{cfg.store}", file=str(path))
+        raise InputError(
+            f"this undo file belongs to {meta.get('client')}/{meta.get('store')}, not "
+            f"{cfg.client}/{cfg.store}",
+            file=str(path),
+        )
     with work_session(tc, cfg, "undo", quiet=json):
         conn = connect(cfg)
         try:
             facts = get_store_facts(conn, cfg)
-            with open_db(conn, facts.db, local_infile=True, store=store) as db:
+            with (
+                open_db(conn, facts.db, local_infile=True, store=store) as db,
+                service.database_errors(store),
+            ):
                 plan = service.plan_undo(db, facts.db.prefix, ops)
-                summary: dict[str, Any] = {"store": store, "undo_file": str(path), "task": meta.get("task"),
-                                           "to_restore": plan.rows, "already_restored": plan.already,
-                                           "conflicts": len(plan.conflicts), "dry_run": dry_run, "applied": False}
+                summary: dict[str, Any] = {
+                    "store": store,
+                    "undo_file": str(path),
+                    "task": meta.get("task"),
+                    "to_restore": plan.rows,
+                    "already_restored": plan.already,
+                    "conflicts": len(plan.conflicts),
+                    "dry_run": dry_run,
+                    "applied": False,
+                }
                 if plan.conflicts:
                     table_, key, old, new, now = plan.conflicts[0]
                     raise PreconditionError(
                         f"{len(plan.conflicts)} row(s) were changed by someone else since the run (e.g. "
-                        f"{table_} {key}: was {old}, set to {new}, now {now}); nothing was restored", store=store)
+                        f"{table_} {key}: was {old}, set to {new}, now {now}); nothing was restored",
+                        store=store,
+                    )
                 if not plan.rows:
                     _done(summary, json, f"{store}: No changes. Every value is already as before the run.")
                     return summary
                 if not json:
-                    render.console().print(f"{store}: would restore {plan.rows} value(s) from {path.name} "
-                                           f"({plan.already} already restored)", highlight=False, markup=False)
+                    render.console().print(
+                        f"{store}: would restore {plan.rows} value(s) from {path.name} "
+                        f"({plan.already} already restored)",
+                        highlight=False,
+                        markup=False,
+                    )
                 if dry_run:
                     _done(summary, json, f"{store}: dry run, nothing changed.")
                     return summary
-                confirm(f"Restore {plan.rows} value(s) on {store}?", yes=yes or json)
-                header = {"file": str(path.resolve()), "sha256": file_sha256(path), "undoes": meta.get("task"),
-                          "undoes_sha256": meta.get("sha256")}
-                applied = service.apply_changes(conn, cfg, facts, db, plan.ops, task="undo", header=header,
-                                                counts={"restored": plan.rows})
+                confirm(f"Restore {plan.rows} value(s) on {store}?", yes=yes)
+                header = {
+                    "file": str(path.resolve()),
+                    "sha256": file_sha256(path),
+                    "undoes": meta.get("task"),
+                    "undoes_sha256": meta.get("sha256"),
+                }
+                applied = service.apply_changes(
+                    conn, cfg, facts, db, plan.ops, task="undo", header=header, counts={"restored": plan.rows}
+                )
         finally:
             conn.close()
-    summary |= {"applied": True, "rows_changed": applied.rows_changed, "undo_file_of_undo": str(applied.undo_file)}
-    _done(summary, json, f"{store}: restored {applied.rows_changed} value(s); the undo itself can be undone with "
-                         f"fab undo {store} {applied.undo_file}", applied.warnings)
+    summary |= {
+        "applied": True,
+        "rows_changed": applied.rows_changed,
+        "undo_file_of_undo": str(applied.undo_file),
+    }
+    _done(
+        summary,
+        json,
+        f"{store}: restored {applied.rows_changed} value(s); the undo itself can be undone with "
+        f"fab undo {store} {applied.undo_file}",
+        applied.warnings,
+    )
     return summary
 
 
 def discount_summary(plan: DiscountPlan) -> dict[str, Any]:
     return {
-        "file": plan.file, "mode": plan.mode, "pairs_changed": len(plan.pairs),
-        "pairs_unchanged": plan.unchanged_pairs, "rows_deleted": plan.deleted, "rows_inserted": plan.inserted,
+        "file": plan.file,
+        "mode": plan.mode,
+        "pairs_changed": len(plan.pairs),
+        "pairs_unchanged": plan.unchanged_pairs,
+        "rows_deleted": plan.deleted,
+        "rows_inserted": plan.inserted,
         "skipped": [i.as_dict() for i in plan.skipped],
     }
 
 
 def show_discount_plan(store: str, plan: DiscountPlan, columns: tuple[str, ...]) -> None:
     if plan.skipped:
-        render.table(f"Skipped {len(plan.skipped)} invalid row(s) (--skip-invalid)", ISSUE_COLUMNS,
-                     issue_table(plan.skipped))
+        render.table(
+            f"Skipped {len(plan.skipped)} invalid row(s) (--skip-invalid)",
+            ISSUE_COLUMNS,
+            issue_table(plan.skipped),
+        )
     if not plan.pairs:
         return
     shown = []
@@ -230,16 +329,22 @@ def show_discount_plan(store: str, plan: DiscountPlan, columns: tuple[str, ...])
         old = "; ".join(_tier(columns, row[1:]) for row in pair.before) or "none"
         new = "; ".join(_tier(columns, row) for row in pair.after) or "none"
         shown.append((pair.key, pair.group, old, new))
-    render.table(f"Plan for {store}: discounts of {len(plan.pairs)} product/group pair(s) ({plan.mode}): "
-                 f"{plan.deleted} tier(s) out, {plan.inserted} in, {plan.unchanged_pairs} pair(s) unchanged",
-                 ("product", "group", "before", "after"), shown)
+    render.table(
+        f"Plan for {store}: discounts of {len(plan.pairs)} product/group pair(s) ({plan.mode}): "
+        f"{plan.deleted} tier(s) out, {plan.inserted} in, {plan.unchanged_pairs} pair(s) unchanged",
+        ("product", "group", "before", "after"),
+        shown,
+    )
 
 
 def _tier(columns: tuple[str, ...], row: tuple[Any, ...]) -> str:
     value = dict(zip(columns, row, strict=False))
     price = f"{value['price']}% off" if value.get("type") == "P" else str(value["price"])
-    dates = "" if value["date_start"] == value["date_end"] == "0000-00-00" else \
-        f" {value['date_start']}..{value['date_end']}"
+    dates = (
+        ""
+        if value["date_start"] == value["date_end"] == "0000-00-00"
+        else f" {value['date_start']}..{value['date_end']}"
+    )
     return f"≥{value['quantity']}: {price}{dates}"
 
 
@@ -248,11 +353,11 @@ def _tier(columns: tuple[str, ...], row: tuple[Any, ...]) -> str:
     positional=["store", "file"],
     help={
         "store": "store name from the inventory",
-        "file": "the client's discount list (.xlsx or .csv): product, group, quantity, priority, price or -%, dates",
+        "file": "the client's discount list (.xlsx or .csv): product, group, quantity, price or -%, dates",
         "sheet": "the sheet to read (default: the first visible one)",
         "columns": "map fields to headers, e.g. group=Kundengruppe,quantity=Menge",
         "match": "match products by sku, model or product_id (default sku)",
-        "mode": "replace: each product/group gets exactly the file's tiers; merge: add or update tiers by quantity",
+        "mode": "replace: a product/group gets exactly the file's tiers; merge: add/update tiers by quantity",
         "skip_invalid": "apply the valid rows and list the invalid ones, instead of stopping",
         "dry_run": "show the plan and stop",
         "yes": "don't ask before applying",
@@ -260,9 +365,20 @@ def _tier(columns: tuple[str, ...], row: tuple[Any, ...]) -> str:
     },
 )
 @maint_task
-def discounts(c, store, file, sheet="", columns="", match="sku", mode="replace", skip_invalid=False, dry_run=False,
-              yes=False, json=False):
-    """Set customer-group quantity discounts from a spreadsheet, mapped to the store's schema; keeps an undo file."""
+def discounts(
+    c,
+    store,
+    file,
+    sheet="",
+    columns="",
+    match="sku",
+    mode="replace",
+    skip_invalid=False,
+    dry_run=False,
+    yes=False,
+    json=False,
+):
+    """Set customer-group quantity discounts from a spreadsheet in the store's schema; keeps an undo file."""
     tc = TaskContext.from_c(c)
     cfg = tc.store(store)
     path = Path(file)
@@ -271,35 +387,66 @@ def discounts(c, store, file, sheet="", columns="", match="sku", mode="replace",
         conn = connect(cfg)
         try:
             facts = get_store_facts(conn, cfg)
-            with open_db(conn, facts.db, local_infile=True, store=store) as db:
+            with (
+                open_db(conn, facts.db, local_infile=True, store=store) as db,
+                service.database_errors(store),
+            ):
                 try:
-                    plan, op = service.plan_discount_file(db, facts.db.prefix, facts.version, parsed, mode=mode,
-                                                          skip_invalid=skip_invalid)
+                    plan, op = service.plan_discount_file(
+                        db, facts.db.prefix, facts.version, parsed, mode=mode, skip_invalid=skip_invalid
+                    )
                 except SheetInvalidError as exc:
-                    show_issues(f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json)
+                    show_issues(
+                        f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json
+                    )
                     raise
                 summary = {"store": store, **discount_summary(plan), "dry_run": dry_run, "applied": False}
                 if not json:
                     show_discount_plan(store, plan, op.columns)
                 if not plan.pairs:
-                    summary["noop_reason"] = f"all {plan.unchanged_pairs} product/group pair(s) already as in the file"
+                    summary["noop_reason"] = (
+                        f"all {plan.unchanged_pairs} product/group pair(s) already as in the file"
+                    )
                     _done(summary, json, f"{store}: No changes. {summary['noop_reason']}")
                     return summary
                 if dry_run:
                     _done(summary, json, f"{store}: dry run, nothing changed.")
                     return summary
-                confirm(f"Replace the discounts of {len(plan.pairs)} product/group pair(s) on {store}?",
-                        yes=yes or json)
-                header = {"file": str(path.resolve()), "sha256": file_sha256(path), "match": match, "mode": mode}
-                applied = service.apply_changes(conn, cfg, facts, db, [op], task="discounts", header=header,
-                                                counts={"pairs": len(plan.pairs), "deleted": plan.deleted,
-                                                        "inserted": plan.inserted})
+                confirm(
+                    f"Replace the discounts of {len(plan.pairs)} product/group pair(s) on {store}?", yes=yes
+                )
+                header = {
+                    "file": str(path.resolve()),
+                    "sha256": file_sha256(path),
+                    "match": match,
+                    "mode": mode,
+                }
+                applied = service.apply_changes(
+                    conn,
+                    cfg,
+                    facts,
+                    db,
+                    [op],
+                    task="discounts",
+                    header=header,
+                    counts={"pairs": len(plan.pairs), "deleted": plan.deleted, "inserted": plan.inserted},
+                )
         finally:
             conn.close()
-    summary |= {"applied": True, "rows_changed": applied.rows_changed, "undo_file": str(applied.undo_file),
-                "engine": applied.engine, "warnings": applied.warnings}
-    _done(summary, json, f"{store}: replaced the discounts of {len(plan.pairs)} product/group pair(s) "
-                         f"({applied.engine}); undo with: fab undo {store} {applied.undo_file}", applied.warnings)
+    summary |= {
+        "applied": True,
+        "rows_changed": applied.rows_changed,
+        "undo_file": str(applied.undo_file),
+        "engine": applied.engine,
+        "warnings": applied.warnings,
+    }
+    _done(
+        summary,
+        json,
+        f"{store}: replaced the discounts of {len(plan.pairs)} product/group pair(s) "
+        f"({applied.engine}); undo with: fab undo {store} {applied.undo_file}",
+        applied.warnings,
+    )
     return summary
 
 
@@ -308,15 +455,19 @@ def group_summary(plan: GroupPlan) -> dict[str, Any]:
         "file": plan.file,
         "created": [{"customer_group_id": gid, "name": name} for gid, name in plan.created],
         "renamed": [{"customer_group_id": gid, "from": old, "to": new} for gid, old, new in plan.renamed],
-        "moved": len(plan.moved), "unchanged": plan.unchanged,
+        "moved": len(plan.moved),
+        "unchanged": plan.unchanged,
         "skipped": [i.as_dict() for i in plan.skipped],
     }
 
 
 def show_group_plan(store: str, plan: GroupPlan) -> None:
     if plan.skipped:
-        render.table(f"Skipped {len(plan.skipped)} invalid row(s) (--skip-invalid)", ISSUE_COLUMNS,
-                     issue_table(plan.skipped))
+        render.table(
+            f"Skipped {len(plan.skipped)} invalid row(s) (--skip-invalid)",
+            ISSUE_COLUMNS,
+            issue_table(plan.skipped),
+        )
     if not plan:
         return
     rows: list[tuple[str, str, str]] = [("create group", name, f"id {gid}") for gid, name in plan.created]
@@ -324,8 +475,12 @@ def show_group_plan(store: str, plan: GroupPlan) -> None:
     rows += [("move customer", email, f"group {old} → {new}") for _, email, old, new in plan.moved[:SHOWN]]
     if len(plan.moved) > SHOWN:
         rows.append(("…", f"{len(plan.moved) - SHOWN} more customers", ""))
-    render.table(f"Plan for {store}: {len(plan.created)} group(s) to create, {len(plan.renamed)} to rename, "
-                 f"{len(plan.moved)} customer(s) to move, {plan.unchanged} unchanged", ("change", "what", "to"), rows)
+    render.table(
+        f"Plan for {store}: {len(plan.created)} group(s) to create, {len(plan.renamed)} to rename, "
+        f"{len(plan.moved)} customer(s) to move, {plan.unchanged} unchanged",
+        ("change", "what", "to"),
+        rows,
+    )
 
 
 @task(
@@ -344,8 +499,18 @@ def show_group_plan(store: str, plan: GroupPlan) -> None:
     },
 )
 @maint_task
-def groups(c, store, file, sheet="", columns="", create_groups=False, skip_invalid=False, dry_run=False, yes=False,
-           json=False):
+def groups(
+    c,
+    store,
+    file,
+    sheet="",
+    columns="",
+    create_groups=False,
+    skip_invalid=False,
+    dry_run=False,
+    yes=False,
+    json=False,
+):
     """Create or rename customer groups and move customers (by e-mail) into them; keeps an undo file."""
     tc = TaskContext.from_c(c)
     cfg = tc.store(store)
@@ -355,12 +520,18 @@ def groups(c, store, file, sheet="", columns="", create_groups=False, skip_inval
         conn = connect(cfg)
         try:
             facts = get_store_facts(conn, cfg)
-            with open_db(conn, facts.db, local_infile=True, store=store) as db:
+            with (
+                open_db(conn, facts.db, local_infile=True, store=store) as db,
+                service.database_errors(store),
+            ):
                 try:
-                    plan, ops = service.plan_group_file(db, facts.db.prefix, parsed, create_groups=create_groups,
-                                                        skip_invalid=skip_invalid)
+                    plan, ops = service.plan_group_file(
+                        db, facts.db.prefix, parsed, create_groups=create_groups, skip_invalid=skip_invalid
+                    )
                 except SheetInvalidError as exc:
-                    show_issues(f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json)
+                    show_issues(
+                        f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json
+                    )
                     raise
                 summary = {"store": store, **group_summary(plan), "dry_run": dry_run, "applied": False}
                 if not json:
@@ -372,15 +543,35 @@ def groups(c, store, file, sheet="", columns="", create_groups=False, skip_inval
                 if dry_run:
                     _done(summary, json, f"{store}: dry run, nothing changed.")
                     return summary
-                confirm(f"Apply these group changes to {store}?", yes=yes or json)
+                confirm(f"Apply these group changes to {store}?", yes=yes)
                 header = {"file": str(path.resolve()), "sha256": file_sha256(path)}
-                applied = service.apply_changes(conn, cfg, facts, db, ops, task="groups", header=header,
-                                                counts={"created": len(plan.created), "renamed": len(plan.renamed),
-                                                        "moved": len(plan.moved)})
+                applied = service.apply_changes(
+                    conn,
+                    cfg,
+                    facts,
+                    db,
+                    ops,
+                    task="groups",
+                    header=header,
+                    counts={
+                        "created": len(plan.created),
+                        "renamed": len(plan.renamed),
+                        "moved": len(plan.moved),
+                    },
+                )
         finally:
             conn.close()
-    summary |= {"applied": True, "rows_changed": applied.rows_changed, "undo_file": str(applied.undo_file),
-                "engine": applied.engine, "warnings": applied.warnings}
-    _done(summary, json, f"{store}: group changes applied ({applied.engine}); undo with: fab undo {store} "
-                         f"{applied.undo_file}", applied.warnings)
+    summary |= {
+        "applied": True,
+        "rows_changed": applied.rows_changed,
+        "undo_file": str(applied.undo_file),
+        "engine": applied.engine,
+        "warnings": applied.warnings,
+    }
+    _done(
+        summary,
+        json,
+        f"{store}: group changes applied ({applied.engine}); undo with: fab undo {store} {applied.undo_file}",
+        applied.warnings,
+    )
     return summary

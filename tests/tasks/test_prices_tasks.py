@@ -25,8 +25,16 @@ CORPUS = PROJECT / "fixtures" / "sheets"
 
 @pytest.fixture
 def context(tmp_path: Path) -> Context:
-    return Context(config=Config(overrides={"maint": {"inventory": str(PROJECT / "playbooks" / "clients"),
-                                                      "state_dir": str(tmp_path / "state")}}))
+    return Context(
+        config=Config(
+            overrides={
+                "maint": {
+                    "inventory": str(PROJECT / "playbooks" / "clients"),
+                    "state_dir": str(tmp_path / "state"),
+                }
+            }
+        )
+    )
 
 
 @pytest.fixture
@@ -60,9 +68,12 @@ def test_an_unknown_match_fails_before_any_connection(context, no_connection, ca
     assert "--match" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["bad_wrong_headers.csv", "bad_missing_sheet.xlsx", "bad_utf16_without_bom.csv"])
-def test_an_unreadable_sheet_fails_before_any_connection_naming_the_file(name, context, no_connection,
-                                                                         capsys) -> None:
+@pytest.mark.parametrize(
+    "name", ["bad_wrong_headers.csv", "bad_missing_sheet.xlsx", "bad_utf16_without_bom.csv"]
+)
+def test_an_unreadable_sheet_fails_before_any_connection_naming_the_file(
+    name, context, no_connection, capsys
+) -> None:
     with pytest.raises(Exit) as caught:
         tasks.prices(context, "demo", str(CORPUS / name), sheet="Preise" if "sheet" in name else "")
     assert caught.value.code == 50
@@ -74,8 +85,14 @@ def test_dry_run_never_applies_and_json_has_the_plan(context, fake_store, capsys
     assert fake_store == []
     out = json.loads(capsys.readouterr().out)
     assert (out["changes"], out["unchanged"], out["dry_run"], out["applied"]) == (1, 3, True, False)
-    assert out["largest"][0] == {"row": 2, "key": "SKU-1", "product_id": 1, "old": "10.0000", "new": "11.0000",
-                                 "change": "+10.0%"}
+    assert out["largest"][0] == {
+        "row": 2,
+        "key": "SKU-1",
+        "product_id": 1,
+        "old": "10.0000",
+        "new": "11.0000",
+        "change": "+10.0%",
+    }
 
 
 def test_without_a_terminal_or_yes_nothing_is_applied(context, fake_store, monkeypatch) -> None:
@@ -87,8 +104,10 @@ def test_without_a_terminal_or_yes_nothing_is_applied(context, fake_store, monke
 
 
 def test_invalid_rows_are_shown_as_a_table_and_exit_50(context, fake_store, monkeypatch, capsys) -> None:
-    issues = [Issue("p.csv", 3, "B (price)", "call us", "price: not a number"),
-              Issue("p.csv", 4, "A (sku)", "X", "unknown product (sku not in the store)")]
+    issues = [
+        Issue("p.csv", 3, "B (price)", "call us", "price: not a number"),
+        Issue("p.csv", 4, "A (sku)", "X", "unknown product (sku not in the store)"),
+    ]
 
     def invalid(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise SheetInvalidError(issues)
@@ -102,8 +121,9 @@ def test_invalid_rows_are_shown_as_a_table_and_exit_50(context, fake_store, monk
     assert fake_store == []
 
 
-def test_an_undo_file_of_another_store_is_refused_before_any_connection(context, no_connection, tmp_path,
-                                                                       capsys) -> None:
+def test_an_undo_file_of_another_store_is_refused_before_any_connection(
+    context, no_connection, tmp_path, capsys
+) -> None:
     op = ColumnUpdate("product", "product_id", "price", "DECIMAL(15,4)", [(1, Decimal(1), Decimal(2))])
     path = write_undo(tmp_path, "prices", {"client": "someone", "store": "elsewhere"}, [op])
     with pytest.raises(Exit) as caught:

@@ -65,8 +65,8 @@ def store_cfg(settings_for: dict[str, str], mirror_root: Path) -> Callable[..., 
 def task_context(settings_for: dict[str, str]) -> Callable[[Path], Context]:
     """An invoke Context as `fab` builds it, with the mirror folder set agency-wide."""
 
-    def make(mirror: Path) -> Context:
-        return Context(Config(defaults=CONFIG_DEFAULTS, overrides={"maint": {**settings_for}}))
+    def make(mirror: Path, **maint: Any) -> Context:
+        return Context(Config(defaults=CONFIG_DEFAULTS, overrides={"maint": {**settings_for, **maint}}))
 
     return make
 

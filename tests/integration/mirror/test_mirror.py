@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -131,22 +129,36 @@ def test_serve_refuses_an_unverified_snapshot(mh: Any, store_cfg: Callable[..., 
         serve(tmp_path / "state", result.manifest, result.path)
 
 
-def test_mirror_task_prints_json_and_prunes_with_the_retention_rules(
-    mh: Any,
-    task_context: Callable[[Path], object], mirror_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_mirror_all_runs_every_store_prints_json_and_prunes_by_the_retention_rules(
+    mh: Any, task_context: Callable[..., Any], mirror_root: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from maint.tasks.mirror import mirror
 
-    monkeypatch.setattr("maint.mirror.run.mirror_of", lambda cfg: StoreMirror.of(mirror_root, cfg.client, cfg.store))
-    monkeypatch.setattr("maint.tasks.mirror.mirror_of", lambda cfg: StoreMirror.of(mirror_root, cfg.client, cfg.store))
-    c = task_context(mirror_root)
-    store_dir = mirror_root / "mclient" / "s4"
-    (store_dir / "20200101T000000Z" / "files").mkdir(parents=True)
-    mirror(c, store="s4", json=True, prune=True, yes=True)
-    out = json.loads(capsys.readouterr().out)
-    item = out["stores"][0]
-    assert item["verified"] is True and item["dump"]["consistency"] == "single-transaction"
-    assert "20200101T000000Z" not in os.listdir(store_dir) or item["prune"]["deleted"] == []
+    for module in ("maint.mirror.run", "maint.tasks.mirror"):
+        monkeypatch.setattr(f"{module}.mirror_of",
+                            lambda cfg: StoreMirror.of(mirror_root, cfg.client, cfg.store))
+    c = task_context(mirror_root, options={"mirror": {"keep": {"daily": 1, "weekly": 0, "monthly": 0}}})
+    old = mirror_root / "mclient" / "s4" / "20200101T000000Z"
+    (old / "files").mkdir(parents=True)
+    mirror(c, all_=True, json=True, prune=True, yes=True)
+    out = {item["store"]: item for item in json.loads(capsys.readouterr().out)["stores"]}
+    assert set(out) == {"s3", "s4"} and all(item["verified"] for item in out.values())
+    assert out["s4"]["prune"]["deleted"] == ["20200101T000000Z"] and not old.exists()
+    assert StoreMirror.of(mirror_root, "mclient", "s4").latest() == out["s4"]["snapshot"]
+
+
+def test_a_run_on_a_store_another_run_holds_fails_on_the_lock(
+    mh: Any, store_cfg: Callable[..., Any], mirror_root: Path,
+) -> None:
+    from maint.errors import LockError
+    from maint.lock import local_lock
+    from maint.mirror.run import lock_path
+
+    cfg = store_cfg("s3")
+    with local_lock(lock_path(cfg), "mirror"), pytest.raises(LockError):
+        mh.run_mirror(cfg)
+    assert StoreMirror.of(mirror_root, "mclient", "s3").latest() is None
 
 
 def test_restore_puts_a_snapshot_back_and_verifies_the_rows(
@@ -177,4 +189,3 @@ def test_restore_puts_a_snapshot_back_and_verifies_the_rows(
     assert not junk.exists()
     assert _db_counts(mirror_sandbox, store.db_name) == result.manifest.dump.tables
     assert not any(c.kind == "drop" for c in again)  # nothing left over: a second restore drops nothing
-    subprocess.run(["true"], check=True)

@@ -1,5 +1,5 @@
-"""A sandbox of the price tests' own (s3 = 3.0.3.8 MyISAM, s4 = 4.1.0.4 InnoDB, s40 = 4.0.2.3), so that faults injected
-here can never disturb other areas' tests; it starts in about two seconds."""
+"""A sandbox of the price tests' own (s3 = 3.0.3.8 MyISAM, s4 = 4.1.0.4 InnoDB, s40 = 4.0.2.3), so that
+faults injected here can never disturb other areas' tests; it starts in about two seconds."""
 
 from __future__ import annotations
 
@@ -15,8 +15,15 @@ from invoke import Config, Context
 from maint.sandbox import Sandbox, StoreSpec
 
 STORES = (StoreSpec("s3", "3.0.3.8"), StoreSpec("s4", "4.1.0.4"), StoreSpec("s40", "4.0.2.3"))
-PRICE_TABLES = ("product", "product_discount", "product_special", "product_code", "customer", "customer_group",
-                "customer_group_description")
+PRICE_TABLES = (
+    "product",
+    "product_discount",
+    "product_special",
+    "product_code",
+    "customer",
+    "customer_group",
+    "customer_group_description",
+)
 
 
 @pytest.fixture(scope="package")
@@ -32,10 +39,18 @@ def price_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]
 def task_context(price_sandbox: Sandbox) -> Context:
     """An invoke Context configured the way `fab` would configure it for the sandbox."""
     env = price_sandbox.env()
-    return Context(Config(overrides={"maint": {
-        "inventory": env["FABRIC_MAINT_INVENTORY"], "ssh_config": env["FABRIC_MAINT_SSH_CONFIG"],
-        "known_hosts": env["FABRIC_MAINT_KNOWN_HOSTS"], "state_dir": env["FABRIC_MAINT_STATE_DIR"],
-    }}))
+    return Context(
+        Config(
+            overrides={
+                "maint": {
+                    "inventory": env["FABRIC_MAINT_INVENTORY"],
+                    "ssh_config": env["FABRIC_MAINT_SSH_CONFIG"],
+                    "known_hosts": env["FABRIC_MAINT_KNOWN_HOSTS"],
+                    "state_dir": env["FABRIC_MAINT_STATE_DIR"],
+                }
+            }
+        )
+    )
 
 
 @pytest.fixture
@@ -47,8 +62,11 @@ def store_state(price_sandbox: Sandbox) -> Callable[[str], dict[str, Any]]:
         sums: dict[str, Any] = {}
         with price_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
             for table in PRICE_TABLES:
-                cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
-                            "AND TABLE_NAME = %s", (store.prefix + table,))
+                cur.execute(
+                    "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+                    "AND TABLE_NAME = %s",
+                    (store.prefix + table,),
+                )
                 if cur.fetchone()[0]:
                     cur.execute(f"CHECKSUM TABLE `{store.prefix}{table}` EXTENDED")
                     sums[table] = cur.fetchone()[1]
@@ -67,7 +85,9 @@ def prices_of(price_sandbox: Sandbox) -> Callable[[str, list[int]], dict[int, st
         store = price_sandbox.store(name)
         with price_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
             marks = ",".join(["%s"] * len(ids))
-            cur.execute(f"SELECT product_id, price FROM `{store.prefix}product` WHERE product_id IN ({marks})", ids)
+            cur.execute(
+                f"SELECT product_id, price FROM `{store.prefix}product` WHERE product_id IN ({marks})", ids
+            )
             return {int(pid): str(price) for pid, price in cur.fetchall()}
 
     return read

@@ -25,19 +25,26 @@ DISCOUNTS = (
 def discount_rows(price_sandbox, store: str, product_ids: tuple[int, ...]) -> list[tuple]:
     s = price_sandbox.store(store)
     with price_sandbox.db_admin(s.db_name) as db, db.cursor() as cur:
-        cur.execute("SELECT * FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
-                    "TABLE_NAME = %s AND COLUMN_NAME = 'type'", (f"{s.prefix}product_discount",))
+        cur.execute(
+            "SELECT * FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
+            "TABLE_NAME = %s AND COLUMN_NAME = 'type'",
+            (f"{s.prefix}product_discount",),
+        )
         extra = ", type, special" if cur.fetchone() else ""
         marks = ",".join(["%s"] * len(product_ids))
-        cur.execute(f"SELECT product_id, customer_group_id, quantity, priority, CAST(price AS CHAR), "
-                    f"CAST(date_start AS CHAR), CAST(date_end AS CHAR){extra} FROM `{s.prefix}product_discount` "
-                    f"WHERE product_id IN ({marks}) ORDER BY 1, 2, 3", product_ids)
+        cur.execute(
+            f"SELECT product_id, customer_group_id, quantity, priority, CAST(price AS CHAR), "
+            f"CAST(date_start AS CHAR), CAST(date_end AS CHAR){extra} FROM `{s.prefix}product_discount` "
+            f"WHERE product_id IN ({marks}) ORDER BY 1, 2, 3",
+            product_ids,
+        )
         return list(cur.fetchall())
 
 
-@pytest.mark.parametrize("store", ["s3", "s4"])
+@pytest.mark.parametrize("store", ["s3", "s4", "s40"])
 def test_discounts_replace_tiers_in_the_releases_schema_then_plan_nothing_and_undo(
-        store, tmp_path, price_sandbox, task_context, store_state) -> None:
+    store, tmp_path, price_sandbox, task_context, store_state
+) -> None:
     sheet = tmp_path / "discounts.csv"
     sheet.write_text(DISCOUNTS, encoding="utf-8")
     before = store_state(store)
@@ -65,7 +72,9 @@ def test_discounts_replace_tiers_in_the_releases_schema_then_plan_nothing_and_un
 
     undo(task_context, store, done["undo_file"], yes=True)
     after_undo = store_state(store)
-    assert {k: v for k, v in after_undo.items() if k != "files"} == {k: v for k, v in before.items() if k != "files"}
+    assert {k: v for k, v in after_undo.items() if k != "files"} == {
+        k: v for k, v in before.items() if k != "files"
+    }
     assert undo(task_context, store, done["undo_file"], yes=True)["to_restore"] == 0
 
 
@@ -81,30 +90,41 @@ def test_merge_keeps_tiers_the_file_does_not_name(tmp_path, price_sandbox, task_
     assert discount_rows(price_sandbox, "s3", (5,)) == before
 
 
-def test_bad_discount_rows_are_all_listed_and_nothing_changes(tmp_path, task_context, store_state, capsys) -> None:
+def test_bad_discount_rows_are_all_listed_and_nothing_changes(
+    tmp_path, task_context, store_state, capsys
+) -> None:
     sheet = tmp_path / "bad.csv"
-    sheet.write_text("sku,group,quantity,price,date_start,date_end\n"
-                     "SKU-00001,Gold,10,5,,\n"
-                     "SKU-00002,Default,zero,5,,\n"
-                     "SKU-00003,Default,2,+5%,,\n"
-                     "SKU-00004,Default,2,5,31.12.2027,01.01.2027\n"
-                     "SKU-00005,Default,2,5,12/31/2027,\n"
-                     "SKU-00006,Default,2,5,,\n"
-                     "SKU-00006,Default,2,6,,\n")
+    sheet.write_text(
+        "sku,group,quantity,price,date_start,date_end\n"
+        "SKU-00001,Gold,10,5,,\n"
+        "SKU-00002,Default,zero,5,,\n"
+        "SKU-00003,Default,2,+5%,,\n"
+        "SKU-00004,Default,2,5,31.12.2027,01.01.2027\n"
+        "SKU-00005,Default,2,5,12/31/2027,\n"
+        "SKU-00006,Default,2,5,,\n"
+        "SKU-00006,Default,2,6,,\n"
+    )
     before = store_state("s4")
     with pytest.raises(Exit) as caught:
         discounts(task_context, "s4", str(sheet), yes=True)
     assert caught.value.code == 50
     err = capsys.readouterr().err
-    for reason in ("unknown customer group", "quantity: not a whole number", "must be negative",
-                   "ends before it starts", "date_start: not a date", "duplicate"):
+    for reason in (
+        "unknown customer group",
+        "quantity: not a whole number",
+        "must be negative",
+        "ends before it starts",
+        "date_start: not a date",
+        "duplicate",
+    ):
         assert reason in err
     assert store_state("s4") == before
 
 
 @pytest.mark.parametrize("store", ["s3", "s4"])
 def test_connection_killed_mid_discount_apply_leaves_nothing_half_applied(
-        store, tmp_path, price_sandbox, task_context, store_state) -> None:
+    store, tmp_path, price_sandbox, task_context, store_state
+) -> None:
     sheet = tmp_path / "discounts.csv"
     sheet.write_text(DISCOUNTS, encoding="utf-8")
     before = store_state(store)
@@ -119,9 +139,13 @@ def test_connection_killed_mid_discount_apply_leaves_nothing_half_applied(
     try:
         facts = get_store_facts(conn, cfg)
         with open_db(conn, facts.db, local_infile=True) as db:
-            _, op = service.plan_discount_file(db, facts.db.prefix, facts.version, service.read_discount_sheet(sheet))
+            _, op = service.plan_discount_file(
+                db, facts.db.prefix, facts.version, service.read_discount_sheet(sheet)
+            )
             with pytest.raises(SqlError, match="the store is as before"):
-                service.apply_changes(conn, cfg, facts, db, [op], task="discounts", header={}, counts={}, hook=kill)
+                service.apply_changes(
+                    conn, cfg, facts, db, [op], task="discounts", header={}, counts={}, hook=kill
+                )
     finally:
         conn.close()
     assert store_state(store) == before

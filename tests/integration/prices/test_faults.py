@@ -22,8 +22,17 @@ def apply_file(task_context, name: str, sheet: Path, hook) -> None:
         facts = get_store_facts(conn, cfg)
         with open_db(conn, facts.db, local_infile=True, store=name) as db:
             plan = service.plan_prices(db, facts.db.prefix, facts.version, service.read_price_sheet(sheet))
-            service.apply_changes(conn, cfg, facts, db, service.price_operations(plan), task="prices",
-                                  header={"file": sheet.name}, counts={}, hook=hook)
+            service.apply_changes(
+                conn,
+                cfg,
+                facts,
+                db,
+                service.price_operations(plan),
+                task="prices",
+                header={"file": sheet.name},
+                counts={},
+                hook=hook,
+            )
     finally:
         conn.close()
 
@@ -36,8 +45,9 @@ def price_sheet(tmp_path: Path, count: int = 30) -> Path:
 
 @pytest.mark.parametrize("store", ["s3", "s4"])
 @pytest.mark.parametrize("step", ["locked", "updated:product", "verified"])
-def test_connection_killed_mid_apply_leaves_nothing_half_applied(store, step, tmp_path, price_sandbox,
-                                                                 task_context, store_state) -> None:
+def test_connection_killed_mid_apply_leaves_nothing_half_applied(
+    store, step, tmp_path, price_sandbox, task_context, store_state
+) -> None:
     before = store_state(store)
 
     def kill(at: str, db) -> None:
@@ -52,8 +62,9 @@ def test_connection_killed_mid_apply_leaves_nothing_half_applied(store, step, tm
 
 
 @pytest.mark.parametrize("store", ["s3", "s4"])
-def test_a_product_changed_after_planning_stops_the_run_untouched(store, tmp_path, price_sandbox, task_context,
-                                                                 prices_of) -> None:
+def test_a_product_changed_after_planning_stops_the_run_untouched(
+    store, tmp_path, price_sandbox, task_context, prices_of
+) -> None:
     sandbox_store = price_sandbox.store(store)
     original = prices_of(store, [3])[3]
 
@@ -65,8 +76,29 @@ def test_a_product_changed_after_planning_stops_the_run_untouched(store, tmp_pat
     try:
         with pytest.raises(PreconditionError, match="changed or vanished since the plan"):
             apply_file(task_context, store, price_sheet(tmp_path), meddle)
-        assert prices_of(store, [1, 3]) [3] == "1.2345"
+        assert prices_of(store, [1, 3])[3] == "1.2345"
         assert prices_of(store, [1])[1] != "1.9900"
     finally:
         with price_sandbox.db_admin(sandbox_store.db_name) as admin, admin.cursor() as cur:
-            cur.execute(f"UPDATE `{sandbox_store.prefix}product` SET price = %s WHERE product_id = 3", (original,))
+            cur.execute(
+                f"UPDATE `{sandbox_store.prefix}product` SET price = %s WHERE product_id = 3", (original,)
+            )
+
+
+def test_the_server_cannot_pull_local_files_outside_our_own_load_statements(task_context, tmp_path) -> None:
+    from maint.pricing.apply import limit_local_infile
+
+    secret = tmp_path / "id_rsa"
+    secret.write_text("not for the server")
+    cfg = TaskContext.from_c(task_context).store("s4")
+    conn = connect(cfg)
+    try:
+        facts = get_store_facts(conn, cfg)
+        with open_db(conn, facts.db, local_infile=True) as db:
+            limit_local_infile(db)
+            with db.cursor() as cur:
+                cur.execute("CREATE TEMPORARY TABLE t (line TEXT)")
+                with pytest.raises(RuntimeError, match="local_infile option is false"):
+                    cur.execute("LOAD DATA LOCAL INFILE %s INTO TABLE t", (str(secret),))
+    finally:
+        conn.close()

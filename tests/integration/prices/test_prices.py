@@ -16,24 +16,39 @@ BAD_FILES = sorted(p.name for p in CORPUS.iterdir() if p.name.startswith("bad_")
 
 def price_list(folder: Path, rows: list[tuple[str, str]], name: str = "prices.csv") -> Path:
     path = folder / name
-    path.write_text("Artikelnummer;Preis\n" + "".join(f"{sku};{price}\n" for sku, price in rows), encoding="utf-8")
+    path.write_text(
+        "Artikelnummer;Preis\n" + "".join(f"{sku};{price}\n" for sku, price in rows), encoding="utf-8"
+    )
     return path
 
 
 @pytest.mark.parametrize("store", ["s3", "s4"])
 def test_prices_apply_as_planned_then_plan_nothing_and_undo_restores_exactly(
-        store, tmp_path, task_context, store_state, prices_of) -> None:
-    before = store_state(store)
+    store, tmp_path, price_sandbox, task_context, store_state, prices_of
+) -> None:
     old = prices_of(store, [1, 2, 3])
     sheet = price_list(tmp_path, [("SKU-00001", "12,50 €"), ("SKU-00002", "+5%"), ("SKU-00003", old[3])])
 
+    cache = Path(price_sandbox.store(store).storage) / "cache"
+    stale, unrelated = cache / "cache.product.0a1b2c.4102444800", cache / "cache.currency.4102444800"
+    stale.write_text("old prices")
+    unrelated.write_text("keep")
+    before = store_state(store)
+
     dry = prices(task_context, store, str(sheet), dry_run=True, allow_large_changes=True)
     assert (dry["changes"], dry["unchanged"], dry["applied"]) == (2, 1, False)
-    assert store_state(store) == before
+    assert store_state(store) == before and stale.exists()
 
-    done = prices(task_context, store, str(sheet), yes=True, allow_large_changes=True,
-                  diff_csv=str(tmp_path / "diff.csv"))
+    done = prices(
+        task_context,
+        store,
+        str(sheet),
+        yes=True,
+        allow_large_changes=True,
+        diff_csv=str(tmp_path / "diff.csv"),
+    )
     assert done["applied"] and done["rows_changed"] == 2 and done["warnings"] == []
+    assert not stale.exists() and unrelated.exists()  # 4.x serves listings from cache.product.* for an hour
     new = prices_of(store, [1, 2, 3])
     planned = {c["product_id"]: str(c["new"]) for c in done["largest"]}
     assert new[1] == "12.5000" == planned[1]
@@ -47,7 +62,8 @@ def test_prices_apply_as_planned_then_plan_nothing_and_undo_restores_exactly(
     assert restored["rows_changed"] == 2
     assert prices_of(store, [1, 2, 3]) == old
     assert {k: v for k, v in store_state(store).items() if k != "files"} == {
-        k: v for k, v in before.items() if k != "files"}
+        k: v for k, v in before.items() if k != "files"
+    }
     assert undo(task_context, store, done["undo_file"], yes=True)["to_restore"] == 0
 
 
@@ -59,8 +75,9 @@ def test_absolute_price_list_applied_twice_plans_nothing(tmp_path, task_context,
 
 
 @pytest.mark.parametrize("name", BAD_FILES)
-def test_every_bad_file_is_refused_naming_the_file_and_nothing_changes(name, task_context, store_state,
-                                                                      capsys) -> None:
+def test_every_bad_file_is_refused_naming_the_file_and_nothing_changes(
+    name, task_context, store_state, capsys
+) -> None:
     before = store_state("s3")
     sheet = "Preise" if name == "bad_missing_sheet.xlsx" else ""
     with pytest.raises(Exit) as caught:
@@ -105,33 +122,71 @@ def special_rows(price_sandbox, store: str) -> list[tuple]:
     s = price_sandbox.store(store)
     with price_sandbox.db_admin(s.db_name) as db, db.cursor() as cur:
         if store == "s4":
-            cur.execute(f"SELECT product_id, customer_group_id, CAST(price AS CHAR), CAST(date_start AS CHAR), "
-                        f"CAST(date_end AS CHAR), quantity, type FROM `{s.prefix}product_discount` "
-                        "WHERE special = 1 AND product_id IN (1, 2) ORDER BY 1")
+            cur.execute(
+                f"SELECT product_id, customer_group_id, CAST(price AS CHAR), CAST(date_start AS CHAR), "
+                f"CAST(date_end AS CHAR), quantity, type FROM `{s.prefix}product_discount` "
+                "WHERE special = 1 AND product_id IN (1, 2) ORDER BY 1"
+            )
         else:
-            cur.execute(f"SELECT product_id, customer_group_id, CAST(price AS CHAR), CAST(date_start AS CHAR), "
-                        f"CAST(date_end AS CHAR) FROM `{s.prefix}product_special` WHERE product_id IN (1, 2) ORDER BY 1")
+            cur.execute(
+                f"SELECT product_id, customer_group_id, CAST(price AS CHAR), CAST(date_start AS CHAR), "
+                f"CAST(date_end AS CHAR) FROM `{s.prefix}product_special` "
+                "WHERE product_id IN (1, 2) ORDER BY 1"
+            )
         return list(cur.fetchall())
 
 
 @pytest.mark.parametrize("store", ["s3", "s4", "s40"])
-def test_special_prices_with_dates_land_in_the_releases_table_and_undo(store, tmp_path, price_sandbox, task_context,
-                                                                      store_state, prices_of) -> None:
+def test_special_prices_with_dates_land_in_the_releases_table_and_undo(
+    store, tmp_path, price_sandbox, task_context, store_state, prices_of
+) -> None:
     before = store_state(store)
     old = prices_of(store, [1])[1]
     sheet = tmp_path / "specials.csv"
-    sheet.write_text("Artikelnummer;Preis;Sonderpreis;Aktion von;Aktion bis\n"
-                     "SKU-00001;;-20%;01.12.2026;31.12.2026\n"
-                     "SKU-00002;99,00;79,00;;\n", encoding="utf-8")
+    sheet.write_text(
+        "Artikelnummer;Preis;Sonderpreis;Aktion von;Aktion bis\n"
+        "SKU-00001;;-20%;01.12.2026;31.12.2026\n"
+        "SKU-00002;99,00;79,00;;\n",
+        encoding="utf-8",
+    )
     done = prices(task_context, store, str(sheet), yes=True, allow_large_changes=True)
     assert (done["changes"], done["specials_changed"]) == (1, 2)
     twenty_off = f"{Decimal(old) * Decimal('0.8'):.4f}"
     tail = (1, "F") if store == "s4" else ()
-    assert special_rows(price_sandbox, store) == [(1, 1, twenty_off, "2026-12-01", "2026-12-31", *tail),
-                                                  (2, 1, "79.0000", "0000-00-00", "0000-00-00", *tail)]
+    assert special_rows(price_sandbox, store) == [
+        (1, 1, twenty_off, "2026-12-01", "2026-12-31", *tail),
+        (2, 1, "79.0000", "0000-00-00", "0000-00-00", *tail),
+    ]
     assert prices_of(store, [1, 2]) == {1: old, 2: "99.0000"}
     again = prices(task_context, store, str(sheet), yes=True, allow_large_changes=True)
     assert again["changes"] == again["specials_changed"] == 0
     undo(task_context, store, done["undo_file"], yes=True)
     assert {k: v for k, v in store_state(store).items() if k != "files"} == {
-        k: v for k, v in before.items() if k != "files"}
+        k: v for k, v in before.items() if k != "files"
+    }
+
+
+@pytest.mark.parametrize("store", ["s3", "s4"])
+def test_packed_full_scan_reads_the_same_catalog_as_keyed_queries(store, task_context, monkeypatch) -> None:
+    from maint.facts.opencart import get_store_facts
+    from maint.pricing import catalog
+    from maint.pricing.schema import price_schema
+    from maint.remote.sql import open_db
+    from maint.remote.ssh import connect
+    from maint.tasks.common import TaskContext
+
+    cfg = TaskContext.from_c(task_context).store(store)
+    conn = connect(cfg)
+    try:
+        facts = get_store_facts(conn, cfg)
+        keys = [f"sku-{i:05d}" for i in range(1, 45)]  # lower case, and 4 that don't exist
+        with open_db(conn, facts.db) as db:
+            schema = price_schema(facts.version)
+            keyed = catalog.read_catalog(db, facts.db.prefix, schema, "sku", keys)
+            monkeypatch.setattr(catalog, "FULL_SCAN_ABOVE", 0)
+            monkeypatch.setattr(catalog, "PACKED_ROWS", 7)  # several chunks
+            packed = catalog.read_catalog(db, facts.db.prefix, schema, "sku", keys)
+    finally:
+        conn.close()
+    assert len(keyed) == 40
+    assert packed == keyed

@@ -46,6 +46,8 @@ def test_corpus_file_gives_its_expected_outcome(name: str) -> None:
         assert prices == {int(k): v for k, v in case["prices"].items()}
     else:
         assert len(issues) == len(case["issues"]), issues
-        for (row, column, reason), (want_row, want_column, want_reason) in zip(issues, case["issues"], strict=True):
+        for (row, column, reason), (want_row, want_column, want_reason) in zip(
+            issues, case["issues"], strict=True
+        ):
             assert (row, column) == (want_row, want_column)
             assert want_reason in reason

@@ -24,15 +24,18 @@ def test_aliases_find_german_headers() -> None:
 
 
 def test_explicit_columns_win_over_aliases() -> None:
-    found, missing = match_header(["Code", "Preis", "VK neu"], price_fields("sku"),
-                                  {"sku": "code", "price": "VK neu"})
+    found, missing = match_header(
+        ["Code", "Preis", "VK neu"], price_fields("sku"), {"sku": "code", "price": "VK neu"}
+    )
     assert missing == []
     assert (found["sku"].index, found["price"].index) == (0, 2)
 
 
 def test_columns_option_parses_pairs_and_refuses_unknown_fields() -> None:
-    assert parse_columns_option("price=Preis, sku=Artikel", price_fields("sku")) == {"price": "Preis",
-                                                                                   "sku": "Artikel"}
+    assert parse_columns_option("price=Preis, sku=Artikel", price_fields("sku")) == {
+        "price": "Preis",
+        "sku": "Artikel",
+    }
     with pytest.raises(InputError, match="unknown field"):
         parse_columns_option("colour=Farbe", price_fields("sku"))
     with pytest.raises(InputError, match="field=Header"):

@@ -27,7 +27,9 @@ def plan_of(*rows: PriceRow):  # type: ignore[no-untyped-def]
 def test_changes_carry_old_and_new_and_unchanged_rows_are_counted() -> None:
     plan, issues = plan_of(row(2, "A", "12"), row(3, "b", "20.00"))
     assert issues == []
-    assert [(c.product_id, c.old, c.new) for c in plan.changes] == [(1, Decimal("10.0000"), Decimal("12.0000"))]
+    assert [(c.product_id, c.old, c.new) for c in plan.changes] == [
+        (1, Decimal("10.0000"), Decimal("12.0000"))
+    ]
     assert plan.unchanged == 1
 
 
@@ -40,7 +42,10 @@ def test_relative_changes_apply_to_the_current_price_and_mark_the_plan() -> None
 def test_unknown_ambiguous_and_duplicate_products_are_all_reported() -> None:
     plan, issues = plan_of(row(2, "A", "11"), row(3, "Z", "1"), row(4, "TWIN", "2"), row(5, " a ", "12"))
     assert [(i.row, i.reason.split(" (")[0].split(":")[0]) for i in issues] == [
-        (3, "unknown product"), (4, "sku matches 2 products"), (5, "duplicate")]
+        (3, "unknown product"),
+        (4, "sku matches 2 products"),
+        (5, "duplicate"),
+    ]
     assert len(plan.changes) == 1
 
 
@@ -55,3 +60,18 @@ def test_changes_beyond_fifty_percent_need_permission() -> None:
     else:
         raise AssertionError("large changes passed without --allow-large-changes")
     check_large(plan, allow_large_changes=True)
+
+
+def test_a_special_is_planned_from_the_new_price_and_must_be_below_it() -> None:
+    from maint.pricing.prices import Special
+
+    rows = [
+        PriceRow(2, "A", PriceChange(Decimal("20")), "20", Special(PriceChange(Decimal("-25"), True))),
+        PriceRow(3, "B", None, "", Special(PriceChange(Decimal("25")), "2026-12-01", "2026-12-31")),
+    ]
+    plan, issues = plan_of(*rows)
+    assert [(s[0], s[4]) for s in plan.specials] == [(1, Decimal("15.0000"))]
+    assert [(c.product_id, c.new) for c in plan.changes] == [(1, Decimal("20.0000"))]
+    assert [(i.row, i.reason) for i in issues] == [
+        (3, "special price 25.0000 is not below the price 20.0000")
+    ]

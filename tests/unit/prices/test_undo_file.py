@@ -12,8 +12,13 @@ from maint.pricing.undo import ColumnUpdate, append_audit, read_audit, read_undo
 
 
 def test_undo_file_round_trips_values_and_nulls(tmp_path: Path) -> None:
-    op = ColumnUpdate("product", "product_id", "price", "DECIMAL(15,4)",
-                      [(1, Decimal("10.0000"), Decimal("12.5000")), (2, None, Decimal("1"))])
+    op = ColumnUpdate(
+        "product",
+        "product_id",
+        "price",
+        "DECIMAL(15,4)",
+        [(1, Decimal("10.0000"), Decimal("12.5000")), (2, None, Decimal("1"))],
+    )
     path = write_undo(tmp_path, "prices", {"client": "c", "store": "s"}, [op])
     meta, ops = read_undo(path)
     assert (meta["task"], meta["store"], meta["operations"][0]["rows"]) == ("prices", "s", 2)

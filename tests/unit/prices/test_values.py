@@ -10,30 +10,36 @@ import pytest
 from maint.sheets.values import PriceChange, parse_date, parse_decimal, parse_int, parse_price
 
 
-@pytest.mark.parametrize(("text", "decimal_comma", "expected"), [
-    ("12.50", None, "12.50"),
-    ("12,50", None, "12.50"),
-    ("1.234,56", None, "1234.56"),
-    ("1,234.56", None, "1234.56"),
-    ("1,234", None, "1234"),
-    ("1,234", True, "1.234"),
-    ("1.234", None, "1.234"),
-    ("1.234", True, "1234"),
-    ("1.234.567", None, "1234567"),
-    ("1 234,50", None, "1234.50"),
-    ("1'234.50", None, "1234.50"),
-    ("€ 12", None, "12"),
-    ("12,5 EUR", None, "12.5"),
-    ("$1,299.00", None, "1299.00"),
-    ("CHF 9.90", None, "9.90"),
-    (".5", None, ".5"),
-])
-def test_decimal_reads_currency_thousands_and_decimal_comma(text: str, decimal_comma: bool | None,
-                                                           expected: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "decimal_comma", "expected"),
+    [
+        ("12.50", None, "12.50"),
+        ("12,50", None, "12.50"),
+        ("1.234,56", None, "1234.56"),
+        ("1,234.56", None, "1234.56"),
+        ("1,234", None, "1234"),
+        ("1,234", True, "1.234"),
+        ("1.234", None, "1.234"),
+        ("1.234", True, "1234"),
+        ("1.234.567", None, "1234567"),
+        ("1 234,50", None, "1234.50"),
+        ("1'234.50", None, "1234.50"),
+        ("€ 12", None, "12"),
+        ("12,5 EUR", None, "12.5"),
+        ("$1,299.00", None, "1299.00"),
+        ("CHF 9.90", None, "9.90"),
+        (".5", None, ".5"),
+    ],
+)
+def test_decimal_reads_currency_thousands_and_decimal_comma(
+    text: str, decimal_comma: bool | None, expected: str
+) -> None:
     assert parse_decimal(text, decimal_comma=decimal_comma) == Decimal(expected)
 
 
-@pytest.mark.parametrize("text", ["call us", "12.50.3,1", "1e5", "0x10", "12;3", "", "--1", "1,2,3.4.5", "NaN"])
+@pytest.mark.parametrize(
+    "text", ["call us", "12.50.3,1", "1e5", "0x10", "12;3", "", "--1", "1,2,3.4.5", "NaN"]
+)
 def test_decimal_refuses_what_is_not_a_number(text: str) -> None:
     with pytest.raises(ValueError):
         parse_decimal(text)
@@ -46,12 +52,15 @@ def test_decimal_takes_excel_numbers_exactly() -> None:
         parse_decimal(True)
 
 
-@pytest.mark.parametrize(("text", "change"), [
-    ("-10%", PriceChange(Decimal("-10"), percent=True)),
-    ("+5 %", PriceChange(Decimal("5"), percent=True)),
-    ("2,5%", PriceChange(Decimal("2.5"), percent=True)),
-    ("19,99 €", PriceChange(Decimal("19.99"))),
-])
+@pytest.mark.parametrize(
+    ("text", "change"),
+    [
+        ("-10%", PriceChange(Decimal("-10"), percent=True)),
+        ("+5 %", PriceChange(Decimal("5"), percent=True)),
+        ("2,5%", PriceChange(Decimal("2.5"), percent=True)),
+        ("19,99 €", PriceChange(Decimal("19.99"))),
+    ],
+)
 def test_price_is_absolute_or_a_percent_change(text: str, change: PriceChange) -> None:
     assert parse_price(text) == change
 
@@ -62,21 +71,32 @@ def test_percent_change_rounds_to_the_stores_four_places() -> None:
     assert PriceChange(Decimal("12.345678")).apply_to(Decimal("1")) == Decimal("12.3457")
 
 
-@pytest.mark.parametrize(("text", "reason"), [("-5", "negative"), ("-100%", "-100%"), ("", "empty"),
-                                              ("1e12", "not a number"), ("999999999999", "too large")])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("-5", "negative"),
+        ("-100%", "-100%"),
+        ("", "empty"),
+        ("1e12", "not a number"),
+        ("999999999999", "too large"),
+    ],
+)
 def test_price_refuses_negative_empty_and_too_large(text: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         parse_price(text)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("2026-12-31", dt.date(2026, 12, 31)),
-    ("31.12.2026", dt.date(2026, 12, 31)),
-    ("31/12/2026", dt.date(2026, 12, 31)),
-    ("2026-12-31 00:00:00", dt.date(2026, 12, 31)),
-    (46387, dt.date(2026, 12, 31)),
-    (dt.datetime(2026, 12, 31, 10, 0), dt.date(2026, 12, 31)),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-12-31", dt.date(2026, 12, 31)),
+        ("31.12.2026", dt.date(2026, 12, 31)),
+        ("31/12/2026", dt.date(2026, 12, 31)),
+        ("2026-12-31 00:00:00", dt.date(2026, 12, 31)),
+        (46387, dt.date(2026, 12, 31)),
+        (dt.datetime(2026, 12, 31, 10, 0), dt.date(2026, 12, 31)),
+    ],
+)
 def test_dates_in_iso_european_and_excel_forms(value: object, expected: dt.date) -> None:
     assert parse_date(value) == expected  # type: ignore[arg-type]
 

@@ -65,9 +65,9 @@ def _wait_for(check: Callable[[], bool], timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
-def _fetching(mirror: StoreMirror) -> bool:
-    """rsync has started writing this run's files (its temp files appear in the .current copy)."""
-    return any(p.name.startswith(".") and p.is_file() for p in (mirror.current / "www").rglob(".*"))
+def _fetching(mirror: StoreMirror, probe: str) -> bool:
+    """rsync is writing the probe file: its temp file `.probe.XXXXXX` is in the .current copy."""
+    return any((mirror.current / "www" / "image" / "catalog").glob(f".{probe}.*"))
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
@@ -85,7 +85,7 @@ def test_killed_mid_transfer_keeps_the_previous_snapshot_and_the_next_run_resume
     ssh_before, temp_before = mh.ssh_dirs(), mh.host_temp_files()
     try:
         child = _start_child(settings_for, "s3", {"rsync_args": SLOW_RSYNC}, mirror_root)
-        _wait_for(lambda: mirror.partial.is_dir() and _fetching(mirror))
+        _wait_for(lambda: _fetching(mirror, probe.name))
         _kill_group(child)
         mh.stop_ssh_masters(ssh_before)
         _assert_untouched(mh, mirror, snap, state, temp_before)
@@ -141,7 +141,7 @@ def test_ssh_dropped_mid_transfer_is_a_connect_error(
     thread = threading.Thread(target=work)
     thread.start()
     try:
-        _wait_for(lambda: mirror.partial.is_dir() and _fetching(mirror))
+        _wait_for(lambda: _fetching(mirror, probe.name))
         new_dirs = mh.ssh_dirs() - ssh_before
         assert new_dirs
         _kill_ssh_of(new_dirs)
