@@ -8,6 +8,7 @@ from maint.tasks import check, health, info
 from maint.tasks import cli_compat as _cli_compat  # noqa: F401  (patches invoke's parser: optional STORE)
 from maint.tasks import hours as hours_tasks
 from maint.tasks import mirror as mirror_tasks
+from maint.tasks import prices as price_tasks
 from maint.tasks import restore as restore_tasks
 from maint.tasks import serve as serve_tasks
 from maint.tasks.common import CONFIG_DEFAULTS
@@ -19,6 +20,10 @@ for _task in (
     mirror_tasks.mirror,
     serve_tasks.serve,
     restore_tasks.restore,
+    price_tasks.prices,
+    price_tasks.discounts,
+    price_tasks.groups,
+    price_tasks.undo,
     health.health,
     hours_tasks.hours,
     hours_tasks.log,

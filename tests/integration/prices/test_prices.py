@@ -88,14 +88,19 @@ def test_every_bad_file_is_refused_naming_the_file_and_nothing_changes(
     assert store_state("s3") == before
 
 
-def test_a_huge_file_with_one_bad_row_changes_nothing(tmp_path, task_context, store_state, capsys) -> None:
+def test_a_huge_file_full_of_bad_rows_is_refused_quickly_and_changes_nothing(
+    tmp_path, task_context, store_state, capsys
+) -> None:
     before = store_state("s4")
-    rows = [(f"SKU-{i % 40 + 1:05d}", "10") for i in range(150_000)]
+    rows = [(f"SKU-{i % 40 + 1:05d}", "10") for i in range(150_000)]  # 40 products, then 149,960 duplicates
+    rows[-1] = ("SKU-00001", "ten euros")
     sheet = price_list(tmp_path, rows, "huge.csv")
-    with pytest.raises(Exit):
+    with pytest.raises(Exit) as caught:
         prices(task_context, "s4", str(sheet), yes=True)
+    assert caught.value.code == 50
     err = capsys.readouterr().err
-    assert "149960 more" in err or "more problem" in err
+    # 149,959 duplicates and the text price of the last row; the table lists 50 and counts the rest
+    assert "149960 problem(s) in huge.csv" in err and "149910 more" in err
     assert store_state("s4") == before
 
 
