@@ -95,9 +95,13 @@ def end_to_end_child(args: argparse.Namespace) -> None:
     conn = connect(cfg)
     facts = get_store_facts(conn, cfg)
     started = time.perf_counter()
-    parsed = service.read_price_sheet(Path(args.file))
+    path = Path(args.file)
+    # the same steps, in the same order, as `fab prices` after its SSH connection and store facts
+    opened = service.open_price_sheet(path)
     with open_db(conn, facts.db, local_infile=True, store=args.store) as db:
-        plan = service.plan_prices(db, facts.db.prefix, facts.version, parsed)
+        reading = service.start_catalog_read(db, facts.db.prefix, facts.version, "sku", path)
+        parsed = service.parse_price_sheet(path, opened, "sku")
+        plan = service.plan_prices(db, facts.db.prefix, facts.version, parsed, prefetched=reading)
         applied = service.apply_changes(
             conn,
             cfg,

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fabric import Connection
+from invoke.runners import Result
 
 from maint.config import StoreConfig
 from maint.errors import LockError
@@ -37,9 +38,10 @@ def remote_lock_path(cfg: StoreConfig) -> str:
     return f".maint-lock-{cfg.store}-{digest}"
 
 
-@contextmanager
-def store_lock(conn: Connection, cfg: StoreConfig, task: str) -> Iterator[None]:
-    """Hold the store's write lock on its host for the duration of the block."""
+def acquire_store_lock(conn: Connection, cfg: StoreConfig, task: str) -> str:
+    """Take the store's write lock on its host (one SSH command); returns its path for the release.
+
+    Raises LockError naming the holder when another run has it."""
     path = remote_lock_path(cfg)
     holder = _holder(task)
     got = run(
@@ -59,10 +61,28 @@ def store_lock(conn: Connection, cfg: StoreConfig, task: str) -> Iterator[None]:
             f"store is locked by {who}; if that run is dead, remove ~/{path} on the host",
             store=cfg.store,
         )
+    return path
+
+
+def release_store_lock(conn: Connection, cfg: StoreConfig, path: str, *, first: str = "") -> Result:
+    """Remove the lock. `first` is a shell command run, still under the lock, in the same SSH command:
+    each SSH command costs a session on the host (~0.1 s), so callers fold their last step into the
+    release. The result's exit status is `first`'s (0 without one)."""
+    if first:
+        command = f"{{ {first} ; }}; status=$?; rm -rf {quote(path)}; exit $status"
+    else:
+        command = f"rm -rf {quote(path)}"
+    return run(conn, command, check=False, store=cfg.store)
+
+
+@contextmanager
+def store_lock(conn: Connection, cfg: StoreConfig, task: str) -> Iterator[None]:
+    """Hold the store's write lock on its host for the duration of the block."""
+    path = acquire_store_lock(conn, cfg, task)
     try:
         yield
     finally:
-        run(conn, f"rm -rf {quote(path)}", check=False, store=cfg.store)
+        release_store_lock(conn, cfg, path)
 
 
 @contextmanager

@@ -147,3 +147,15 @@ def progress(*, transfer: bool = False, out: Console | None = None) -> Progress:
     columns += [DownloadColumn(), TransferSpeedColumn()] if transfer else [TextColumn("{task.completed}/{task.total}")]
     columns.append(TimeElapsedColumn())
     return Progress(*columns, console=con, transient=True, disable=not con.is_terminal)
+
+
+def show(renderable: Any, *, out: Console | None = None) -> None:
+    """Print a rich renderable; when piped, its tables lose their boxes so the text stays plain."""
+    con = out or console()
+    if not con.is_terminal:
+        for part in getattr(renderable, "renderables", [renderable]):
+            if isinstance(part, Table):
+                part.box = None
+                part.show_edge = False
+                part.pad_edge = False
+    con.print(renderable)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -76,6 +78,28 @@ def _item(row: sqlite3.Row) -> WorkItem:
     )
 
 
+_INIT_LOCK = threading.Lock()
+
+
+def _initialise(db: sqlite3.Connection) -> None:
+    """Switch to WAL and create the schema once per connection.
+
+    Changing the journal mode takes an exclusive lock that SQLite does not wait for (no busy
+    handler), so threads of one run take turns here and other processes are retried briefly.
+    """
+    for attempt in range(50):
+        try:
+            with _INIT_LOCK:
+                if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.05)
+
+
 class Ledger:
     """One open ledger file. Every write is its own committed transaction."""
 
@@ -85,9 +109,8 @@ class Ledger:
         # Parallel runs over many stores write at once: wait for the lock instead of failing.
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(_SCHEMA)
+        _initialise(self.db)
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> Ledger:

@@ -69,12 +69,15 @@ class _Loader:
         _execute(self.db, f"DROP TEMPORARY TABLE IF EXISTS {name}")
         _execute(self.db, f"CREATE TEMPORARY TABLE {name} ({body}{f', PRIMARY KEY ({key})' if key else ''})")
 
-    def fill(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    def fill(
+        self, name: str, columns: Sequence[str], rows: Sequence[Sequence[object]], *, numeric: bool = False
+    ) -> None:
+        """`numeric`: rows are (key, old, new) of ints, Decimals or None: no escaping needed (a faster path)."""
         if not rows:
             return
         if self.method == "load data local":
             try:
-                self._load_data_local(name, columns, rows)
+                self._load_data_local(name, columns, rows, numeric)
                 return
             except pymysql.err.MySQLError as exc:
                 if not exc.args or exc.args[0] not in _NO_LOCAL_INFILE:
@@ -89,12 +92,20 @@ class _Loader:
                     [tuple(r) for r in rows[start : start + INSERT_BATCH]],
                 )
 
-    def _load_data_local(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    def _load_data_local(
+        self, name: str, columns: Sequence[str], rows: Sequence[Sequence[object]], numeric: bool
+    ) -> None:
         fd, path = tempfile.mkstemp(prefix="maint-rows-", suffix=".tsv")
         self.db._local_infile = True  # only for our own statement: see limit_local_infile()
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.writelines("\t".join(_tsv(v) for v in row) + "\n" for row in rows)
+                if numeric:
+                    null = "\\N"
+                    out.writelines(
+                        f"{k}\t{null if o is None else o}\t{null if n is None else n}\n" for k, o, n in rows
+                    )
+                else:
+                    out.writelines("\t".join(_tsv(v) for v in row) + "\n" for row in rows)
             names = ", ".join(_ident(c) for c in columns)
             loaded = _execute(
                 self.db,
@@ -146,7 +157,7 @@ def load_temp_tables(db: Db, ops: Sequence[Operation]) -> str:
                 [("k", "INT NOT NULL"), ("old_v", f"{op.sql_type} NULL"), ("new_v", f"{op.sql_type} NULL")],
                 key="k",
             )
-            loader.fill(tmp, ("k", "old_v", "new_v"), op.rows)
+            loader.fill(tmp, ("k", "old_v", "new_v"), op.rows, numeric=True)
             continue
         stored = _stored_columns(op)
         types = [(c, f"{_column_type(c)} NULL") for c in stored]
@@ -289,12 +300,20 @@ def _lock_sql(prefix: str, ops: Sequence[Operation]) -> str:
 
 
 def apply_operations(
-    connect: Connector, db: Db, prefix: str, ops: Sequence[Operation], *, hook: Hook | None = None
+    connect: Connector,
+    db: Db,
+    prefix: str,
+    ops: Sequence[Operation],
+    *,
+    hook: Hook | None = None,
+    ready: Callable[[], object] | None = None,
 ) -> ApplyResult:
     """Apply every operation, or leave the store as it was.
 
     `db` is an open connection (with local_infile); `connect` opens a new one for the restore if `db`
-    drops. The caller has already written the undo file.
+    drops. The caller has already written the undo file. `ready` runs after the change list is loaded and
+    before the first statement that can change the store (the caller waits there for a lock it is taking
+    meanwhile); if it raises, nothing was changed.
     """
     hook = hook or _noop_hook
     try:
@@ -302,6 +321,8 @@ def apply_operations(
         method = load_temp_tables(db, ops)
     except (pymysql.err.MySQLError, OSError) as exc:
         raise SqlError(f"loading the change list failed ({_describe(exc)}); nothing was changed") from None
+    if ready is not None:
+        ready()
     transactional = all(e.lower() == "innodb" for e in engines.values())
     engine = "/".join(sorted(set(engines.values())))
     hook("loaded", db)

@@ -53,24 +53,30 @@ def product_source(prefix: str, schema: PriceSchema, match: str) -> ProductSourc
 
 
 def read_catalog(
-    db: pymysql.connections.Connection, prefix: str, schema: PriceSchema, match: str, keys: Iterable[str]
+    db: pymysql.connections.Connection,
+    prefix: str,
+    schema: PriceSchema,
+    match: str,
+    keys: Iterable[str],
+    *,
+    prefetched: CatalogPrefetch | None = None,
 ) -> dict[str, list[CatalogEntry]]:
-    """Products whose key (sku, model or product_id) is among `keys`, by normalised key."""
-    wanted_set = {normalise_key(k) for k in keys if k.strip()}
+    """Products whose key (sku, model or product_id) is among `keys`, by normalised key.
+
+    `prefetched`: the full scan already started (see CatalogPrefetch); used when the keys are many enough
+    for a full scan anyway, else waited for and dropped."""
+    wanted_set = {k.strip().casefold() for k in keys if k.strip()}  # normalise_key(), inlined: 100,000 keys
     source = product_source(prefix, schema, match)
+    if prefetched is not None:
+        chunks = prefetched.result()
+        if len(wanted_set) > FULL_SCAN_ABOVE and prefetched.source == source:
+            catalog_: dict[str, list[CatalogEntry]] = {}
+            _add_wanted(catalog_, wanted_set, (r for count, text in chunks for r in unpack(count, text, 3)))
+            return catalog_
     catalog: dict[str, list[CatalogEntry]] = {}
 
     def add(rows: Iterable[Sequence[Any]]) -> None:
-        # the hot loop of a 100,000-row list: locals only, no helper calls
-        wanted, found = wanted_set, catalog
-        for product_id, key, price in rows:
-            norm = str(key).strip().casefold()  # = normalise_key()
-            if norm in wanted:
-                entry = CatalogEntry(int(product_id), Decimal(price))
-                if norm in found:
-                    found[norm].append(entry)
-                else:
-                    found[norm] = [entry]
+        _add_wanted(catalog, wanted_set, rows)
 
     wanted = sorted(wanted_set)
     if len(wanted) > FULL_SCAN_ABOVE:
@@ -92,6 +98,18 @@ def read_catalog(
             cur.execute(f"{select} AND {source.key_expr} IN ({marks})", chunk)  # noqa: S608
             add(cur.fetchall())
     return catalog
+
+
+def _add_wanted(found: dict[str, list[CatalogEntry]], wanted: set[str], rows: Iterable[Sequence[Any]]) -> None:
+    # the hot loop of a 100,000-row list: locals only, no helper calls
+    for product_id, key, price in rows:
+        norm = str(key).strip().casefold()  # = normalise_key()
+        if norm in wanted:
+            entry = CatalogEntry(int(product_id), Decimal(price))
+            if norm in found:
+                found[norm].append(entry)
+            else:
+                found[norm] = [entry]
 
 
 def table_engine(db: pymysql.connections.Connection, prefix: str, name: str) -> str:
@@ -229,6 +247,20 @@ def packed_select(
     costs a few round trips. `from_where` must end in a WHERE clause; `key_expr` (an integer key) orders
     the chunks.
     """
+    for count, text in packed_chunks(db, exprs, from_where, params, key_expr, chunk=chunk):
+        yield from unpack(count, text, len(exprs))
+
+
+def packed_chunks(
+    db: pymysql.connections.Connection,
+    exprs: Sequence[str],
+    from_where: str,
+    params: Sequence[Any],
+    key_expr: str,
+    *,
+    chunk: int | None = None,
+) -> Iterator[tuple[int, str]]:
+    """The packed chunks of packed_select() as (row count, text), not yet split (compact to keep)."""
     fields = ", ".join(f"IFNULL(CAST({e} AS CHAR), CHAR(29 USING utf8mb4))" for e in exprs)
     with db.cursor() as cur:
         cur.execute("SELECT @@max_allowed_packet")
@@ -248,14 +280,55 @@ def packed_select(
             count, last_key, packed = cur.fetchone()
             if not count:
                 return
-            text = str(packed)
-            # separator counts checked on the whole string (C speed) instead of row by row
-            if text.count(_RECORD) != count - 1 or text.count(_UNIT) != count * (len(exprs) - 1):
-                raise SqlError("the data holds ASCII separator characters; cannot read it packed")
-            has_null = _NULL in text
-            for record in text.split(_RECORD):  # one row at a time: 100,000 row lists at once cost ~20 MB
-                values: list[str | None] = record.split(_UNIT)  # type: ignore[assignment]
-                yield [None if v == _NULL else v for v in values] if has_null else values
+            yield int(count), str(packed)
             if count < chunk:
                 return
             last = int(last_key)
+
+
+def unpack(count: int, text: str, width: int) -> Iterator[list[str | None]]:
+    """The rows of one packed chunk."""
+    # separator counts checked on the whole string (C speed) instead of row by row
+    if text.count(_RECORD) != count - 1 or text.count(_UNIT) != count * (width - 1):
+        raise SqlError("the data holds ASCII separator characters; cannot read it packed")
+    has_null = _NULL in text
+    for record in text.split(_RECORD):  # one row at a time: 100,000 row lists at once cost ~20 MB
+        values: list[str | None] = record.split(_UNIT)  # type: ignore[assignment]
+        yield [None if v == _NULL else v for v in values] if has_null else values
+
+
+class CatalogPrefetch:
+    """The full (product_id, key, price) scan read_catalog() does for a big list, started in a thread so it
+    runs while the file is still being parsed: most of it is waiting on the server and the SSH channel.
+
+    Only the packed chunk texts are kept (about 25 bytes a product); the wanted keys filter them later.
+    `db` must not be used by anyone else until result() or close() returned.
+    """
+
+    def __init__(self, db: pymysql.connections.Connection, prefix: str, schema: PriceSchema, match: str) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.source = product_source(prefix, schema, match)
+        source = self.source
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._future = self._pool.submit(
+            lambda: list(
+                packed_chunks(
+                    db,
+                    [source.id_expr, source.key_expr, source.price_expr],
+                    source.from_where,
+                    [],
+                    source.order_expr,
+                )
+            )
+        )
+
+    def result(self) -> list[tuple[int, str]]:
+        try:
+            return self._future.result()
+        finally:
+            self._pool.shutdown()
+
+    def close(self) -> None:
+        """Wait for the thread (the connection is free again after this); its outcome is dropped."""
+        self._pool.shutdown(wait=True)

@@ -9,6 +9,7 @@ import csv
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -19,9 +20,10 @@ import pymysql
 import requests
 
 from maint.errors import InputError, PreconditionError, SqlError
-from maint.lock import store_lock
+from maint.lock import acquire_store_lock, release_store_lock
 from maint.pricing.apply import apply_operations, limit_local_infile, load_temp_tables, read_sets
 from maint.pricing.catalog import (
+    CatalogPrefetch,
     packed_select,
     read_catalog,
     read_customers,
@@ -62,7 +64,7 @@ from maint.pricing.undo import (
 )
 from maint.remote.sql import connect_db, table
 from maint.remote.ssh import quote, run
-from maint.sheets import open_sheet
+from maint.sheets import Sheet, open_sheet
 from maint.sheets.headers import parse_columns_option
 from maint.sheets.values import FOUR_PLACES
 
@@ -93,24 +95,53 @@ class PriceSheet:
     notes: list[str] = field(default_factory=list)
 
 
-def read_price_sheet(path: Path, *, match: str = "sku", sheet: str = "", columns: str = "") -> PriceSheet:
-    """Read and parse every row; problems are collected, not raised (header problems raise InputError)."""
+def open_price_sheet(path: Path, *, match: str = "sku", sheet: str = "", columns: str = "") -> Sheet:
+    """Open the file and match its header (InputError for an unreadable file); rows are read later."""
     if match not in MATCH_CHOICES:
         raise InputError(f"--match must be one of {', '.join(MATCH_CHOICES)}, not {match!r}")
     fields = price_fields(match)
     explicit = parse_columns_option(columns, fields) if columns else {}
-    opened = open_sheet(path, fields, sheet=sheet or None, columns=explicit)
+    return open_sheet(path, fields, sheet=sheet or None, columns=explicit)
+
+
+def parse_price_sheet(path: Path, opened: Sheet, match: str) -> PriceSheet:
+    """Read and parse every row; problems are collected, not raised."""
     rows, issues = parse_price_rows(opened, match)
     return PriceSheet(path, match, rows, issues, label(opened.columns[match]), opened.notes)
 
 
+def read_price_sheet(path: Path, *, match: str = "sku", sheet: str = "", columns: str = "") -> PriceSheet:
+    """Read and parse every row; problems are collected, not raised (header problems raise InputError)."""
+    return parse_price_sheet(path, open_price_sheet(path, match=match, sheet=sheet, columns=columns), match)
+
+
+PREFETCH_FILE_BYTES = 128 * 1024  # from about 5,000 rows up read_catalog() scans the whole product table
+
+
+def start_catalog_read(db: Any, prefix: str, version: str, match: str, path: Path) -> CatalogPrefetch | None:
+    """For a big file, start the store's product scan in a thread, to run while the rows are parsed
+    (see CatalogPrefetch); pass it to plan_prices(), or close() it. None for small files."""
+    if path.stat().st_size < PREFETCH_FILE_BYTES:
+        return None
+    limit_local_infile(db)  # before the thread's first query (see limit_local_infile)
+    return CatalogPrefetch(db, prefix, price_schema(version), match)
+
+
 def plan_prices(
-    db: Any, prefix: str, version: str, parsed: PriceSheet, *, skip_invalid: bool = False
+    db: Any,
+    prefix: str,
+    version: str,
+    parsed: PriceSheet,
+    *,
+    skip_invalid: bool = False,
+    prefetched: CatalogPrefetch | None = None,
 ) -> PricePlan:
     """Resolve products against the store and diff old → new; SheetInvalidError unless --skip-invalid."""
     limit_local_infile(db)
     schema = price_schema(version)
-    catalog = read_catalog(db, prefix, schema, parsed.match, (r.key for r in parsed.rows))
+    catalog = read_catalog(
+        db, prefix, schema, parsed.match, (r.key for r in parsed.rows), prefetched=prefetched
+    )
     plan, unresolved = resolve_prices(
         parsed.rows, catalog, file=parsed.path.name, match=parsed.match, column=parsed.key_header
     )
@@ -358,7 +389,12 @@ def apply_changes(
     hook: Any = None,
     sample: Sequence[PriceDiff] = (),
 ) -> Applied:
-    """Lock the store, write the undo file, apply all-or-nothing, clear caches, check the shop, audit."""
+    """Lock the store, write the undo file, apply all-or-nothing, clear caches, check the shop, audit.
+
+    Each SSH command costs a session on the host (~0.1 s), so the lock is taken in a thread while the
+    undo file is written and the change list loaded (neither touches the store; the lock is held before
+    the first statement that does), and the cache clear runs in the same command that releases the lock.
+    """
     audit_dir = store_dir(cfg.state_dir, cfg.client, cfg.store)
     prefix = facts.db.prefix
 
@@ -366,28 +402,47 @@ def apply_changes(
         return limit_local_infile(connect_db(conn, facts.db, local_infile=True, store=cfg.store))
 
     limit_local_infile(db)
-    with store_lock(conn, cfg, task):
-        undo_file = write_undo(
-            audit_dir,
-            task,
-            {"client": cfg.client, "store": cfg.store, "version": facts.version, **header},
-            ops,
-        )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        locking = pool.submit(acquire_store_lock, conn, cfg, task)
+        undo_file: Path | None = None
         try:
-            result = apply_operations(reconnect, db, prefix, ops, hook=hook)
-        except Exception as exc:
-            append_audit(
+            undo_file = write_undo(
                 audit_dir,
-                {
-                    "task": task,
-                    **header,
-                    "counts": counts,
-                    "undo_file": str(undo_file),
-                    "result": f"failed: {exc}",
-                },
+                task,
+                {"client": cfg.client, "store": cfg.store, "version": facts.version, **header},
+                ops,
             )
+            result = apply_operations(reconnect, db, prefix, ops, hook=hook, ready=locking.result)
+        except BaseException as exc:
+            not_locked = _lock_failure(locking)  # waits for a pending acquisition
+            if not_locked is not None:
+                # never locked, so nothing was attempted: as before, no undo file and no audit record
+                if undo_file is not None:
+                    undo_file.unlink(missing_ok=True)
+                if isinstance(exc, Exception) and exc is not not_locked:
+                    raise not_locked from None
+                raise
+            try:
+                if undo_file is not None and isinstance(exc, Exception):
+                    append_audit(
+                        audit_dir,
+                        {
+                            "task": task,
+                            **header,
+                            "counts": counts,
+                            "undo_file": str(undo_file),
+                            "result": f"failed: {exc}",
+                        },
+                    )
+            finally:
+                release_store_lock(conn, cfg, locking.result())
             raise
-        warnings = clear_product_cache(conn, facts, cfg.store)
+        cache_dir = product_cache_dir(facts)
+        clear = f"rm -f -- {quote(cache_dir.rstrip('/'))}/cache.product.*" if cache_dir else ""
+        released = release_store_lock(conn, cfg, locking.result(), first=clear)
+        warnings = [] if cache_dir else ["DIR_CACHE is unknown: clear the store's product cache by hand"]
+        if clear and released.exited != 0:
+            warnings.append(f"could not clear {cache_dir}cache.product.*: {released.stderr.strip()[:200]}")
     append_audit(
         audit_dir,
         {
@@ -404,11 +459,23 @@ def apply_changes(
     return Applied(result.rows_changed, undo_file, result.engine, result.loaded_with, warnings)
 
 
+def _lock_failure(locking: Future[str]) -> BaseException | None:
+    """Why the lock could not be taken (LockError, a lost connection), or None once it is held."""
+    try:
+        locking.result()
+    except Exception as exc:  # noqa: BLE001 - returned to the caller, which raises it
+        return exc
+    return None
+
+
+def product_cache_dir(facts: Any) -> str:
+    """Where OpenCart caches product lists (4.x serves old prices from them for an hour); '' if unknown."""
+    return str(facts.path("DIR_CACHE") or (facts.dir_storage.rstrip("/") + "/cache/" if facts.dir_storage else ""))
+
+
 def clear_product_cache(conn: Any, facts: Any, store: str) -> list[str]:
-    """Delete OpenCart's cached product lists (4.x serves old prices from them for an hour)."""
-    cache_dir = facts.path("DIR_CACHE") or (
-        facts.dir_storage.rstrip("/") + "/cache/" if facts.dir_storage else ""
-    )
+    """Delete the cached product lists on their own (apply_changes folds this into the lock release)."""
+    cache_dir = product_cache_dir(facts)
     if not cache_dir:
         return ["DIR_CACHE is unknown: clear the store's product cache by hand"]
     result = run(conn, f"rm -f -- {quote(cache_dir.rstrip('/'))}/cache.product.*", check=False, store=store)

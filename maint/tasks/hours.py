@@ -119,7 +119,7 @@ def hours(c, client=None, month="", csv="", html="", json=False, all_=False):
     if json:
         render.print_json(statement.as_dict())
     elif "-" not in (csv, html):  # stdout carries the CSV or HTML itself
-        render.console().print(render_table(statement))
+        render.show(render_table(statement))
     if csv:
         _write_csv(csv, statement)
     if html:

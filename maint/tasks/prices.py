@@ -115,7 +115,8 @@ def prices(
     tc = TaskContext.from_c(c)
     cfg = tc.store(store)
     path = Path(file)
-    parsed = service.read_price_sheet(path, match=match, sheet=sheet, columns=columns)
+    # the header is checked before any connection; the rows are parsed while the store's products are read
+    opened = service.open_price_sheet(path, match=match, sheet=sheet, columns=columns)
     with work_session(tc, cfg, "prices", quiet=json):
         conn = connect(cfg)
         try:
@@ -124,9 +125,16 @@ def prices(
                 open_db(conn, facts.db, local_infile=True, store=store) as db,
                 service.database_errors(store),
             ):
+                reading = service.start_catalog_read(db, facts.db.prefix, facts.version, match, path)
+                try:
+                    parsed = service.parse_price_sheet(path, opened, match)
+                except BaseException:
+                    if reading is not None:
+                        reading.close()
+                    raise
                 try:
                     plan = service.plan_prices(
-                        db, facts.db.prefix, facts.version, parsed, skip_invalid=skip_invalid
+                        db, facts.db.prefix, facts.version, parsed, skip_invalid=skip_invalid, prefetched=reading
                     )
                 except SheetInvalidError as exc:
                     show_issues(

@@ -33,10 +33,3 @@ def test_an_unknown_store_names_the_known_ones(capsys):
     assert err.value.code == 11
     assert "demo" in capsys.readouterr().err
 
-
-def test_fab_lists_every_task_with_a_summary():
-    from maint.tasks import ns
-
-    for name in ns.task_names:
-        task = ns[name]
-        assert task.__doc__ and task.__doc__.strip().splitlines()[0], name

@@ -114,3 +114,26 @@ def test_account_events_round_trip_in_date_order(ledger: Ledger) -> None:
     assert [(e.kind, e.amount) for e in events] == [("terms", 0), ("pack", 50)]
     assert events[0].data == {"start": "2026-11-01"}
     assert ledger.events("other") == []
+
+
+def test_many_threads_can_open_a_brand_new_ledger_at_once(tmp_path):
+    # `fab mirror --all` opens the ledger from one thread per store; the first opening switches
+    # the file to WAL, which SQLite does not wait for: none of them may fail with "locked".
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime
+
+    from maint.billing.ledger import Ledger
+
+    def open_and_add(i):
+        with Ledger(tmp_path / "fresh" / "ledger.sqlite") as ledger:
+            now = datetime(2026, 11, 2, 10, tzinfo=UTC)
+            return ledger.add(client="c", store=f"s{i}", task="info", started=now, ended=now)
+
+    for _ in range(5):
+        (tmp_path / "fresh").mkdir(exist_ok=True)
+        with ThreadPoolExecutor(16) as pool:
+            ids = list(pool.map(open_and_add, range(16)))
+        assert len(set(ids)) == 16
+        import shutil
+
+        shutil.rmtree(tmp_path / "fresh")
