@@ -6,6 +6,7 @@ The task layer (maint/tasks/prices.py) only wires these together with prompts an
 from __future__ import annotations
 
 import csv
+import gc
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -83,6 +84,24 @@ def database_errors(store: str) -> Iterator[None]:
         ) from None
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk step.
+
+    Building 100,000 row objects triggers hundreds of collections that each walk the objects made so far
+    (about a third of parsing and planning time); these steps create no reference cycles, so nothing piles
+    up while paused, and the collector is back on right after the step.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 @dataclass
 class PriceSheet:
     """A price file read and parsed, before it meets a store."""
@@ -106,7 +125,8 @@ def open_price_sheet(path: Path, *, match: str = "sku", sheet: str = "", columns
 
 def parse_price_sheet(path: Path, opened: Sheet, match: str) -> PriceSheet:
     """Read and parse every row; problems are collected, not raised."""
-    rows, issues = parse_price_rows(opened, match)
+    with gc_paused():
+        rows, issues = parse_price_rows(opened, match)
     return PriceSheet(path, match, rows, issues, label(opened.columns[match]), opened.notes)
 
 
@@ -139,12 +159,14 @@ def plan_prices(
     """Resolve products against the store and diff old → new; SheetInvalidError unless --skip-invalid."""
     limit_local_infile(db)
     schema = price_schema(version)
-    catalog = read_catalog(
-        db, prefix, schema, parsed.match, (r.key for r in parsed.rows), prefetched=prefetched
-    )
-    plan, unresolved = resolve_prices(
-        parsed.rows, catalog, file=parsed.path.name, match=parsed.match, column=parsed.key_header
-    )
+    with gc_paused():
+        catalog = read_catalog(
+            db, prefix, schema, parsed.match, (r.key for r in parsed.rows), prefetched=prefetched
+        )
+        plan, unresolved = resolve_prices(
+            parsed.rows, catalog, file=parsed.path.name, match=parsed.match, column=parsed.key_header
+        )
+        del catalog
     issues = sorted([*parsed.issues, *unresolved], key=lambda i: (i.row, i.column))
     if issues and not skip_invalid:
         raise SheetInvalidError(issues)
@@ -239,15 +261,9 @@ def price_operations(plan: PricePlan) -> list[Operation]:
     """The price update (if any prices change) and the specials replacement (if any specials change)."""
     ops: list[Operation] = []
     if plan.changes:
-        ops.append(
-            ColumnUpdate(
-                "product",
-                "product_id",
-                "price",
-                PRICE_TYPE,
-                [(c.product_id, c.old, c.new) for c in plan.changes],
-            )
-        )
+        with gc_paused():
+            rows = [(c.product_id, c.old, c.new) for c in plan.changes]
+        ops.append(ColumnUpdate("product", "product_id", "price", PRICE_TYPE, rows))
     if plan.special_op is not None:
         ops.append(plan.special_op)
     return ops

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from contextlib import contextmanager
 from decimal import Decimal
