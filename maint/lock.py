@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import paramiko
 from fabric import Connection
-from invoke.runners import Result
 
 from maint.config import StoreConfig
-from maint.errors import LockError
+from maint.errors import ConnectError, LockError
 from maint.remote.ssh import quote, run
 
 
@@ -38,10 +38,86 @@ def remote_lock_path(cfg: StoreConfig) -> str:
     return f".maint-lock-{cfg.store}-{digest}"
 
 
-def acquire_store_lock(conn: Connection, cfg: StoreConfig, task: str) -> str:
-    """Take the store's write lock on its host (one SSH command); returns its path for the release.
+class HeldStoreLock:
+    """A store lock taken and released in one SSH session (see take_store_lock)."""
 
-    Raises LockError naming the holder when another run has it."""
+    def __init__(self, channel: paramiko.Channel, store: str) -> None:
+        self._channel = channel
+        self._store = store
+
+    def release(self, *, finish: bool = False) -> tuple[int, str]:
+        """Remove the lock; with `finish`, run the command given to take_store_lock() first, still under
+        the lock. Returns (exit status, stderr): the command's status with `finish`, else 0."""
+        channel = self._channel
+        try:
+            channel.sendall(b"finish\n" if finish else b"release\n")
+            channel.shutdown_write()
+            status = channel.recv_exit_status()
+            with channel.makefile_stderr("rb") as err:
+                stderr = err.read().decode("utf-8", errors="replace")
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise ConnectError(
+                f"SSH connection lost while releasing the store lock: {exc}", store=self._store
+            ) from None
+        finally:
+            channel.close()
+        return status, stderr
+
+
+def take_store_lock(conn: Connection, cfg: StoreConfig, task: str, *, finish: str = "") -> HeldStoreLock:
+    """Take the store's lock like store_lock(), in a session that stays open for the release.
+
+    Each SSH command costs a session on the host (~0.1 s), so the session that takes the lock waits for
+    one line: `finish` runs the `finish` shell command (e.g. a cache clear), then removes the lock;
+    `release` only removes it. Should the connection drop before either, the lock stays, like the lock
+    of a run that died: a run that broke off mid-change must not look finished.
+    """
+    path = quote(remote_lock_path(cfg))
+    script = (
+        f"mkdir {path} 2>/dev/null && printf %s {quote(_holder(task))} > {path}/holder && echo LOCKED "
+        f"|| {{ cat {path}/holder 2>/dev/null; exit 1; }}\n"
+        "IFS= read -r line\n"
+        'case "$line" in\n'
+        f"  finish) {{ {finish or 'true'} ; }}; status=$?; rm -rf {path}; exit $status ;;\n"
+        f"  release) rm -rf {path}; exit 0 ;;\n"
+        "esac\n"
+        "exit 3\n"
+    )
+    try:
+        if not conn.is_connected:
+            conn.open()
+        channel = conn.client.get_transport().open_session()
+        channel.exec_command(script)
+        with channel.makefile("rb") as out:
+            first = out.readline().decode("utf-8", errors="replace")
+            if first.strip() == "LOCKED":
+                return HeldStoreLock(channel, cfg.store)
+            got = (first + out.read().decode("utf-8", errors="replace")).strip()
+        channel.close()
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        raise ConnectError(
+            f"SSH connection lost while taking the store lock: {exc}", store=cfg.store
+        ) from None
+    raise LockError(
+        f"store is locked by {_who(got)}; if that run is dead, remove ~/{remote_lock_path(cfg)} on the host",
+        store=cfg.store,
+    )
+
+
+def _who(holder: str) -> str:
+    try:
+        info = json.loads(holder)
+        return (
+            f"{info.get('user')}@{info.get('machine')} (pid {info.get('pid')}, {info.get('task')}, "
+            f"since {info.get('since')})"
+        )
+    except (ValueError, AttributeError):
+        return "another run"
+
+
+@contextmanager
+def store_lock(conn: Connection, cfg: StoreConfig, task: str) -> Iterator[None]:
+    """Hold the store's write lock on its host for the duration of the block."""
     path = remote_lock_path(cfg)
     holder = _holder(task)
     got = run(
@@ -52,37 +128,14 @@ def acquire_store_lock(conn: Connection, cfg: StoreConfig, task: str) -> str:
         store=cfg.store,
     ).stdout.strip()
     if not got.endswith("LOCKED"):
-        try:
-            info = json.loads(got)
-            who = f"{info.get('user')}@{info.get('machine')} (pid {info.get('pid')}, {info.get('task')}, since {info.get('since')})"
-        except ValueError:
-            who = "another run"
         raise LockError(
-            f"store is locked by {who}; if that run is dead, remove ~/{path} on the host",
+            f"store is locked by {_who(got)}; if that run is dead, remove ~/{path} on the host",
             store=cfg.store,
         )
-    return path
-
-
-def release_store_lock(conn: Connection, cfg: StoreConfig, path: str, *, first: str = "") -> Result:
-    """Remove the lock. `first` is a shell command run, still under the lock, in the same SSH command:
-    each SSH command costs a session on the host (~0.1 s), so callers fold their last step into the
-    release. The result's exit status is `first`'s (0 without one)."""
-    if first:
-        command = f"{{ {first} ; }}; status=$?; rm -rf {quote(path)}; exit $status"
-    else:
-        command = f"rm -rf {quote(path)}"
-    return run(conn, command, check=False, store=cfg.store)
-
-
-@contextmanager
-def store_lock(conn: Connection, cfg: StoreConfig, task: str) -> Iterator[None]:
-    """Hold the store's write lock on its host for the duration of the block."""
-    path = acquire_store_lock(conn, cfg, task)
     try:
         yield
     finally:
-        release_store_lock(conn, cfg, path)
+        run(conn, f"rm -rf {quote(path)}", check=False, store=cfg.store)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ from typing import Any
 
 import pymysql
 
+from maint.facts.mysql import get_setting
 from maint.remote.sql import query, scalar, table
 
 COUNTED_TABLES = ("product", "customer", "order", "customer_group")
@@ -33,15 +34,6 @@ def get_database_size(db: pymysql.connections.Connection, database: str) -> int:
         (database,),
     )
     return int(size or 0)
-
-
-def get_setting(db: pymysql.connections.Connection, prefix: str, key: str, store_id: int = 0) -> str | None:
-    value = scalar(
-        db,
-        f"SELECT `value` FROM {table(prefix, 'setting')} WHERE store_id = %s AND `key` = %s LIMIT 1",
-        (store_id, key),
-    )
-    return None if value is None else str(value)
 
 
 def get_counts(db: pymysql.connections.Connection, prefix: str, tables: tuple[str, ...] = COUNTED_TABLES) -> dict[str, int]:

@@ -19,10 +19,17 @@ class DiskUsage:
     total: int  # bytes
     available: int  # bytes
     mount: str
+    used: int = 0  # bytes
 
     @property
     def free_ratio(self) -> float:
         return self.available / self.total if self.total else 0.0
+
+    @property
+    def percent_free(self) -> float:
+        """Free space as df's own Capacity column counts it: reserved blocks left out."""
+        usable = self.used + self.available
+        return round(100.0 * self.available / usable, 1) if usable else 0.0
 
 
 @dataclass(frozen=True)
@@ -78,10 +85,11 @@ def parse_df(text: str) -> DiskUsage:
     # A long device name can wrap onto its own line in some df builds; the numbers are the last 5 fields.
     fields = " ".join(lines[1:]).split()
     try:
-        total_kb, available_kb, mount = int(fields[-5]), int(fields[-3]), fields[-1]
+        total_kb, used_kb, available_kb = int(fields[-5]), int(fields[-4]), int(fields[-3])
+        mount = fields[-1]
     except (IndexError, ValueError):
         raise FactError(f"unexpected df output: {(text or '')[:80]!r}") from None
-    return DiskUsage(total_kb * 1024, available_kb * 1024, mount)
+    return DiskUsage(total_kb * 1024, available_kb * 1024, mount, used=used_kb * 1024)
 
 
 def parse_stat(text: str) -> tuple[FileMode, ...]:

@@ -1,6 +1,6 @@
 """Checks that need the host: files and logs over SSH, settings and response time over SQL.
 
-Parsing is split from fetching (``parse_df``, ``parse_log_scan``, ``compare_versions``) so it is
+Parsing is split from fetching (``maint.facts.host.parse_df``, ``parse_log_scan``, ``compare_versions``) so it is
 tested on captured output. A check that cannot run (SSH refused, database down) is UNKNOWN,
 except the database check itself, which is then CRITICAL.
 """
@@ -17,6 +17,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_fixed
 
 from maint.config import StoreConfig
 from maint.errors import AuthError, ConnectError, HostKeyError, MaintError, PlaybookError
+from maint.facts.host import parse_df
 from maint.facts.opencart import StoreFacts, get_store_facts
 from maint.health.grading import grade
 from maint.health.model import CheckResult, CheckSpec, Observation, State
@@ -32,18 +33,6 @@ LOG_SCAN_LIMIT = 64 * 1024 * 1024  # read at most this much new log per run; the
 
 
 # ---------------------------------------------------------------- pure parsing
-
-
-def parse_df(output: str) -> float:
-    """Percent free from ``df -P -k PATH`` (available / (used + available), as df's own Use% does)."""
-    lines = [line for line in output.strip().splitlines() if line.strip()]
-    fields = lines[-1].split() if len(lines) >= 2 else []
-    try:
-        used, available = int(fields[2]), int(fields[3])
-    except (IndexError, ValueError):
-        raise ValueError(f"unexpected df output: {output.strip()[:120]!r}") from None
-    total = used + available
-    return round(100.0 * available / total, 1) if total else 0.0
 
 
 @dataclass(frozen=True)
@@ -124,7 +113,7 @@ def probe_install_dir(rs: RemoteState, spec: CheckSpec) -> Observation:
 
 def probe_disk_free(rs: RemoteState, spec: CheckSpec) -> Observation:
     out = run(rs.conn, f"df -P -k {quote(rs.facts.root)}", timeout=spec.timeout).stdout
-    free = parse_df(out)
+    free = parse_df(out).percent_free
     return Observation(free, f"{free:g}% free on the file system of {rs.facts.root}")
 
 

@@ -21,7 +21,7 @@ import pymysql
 import requests
 
 from maint.errors import InputError, PreconditionError, SqlError
-from maint.lock import acquire_store_lock, release_store_lock
+from maint.lock import take_store_lock
 from maint.pricing.apply import apply_operations, limit_local_infile, load_temp_tables, read_sets
 from maint.pricing.catalog import (
     CatalogPrefetch,
@@ -64,7 +64,7 @@ from maint.pricing.undo import (
     write_undo,
 )
 from maint.remote.sql import connect_db, table
-from maint.remote.ssh import quote, run
+from maint.remote.ssh import quote
 from maint.sheets import Sheet, open_sheet
 from maint.sheets.headers import parse_columns_option
 from maint.sheets.values import FOUR_PLACES
@@ -408,8 +408,9 @@ def apply_changes(
     """Lock the store, write the undo file, apply all-or-nothing, clear caches, check the shop, audit.
 
     Each SSH command costs a session on the host (~0.1 s), so the lock is taken in a thread while the
-    undo file is written and the change list loaded (neither touches the store; the lock is held before
-    the first statement that does), and the cache clear runs in the same command that releases the lock.
+    undo file is written (in another) and the change list loaded; none of these touches the store, and both
+    are done before the first statement that does. The lock's session stays open and, at the end, clears
+    the cache and releases the lock in one round trip.
     """
     audit_dir = store_dir(cfg.state_dir, cfg.client, cfg.store)
     prefix = facts.db.prefix
@@ -418,19 +419,28 @@ def apply_changes(
         return limit_local_infile(connect_db(conn, facts.db, local_infile=True, store=cfg.store))
 
     limit_local_infile(db)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        locking = pool.submit(acquire_store_lock, conn, cfg, task)
-        undo_file: Path | None = None
+    cache_dir = product_cache_dir(facts)
+    clear = f"rm -f -- {quote(cache_dir.rstrip('/'))}/cache.product.*" if cache_dir else ""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        locking = pool.submit(take_store_lock, conn, cfg, task, finish=clear)
+        writing = pool.submit(
+            write_undo,
+            audit_dir,
+            task,
+            {"client": cfg.client, "store": cfg.store, "version": facts.version, **header},
+            ops,
+        )
+
+        def ready() -> None:  # before the first statement that can change the store
+            writing.result()  # the undo file is written and fsynced
+            locking.result()  # the store is ours
+
         try:
-            undo_file = write_undo(
-                audit_dir,
-                task,
-                {"client": cfg.client, "store": cfg.store, "version": facts.version, **header},
-                ops,
-            )
-            result = apply_operations(reconnect, db, prefix, ops, hook=hook, ready=locking.result)
+            result = apply_operations(reconnect, db, prefix, ops, hook=hook, ready=ready)
         except BaseException as exc:
-            not_locked = _lock_failure(locking)  # waits for a pending acquisition
+            not_locked = _failure(locking)  # these wait for a pending thread
+            undo_failed = _failure(writing)
+            undo_file = None if undo_failed is not None else writing.result()
             if not_locked is not None:
                 # never locked, so nothing was attempted: as before, no undo file and no audit record
                 if undo_file is not None:
@@ -451,14 +461,13 @@ def apply_changes(
                         },
                     )
             finally:
-                release_store_lock(conn, cfg, locking.result())
+                locking.result().release()
             raise
-        cache_dir = product_cache_dir(facts)
-        clear = f"rm -f -- {quote(cache_dir.rstrip('/'))}/cache.product.*" if cache_dir else ""
-        released = release_store_lock(conn, cfg, locking.result(), first=clear)
+        undo_file = writing.result()
+        status, stderr = locking.result().release(finish=True)  # clears the cache, then unlocks
         warnings = [] if cache_dir else ["DIR_CACHE is unknown: clear the store's product cache by hand"]
-        if clear and released.exited != 0:
-            warnings.append(f"could not clear {cache_dir}cache.product.*: {released.stderr.strip()[:200]}")
+        if clear and status != 0:
+            warnings.append(f"could not clear {cache_dir}cache.product.*: {stderr.strip()[:200]}")
     append_audit(
         audit_dir,
         {
@@ -475,10 +484,10 @@ def apply_changes(
     return Applied(result.rows_changed, undo_file, result.engine, result.loaded_with, warnings)
 
 
-def _lock_failure(locking: Future[str]) -> BaseException | None:
-    """Why the lock could not be taken (LockError, a lost connection), or None once it is held."""
+def _failure(future: Future[Any]) -> BaseException | None:
+    """Why a step in a thread failed (for the lock: LockError, a lost connection), or None once it is done."""
     try:
-        locking.result()
+        future.result()
     except Exception as exc:  # noqa: BLE001 - returned to the caller, which raises it
         return exc
     return None
@@ -487,17 +496,6 @@ def _lock_failure(locking: Future[str]) -> BaseException | None:
 def product_cache_dir(facts: Any) -> str:
     """Where OpenCart caches product lists (4.x serves old prices from them for an hour); '' if unknown."""
     return str(facts.path("DIR_CACHE") or (facts.dir_storage.rstrip("/") + "/cache/" if facts.dir_storage else ""))
-
-
-def clear_product_cache(conn: Any, facts: Any, store: str) -> list[str]:
-    """Delete the cached product lists on their own (apply_changes folds this into the lock release)."""
-    cache_dir = product_cache_dir(facts)
-    if not cache_dir:
-        return ["DIR_CACHE is unknown: clear the store's product cache by hand"]
-    result = run(conn, f"rm -f -- {quote(cache_dir.rstrip('/'))}/cache.product.*", check=False, store=store)
-    if result.exited != 0:
-        return [f"could not clear {cache_dir}cache.product.*: {result.stderr.strip()[:200]}"]
-    return []
 
 
 @dataclass

@@ -22,7 +22,7 @@ from typing import Any
 import pymysql
 
 from maint.sandbox import ports
-from maint.sandbox.process import Daemon, ProcessRef, SandboxError, port_accepts
+from maint.sandbox.process import Daemon, DaemonOwner, ProcessRef, SandboxError, port_accepts
 
 MARIADBD = "/usr/sbin/mariadbd"
 INSTALL_DB = "mariadb-install-db"
@@ -106,7 +106,7 @@ def build_template(cache_dir: Path) -> Path:
     return template
 
 
-class MariaDB:
+class MariaDB(DaemonOwner):
     """The sandbox's database server. start()/stop() may be called repeatedly (fault tests)."""
 
     def __init__(self, base: Path, *, port: int | None = None, cache_dir: Path | None = None,
@@ -127,14 +127,6 @@ class MariaDB:
             return candidate
         # A deep base would overflow sun_path: use a private short directory instead.
         return Path(tempfile.mkdtemp(prefix="maint-db-")) / "mariadb.sock"
-
-    @property
-    def ref(self) -> ProcessRef | None:
-        return self._daemon.ref if self._daemon else None
-
-    @property
-    def running(self) -> bool:
-        return self._daemon is not None and self._daemon.ref is not None and not self._daemon.exited()
 
     def start(self, timeout: float = 30.0) -> ProcessRef:
         if self.running and self.ref:

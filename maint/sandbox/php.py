@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from maint.sandbox import ports
-from maint.sandbox.process import Daemon, ProcessRef, SandboxError
+from maint.sandbox.process import Daemon, DaemonOwner, ProcessRef, SandboxError
 
 PHP = "php"
 WORKERS = "4"  # php -S is single-threaded otherwise; parallel health checks need a few workers
@@ -26,7 +26,7 @@ def answers_http(port: int) -> bool:
     return True
 
 
-class PhpServer:
+class PhpServer(DaemonOwner):
     """One store's web server; stop()/start() simulate "store down"."""
 
     def __init__(self, name: str, docroot: Path, logs: Path, *, port: int | None = None) -> None:
@@ -39,14 +39,6 @@ class PhpServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
-
-    @property
-    def ref(self) -> ProcessRef | None:
-        return self._daemon.ref if self._daemon else None
-
-    @property
-    def running(self) -> bool:
-        return self._daemon is not None and self._daemon.ref is not None and not self._daemon.exited()
 
     def start(self, timeout: float = 15.0) -> ProcessRef:
         if self.running and self.ref:

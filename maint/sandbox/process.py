@@ -163,3 +163,17 @@ def port_accepts(port: int, host: str = "127.0.0.1", *, banner: bytes | None = N
             return sock.recv(len(banner)) == banner
     except OSError:
         return False
+
+
+class DaemonOwner:
+    """What MariaDB, Sshd and PhpServer share: the one daemon each started or adopted."""
+
+    _daemon: Daemon | None = None
+
+    @property
+    def ref(self) -> ProcessRef | None:
+        return self._daemon.ref if self._daemon else None
+
+    @property
+    def running(self) -> bool:
+        return self._daemon is not None and self._daemon.ref is not None and not self._daemon.exited()

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from maint.sandbox import ports
-from maint.sandbox.process import Daemon, ProcessRef, SandboxError, port_accepts
+from maint.sandbox.process import Daemon, DaemonOwner, ProcessRef, SandboxError, port_accepts
 
 SSHD = "/usr/sbin/sshd"
 HOST_ALIAS = "maint-sandbox"
@@ -76,7 +76,7 @@ def known_hosts_line(port: int, host_public_key: str) -> str:
     return f"[127.0.0.1]:{port} {key_type} {key_data}\n"
 
 
-class Sshd:
+class Sshd(DaemonOwner):
     """The sandbox's sshd and its client-side files under `base` (usually <sandbox>/ssh)."""
 
     def __init__(self, base: Path, *, port: int | None = None) -> None:
@@ -92,10 +92,6 @@ class Sshd:
         self.pid_file = base / "sshd.pid"
         self.log = base / "sshd.log"
         self._daemon: Daemon | None = None
-
-    @property
-    def ref(self) -> ProcessRef | None:
-        return self._daemon.ref if self._daemon else None
 
     def write_files(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)

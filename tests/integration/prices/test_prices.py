@@ -191,7 +191,12 @@ def test_packed_full_scan_reads_the_same_catalog_as_keyed_queries(store, task_co
             monkeypatch.setattr(catalog, "FULL_SCAN_ABOVE", 0)
             monkeypatch.setattr(catalog, "PACKED_ROWS", 7)  # several chunks
             packed = catalog.read_catalog(db, facts.db.prefix, schema, "sku", keys)
+            early = catalog.CatalogPrefetch(db, facts.db.prefix, schema, "sku")  # started before parsing
+            prefetched = catalog.read_catalog(db, facts.db.prefix, schema, "sku", keys, prefetched=early)
+            unused = catalog.CatalogPrefetch(db, facts.db.prefix, schema, "sku")
+            monkeypatch.setattr(catalog, "FULL_SCAN_ABOVE", 5000)  # too few keys: waited for, not used
+            few = catalog.read_catalog(db, facts.db.prefix, schema, "sku", keys, prefetched=unused)
     finally:
         conn.close()
     assert len(keyed) == 40
-    assert packed == keyed
+    assert packed == keyed == prefetched == few

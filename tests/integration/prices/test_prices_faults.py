@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from maint.errors import PreconditionError, SqlError
+from maint.errors import LockError, PreconditionError, SqlError
 from maint.facts.opencart import get_store_facts
+from maint.lock import remote_lock_path
 from maint.pricing import service
+from maint.pricing.undo import store_dir
 from maint.remote.sql import open_db
-from maint.remote.ssh import connect
+from maint.remote.ssh import connect, home_dir
 from maint.tasks.common import TaskContext
 
 
@@ -102,3 +104,35 @@ def test_the_server_cannot_pull_local_files_outside_our_own_load_statements(task
                     cur.execute("LOAD DATA LOCAL INFILE %s INTO TABLE t", (str(secret),))
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("store", ["s3", "s4"])
+def test_a_store_locked_by_another_run_is_left_untouched_without_undo_file_or_audit(
+    store, tmp_path, price_sandbox, task_context, store_state
+) -> None:
+    # apply_changes takes the lock in a thread while it writes the undo file and loads the change list:
+    # a lock held elsewhere must still stop it before any change, and leave no trace of the run
+    cfg = TaskContext.from_c(task_context).store(store)
+    conn = connect(cfg)
+    try:
+        held = Path(home_dir(conn)) / remote_lock_path(cfg)  # the sandbox's host is this machine
+    finally:
+        conn.close()
+    audit = store_dir(cfg.state_dir, cfg.client, cfg.store)
+    before, undo_files = store_state(store), sorted(audit.glob("*.undo")) if audit.exists() else []
+    audit_lines = (audit / "audit.jsonl").read_text() if (audit / "audit.jsonl").exists() else ""
+    held.mkdir()
+    (held / "holder").write_text('{"user": "someone", "machine": "elsewhere", "pid": 1, "task": "prices"}')
+    try:
+        with pytest.raises(LockError, match="someone@elsewhere"):
+            apply_file(task_context, store, price_sheet(tmp_path), hook=None)
+        assert held.exists()  # someone else's lock is never removed
+    finally:
+        (held / "holder").unlink()
+        held.rmdir()
+    assert store_state(store) == before
+    assert sorted(audit.glob("*.undo")) == undo_files
+    assert ((audit / "audit.jsonl").read_text() if (audit / "audit.jsonl").exists() else "") == audit_lines
+    apply_file(task_context, store, price_sheet(tmp_path), hook=None)  # free again: applies, and unlocks
+    assert not held.exists()
+    assert len(sorted(audit.glob("*.undo"))) == len(undo_files) + 1

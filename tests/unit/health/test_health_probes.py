@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from maint.errors import FactError
+from maint.facts.host import parse_df
 from maint.health.local import days_left, probe_mirror_age, probe_tls
 from maint.health.model import State
-from maint.health.remote import compare_versions, log_scan_command, parse_df, parse_log_scan
+from maint.health.remote import compare_versions, log_scan_command, parse_log_scan
 from maint.health.web import describe_request_error
 
 DF = """Filesystem     1024-blocks      Used Available Capacity Mounted on
@@ -21,11 +23,11 @@ DF = """Filesystem     1024-blocks      Used Available Capacity Mounted on
 
 
 def test_df_percent_free() -> None:
-    assert parse_df(DF) == 7.8
+    assert parse_df(DF).percent_free == 7.8
 
 
-def test_df_garbage_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="unexpected df output"):
+def test_df_garbage_is_a_fact_error() -> None:
+    with pytest.raises(FactError, match="unexpected df output"):
         parse_df("df: /nope: No such file or directory\n")
 
 
