@@ -102,15 +102,14 @@ class InputError(MaintError):
         value: object = None,
         store: str | None = None,
     ) -> None:
-        where = ", ".join(
-            part
-            for part in (
-                file or "",
-                f"row {row}" if row is not None else "",
-                f"column {column!r}" if column else "",
-            )
-            if part
-        )
+        if file is None and row is None and column and column not in reason:
+            # A command-line argument, not a spreadsheet cell.
+            column_label = column if column.startswith("-") else f"argument {column!r}"
+        elif file is None and row is None:
+            column_label = ""  # the reason already names the argument
+        else:
+            column_label = f"column {column!r}" if column else ""
+        where = ", ".join(part for part in (file or "", f"row {row}" if row is not None else "", column_label) if part)
         super().__init__(f"{where}: {reason}" if where else reason, store=store)
         self.file, self.row, self.column, self.value, self.reason = file, row, column, value, reason
 

@@ -31,3 +31,8 @@ def test_table_names_are_checked_before_they_reach_sql():
 def test_input_error_names_file_row_and_column():
     err = InputError("not a number", file="prices.xlsx", row=7, column="price", value="abc")
     assert str(err) == "prices.xlsx, row 7, column 'price': not a number"
+
+
+def test_input_error_about_a_flag_does_not_call_it_a_column():
+    assert str(InputError("--php 'x' is not a version", column="--php")) == "--php 'x' is not a version"
+    assert str(InputError("not understood", column="duration")) == "argument 'duration': not understood"
