@@ -1,7 +1,8 @@
 """Locks so two runs can't collide on one store.
 
 ``store_lock`` lives on the client host (an atomic ``mkdir`` in the SSH user's home), so it also
-stops two maintainers on different machines. ``local_lock`` guards local work such as a mirror
+stops two maintainers on different machines; ``take_store_lock`` is the same lock, taken and released
+in one SSH session. ``local_lock`` guards local work such as a mirror
 folder with ``flock``. Both are removed on every exit path.
 """
 
@@ -36,6 +37,19 @@ def _holder(task: str) -> str:
 def remote_lock_path(cfg: StoreConfig) -> str:
     digest = hashlib.sha256(f"{cfg.store}:{cfg.root}".encode()).hexdigest()[:12]
     return f".maint-lock-{cfg.store}-{digest}"
+
+
+def _take_command(cfg: StoreConfig, task: str) -> str:
+    """Shell that prints LOCKED when it created the lock; on failure the caller shows the holder."""
+    path = quote(remote_lock_path(cfg))
+    return f"mkdir {path} 2>/dev/null && printf %s {quote(_holder(task))} > {path}/holder && echo LOCKED"
+
+
+def _locked_error(cfg: StoreConfig, holder: str) -> LockError:
+    return LockError(
+        f"store is locked by {_who(holder)}; if that run is dead, remove ~/{remote_lock_path(cfg)} on the host",
+        store=cfg.store,
+    )
 
 
 class HeldStoreLock:
@@ -74,8 +88,7 @@ def take_store_lock(conn: Connection, cfg: StoreConfig, task: str, *, finish: st
     """
     path = quote(remote_lock_path(cfg))
     script = (
-        f"mkdir {path} 2>/dev/null && printf %s {quote(_holder(task))} > {path}/holder && echo LOCKED "
-        f"|| {{ cat {path}/holder 2>/dev/null; exit 1; }}\n"
+        f"{_take_command(cfg, task)} || {{ cat {path}/holder 2>/dev/null; exit 1; }}\n"
         "IFS= read -r line\n"
         'case "$line" in\n'
         f"  finish) {{ {finish or 'true'} ; }}; status=$?; rm -rf {path}; exit $status ;;\n"
@@ -98,10 +111,7 @@ def take_store_lock(conn: Connection, cfg: StoreConfig, task: str, *, finish: st
         raise ConnectError(
             f"SSH connection lost while taking the store lock: {exc}", store=cfg.store
         ) from None
-    raise LockError(
-        f"store is locked by {_who(got)}; if that run is dead, remove ~/{remote_lock_path(cfg)} on the host",
-        store=cfg.store,
-    )
+    raise _locked_error(cfg, got)
 
 
 def _who(holder: str) -> str:
@@ -119,19 +129,11 @@ def _who(holder: str) -> str:
 def store_lock(conn: Connection, cfg: StoreConfig, task: str) -> Iterator[None]:
     """Hold the store's write lock on its host for the duration of the block."""
     path = remote_lock_path(cfg)
-    holder = _holder(task)
     got = run(
-        conn,
-        f"mkdir {quote(path)} 2>/dev/null && printf %s {quote(holder)} > {quote(path)}/holder && echo LOCKED "
-        f"|| cat {quote(path)}/holder 2>/dev/null",
-        check=False,
-        store=cfg.store,
+        conn, f"{_take_command(cfg, task)} || cat {quote(path)}/holder 2>/dev/null", check=False, store=cfg.store
     ).stdout.strip()
     if not got.endswith("LOCKED"):
-        raise LockError(
-            f"store is locked by {_who(got)}; if that run is dead, remove ~/{path} on the host",
-            store=cfg.store,
-        )
+        raise _locked_error(cfg, got)
     try:
         yield
     finally:

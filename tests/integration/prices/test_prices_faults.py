@@ -136,3 +136,39 @@ def test_a_store_locked_by_another_run_is_left_untouched_without_undo_file_or_au
     apply_file(task_context, store, price_sheet(tmp_path), hook=None)  # free again: applies, and unlocks
     assert not held.exists()
     assert len(sorted(audit.glob("*.undo"))) == len(undo_files) + 1
+
+
+@pytest.mark.parametrize(("row_bytes", "engine"), [(128, "MEMORY"), (1, "InnoDB")])
+def test_the_change_list_loads_whole_in_memory_or_else_on_disk(
+    row_bytes, engine, task_context, monkeypatch
+) -> None:
+    # 3,000 rows in a MEMORY table sized for 3,000 bytes (the server's minimum is 16 KB) fill it: the load
+    # starts over on disk and still carries every row
+    from decimal import Decimal
+
+    from maint.pricing import apply
+    from maint.pricing.undo import ColumnUpdate
+
+    monkeypatch.setattr(apply, "MEMORY_ROW_BYTES", row_bytes)
+    monkeypatch.setattr(apply, "MEMORY_SLACK_BYTES", 0)
+    rows = [(i, Decimal("1.5"), None if i % 2 else Decimal(i)) for i in range(1, 3001)]
+    op = ColumnUpdate("product", "product_id", "price", "DECIMAL(15,4)", rows)
+    cfg = TaskContext.from_c(task_context).store("s4")
+    conn = connect(cfg)
+    try:
+        facts = get_store_facts(conn, cfg)
+        with open_db(conn, facts.db, local_infile=True, store="s4") as db:
+            apply.limit_local_infile(db)
+            apply.load_temp_tables(db, [op])
+            with db.cursor() as cur:
+                cur.execute("SELECT COUNT(*), SUM(old_v), COUNT(new_v), SUM(new_v) FROM maint_tmp_0")
+                loaded = cur.fetchone()
+                cur.execute("SHOW CREATE TABLE maint_tmp_0")
+                definition = cur.fetchone()[1]
+                cur.execute("SELECT @@SESSION.max_heap_table_size = @@GLOBAL.max_heap_table_size")
+                restored = cur.fetchone()[0]
+    finally:
+        conn.close()
+    assert loaded == (3000, Decimal("4500.0000"), 1500, Decimal(sum(range(2, 3001, 2))))
+    assert f"ENGINE={engine}" in definition
+    assert restored == 1  # the session's heap limit is back as it was
