@@ -54,7 +54,7 @@ def before_task(
         if settings.block_over_budget and not over_budget:
             raise BudgetError(
                 f"{client}: plan {plan!r} is spent ({'; '.join(usage.warnings)}); "
-                "use --over-budget to work anyway"
+                "use --over-budget (or MAINT_OVER_BUDGET=1) to work anyway"
             )
         if over_budget:
             warnings.append(f"{client}: working over budget on plan {plan!r} (--over-budget)")

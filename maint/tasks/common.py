@@ -131,6 +131,13 @@ def work_session(
     """Guard the client's budget before, and record elapsed time in the ledger after, also on failure."""
     from maint.billing import hooks  # imported here: the billing layer is optional for library users
 
+    # The flag, or MAINT_OVER_BUDGET=1 / maint.over_budget for scripted runs.
+    over_budget = (
+        over_budget
+        or os.environ.get("MAINT_OVER_BUDGET", "") in ("1", "true", "yes")
+        or bool(tc.settings.raw.get("over_budget"))
+    )
+
     def client_confirmed(question: str) -> bool:
         confirm(question, yes=yes)
         return True

@@ -38,9 +38,11 @@ def _progress_bars(enabled: bool) -> tuple[Any, Any]:
     return bars, update
 
 
-def mirror_one(tc: TaskContext, name: str, options: MirrorOptions, *, show_bars: bool) -> dict[str, Any]:
+def mirror_one(
+    tc: TaskContext, name: str, options: MirrorOptions, *, show_bars: bool, over_budget: bool = False
+) -> dict[str, Any]:
     cfg = tc.store(name, dry_run=options.dry_run)
-    with work_session(tc, cfg, "mirror", quiet=options.dry_run):
+    with work_session(tc, cfg, "mirror", quiet=options.dry_run, over_budget=over_budget):
         conn = connect(cfg)
         try:
             facts = get_store_facts(conn, cfg)
@@ -110,11 +112,12 @@ def prune_store(tc: TaskContext, name: str, *, dry_run: bool, yes: bool, json: b
         "strip": "comma-separated groups dumped as structure only: customers, orders, sessions",
         "method": "file transfer: auto (rsync, SFTP when the host has none), rsync or sftp",
         "dump_tool": "auto (mysqldump, PyMySQL when the host has none), mysqldump or pymysql",
+        "over_budget": "work even when the client's plan is spent",
     },
 )
 @maint_task
 def mirror(c, store=None, all_=False, prune=False, dry_run=False, yes=False, json=False, strip="", method="auto",
-           dump_tool="auto"):
+           dump_tool="auto", over_budget=False):
     """Make a dated, verified snapshot of a store's files and database (--prune: apply retention)."""
     if method not in ("auto", "rsync", "sftp"):
         raise InputError(f"--method must be auto, rsync or sftp, not {method!r}", column="--method")
@@ -125,7 +128,8 @@ def mirror(c, store=None, all_=False, prune=False, dry_run=False, yes=False, jso
     tc = TaskContext.from_c(c)
     names = tc.targets(store, all_)
     show_bars = len(names) == 1 and not json and sys.stderr.isatty()
-    report = for_each_store(names, lambda name: mirror_one(tc, name, options, show_bars=show_bars),
+    report = for_each_store(names, lambda name: mirror_one(tc, name, options, show_bars=show_bars,
+                                                              over_budget=over_budget),
                             parallel=tc.settings.parallel)
     prunes: dict[str, Any] = {}
     if prune:

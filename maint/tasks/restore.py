@@ -21,10 +21,11 @@ from maint.tasks.serve import resolve_snapshot
         "dry_run": "show the plan only",
         "yes": "don't ask (for scripts; MAINT_YES=1 does the same)",
         "json": "print JSON for machines",
+        "over_budget": "work even when the client's plan is spent",
     },
 )
 @maint_task
-def restore(c, store, snapshot="", dry_run=False, yes=False, json=False):
+def restore(c, store, snapshot="", dry_run=False, yes=False, json=False, over_budget=False):
     """Replace a live store's files and database with a verified snapshot (destructive; asks first)."""
     if not snapshot:
         raise InputError("name the snapshot to restore with --snapshot TS (see the mirror folder)", column="--snapshot")
@@ -43,7 +44,7 @@ def restore(c, store, snapshot="", dry_run=False, yes=False, json=False):
         if dry_run:
             return
         confirm(f"Replace the LIVE store {store} with snapshot {path.name}?", yes=yes)
-        with work_session(tc, cfg, "restore"):
+        with work_session(tc, cfg, "restore", over_budget=over_budget, yes=yes):
             result = apply_restore(conn, cfg, facts, path, man, plan)
     finally:
         conn.close()
