@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,19 @@ def show_price_plan(store: str, plan: PricePlan) -> None:
     )
 
 
+@contextmanager
+def _store_db(cfg: Any, store: str) -> Iterator[tuple[Any, Any, Any]]:
+    """The store's SSH connection, its facts and its database (LOAD DATA LOCAL allowed), with database
+    errors turned into one-line messages; everything is closed on every path."""
+    conn = connect(cfg)
+    try:
+        facts = get_store_facts(conn, cfg)
+        with open_db(conn, facts.db, local_infile=True, store=store) as db, service.database_errors(store):
+            yield conn, facts, db
+    finally:
+        conn.close()
+
+
 @task(
     name="prices",
     positional=["store", "file"],
@@ -118,86 +133,78 @@ def prices(
     # the header is checked before any connection; the rows are parsed while the store's products are read
     opened = service.open_price_sheet(path, match=match, sheet=sheet, columns=columns)
     with work_session(tc, cfg, "prices", quiet=json):
-        conn = connect(cfg)
-        try:
-            facts = get_store_facts(conn, cfg)
-            with (
-                open_db(conn, facts.db, local_infile=True, store=store) as db,
-                service.database_errors(store),
-            ):
-                reading = service.start_catalog_read(db, facts.db.prefix, facts.version, match, path)
-                try:
-                    parsed = service.parse_price_sheet(path, opened, match)
-                except BaseException:
-                    if reading is not None:
-                        reading.close()
-                    raise
-                try:
-                    plan = service.plan_prices(
-                        db,
-                        facts.db.prefix,
-                        facts.version,
-                        parsed,
-                        skip_invalid=skip_invalid,
-                        prefetched=reading,
-                    )
-                except SheetInvalidError as exc:
-                    show_issues(
-                        f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json
-                    )
-                    raise
-                sha = file_sha256(path)
-                noop = ""
-                if plan.relative and not plan.empty:
-                    earlier = service.already_applied(store_dir(cfg.state_dir, cfg.client, cfg.store), sha)
-                    if earlier:
-                        noop = (
-                            f"this file was already applied on {earlier.get('when')} and its relative (%) "
-                            "changes would compound; run `fab undo` first to apply it again"
-                        )
-                        plan.changes, plan.special_op, plan.special_pairs_changed = [], None, 0
-                summary = {"store": store, **price_summary(plan), "dry_run": dry_run, "applied": False}
-                if diff_csv:
-                    service.write_diff_csv(plan, Path(diff_csv))
-                if not json:
-                    show_price_plan(store, plan)
-                if plan.empty:
-                    reason = noop or f"all {plan.unchanged} price(s) already as in the file"
-                    summary["noop_reason"] = reason
-                    _done(summary, json, f"{store}: No changes. {reason}")
-                    return summary
-                if dry_run:
-                    try:
-                        service.check_large(plan, allow_large_changes)
-                    except PreconditionError as exc:
-                        summary["warnings"] = [exc.message]
-                    _done(summary, json, f"{store}: dry run, nothing changed.", summary.get("warnings"))
-                    return summary
-                service.check_large(plan, allow_large_changes)
-                confirm(
-                    f"Apply {len(plan.changes)} price change(s) and {plan.special_pairs_changed} special(s) "
-                    f"to {store}?",
-                    yes=yes,
-                )
-                header = {"file": str(path.resolve()), "sha256": sha, "match": match}
-                applied = service.apply_changes(
-                    conn,
-                    cfg,
-                    facts,
+        with _store_db(cfg, store) as (conn, facts, db):
+            reading = service.start_catalog_read(db, facts.db.prefix, facts.version, match, path)
+            try:
+                parsed = service.parse_price_sheet(path, opened, match)
+            except BaseException:
+                if reading is not None:
+                    reading.close()
+                raise
+            try:
+                plan = service.plan_prices(
                     db,
-                    service.price_operations(plan),
-                    task="prices",
-                    header=header,
-                    counts={
-                        "changed": len(plan.changes),
-                        "specials": plan.special_pairs_changed,
-                        "unchanged": plan.unchanged,
-                        "skipped": len(plan.skipped),
-                    },
-                    sample=plan.changes,
+                    facts.db.prefix,
+                    facts.version,
+                    parsed,
+                    skip_invalid=skip_invalid,
+                    prefetched=reading,
                 )
-        finally:
-            conn.close()
+            except SheetInvalidError as exc:
+                show_issues(
+                    f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json
+                )
+                raise
+            sha = file_sha256(path)
+            noop = ""
+            if plan.relative and not plan.empty:
+                earlier = service.already_applied(store_dir(cfg.state_dir, cfg.client, cfg.store), sha)
+                if earlier:
+                    noop = (
+                        f"this file was already applied on {earlier.get('when')} and its relative (%) "
+                        "changes would compound; run `fab undo` first to apply it again"
+                    )
+                    plan.changes, plan.special_op, plan.special_pairs_changed = [], None, 0
+            summary = {"store": store, **price_summary(plan), "dry_run": dry_run, "applied": False}
+            if diff_csv:
+                service.write_diff_csv(plan, Path(diff_csv))
+            if not json:
+                show_price_plan(store, plan)
+            if plan.empty:
+                reason = noop or f"all {plan.unchanged} price(s) already as in the file"
+                summary["noop_reason"] = reason
+                _done(summary, json, f"{store}: No changes. {reason}")
+                return summary
+            if dry_run:
+                try:
+                    service.check_large(plan, allow_large_changes)
+                except PreconditionError as exc:
+                    summary["warnings"] = [exc.message]
+                _done(summary, json, f"{store}: dry run, nothing changed.", summary.get("warnings"))
+                return summary
+            service.check_large(plan, allow_large_changes)
+            confirm(
+                f"Apply {len(plan.changes)} price change(s) and {plan.special_pairs_changed} special(s) "
+                f"to {store}?",
+                yes=yes,
+            )
+            header = {"file": str(path.resolve()), "sha256": sha, "match": match}
+            applied = service.apply_changes(
+                conn,
+                cfg,
+                facts,
+                db,
+                service.price_operations(plan),
+                task="prices",
+                header=header,
+                counts={
+                    "changed": len(plan.changes),
+                    "specials": plan.special_pairs_changed,
+                    "unchanged": plan.unchanged,
+                    "skipped": len(plan.skipped),
+                },
+                sample=plan.changes,
+            )
     summary |= {
         "applied": True,
         "rows_changed": applied.rows_changed,
@@ -251,56 +258,48 @@ def undo(c, store, undofile, dry_run=False, yes=False, json=False):
             file=str(path),
         )
     with work_session(tc, cfg, "undo", quiet=json):
-        conn = connect(cfg)
-        try:
-            facts = get_store_facts(conn, cfg)
-            with (
-                open_db(conn, facts.db, local_infile=True, store=store) as db,
-                service.database_errors(store),
-            ):
-                plan = service.plan_undo(db, facts.db.prefix, ops)
-                summary: dict[str, Any] = {
-                    "store": store,
-                    "undo_file": str(path),
-                    "task": meta.get("task"),
-                    "to_restore": plan.rows,
-                    "already_restored": plan.already,
-                    "conflicts": len(plan.conflicts),
-                    "dry_run": dry_run,
-                    "applied": False,
-                }
-                if plan.conflicts:
-                    table_, key, old, new, now = plan.conflicts[0]
-                    raise PreconditionError(
-                        f"{len(plan.conflicts)} row(s) were changed by someone else since the run (e.g. "
-                        f"{table_} {key}: was {old}, set to {new}, now {now}); nothing was restored",
-                        store=store,
-                    )
-                if not plan.rows:
-                    _done(summary, json, f"{store}: No changes. Every value is already as before the run.")
-                    return summary
-                if not json:
-                    render.console().print(
-                        f"{store}: would restore {plan.rows} value(s) from {path.name} "
-                        f"({plan.already} already restored)",
-                        highlight=False,
-                        markup=False,
-                    )
-                if dry_run:
-                    _done(summary, json, f"{store}: dry run, nothing changed.")
-                    return summary
-                confirm(f"Restore {plan.rows} value(s) on {store}?", yes=yes)
-                header = {
-                    "file": str(path.resolve()),
-                    "sha256": file_sha256(path),
-                    "undoes": meta.get("task"),
-                    "undoes_sha256": meta.get("sha256"),
-                }
-                applied = service.apply_changes(
-                    conn, cfg, facts, db, plan.ops, task="undo", header=header, counts={"restored": plan.rows}
+        with _store_db(cfg, store) as (conn, facts, db):
+            plan = service.plan_undo(db, facts.db.prefix, ops)
+            summary: dict[str, Any] = {
+                "store": store,
+                "undo_file": str(path),
+                "task": meta.get("task"),
+                "to_restore": plan.rows,
+                "already_restored": plan.already,
+                "conflicts": len(plan.conflicts),
+                "dry_run": dry_run,
+                "applied": False,
+            }
+            if plan.conflicts:
+                table_, key, old, new, now = plan.conflicts[0]
+                raise PreconditionError(
+                    f"{len(plan.conflicts)} row(s) were changed by someone else since the run (e.g. "
+                    f"{table_} {key}: was {old}, set to {new}, now {now}); nothing was restored",
+                    store=store,
                 )
-        finally:
-            conn.close()
+            if not plan.rows:
+                _done(summary, json, f"{store}: No changes. Every value is already as before the run.")
+                return summary
+            if not json:
+                render.console().print(
+                    f"{store}: would restore {plan.rows} value(s) from {path.name} "
+                    f"({plan.already} already restored)",
+                    highlight=False,
+                    markup=False,
+                )
+            if dry_run:
+                _done(summary, json, f"{store}: dry run, nothing changed.")
+                return summary
+            confirm(f"Restore {plan.rows} value(s) on {store}?", yes=yes)
+            header = {
+                "file": str(path.resolve()),
+                "sha256": file_sha256(path),
+                "undoes": meta.get("task"),
+                "undoes_sha256": meta.get("sha256"),
+            }
+            applied = service.apply_changes(
+                conn, cfg, facts, db, plan.ops, task="undo", header=header, counts={"restored": plan.rows}
+            )
     summary |= {
         "applied": True,
         "rows_changed": applied.rows_changed,
@@ -397,55 +396,45 @@ def discounts(
     path = Path(file)
     parsed = service.read_discount_sheet(path, match=match, sheet=sheet, columns=columns)
     with work_session(tc, cfg, "discounts", quiet=json):
-        conn = connect(cfg)
-        try:
-            facts = get_store_facts(conn, cfg)
-            with (
-                open_db(conn, facts.db, local_infile=True, store=store) as db,
-                service.database_errors(store),
-            ):
-                try:
-                    plan, op = service.plan_discount_file(
-                        db, facts.db.prefix, facts.version, parsed, mode=mode, skip_invalid=skip_invalid
-                    )
-                except SheetInvalidError as exc:
-                    show_issues(
-                        f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json
-                    )
-                    raise
-                summary = {"store": store, **discount_summary(plan), "dry_run": dry_run, "applied": False}
-                if not json:
-                    show_discount_plan(store, plan, op.columns)
-                if not plan.pairs:
-                    summary["noop_reason"] = (
-                        f"all {plan.unchanged_pairs} product/group pair(s) already as in the file"
-                    )
-                    _done(summary, json, f"{store}: No changes. {summary['noop_reason']}")
-                    return summary
-                if dry_run:
-                    _done(summary, json, f"{store}: dry run, nothing changed.")
-                    return summary
-                confirm(
-                    f"Replace the discounts of {len(plan.pairs)} product/group pair(s) on {store}?", yes=yes
+        with _store_db(cfg, store) as (conn, facts, db):
+            try:
+                plan, op = service.plan_discount_file(
+                    db, facts.db.prefix, facts.version, parsed, mode=mode, skip_invalid=skip_invalid
                 )
-                header = {
-                    "file": str(path.resolve()),
-                    "sha256": file_sha256(path),
-                    "match": match,
-                    "mode": mode,
-                }
-                applied = service.apply_changes(
-                    conn,
-                    cfg,
-                    facts,
-                    db,
-                    [op],
-                    task="discounts",
-                    header=header,
-                    counts={"pairs": len(plan.pairs), "deleted": plan.deleted, "inserted": plan.inserted},
+            except SheetInvalidError as exc:
+                show_issues(
+                    f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json
                 )
-        finally:
-            conn.close()
+                raise
+            summary = {"store": store, **discount_summary(plan), "dry_run": dry_run, "applied": False}
+            if not json:
+                show_discount_plan(store, plan, op.columns)
+            if not plan.pairs:
+                summary["noop_reason"] = (
+                    f"all {plan.unchanged_pairs} product/group pair(s) already as in the file"
+                )
+                _done(summary, json, f"{store}: No changes. {summary['noop_reason']}")
+                return summary
+            if dry_run:
+                _done(summary, json, f"{store}: dry run, nothing changed.")
+                return summary
+            confirm(f"Replace the discounts of {len(plan.pairs)} product/group pair(s) on {store}?", yes=yes)
+            header = {
+                "file": str(path.resolve()),
+                "sha256": file_sha256(path),
+                "match": match,
+                "mode": mode,
+            }
+            applied = service.apply_changes(
+                conn,
+                cfg,
+                facts,
+                db,
+                [op],
+                task="discounts",
+                header=header,
+                counts={"pairs": len(plan.pairs), "deleted": plan.deleted, "inserted": plan.inserted},
+            )
     summary |= {
         "applied": True,
         "rows_changed": applied.rows_changed,
@@ -530,50 +519,42 @@ def groups(
     path = Path(file)
     parsed = service.read_group_sheet(path, sheet=sheet, columns=columns)
     with work_session(tc, cfg, "groups", quiet=json):
-        conn = connect(cfg)
-        try:
-            facts = get_store_facts(conn, cfg)
-            with (
-                open_db(conn, facts.db, local_infile=True, store=store) as db,
-                service.database_errors(store),
-            ):
-                try:
-                    plan, ops = service.plan_group_file(
-                        db, facts.db.prefix, parsed, create_groups=create_groups, skip_invalid=skip_invalid
-                    )
-                except SheetInvalidError as exc:
-                    show_issues(
-                        f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json
-                    )
-                    raise
-                summary = {"store": store, **group_summary(plan), "dry_run": dry_run, "applied": False}
-                if not json:
-                    show_group_plan(store, plan)
-                if not plan:
-                    summary["noop_reason"] = "every group and customer already as in the file"
-                    _done(summary, json, f"{store}: No changes. {summary['noop_reason']}")
-                    return summary
-                if dry_run:
-                    _done(summary, json, f"{store}: dry run, nothing changed.")
-                    return summary
-                confirm(f"Apply these group changes to {store}?", yes=yes)
-                header = {"file": str(path.resolve()), "sha256": file_sha256(path)}
-                applied = service.apply_changes(
-                    conn,
-                    cfg,
-                    facts,
-                    db,
-                    ops,
-                    task="groups",
-                    header=header,
-                    counts={
-                        "created": len(plan.created),
-                        "renamed": len(plan.renamed),
-                        "moved": len(plan.moved),
-                    },
+        with _store_db(cfg, store) as (conn, facts, db):
+            try:
+                plan, ops = service.plan_group_file(
+                    db, facts.db.prefix, parsed, create_groups=create_groups, skip_invalid=skip_invalid
                 )
-        finally:
-            conn.close()
+            except SheetInvalidError as exc:
+                show_issues(
+                    f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json
+                )
+                raise
+            summary = {"store": store, **group_summary(plan), "dry_run": dry_run, "applied": False}
+            if not json:
+                show_group_plan(store, plan)
+            if not plan:
+                summary["noop_reason"] = "every group and customer already as in the file"
+                _done(summary, json, f"{store}: No changes. {summary['noop_reason']}")
+                return summary
+            if dry_run:
+                _done(summary, json, f"{store}: dry run, nothing changed.")
+                return summary
+            confirm(f"Apply these group changes to {store}?", yes=yes)
+            header = {"file": str(path.resolve()), "sha256": file_sha256(path)}
+            applied = service.apply_changes(
+                conn,
+                cfg,
+                facts,
+                db,
+                ops,
+                task="groups",
+                header=header,
+                counts={
+                    "created": len(plan.created),
+                    "renamed": len(plan.renamed),
+                    "moved": len(plan.moved),
+                },
+            )
     summary |= {
         "applied": True,
         "rows_changed": applied.rows_changed,
