@@ -108,6 +108,7 @@ def _store_db(cfg: Any, store: str) -> Iterator[tuple[Any, Any, Any]]:
         "dry_run": "show the plan and stop",
         "yes": "don't ask before applying",
         "json": "print the plan and result as JSON",
+        "over_budget": "work even when the client's plan is spent",
         "diff_csv": "also write every change to this CSV file (for the client)",
     },
 )
@@ -125,6 +126,7 @@ def prices(
     yes=False,
     json=False,
     diff_csv="",
+    over_budget=False,
 ):
     """Set product prices from a spreadsheet: validate all rows, plan, apply all-or-nothing, keep an undo."""
     tc = TaskContext.from_c(c)
@@ -132,7 +134,7 @@ def prices(
     path = Path(file)
     # the header is checked before any connection; the rows are parsed while the store's products are read
     opened = service.open_price_sheet(path, match=match, sheet=sheet, columns=columns)
-    with work_session(tc, cfg, "prices", quiet=json):
+    with work_session(tc, cfg, "prices", quiet=json, over_budget=over_budget, yes=yes):
         with _store_db(cfg, store) as (conn, facts, db):
             reading = service.start_catalog_read(db, facts.db.prefix, facts.version, match, path)
             try:
@@ -242,10 +244,11 @@ def _done(summary: dict[str, Any], as_json: bool, message: str, warnings: list[s
         "dry_run": "show what would be restored and stop",
         "yes": "don't ask before restoring",
         "json": "print the result as JSON",
+        "over_budget": "work even when the client's plan is spent",
     },
 )
 @maint_task
-def undo(c, store, undofile, dry_run=False, yes=False, json=False):
+def undo(c, store, undofile, dry_run=False, yes=False, json=False, over_budget=False):
     """Restore the exact previous values recorded in an undo file."""
     tc = TaskContext.from_c(c)
     cfg = tc.store(store)
@@ -257,7 +260,7 @@ def undo(c, store, undofile, dry_run=False, yes=False, json=False):
             f"{cfg.client}/{cfg.store}",
             file=str(path),
         )
-    with work_session(tc, cfg, "undo", quiet=json):
+    with work_session(tc, cfg, "undo", quiet=json, over_budget=over_budget, yes=yes):
         with _store_db(cfg, store) as (conn, facts, db):
             plan = service.plan_undo(db, facts.db.prefix, ops)
             summary: dict[str, Any] = {
@@ -374,6 +377,7 @@ def _tier(columns: tuple[str, ...], row: tuple[Any, ...]) -> str:
         "dry_run": "show the plan and stop",
         "yes": "don't ask before applying",
         "json": "print the plan and result as JSON",
+        "over_budget": "work even when the client's plan is spent",
     },
 )
 @maint_task
@@ -389,13 +393,14 @@ def discounts(
     dry_run=False,
     yes=False,
     json=False,
+    over_budget=False,
 ):
     """Set customer-group quantity discounts from a spreadsheet in the store's schema; keeps an undo file."""
     tc = TaskContext.from_c(c)
     cfg = tc.store(store)
     path = Path(file)
     parsed = service.read_discount_sheet(path, match=match, sheet=sheet, columns=columns)
-    with work_session(tc, cfg, "discounts", quiet=json):
+    with work_session(tc, cfg, "discounts", quiet=json, over_budget=over_budget, yes=yes):
         with _store_db(cfg, store) as (conn, facts, db):
             try:
                 plan, op = service.plan_discount_file(
@@ -498,6 +503,7 @@ def show_group_plan(store: str, plan: GroupPlan) -> None:
         "dry_run": "show the plan and stop",
         "yes": "don't ask before applying",
         "json": "print the plan and result as JSON",
+        "over_budget": "work even when the client's plan is spent",
     },
 )
 @maint_task
@@ -512,13 +518,14 @@ def groups(
     dry_run=False,
     yes=False,
     json=False,
+    over_budget=False,
 ):
     """Create or rename customer groups and move customers (by e-mail) into them; keeps an undo file."""
     tc = TaskContext.from_c(c)
     cfg = tc.store(store)
     path = Path(file)
     parsed = service.read_group_sheet(path, sheet=sheet, columns=columns)
-    with work_session(tc, cfg, "groups", quiet=json):
+    with work_session(tc, cfg, "groups", quiet=json, over_budget=over_budget, yes=yes):
         with _store_db(cfg, store) as (conn, facts, db):
             try:
                 plan, ops = service.plan_group_file(
