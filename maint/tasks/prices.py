@@ -81,6 +81,27 @@ def show_price_plan(store: str, plan: PricePlan) -> None:
     )
 
 
+def applied_summary(applied: Any) -> dict[str, Any]:
+    """What every applied sheet adds to its summary."""
+    return {
+        "applied": True,
+        "rows_changed": applied.rows_changed,
+        "undo_file": str(applied.undo_file),
+        "engine": applied.engine,
+        "warnings": applied.warnings,
+    }
+
+
+@contextmanager
+def issues_shown(path: Path, json: bool) -> Iterator[None]:
+    """Show the table of every problem in the sheet before the one-line error ends the task."""
+    try:
+        yield
+    except SheetInvalidError as exc:
+        show_issues(f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json)
+        raise
+
+
 @contextmanager
 def _store_db(cfg: Any, store: str) -> Iterator[tuple[Any, Any, Any]]:
     """The store's SSH connection, its facts and its database (LOAD DATA LOCAL allowed), with database
@@ -143,7 +164,7 @@ def prices(
                 if reading is not None:
                     reading.close()
                 raise
-            try:
+            with issues_shown(path, json):
                 plan = service.plan_prices(
                     db,
                     facts.db.prefix,
@@ -152,11 +173,6 @@ def prices(
                     skip_invalid=skip_invalid,
                     prefetched=reading,
                 )
-            except SheetInvalidError as exc:
-                show_issues(
-                    f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json
-                )
-                raise
             sha = file_sha256(path)
             noop = ""
             if plan.relative and not plan.empty:
@@ -207,13 +223,7 @@ def prices(
                 },
                 sample=plan.changes,
             )
-    summary |= {
-        "applied": True,
-        "rows_changed": applied.rows_changed,
-        "undo_file": str(applied.undo_file),
-        "engine": applied.engine,
-        "warnings": applied.warnings,
-    }
+    summary |= applied_summary(applied)
     _done(
         summary,
         json,
@@ -402,15 +412,10 @@ def discounts(
     parsed = service.read_discount_sheet(path, match=match, sheet=sheet, columns=columns)
     with work_session(tc, cfg, "discounts", quiet=json, over_budget=over_budget, yes=yes):
         with _store_db(cfg, store) as (conn, facts, db):
-            try:
+            with issues_shown(path, json):
                 plan, op = service.plan_discount_file(
                     db, facts.db.prefix, facts.version, parsed, mode=mode, skip_invalid=skip_invalid
                 )
-            except SheetInvalidError as exc:
-                show_issues(
-                    f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json
-                )
-                raise
             summary = {"store": store, **discount_summary(plan), "dry_run": dry_run, "applied": False}
             if not json:
                 show_discount_plan(store, plan, op.columns)
@@ -440,13 +445,7 @@ def discounts(
                 header=header,
                 counts={"pairs": len(plan.pairs), "deleted": plan.deleted, "inserted": plan.inserted},
             )
-    summary |= {
-        "applied": True,
-        "rows_changed": applied.rows_changed,
-        "undo_file": str(applied.undo_file),
-        "engine": applied.engine,
-        "warnings": applied.warnings,
-    }
+    summary |= applied_summary(applied)
     _done(
         summary,
         json,
@@ -527,15 +526,10 @@ def groups(
     parsed = service.read_group_sheet(path, sheet=sheet, columns=columns)
     with work_session(tc, cfg, "groups", quiet=json, over_budget=over_budget, yes=yes):
         with _store_db(cfg, store) as (conn, facts, db):
-            try:
+            with issues_shown(path, json):
                 plan, ops = service.plan_group_file(
                     db, facts.db.prefix, parsed, create_groups=create_groups, skip_invalid=skip_invalid
                 )
-            except SheetInvalidError as exc:
-                show_issues(
-                    f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json
-                )
-                raise
             summary = {"store": store, **group_summary(plan), "dry_run": dry_run, "applied": False}
             if not json:
                 show_group_plan(store, plan)
@@ -562,13 +556,7 @@ def groups(
                     "moved": len(plan.moved),
                 },
             )
-    summary |= {
-        "applied": True,
-        "rows_changed": applied.rows_changed,
-        "undo_file": str(applied.undo_file),
-        "engine": applied.engine,
-        "warnings": applied.warnings,
-    }
+    summary |= applied_summary(applied)
     _done(
         summary,
         json,
