@@ -71,9 +71,7 @@ def configs(sb: Any, mirror_root: Path) -> dict[str, Any]:
     from maint.config import load_settings, store_config
     from maint.inventory import load_inventory
 
-    env = sb.env()
-    raw = {"inventory": env["FABRIC_MAINT_INVENTORY"], "ssh_config": env["FABRIC_MAINT_SSH_CONFIG"],
-           "known_hosts": env["FABRIC_MAINT_KNOWN_HOSTS"], "state_dir": env["FABRIC_MAINT_STATE_DIR"]}
+    raw = sb.maint_config()
     settings = load_settings(raw)
     inv = load_inventory(settings.inventory)
     return {"raw": raw, "cfg": {k: store_config(settings, inv, name, {"mirror_root": str(mirror_root)})

@@ -68,19 +68,7 @@ def write_price_xlsx(path: Path) -> None:
 def task_context(sb: Any) -> Any:
     from invoke import Config, Context
 
-    env = sb.env()
-    return Context(
-        Config(
-            overrides={
-                "maint": {
-                    "inventory": env["FABRIC_MAINT_INVENTORY"],
-                    "ssh_config": env["FABRIC_MAINT_SSH_CONFIG"],
-                    "known_hosts": env["FABRIC_MAINT_KNOWN_HOSTS"],
-                    "state_dir": env["FABRIC_MAINT_STATE_DIR"],
-                }
-            }
-        )
-    )
+    return Context(Config(overrides={"maint": sb.maint_config()}))
 
 
 def end_to_end_child(args: argparse.Namespace) -> None:

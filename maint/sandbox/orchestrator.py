@@ -333,6 +333,10 @@ class Sandbox:
             env["FABRIC_MAINT_INVENTORY"] = str(self.inventory_dir)
         return env
 
+    def maint_config(self) -> dict[str, str]:
+        """The same settings as the `maint` section of a fabric.yaml (for Context(Config(...)))."""
+        return maint_config(self.env())
+
     def inventory(self) -> dict[str, Any]:
         return {
             "name": self.client,
@@ -386,6 +390,11 @@ def _this_process() -> ProcessRef:
 
 
 # -- state.json, for the CLI ------------------------------------------------------------------
+def maint_config(env: Mapping[str, str]) -> dict[str, str]:
+    """FABRIC_MAINT_* variables as the keys of invoke's `maint` config section."""
+    return {k.removeprefix("FABRIC_MAINT_").lower(): v for k, v in env.items() if k.startswith("FABRIC_MAINT_")}
+
+
 def read_state(base: Path) -> dict[str, Any]:
     path = Path(base).expanduser() / STATE_FILE
     try:

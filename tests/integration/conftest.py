@@ -156,14 +156,10 @@ def sandbox_config(sandbox: Sandbox, sandbox_env: dict[str, str]) -> Callable[..
     """name -> maint.config.StoreConfig for a sandbox store, merged the way a task merges it."""
     from maint.config import load_settings, store_config
     from maint.inventory import load_inventory
+    from maint.sandbox.orchestrator import maint_config
 
     def make(name: str, **flags: Any) -> Any:
-        settings = load_settings({
-            "inventory": sandbox_env["FABRIC_MAINT_INVENTORY"],
-            "ssh_config": sandbox_env["FABRIC_MAINT_SSH_CONFIG"],
-            "known_hosts": sandbox_env["FABRIC_MAINT_KNOWN_HOSTS"],
-            "state_dir": sandbox_env["FABRIC_MAINT_STATE_DIR"],
-        })
+        settings = load_settings(maint_config(sandbox_env))
         return store_config(settings, load_inventory(settings.inventory), name, flags)
 
     return make

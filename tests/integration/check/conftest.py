@@ -11,17 +11,12 @@ import pytest
 from invoke import Config, Context
 from invoke.exceptions import Exit
 
+from maint.sandbox.orchestrator import maint_config
 from maint.tasks.check import check
 
 
 def context(env: dict[str, str], **overrides: str) -> Context:
-    maint = {
-        "inventory": env["FABRIC_MAINT_INVENTORY"],
-        "ssh_config": env["FABRIC_MAINT_SSH_CONFIG"],
-        "known_hosts": env["FABRIC_MAINT_KNOWN_HOSTS"],
-        "state_dir": env["FABRIC_MAINT_STATE_DIR"],
-        **overrides,
-    }
+    maint = {**maint_config(env), **overrides}
     return Context(config=Config(overrides={"maint": maint}))
 
 

@@ -166,12 +166,10 @@ def test_fab_health_task_on_the_sandbox_shows_every_check(sandbox_env, capsys) -
     from invoke.exceptions import Exit
 
     from maint.health.playbook import load_checks
+    from maint.sandbox.orchestrator import maint_config
     from maint.tasks.health import health
 
-    c = Context(config=Config(overrides={"maint": {
-        "inventory": sandbox_env["FABRIC_MAINT_INVENTORY"], "ssh_config": sandbox_env["FABRIC_MAINT_SSH_CONFIG"],
-        "known_hosts": sandbox_env["FABRIC_MAINT_KNOWN_HOSTS"], "state_dir": sandbox_env["FABRIC_MAINT_STATE_DIR"],
-    }}))  # fmt: skip
+    c = Context(config=Config(overrides={"maint": maint_config(sandbox_env)}))
     with pytest.raises(Exit) as err:  # advisories and error display make the stock stores critical
         health(c, "s4", json=True)
     data = json.loads(capsys.readouterr().out)

@@ -37,9 +37,7 @@ def mirror_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
 
 @pytest.fixture
 def settings_for(mirror_sandbox: Sandbox) -> dict[str, str]:
-    env = mirror_sandbox.env()
-    return {"inventory": env["FABRIC_MAINT_INVENTORY"], "ssh_config": env["FABRIC_MAINT_SSH_CONFIG"],
-            "known_hosts": env["FABRIC_MAINT_KNOWN_HOSTS"], "state_dir": env["FABRIC_MAINT_STATE_DIR"]}
+    return mirror_sandbox.maint_config()
 
 
 @pytest.fixture

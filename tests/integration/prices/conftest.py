@@ -38,19 +38,7 @@ def price_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]
 @pytest.fixture
 def task_context(price_sandbox: Sandbox) -> Context:
     """An invoke Context configured the way `fab` would configure it for the sandbox."""
-    env = price_sandbox.env()
-    return Context(
-        Config(
-            overrides={
-                "maint": {
-                    "inventory": env["FABRIC_MAINT_INVENTORY"],
-                    "ssh_config": env["FABRIC_MAINT_SSH_CONFIG"],
-                    "known_hosts": env["FABRIC_MAINT_KNOWN_HOSTS"],
-                    "state_dir": env["FABRIC_MAINT_STATE_DIR"],
-                }
-            }
-        )
-    )
+    return Context(Config(overrides={"maint": price_sandbox.maint_config()}))
 
 
 @pytest.fixture
