@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import gc
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,8 +21,8 @@ from typing import Any
 import pymysql
 import requests
 
-from maint.errors import InputError, PreconditionError, SqlError
-from maint.lock import take_store_lock
+from maint.errors import InputError, MaintError, PreconditionError, SqlError
+from maint.lock import HeldStoreLock, take_store_lock
 from maint.pricing.apply import apply_operations, limit_local_infile, load_temp_tables, read_sets
 from maint.pricing.catalog import (
     CatalogPrefetch,
@@ -52,9 +53,11 @@ from maint.pricing.groups import (
     resolve_groups,
 )
 from maint.pricing.issues import Issue, SheetInvalidError
-from maint.pricing.prices import PriceDiff, PricePlan, PriceRow, label, parse_price_rows, resolve_prices
+from maint.pricing.prices import PriceDiff, PricePlan, PriceRows, label, parse_price_rows, resolve_prices
 from maint.pricing.schema import PriceSchema, price_schema
 from maint.pricing.undo import (
+    ColumnRow,
+    ColumnRows,
     ColumnUpdate,
     Operation,
     SetReplace,
@@ -100,6 +103,11 @@ def gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        # Everything made while paused sits in the youngest generation, whose next collection would walk
+        # all of it (20 ms for a big list); filed under the oldest one instead, it is walked only by an
+        # occasional full collection, when most of it is long gone.
+        gc.freeze()
+        gc.unfreeze()
         gc.enable()
 
 
@@ -109,7 +117,7 @@ class PriceSheet:
 
     path: Path
     match: str
-    rows: list[PriceRow]
+    rows: PriceRows
     issues: list[Issue]
     key_header: str
     notes: list[str] = field(default_factory=list)
@@ -139,13 +147,16 @@ def read_price_sheet(path: Path, *, match: str = "sku", sheet: str = "", columns
 PREFETCH_FILE_BYTES = 128 * 1024  # from about 5,000 rows up read_catalog() scans the whole product table
 
 
-def start_catalog_read(db: Any, prefix: str, version: str, match: str, path: Path) -> CatalogPrefetch | None:
-    """For a big file, start the store's product scan in a thread, to run while the rows are parsed
-    (see CatalogPrefetch); pass it to plan_prices(), or close() it. None for small files."""
+def start_catalog_read(
+    db: Any, prefix: str, version: str, match: str, path: Path, *, second: Any = None
+) -> CatalogPrefetch | None:
+    """For a big file, start the store's product scan in threads, to run while the rows are parsed
+    (see CatalogPrefetch; `second` opens another database connection for it); pass it to plan_prices(),
+    or close() it. None for small files."""
     if path.stat().st_size < PREFETCH_FILE_BYTES:
         return None
     limit_local_infile(db)  # before the thread's first query (see limit_local_infile)
-    return CatalogPrefetch(db, prefix, price_schema(version), match)
+    return CatalogPrefetch(db, prefix, price_schema(version), match, second=second)
 
 
 def plan_prices(
@@ -161,9 +172,10 @@ def plan_prices(
     limit_local_infile(db)
     schema = price_schema(version)
     with gc_paused():
-        catalog = read_catalog(
-            db, prefix, schema, parsed.match, (r.key for r in parsed.rows), prefetched=prefetched
-        )
+        rows = parsed.rows
+        keys = rows.normalised_keys()
+        rows.new_prices()  # the sheet's share of the work, done while the products may still arrive
+        catalog = read_catalog(db, prefix, schema, parsed.match, keys, prefetched=prefetched, normalised=True)
         plan, unresolved = resolve_prices(
             parsed.rows, catalog, file=parsed.path.name, match=parsed.match, column=parsed.key_header
         )
@@ -261,9 +273,9 @@ def already_applied(audit_dir: Path, sha256: str) -> dict[str, Any] | None:
 def price_operations(plan: PricePlan) -> list[Operation]:
     """The price update (if any prices change) and the specials replacement (if any specials change)."""
     ops: list[Operation] = []
-    if plan.changes:
-        with gc_paused():
-            rows = [(c.product_id, c.old, c.new) for c in plan.changes]
+    changes = plan.changes
+    if changes:
+        rows = ColumnRows(changes.id_texts, changes.old_texts, changes.new_texts)
         ops.append(ColumnUpdate("product", "product_id", "price", PRICE_TYPE, rows))
     if plan.special_op is not None:
         ops.append(plan.special_op)
@@ -325,10 +337,10 @@ def plan_undo(db: Any, prefix: str, ops: Sequence[Operation]) -> UndoPlan:
                 )
             continue
         values = current_values(db, prefix, op)
-        revert: list[tuple[int, Decimal | None, Decimal | None]] = []
-        for key, old, new in op.rows:
-            now = values.get(key)
-            if key not in values:
+        revert: list[ColumnRow] = []
+        for key, old, new in op.rows:  # an undo file's rows: int keys, Decimal values
+            now = values.get(int(key))
+            if int(key) not in values:
                 plan.conflicts.append((op.table, key, old, new, None))
             elif now == old:
                 plan.already += 1
@@ -364,7 +376,7 @@ def storefront_mismatches(
             )
         return ""
 
-    picked = list(changes)[:sample]
+    picked = changes[:sample]
     if not picked:
         return []
     with ThreadPoolExecutor(max_workers=len(picked)) as pool:
@@ -393,6 +405,62 @@ class Applied:
     warnings: list[str] = field(default_factory=list)
 
 
+class PendingLock:
+    """The store lock, taken in a thread once start() is called (by a task that may change the store,
+    early): its SSH round trip (~0.1 s) then overlaps reading and planning instead of delaying the
+    change, and the plan is made and applied under one lock. apply_changes() waits for it and releases it
+    (clearing the product cache first); release() frees it on every path that doesn't apply."""
+
+    def __init__(self, conn: Any, cfg: Any, task: str, facts: Any) -> None:
+        self.cache_dir = product_cache_dir(facts)
+        clear = f"rm -f -- {quote(self.cache_dir.rstrip('/'))}/cache.product.*" if self.cache_dir else ""
+        self.clears_cache = bool(clear)
+        self._take = lambda: take_store_lock(conn, cfg, task, finish=clear)
+        self._future: Future[HeldStoreLock] | None = None
+        self._released = False
+
+    @property
+    def future(self) -> Future[HeldStoreLock]:
+        """The lock being taken (started if it wasn't)."""
+        if self._future is None:
+            pool = ThreadPoolExecutor(max_workers=1)
+            self._future = pool.submit(self._take)
+            pool.shutdown(wait=False)  # the thread ends once the lock is taken (or refused)
+        return self._future
+
+    def start(self) -> None:
+        self.future  # noqa: B018 - starts the thread
+
+    def wait(self) -> None:
+        """Raise now if the lock could not be taken (LockError: another run holds it)."""
+        self.future.result()
+
+    def release(self, *, finish: bool = False) -> tuple[int, str]:
+        """Release once (later calls do nothing); a lock never taken needs no release."""
+        if self._released or self._future is None or _failure(self._future) is not None:
+            self._released = True
+            return 0, ""
+        self._released = True
+        return self._future.result().release(finish=finish)
+
+
+@contextmanager
+def early_lock(conn: Any, cfg: Any, task: str, facts: Any, *, enabled: bool = True) -> Iterator[PendingLock | None]:
+    """A PendingLock for the block (None when not `enabled`, e.g. for --dry-run), released on the way out."""
+    if not enabled:
+        yield None
+        return
+    pending = PendingLock(conn, cfg, task, facts)
+    try:
+        yield pending
+    finally:
+        try:
+            pending.release()
+        except MaintError:
+            if sys.exc_info()[0] is None:
+                raise  # a lost connection while releasing matters only when nothing else went wrong
+
+
 def apply_changes(
     conn: Any,
     cfg: Any,
@@ -405,11 +473,12 @@ def apply_changes(
     counts: dict[str, Any],
     hook: Any = None,
     sample: Sequence[PriceDiff] = (),
+    lock: PendingLock | None = None,
 ) -> Applied:
     """Lock the store, write the undo file, apply all-or-nothing, clear caches, check the shop, audit.
 
-    Each SSH command costs a session on the host (~0.1 s), so the lock is taken in a thread while the
-    undo file is written (in another) and the change list loaded; none of these touches the store, and both
+    The lock is `lock`, taken since the task connected, or else taken now in a thread while the undo
+    file is written (in another) and the change list loaded; none of these touches the store, and both
     are done before the first statement that does. The lock's session stays open and, at the end, clears
     the cache and releases the lock in one round trip.
     """
@@ -420,10 +489,9 @@ def apply_changes(
         return limit_local_infile(connect_db(conn, facts.db, local_infile=True, store=cfg.store))
 
     limit_local_infile(db)
-    cache_dir = product_cache_dir(facts)
-    clear = f"rm -f -- {quote(cache_dir.rstrip('/'))}/cache.product.*" if cache_dir else ""
-    with quick_thread_switches(), ThreadPoolExecutor(max_workers=2) as pool:
-        locking = pool.submit(take_store_lock, conn, cfg, task, finish=clear)
+    pending = lock or PendingLock(conn, cfg, task, facts)
+    locking = pending.future
+    with quick_thread_switches(), ThreadPoolExecutor(max_workers=1) as pool:
         writing = pool.submit(
             write_undo,
             audit_dir,
@@ -462,13 +530,13 @@ def apply_changes(
                         },
                     )
             finally:
-                locking.result().release()
+                pending.release()
             raise
         undo_file = writing.result()
-        status, stderr = locking.result().release(finish=True)  # clears the cache, then unlocks
-        warnings = [] if cache_dir else ["DIR_CACHE is unknown: clear the store's product cache by hand"]
-        if clear and status != 0:
-            warnings.append(f"could not clear {cache_dir}cache.product.*: {stderr.strip()[:200]}")
+        status, stderr = pending.release(finish=True)  # clears the cache, then unlocks
+        warnings = [] if pending.cache_dir else ["DIR_CACHE is unknown: clear the store's product cache by hand"]
+        if pending.clears_cache and status != 0:
+            warnings.append(f"could not clear {pending.cache_dir}cache.product.*: {stderr.strip()[:200]}")
     append_audit(
         audit_dir,
         {

@@ -7,14 +7,15 @@ reader found (hidden row, merged cells, a formula without a result).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from maint.errors import InputError
 from maint.sheets.csvfile import read_csv
 from maint.sheets.headers import HEADER_SEARCH_ROWS, Column, Field, describe_missing, match_header
-from maint.sheets.table import RawSheet
+from maint.sheets.table import RawSheet, Row
 from maint.sheets.values import CellValue, is_blank
 from maint.sheets.xlsxfile import read_xlsx
 
@@ -30,13 +31,29 @@ class SheetRow:
 
 @dataclass
 class Sheet:
+    """A sheet whose header matched. Its data rows are read once, either as `rows` (one SheetRow each) or
+    as `batches` of raw records, for callers that check a whole batch at once and turn only the batches
+    that need it into SheetRows (`rows_of`)."""
+
     file: str
     sheet: str | None
     header_row: int
     columns: dict[str, Column]
     decimal_comma: bool | None
-    rows: Iterator[SheetRow]
+    records: Iterator[Row]  # the raw numbered rows after the header, empty ones included
+    problems: dict[int, list[tuple[str, str, str]]] = field(default_factory=dict)  # by row number
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> Iterator[SheetRow]:
+        return self.rows_of(self.records)
+
+    def batches(self, size: int) -> Iterator[list[Row]]:
+        while batch := list(islice(self.records, size)):
+            yield batch
+
+    def rows_of(self, records: Iterable[Row]) -> Iterator[SheetRow]:
+        return _data_rows(records, self.columns, self.problems)
 
 
 def read_raw(path: Path, sheet: str | None = None) -> RawSheet:
@@ -76,7 +93,8 @@ def open_sheet(
                 number,
                 found,
                 raw.decimal_comma,
-                _data_rows(raw, found, number),
+                raw.rows,
+                raw.problems,
                 notes=raw.notes,
             )
         if best is None or len(missing) < len(best[2]):
@@ -89,10 +107,11 @@ def open_sheet(
     raise InputError(describe_missing(missing, cells, fields), file=raw.file, row=number)
 
 
-def _data_rows(raw: RawSheet, columns: dict[str, Column], header_row: int) -> Iterator[SheetRow]:
+def _data_rows(
+    records: Iterable[Row], columns: dict[str, Column], problems: dict[int, list[tuple[str, str, str]]]
+) -> Iterator[SheetRow]:
     picks = [(name, col.index) for name, col in columns.items()]
-    problems = raw.problems
-    for number, cells in raw.rows:
+    for number, cells in records:
         # any() is C-speed and settles almost every row; the exact test runs only for rows that look empty.
         # A row of spaces is not empty: it reaches validation and is reported, not silently dropped.
         if not any(cells) and all(is_blank(c) for c in cells):

@@ -16,7 +16,6 @@ CellValue = str | int | float | bool | dt.date | dt.datetime | dt.time | dt.time
 _CURRENCY = re.compile(r"(?i)(?:€|\$|£|¥|chf|eur|usd|gbp|sek|nok|dkk|pln|czk|kr\.?|zł|kč|\s)+")
 _NUMBER = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:[.,' ]\d{3})+)(?:[.,]\d+)?$|^[+-]?[.,]\d+$")
 _PLAIN = re.compile(r"\d{1,15}(?:\.\d{1,8})?\Z")
-PLAIN_DECIMAL = _PLAIN  # "19.99": no sign, currency, spaces or separators; Decimal() takes it as it is
 MAX_PRICE = Decimal("1e11")  # product.price is DECIMAL(15,4)
 FOUR_PLACES = Decimal("0.0001")
 # Excel's day zero for serial dates (1900 system, with its leap-year bug already accounted for).

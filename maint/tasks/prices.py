@@ -17,9 +17,9 @@ from maint.pricing import service
 from maint.pricing.discounts import DiscountPlan
 from maint.pricing.groups import GroupPlan
 from maint.pricing.issues import SheetInvalidError, issue_table
-from maint.pricing.prices import PricePlan
+from maint.pricing.prices import PriceChanges, PricePlan
 from maint.pricing.undo import file_sha256, read_undo, store_dir
-from maint.remote.sql import open_db
+from maint.remote.sql import connect_db, open_db
 from maint.remote.ssh import connect
 from maint.tasks.common import TaskContext, confirm, maint_task, work_session
 
@@ -103,16 +103,28 @@ def issues_shown(path: Path, json: bool) -> Iterator[None]:
 
 
 @contextmanager
-def _store_db(cfg: Any, store: str) -> Iterator[tuple[Any, Any, Any]]:
-    """The store's SSH connection, its facts and its database (LOAD DATA LOCAL allowed), with database
-    errors turned into one-line messages; everything is closed on every path."""
+def _store_db(cfg: Any, store: str, task: str, *, dry_run: bool) -> Iterator[tuple[Any, Any, Any, Any]]:
+    """The store's SSH connection, its facts, its database (LOAD DATA LOCAL allowed) and, unless
+    `dry_run`, the store lock being taken meanwhile (see service.PendingLock), with database errors
+    turned into one-line messages; everything is closed and released on every path."""
     conn = connect(cfg)
     try:
         facts = get_store_facts(conn, cfg)
-        with open_db(conn, facts.db, local_infile=True, store=store) as db, service.database_errors(store):
-            yield conn, facts, db
+        with (
+            service.early_lock(conn, cfg, task, facts, enabled=not dry_run) as lock,
+            open_db(conn, facts.db, local_infile=True, store=store) as db,
+            service.database_errors(store),
+        ):
+            yield conn, facts, db, lock
     finally:
         conn.close()
+
+
+def _confirm(question: str, lock: Any, yes: bool) -> None:
+    """Ask before applying, once the store lock is ours (a locked store is said before the question)."""
+    if lock is not None:
+        lock.wait()
+    confirm(question, yes=yes)
 
 
 @task(
@@ -156,14 +168,25 @@ def prices(
     # the header is checked before any connection; the rows are parsed while the store's products are read
     opened = service.open_price_sheet(path, match=match, sheet=sheet, columns=columns)
     with work_session(tc, cfg, "prices", quiet=json, over_budget=over_budget, yes=yes):
-        with _store_db(cfg, store) as (conn, facts, db):
-            reading = service.start_catalog_read(db, facts.db.prefix, facts.version, match, path)
+        # the collector stays off from parse to apply: 100,000-row lists create no cycles, and each
+        # collection would walk every row object made so far
+        with _store_db(cfg, store, "prices", dry_run=dry_run) as (conn, facts, db, lock), service.gc_paused():
+            reading = service.start_catalog_read(
+                db,
+                facts.db.prefix,
+                facts.version,
+                match,
+                path,
+                second=lambda: connect_db(conn, facts.db, store=store),
+            )
             try:
                 parsed = service.parse_price_sheet(path, opened, match)
             except BaseException:
                 if reading is not None:
                     reading.close()
                 raise
+            if lock is not None:
+                lock.start()  # after the parse, so its SSH traffic doesn't slow it down
             with issues_shown(path, json):
                 plan = service.plan_prices(
                     db,
@@ -182,7 +205,7 @@ def prices(
                         f"this file was already applied on {earlier.get('when')} and its relative (%) "
                         "changes would compound; run `fab undo` first to apply it again"
                     )
-                    plan.changes, plan.special_op, plan.special_pairs_changed = [], None, 0
+                    plan.changes, plan.special_op, plan.special_pairs_changed = PriceChanges(), None, 0
             summary = {"store": store, **price_summary(plan), "dry_run": dry_run, "applied": False}
             if diff_csv:
                 service.write_diff_csv(plan, Path(diff_csv))
@@ -201,10 +224,11 @@ def prices(
                 _done(summary, json, f"{store}: dry run, nothing changed.", summary.get("warnings"))
                 return summary
             service.check_large(plan, allow_large_changes)
-            confirm(
+            _confirm(
                 f"Apply {len(plan.changes)} price change(s) and {plan.special_pairs_changed} special(s) "
                 f"to {store}?",
-                yes=yes,
+                lock,
+                yes,
             )
             header = {"file": str(path.resolve()), "sha256": sha, "match": match}
             applied = service.apply_changes(
@@ -222,6 +246,7 @@ def prices(
                     "skipped": len(plan.skipped),
                 },
                 sample=plan.changes,
+                lock=lock,
             )
     summary |= applied_summary(applied)
     _done(
@@ -271,7 +296,7 @@ def undo(c, store, undofile, dry_run=False, yes=False, json=False, over_budget=F
             file=str(path),
         )
     with work_session(tc, cfg, "undo", quiet=json, over_budget=over_budget, yes=yes):
-        with _store_db(cfg, store) as (conn, facts, db):
+        with _store_db(cfg, store, "undo", dry_run=dry_run) as (conn, facts, db, lock):
             plan = service.plan_undo(db, facts.db.prefix, ops)
             summary: dict[str, Any] = {
                 "store": store,
@@ -303,7 +328,7 @@ def undo(c, store, undofile, dry_run=False, yes=False, json=False, over_budget=F
             if dry_run:
                 _done(summary, json, f"{store}: dry run, nothing changed.")
                 return summary
-            confirm(f"Restore {plan.rows} value(s) on {store}?", yes=yes)
+            _confirm(f"Restore {plan.rows} value(s) on {store}?", lock, yes)
             header = {
                 "file": str(path.resolve()),
                 "sha256": file_sha256(path),
@@ -311,7 +336,15 @@ def undo(c, store, undofile, dry_run=False, yes=False, json=False, over_budget=F
                 "undoes_sha256": meta.get("sha256"),
             }
             applied = service.apply_changes(
-                conn, cfg, facts, db, plan.ops, task="undo", header=header, counts={"restored": plan.rows}
+                conn,
+                cfg,
+                facts,
+                db,
+                plan.ops,
+                task="undo",
+                header=header,
+                counts={"restored": plan.rows},
+                lock=lock,
             )
     summary |= {
         "applied": True,
@@ -411,7 +444,7 @@ def discounts(
     path = Path(file)
     parsed = service.read_discount_sheet(path, match=match, sheet=sheet, columns=columns)
     with work_session(tc, cfg, "discounts", quiet=json, over_budget=over_budget, yes=yes):
-        with _store_db(cfg, store) as (conn, facts, db):
+        with _store_db(cfg, store, "discounts", dry_run=dry_run) as (conn, facts, db, lock):
             with issues_shown(path, json):
                 plan, op = service.plan_discount_file(
                     db, facts.db.prefix, facts.version, parsed, mode=mode, skip_invalid=skip_invalid
@@ -428,7 +461,7 @@ def discounts(
             if dry_run:
                 _done(summary, json, f"{store}: dry run, nothing changed.")
                 return summary
-            confirm(f"Replace the discounts of {len(plan.pairs)} product/group pair(s) on {store}?", yes=yes)
+            _confirm(f"Replace the discounts of {len(plan.pairs)} product/group pair(s) on {store}?", lock, yes)
             header = {
                 "file": str(path.resolve()),
                 "sha256": file_sha256(path),
@@ -444,6 +477,7 @@ def discounts(
                 task="discounts",
                 header=header,
                 counts={"pairs": len(plan.pairs), "deleted": plan.deleted, "inserted": plan.inserted},
+                lock=lock,
             )
     summary |= applied_summary(applied)
     _done(
@@ -525,7 +559,7 @@ def groups(
     path = Path(file)
     parsed = service.read_group_sheet(path, sheet=sheet, columns=columns)
     with work_session(tc, cfg, "groups", quiet=json, over_budget=over_budget, yes=yes):
-        with _store_db(cfg, store) as (conn, facts, db):
+        with _store_db(cfg, store, "groups", dry_run=dry_run) as (conn, facts, db, lock):
             with issues_shown(path, json):
                 plan, ops = service.plan_group_file(
                     db, facts.db.prefix, parsed, create_groups=create_groups, skip_invalid=skip_invalid
@@ -540,7 +574,7 @@ def groups(
             if dry_run:
                 _done(summary, json, f"{store}: dry run, nothing changed.")
                 return summary
-            confirm(f"Apply these group changes to {store}?", yes=yes)
+            _confirm(f"Apply these group changes to {store}?", lock, yes)
             header = {"file": str(path.resolve()), "sha256": file_sha256(path)}
             applied = service.apply_changes(
                 conn,
@@ -555,6 +589,7 @@ def groups(
                     "renamed": len(plan.renamed),
                     "moved": len(plan.moved),
                 },
+                lock=lock,
             )
     summary |= applied_summary(applied)
     _done(

@@ -54,6 +54,14 @@ def fake_store(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         yield None
 
     monkeypatch.setattr(tasks, "open_db", open_db)
+
+    @contextmanager
+    def early_lock(conn, cfg, task, facts, *, enabled=True):  # type: ignore[no-untyped-def]
+        if enabled:
+            calls.append("lock")
+        yield SimpleNamespace(start=lambda: None, wait=lambda: None) if enabled else None
+
+    monkeypatch.setattr(tasks.service, "early_lock", early_lock)
     plan = PricePlan("p.csv", [PriceDiff(1, "SKU-1", 2, Decimal("10.0000"), Decimal("11.0000"))], unchanged=3)
     monkeypatch.setattr(tasks.service, "plan_prices", lambda *a, **k: plan)
     monkeypatch.setattr(tasks.service, "apply_changes", lambda *a, **k: calls.append("apply"))
@@ -81,7 +89,7 @@ def test_an_unreadable_sheet_fails_before_any_connection_naming_the_file(
 
 def test_dry_run_never_applies_and_json_has_the_plan(context, fake_store, capsys) -> None:
     tasks.prices(context, "demo", str(CORPUS / "good_prices.csv"), dry_run=True, json=True)
-    assert fake_store == []
+    assert fake_store == []  # a dry run doesn't even take the store lock
     out = json.loads(capsys.readouterr().out)
     assert (out["changes"], out["unchanged"], out["dry_run"], out["applied"]) == (1, 3, True, False)
     assert out["largest"][0] == {
@@ -99,7 +107,7 @@ def test_without_a_terminal_or_yes_nothing_is_applied(context, fake_store, monke
     with pytest.raises(Exit) as caught:
         tasks.prices(context, "demo", str(CORPUS / "good_prices.csv"))
     assert caught.value.code == 3
-    assert fake_store == []
+    assert fake_store == ["lock"]  # taken while planning (and released), never applied
 
 
 def test_invalid_rows_are_shown_as_a_table_and_exit_50(context, fake_store, monkeypatch, capsys) -> None:
@@ -117,7 +125,7 @@ def test_invalid_rows_are_shown_as_a_table_and_exit_50(context, fake_store, monk
     assert caught.value.code == 50
     err = capsys.readouterr().err
     assert "2 problem(s) in good_prices.csv" in err and "call us" in err and "row 3" in err
-    assert fake_store == []
+    assert fake_store == ["lock"]
 
 
 def test_an_undo_file_of_another_store_is_refused_before_any_connection(

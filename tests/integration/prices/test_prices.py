@@ -67,6 +67,28 @@ def test_prices_apply_as_planned_then_plan_nothing_and_undo_restores_exactly(
     assert undo(task_context, store, done["undo_file"], yes=True)["to_restore"] == 0
 
 
+@pytest.mark.parametrize("store", ["s3", "s4"])
+def test_a_plain_list_is_stored_as_written_then_plans_nothing_and_undoes_exactly(
+    store, tmp_path, task_context, store_state, prices_of
+) -> None:
+    # "12.5" and "3" go into the store (and the undo file) as written; "10.00005" is rounded first
+    old = prices_of(store, [11, 12, 13, 14])
+    sheet = tmp_path / "plain.csv"
+    sheet.write_text("sku,price\nSKU-00011,12.5\nSKU-00012,3\nSKU-00013,10.00005\nsku-00014 ,0.5\n")
+    before = store_state(store)
+    done = prices(task_context, store, str(sheet), yes=True, allow_large_changes=True)
+    assert done["applied"] and done["rows_changed"] == 4
+    assert prices_of(store, [11, 12, 13, 14]) == {11: "12.5000", 12: "3.0000", 13: "10.0001", 14: "0.5000"}
+    assert {str(c["new"]) for c in done["largest"]} == {"12.5000", "3.0000", "10.0001", "0.5000"}
+    again = prices(task_context, store, str(sheet), yes=True)
+    assert (again["changes"], again["unchanged"]) == (0, 4)
+    assert undo(task_context, store, done["undo_file"], yes=True)["rows_changed"] == 4
+    assert prices_of(store, [11, 12, 13, 14]) == old
+    assert {k: v for k, v in store_state(store).items() if k != "files"} == {
+        k: v for k, v in before.items() if k != "files"
+    }
+
+
 def test_absolute_price_list_applied_twice_plans_nothing(tmp_path, task_context, prices_of) -> None:
     old = prices_of("s4", [5])
     sheet = price_list(tmp_path, [("SKU-00005", str(old[5]).replace(".", ","))])
@@ -173,10 +195,11 @@ def test_special_prices_with_dates_land_in_the_releases_table_and_undo(
 
 @pytest.mark.parametrize("store", ["s3", "s4"])
 def test_packed_full_scan_reads_the_same_catalog_as_keyed_queries(store, task_context, monkeypatch) -> None:
+    from maint.errors import SqlError
     from maint.facts.opencart import get_store_facts
     from maint.pricing import catalog
     from maint.pricing.schema import price_schema
-    from maint.remote.sql import open_db
+    from maint.remote.sql import connect_db, open_db
     from maint.remote.ssh import connect
     from maint.tasks.common import TaskContext
 
@@ -196,7 +219,28 @@ def test_packed_full_scan_reads_the_same_catalog_as_keyed_queries(store, task_co
             unused = catalog.CatalogPrefetch(db, facts.db.prefix, schema, "sku")
             monkeypatch.setattr(catalog, "FULL_SCAN_ABOVE", 5000)  # too few keys: waited for, not used
             few = catalog.read_catalog(db, facts.db.prefix, schema, "sku", keys, prefetched=unused)
+            monkeypatch.setattr(catalog, "FULL_SCAN_ABOVE", 0)
+            monkeypatch.setattr(catalog, "_estimated_rows", lambda *args: 1)  # "surely one chunk"
+            whole = catalog.read_catalog(db, facts.db.prefix, schema, "sku", keys)
+            monkeypatch.setattr(catalog, "GROUP_CONCAT_BYTES", 400)  # ... but it was cut: read in chunks
+            cut = catalog.read_catalog(db, facts.db.prefix, schema, "sku", keys)
+            monkeypatch.setattr(catalog, "SPLIT_ABOVE", 1)  # two halves at once, on two connections
+            opened: list[object] = []
+
+            def second():  # type: ignore[no-untyped-def]
+                opened.append(connect_db(conn, facts.db))
+                return opened[-1]
+
+            early = catalog.CatalogPrefetch(db, facts.db.prefix, schema, "sku", second=second)
+            halves = catalog.read_catalog(db, facts.db.prefix, schema, "sku", keys, prefetched=early)
+            assert len(opened) == 1 and not opened[0].open  # type: ignore[attr-defined]  # closed after
+
+            def refused():  # type: ignore[no-untyped-def]
+                raise SqlError("too many connections")
+
+            early = catalog.CatalogPrefetch(db, facts.db.prefix, schema, "sku", second=refused)
+            one_after_another = catalog.read_catalog(db, facts.db.prefix, schema, "sku", keys, prefetched=early)
     finally:
         conn.close()
     assert len(keyed) == 40
-    assert packed == keyed == prefetched == few
+    assert packed == keyed == prefetched == few == whole == cut == halves == one_after_another
