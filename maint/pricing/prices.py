@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from itertools import chain, compress, repeat
-from operator import itemgetter, methodcaller, ne, sub, truediv
+from operator import itemgetter, ne, sub, truediv
 from typing import Any, overload
 
 from maint.pricing.issues import Issue
@@ -33,6 +33,11 @@ LARGE_CHANGE = Decimal("0.5")  # ±50 % needs --allow-large-changes
 
 
 NO_DATE = "0000-00-00"  # OpenCart's "no date" for open-ended specials and discounts (facts B6)
+
+
+def _four_places(value: Decimal | str) -> Decimal:
+    """Rounded to the store's 4 places: "12.5" as the store has it, 12.5000."""
+    return Decimal(value).quantize(FOUR_PLACES, ROUND_HALF_UP)
 
 
 @dataclass(slots=True)
@@ -126,17 +131,14 @@ class PriceRows(Sequence[PriceRow]):
         a number of at most 15 significant digits (11 before the point, 4 after) has a float of its own.
         """
         if self._new is None:
-            texts = self.raws
-            if self.general or _MORE_THAN_4_DECIMALS.search("\n".join(texts)):
-                quantize = methodcaller("quantize", FOUR_PLACES, ROUND_HALF_UP)
-                texts = texts.copy()
+            texts = self.raws.copy()
+            for i, row in self.general.items():
+                change = row.change
+                texts[i] = "0" if change is None or change.percent else str(_four_places(change.amount))
+            if _MORE_THAN_4_DECIMALS.search("\n".join(texts)):  # rare: find the rows one by one
                 for i, text in enumerate(texts):
-                    row = self.general.get(i)
-                    if row is not None:
-                        plain = row.change is not None and not row.change.percent
-                        texts[i] = str(quantize(row.change.amount)) if plain else "0"  # type: ignore[union-attr]
-                    elif _MORE_THAN_4_DECIMALS.search(text):
-                        texts[i] = str(quantize(Decimal(text)))
+                    if _MORE_THAN_4_DECIMALS.search(text):
+                        texts[i] = str(_four_places(text))
             self._new = texts, list(map(float, texts))
         return self._new
 
@@ -237,7 +239,7 @@ class ProductMatches(Catalog):
             return catalog
         matches = cls(keys)
         for key, entries in catalog.items():
-            prices = [str(e.price.quantize(FOUR_PLACES, ROUND_HALF_UP)) for e in entries]
+            prices = [str(_four_places(e.price)) for e in entries]
             matches.add([e.product_id for e in entries], [key] * len(entries), prices)
         return matches
 
@@ -397,10 +399,6 @@ class PriceDiff:
         return (self.new != 0) if ratio is None else abs(ratio) > LARGE_CHANGE
 
 
-def _four_places(text: str) -> Decimal:
-    return Decimal(text).quantize(FOUR_PLACES, ROUND_HALF_UP)  # "12.5" is shown as the store has it
-
-
 @dataclass
 class PriceChanges(Sequence[PriceDiff]):
     """The planned changes in sheet order, column by column (see PriceRows); reads as PriceDiffs.
@@ -449,8 +447,8 @@ class PriceChanges(Sequence[PriceDiff]):
             changes.id_texts.append(str(d.product_id))
             changes.keys.append(d.key)
             changes.rows.append(d.row)
-            changes.old_texts.append(str(d.old.quantize(FOUR_PLACES, ROUND_HALF_UP)))
-            changes.new_texts.append(str(d.new.quantize(FOUR_PLACES, ROUND_HALF_UP)))
+            changes.old_texts.append(str(_four_places(d.old)))
+            changes.new_texts.append(str(_four_places(d.new)))
         return changes
 
     def ratios(self) -> list[float]:
