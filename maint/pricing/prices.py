@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from itertools import chain, compress, repeat
 from operator import itemgetter, ne, sub, truediv
-from typing import Any, overload
+from typing import Any
 
+from maint.pricing.columns import Columns
 from maint.pricing.issues import Issue
 from maint.sheets import Column, Sheet, SheetRow
 from maint.sheets.table import Row
@@ -58,7 +59,7 @@ class PriceRow:
     special: Special | None = None
 
 
-class PriceRows(Sequence[PriceRow]):
+class PriceRows(Columns[PriceRow]):
     """The valid rows of a price list, kept column by column: 100,000 row objects would cost more to make
     than the rest of the plan. Reads as a sequence of PriceRow.
 
@@ -85,21 +86,11 @@ class PriceRows(Sequence[PriceRow]):
 
     __hash__ = None  # type: ignore[assignment]
 
-    @overload
-    def __getitem__(self, index: int) -> PriceRow: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[PriceRow]: ...
-    def __getitem__(self, index: int | slice) -> PriceRow | list[PriceRow]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(len(self))[index]]
-        index = range(len(self))[index]  # negative indexes, and IndexError
+    def record(self, index: int) -> PriceRow:
         if index in self.general:
             return self.general[index]
         raw = self.raws[index]
         return PriceRow(self.numbers[index], self.keys[index], PriceChange(Decimal(raw)), raw)
-
-    def __iter__(self) -> Iterator[PriceRow]:
-        return (self[i] for i in range(len(self)))
 
     def append(self, row: PriceRow) -> None:
         index = len(self.numbers)
@@ -400,7 +391,7 @@ class PriceDiff:
 
 
 @dataclass
-class PriceChanges(Sequence[PriceDiff]):
+class PriceChanges(Columns[PriceDiff]):
     """The planned changes in sheet order, column by column (see PriceRows); reads as PriceDiffs.
 
     Product ids and prices are kept as texts (old prices as the store writes a DECIMAL(15,4), "12.5000",
@@ -419,13 +410,7 @@ class PriceChanges(Sequence[PriceDiff]):
     def __len__(self) -> int:
         return len(self.rows)
 
-    @overload
-    def __getitem__(self, index: int) -> PriceDiff: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[PriceDiff]: ...
-    def __getitem__(self, index: int | slice) -> PriceDiff | list[PriceDiff]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(len(self))[index]]
+    def record(self, index: int) -> PriceDiff:
         return PriceDiff(
             int(self.id_texts[index]),
             self.keys[index],
@@ -433,10 +418,6 @@ class PriceChanges(Sequence[PriceDiff]):
             Decimal(self.old_texts[index]),
             _four_places(self.new_texts[index]),
         )
-
-    def __iter__(self) -> Iterator[PriceDiff]:
-        old, new = map(Decimal, self.old_texts), map(_four_places, self.new_texts)
-        return map(PriceDiff, map(int, self.id_texts), self.keys, self.rows, old, new)
 
     @classmethod
     def of(cls, diffs: Iterable[PriceDiff]) -> PriceChanges:

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 from maint.errors import InputError
+from maint.pricing.columns import Columns
 
 FORMAT = "maint-undo/1"
 # Column types of the tables the tasks change; temporary tables are built from this list only.
@@ -46,7 +47,7 @@ Value = Decimal | str | None  # a plan gives prices as 4-place texts ("12.5000")
 ColumnRow = tuple[int | str, Value, Value]  # (key, old, new); a plan's keys are texts too
 
 
-class ColumnRows(Sequence[ColumnRow]):
+class ColumnRows(Columns[ColumnRow]):
     """(key, old, new) rows kept as three columns: a plan has them so, and 100,000 tuples cost more to make
     than the change list they go into."""
 
@@ -56,14 +57,8 @@ class ColumnRows(Sequence[ColumnRow]):
     def __len__(self) -> int:
         return len(self.columns[0])
 
-    @overload
-    def __getitem__(self, index: int) -> ColumnRow: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[ColumnRow]: ...
-    def __getitem__(self, index: int | slice) -> ColumnRow | list[ColumnRow]:
+    def record(self, index: int) -> ColumnRow:
         keys, old, new = self.columns
-        if isinstance(index, slice):
-            return list(zip(keys[index], old[index], new[index], strict=True))
         return keys[index], old[index], new[index]
 
     def __iter__(self) -> Iterator[ColumnRow]:
