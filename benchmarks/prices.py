@@ -115,8 +115,7 @@ def end_to_end_child(args: argparse.Namespace) -> None:
         plan = service.plan_prices(db, facts.db.prefix, facts.version, parsed, prefetched=reading)
         sha = file_sha256(path)
         price_summary(plan)
-        service.check_large(plan, allow_large_changes=True)
-        lock.wait()
+        service.check_large(plan, allow_large_changes=True)  # no question (as with --yes): no lock.wait()
         applied = service.apply_changes(
             conn,
             cfg,

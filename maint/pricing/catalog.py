@@ -433,6 +433,9 @@ class CatalogPrefetch:
             first.exception()  # waits for the first half, whatever its outcome
             self._read(db, where, self._queues[1])
             return
+        except BaseException:
+            self._queues[1].put(None)  # chunks() must not wait for a half that never comes
+            raise
         try:
             self._read(other, where, self._queues[1])
         finally:

@@ -406,6 +406,7 @@ class PriceChanges(Columns[PriceDiff]):
     # old and new as floats, when the planner had them cheaply (from text); else made from the texts
     floats: tuple[list[float], list[float]] | None = field(default=None, repr=False, compare=False)
     _ratios: list[float] | None = field(default=None, init=False, repr=False, compare=False)
+    _large: list[PriceDiff] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -445,9 +446,12 @@ class PriceChanges(Columns[PriceDiff]):
 
     def large(self) -> list[PriceDiff]:
         """The changes beyond ±50 %: screened by float, decided exactly (PriceDiff.large)."""
-        ratios = self.ratios()
-        near = float(LARGE_CHANGE) * (1 - 1e-9)
-        return [d for d in map(self.__getitem__, compress(range(len(ratios)), map(near.__lt__, ratios))) if d.large]
+        if self._large is None:
+            ratios = self.ratios()
+            near = float(LARGE_CHANGE) * (1 - 1e-9)
+            screened = map(self.record, compress(range(len(ratios)), map(near.__lt__, ratios)))
+            self._large = [d for d in screened if d.large]
+        return self._large
 
     def largest(self, count: int) -> list[PriceDiff]:
         """The `count` largest relative changes, largest first, ties by product id."""

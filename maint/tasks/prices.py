@@ -21,7 +21,7 @@ from maint.pricing.prices import PriceChanges, PricePlan
 from maint.pricing.undo import file_sha256, read_undo, store_dir
 from maint.remote.sql import connect_db, open_db
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, confirm, maint_task, work_session
+from maint.tasks.common import TaskContext, assume_yes, confirm, maint_task, work_session
 
 ISSUE_COLUMNS = ("file", "row", "column", "value", "reason")
 SHOWN = 10
@@ -121,8 +121,9 @@ def _store_db(cfg: Any, store: str, task: str, *, dry_run: bool) -> Iterator[tup
 
 
 def _confirm(question: str, lock: Any, yes: bool) -> None:
-    """Ask before applying, once the store lock is ours (a locked store is said before the question)."""
-    if lock is not None:
+    """Ask before applying, once the store lock is ours (a locked store is said before the question).
+    With the answer given (--yes), the apply waits for the lock itself, while it loads the change list."""
+    if lock is not None and not assume_yes(yes):
         lock.wait()
     confirm(question, yes=yes)
 
