@@ -77,22 +77,23 @@ def read_catalog(
     wanted = keys if normalised and isinstance(keys, list) else list(map(str.casefold, map(str.strip, keys)))
     matches = ProductMatches(wanted)
     source = product_source(prefix, schema, match)
-    distinct = sorted(k for k in matches.first_of if k)
+    distinct = len(matches.first_of) - ("" in matches.first_of)
     if prefetched is not None:
-        if len(distinct) > FULL_SCAN_ABOVE and prefetched.source == source:
+        if distinct > FULL_SCAN_ABOVE and prefetched.source == source:
             for count, text in prefetched.chunks():
                 _add_packed(matches, count, text)
             return matches
         prefetched.close()
     exprs = [source.id_expr, source.key_expr, source.price_expr]
-    if len(distinct) > FULL_SCAN_ABOVE:
+    if distinct > FULL_SCAN_ABOVE:
         for count, text in packed_chunks(db, exprs, source.from_where, [], source.order_expr):
             _add_packed(matches, count, text)
         return matches
     select = f"SELECT {source.id_expr}, {source.key_expr}, {source.price_expr} FROM {source.from_where}"
+    few = sorted(k for k in matches.first_of if k)
     with db.cursor() as cur:
-        for start in range(0, len(distinct), IN_BATCH):
-            chunk = distinct[start : start + IN_BATCH]
+        for start in range(0, len(few), IN_BATCH):
+            chunk = few[start : start + IN_BATCH]
             marks = ",".join(["%s"] * len(chunk))
             cur.execute(f"{select} AND {source.key_expr} IN ({marks})", chunk)  # noqa: S608
             rows = cur.fetchall()
