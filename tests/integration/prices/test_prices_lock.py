@@ -75,7 +75,9 @@ def test_a_dry_run_takes_no_lock_and_a_real_run_stops_before_the_question(
         assert "someone@elsewhere" in capsys.readouterr().err
         assert asked == []  # told before being asked
         with pytest.raises(Exit) as caught:  # --yes: the apply itself waits for the lock, and stops
-            price_tasks.prices(task_context, "s4", str(sheet(tmp_path, "66.66")), yes=True, json=True)
+            price_tasks.prices(
+                task_context, "s4", str(sheet(tmp_path, "66.66")), yes=True, allow_large_changes=True, json=True
+            )
         assert caught.value.code == 61
         assert held.exists()  # someone else's lock is never removed
     finally:
