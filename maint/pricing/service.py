@@ -296,6 +296,9 @@ def write_diff_csv(plan: PricePlan, path: Path) -> None:
             writer.writerow([c.row, c.key, c.product_id, c.old, c.new, percent(c)])
 
 
+_MISSING = object()  # a key the store no longer has
+
+
 @dataclass
 class UndoPlan:
     ops: list[Operation]  # rows still as the run left them, to put back
@@ -339,8 +342,8 @@ def plan_undo(db: Any, prefix: str, ops: Sequence[Operation]) -> UndoPlan:
         values = current_values(db, prefix, op)
         revert: list[ColumnRow] = []
         for key, old, new in op.rows:  # an undo file's rows: int keys, Decimal values
-            now = values.get(int(key))
-            if int(key) not in values:
+            now = values.get(int(key), _MISSING)
+            if now is _MISSING:
                 plan.conflicts.append((op.table, key, old, new, None))
             elif now == old:
                 plan.already += 1
@@ -414,26 +417,21 @@ class PendingLock:
     def __init__(self, conn: Any, cfg: Any, task: str, facts: Any) -> None:
         self.cache_dir = product_cache_dir(facts)
         clear = f"rm -f -- {quote(self.cache_dir.rstrip('/'))}/cache.product.*" if self.cache_dir else ""
-        self.clears_cache = bool(clear)
         self._take = lambda: take_store_lock(conn, cfg, task, finish=clear)
         self._future: Future[HeldStoreLock] | None = None
         self._released = False
 
-    @property
-    def future(self) -> Future[HeldStoreLock]:
-        """The lock being taken (started if it wasn't)."""
+    def start(self) -> Future[HeldStoreLock]:
+        """Start taking the lock (once); the future of it being taken."""
         if self._future is None:
             pool = ThreadPoolExecutor(max_workers=1)
             self._future = pool.submit(self._take)
             pool.shutdown(wait=False)  # the thread ends once the lock is taken (or refused)
         return self._future
 
-    def start(self) -> None:
-        self.future  # noqa: B018 - starts the thread
-
     def wait(self) -> None:
         """Raise now if the lock could not be taken (LockError: another run holds it)."""
-        self.future.result()
+        self.start().result()
 
     def release(self, *, finish: bool = False) -> tuple[int, str]:
         """Release once (later calls do nothing); a lock never taken needs no release."""
@@ -490,7 +488,7 @@ def apply_changes(
 
     limit_local_infile(db)
     pending = lock or PendingLock(conn, cfg, task, facts)
-    locking = pending.future
+    locking = pending.start()
     with quick_thread_switches(), ThreadPoolExecutor(max_workers=1) as pool:
         writing = pool.submit(
             write_undo,
@@ -535,7 +533,7 @@ def apply_changes(
         undo_file = writing.result()
         status, stderr = pending.release(finish=True)  # clears the cache, then unlocks
         warnings = [] if pending.cache_dir else ["DIR_CACHE is unknown: clear the store's product cache by hand"]
-        if pending.clears_cache and status != 0:
+        if pending.cache_dir and status != 0:
             warnings.append(f"could not clear {pending.cache_dir}cache.product.*: {stderr.strip()[:200]}")
     append_audit(
         audit_dir,
