@@ -1,4 +1,4 @@
-"""`python -m maint.sandbox up [--base DIR] [--demo]`, `down`, `status`, `env`.
+"""`python -m maint.sandbox up [--base DIR] [--demo]`, `real [--source PATH]`, `down`, `status`, `env`.
 
 `up` leaves the services running after it exits (stop them with `down`, which stops by PID from
 state.json). With --demo (the default) it starts the demo client's stores, which the project's
@@ -14,10 +14,37 @@ import sys
 from pathlib import Path
 
 from maint.errors import MaintError
-from maint.sandbox.orchestrator import Sandbox, StoreSpec, read_state, recorded_processes, stop_recorded
+from maint.sandbox.orchestrator import (
+    Sandbox,
+    StoreBuilder,
+    StoreSpec,
+    read_state,
+    recorded_processes,
+    stop_recorded,
+)
 
 DEFAULT_BASE = Path("~/.maint-sandbox")
 DEMO_STORES = (StoreSpec("demo", "3.0.3.8"), StoreSpec("demo4", "4.0.2.3"))
+
+
+def real_store_name(version: str) -> str:
+    """3.0.5.1 -> r3051: the name a real release's store gets unless --store names it."""
+    return "r" + "".join(ch for ch in version if ch.isalnum()).lower()
+
+
+def cmd_real(base: Path, source: str | None, wanted: list[str], client: str, fresh: bool,
+             fixed_ports: dict[str, int]) -> int:
+    from maint.sandbox.real import REAL_VERSIONS, RealStoreBuilder, how_to_enable
+
+    builder = RealStoreBuilder.find(source)
+    if builder is None:
+        print(f"no OpenCart source found: {how_to_enable()}", file=sys.stderr)
+        return 2
+    stores = []
+    for text in wanted or list(REAL_VERSIONS):
+        spec = parse_store_arg(text) if "=" in text else StoreSpec(real_store_name(text), text)
+        stores.append(spec)
+    return cmd_up(base, stores, client, fresh, fixed_ports, builder=builder)
 
 
 def _print_env(env: dict[str, str]) -> None:
@@ -51,7 +78,8 @@ def parse_ports(words: list[str]) -> dict[str, int]:
     return fixed
 
 
-def cmd_up(base: Path, stores: list[StoreSpec], client: str, fresh: bool, fixed_ports: dict[str, int]) -> int:
+def cmd_up(base: Path, stores: list[StoreSpec], client: str, fresh: bool, fixed_ports: dict[str, int],
+           builder: StoreBuilder | None = None) -> int:
     if fresh:
         stop_recorded(base)
         shutil.rmtree(base.expanduser(), ignore_errors=True)
@@ -67,7 +95,7 @@ def cmd_up(base: Path, stores: list[StoreSpec], client: str, fresh: bool, fixed_
     # The project's demo.yaml names the demo stores under the default base; otherwise write an inventory.
     sandbox = Sandbox(base, stores or DEMO_STORES, client="demo" if demo else client,
                       write_inventory=not (demo and _is_default_base(base)), stop_at_exit=False,
-                      fixed_ports=fixed_ports)
+                      fixed_ports=fixed_ports, builder=builder)
     sandbox.start()
     print(f"sandbox up in {sandbox.start_seconds:.1f}s: {sandbox.base}", file=sys.stderr)
     for store in sandbox.stores:
@@ -125,6 +153,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="a fixed port (sshd, mariadb, php:STORE; repeatable; default $MAINT_SANDBOX_PORTS, else free)")
     up.add_argument("--client", default="sandbox", help="client name for --store stores (default %(default)s)")
     up.add_argument("--fresh", action="store_true", help="delete the folder first and build everything anew")
+    real = sub.add_parser("real", help="start a sandbox of real OpenCart releases, each installed by its own installer")
+    real.add_argument("--source", help="git clone of github.com/opencart/opencart or a folder of release zips "
+                      "(default $MAINT_OPENCART_SOURCE, else a known mirror location)")
+    real.add_argument("--store", action="append", default=[], metavar="VERSION|NAME=VERSION[:outside]",
+                      help="a release to install (repeatable; default 3.0.3.8 3.0.5.1 4.0.2.3 4.1.0.4 as r3038 ...)")
+    real.add_argument("--port", action="append", default=[], metavar="SERVICE=PORT", help="a fixed port, as for up")
+    real.add_argument("--client", default="real", help="client name in the inventory (default %(default)s)")
+    real.add_argument("--fresh", action="store_true", help="delete the folder first and install everything anew")
     sub.add_parser("down", help="stop every process the sandbox started")
     sub.add_parser("status", help="say what runs (exit 0 when everything does)")
     sub.add_parser("env", help="print the shell exports for the sandbox")
@@ -135,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
             wanted = [] if args.demo else args.store or os.environ.get("MAINT_SANDBOX_STORES", "").split()
             fixed = parse_ports(args.port or os.environ.get("MAINT_SANDBOX_PORTS", "").split())
             return cmd_up(base, [parse_store_arg(text) for text in wanted], args.client, args.fresh, fixed)
+        if args.command == "real":
+            fixed = parse_ports(args.port or os.environ.get("MAINT_SANDBOX_PORTS", "").split())
+            return cmd_real(base, args.source, args.store, args.client, args.fresh, fixed)
         if args.command == "down":
             return cmd_down(base)
         if args.command == "status":
