@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from maint.tasks import check, health, info
-from maint.tasks import cli_compat as _cli_compat  # noqa: F401  (patches invoke's parser: optional STORE)
+from maint.tasks import (
+    check,
+    cli_compat,  # (fits maint's command-line contract onto invoke's parser)
+    health,
+    info,
+)
 from maint.tasks import hours as hours_tasks
 from maint.tasks import mirror as mirror_tasks
 from maint.tasks import prices as price_tasks
@@ -29,5 +33,7 @@ for _task in (
     hours_tasks.log,
     hours_tasks.account,
 ):
+    # every task takes the contract (short flags, --quiet/--verbose, help with examples): docs/internals.md
+    assert isinstance(_task, cli_compat.MaintTask), f"{_task.name}: use maint.tasks.common.task"
     ns.add_task(_task)
 ns.configure(CONFIG_DEFAULTS)

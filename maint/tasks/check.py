@@ -6,7 +6,6 @@ import posixpath
 import sys
 from typing import Any
 
-from invoke import task
 from invoke.exceptions import Exit
 
 from maint import render
@@ -28,7 +27,7 @@ from maint.ops.check import (
 )
 from maint.remote.sql import open_db
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, for_each_store, maint_task, work_session
+from maint.tasks.common import TaskContext, for_each_store, maint_task, task, work_session
 
 
 def gather_check_facts(tc: TaskContext, name: str) -> CheckFacts:

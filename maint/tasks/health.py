@@ -8,12 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from invoke import task
 from invoke.exceptions import Exit
 from rich.markup import escape
 
 from maint import render
-from maint.errors import ConfigError
+from maint.errors import UsageError
 from maint.health import alerts, schedule
 from maint.health import nagios as nagios_output
 from maint.health.grading import display_unit
@@ -21,7 +20,7 @@ from maint.health.history import History, parse_duration
 from maint.health.model import exit_code_for
 from maint.health.playbook import apply_overrides, load_checks
 from maint.health.runner import StoreJob, run_health
-from maint.tasks.common import TaskContext, maint_task, with_urls
+from maint.tasks.common import TaskContext, maint_task, task, with_urls
 
 
 def history_path(tc: TaskContext) -> Path:
@@ -171,15 +170,15 @@ def health(
 ):
     """Check stores' health (pages, host, database) graded by support level; alert on change."""
     if json and nagios:
-        raise ConfigError("give --json or --nagios, not both")
+        raise UsageError("give --json or --nagios, not both")
     if install_schedule and history:
-        raise ConfigError("give --install-schedule or --history, not both")
+        raise UsageError("give --install-schedule or --history, not both")
     if dry_run and not install_schedule:
-        raise ConfigError("--dry-run only applies to --install-schedule (checks never change a store)")
+        raise UsageError("--dry-run only applies to --install-schedule (checks never change a store)")
     tc = TaskContext.from_c(c)
     if install_schedule:
         if store and all_:
-            raise ConfigError("give a STORE or --all, not both")
+            raise UsageError("give a STORE or --all, not both")
         if store:
             tc.inventory.find_store(store)
         install_schedule_cmd(store, all_, int(every), using, dry_run)

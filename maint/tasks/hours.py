@@ -10,8 +10,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from invoke import task
-
 from maint import render
 from maint.billing.account import AccountEvent, Terms
 from maint.billing.duration import format_hours, parse_duration
@@ -28,8 +26,8 @@ from maint.billing.statement import (
     render_table,
     write_csv,
 )
-from maint.errors import ConfigError, InputError
-from maint.tasks.common import TaskContext, maint_task
+from maint.errors import InputError, UsageError
+from maint.tasks.common import TaskContext, maint_task, task
 
 
 def now() -> datetime:
@@ -94,9 +92,9 @@ def hours(c, client=None, month="", csv="", html="", json=False, all_=False):
     """Show a client's time and credits against their plan for a month (statement)."""
     tc = TaskContext.from_c(c)
     if client and all_:
-        raise ConfigError("give a CLIENT or --all, not both")
+        raise UsageError("give a CLIENT or --all, not both")
     if not client and not all_:
-        raise ConfigError("which client? give a CLIENT name or --all")
+        raise UsageError("which client? give a CLIENT name or --all")
     today = now().date()
     first = parse_month(month, today)
     plans = load_plans(tc.settings.plans_file)
@@ -185,7 +183,7 @@ def log(
         _correct(tc, plans, int(correct), new_duration, new_note, level, category, ticket, moment)
         return
     if not store or not duration:
-        raise ConfigError('usage: fab log STORE DURATION "note"  (or fab log --correct ID DURATION)')
+        raise UsageError('usage: fab log STORE DURATION "note"  (or fab log --correct ID DURATION)')
     cfg = tc.store(store)
     plan = plans.get(cfg.plan)
     seconds = parse_duration(duration)
@@ -235,7 +233,7 @@ def _correct(
         seconds = parse_duration(duration, allow_zero=True) if duration else None
         number = _category(plans, plan, int(level or 0), category)
         if seconds is None and number is None and not note and not ticket:
-            raise ConfigError("--correct needs a new DURATION, note, --category/--level or --ticket")
+            raise UsageError("--correct needs a new DURATION, note, --category/--level or --ticket")
         new = ledger.correct(
             entry_id, seconds=seconds, note=note or None, category=number, ticket=ticket or None, now=moment
         )
@@ -287,7 +285,7 @@ def account(
     """Record what a client bought or agreed (packs, periods, terms, suspension), or list it."""
     tc = TaskContext.from_c(c)
     if not client:
-        raise ConfigError("which client? give a CLIENT name")
+        raise UsageError("which client? give a CLIENT name")
     found = tc.client(client)
     plans = load_plans(tc.settings.plans_file)
     plan = plans.get(found.plan)
@@ -296,7 +294,7 @@ def account(
     set_terms = bool(start or one_year or group_months or priority)
     actions = [bool(pack), bool(period), suspend, resume, close, set_terms]
     if sum(actions) > 1:
-        raise ConfigError("one change at a time: --pack, --period, --suspend, --resume, --close or terms")
+        raise UsageError("one change at a time: --pack, --period, --suspend, --resume, --close or terms")
     with Ledger.in_state_dir(tc.settings.state_dir) as ledger:
         events = ledger.events(found.name)
         if sum(actions) == 0:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from invoke import task
-
 from maint import render
 from maint.facts.database import get_db_summary
 from maint.facts.disk import get_tree_size
 from maint.facts.opencart import get_store_facts
 from maint.remote.sql import open_db
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, finish, for_each_store, maint_task, work_session
+from maint.tasks.common import TaskContext, finish, for_each_store, maint_task, task, work_session
 
 
 def gather_info(tc: TaskContext, name: str, *, over_budget: bool = False) -> dict[str, Any]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from invoke import task
-
 from maint import render
 from maint.errors import InputError
 from maint.facts.opencart import get_store_facts
@@ -18,7 +16,7 @@ from maint.mirror.strip import parse_groups
 from maint.model import Plan
 from maint.ops.mirror import plan_prune
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, confirm, finish, for_each_store, maint_task, work_session
+from maint.tasks.common import TaskContext, confirm, finish, for_each_store, maint_task, task, work_session
 
 
 def _progress_bars(enabled: bool) -> tuple[Any, Any]:

@@ -8,8 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from invoke import task
-
 from maint import render
 from maint.errors import InputError, PreconditionError
 from maint.facts.opencart import get_store_facts
@@ -21,7 +19,7 @@ from maint.pricing.prices import PriceChanges, PricePlan
 from maint.pricing.undo import file_sha256, read_undo, store_dir
 from maint.remote.sql import connect_db, open_db
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, assume_yes, confirm, maint_task, work_session
+from maint.tasks.common import TaskContext, assume_yes, confirm, maint_task, task, work_session
 
 ISSUE_COLUMNS = ("file", "row", "column", "value", "reason")
 SHOWN = 10

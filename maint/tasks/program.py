@@ -7,9 +7,13 @@ from fabric.main import Fab
 
 from maint import __version__
 from maint.tasks import ns
+from maint.tasks.cli_compat import silence_stdout
 
 program = Fab(name="maint", version=__version__, namespace=ns, executor_class=Executor, config_class=Config)
 
 
 def main() -> None:
-    program.run()
+    try:
+        program.run()
+    except BrokenPipeError:  # `maint --help | head`: the reader has what it wanted
+        silence_stdout()

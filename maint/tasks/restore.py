@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from invoke import task
-
 from maint import render
 from maint.errors import InputError
 from maint.facts.opencart import get_store_facts
 from maint.mirror.restore import apply_restore, prepare_restore
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, confirm, maint_task, work_session
+from maint.tasks.common import TaskContext, confirm, maint_task, task, work_session
 from maint.tasks.serve import resolve_snapshot
 
 

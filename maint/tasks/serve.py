@@ -7,15 +7,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from invoke import task
-
 from maint import render
 from maint.errors import PreconditionError, VerificationError
 from maint.mirror import manifest as manifest_io
 from maint.mirror.run import mirror_of
 from maint.model import Plan
 from maint.ops.mirror import ServeFacts, plan_serve
-from maint.tasks.common import TaskContext, maint_task
+from maint.tasks.common import TaskContext, maint_task, task
 from maint.workcopy import WorkCopy, db_name_for
 from maint.workcopy import serve as serve_copy
 

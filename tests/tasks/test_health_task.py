@@ -72,7 +72,7 @@ def test_conflicting_or_missing_arguments_fail_before_any_check(context, monkeyp
     monkeypatch.setattr("maint.tasks.health.run_health", lambda *a, **k: pytest.fail("must not run checks"))
     with pytest.raises(Exit) as err:
         health(context(), **kwargs)
-    assert err.value.code == 10
+    assert err.value.code == 2
 
 
 def test_malformed_playbook_exits_with_playbook_error(context, tmp_path, capsys) -> None:

@@ -52,7 +52,7 @@ def _snapshot(mirror_dir: Path, ts: str, *, verified: bool) -> Path:
 
 
 @pytest.mark.parametrize(("kwargs", "code"), [
-    ({"store": "shop", "all_": True}, 10),
+    ({"store": "shop", "all_": True}, 2),
     ({"store": "shop", "method": "ftp"}, 50),
     ({"store": "shop", "dump_tool": "mydumper"}, 50),
     ({"store": "shop", "strip": "customers,passwords"}, 50),
