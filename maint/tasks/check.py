@@ -154,6 +154,11 @@ def show_report(report: CheckReport) -> None:
 
 @task(
     name="check",
+    examples=[
+        "fab check demo",
+        "fab check demo --php 8.3",
+        "fab check --all --json",
+    ],
     positional=["store"],
     help={
         "store": "store name from the inventory",

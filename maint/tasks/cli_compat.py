@@ -23,7 +23,7 @@ from typing import Any
 
 from invoke import Task
 from invoke.exceptions import Exit, ParseError
-from invoke.parser.parser import ParseMachine
+from invoke.parser.parser import ParseMachine, ParseResult
 from invoke.program import Program
 
 from maint import render
@@ -231,8 +231,11 @@ def _apply_core_flags(self: Program, tokens: list[str]) -> None:
 def _parse_tasks(self: Program) -> None:
     tokens = list(self.core.unparsed)
     asked = _task_asked_help(self, tokens)
-    if asked:
-        self.core.unparsed = ["--help", asked]
+    if asked:  # whatever else the line holds (a typo, a missing FILE), help wins
+        self.parser = self._make_parser()
+        self.args.help.value = asked
+        self.tasks = ParseResult()
+        return
     try:
         _original_parse_tasks(self)
     except ParseError as exc:

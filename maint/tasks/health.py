@@ -139,6 +139,11 @@ def show_results(outcome, changes, problems):
 
 @task(
     name="health",
+    examples=[
+        "fab health demo",
+        "fab health --all --nagios",
+        "fab health demo --history --since 7d",
+    ],
     auto_shortflags=False,
     positional=["store"],
     help={

@@ -77,6 +77,11 @@ def _write_csv(path: str, statement: Any) -> None:
 
 @task(
     name="hours",
+    examples=[
+        "fab hours demo",
+        "fab hours demo --month 2026-11 --csv nov.csv --html nov.html",
+        "fab hours --all",
+    ],
     positional=["client"],
     help={
         "client": "client name from the inventory",
@@ -147,6 +152,10 @@ def _category(plans: Plans, plan: Any, level: int, category: str) -> int | None:
 
 @task(
     name="log",
+    examples=[
+        'fab log demo 1h30 "fixed the checkout" --category settings',
+        "fab log --correct 12 2h",
+    ],
     positional=["store", "duration", "note"],
     help={
         "store": "the store the work was for",
@@ -246,6 +255,11 @@ def _correct(
 
 @task(
     name="account",
+    examples=[
+        "fab account demo",
+        "fab account demo --start 2026-11-01 --one-year",
+        "fab account demo --pack 50",
+    ],
     positional=["client"],
     help={
         "client": "client name from the inventory",

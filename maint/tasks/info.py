@@ -64,6 +64,11 @@ def show_info(info: dict[str, Any]) -> None:
 
 @task(
     name="info",
+    examples=[
+        "fab info demo",
+        "fab info --all --json",
+        "fab info demo -q -j > demo.json",
+    ],
     positional=["store"],
     help={
         "store": "store name from the inventory",

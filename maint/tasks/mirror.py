@@ -99,6 +99,11 @@ def prune_store(tc: TaskContext, name: str, *, dry_run: bool, yes: bool, json: b
 
 @task(
     name="mirror",
+    examples=[
+        "fab mirror demo --dry-run",
+        "fab mirror demo",
+        "fab mirror --all --prune --yes",
+    ],
     positional=["store"],
     help={
         "store": "store name from the inventory",

@@ -128,6 +128,11 @@ def _confirm(question: str, lock: Any, yes: bool) -> None:
 
 @task(
     name="prices",
+    examples=[
+        "fab prices demo prices.xlsx --dry-run",
+        "fab prices demo prices.csv --columns price=VK,sku=Artikel",
+        "fab prices demo prices.xlsx --yes --json",
+    ],
     positional=["store", "file"],
     help={
         "store": "store name from the inventory",
@@ -271,6 +276,11 @@ def _done(summary: dict[str, Any], as_json: bool, message: str, warnings: list[s
 
 @task(
     name="undo",
+    examples=[
+        "fab undo demo",
+        "fab undo demo ~/.local/state/maint/undo/demo/demo/20261130T120000-prices.undo --dry-run",
+        "fab undo demo FILE --yes",
+    ],
     positional=["store", "undofile"],
     help={
         "store": "store name from the inventory",
@@ -407,6 +417,10 @@ def _tier(columns: tuple[str, ...], row: tuple[Any, ...]) -> str:
 
 @task(
     name="discounts",
+    examples=[
+        "fab discounts demo tiers.csv --dry-run",
+        "fab discounts demo tiers.xlsx --mode merge",
+    ],
     positional=["store", "file"],
     help={
         "store": "store name from the inventory",
@@ -524,6 +538,10 @@ def show_group_plan(store: str, plan: GroupPlan) -> None:
 
 @task(
     name="groups",
+    examples=[
+        "fab groups demo groups.csv --dry-run",
+        "fab groups demo groups.csv --create-groups",
+    ],
     positional=["store", "file"],
     help={
         "store": "store name from the inventory",

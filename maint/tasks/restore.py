@@ -13,6 +13,10 @@ from maint.tasks.serve import resolve_snapshot
 
 @task(
     name="restore",
+    examples=[
+        "fab restore demo --snapshot 2026-11-30T0200 --dry-run",
+        "fab restore demo --snapshot 2026-11-30T0200",
+    ],
     help={
         "store": "store name from the inventory",
         "snapshot": "timestamp of the snapshot to restore (required: no default on purpose)",

@@ -56,6 +56,11 @@ def resolve_snapshot(cfg: Any, snapshot: str) -> tuple[Path, manifest_io.Manifes
 
 @task(
     name="serve",
+    examples=[
+        "fab serve demo",
+        "fab serve demo --snapshot 2026-11-30T0200",
+        "fab serve demo --stop",
+    ],
     help={
         "store": "store name from the inventory",
         "snapshot": "timestamp of the snapshot (default: latest)",

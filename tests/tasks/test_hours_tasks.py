@@ -169,7 +169,7 @@ def test_log_adds_manual_work_to_the_store_client(c, maint_config, capsys) -> No
         (("demo", "1h", "x"), {"level": 1, "category": "server"}, 50),
         (("demo", "1h", "x"), {"on": "2026-12-01"}, 50),
         (("nope", "1h", "x"), {}, 11),
-        (("demo",), {}, 10),
+        (("demo",), {}, 2),
     ],
 )
 def test_bad_log_input_is_refused_and_the_ledger_unchanged(c, maint_config, args, kwargs, code) -> None:
