@@ -17,10 +17,10 @@ from maint.health import alerts, schedule
 from maint.health import nagios as nagios_output
 from maint.health.grading import display_unit
 from maint.health.history import History, parse_duration
-from maint.health.model import exit_code_for
+from maint.health.model import exit_code_for, worst_state
 from maint.health.playbook import apply_overrides, load_checks
 from maint.health.runner import StoreJob, run_health
-from maint.tasks.common import TaskContext, maint_task, task, with_urls
+from maint.tasks.common import TaskContext, emit_json, maint_task, task, with_urls
 
 
 def history_path(tc: TaskContext) -> Path:
@@ -55,7 +55,9 @@ def show_history(tc: TaskContext, names, since, as_json):
             {**h.availability(n, start), "changes": [t.as_dict() for t in h.changes(n, start)]} for n in names
         ]
     if as_json:
-        render.print_json({"since": since, "stores": report})
+        for entry in report:
+            entry["changes"] = [{**t, "at": render.iso(t["at"])} for t in entry["changes"]]
+        emit_json(report, since=since)
         return
     rows = []
     for entry in report:
@@ -199,14 +201,19 @@ def health(
         for p in problems:
             print(f"warning: {p}", file=sys.stderr)
     elif json:
-        render.print_json(
-            {
-                "exit_code": code,
-                "seconds": round(outcome.seconds, 3),
-                "results": [r.as_dict() for r in outcome.results],
-                "alerts": [t.as_dict() for t in changes],
-                "alert_problems": problems,
-            }
+        stores: dict[str, list] = {}
+        for r in outcome.results:
+            stores.setdefault(r.store, []).append(r)
+        emit_json(
+            [
+                {"store": name, "status": worst_state(found).value,
+                 "checks": [{k: v for k, v in r.as_dict().items() if k != "store"} for r in found]}
+                for name, found in stores.items()
+            ],
+            exit_code=code,
+            seconds=round(outcome.seconds, 3),
+            alerts=[{**t.as_dict(), "at": render.iso(t.at)} for t in changes],
+            alert_problems=problems,
         )
     else:
         show_results(outcome, changes, problems)

@@ -27,7 +27,7 @@ from maint.billing.statement import (
     write_csv,
 )
 from maint.errors import InputError, UsageError
-from maint.tasks.common import TaskContext, maint_task, task
+from maint.tasks.common import TaskContext, emit_json, maint_task, task
 
 
 def now() -> datetime:
@@ -105,22 +105,25 @@ def hours(c, client=None, month="", csv="", html="", json=False, all_=False):
     plans = load_plans(tc.settings.plans_file)
     with Ledger.in_state_dir(tc.settings.state_dir) as ledger:
         if all_:
-            rows = [
-                overview_row(
-                    cl.name, client_usage(plans, ledger, cl.name, cl.plan, first, today), plans.currency
+            usages = [(cl, client_usage(plans, ledger, cl.name, cl.plan, first, today)) for cl in tc.inventory.clients]
+            if json:  # numbers, with the currency beside them (the table's "R32,400.00" is for people)
+                emit_json(
+                    [
+                        {"store": None, **build_statement(cl.name, cl.title or cl.name, first, plans.currency,
+                                                          usage).as_dict()}
+                        for cl, usage in usages
+                    ],
+                    month=first.strftime("%Y-%m"),
                 )
-                for cl in tc.inventory.clients
-            ]
-            if json:
-                render.print_json({"month": first.strftime("%Y-%m"), "clients": rows})
             else:
+                rows = [overview_row(cl.name, usage, plans.currency) for cl, usage in usages]
                 render.table(f"all clients, {first:%B %Y}", OVERVIEW_COLUMNS, overview_rows(rows))
             return
         found = tc.client(client)
         usage = client_usage(plans, ledger, found.name, found.plan, first, today)
     statement = build_statement(found.name, found.title or found.name, first, plans.currency, usage)
     if json:
-        render.print_json(statement.as_dict())
+        emit_json([{"store": None, **statement.as_dict()}], month=first.strftime("%Y-%m"))
     elif "-" not in (csv, html):  # stdout carries the CSV or HTML itself
         render.show(render_table(statement))
     if csv:
@@ -167,6 +170,7 @@ def _category(plans: Plans, plan: Any, level: int, category: str) -> int | None:
         "on": "the day the work was done, 2026-11-03 (default: now)",
         "on_demand": "on-demand work, outside the hour package (package work has priority)",
         "correct": "correct ledger entry ID instead: give the new DURATION (0 voids it) and/or --category",
+        "json": "print JSON for machines",
     },
 )
 @maint_task
@@ -181,6 +185,7 @@ def log(
     on="",
     on_demand=False,
     correct=0,
+    json=False,
 ):
     """Log manual work on a store against the client's plan, or correct an entry (--correct ID)."""
     tc = TaskContext.from_c(c)
@@ -189,7 +194,7 @@ def log(
     if correct:
         # `fab log --correct 7 2h "why"`: the positionals shift, there is no STORE.
         new_duration, new_note = (store or "", duration or "") if store else (duration or "", note or "")
-        _correct(tc, plans, int(correct), new_duration, new_note, level, category, ticket, moment)
+        _correct(tc, plans, int(correct), new_duration, new_note, level, category, ticket, moment, json)
         return
     if not store or not duration:
         raise UsageError('usage: fab log STORE DURATION "note"  (or fab log --correct ID DURATION)')
@@ -220,6 +225,10 @@ def log(
             now=moment,
         )
         usage = client_usage(plans, ledger, cfg.client, cfg.plan, moment.date(), moment.date())
+    if json:
+        emit_json([{"store": cfg.store, "client": cfg.client, "entry": entry, "hours": round(seconds / 3600, 4),
+                    "started": started, "ended": ended, "warnings": list(usage.warnings)}])
+        return
     print(f"logged #{entry}: {format_hours(seconds)} on {cfg.store} for {cfg.client} ({cfg.plan})")
     for warning in usage.warnings:
         print(f"warning: {warning}")
@@ -235,6 +244,7 @@ def _correct(
     category: str,
     ticket: str,
     moment: datetime,
+    json: bool = False,
 ) -> None:
     with Ledger.in_state_dir(tc.settings.state_dir) as ledger:
         old = ledger.get(entry_id)
@@ -247,6 +257,10 @@ def _correct(
             entry_id, seconds=seconds, note=note or None, category=number, ticket=ticket or None, now=moment
         )
         fixed = ledger.get(new)
+    if json:
+        emit_json([{"store": fixed.store, "client": fixed.client, "entry": new, "replaces": entry_id,
+                    "hours": round(fixed.seconds / 3600, 4), "old_hours": round(old.seconds / 3600, 4)}])
+        return
     print(
         f"#{new} replaces #{entry_id}: {format_hours(old.seconds)} → {format_hours(fixed.seconds)}"
         f" on {fixed.store} ({fixed.started:%Y-%m-%d})"
@@ -330,7 +344,11 @@ def account(
             priority,
         )
         new = ledger.add_event(client=found.name, kind=kind, on=day, amount=amount, data=data, note=note)
-    details = ", ".join([*([str(amount)] if amount else []), *(f"{k}={v}" for k, v in data.items())])
+    if json:
+        emit_json([{"store": None, "client": found.name, "recorded": {"id": new, "kind": kind, "on": day,
+                                                                       "amount": amount, "data": data}}])
+        return
+    details = ", ".join([*([str(amount)] if amount else []), *(_term(k, v) for k, v in data.items())])
     print(f"recorded #{new} for {found.name} on {day}: {kind}" + (f" ({details})" if details else ""))
 
 
@@ -378,9 +396,24 @@ def _event_for(
     return "terms", 0, data
 
 
+TERM_LABELS = {
+    "start": "contract start",
+    "one_year": "one-year contract",
+    "group_months": "months pooled",
+    "priority": "priority handling",
+    "licences": "licences",
+}
+
+
+def _term(key: str, value: Any) -> str:
+    """`one_year=True` as people read it: "one-year contract: yes"."""
+    shown = ("yes" if value else "no") if isinstance(value, bool) else ("none" if value is None else value)
+    return f"{TERM_LABELS.get(key, key.replace('_', ' '))}: {shown}"
+
+
 def _show_events(client: str, events: list[AccountEvent], json: bool) -> None:
     if json:
-        render.print_json({"client": client, "events": [vars(e) for e in events]})
+        emit_json([{"store": None, "client": client, "events": [vars(e) for e in events]}])
         return
     rows = [
         (
@@ -388,7 +421,7 @@ def _show_events(client: str, events: list[AccountEvent], json: bool) -> None:
             str(e.on),
             e.kind,
             str(e.amount or ""),
-            ", ".join(f"{k}={v}" for k, v in e.data.items()),
+            ", ".join(_term(k, v) for k, v in e.data.items()),
             e.note,
         )
         for e in events

@@ -16,7 +16,16 @@ from maint.mirror.strip import parse_groups
 from maint.model import Plan
 from maint.ops.mirror import plan_prune
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, confirm, finish, for_each_store, maint_task, task, work_session
+from maint.tasks.common import (
+    TaskContext,
+    confirm,
+    emit_json,
+    finish,
+    for_each_store,
+    maint_task,
+    task,
+    work_session,
+)
 
 
 def _progress_bars(enabled: bool) -> tuple[Any, Any]:
@@ -147,8 +156,8 @@ def mirror(c, store=None, all_=False, prune=False, dry_run=False, yes=False, jso
                     item["prune"] = prunes[r.store]
                 out.append(item)
             else:
-                out.append({"store": r.store, "error": r.error, "exit_code": r.exit_code})
-        render.print_json({"stores": out})
+                out.append({"store": r.store, "ok": False, "error": r.error, "exit_code": r.exit_code})
+        emit_json(out)
     else:
         for r in report.succeeded:
             plan: Plan = r.data["_plan"]

@@ -19,15 +19,16 @@ from maint.pricing.prices import PriceChanges, PricePlan
 from maint.pricing.undo import file_sha256, read_undo, store_dir
 from maint.remote.sql import connect_db, open_db
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, assume_yes, confirm, maint_task, task, work_session
+from maint.tasks.common import TaskContext, assume_yes, confirm, emit_json, maint_task, task, work_session
 
 ISSUE_COLUMNS = ("file", "row", "column", "value", "reason")
 SHOWN = 10
 
 
-def show_issues(title: str, issues: list[Any], as_json: bool) -> None:
+def show_issues(title: str, issues: list[Any], as_json: bool, store: str = "", code: int = 50) -> None:
     if as_json:
-        render.print_json({"ok": False, "errors": [i.as_dict() for i in issues]})
+        emit_json([{"store": store or None, "ok": False, "error": title, "exit_code": code,
+                    "issues": [i.as_dict() for i in issues]}])
         return
     render.table(title, ISSUE_COLUMNS, issue_table(issues), out=render.console(sys.stderr))
 
@@ -91,12 +92,13 @@ def applied_summary(applied: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def issues_shown(path: Path, json: bool) -> Iterator[None]:
+def issues_shown(path: Path, json: bool, store: str = "") -> Iterator[None]:
     """Show the table of every problem in the sheet before the one-line error ends the task."""
     try:
         yield
     except SheetInvalidError as exc:
-        show_issues(f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json)
+        show_issues(f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json,
+                    store, exc.exit_code)
         raise
 
 
@@ -191,7 +193,7 @@ def prices(
                 raise
             if lock is not None:
                 lock.start()  # after the parse, so its SSH traffic doesn't slow it down
-            with issues_shown(path, json):
+            with issues_shown(path, json, store):
                 plan = service.plan_prices(
                     db,
                     facts.db.prefix,
@@ -257,19 +259,24 @@ def prices(
         summary,
         json,
         f"{store}: applied {len(plan.changes)} price change(s) and {plan.special_pairs_changed} "
-        f"special(s) ({applied.engine}); "
-        f"undo with: fab undo {store} {applied.undo_file}",
+        f"special(s) ({applied.engine})",
         applied.warnings,
+        undo=f"fab undo {store} {applied.undo_file}",
     )
     return summary
 
 
-def _done(summary: dict[str, Any], as_json: bool, message: str, warnings: list[str] | None = None) -> None:
+def _done(
+    summary: dict[str, Any], as_json: bool, message: str, warnings: list[str] | None = None, undo: str = ""
+) -> None:
+    """The run's result: one line (and the undo command on a line of its own), or the JSON envelope."""
     if as_json:
-        render.print_json(summary)
+        emit_json([summary])
         return
     con = render.console()
     con.print(message, highlight=False, markup=False)
+    if undo:
+        render.command("undo with:", undo, out=con)
     for w in warnings or []:
         con.print(f"warning: {w}", highlight=False, markup=False)
 
@@ -363,9 +370,9 @@ def undo(c, store, undofile, dry_run=False, yes=False, json=False, over_budget=F
     _done(
         summary,
         json,
-        f"{store}: restored {applied.rows_changed} value(s); the undo itself can be undone with "
-        f"fab undo {store} {applied.undo_file}",
+        f"{store}: restored {applied.rows_changed} value(s); the undo itself can be undone",
         applied.warnings,
+        undo=f"fab undo {store} {applied.undo_file}",
     )
     return summary
 
@@ -458,7 +465,7 @@ def discounts(
     parsed = service.read_discount_sheet(path, match=match, sheet=sheet, columns=columns)
     with work_session(tc, cfg, "discounts", quiet=json, over_budget=over_budget, yes=yes):
         with _store_db(cfg, store, "discounts", dry_run=dry_run) as (conn, facts, db, lock):
-            with issues_shown(path, json):
+            with issues_shown(path, json, store):
                 plan, op = service.plan_discount_file(
                     db, facts.db.prefix, facts.version, parsed, mode=mode, skip_invalid=skip_invalid
                 )
@@ -497,8 +504,9 @@ def discounts(
         summary,
         json,
         f"{store}: replaced the discounts of {len(plan.pairs)} product/group pair(s) "
-        f"({applied.engine}); undo with: fab undo {store} {applied.undo_file}",
+        f"({applied.engine})",
         applied.warnings,
+        undo=f"fab undo {store} {applied.undo_file}",
     )
     return summary
 
@@ -577,7 +585,7 @@ def groups(
     parsed = service.read_group_sheet(path, sheet=sheet, columns=columns)
     with work_session(tc, cfg, "groups", quiet=json, over_budget=over_budget, yes=yes):
         with _store_db(cfg, store, "groups", dry_run=dry_run) as (conn, facts, db, lock):
-            with issues_shown(path, json):
+            with issues_shown(path, json, store):
                 plan, ops = service.plan_group_file(
                     db, facts.db.prefix, parsed, create_groups=create_groups, skip_invalid=skip_invalid
                 )
@@ -612,7 +620,8 @@ def groups(
     _done(
         summary,
         json,
-        f"{store}: group changes applied ({applied.engine}); undo with: fab undo {store} {applied.undo_file}",
+        f"{store}: group changes applied ({applied.engine})",
         applied.warnings,
+        undo=f"fab undo {store} {applied.undo_file}",
     )
     return summary

@@ -7,7 +7,7 @@ from maint.errors import InputError
 from maint.facts.opencart import get_store_facts
 from maint.mirror.restore import apply_restore, prepare_restore
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, confirm, maint_task, task, work_session
+from maint.tasks.common import TaskContext, confirm, emit_json, maint_task, task, work_session
 from maint.tasks.serve import resolve_snapshot
 
 
@@ -39,7 +39,7 @@ def restore(c, store, snapshot="", dry_run=False, yes=False, json=False, over_bu
         facts = get_store_facts(conn, cfg)
         plan = prepare_restore(conn, cfg, facts, path, man)
         if json and dry_run:
-            render.print_json(plan.as_dict())
+            emit_json([{"store": store, "dry_run": True, "plan": plan.as_dict()}])
             return
         if not json:
             render.plan(plan)
@@ -51,6 +51,6 @@ def restore(c, store, snapshot="", dry_run=False, yes=False, json=False, over_bu
     finally:
         conn.close()
     if json:
-        render.print_json({"plan": plan.as_dict(), **result.as_dict()})
+        emit_json([{"store": store, "dry_run": False, "plan": plan.as_dict(), **result.as_dict()}])
     else:
         render.key_values(f"{store}: restored {path.name}", [("step", s) for s in result.steps])

@@ -13,7 +13,7 @@ from maint.mirror import manifest as manifest_io
 from maint.mirror.run import mirror_of
 from maint.model import Plan
 from maint.ops.mirror import ServeFacts, plan_serve
-from maint.tasks.common import TaskContext, maint_task, task
+from maint.tasks.common import TaskContext, emit_json, maint_task, task
 from maint.workcopy import WorkCopy, db_name_for
 from maint.workcopy import serve as serve_copy
 
@@ -78,6 +78,9 @@ def serve(c, store, snapshot="", port=0, docker=False, stop=False, dry_run=False
     cfg = tc.store(store)
     if stop:
         stopped = WorkCopy(cfg.state_dir, cfg.client, cfg.store).stop()
+        if json:
+            emit_json([{"store": store, "stopped": list(stopped)}])
+            return
         print(f"{store}: stopped {', '.join(stopped) or 'nothing (not running)'}")
         return
     path, man = resolve_snapshot(cfg, snapshot)
@@ -87,7 +90,7 @@ def serve(c, store, snapshot="", port=0, docker=False, stop=False, dry_run=False
         local_php=local_php_version(), php_min=low, php_max=high, url=f"http://127.0.0.1:{port or 'PORT'}/",
         database=db_name_for(store), docker=docker, docker_available=docker_available() if docker else False))
     if json and dry_run:
-        render.print_json(plan.as_dict())
+        emit_json([{"store": store, "dry_run": True, "plan": plan.as_dict()}])
         return
     if not json:
         render.plan(plan)
@@ -97,7 +100,8 @@ def serve(c, store, snapshot="", port=0, docker=False, stop=False, dry_run=False
     result.warnings = list(plan.warnings)
     bad = [ch for ch in result.checks if not ch.ok]
     if json:
-        render.print_json(result.as_dict())
+        emit_json([{"store": store, "ok": not bad, "error": f"{', '.join(b.name for b in bad)} did not render"
+                    if bad else None, "exit_code": 70 if bad else 0, **result.as_dict()}])
     else:
         pairs = [("URL", result.url), ("files", result.root), ("database", f"{result.database} (imported in "
                  f"{result.import_seconds:.1f}s)")]

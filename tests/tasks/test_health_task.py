@@ -101,8 +101,8 @@ def test_all_ok_exits_zero_and_json_lists_results(context, monkeypatch, capsys) 
     health(context(), "shop1", json=True)
     data = json.loads(capsys.readouterr().out)
     assert data["exit_code"] == 0
-    assert data["results"][0] == {
-        "store": "shop1", "check": "home", "state": "OK", "level": None, "value": 0.25, "uom": "s",
+    assert data["stores"][0]["checks"][0] == {
+        "check": "home", "state": "OK", "level": None, "value": 0.25, "uom": "s",
         "evidence": "home OK", "seconds": 0.0,
     }  # fmt: skip
 

@@ -109,7 +109,7 @@ def test_demo_statement_renders_as_table_csv_and_html(c, maint_config, demo_mont
 
 def test_statement_json_has_usage_weeks_tasks_and_entries(c, demo_month, capsys) -> None:
     tasks.hours(c, "demo", month="2026-11", json=True)
-    data = json.loads(capsys.readouterr().out)
+    data = json.loads(capsys.readouterr().out)["stores"][0]
     assert (data["client"], data["plan"], data["month"], data["hours_included"]) == (
         "demo",
         "starter",
@@ -126,8 +126,9 @@ def test_all_gives_an_overview_of_every_client(c, demo_month, capsys) -> None:
     tasks.hours(c, all_=True, json=True)
     data = json.loads(capsys.readouterr().out)
     assert data["month"] == "2026-11"
-    assert [row["client"] for row in data["clients"]] == ["acme", "bolt", "cask", "demo"]
-    assert {row["client"]: row["status"] for row in data["clients"]}["bolt"] == "expired"
+    assert [row["client"] for row in data["stores"]] == ["acme", "bolt", "cask", "demo"]
+    assert {row["client"]: row["flags"] for row in data["stores"]}["bolt"] == ["expired"]
+    assert all(isinstance(row["total_due"], int | float) and row["currency"] for row in data["stores"])
     tasks.hours(c, all_=True)
     assert "all clients, November 2026" in capsys.readouterr().out
 
@@ -205,7 +206,7 @@ def test_account_records_packs_and_refuses_odd_sizes(c, maint_config, capsys) ->
     tasks.log(c, "acme-shop", "2h", "server move", category="server", on="2026-11-03")
     capsys.readouterr()
     tasks.hours(c, "acme", json=True)
-    credits = json.loads(capsys.readouterr().out)["credits"]
+    credits = json.loads(capsys.readouterr().out)["stores"][0]["credits"]
     assert credits == {"spent": 20, "bought": 50, "free_left": 20, "balance": 70}
 
 
@@ -225,7 +226,7 @@ def test_account_terms_set_discount_and_grouping(c, maint_config, capsys) -> Non
     assert _exit_code(lambda: tasks.account(c, "demo", pack=25, one_year=True)) == 2
     capsys.readouterr()
     tasks.hours(c, "demo", month="2026-12", json=True)
-    data = json.loads(capsys.readouterr().out)
+    data = json.loads(capsys.readouterr().out)["stores"][0]
     assert (data["period_start"], data["period_end"], data["hours_included"]) == (
         "2026-11-01",
         "2026-12-31",
@@ -233,7 +234,7 @@ def test_account_terms_set_discount_and_grouping(c, maint_config, capsys) -> Non
     )
     assert data["fee"] == pytest.approx(2 * 18000 * 0.9)
     tasks.account(c, "demo", json=True)
-    assert json.loads(capsys.readouterr().out)["events"][0]["kind"] == "terms"
+    assert json.loads(capsys.readouterr().out)["stores"][0]["events"][0]["kind"] == "terms"
 
 
 def test_closing_an_incident_twice_is_refused(c) -> None:

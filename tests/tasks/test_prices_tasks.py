@@ -90,7 +90,7 @@ def test_an_unreadable_sheet_fails_before_any_connection_naming_the_file(
 def test_dry_run_never_applies_and_json_has_the_plan(context, fake_store, capsys) -> None:
     tasks.prices(context, "demo", str(CORPUS / "good_prices.csv"), dry_run=True, json=True)
     assert fake_store == []  # a dry run doesn't even take the store lock
-    out = json.loads(capsys.readouterr().out)
+    out = json.loads(capsys.readouterr().out)["stores"][0]
     assert (out["changes"], out["unchanged"], out["dry_run"], out["applied"]) == (1, 3, True, False)
     assert out["largest"][0] == {
         "row": 2,
