@@ -67,6 +67,7 @@ class MaintTask(Task):  # type: ignore[misc]
             help_.setdefault(name, text)
         super().__init__(body, help=help_, **kwargs)
         self.examples = tuple(examples)
+        body.maint_task = self  # maint_task's wrapper adds the usage line to a UsageError
 
     def argspec(self, body: Callable[..., Any]) -> inspect.Signature:
         sig = super().argspec(body)
@@ -82,6 +83,15 @@ class MaintTask(Task):  # type: ignore[misc]
         if short and not opts.get("positional") and short not in taken_names:
             opts["names"] = [*opts["names"], short]
         return opts
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Any]:
+        args: list[Any] = super().get_arguments(ignore_unknown_help)
+        params = self.argspec(self.body).parameters
+        for arg in args:
+            if arg.positional:  # a positional with a default may be left out (`fab info --all`)
+                name = arg.attr_name or arg.name
+                arg.optional_positional = params[name].default is not inspect.Parameter.empty
+        return args
 
     def has_flag(self, name: str) -> bool:
         return name in self.argspec(self.body).parameters
@@ -104,6 +114,19 @@ def usage_line(program: str, task: Any, name: str) -> str:
 
 def _program_name(program: Program) -> str:
     return os.path.basename(str(program.binary or program.name or "fab").split()[0])
+
+
+def program_name() -> str:
+    """`fab` or `maint`, as the user typed it."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "fab"
+    return name if name in ("fab", "maint") else "fab"
+
+
+def usage_hint(task: Any) -> str:
+    """" usage: fab info [options] [STORE|--all]" for a task's own usage errors."""
+    if not isinstance(task, MaintTask):
+        return ""
+    return f" usage: {usage_line(program_name(), task, task.name)}"
 
 
 def _example(program: str, line: str) -> str:
@@ -277,7 +300,7 @@ def _complete_with_optional_positionals(self: Any) -> None:
     # work: a missing STORE is "", and the task asks for a STORE or --all itself.
     if self.context is not None:
         for arg in self.context.positional_args:
-            if arg.value is None and arg.name in OPTIONAL_POSITIONALS:
+            if arg.value is None and getattr(arg, "optional_positional", arg.name in OPTIONAL_POSITIONALS):
                 arg.value = ""
     _complete_context(self)
 

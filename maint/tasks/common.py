@@ -27,7 +27,7 @@ from maint.config import Settings, StoreConfig, load_settings, store_config
 from maint.errors import CancelledByUser, MaintError, UsageError
 from maint.inventory import Client, Inventory, load_inventory
 from maint.model import RunReport, StoreResult
-from maint.tasks.cli_compat import MaintTask, silence_stdout
+from maint.tasks.cli_compat import MaintTask, silence_stdout, usage_hint
 
 # Defaults declared on the collection, so invoke maps FABRIC_MAINT_* env vars onto them.
 CONFIG_DEFAULTS: dict[str, Any] = {
@@ -99,10 +99,13 @@ def maint_task(fn: Callable[..., Any]) -> Callable[..., Any]:
             render.note(f"{name} started {render.iso(run.started)}")
             return fn(c, *args, **kwargs)
         except MaintError as exc:
+            message = str(exc)
+            if isinstance(exc, UsageError):
+                message += usage_hint(getattr(wrapper, "maint_task", None))
             if as_json and not run.emitted:
-                emit_json([], exit_code=exc.exit_code, error=str(exc), ok=False,
+                emit_json([], exit_code=exc.exit_code, error=message, ok=False,
                           stores_failed=[exc.store] if exc.store else [])
-            _stderr(str(exc))
+            _stderr(message)
             raise Exit(code=exc.exit_code) from None
         except KeyboardInterrupt:
             _stderr("interrupted")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from maint import render
-from maint.errors import InputError
+from maint.errors import UsageError
 from maint.facts.opencart import get_store_facts
 from maint.mirror.restore import apply_restore, prepare_restore
 from maint.remote.ssh import connect
@@ -30,7 +30,7 @@ from maint.tasks.serve import resolve_snapshot
 def restore(c, store, snapshot="", dry_run=False, yes=False, json=False, over_budget=False):
     """Replace a live store's files and database with a verified snapshot (destructive; asks first)."""
     if not snapshot:
-        raise InputError("name the snapshot to restore with --snapshot TS (see the mirror folder)", column="--snapshot")
+        raise UsageError("name the snapshot to restore with --snapshot TS (see the mirror folder)")
     tc = TaskContext.from_c(c)
     cfg = tc.store(store, dry_run=dry_run)
     path, man = resolve_snapshot(cfg, snapshot)
