@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from maint import render
-from maint.errors import InputError
+from maint.errors import CancelledByUser, InputError
 from maint.facts.opencart import get_store_facts
 from maint.mirror.layout import StoreMirror
 from maint.mirror.retention import Retention
@@ -143,10 +143,19 @@ def mirror(c, store=None, all_=False, prune=False, dry_run=False, yes=False, jso
     report = for_each_store(names, lambda name: mirror_one(tc, name, options, show_bars=show_bars,
                                                               over_budget=over_budget),
                             parallel=tc.settings.parallel)
+    if not json:
+        show_mirrors(report, dry_run=dry_run, many=len(names) > 1)
+    # What was done is said first; a prune the user refuses (or can't be asked about) is said after it,
+    # with exit 3 for that part only.
     prunes: dict[str, Any] = {}
+    refused: list[str] = []
     if prune:
         for result in report.succeeded:
-            prunes[result.store] = prune_store(tc, result.store, dry_run=dry_run, yes=yes, json=json)
+            try:
+                prunes[result.store] = prune_store(tc, result.store, dry_run=dry_run, yes=yes, json=json)
+            except CancelledByUser as exc:
+                prunes[result.store] = {"store": result.store, "deleted": [], "refused": exc.message}
+                refused.append(result.store)
     if json:
         out = []
         for r in report.results:
@@ -157,19 +166,28 @@ def mirror(c, store=None, all_=False, prune=False, dry_run=False, yes=False, jso
                 out.append(item)
             else:
                 out.append({"store": r.store, "ok": False, "error": r.error, "exit_code": r.exit_code})
-        emit_json(out)
-    else:
-        for r in report.succeeded:
-            plan: Plan = r.data["_plan"]
-            if dry_run:
-                render.plan(plan)
-            else:
-                for w in plan.warnings:
-                    print(f"warning: {r.store}: {w}", file=sys.stderr)
-                render.key_values(f"{r.store}: snapshot {r.data['snapshot']} verified and published as latest",
-                                  summary_rows(r.data))
-        if len(names) > 1:
-            render.table("mirror --all", ("store", "result"),
-                         [(r.store, r.data.get("snapshot", "planned") if r.ok else f"FAILED: {r.error}")
-                          for r in report.results])
-    finish(report)
+        emit_json(out, exit_code=report.exit_code or (3 if refused else 0))
+    if report.failed:
+        finish(report)
+    if refused:
+        raise CancelledByUser(
+            f"{', '.join(refused)}: the snapshot was made and verified; pruning old snapshots was not done "
+            f"({prunes[refused[0]]['refused']})"
+        )
+
+
+def show_mirrors(report: Any, *, dry_run: bool, many: bool) -> None:
+    """Each store's snapshot summary (or its plan, for a dry run)."""
+    for r in report.succeeded:
+        plan: Plan = r.data["_plan"]
+        if dry_run:
+            render.plan(plan)
+        else:
+            for w in plan.warnings:
+                print(f"warning: {r.store}: {w}", file=sys.stderr)
+            render.key_values(f"{r.store}: snapshot {r.data['snapshot']} verified and published as latest",
+                              summary_rows(r.data))
+    if many:
+        render.table("mirror --all", ("store", "result"),
+                     [(r.store, r.data.get("snapshot", "planned") if r.ok else f"FAILED: {r.error}")
+                      for r in report.results])

@@ -97,6 +97,25 @@ def test_prune_without_snapshots_says_why_nothing_is_deleted(ctx: Context, mirro
     assert result["deleted"] == [] and "kept" in capsys.readouterr().out
 
 
+def test_a_done_mirror_is_reported_before_the_refused_prune(ctx: Context, mirror_dir: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    for day in range(1, 21):
+        _snapshot(mirror_dir, f"202001{day:02d}T000000Z", verified=True)
+    plan = Plan(store="shop", action="mirror", changes=[])
+    monkeypatch.setattr("maint.tasks.mirror.mirror_one", lambda tc, name, options, **k: {
+        "store": name, "snapshot": "20200120T000000Z", "_plan": plan})
+    monkeypatch.setattr("maint.tasks.mirror.summary_rows", lambda data: [("snapshot", data["snapshot"])])
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    with pytest.raises(Exit) as err:
+        mirror(ctx, store="shop", prune=True)
+    out, errors = capsys.readouterr()
+    assert err.value.code == 3
+    assert "shop: snapshot 20200120T000000Z verified and published as latest" in out
+    assert "the snapshot was made and verified; pruning old snapshots was not done" in errors
+    assert len(list((mirror_dir / "acme" / "shop").glob("2020*"))) == 20
+
+
 def test_serve_refuses_an_unverified_snapshot_before_importing(ctx: Context, mirror_dir: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     _snapshot(mirror_dir, "20260101T000000Z", verified=False)
@@ -116,7 +135,7 @@ def test_restore_needs_an_explicit_snapshot(ctx: Context, monkeypatch: pytest.Mo
     _no_connect(monkeypatch, "maint.tasks.restore")
     with pytest.raises(Exit) as err:
         restore(ctx, "shop")
-    assert err.value.code == 50
+    assert err.value.code == 2
 
 
 def test_restore_asks_before_changing_the_live_store(ctx: Context, mirror_dir: Path,
