@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as _json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from maint.pricing.discounts import DiscountPlan
 from maint.pricing.groups import GroupPlan
 from maint.pricing.issues import SheetInvalidError, issue_table
 from maint.pricing.prices import PriceChanges, PricePlan
-from maint.pricing.undo import file_sha256, read_undo, store_dir
+from maint.pricing.undo import ColumnUpdate, file_sha256, read_undo, store_dir
 from maint.remote.sql import connect_db, open_db
 from maint.remote.ssh import connect
 from maint.tasks.common import TaskContext, assume_yes, confirm, emit_json, maint_task, task, work_session
@@ -291,7 +292,7 @@ def _done(
     positional=["store", "undofile"],
     help={
         "store": "store name from the inventory",
-        "undofile": "an undo file written by prices, discounts or groups",
+        "undofile": "an undo file written by prices, discounts or groups (leave out to list the store's)",
         "dry_run": "show what would be restored and stop",
         "yes": "don't ask before restoring",
         "json": "print the result as JSON",
@@ -299,10 +300,12 @@ def _done(
     },
 )
 @maint_task
-def undo(c, store, undofile, dry_run=False, yes=False, json=False, over_budget=False):
-    """Restore the exact previous values recorded in an undo file."""
+def undo(c, store, undofile=None, dry_run=False, yes=False, json=False, over_budget=False):
+    """Restore the exact previous values recorded in an undo file (without one: list the store's)."""
     tc = TaskContext.from_c(c)
     cfg = tc.store(store)
+    if not undofile:
+        return list_undo_files(cfg, store, json)
     path = Path(undofile)
     meta, ops = read_undo(path)
     if meta.get("store") != cfg.store or meta.get("client") != cfg.client:
@@ -334,12 +337,14 @@ def undo(c, store, undofile, dry_run=False, yes=False, json=False, over_budget=F
             if not plan.rows:
                 _done(summary, json, f"{store}: No changes. Every value is already as before the run.")
                 return summary
+            values = undo_values(plan.ops)
+            summary["values"] = [dict(zip(UNDO_KEYS, row, strict=True)) for row in values[:SHOWN]]
             if not json:
-                render.console().print(
-                    f"{store}: would restore {plan.rows} value(s) from {path.name} "
-                    f"({plan.already} already restored)",
-                    highlight=False,
-                    markup=False,
+                render.table(
+                    f"Plan for {store}: restore {plan.rows} value(s) from {path.name} "
+                    f"({plan.already} already restored; first {min(SHOWN, len(values))} shown)",
+                    UNDO_COLUMNS,
+                    values[:SHOWN],
                 )
             if dry_run:
                 _done(summary, json, f"{store}: dry run, nothing changed.")
@@ -375,6 +380,50 @@ def undo(c, store, undofile, dry_run=False, yes=False, json=False, over_budget=F
         undo=f"fab undo {store} {applied.undo_file}",
     )
     return summary
+
+
+UNDO_COLUMNS = ("table", "row", "column", "now", "back to")
+UNDO_KEYS = ("table", "row", "column", "now", "back_to")
+
+
+def undo_values(ops: list[Any]) -> list[tuple[str, str, str, str, str]]:
+    """Old → new per value, as the plan of the original change showed them."""
+    rows: list[tuple[str, str, str, str, str]] = []
+    for op in ops:
+        if isinstance(op, ColumnUpdate):
+            rows += [(op.table, f"{op.key} {key}", op.column, str(now), str(back)) for key, now, back in op.rows]
+        else:
+            rows.append((op.table, f"{len(op.scopes())} product/group pair(s)", "tiers",
+                         f"{len(op.before)} row(s)", f"{len(op.after)} row(s)"))
+    return rows
+
+
+def list_undo_files(cfg: Any, store: str, as_json: bool) -> list[dict[str, Any]]:
+    """The store's undo files, newest first, each with what it undoes."""
+    folder = store_dir(cfg.state_dir, cfg.client, cfg.store)
+    found = []
+    for path in sorted(folder.glob("*.undo"), reverse=True):
+        try:
+            with path.open(encoding="utf-8") as stream:
+                meta = _json.loads(stream.readline())
+        except (OSError, ValueError):
+            meta = {}
+        rows = sum(int(op.get("rows", 0) or 0) for op in meta.get("operations", []) if isinstance(op, dict))
+        stamp = str(meta.get("created", ""))  # 20261130T120000123456Z
+        when = (f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}+00:00"
+                if len(stamp) >= 15 else None)
+        found.append({"file": str(path), "task": meta.get("task", "?"), "created": when,
+                      "source": Path(str(meta.get("file", ""))).name, "rows": rows})
+    if as_json:
+        emit_json([{"store": store, "undo_files": found}])
+        return found
+    if not found:
+        render.console().print(f"{store}: no undo files yet (in {folder})", highlight=False, markup=False)
+        return found
+    render.table(f"Undo files of {store}, newest first", ("created", "task", "from", "values", "file"),
+                 [(f"{f['created'][:16].replace('T', ' ')} UTC" if f["created"] else "?", f["task"], f["source"], f["rows"], Path(f["file"]).name) for f in found])
+    render.command("restore the newest with:", f"fab undo {store} {found[0]['file']} --dry-run")
+    return found
 
 
 def discount_summary(plan: DiscountPlan) -> dict[str, Any]:
