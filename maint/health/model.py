@@ -76,6 +76,7 @@ class CheckResult:
     warn: float | None = None
     crit: float | None = None
     seconds: float = 0.0
+    bad_when: str = "above"  # the spec's direction, for perfdata ranges
 
     def as_dict(self) -> dict[str, Any]:
         return {
