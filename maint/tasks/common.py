@@ -67,6 +67,7 @@ class Run:
     started: datetime
     json: bool = False
     emitted: bool = False
+    dry_run: bool = False
 
 
 RUN: Run | None = None
@@ -96,6 +97,7 @@ def maint_task(fn: Callable[..., Any]) -> Callable[..., Any]:
                 if "dry_run" not in accepts:
                     raise UsageError(f"{name} has no dry run; run it without --dry")
                 kwargs["dry_run"] = True
+            run.dry_run = bool(kwargs.get("dry_run"))
             render.note(f"{name} started {render.iso(run.started)}")
             return fn(c, *args, **kwargs)
         except MaintError as exc:
@@ -245,7 +247,8 @@ def work_session(
         for w in warnings:
             _stderr_warning(w)
     started = datetime.now(UTC)
-    outcome = "ok"
+    # a dry run is logged as one, so a statement never shows it as if it had changed something
+    outcome = "dry run" if RUN is not None and RUN.dry_run else "ok"
     try:
         yield warnings
     except MaintError as exc:

@@ -5,6 +5,7 @@ The rules live in maint.billing; these tasks only parse flags, open the ledger a
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -90,10 +91,11 @@ def _write_csv(path: str, statement: Any) -> None:
         "html": "also write the statement as a self-contained HTML page to this file",
         "json": "print JSON for machines",
         "all_": "the agency's overview of every client for the month",
+        "detail": "also list automatic runs that changed nothing (info, check, dry runs, failed validations)",
     },
 )
 @maint_task
-def hours(c, client=None, month="", csv="", html="", json=False, all_=False):
+def hours(c, client=None, month="", csv="", html="", json=False, all_=False, detail=False):
     """Show a client's time and credits against their plan for a month (statement)."""
     tc = TaskContext.from_c(c)
     if client and all_:
@@ -125,11 +127,43 @@ def hours(c, client=None, month="", csv="", html="", json=False, all_=False):
     if json:
         emit_json([{"store": None, **statement.as_dict()}], month=first.strftime("%Y-%m"))
     elif "-" not in (csv, html):  # stdout carries the CSV or HTML itself
-        render.show(render_table(statement))
+        shown, hidden = client_view(statement, detail)
+        render.show(render_table(shown))
+        if hidden:
+            render.console().print(
+                f"{len(hidden)} automatic run(s) that changed nothing are not listed (read-only looks, dry "
+                f"runs, failed validations: {format_hours(sum(i.seconds for i in hidden))} in all); "
+                "--detail lists them",
+                highlight=False,
+                markup=False,
+            )
     if csv:
         _write_csv(csv, statement)
     if html:
         _write(html, render_html(statement))
+
+
+# Automatic runs that only looked: the client's statement leaves them out unless --detail.
+READ_ONLY_TASKS = frozenset({"info", "check"})
+
+
+def changed_nothing(item: Any) -> bool:
+    if item.source != "auto":
+        return False
+    failed_fast = item.outcome.startswith("failed") and item.seconds < 60  # e.g. a sheet refused at once
+    return item.task in READ_ONLY_TASKS or item.outcome == "dry run" or failed_fast
+
+
+def client_view(statement: Any, detail: bool) -> tuple[Any, list[Any]]:
+    """The statement as the client reads it, and the entries it leaves out."""
+    if detail:
+        return statement, []
+    hidden = [i for i in statement.items if changed_nothing(i)]
+    if not hidden:
+        return statement, []
+    kept = [i for i in statement.items if not changed_nothing(i)]
+    usage = dataclasses.replace(statement.usage, items=kept)  # totals stay; the lists and breakdowns shrink
+    return build_statement(statement.client, statement.title, statement.month, statement.currency, usage), hidden
 
 
 def _category(plans: Plans, plan: Any, level: int, category: str) -> int | None:
