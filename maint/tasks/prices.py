@@ -11,6 +11,7 @@ from typing import Any
 
 from maint import render
 from maint.errors import InputError, PreconditionError
+from maint.facts.names import get_group_names, get_product_names, product_label
 from maint.facts.opencart import get_store_facts
 from maint.pricing import service
 from maint.pricing.discounts import DiscountPlan
@@ -49,14 +50,14 @@ def price_summary(plan: PricePlan) -> dict[str, Any]:
                 "product_id": c.product_id,
                 "old": c.old,
                 "new": c.new,
-                "change": service.percent(c),
+                "change_percent": None if c.ratio is None else round(float(c.ratio) * 100, 2),
             }
             for c in plan.largest(SHOWN)
         ],
     }
 
 
-def show_price_plan(store: str, plan: PricePlan) -> None:
+def show_price_plan(store: str, plan: PricePlan, names: dict[int, str] | None = None) -> None:
     if plan.skipped:
         render.table(
             f"Skipped {len(plan.skipped)} invalid row(s) (--skip-invalid)",
@@ -72,7 +73,10 @@ def show_price_plan(store: str, plan: PricePlan) -> None:
         )
     if not plan.changes:
         return
-    rows = [(c.row, c.key, c.product_id, c.old, c.new, service.percent(c)) for c in plan.largest(SHOWN)]
+    rows = [
+        (c.row, c.key, product_label(c.product_id, names or {}), c.old, c.new, service.percent(c))
+        for c in plan.largest(SHOWN)
+    ]
     render.table(
         f"Plan for {store}: {len(plan.changes)} price change(s), {plan.unchanged} unchanged, "
         f"{len(plan.large)} beyond ±50 % (largest {len(rows)} shown)",
@@ -214,10 +218,13 @@ def prices(
                     )
                     plan.changes, plan.special_op, plan.special_pairs_changed = PriceChanges(), None, 0
             summary = {"store": store, **price_summary(plan), "dry_run": dry_run, "applied": False}
+            names = get_product_names(db, facts.db.prefix, (c["product_id"] for c in summary["largest"]))
+            for shown in summary["largest"]:
+                shown["product"] = names.get(int(shown["product_id"]))
             if diff_csv:
                 service.write_diff_csv(plan, Path(diff_csv))
             if not json:
-                show_price_plan(store, plan)
+                show_price_plan(store, plan, names)
             if plan.empty:
                 reason = noop or f"all {plan.unchanged} price(s) already as in the file"
                 summary["noop_reason"] = reason
@@ -571,7 +578,7 @@ def group_summary(plan: GroupPlan) -> dict[str, Any]:
     }
 
 
-def show_group_plan(store: str, plan: GroupPlan) -> None:
+def show_group_plan(store: str, plan: GroupPlan, names: dict[int, str] | None = None) -> None:
     if plan.skipped:
         render.table(
             f"Skipped {len(plan.skipped)} invalid row(s) (--skip-invalid)",
@@ -582,7 +589,12 @@ def show_group_plan(store: str, plan: GroupPlan) -> None:
         return
     rows: list[tuple[str, str, str]] = [("create group", name, f"id {gid}") for gid, name in plan.created]
     rows += [("rename group", old, new) for _, old, new in plan.renamed]
-    rows += [("move customer", email, f"group {old} → {new}") for _, email, old, new in plan.moved[:SHOWN]]
+    known = {**(names or {}), **dict(plan.created)}
+
+    def group(gid: int) -> str:
+        return known.get(gid, f"group {gid}")
+
+    rows += [("move customer", email, f"{group(old)} → {group(new)}") for _, email, old, new in plan.moved[:SHOWN]]
     if len(plan.moved) > SHOWN:
         rows.append(("…", f"{len(plan.moved) - SHOWN} more customers", ""))
     render.table(
@@ -640,7 +652,7 @@ def groups(
                 )
             summary = {"store": store, **group_summary(plan), "dry_run": dry_run, "applied": False}
             if not json:
-                show_group_plan(store, plan)
+                show_group_plan(store, plan, get_group_names(db, facts.db.prefix))
             if not plan:
                 summary["noop_reason"] = "every group and customer already as in the file"
                 _done(summary, json, f"{store}: No changes. {summary['noop_reason']}")

@@ -62,6 +62,10 @@ def test_every_dry_flag_leaves_the_store_unchanged_even_with_yes(
     code, out, err = run(fab, capsys, task, "s3", str(sheets(tmp_path)[task]), dry, "--yes")
     assert code == 0 and "dry run, nothing changed" in out and "applied" not in out
     assert store_state("s3") == before
+    if task == "prices":  # plans name things: "Product 21 (…)", not a bare id
+        assert "Product 21 (" in out
+    if task == "groups":
+        assert "→ Wholesale" in out and "group 1" not in out
 
 
 def test_undo_lists_the_files_newest_first_and_its_dry_run_shows_old_and_new(
