@@ -81,6 +81,18 @@ def command(label: str, cmd: str, *, out: Console | None = None) -> None:
     con.file.flush()
 
 
+def line(text: str, *, out: Console | None = None, width: int = 200) -> None:
+    """A line of text: wrapped to a terminal's width, cut when piped (the full text is in --json)."""
+    con = out or console()
+    if con.quiet:
+        return
+    if con.is_terminal:
+        con.print(text, markup=False, highlight=False)
+    else:
+        con.file.write(cut(text, width) + "\n")
+        con.file.flush()
+
+
 def cut(text: str, width: int = MAX_CELL) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 

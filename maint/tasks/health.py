@@ -134,7 +134,7 @@ def show_results(outcome, changes, problems):
         status_column=2,
     )
     for t in changes:
-        print(f"alert: {alerts.describe(t)}")
+        render.line(f"alert: {alerts.describe(t)}")
     for p in problems:
         print(f"warning: {p}", file=sys.stderr)
 
