@@ -5,6 +5,7 @@ Only this package knows about Fabric's ``c``; everything below it takes plain ar
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -99,7 +100,10 @@ def maint_task(fn: Callable[..., Any]) -> Callable[..., Any]:
                 kwargs["dry_run"] = True
             run.dry_run = bool(kwargs.get("dry_run"))
             render.note(f"{name} started {render.iso(run.started)}")
-            return fn(c, *args, **kwargs)
+            with contextlib.ExitStack() as stack:
+                if quiet and not as_json:  # plain print()s too; questions go to stderr (confirm)
+                    stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+                return fn(c, *args, **kwargs)
         except MaintError as exc:
             message = str(exc)
             if isinstance(exc, UsageError):
@@ -117,6 +121,8 @@ def maint_task(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise Exit(code=0) from None
         finally:
             render.note(f"{name} finished in {(datetime.now(UTC) - run.started).total_seconds():.1f}s")
+            RUN = None  # a library caller's next work_session is not this run's
+            render.set_output()
 
     return wrapper
 
@@ -211,7 +217,9 @@ def confirm(question: str, *, yes: bool = False) -> None:
         return
     if not sys.stdin.isatty():
         raise CancelledByUser(f"{question} needs confirmation: run in a terminal or pass --yes")
-    answer = input(f"{question} [y/N] ").strip().lower()
+    sys.stderr.write(f"{question} [y/N] ")  # on stderr: stdout may be piped, or silenced by --quiet
+    sys.stderr.flush()
+    answer = input().strip().lower()
     if answer not in ("y", "yes"):
         raise CancelledByUser("cancelled, nothing was changed")
 

@@ -147,3 +147,12 @@ def test_no_color_and_a_closed_pipe_leave_no_trace() -> None:
     script = "import sys; from maint.tasks.program import main; sys.argv=['maint','info','--help']; main()"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert "\x1b[" not in done.stdout + done.stderr
+
+
+def test_quiet_prints_nothing_but_errors(capsys) -> None:
+    code, out, err = run(["fab", "log", "demo", "30m", "quiet work", "-q"], capsys)
+    assert (code, out, err) == (0, "", "")
+    code, out, _ = run(["fab", "log", "demo", "30m", "loud work"], capsys)
+    assert code == 0 and out.startswith("logged #")
+    code, out, err = run(["fab", "log", "demo", "nonsense", "-q"], capsys)
+    assert code == 50 and out == "" and err.startswith("error: ")
