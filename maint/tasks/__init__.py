@@ -11,6 +11,7 @@ from maint.tasks import mirror as mirror_tasks
 from maint.tasks import prices as price_tasks
 from maint.tasks import restore as restore_tasks
 from maint.tasks import serve as serve_tasks
+from maint.tasks import upgrade as upgrade_tasks
 from maint.tasks.common import CONFIG_DEFAULTS
 
 ns = Collection()
@@ -20,6 +21,8 @@ for _task in (
     mirror_tasks.mirror,
     serve_tasks.serve,
     restore_tasks.restore,
+    upgrade_tasks.upgrade,
+    upgrade_tasks.rollback,
     price_tasks.prices,
     price_tasks.discounts,
     price_tasks.groups,
