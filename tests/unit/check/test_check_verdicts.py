@@ -189,7 +189,7 @@ def test_verdicts(case: Path, playbooks) -> None:
     if "breaks" in expect:
         assert [b.split(":")[0] for b in report.breaks] == expect["breaks"]
     for ident in expect.get("advisories", []):
-        assert ident in [a.id for a in report.advisories]
+        assert ident in [a.advisory.id for a in report.advisories]
     for text in expect.get("warnings", []):
         assert any(text in w for w in report.warnings)
 
