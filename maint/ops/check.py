@@ -23,13 +23,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from maint.advisories import GradedAdvisory, grade_advisories, overall_grade
+from maint.advisories import summary as advisory_summary
 from maint.errors import InputError
 from maint.facts.host import HostFacts
 from maint.facts.mysql import DbServer
 from maint.facts.php import PhpFacts
 from maint.facts.web import WebServer
-from maint.advisories import GradedAdvisory, grade_advisories, overall_grade
-from maint.advisories import summary as advisory_summary
 from maint.matrix import Advisory, Matrix, Release, Version, VersionError, parse_version
 
 OK, WARNING, UNSUPPORTED, UNKNOWN, CRITICAL = "ok", "warning", "unsupported", "unknown", "critical"
@@ -814,7 +814,9 @@ def _recommendation(
         if safe:
             then = min(safe, key=lambda r: _line_order(release, r))
             floor = max(then.php_min, then.php_runtime, key=lambda v: v.parts)
-            text += f" (then {then.name}, which needs PHP >= {floor.dotted}, works up to {then.php.max.dotted})"
+            text += (
+                f" (then {then.name}, which needs PHP >= {floor.dotted}, works up to {then.php.max.dotted})"
+            )
         return None, text
     target = candidates[0]
     own = release.version.line()
