@@ -55,18 +55,19 @@ def overall_grade(graded: Sequence[GradedAdvisory]) -> str:
 
 
 def summary(graded: Sequence[GradedAdvisory]) -> str:
-    """A short reason: "2 critical, fixed in 4.1.0.0 (CVE-…); 4 without a fix (mitigations below)"."""
+    """A short reason ("2 critical fixed in 4.1.0.0, 1 fixable, 4 with no fix"); the ids are listed
+    with the advisories."""
     if not graded:
         return "no known advisory applies"
-    parts = []
     urgent = [g for g in graded if g.grade == CRITICAL]
     fixable = [g for g in graded if g.grade == WARNING and g.advisory.fixed is not None]
     unfixed = [g for g in graded if g.advisory.fixed is None]
-    for group, word in ((urgent, "critical"), (fixable, "fixable")):
-        if group:
-            fixes = sorted({g.advisory.fixed.dotted for g in group if g.advisory.fixed})
-            ids = ", ".join(g.advisory.id for g in group[:2]) + (", …" if len(group) > 2 else "")
-            parts.append(f"{len(group)} {word} ({ids}), fixed in {'/'.join(fixes)}")
+    parts = []
+    if urgent:
+        fixes = sorted({g.advisory.fixed.dotted for g in urgent if g.advisory.fixed})
+        parts.append(f"{len(urgent)} critical fixed in {'/'.join(fixes)}")
+    if fixable:
+        parts.append(f"{len(fixable)} fixable")
     if unfixed:
-        parts.append(f"{len(unfixed)} with no fix: mitigate")
-    return "; ".join(parts)
+        parts.append(f"{len(unfixed)} with no fix")
+    return ", ".join(parts)

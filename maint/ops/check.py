@@ -197,6 +197,22 @@ def advisory_dict(graded: GradedAdvisory) -> dict[str, Any]:
     }
 
 
+def brief(text: str, width: int = 60) -> str:
+    """The head of a reason for the default table: up to its first ": " or "; " outside brackets,
+    cut to ``width`` characters; the whole reason is in ``--sources`` and ``--json``."""
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
+        if depth == 0 and text.startswith((": ", "; "), i):
+            text = text[:i]
+            break
+    return clip(text, width)
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)].rstrip() + "…"
+
+
 def worst(statuses: Iterable[str]) -> str:
     return max(statuses, key=lambda s: _RANK[s], default=OK)
 
@@ -271,7 +287,7 @@ def release_verdict(release: Release) -> Verdict:
             release.name,
             supported,
             UNSUPPORTED,
-            f"line {line.name} is end of life ({line.eol_reason}): no fixes, security or otherwise",
+            f"line {line.name} is end of life: no fixes, security or otherwise ({line.eol_reason})",
             source,
             uncertain=line.uncertain,
         )
@@ -340,7 +356,7 @@ def php_verdict(release: Release, platform: Platform) -> Verdict:
             found,
             supported,
             OK,
-            f"within PHP {floor.dotted}-{profile.max.dotted}; run clean on PHP {version.line()}",
+            f"run clean on PHP {version.line()} (supported {floor.dotted}-{profile.max.dotted})",
             f"{profile.source}; {PLATFORM_FACTS} (PHP {version.line()})",
         )
     return Verdict(

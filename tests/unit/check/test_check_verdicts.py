@@ -24,6 +24,7 @@ from maint.ops.check import (
     unknown_report,
     validate_targets,
 )
+from tests.unit.check.test_check_matrix import PRIVATE_SOURCE
 
 CASES = Path(__file__).resolve().parents[3] / "fixtures" / "ops" / "check"
 ROOT = "/var/www/shop"
@@ -192,6 +193,8 @@ def test_verdicts(case: Path, playbooks) -> None:
         assert ident in [a.advisory.id for a in report.advisories]
     for text in expect.get("warnings", []):
         assert any(text in w for w in report.warnings)
+    private = [v.source for v in report.verdicts if PRIVATE_SOURCE.search(v.source)]
+    assert not private, "verdicts cite public sources only"
 
 
 def test_every_verdict_carries_a_reason_and_the_platform_ones_a_source(playbooks) -> None:
