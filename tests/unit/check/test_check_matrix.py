@@ -217,6 +217,10 @@ MATRIX_BREAKAGES = {
         lambda d: d["releases"].append("4.2.0.1"),
         r"releases\[\d+\]: must be a mapping",
     ),
+    "measured on a PHP that is not a minor": (
+        lambda d: release(d, "4.1.0.4").update(measured_php=["8.2.26"]),
+        r"\(4\.1\.0\.4\): 'measured_php' lists PHP minors",
+    ),
 }
 
 
@@ -255,6 +259,10 @@ ADVISORY_BREAKAGES = {
     "missing summary": (
         lambda d: advisory(d, "CVE-2021-47923").pop("summary"),
         r"CVE-2021-47923\): missing 'summary'",
+    ),
+    "no fix and no mitigation": (
+        lambda d: advisory(d, "CVE-2024-21518").pop("mitigation"),
+        r"CVE-2024-21518\): no 'fixed' release, so a 'mitigation'",
     ),
 }
 
