@@ -814,10 +814,14 @@ def _recommendation(
         return None, "no recommendation while the PHP version is unknown" + (f" ({fixes})" if fixes else "")
     why = _upgrade_reasons(release, php_status, graded)
     if not why:
-        return None, (
+        text = (
             f"{release.name} runs on PHP {platform.php} and no advisory for it has a fixed release: "
             "no core upgrade needed"
         )
+        newest = recommend_upgrade(matrix, release, platform, advisories)
+        if newest is not None and newest.version.line() == release.version.line():
+            text += f" (the newest in line {newest.version.line()} is {newest.name}, at the next update)"
+        return None, text
     candidates = upgrade_candidates(matrix, release, platform, advisories)
     if not candidates:
         needed = f" and fixes {', '.join(a.id for a in fixable)}" if fixable else ""
