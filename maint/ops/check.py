@@ -843,7 +843,10 @@ def _recommendation(
     same_line = target.version.line() == own
     fixes = " and fixes the advisories" if "advisories" in why else ""
     if same_line:
-        text = f"upgrade to {target.name}: the newest release in line {own} that supports {_describe(platform)}{fixes}"
+        text = (
+            f"upgrade to {target.name}: the newest release in line {own} that supports "
+            f"{_describe(platform)}{fixes}"
+        )
     else:
         text = (
             f"upgrade to {target.name}: the newest release of a newer line ({target.version.line()}) that "
