@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from maint.billing.account import EVENT_KINDS, AccountEvent, WorkItem
+from maint.billing.account import EVENT_KINDS, AccountEvent, WorkItem, migrate_terms
 from maint.errors import InputError
 
 LEDGER_FILE = "ledger.sqlite"
@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS account (
 );
 CREATE INDEX IF NOT EXISTS account_client ON account (client, on_day);
 """
+
+# 2: terms are dated `term` events; old undated `terms` rows get dated copies (see migrate_terms).
+SCHEMA_VERSION = 2
 
 _EFFECTIVE = "NOT EXISTS (SELECT 1 FROM entries s WHERE s.supersedes = e.id)"
 
@@ -111,6 +114,7 @@ class Ledger:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA foreign_keys=ON")
         _initialise(self.db)
+        self._migrate()
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> Ledger:
@@ -126,6 +130,23 @@ class Ledger:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    def _migrate(self) -> None:
+        """Bring an older ledger up to SCHEMA_VERSION in one transaction; the old rows stay."""
+        if self.db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                clients = [r[0] for r in self.db.execute("SELECT DISTINCT client FROM account WHERE kind = 'terms'")]
+                for client in clients:
+                    for day, data, old in migrate_terms(self.events(client)):
+                        self._insert_event(client, "term", day, 0, data, f"dated copy of undated terms #{old}", None)
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     # --- work entries --------------------------------------------------------------------------
 
@@ -261,8 +282,20 @@ class Ledger:
         note: str = "",
         now: datetime | None = None,
     ) -> int:
-        if kind not in EVENT_KINDS:
+        if kind not in EVENT_KINDS or kind == "terms":
             raise InputError(f"unknown account event {kind!r} (known: {', '.join(EVENT_KINDS)})")
+        return self._insert_event(client, kind, on, amount, data, note, now)
+
+    def _insert_event(
+        self,
+        client: str,
+        kind: str,
+        on: date,
+        amount: int,
+        data: dict[str, Any] | None,
+        note: str,
+        now: datetime | None,
+    ) -> int:
         cur = self.db.execute(
             "INSERT INTO account (client, kind, on_day, amount, data, note, recorded) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (

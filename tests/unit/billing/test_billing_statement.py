@@ -6,7 +6,7 @@ import json
 from datetime import date
 
 import pytest
-from billing_factory import work
+from billing_factory import event, work
 from rich.console import Console
 
 from maint.billing.account import Terms
@@ -100,7 +100,8 @@ def test_a_ticket_is_charged_once_to_the_task_and_store_of_its_first_entry(plans
         work("2026-11-05", 0.1, task="upgrade"),
         work("2026-11-05", 0.2, task="upgrade"),  # the same task, store and day: one ticket
     ]
-    usage = credits_usage(plan, Terms(start=NOV), [], items, NOV, date(2026, 11, 6))
+    confirmed = [event("confirm", "2026-11-03", ticket=t) for t in ("T1", "demo:upgrade:2026-11-05")]
+    usage = credits_usage(plan, Terms(start=NOV), confirmed, items, NOV, date(2026, 11, 6))
     st = build_statement("acme", "Acme", NOV, "R", usage)
     assert {b.name: b.credits for b in st.by_task} == {"manual": 10, "prices": 0, "upgrade": 20}
     assert {b.name: b.credits for b in st.by_store} == {"demo": 30, "b": 0}

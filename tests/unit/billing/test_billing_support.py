@@ -8,7 +8,7 @@ from billing_factory import event, work
 from maint.billing.plans import Plans, SupportPlan
 from maint.billing.rules import check_entry_day, check_support_events, support_span, support_usage
 from maint.billing.service import support_prices
-from maint.errors import InputError
+from maint.errors import BudgetError, InputError
 
 
 @pytest.fixture
@@ -115,5 +115,5 @@ def test_entries_outside_the_period_are_refused(plan: SupportPlan, day: str, ok:
     if ok:
         check_entry_day(plan, events, items, when)
     else:
-        with pytest.raises(InputError, match="outside the support period"):
+        with pytest.raises(BudgetError, match="outside the support period|during the suspension"):
             check_entry_day(plan, events, items, when)
