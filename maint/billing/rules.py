@@ -261,11 +261,11 @@ def _allocate(
 def _carried(plan: HoursPlan, book: TermBook, items: list[WorkItem], start: date, depth: int = 0) -> dict[date, float]:
     """Hours the previous period covered in the week that straddles into this one."""
     week = week_start(start)
-    before = [i for i in items if week <= i.day < start and i.done]
+    before = [i for i in items if week <= i.day < start]
     if not before:
         return {}
     prev_start, prev_end, months = hours_period(book, start - timedelta(days=1))
-    prev_items = _in((i for i in items if i.done), prev_start, prev_end)
+    prev_items = _in(items, prev_start, prev_end)
     carry = _carried(plan, book, items, prev_start, depth + 1) if depth < 2 else {}
     covered, _, _ = _allocate(plan, prev_items, plan.hours_per_month * months, carry)
     return {week: sum(covered[i.id] for i in prev_items if week_start(i.day) == week)}
@@ -282,7 +282,7 @@ def hours_usage(
     `items` may hold more than the period (the straddling week before it is read from them).
     """
     book = as_book(terms)
-    all_items = [i for i in items if i.done]
+    all_items = list(items)  # time is time, a failed run's too (credits are what a failure does not cost)
     start, end, months = hours_period(book, month)
     mine = _in(all_items, start, end)
     included = plan.hours_per_month * months

@@ -190,11 +190,11 @@ def test_log_correct_supersedes_an_entry_and_keeps_the_original(c, maint_config,
     assert _rows(maint_config)[0][2] == 0
 
 
-def test_log_for_support_outside_the_period_is_refused(c, maint_config) -> None:
-    assert _exit_code(lambda: tasks.log(c, "bolt-shop", "1h", "no period yet")) == 50
+def test_log_for_support_outside_the_period_is_refused_as_plan_spent(c, maint_config) -> None:
+    assert _exit_code(lambda: tasks.log(c, "bolt-shop", "1h", "no period yet")) == 62
     tasks.account(c, "bolt", period=3, on="2026-11-02")
     tasks.log(c, "bolt-shop", "1h", "first request", on="2026-11-05")
-    assert _exit_code(lambda: tasks.log(c, "bolt-shop", "1h", "too early", on="2026-11-01")) == 50
+    assert _exit_code(lambda: tasks.log(c, "bolt-shop", "1h", "too early", on="2026-11-01")) == 62
     assert len(_rows(maint_config)) == 1
 
 
@@ -202,11 +202,19 @@ def test_account_records_packs_and_refuses_odd_sizes(c, maint_config, capsys) ->
     tasks.account(c, "acme", pack=50, on="2026-11-02")
     assert _exit_code(lambda: tasks.account(c, "acme", pack=30)) == 50
     assert _exit_code(lambda: tasks.account(c, "demo", pack=50)) == 50
-    tasks.log(c, "acme-shop", "2h", "server move", category="server", on="2026-11-03")
+    tasks.log(c, "acme-shop", "2h", "server move", category="server", on="2026-11-03", ticket="T1")
     capsys.readouterr()
     tasks.hours(c, "acme", json=True)
-    credits = json.loads(capsys.readouterr().out)["credits"]
-    assert credits == {"spent": 20, "bought": 50, "free_left": 20, "balance": 70}
+    unconfirmed = json.loads(capsys.readouterr().out)
+    assert unconfirmed["credits"]["spent"] == 0  # category 3: not charged before the client confirms
+    assert "T1 (category 3) is not charged" in unconfirmed["warnings"][0]
+    tasks.account(c, "acme", confirm="T1", by="Ann Smith", how="email", on="2026-11-03")
+    tasks.hours(c, "acme", json=True)
+    credits = json.loads(capsys.readouterr().out.split("\n", 1)[1])["credits"]
+    assert credits == {
+        "brought_forward": 0, "bought": 50, "free_granted": 40, "spent": 20, "free_lapsed": 0,
+        "balance": 70, "free_left": 20,
+    }  # fmt: skip
 
 
 def test_account_allows_one_suspension_and_one_resume(c, maint_config) -> None:
@@ -220,7 +228,7 @@ def test_account_allows_one_suspension_and_one_resume(c, maint_config) -> None:
 
 
 def test_account_terms_set_discount_and_grouping(c, maint_config, capsys) -> None:
-    tasks.account(c, "demo", start="2026-11-01", one_year=True, group_months=2)
+    tasks.account(c, "demo", start="2026-11-01", one_year=True, group_months=2, from_="2026-11-01")
     assert _exit_code(lambda: tasks.account(c, "demo", group_months=3)) == 50
     assert _exit_code(lambda: tasks.account(c, "demo", pack=25, one_year=True)) == 10
     capsys.readouterr()
@@ -231,9 +239,12 @@ def test_account_terms_set_discount_and_grouping(c, maint_config, capsys) -> Non
         "2026-12-31",
         80,
     )
-    assert data["fee"] == pytest.approx(2 * 18000 * 0.9)
+    assert data["fee"] == data["total_due"] == "32400.00"  # 2 x 18,000 less 10 %, exactly
     tasks.account(c, "demo", json=True)
-    assert json.loads(capsys.readouterr().out)["events"][0]["kind"] == "terms"
+    listed = json.loads(capsys.readouterr().out)
+    assert [(t["from"], t["term"], t["value"]) for t in listed["terms"]] == [
+        ("2026-11-01", "start", "2026-11-01"), ("2026-11-01", "one_year", True), ("2026-11-01", "group_months", 2),
+    ]  # fmt: skip
 
 
 def test_closing_an_incident_twice_is_refused(c) -> None:

@@ -112,7 +112,8 @@ def test_expired_support_is_blocked(tmp_path: Path) -> None:
         before_task(settings, "acme", "support-1m", "health", now=NOW)
 
 
-def test_credit_categories_needing_confirmation_ask_for_it(tmp_path: Path) -> None:
+def test_the_operators_yes_is_not_the_clients_confirmation(tmp_path: Path) -> None:
+    # Issue 19: --yes was taken as the client's confirmation of category 2/3 work.
     settings = _settings(tmp_path)
     asked: list[str] = []
 
@@ -120,14 +121,18 @@ def test_credit_categories_needing_confirmation_ask_for_it(tmp_path: Path) -> No
         asked.append(question)
         return True
 
-    assert before_task(settings, "acme", "credits", "upgrade", confirm=yes, now=NOW) == []
-    assert "category 3" in asked[0] and "20 credits" in asked[0]
-    with pytest.raises(CancelledByUser, match="not confirmed category 3"):
+    warnings = before_task(settings, "acme", "credits", "upgrade", confirm=yes, now=NOW)
+    assert "category 3" in asked[0] and "not confirmed yet" in asked[0]
+    assert "charged only once the client's confirmation is recorded" in warnings[0]
+    with pytest.raises(CancelledByUser, match="category 3 work not confirmed"):
         before_task(settings, "acme", "credits", "upgrade", confirm=lambda q: False, now=NOW)
-    # category 1 needs no confirmation; no prompt available means a reminder instead
+    # category 1 needs no confirmation
     assert before_task(settings, "acme", "credits", "check", confirm=lambda q: False, now=NOW) == []
-    assert "has the client confirmed" in before_task(settings, "acme", "credits", "prices", now=NOW)[0]
-
+    with Ledger.in_state_dir(settings.state_dir) as ledger:
+        ledger.add_event(
+            client="acme", kind="confirm", on=NOW.date(), data={"ticket": f"shop:upgrade:{NOW.date()}", "by": "Ann", "how": "email"}
+        )
+    assert before_task(settings, "acme", "credits", "upgrade", confirm=lambda q: False, now=NOW) == []
 
 def test_an_unknown_plan_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PlaybookError, match="unknown plan 'gold'"):

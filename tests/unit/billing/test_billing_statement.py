@@ -66,9 +66,9 @@ def test_csv_is_one_flat_table_with_a_section_column(starter_statement) -> None:
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert tuple(rows[0]) == CSV_HEADER
     sections = [r[0] for r in rows[1:]]
-    assert sections[:3] == ["summary", "fee", "overage"]
+    assert sections[:4] == ["summary", "fee line", "fee", "overage"]
     assert sections.count("week") == 6 and sections.count("entry") == 4
-    overage = rows[3]
+    overage = rows[4]
     assert (overage[3], overage[6]) == ("6.00", "3300.00")
 
 
@@ -106,4 +106,7 @@ def test_a_ticket_is_charged_once_to_the_task_and_store_of_its_first_entry(plans
     assert {b.name: b.credits for b in st.by_task} == {"manual": 10, "prices": 0, "upgrade": 20}
     assert {b.name: b.credits for b in st.by_store} == {"demo": 30, "b": 0}
     data = json.loads(json.dumps(st.as_dict()))
-    assert data["credits"] == {"spent": 30, "bought": 0, "free_left": 10, "balance": 10}
+    assert data["credits"] == {
+        "brought_forward": 0, "bought": 0, "free_granted": 40, "spent": 30, "free_lapsed": 0,
+        "balance": 10, "free_left": 10,
+    }  # fmt: skip
