@@ -129,7 +129,9 @@ class TermBook:
         cancelled = None
         for e in sorted(events, key=lambda e: (e.on, e.id)):
             if e.kind == "term" and e.data.get("name") in TERM_DEFAULTS:
-                changes.append(TermChange(e.on, e.data["name"], _value(e.data["name"], e.data.get("value")), e.id))
+                changes.append(
+                    TermChange(e.on, e.data["name"], _value(e.data["name"], e.data.get("value")), e.id)
+                )
             elif e.kind == "group":
                 groups.append(e.on.replace(day=1))
             elif e.kind == "cancel":
@@ -161,10 +163,13 @@ class TermBook:
         return found
 
     def at(self, day: date) -> Terms:
-        values = {name: (c.value if (c := self.change(name, day)) else default) for name, default in TERM_DEFAULTS.items()}
+        values = {
+            name: (c.value if (c := self.change(name, day)) else default)
+            for name, default in TERM_DEFAULTS.items()
+        }
         values["start"] = self.start
         year = self.change("one_year", day)
-        one_year_from = (max(year.on, self.start or year.on) if year and year.value else None)
+        one_year_from = max(year.on, self.start or year.on) if year and year.value else None
         if one_year_from == date.min:
             one_year_from = self.start
         return Terms(**values, one_year_from=one_year_from, cancelled=self.cancelled)

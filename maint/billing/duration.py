@@ -6,7 +6,9 @@ import re
 
 from maint.errors import InputError
 
-_HOURS_MINUTES = re.compile(r"^(?:(?P<h>\d+(?:[.,]\d+)?)\s*h)?\s*(?:(?P<m>\d+(?:[.,]\d+)?)\s*(?P<unit>m|min)?)?$")
+_HOURS_MINUTES = re.compile(
+    r"^(?:(?P<h>\d+(?:[.,]\d+)?)\s*h)?\s*(?:(?P<m>\d+(?:[.,]\d+)?)\s*(?P<unit>m|min)?)?$"
+)
 _CLOCK = re.compile(r"^(?P<h>\d+):(?P<m>[0-5]\d)$")
 _BARE = re.compile(r"^\d+(?:[.,]\d+)?$")
 DAY = 24 * 3600

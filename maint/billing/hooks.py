@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from maint.billing.ledger import Ledger
 from maint.billing.plans import CreditsPlan, load_plans
@@ -52,7 +52,9 @@ def before_task(
                 f"it is charged only once the client's confirmation is recorded "
                 f"(fab account {client} --confirm STORE{suffix} --by NAME --how email)"
             )
-            question = f"{task} for {client} is category {number} work the client has not confirmed yet; go ahead?"
+            question = (
+                f"{task} for {client} is category {number} work the client has not confirmed yet; go ahead?"
+            )
             if confirm is not None and not confirm(question):
                 raise CancelledByUser(f"{client}: category {number} work not confirmed by the client")
     if usage.spent:

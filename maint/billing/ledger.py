@@ -150,10 +150,14 @@ class Ledger:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                clients = [r[0] for r in self.db.execute("SELECT DISTINCT client FROM account WHERE kind = 'terms'")]
+                clients = [
+                    r[0] for r in self.db.execute("SELECT DISTINCT client FROM account WHERE kind = 'terms'")
+                ]
                 for client in clients:
                     for day, data, old in migrate_terms(self.events(client)):
-                        self._insert_event(client, "term", day, 0, data, f"dated copy of undated terms #{old}", None)
+                        self._insert_event(
+                            client, "term", day, 0, data, f"dated copy of undated terms #{old}", None
+                        )
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.db.execute("COMMIT")
         except BaseException:

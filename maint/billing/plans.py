@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from maint.billing.account import money
-
 from maint.errors import PlaybookError
 
 SUPPORT_MONTHS = (1, 3, 6, 12)
@@ -179,7 +178,8 @@ def _hours(r: _Reader) -> HoursPlan:
 def _levels(r: _Reader) -> dict[int, str]:
     raw = r.data.get("levels", {}) or {}
     if not isinstance(raw, Mapping) or any(
-        not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 4 or not isinstance(v, str) for k, v in raw.items()
+        not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 4 or not isinstance(v, str)
+        for k, v in raw.items()
     ):
         raise r.fail("levels", "must map support levels 1 to 4 to their names")
     return {int(k): str(v) for k, v in raw.items()}
@@ -233,7 +233,14 @@ _KINDS: dict[str, tuple[Any, set[str]]] = {
     "retainer": (_retainer, {"fee_per_month", "services"}),
     "hours": (
         _hours,
-        {"hours_per_month", "weekly_cap", "price_per_month", "overage_rate", "one_year_discount_pct", "levels"},
+        {
+            "hours_per_month",
+            "weekly_cap",
+            "price_per_month",
+            "overage_rate",
+            "one_year_discount_pct",
+            "levels",
+        },
     ),
     "credits": (_credits, {"categories", "packs", "free_start", "task_categories", "licence_credits"}),
     "support": (_support, {"months", "price", "extra_licence_price"}),

@@ -30,6 +30,7 @@ from maint.errors import BudgetError, InputError
 WARN_AT = 0.8  # share of the included hours at which the guard starts warning
 ZERO = Decimal("0.00")
 TermsLike = Terms | TermBook
+NO_TERMS = Terms()
 
 
 def add_months(day: date, months: int) -> date:
@@ -162,7 +163,9 @@ def contract_text(book: TermBook) -> str:
 # --- monthly retainer -------------------------------------------------------------------------
 
 
-def retainer_usage(plan: RetainerPlan, items: Iterable[WorkItem], month: date, terms: TermsLike = Terms()) -> Usage:
+def retainer_usage(
+    plan: RetainerPlan, items: Iterable[WorkItem], month: date, terms: TermsLike = NO_TERMS
+) -> Usage:
     """A fixed fee for each calendar month of the contract; hours are shown, never limited.
     A cancellation ends billing at the end of the month it was given in."""
     book = as_book(terms)
@@ -224,7 +227,11 @@ def _grouping(book: TermBook, first: date) -> int:
 
 
 def _weeks(
-    items: list[WorkItem], cap: float | None, start: date, end: date, carried: Mapping[date, float] | None = None
+    items: list[WorkItem],
+    cap: float | None,
+    start: date,
+    end: date,
+    carried: Mapping[date, float] | None = None,
 ) -> list[WeekUsage]:
     """Every week (from Monday) touching the period, empty weeks included, so a chart shows gaps."""
     weeks: dict[date, float] = {}
@@ -258,7 +265,9 @@ def _allocate(
     return covered, left, week_left
 
 
-def _carried(plan: HoursPlan, book: TermBook, items: list[WorkItem], start: date, depth: int = 0) -> dict[date, float]:
+def _carried(
+    plan: HoursPlan, book: TermBook, items: list[WorkItem], start: date, depth: int = 0
+) -> dict[date, float]:
     """Hours the previous period covered in the week that straddles into this one."""
     week = week_start(start)
     before = [i for i in items if week <= i.day < start]
@@ -296,7 +305,10 @@ def hours_usage(
             usage.notes.append(f"no fee for {m:%Y-%m}: outside the contract ({contract_text(book)})")
         elif terms_m.one_year and (terms_m.one_year_from is None or m >= month_start(terms_m.one_year_from)):
             pct = plan.one_year_discount_pct
-            usage.charge(f"package {m:%Y-%m} (one-year contract, {pct:g}% off)", plan.price_per_month * (100 - pct) / 100)
+            usage.charge(
+                f"package {m:%Y-%m} (one-year contract, {pct:g}% off)",
+                plan.price_per_month * (100 - pct) / 100,
+            )
         else:
             usage.charge(f"package {m:%Y-%m}", plan.price_per_month)
         m = add_months(m, 1)
@@ -323,7 +335,12 @@ def hours_usage(
             usage.fee, usage.fee_lines, usage.overage_hours = ZERO, [], 0.0
     if start <= today <= end:
         week = week_start(today)
-        _hours_warnings(usage, plan, left, week_left[week] if week in week_left else plan.weekly_cap - carried.get(week, 0.0))
+        _hours_warnings(
+            usage,
+            plan,
+            left,
+            week_left[week] if week in week_left else plan.weekly_cap - carried.get(week, 0.0),
+        )
         _contract_warning(usage, book, today)
     return usage
 
@@ -435,7 +452,7 @@ def credits_usage(
         moves.append((day, 2, category.credits, key))
     free = paid = 0
     brought = False
-    for day, order, amount, what in sorted(moves, key=lambda m: (m[0], m[1])):
+    for day, _order, amount, what in sorted(moves, key=lambda m: (m[0], m[1])):
         if day > upto:
             break
         if day >= start_m and not brought:
@@ -471,7 +488,9 @@ def credits_usage(
     elif choice == "" and free and upto < free_end:
         usage.notes.append(f"free start: {free} credits left until {free_end - timedelta(days=1)}")
     if choice == "":
-        usage.notes.append("free start choice (days or credits) not recorded: fab account CLIENT --free-start")
+        usage.notes.append(
+            "free start choice (days or credits) not recorded: fab account CLIENT --free-start"
+        )
     if book.at(upto).category_agreement:
         usage.notes.append("the client agreed in advance to the category assessment")
     for ticket in waiting:
@@ -505,7 +524,11 @@ class SupportSpan:
     bought: date | None = None
 
     def covers(self, day: date) -> bool:
-        if self.suspended_on and self.suspended_on <= day and (self.resumed_on is None or day < self.resumed_on):
+        if (
+            self.suspended_on
+            and self.suspended_on <= day
+            and (self.resumed_on is None or day < self.resumed_on)
+        ):
             return False
         if self.start is None:
             return self.bought is not None and self.bought <= day  # this request starts the period
@@ -533,8 +556,14 @@ def support_spans(events: Iterable[AccountEvent], items: Iterable[WorkItem]) -> 
                 spans.append(SupportSpan(first, end, event.amount, bought=event.on))
             else:
                 months = current.months + event.amount
-                end = _span_end(current.start, months, current.suspended_on, current.resumed_on) if current.start else None
-                spans[-1] = SupportSpan(current.start, end, months, current.suspended_on, current.resumed_on, current.bought)
+                end = (
+                    _span_end(current.start, months, current.suspended_on, current.resumed_on)
+                    if current.start
+                    else None
+                )
+                spans[-1] = SupportSpan(
+                    current.start, end, months, current.suspended_on, current.resumed_on, current.bought
+                )
         elif current is not None and event.kind in ("suspend", "resume"):
             suspended = event.on if event.kind == "suspend" else current.suspended_on
             resumed = event.on if event.kind == "resume" else current.resumed_on
@@ -565,7 +594,9 @@ def check_support_events(events: Iterable[AccountEvent], new: AccountEvent | Non
         raise InputError("support is not suspended, so it cannot be resumed")
 
 
-def support_span(events: Iterable[AccountEvent], items: Iterable[WorkItem], day: date | None = None) -> SupportSpan:
+def support_span(
+    events: Iterable[AccountEvent], items: Iterable[WorkItem], day: date | None = None
+) -> SupportSpan:
     """The subscription in force on `day` (default: the latest)."""
     spans = support_spans(events, items)
     if not spans:
@@ -640,7 +671,11 @@ def support_usage(
 
 
 def incident_usage(
-    plan: IncidentPlan, terms: TermsLike, events: Iterable[AccountEvent], items: Iterable[WorkItem], month: date
+    plan: IncidentPlan,
+    terms: TermsLike,
+    events: Iterable[AccountEvent],
+    items: Iterable[WorkItem],
+    month: date,
 ) -> Usage:
     """One complex problem per incident bought: the first is bought with the first entry, each
     further one is an `incident` event with its price. Once every incident bought is closed (or
@@ -653,7 +688,9 @@ def incident_usage(
     first = all_items[0].day if all_items else None
     closes = [e.on for e in events if e.kind == "close"]
     bought = [e for e in events if e.kind == "incident"]
-    usage = Usage(plan.name, plan.kind, first, closes[-1] if closes else None, items=_in(all_items, start_m, end_m))
+    usage = Usage(
+        plan.name, plan.kind, first, closes[-1] if closes else None, items=_in(all_items, start_m, end_m)
+    )
     usage.hours_used = usage.hours_covered = sum(i.hours for i in usage.items)
     usage.weeks = _weeks(usage.items, None, start_m, end_m)
     priority = book.at(first or start_m).priority

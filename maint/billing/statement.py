@@ -169,7 +169,9 @@ def build_statement(
     charged: set[str] = set()
     for item in usage.items:
         if levels and item.category is not None:
-            row = by_level.setdefault(item.category, Breakdown(f"{item.category} {levels.get(item.category, '')}".strip()))
+            row = by_level.setdefault(
+                item.category, Breakdown(f"{item.category} {levels.get(item.category, '')}".strip())
+            )
             row.entries += 1
             row.hours += item.hours
         for key, table in ((item.task, tasks), (item.store, stores)):
@@ -213,7 +215,11 @@ def render_table(st: Statement) -> Group:
             over = _h(w.over_cap) if w.over_cap else ""
             weeks.add_row(str(w.start), _h(w.hours), _h(w.cap) if w.cap is not None else "-", over)
         parts.append(weeks)
-    for title, rows in (("per support level", st.by_level), ("per task", st.by_task), ("per store", st.by_store)):
+    for title, rows in (
+        ("per support level", st.by_level),
+        ("per task", st.by_task),
+        ("per store", st.by_store),
+    ):
         if rows:
             table = Table(title=title, title_justify="left")
             for name in ("name", "entries", "hours", "credits"):
@@ -400,13 +406,22 @@ def render_html(st: Statement) -> str:
             _rows(
                 ("week of", "hours", "cap", "over cap"),
                 (
-                    (w.start, _h(w.hours), "-" if w.cap is None else _h(w.cap), _h(w.over_cap) if w.over_cap else "")
+                    (
+                        w.start,
+                        _h(w.hours),
+                        "-" if w.cap is None else _h(w.cap),
+                        _h(w.over_cap) if w.over_cap else "",
+                    )
                     for w in u.weeks
                 ),
                 {1, 2, 3},
             )
         )
-    for heading, rows in (("Per support level", st.by_level), ("Per task", st.by_task), ("Per store", st.by_store)):
+    for heading, rows in (
+        ("Per support level", st.by_level),
+        ("Per task", st.by_task),
+        ("Per store", st.by_store),
+    ):
         if rows:
             out.append(f"<h2>{heading}</h2>")
             out.append(

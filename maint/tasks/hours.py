@@ -358,14 +358,18 @@ def account(
         recorded = []
         with ledger.transaction():  # several terms at once: all of them or none
             for when, kind, amount, data in new_events:
-                new = ledger.add_event(client=found.name, kind=kind, on=when, amount=amount, data=data, note=note)
+                new = ledger.add_event(
+                    client=found.name, kind=kind, on=when, amount=amount, data=data, note=note
+                )
                 recorded.append((new, when, kind, amount, data))
     for new, when, kind, amount, data in recorded:
         details = ", ".join([*([str(amount)] if amount else []), *(f"{k}={v}" for k, v in data.items())])
         print(f"recorded #{new} for {found.name} on {when}: {kind}" + (f" ({details})" if details else ""))
 
 
-def _terms_given(start, one_year, monthly, group_months, priority, free_start, agree_categories) -> dict[str, Any]:
+def _terms_given(
+    start, one_year, monthly, group_months, priority, free_start, agree_categories
+) -> dict[str, Any]:
     """The terms named on the command line, each its own event."""
     if one_year and monthly:
         raise ConfigError("--one-year or --monthly, not both")
@@ -376,20 +380,26 @@ def _terms_given(start, one_year, monthly, group_months, priority, free_start, a
         terms["one_year"] = bool(one_year)
     if group_months:
         if int(group_months) not in (1, 2):
-            raise InputError("--group-months is 1 or 2 (two months pooled by agreement)", column="--group-months")
+            raise InputError(
+                "--group-months is 1 or 2 (two months pooled by agreement)", column="--group-months"
+            )
         terms["group_months"] = int(group_months)
     if priority:
         terms["priority"] = True
     if free_start:
         if free_start not in ("days", "credits"):
-            raise InputError("--free-start is 'days' or 'credits' (the client's choice, not both)", column="--free-start")
+            raise InputError(
+                "--free-start is 'days' or 'credits' (the client's choice, not both)", column="--free-start"
+            )
         terms["free_start"] = free_start
     if agree_categories:
         terms["category_agreement"] = True
     return terms
 
 
-def _term_events(plan, events, terms, effective, today, retroactive) -> list[tuple[date, str, int, dict[str, Any]]]:
+def _term_events(
+    plan, events, terms, effective, today, retroactive
+) -> list[tuple[date, str, int, dict[str, Any]]]:
     """One dated `term` event per term. A term taking effect before this month would rewrite
     statements already issued: refused unless --retroactive."""
     if "group_months" in terms and not isinstance(plan, HoursPlan):
@@ -460,7 +470,9 @@ def _event_for(
         return day, "cancel", 0, {}
     if confirm:
         if not by or not how:
-            raise InputError("--confirm needs --by (who confirmed) and --how (email, phone...)", column="--confirm")
+            raise InputError(
+                "--confirm needs --by (who confirmed) and --how (email, phone...)", column="--confirm"
+            )
         return day, "confirm", 0, {"ticket": str(confirm), "by": str(by), "how": str(how)}
     if not isinstance(plan, HoursPlan):
         raise InputError(f"plan {name!r} is not an hour package; months cannot be grouped")

@@ -8,9 +8,8 @@ from datetime import date
 import pytest
 from billing_factory import event, work
 
-from maint.billing.account import Terms
+from maint.billing.account import AccountEvent, Terms, WorkItem
 from maint.billing.plans import CreditsPlan, Plans
-from maint.billing.account import AccountEvent, WorkItem
 from maint.billing.rules import Usage, check_pack, credits_usage, ticket_key, tickets
 from maint.errors import InputError
 
@@ -19,9 +18,16 @@ START = Terms(start=date(2026, 11, 1))
 
 
 def confirmed_usage(
-    plan: CreditsPlan, terms: Terms, events: list[AccountEvent], items: list[WorkItem], month: date, today: date
+    plan: CreditsPlan,
+    terms: Terms,
+    events: list[AccountEvent],
+    items: list[WorkItem],
+    month: date,
+    today: date,
 ) -> Usage:
-    confirmations = [event("confirm", str(i.day), ticket=ticket_key(i), by="client", how="email") for i in items]
+    confirmations = [
+        event("confirm", str(i.day), ticket=ticket_key(i), by="client", how="email") for i in items
+    ]
     return credits_usage(plan, terms, [*events, *confirmations], items, month, today)
 
 
@@ -34,7 +40,9 @@ def plan(plans: Plans) -> CreditsPlan:
 
 @pytest.mark.parametrize(("category", "cost"), [(1, 5), (2, 10), (3, 20)])
 def test_a_ticket_costs_its_category(plan: CreditsPlan, category: int, cost: int) -> None:
-    usage = confirmed_usage(plan, START, [], [work("2026-11-03", 1, category=category)], NOV, date(2026, 11, 4))
+    usage = confirmed_usage(
+        plan, START, [], [work("2026-11-03", 1, category=category)], NOV, date(2026, 11, 4)
+    )
     assert usage.credits_spent == cost
     assert usage.credits_balance == 40 - cost
 

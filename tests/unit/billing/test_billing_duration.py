@@ -23,7 +23,24 @@ def test_accepts_the_ways_people_write_durations(text: str, minutes: int) -> Non
 
 
 @pytest.mark.parametrize(
-    "text", ["abc", "", "h", "-1h", "-30m", "1h75", "1.5.2h", "2 hours", "1h-30", "1.5", "2", "45", "25h", "100h", "1000000h"]
+    "text",
+    [
+        "abc",
+        "",
+        "h",
+        "-1h",
+        "-30m",
+        "1h75",
+        "1.5.2h",
+        "2 hours",
+        "1h-30",
+        "1.5",
+        "2",
+        "45",
+        "25h",
+        "100h",
+        "1000000h",
+    ],
 )
 def test_refuses_malformed_or_negative_durations(text: str) -> None:
     with pytest.raises(InputError) as err:

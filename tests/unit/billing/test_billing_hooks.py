@@ -130,9 +130,13 @@ def test_the_operators_yes_is_not_the_clients_confirmation(tmp_path: Path) -> No
     assert before_task(settings, "acme", "credits", "check", confirm=lambda q: False, now=NOW) == []
     with Ledger.in_state_dir(settings.state_dir) as ledger:
         ledger.add_event(
-            client="acme", kind="confirm", on=NOW.date(), data={"ticket": f"shop:upgrade:{NOW.date()}", "by": "Ann", "how": "email"}
+            client="acme",
+            kind="confirm",
+            on=NOW.date(),
+            data={"ticket": f"shop:upgrade:{NOW.date()}", "by": "Ann", "how": "email"},
         )
     assert before_task(settings, "acme", "credits", "upgrade", confirm=lambda q: False, now=NOW) == []
+
 
 def test_an_unknown_plan_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PlaybookError, match="unknown plan 'gold'"):

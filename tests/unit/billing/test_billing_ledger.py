@@ -111,7 +111,9 @@ def test_naive_times_are_taken_as_utc(ledger: Ledger) -> None:
 
 def test_account_events_round_trip_in_date_order(ledger: Ledger) -> None:
     ledger.add_event(client="demo", kind="pack", on=date(2026, 11, 5), amount=50)
-    ledger.add_event(client="demo", kind="term", on=date(2026, 11, 1), data={"name": "start", "value": "2026-11-01"})
+    ledger.add_event(
+        client="demo", kind="term", on=date(2026, 11, 1), data={"name": "start", "value": "2026-11-01"}
+    )
     events = ledger.events("demo")
     assert [(e.kind, e.amount) for e in events] == [("term", 0), ("pack", 50)]
     assert events[0].data == {"name": "start", "value": "2026-11-01"}
@@ -133,7 +135,9 @@ def _old_ledger(path: Path) -> None:
         ledger.db.execute("PRAGMA user_version = 0")
 
 
-def test_undated_terms_of_an_old_ledger_are_migrated_once_to_dated_terms_kept_as_history(tmp_path: Path) -> None:
+def test_undated_terms_of_an_old_ledger_are_migrated_once_to_dated_terms_kept_as_history(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "ledger.sqlite"
     _old_ledger(path)
     with Ledger(path) as ledger:

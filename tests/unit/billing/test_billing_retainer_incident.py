@@ -59,5 +59,7 @@ def test_entries_before_the_contract_or_after_a_one_year_contract_are_refused(pl
     check_entry_day(plan, events, [], date(2027, 10, 31))
     with pytest.raises(InputError, match="before the contract start"):
         check_entry_day(plan, events, [], date(2026, 10, 31))
-    with pytest.raises(BudgetError, match=r"outside the contract \(from 2026-11-01; one year to 2027-10-31\)"):
+    with pytest.raises(
+        BudgetError, match=r"outside the contract \(from 2026-11-01; one year to 2027-10-31\)"
+    ):
         check_entry_day(plan, events, [], date(2027, 11, 1))

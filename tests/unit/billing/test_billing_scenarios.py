@@ -107,7 +107,9 @@ def _check(st: Any, expect: dict[str, Any], where: str) -> None:
     overage = [r["amount"] for r in rows if r["section"] == "overage"]
     assert overage == ([data["overage_amount"]] if data["overage_hours"] else []), where
     if data["credits"]:
-        csv_credits = {r["name"].replace(" ", "_"): int(r["credits"]) for r in rows if r["section"] == "credits"}
+        csv_credits = {
+            r["name"].replace(" ", "_"): int(r["credits"]) for r in rows if r["section"] == "credits"
+        }
         assert csv_credits == {k: v for k, v in data["credits"].items() if k != "free_left"}, where
     money = [f"R{float(data[k]):,.2f}" for k in ("fee", "total_due", "overage_amount")]
     page = render_html(st)
