@@ -8,9 +8,13 @@ itself, with a clear error, before any connection opens.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from invoke.parser.parser import ParseMachine
+from fabric.exceptions import NothingToDo
+from fabric.executor import Executor as FabricExecutor
+from invoke.exceptions import Exit
+from invoke.parser.parser import ParseMachine, Parser
 
 OPTIONAL_POSITIONALS = frozenset({"store", "client", "duration", "note"})
 _complete_context = ParseMachine.complete_context
@@ -30,8 +34,8 @@ _handle = ParseMachine.handle
 
 
 def _handle_help_before_positionals(self: Any, token: str) -> None:
-    # invoke lets a missing positional swallow `--help`; let core flags win instead.
     context = self.context
+    # invoke lets a missing positional swallow `--help`; let core flags win instead.
     if (
         context is not None
         and token.startswith("-")
@@ -52,3 +56,45 @@ def _handle_help_before_positionals(self: Any, token: str) -> None:
 
 
 ParseMachine.handle = _handle_help_before_positionals  # type: ignore[method-assign]
+
+_parse_argv = Parser.parse_argv
+_NEGATIVE = re.compile(r"^-\d")
+_MARK = "\x00negative:"
+
+
+def _negative_words_are_values(self: Any, argv: list[str]) -> Any:
+    """`fab log demo -1h`: a negative number is a value (which the task then refuses with a clear
+    error), not the short flags -1 and -h (which printed the help and exited 0)."""
+    end = argv.index("--") if "--" in argv else len(argv)  # words after `--` are left as they are
+    argv = [_MARK + w if n < end and _NEGATIVE.match(w) else w for n, w in enumerate(argv)]
+    result = _parse_argv(self, argv)
+    for context in result:
+        for arg in context.args.values():
+            if isinstance(arg.value, str) and arg.value.startswith(_MARK):
+                arg.value = arg.value[len(_MARK) :]
+    result.unparsed = [w[len(_MARK) :] if w.startswith(_MARK) else w for w in result.unparsed]
+    return result
+
+
+Parser.parse_argv = _negative_words_are_values  # type: ignore[method-assign]
+
+_expand_calls = FabricExecutor.expand_calls
+
+
+def _remote_command_needs_a_host(self: Any, calls: Any, apply_hosts: bool = True) -> Any:
+    """`fab log demo -- -1h`: words after `--` are a remote command for Fabric; with no host to
+    run it on, a one-line error (exit 50) instead of a NothingToDo traceback."""
+    try:
+        return _expand_calls(self, calls, apply_hosts)
+    except NothingToDo:
+        words = (
+            " ".join(self.core.remainder) if isinstance(self.core.remainder, list) else self.core.remainder
+        )
+        raise Exit(
+            f"error: {words!r} after '--' is a remote command, but no host was given (-H); "
+            "give task arguments before '--'",
+            code=50,
+        ) from None
+
+
+FabricExecutor.expand_calls = _remote_command_needs_a_host  # type: ignore[method-assign]
