@@ -572,8 +572,11 @@ def support_spans(events: Iterable[AccountEvent], items: Iterable[WorkItem]) -> 
     return spans
 
 
-def check_support_events(events: Iterable[AccountEvent], new: AccountEvent | None = None) -> None:
-    """A period is 1/3/6/12 months; one suspension per subscription, resumed once, in that order."""
+def check_support_events(
+    events: Iterable[AccountEvent], new: AccountEvent | None = None, items: Iterable[WorkItem] = ()
+) -> None:
+    """A period is 1/3/6/12 months; one suspension per subscription, resumed once, in that order.
+    `items` (the requests) tell when subscriptions started and ended."""
     events = sorted(events, key=lambda e: (e.on, e.id))
     for event in [*events, *([new] if new else [])]:
         if event.kind == "period" and event.amount not in SUPPORT_MONTHS:
@@ -582,7 +585,7 @@ def check_support_events(events: Iterable[AccountEvent], new: AccountEvent | Non
             )
     if new is None or new.kind not in ("suspend", "resume"):
         return
-    spans = support_spans(events, [])
+    spans = support_spans(events, [i for i in items if i.day <= new.on])
     if not spans:
         raise InputError("no support period bought, so there is nothing to suspend or resume")
     span = spans[-1]

@@ -18,7 +18,7 @@ from maint.billing.duration import format_hours, parse_duration
 from maint.billing.ledger import Ledger
 from maint.billing.plans import CreditsPlan, HoursPlan, IncidentPlan, Plans, SupportPlan, load_plans
 from maint.billing.rules import check_entry_day, check_pack, check_support_events, month_start
-from maint.billing.service import client_usage, local_today
+from maint.billing.service import client_usage, local_items, local_today
 from maint.billing.statement import (
     OVERVIEW_COLUMNS,
     build_statement,
@@ -212,7 +212,7 @@ def log(
     with Ledger.in_state_dir(tc.settings.state_dir) as ledger:
         events = ledger.events(cfg.client)
         local = started.astimezone(plans.timezone)
-        check_entry_day(plan, events, list(ledger.items(cfg.client)), local.date())
+        check_entry_day(plan, events, local_items(plans, ledger.items(cfg.client)), local.date())
         entry = ledger.add(
             client=cfg.client,
             store=cfg.store,
@@ -353,7 +353,8 @@ def account(
         else:
             new_events = [
                 _event_for(plan, events, day, pack, period, licences, extra_licences, suspend, resume,
-                           close, incident, cancel, confirm, by, how, group_once, today, retroactive)
+                           close, incident, cancel, confirm, by, how, group_once, today, retroactive,
+                           items=local_items(plans, ledger.items(found.name)))
             ]  # fmt: skip
         recorded = []
         with ledger.transaction():  # several terms at once: all of them or none
@@ -428,7 +429,7 @@ def _term_events(
 
 def _event_for(
     plan, events, day, pack, period, licences, extra_licences, suspend, resume, close, incident, cancel,
-    confirm, by, how, group_once, today, retroactive,
+    confirm, by, how, group_once, today, retroactive, items=(),
 ) -> tuple[date, str, int, dict[str, Any]]:  # fmt: skip
     """Validate one account change against the plan kind; nothing is written if it is refused."""
     name = plan.name
@@ -448,7 +449,7 @@ def _event_for(
             raise InputError("--licences must be at least 1")
         kind = "period" if period else "suspend" if suspend else "resume"
         new = AccountEvent(0, "", kind, day, int(period or 0))
-        check_support_events(events, new)
+        check_support_events(events, new, items)
         return day, kind, int(period or 0), ({"licences": int(licences)} if period else {})
     if close or incident:
         if not isinstance(plan, IncidentPlan):

@@ -110,3 +110,31 @@ def test_a_ticket_is_charged_once_to_the_task_and_store_of_its_first_entry(plans
         "brought_forward": 0, "bought": 0, "free_granted": 40, "spent": 30, "free_lapsed": 0,
         "balance": 10, "free_left": 10,
     }  # fmt: skip
+
+
+def test_voided_entries_stay_out_of_the_client_csv_and_html_but_not_the_terminal(plans: Plans) -> None:
+    plan = plans.get("starter")
+    assert isinstance(plan, HoursPlan)
+    kept, voided = work("2026-11-03", 2, note="kept work"), work("2026-11-04", 0, note="voided slip")
+    st = build_statement(
+        "demo", "Demo", NOV, "R", hours_usage(plan, Terms(), [kept, voided], NOV, date(2026, 12, 1))
+    )
+    out = io.StringIO()
+    write_csv(st, out)
+    assert "kept work" in out.getvalue() and "voided slip" not in out.getvalue()
+    assert "kept work" in render_html(st) and "voided slip" not in render_html(st)
+    console = io.StringIO()
+    Console(file=console, width=160).print(render_table(st))
+    assert "voided slip" in console.getvalue()  # the agency still sees it
+
+
+def test_csv_and_html_show_the_over_cap_hours_the_terminal_shows(plans: Plans) -> None:
+    plan = plans.get("starter")
+    assert isinstance(plan, HoursPlan)
+    usage = hours_usage(plan, Terms(), [work("2026-11-03", 23)], NOV, date(2026, 12, 1))
+    st = build_statement("demo", "Demo", NOV, "R", usage)
+    out = io.StringIO()
+    write_csv(st, out)
+    week = next(r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["date"] == "2026-11-02")
+    assert week["detail"] == "over cap 3.00"
+    assert "<th class=n>over cap</th>" in render_html(st) and "<td class=n>3h00</td>" in render_html(st)
