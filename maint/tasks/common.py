@@ -127,8 +127,10 @@ def work_session(
     over_budget: bool = False,
     yes: bool = False,
     quiet: bool = False,
+    dry_run: bool = False,
 ) -> Iterator[list[str]]:
-    """Guard the client's budget before, and record elapsed time in the ledger after, also on failure."""
+    """Guard the client's budget before, and record elapsed time in the ledger after, also on failure.
+    A dry run is recorded as such (outcome "dry run"): it costs the client no credits."""
     from maint.billing import hooks  # imported here: the billing layer is optional for library users
 
     # The flag, or MAINT_OVER_BUDGET=1 / maint.over_budget for scripted runs.
@@ -149,7 +151,7 @@ def work_session(
         for w in warnings:
             _stderr_warning(w)
     started = datetime.now(UTC)
-    outcome = "ok"
+    outcome = "dry run" if dry_run else "ok"
     try:
         yield warnings
     except MaintError as exc:
