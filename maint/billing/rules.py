@@ -51,6 +51,11 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+def plain(amount: Decimal) -> str:
+    """10, 12.5: a rate or percentage without trailing zeros, for sentences."""
+    return format(amount.normalize(), "f")
+
+
 def hours_amount(hours: float, rate: Decimal) -> Decimal:
     """Whole seconds times an hourly rate, rounded once to cents."""
     seconds = Decimal(round(hours * 3600))
@@ -306,14 +311,14 @@ def hours_usage(
         elif terms_m.one_year and (terms_m.one_year_from is None or m >= month_start(terms_m.one_year_from)):
             pct = plan.one_year_discount_pct
             usage.charge(
-                f"package {m:%Y-%m} (one-year contract, {pct:g}% off)",
+                f"package {m:%Y-%m} (one-year contract, {plain(pct)}% off)",
                 plan.price_per_month * (100 - pct) / 100,
             )
         else:
             usage.charge(f"package {m:%Y-%m}", plan.price_per_month)
         m = add_months(m, 1)
     if any("one-year" in label for label, _ in usage.fee_lines):
-        usage.notes.append(f"one-year contract: {plan.one_year_discount_pct:g}% off the package price")
+        usage.notes.append(f"one-year contract: {plain(plan.one_year_discount_pct)}% off the package price")
     carried = _carried(plan, book, all_items, start)
     covered, left, week_left = _allocate(plan, mine, included, carried)
     usage.hours_covered = sum(covered.values())
@@ -351,7 +356,7 @@ def _hours_warnings(usage: Usage, plan: HoursPlan, left: float, week_left: float
         usage.flags.add("spent")
         usage.warnings.append(
             f"{plan.name}: all {included:g} h of the period are used; more work is overage "
-            f"at {plan.overage_rate:g}/h"
+            f"at {plain(plan.overage_rate)}/h"
         )
     elif usage.hours_covered >= WARN_AT * included:
         usage.warnings.append(

@@ -157,3 +157,26 @@ def test_parallel_runs_over_many_stores_lose_no_entries(tmp_path: Path) -> None:
         list(pool.map(run, range(80)))
     with Ledger.in_state_dir(settings.state_dir) as ledger:
         assert ledger.count() == 80
+
+
+def test_the_guard_counts_a_week_whole_across_the_month_end(tmp_path: Path) -> None:
+    # Issue 19: 15 h on Mon 30 Nov and 5 h on Tue 1 Dec filled the week's 20 h, yet December's
+    # guard saw only 5 h and let more work through.
+    settings = _settings(tmp_path, block=True)
+    _log(settings, "demo", "2026-11-30", 15)
+    _log(settings, "demo", "2026-12-01", 5)
+    with pytest.raises(BudgetError, match="cap of 20 h"):
+        before_task(settings, "demo", "starter", "check", now=datetime(2026, 12, 2, 10, tzinfo=UTC))
+    # the next week is free again
+    assert before_task(settings, "demo", "starter", "check", now=datetime(2026, 12, 7, 10, tzinfo=UTC)) == []
+
+
+def test_the_guard_decides_the_day_in_the_agencys_time_zone(tmp_path: Path) -> None:
+    # 23:30 UTC on Sunday 6 Dec is 01:30 on Monday 7 Dec in Johannesburg: a new week.
+    settings = _settings(tmp_path, block=True)
+    _log(settings, "demo", "2026-12-01", 20)
+    with pytest.raises(BudgetError):
+        before_task(settings, "demo", "starter", "check", now=datetime(2026, 12, 6, 21, 30, tzinfo=UTC))
+    assert (
+        before_task(settings, "demo", "starter", "check", now=datetime(2026, 12, 6, 23, 30, tzinfo=UTC)) == []
+    )
