@@ -29,6 +29,9 @@ EVENT_KINDS = {
     "close": "the incident is solved",
 }
 
+# What a request may be paid with, when a client has both (CS-Cart: periods and credits).
+PAYS = ("", "period", "credits")
+
 # Terms, their type and their value before any event sets them.
 TERM_DEFAULTS: dict[str, Any] = {
     "start": None,  # contract start (date); a fact of the contract, not dated itself
@@ -56,6 +59,7 @@ class WorkItem:
     ticket: str = ""
     category: int | None = None
     on_demand: bool = False
+    pays: str = ""  # the client's choice for a request: "" (the plan's way), "period" or "credits"
 
     @property
     def hours(self) -> float:

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from maint.billing.account import EVENT_KINDS, AccountEvent, WorkItem, migrate_terms
+from maint.billing.account import EVENT_KINDS, PAYS, AccountEvent, WorkItem, migrate_terms
 from maint.errors import InputError
 
 LEDGER_FILE = "ledger.sqlite"
@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS entries (
     ticket TEXT NOT NULL DEFAULT '',
     category INTEGER,
     on_demand INTEGER NOT NULL DEFAULT 0,
+    pays TEXT NOT NULL DEFAULT '',
     supersedes INTEGER UNIQUE REFERENCES entries(id),
     recorded TEXT NOT NULL
 );
@@ -55,7 +56,9 @@ CREATE INDEX IF NOT EXISTS account_client ON account (client, on_day);
 """
 
 # 2: terms are dated `term` events; old undated `terms` rows get dated copies (see migrate_terms).
-SCHEMA_VERSION = 2
+# 3: entries.pays: what the client chose to pay a request with ('' = the plan's own way, 'period'
+#    = a support period, 'credits').
+SCHEMA_VERSION = 3
 
 _EFFECTIVE = "NOT EXISTS (SELECT 1 FROM entries s WHERE s.supersedes = e.id)"
 
@@ -79,6 +82,7 @@ def _item(row: sqlite3.Row) -> WorkItem:
         ticket=row["ticket"],
         category=row["category"],
         on_demand=bool(row["on_demand"]),
+        pays=row["pays"],
     )
 
 
@@ -149,7 +153,8 @@ class Ledger:
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version < 2:
                 clients = [
                     r[0] for r in self.db.execute("SELECT DISTINCT client FROM account WHERE kind = 'terms'")
                 ]
@@ -158,6 +163,10 @@ class Ledger:
                         self._insert_event(
                             client, "term", day, 0, data, f"dated copy of undated terms #{old}", None
                         )
+            columns = {row["name"] for row in self.db.execute("PRAGMA table_info(entries)")}
+            if version < 3 and "pays" not in columns:
+                self.db.execute("ALTER TABLE entries ADD COLUMN pays TEXT NOT NULL DEFAULT ''")
+            if version < SCHEMA_VERSION:
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.db.execute("COMMIT")
         except BaseException:
@@ -180,18 +189,23 @@ class Ledger:
         ticket: str = "",
         category: int | None = None,
         on_demand: bool = False,
+        pays: str = "",
         supersedes: int | None = None,
         now: datetime | None = None,
     ) -> int:
         started, ended = _utc(started), _utc(ended)
+        if pays not in PAYS:
+            raise InputError(
+                f"pays is one of {', '.join(p for p in PAYS if p)}, not {pays!r}", column="--pays"
+            )
         if ended < started:
             raise InputError(
                 f"entry ends ({ended:%Y-%m-%d %H:%M}) before it starts ({started:%Y-%m-%d %H:%M})"
             )
         cur = self.db.execute(
             "INSERT INTO entries (client, store, task, started, ended, seconds, outcome, note, source,"
-            " ticket, category, on_demand, supersedes, recorded)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " ticket, category, on_demand, pays, supersedes, recorded)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 client,
                 store,
@@ -205,6 +219,7 @@ class Ledger:
                 ticket,
                 category,
                 int(on_demand),
+                pays,
                 supersedes,
                 _utc(now or datetime.now(UTC)).isoformat(),
             ),
@@ -253,6 +268,7 @@ class Ledger:
             ticket=old.ticket if ticket is None else ticket,
             category=old.category if category is None else category,
             on_demand=old.on_demand if on_demand is None else on_demand,
+            pays=old.pays,
             supersedes=entry_id,
             now=now,
         )

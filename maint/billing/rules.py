@@ -412,6 +412,7 @@ def credits_usage(
     items: Iterable[WorkItem],
     month: date,
     today: date,
+    periods: Mapping[int, SupportPlan] | None = None,
 ) -> Usage:
     """Credit balance through `today` (or the end of `month` for a past month).
 
@@ -420,6 +421,10 @@ def credits_usage(
     recorded choice keep the old rule: the credits lapse when the days end. Each additional
     licence brings licence_credits free credits. Category 2/3 tickets are charged only once the
     client's confirmation is recorded (`fab account CLIENT --confirm TICKET`).
+
+    A client who also bought support periods (`periods`: months → support plan, for their price)
+    chooses per request what pays: a ticket logged with `pays="period"` on a day a period covers
+    costs no credits.
     """
     book = as_book(terms)
     all_items = list(items)
@@ -444,8 +449,18 @@ def credits_usage(
         moves.append((free_end, 0, 0, "lapse"))
     moves += [(e.on, 0, e.amount * plan.licence_credits, "free") for e in licences if plan.licence_credits]
     waiting: list[str] = []
+    spans = support_spans(events, all_items)
+    by_period = {ticket_key(i) for i in all_items if i.pays == "period"}
     for key, (day, cat) in charges.items():
         category = plan.categories[cat]
+        if key in by_period:
+            if any(s.covers(day) for s in spans):
+                if start_m <= day <= upto:
+                    usage.tickets[key] = 0
+                    usage.notes.append(f"ticket {key}: paid by the support period, not credits")
+                continue
+            if start_m <= day <= upto:
+                usage.warnings.append(f"ticket {key}: to be paid by a support period, but none covers {day}")
         if choice == "days" and start <= day < free_end:
             if day >= start_m and day <= upto:
                 usage.tickets[key] = 0
@@ -484,6 +499,7 @@ def credits_usage(
                 usage.tickets[what] = amount
     if not brought:
         usage.credits_brought_forward = free + paid
+    _charge_periods(usage, plan.name, periods or {}, events, start_m, end_m)
     usage.credits_free_left = free
     usage.credits_balance = free + paid
     usage.hours_used = usage.hours_covered = sum(i.hours for i in usage.items if i.done)
@@ -620,6 +636,35 @@ def in_support(span: SupportSpan, day: date) -> bool:
     return span.months > 0 and span.covers(day)
 
 
+def _charge_periods(
+    usage: Usage,
+    plan: SupportPlan | str,
+    prices: Mapping[int, SupportPlan | Decimal],
+    events: Iterable[AccountEvent],
+    start_m: date,
+    end_m: date,
+) -> None:
+    """The support periods bought this month, each at its own plan's price and licence price."""
+    for event in events:
+        if event.kind != "period" or not start_m <= event.on <= end_m:
+            continue
+        bought = prices.get(event.amount)
+        period = (
+            bought if isinstance(bought, SupportPlan) else plan if isinstance(plan, SupportPlan) else None
+        )
+        if period is None:
+            usage.warnings.append(f"no support plan of {event.amount} months prices the period of {event.on}")
+            continue
+        price = bought if isinstance(bought, Decimal) else period.price
+        licences = int(event.data.get("licences", 1))
+        usage.charge(f"support {event.amount} months ({event.on})", price)
+        if licences > 1:
+            usage.charge(
+                f"{licences - 1} extra licences at {period.extra_licence_price:,.2f}",
+                (licences - 1) * period.extra_licence_price,
+            )
+
+
 def support_usage(
     plan: SupportPlan,
     prices: Mapping[int, SupportPlan | Decimal],
@@ -644,18 +689,7 @@ def support_usage(
     usage.hours_used = sum(i.hours for i in mine)
     usage.hours_covered = sum(i.hours for i in mine if covered(i.day))
     usage.weeks = _weeks(mine, None, start_m, end_m)
-    for event in events:
-        if event.kind == "period" and start_m <= event.on <= end_m:
-            bought = prices.get(event.amount, plan)
-            period = bought if isinstance(bought, SupportPlan) else plan
-            price = bought if isinstance(bought, Decimal) else period.price
-            licences = int(event.data.get("licences", 1))
-            usage.charge(f"support {event.amount} months ({event.on})", price)
-            if licences > 1:
-                usage.charge(
-                    f"{licences - 1} extra licences at {period.extra_licence_price:,.2f}",
-                    (licences - 1) * period.extra_licence_price,
-                )
+    _charge_periods(usage, plan, prices, events, start_m, end_m)
     outside = [i for i in mine if not covered(i.day)]
     if outside:
         usage.warnings.append(f"{len(outside)} entries this month fall outside the support period")
@@ -747,13 +781,16 @@ def usage_for(
     if isinstance(plan, HoursPlan):
         return hours_usage(plan, book, items, month, today)
     if isinstance(plan, CreditsPlan):
-        return credits_usage(plan, book, events, items, month, today)
+        periods = {m: p for m, p in (support_prices or {}).items() if isinstance(p, SupportPlan)}
+        return credits_usage(plan, book, events, items, month, today, periods)
     if isinstance(plan, SupportPlan):
         return support_usage(plan, support_prices or {plan.months: plan}, events, items, month, today)
     return incident_usage(plan, book, events, items, month)
 
 
-def check_entry_day(plan: PlanDef, events: list[AccountEvent], items: list[WorkItem], day: date) -> None:
+def check_entry_day(
+    plan: PlanDef, events: list[AccountEvent], items: list[WorkItem], day: date, *, pays: str = ""
+) -> None:
     """Refuse a manual entry dated outside the plan's contract or period (the ledger stays
     unchanged): InputError before the contract starts, BudgetError (plan spent) after it ended,
     outside a support period or during a suspension."""
@@ -762,7 +799,9 @@ def check_entry_day(plan: PlanDef, events: list[AccountEvent], items: list[WorkI
         raise InputError(f"{day} is before the contract start {book.start}")
     if not isinstance(plan, SupportPlan | CreditsPlan) and not contract_on(book, day):
         raise BudgetError(f"{day} is outside the contract ({contract_text(book)})")
-    if isinstance(plan, SupportPlan):
+    if pays == "period" and not isinstance(plan, SupportPlan | CreditsPlan):
+        raise InputError(f"plan {plan.name!r} has no support periods to pay with", column="--pays")
+    if isinstance(plan, SupportPlan) or pays == "period":
         span = support_span(events, [i for i in items if i.day <= day], day)
         if not in_support(span, day):
             raise BudgetError(f"{day} is {_span_text(span, day)}")

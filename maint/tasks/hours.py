@@ -162,6 +162,7 @@ def _category(plans: Plans, plan: Any, level: int, category: str) -> int | None:
         "store": "the store the work was for",
         "duration": "time spent with a unit: 1h30, 90m, 1.5h or 0:45 (a bare number is refused)",
         "span": "days the work spanned (default 1): more than 24 h a day is refused",
+        "pays": "what the client chose to pay this request with: 'period' (a support period) or 'credits'",
         "note": "what was done",
         "level": "credit category number (1 explanation, 2 settings, 3 server or modified files);"
         " on hour packages, the request's support level 1-4",
@@ -185,6 +186,7 @@ def log(
     on_demand=False,
     correct=0,
     span=1,
+    pays="",
 ):
     """Log manual work on a store against the client's plan, or correct an entry (--correct ID)."""
     tc = TaskContext.from_c(c)
@@ -212,7 +214,7 @@ def log(
     with Ledger.in_state_dir(tc.settings.state_dir) as ledger:
         events = ledger.events(cfg.client)
         local = started.astimezone(plans.timezone)
-        check_entry_day(plan, events, local_items(plans, ledger.items(cfg.client)), local.date())
+        check_entry_day(plan, events, local_items(plans, ledger.items(cfg.client)), local.date(), pays=pays)
         entry = ledger.add(
             client=cfg.client,
             store=cfg.store,
@@ -224,6 +226,7 @@ def log(
             ticket=ticket,
             category=number,
             on_demand=on_demand,
+            pays=pays,
             now=moment,
         )
         today = local_today(plans, moment)
@@ -443,8 +446,9 @@ def _event_for(
             raise InputError("--extra-licences must be at least 1", column="--extra-licences")
         return day, "licence", int(extra_licences), {}
     if period or suspend or resume:
-        if not isinstance(plan, SupportPlan):
-            raise InputError(f"plan {name!r} is not a support plan")
+        # Credits clients may buy support periods too, and choose per request what pays.
+        if not isinstance(plan, SupportPlan | CreditsPlan):
+            raise InputError(f"plan {name!r} is not a support or credits plan")
         if int(licences) < 1:
             raise InputError("--licences must be at least 1")
         kind = "period" if period else "suspend" if suspend else "resume"

@@ -382,3 +382,16 @@ def test_an_old_ledger_is_migrated_and_its_statement_is_unchanged(c, maint_confi
     tasks.account(c, "demo", json=True)
     terms = json.loads(capsys.readouterr().out)["terms"]
     assert [(t["from"], t["term"]) for t in terms] == [("2026-10-01", "start"), ("2026-10-01", "one_year")]
+
+
+def test_a_credits_client_with_a_support_period_chooses_what_pays(c, maint_config, capsys) -> None:
+    assert (
+        _exit_code(lambda: tasks.log(c, "acme-shop", "1h", "x", category=1, pays="period", on="2026-11-05"))
+        == 62
+    )
+    tasks.account(c, "acme", period=3, on="2026-11-02")
+    tasks.log(c, "acme-shop", "1h", "by the period", category=1, pays="period", ticket="T1", on="2026-11-05")
+    tasks.log(c, "acme-shop", "1h", "by credits", category=1, pays="credits", ticket="T2", on="2026-11-06")
+    assert _exit_code(lambda: tasks.log(c, "acme-shop", "1h", "x", pays="cash")) == 50
+    data = _statement(c, capsys, "acme", "2026-11")
+    assert (data["credits"]["spent"], data["fee"]) == (5, "4000.00")

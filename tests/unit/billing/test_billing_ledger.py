@@ -178,3 +178,27 @@ def test_many_threads_can_open_a_brand_new_ledger_at_once(tmp_path):
         import shutil
 
         shutil.rmtree(tmp_path / "fresh")
+
+
+def test_a_ledger_without_the_pays_column_gets_it_and_keeps_its_entries(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "ledger.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY, client TEXT NOT NULL, store TEXT NOT NULL,"
+        " task TEXT NOT NULL, started TEXT NOT NULL, ended TEXT NOT NULL, seconds REAL NOT NULL,"
+        " outcome TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', source TEXT NOT NULL,"
+        " ticket TEXT NOT NULL DEFAULT '', category INTEGER, on_demand INTEGER NOT NULL DEFAULT 0,"
+        " supersedes INTEGER UNIQUE REFERENCES entries(id), recorded TEXT NOT NULL);"
+        "INSERT INTO entries VALUES (1, 'demo', 'demo', 'info', '2026-11-03T09:00:00+00:00',"
+        " '2026-11-03T09:01:00+00:00', 60, 'ok', '', 'auto', '', NULL, 0, NULL, '2026-11-03T09:01:00+00:00');"
+    )
+    old.close()
+    with Ledger(path) as ledger:
+        (entry,) = ledger.items("demo")
+        assert (entry.seconds, entry.pays) == (60, "")
+        new = ledger.get(
+            ledger.add(client="demo", store="demo", task="manual", started=T0, ended=T0, pays="period")
+        )
+        assert new.pays == "period"

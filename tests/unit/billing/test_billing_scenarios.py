@@ -49,6 +49,7 @@ def _fill(ledger: Ledger, plans: Plans, story: dict[str, Any]) -> None:
             ticket=str(w.get("ticket", "")),
             category=w.get("level", w.get("category")),
             on_demand=bool(w.get("on_demand", False)),
+            pays=w.get("pays", ""),
         )
 
 
