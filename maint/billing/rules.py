@@ -169,7 +169,11 @@ def contract_text(book: TermBook) -> str:
 
 
 def retainer_usage(
-    plan: RetainerPlan, items: Iterable[WorkItem], month: date, terms: TermsLike = NO_TERMS
+    plan: RetainerPlan,
+    items: Iterable[WorkItem],
+    month: date,
+    terms: TermsLike = NO_TERMS,
+    today: date | None = None,
 ) -> Usage:
     """A fixed fee for each calendar month of the contract; hours are shown, never limited.
     A cancellation ends billing at the end of the month it was given in."""
@@ -187,6 +191,8 @@ def retainer_usage(
     usage.notes.append("covers: " + "; ".join(plan.services) if plan.services else "fixed monthly fee")
     if book.cancelled:
         usage.notes.append(f"cancelled on {book.cancelled}: billing ends on {month_end(book.cancelled)}")
+    if today is not None and start <= today <= end:
+        _contract_warning(usage, book, today)
     return usage
 
 
@@ -777,7 +783,7 @@ def usage_for(
 ) -> Usage:
     book = TermBook.from_events(events)
     if isinstance(plan, RetainerPlan):
-        return retainer_usage(plan, items, month, book)
+        return retainer_usage(plan, items, month, book, today)
     if isinstance(plan, HoursPlan):
         return hours_usage(plan, book, items, month, today)
     if isinstance(plan, CreditsPlan):
