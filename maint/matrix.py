@@ -216,10 +216,16 @@ class Release:
     version_constant: str = ""
     notes: str = ""
     uncertain: tuple[str, ...] = ()
+    # PHP minors ("8.2") this release was installed and run on for this project, with no error
+    # (docs/platform-facts.md): support there is measured, not inferred.
+    measured_php: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         return self.version.dotted
+
+    def measured_on(self, php: Version) -> bool:
+        return php.line() in self.measured_php
 
 
 @dataclass(frozen=True)
@@ -234,6 +240,8 @@ class Advisory:
     aliases: tuple[str, ...] = ()
     notes: str = ""
     uncertain: tuple[str, ...] = ()
+    # What the agency can do while no release fixes it (required when `fixed` is null).
+    mitigation: str = ""
 
     def applies_to(self, version: Version) -> bool:
         return version in self.affected
@@ -495,6 +503,7 @@ _RELEASE_KEYS = {
     "notes",
     "uncertain",
     "source",
+    "measured_php",
 }
 
 
@@ -532,7 +541,16 @@ def _release(file: str, index: int, raw: Any, tables: Mapping[str, Mapping[str, 
         e.text("version_constant", required=False),
         e.text("notes", required=False),
         e.strings("uncertain"),
+        _php_minors(e, "measured_php"),
     )
+
+
+def _php_minors(e: _Entry, key: str) -> tuple[str, ...]:
+    minors = e.strings(key)
+    bad = [m for m in minors if not re.fullmatch(r"\d+\.\d+", m)]
+    if bad:
+        raise e.error(f"{key!r} lists PHP minors such as '8.2', got {', '.join(map(repr, bad))}")
+    return minors
 
 
 def load_matrix(path: Path | None = None) -> Matrix:
@@ -587,6 +605,7 @@ def _advisory(file: str, index: int, raw: Any) -> Advisory:
             "notes",
             "uncertain",
             "source",
+            "mitigation",
         }
     )
     ident = e.text("id")
@@ -600,6 +619,9 @@ def _advisory(file: str, index: int, raw: Any) -> Advisory:
     fixed = e.version("fixed", required=False)
     if fixed is not None and fixed in affected:
         raise e.error(f"'fixed' {fixed} lies inside its own affected range {affected}")
+    mitigation = e.text("mitigation", required=False)
+    if fixed is None and not mitigation:
+        raise e.error("no 'fixed' release, so a 'mitigation' must say what to do meanwhile")
     return Advisory(
         ident,
         affected,
@@ -611,6 +633,7 @@ def _advisory(file: str, index: int, raw: Any) -> Advisory:
         e.strings("aliases"),
         e.text("notes", required=False),
         e.strings("uncertain"),
+        mitigation,
     )
 
 

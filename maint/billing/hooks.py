@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from maint.billing.ledger import Ledger
 from maint.billing.plans import CreditsPlan, load_plans
-from maint.billing.service import client_usage
+from maint.billing.rules import confirmed_tickets
+from maint.billing.service import client_usage, local_today
 from maint.config import Settings
 from maint.errors import BudgetError, CancelledByUser, MaintError
 
@@ -30,26 +31,32 @@ def before_task(
     maint.errors.BudgetError when the plan is spent and settings.block_over_budget is set, unless over_budget."""
     if task in UNTRACKED_TASKS:
         return []
-    today = (now or datetime.now(UTC)).astimezone(UTC).date()
     plans = load_plans(settings.plans_file)
+    today = local_today(plans, now)
     definition = plans.get(plan)
     try:
         with Ledger.in_state_dir(settings.state_dir) as ledger:
             usage = client_usage(plans, ledger, client, plan, today, today)
+            events = ledger.events(client)
     except sqlite3.Error as exc:
         raise MaintError(f"time ledger in {settings.state_dir} could not be read: {exc}") from None
     warnings = list(usage.warnings)
     if isinstance(definition, CreditsPlan) and (number := definition.task_categories.get(task)):
         category = definition.categories[number]
-        if category.confirm:
-            question = (
-                f"{task} for {client} is category {number} ({category.name}, {category.credits} credits); "
-                "has the client confirmed this work?"
+        # The operator's answer (or --yes) is not the client's confirmation: that is its own
+        # event (who, when, how), and the ticket is charged only once it is recorded.
+        suffix = f":{task}:{today}"
+        if category.confirm and not any(t.endswith(suffix) for t in confirmed_tickets(events)):
+            warnings.append(
+                f"{task} for {client} is category {number} ({category.name}, {category.credits} credits): "
+                f"it is charged only once the client's confirmation is recorded "
+                f"(fab account {client} --confirm STORE{suffix} --by NAME --how email)"
             )
-            if confirm is None:
-                warnings.append(f"{question} (not asked: make sure they did)")
-            elif not confirm(question):
-                raise CancelledByUser(f"{client}: the client has not confirmed category {number} work")
+            question = (
+                f"{task} for {client} is category {number} work the client has not confirmed yet; go ahead?"
+            )
+            if confirm is not None and not confirm(question):
+                raise CancelledByUser(f"{client}: category {number} work not confirmed by the client")
     if usage.spent:
         if settings.block_over_budget and not over_budget:
             raise BudgetError(

@@ -11,12 +11,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from maint.billing.account import EVENT_KINDS, AccountEvent, WorkItem
+from maint.billing.account import EVENT_KINDS, PAYS, AccountEvent, WorkItem, migrate_terms
 from maint.errors import InputError
 
 LEDGER_FILE = "ledger.sqlite"
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS entries (
     ticket TEXT NOT NULL DEFAULT '',
     category INTEGER,
     on_demand INTEGER NOT NULL DEFAULT 0,
+    pays TEXT NOT NULL DEFAULT '',
     supersedes INTEGER UNIQUE REFERENCES entries(id),
     recorded TEXT NOT NULL
 );
@@ -52,6 +54,11 @@ CREATE TABLE IF NOT EXISTS account (
 );
 CREATE INDEX IF NOT EXISTS account_client ON account (client, on_day);
 """
+
+# 2: terms are dated `term` events; old undated `terms` rows get dated copies (see migrate_terms).
+# 3: entries.pays: what the client chose to pay a request with ('' = the plan's own way, 'period'
+#    = a support period, 'credits').
+SCHEMA_VERSION = 3
 
 _EFFECTIVE = "NOT EXISTS (SELECT 1 FROM entries s WHERE s.supersedes = e.id)"
 
@@ -75,6 +82,7 @@ def _item(row: sqlite3.Row) -> WorkItem:
         ticket=row["ticket"],
         category=row["category"],
         on_demand=bool(row["on_demand"]),
+        pays=row["pays"],
     )
 
 
@@ -111,6 +119,7 @@ class Ledger:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA foreign_keys=ON")
         _initialise(self.db)
+        self._migrate()
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> Ledger:
@@ -126,6 +135,43 @@ class Ledger:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes inside are committed together, or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        """Bring an older ledger up to SCHEMA_VERSION in one transaction; the old rows stay."""
+        if self.db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version < 2:
+                clients = [
+                    r[0] for r in self.db.execute("SELECT DISTINCT client FROM account WHERE kind = 'terms'")
+                ]
+                for client in clients:
+                    for day, data, old in migrate_terms(self.events(client)):
+                        self._insert_event(
+                            client, "term", day, 0, data, f"dated copy of undated terms #{old}", None
+                        )
+            columns = {row["name"] for row in self.db.execute("PRAGMA table_info(entries)")}
+            if version < 3 and "pays" not in columns:
+                self.db.execute("ALTER TABLE entries ADD COLUMN pays TEXT NOT NULL DEFAULT ''")
+            if version < SCHEMA_VERSION:
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     # --- work entries --------------------------------------------------------------------------
 
@@ -143,18 +189,23 @@ class Ledger:
         ticket: str = "",
         category: int | None = None,
         on_demand: bool = False,
+        pays: str = "",
         supersedes: int | None = None,
         now: datetime | None = None,
     ) -> int:
         started, ended = _utc(started), _utc(ended)
+        if pays not in PAYS:
+            raise InputError(
+                f"pays is one of {', '.join(p for p in PAYS if p)}, not {pays!r}", column="--pays"
+            )
         if ended < started:
             raise InputError(
                 f"entry ends ({ended:%Y-%m-%d %H:%M}) before it starts ({started:%Y-%m-%d %H:%M})"
             )
         cur = self.db.execute(
             "INSERT INTO entries (client, store, task, started, ended, seconds, outcome, note, source,"
-            " ticket, category, on_demand, supersedes, recorded)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " ticket, category, on_demand, pays, supersedes, recorded)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 client,
                 store,
@@ -168,6 +219,7 @@ class Ledger:
                 ticket,
                 category,
                 int(on_demand),
+                pays,
                 supersedes,
                 _utc(now or datetime.now(UTC)).isoformat(),
             ),
@@ -216,6 +268,7 @@ class Ledger:
             ticket=old.ticket if ticket is None else ticket,
             category=old.category if category is None else category,
             on_demand=old.on_demand if on_demand is None else on_demand,
+            pays=old.pays,
             supersedes=entry_id,
             now=now,
         )
@@ -261,8 +314,20 @@ class Ledger:
         note: str = "",
         now: datetime | None = None,
     ) -> int:
-        if kind not in EVENT_KINDS:
+        if kind not in EVENT_KINDS or kind == "terms":
             raise InputError(f"unknown account event {kind!r} (known: {', '.join(EVENT_KINDS)})")
+        return self._insert_event(client, kind, on, amount, data, note, now)
+
+    def _insert_event(
+        self,
+        client: str,
+        kind: str,
+        on: date,
+        amount: int,
+        data: dict[str, Any] | None,
+        note: str,
+        now: datetime | None,
+    ) -> int:
         cur = self.db.execute(
             "INSERT INTO account (client, kind, on_day, amount, data, note, recorded) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (

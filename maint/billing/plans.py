@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from maint.billing.account import money
 from maint.errors import PlaybookError
 
 SUPPORT_MONTHS = (1, 3, 6, 12)
@@ -21,7 +24,7 @@ CREDIT_PACKS = (25, 50, 100, 200)
 @dataclass(frozen=True)
 class RetainerPlan:
     name: str
-    fee_per_month: float
+    fee_per_month: Decimal
     services: tuple[str, ...] = ()
     kind: str = "retainer"
 
@@ -31,9 +34,10 @@ class HoursPlan:
     name: str
     hours_per_month: float
     weekly_cap: float
-    price_per_month: float
-    overage_rate: float
-    one_year_discount_pct: float = 10.0
+    price_per_month: Decimal
+    overage_rate: Decimal
+    one_year_discount_pct: Decimal = Decimal(10)
+    levels: Mapping[int, str] = field(default_factory=dict)  # support levels 1-4 of requests
     kind: str = "hours"
 
 
@@ -49,10 +53,11 @@ class CreditCategory:
 class CreditsPlan:
     name: str
     categories: Mapping[int, CreditCategory]
-    packs: Mapping[int, float]
+    packs: Mapping[int, Decimal]
     free_days: int
     free_credits: int
     task_categories: Mapping[str, int] = field(default_factory=dict)
+    licence_credits: int = 0  # free credits each additional licence brings
     kind: str = "credits"
 
     def category(self, key: int | str) -> CreditCategory:
@@ -67,16 +72,16 @@ class CreditsPlan:
 class SupportPlan:
     name: str
     months: int
-    price: float
-    extra_licence_price: float
+    price: Decimal
+    extra_licence_price: Decimal
     kind: str = "support"
 
 
 @dataclass(frozen=True)
 class IncidentPlan:
     name: str
-    price: float
-    priority_price: float = 0.0
+    price: Decimal
+    priority_price: Decimal = Decimal(0)
     includes: tuple[str, ...] = ()
     kind: str = "incident"
 
@@ -89,6 +94,7 @@ class Plans:
     file: Path
     currency: str
     plans: Mapping[str, PlanDef]
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # days and weeks of statements
 
     def get(self, name: str) -> PlanDef:
         try:
@@ -115,6 +121,11 @@ class _Reader:
         if value is None:
             raise self.fail(key, "missing")
         return _number(value, lambda problem: self.fail(key, problem), positive=positive)
+
+    def amount(self, key: str, *, default: float | None = None, positive: bool = True) -> Decimal:
+        """Money: exact decimal cents (the YAML number's text, never a binary float's)."""
+        self.number(key, default=default, positive=positive)
+        return money(self.data.get(key, default))
 
     def whole(self, key: str) -> int:
         value = self.number(key)
@@ -144,7 +155,7 @@ def _number(value: Any, fail: Any, *, positive: bool = True) -> float:
 
 
 def _retainer(r: _Reader) -> RetainerPlan:
-    return RetainerPlan(r.plan, r.number("fee_per_month"), r.texts("services"))
+    return RetainerPlan(r.plan, r.amount("fee_per_month"), r.texts("services"))
 
 
 def _hours(r: _Reader) -> HoursPlan:
@@ -152,15 +163,26 @@ def _hours(r: _Reader) -> HoursPlan:
         r.plan,
         hours_per_month=r.number("hours_per_month"),
         weekly_cap=r.number("weekly_cap"),
-        price_per_month=r.number("price_per_month"),
-        overage_rate=r.number("overage_rate"),
-        one_year_discount_pct=r.number("one_year_discount_pct", default=10, positive=False),
+        price_per_month=r.amount("price_per_month"),
+        overage_rate=r.amount("overage_rate"),
+        one_year_discount_pct=r.amount("one_year_discount_pct", default=10, positive=False),
+        levels=_levels(r),
     )
     if plan.weekly_cap > plan.hours_per_month:
         raise r.fail("weekly_cap", f"{plan.weekly_cap} is above hours_per_month {plan.hours_per_month}")
     if plan.one_year_discount_pct >= 100:
         raise r.fail("one_year_discount_pct", "must be under 100")
     return plan
+
+
+def _levels(r: _Reader) -> dict[int, str]:
+    raw = r.data.get("levels", {}) or {}
+    if not isinstance(raw, Mapping) or any(
+        not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 4 or not isinstance(v, str)
+        for k, v in raw.items()
+    ):
+        raise r.fail("levels", "must map support levels 1 to 4 to their names")
+    return {int(k): str(v) for k, v in raw.items()}
 
 
 def _credits(r: _Reader) -> CreditsPlan:
@@ -176,30 +198,34 @@ def _credits(r: _Reader) -> CreditsPlan:
         if not isinstance(confirm, bool):
             raise r.fail(f"{key}.confirm", "must be true or false")
         categories[number] = CreditCategory(number, raw["name"], int(cost), confirm)
-    packs: dict[int, float] = {}
+    packs: dict[int, Decimal] = {}
     for size, price in r.mapping("packs").items():
         if size not in CREDIT_PACKS:
             raise r.fail(f"packs.{size}", f"pack sizes are {', '.join(map(str, CREDIT_PACKS))}")
-        packs[int(size)] = _number(price, lambda p, s=size: r.fail(f"packs.{s}", p))
+        _number(price, lambda p, s=size: r.fail(f"packs.{s}", p))
+        packs[int(size)] = money(price)
     free = r.mapping("free_start")
     free_days = _number(free.get("days"), lambda p: r.fail("free_start.days", p), positive=False)
     free_credits = _number(free.get("credits"), lambda p: r.fail("free_start.credits", p), positive=False)
     tasks = r.data.get("task_categories", {}) or {}
     if not isinstance(tasks, Mapping) or any(v not in categories for v in tasks.values()):
         raise r.fail("task_categories", f"must map task names to categories {sorted(categories)}")
-    return CreditsPlan(r.plan, categories, packs, int(free_days), int(free_credits), dict(tasks))
+    licence_credits = r.number("licence_credits", default=0, positive=False)
+    return CreditsPlan(
+        r.plan, categories, packs, int(free_days), int(free_credits), dict(tasks), int(licence_credits)
+    )
 
 
 def _support(r: _Reader) -> SupportPlan:
     months = r.whole("months")
     if months not in SUPPORT_MONTHS:
         raise r.fail("months", f"{months} is not one of {', '.join(map(str, SUPPORT_MONTHS))}")
-    return SupportPlan(r.plan, months, r.number("price"), r.number("extra_licence_price", positive=False))
+    return SupportPlan(r.plan, months, r.amount("price"), r.amount("extra_licence_price", positive=False))
 
 
 def _incident(r: _Reader) -> IncidentPlan:
     return IncidentPlan(
-        r.plan, r.number("price"), r.number("priority_price", default=0, positive=False), r.texts("includes")
+        r.plan, r.amount("price"), r.amount("priority_price", default=0, positive=False), r.texts("includes")
     )
 
 
@@ -207,9 +233,16 @@ _KINDS: dict[str, tuple[Any, set[str]]] = {
     "retainer": (_retainer, {"fee_per_month", "services"}),
     "hours": (
         _hours,
-        {"hours_per_month", "weekly_cap", "price_per_month", "overage_rate", "one_year_discount_pct"},
+        {
+            "hours_per_month",
+            "weekly_cap",
+            "price_per_month",
+            "overage_rate",
+            "one_year_discount_pct",
+            "levels",
+        },
     ),
-    "credits": (_credits, {"categories", "packs", "free_start", "task_categories"}),
+    "credits": (_credits, {"categories", "packs", "free_start", "task_categories", "licence_credits"}),
     "support": (_support, {"months", "price", "extra_licence_price"}),
     "incident": (_incident, {"price", "priority_price", "includes"}),
 }
@@ -229,7 +262,11 @@ def parse_plans(data: Any, file: Path) -> Plans:
         build, allowed = _KINDS[kind]
         plans[str(name)] = build(_Reader(file, str(name), raw, allowed))
     currency = data.get("currency", "R")
-    return Plans(file=file, currency=str(currency), plans=plans)
+    try:
+        zone = ZoneInfo(str(data.get("timezone", "UTC")))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PlaybookError(f"{file}: timezone: {data.get('timezone')!r} is not a known time zone") from None
+    return Plans(file=file, currency=str(currency), plans=plans, timezone=zone)
 
 
 def load_plans(file: Path) -> Plans:

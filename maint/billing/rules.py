@@ -1,7 +1,9 @@
 """The rules per plan kind, as pure functions of the plan, the client's account and its work.
 
 Each `*_usage` function returns a Usage: what was included, what was used, what to bill and
-what to warn about, for the billing period holding `month` as seen on day `today`.
+what to warn about, for the billing period holding `month` as seen on day `today`. Amounts are
+exact decimals (Decimal, cents); hours are floats of whole seconds, turned into money only as
+whole seconds times a rate.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
-from maint.billing.account import AccountEvent, Terms, WorkItem
+from maint.billing.account import AccountEvent, TermBook, Terms, WorkItem, as_book, money
 from maint.billing.plans import (
     SUPPORT_MONTHS,
     CreditsPlan,
@@ -22,9 +25,12 @@ from maint.billing.plans import (
     RetainerPlan,
     SupportPlan,
 )
-from maint.errors import InputError
+from maint.errors import BudgetError, InputError
 
 WARN_AT = 0.8  # share of the included hours at which the guard starts warning
+ZERO = Decimal("0.00")
+TermsLike = Terms | TermBook
+NO_TERMS = Terms()
 
 
 def add_months(day: date, months: int) -> date:
@@ -37,19 +43,38 @@ def month_start(day: date) -> date:
     return day.replace(day=1)
 
 
+def month_end(day: date) -> date:
+    return add_months(month_start(day), 1) - timedelta(days=1)
+
+
 def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
+
+
+def plain(amount: Decimal) -> str:
+    """10, 12.5: a rate or percentage without trailing zeros, for sentences."""
+    return format(amount.normalize(), "f")
+
+
+def hours_amount(hours: float, rate: Decimal) -> Decimal:
+    """Whole seconds times an hourly rate, rounded once to cents."""
+    seconds = Decimal(round(hours * 3600))
+    return (seconds * rate / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 @dataclass
 class WeekUsage:
     start: date
-    hours: float
+    hours: float  # this period's hours in the week
     cap: float | None = None
+    carried: float = 0.0  # hours of the same week already covered by the previous period
 
     @property
     def over_cap(self) -> float:
-        return max(0.0, self.hours - self.cap) if self.cap is not None else 0.0
+        """This period's hours of the week beyond the cap (the week counts whole)."""
+        if self.cap is None:
+            return 0.0
+        return round(min(self.hours, max(0.0, self.hours + self.carried - self.cap)), 6)
 
 
 @dataclass
@@ -65,12 +90,17 @@ class Usage:
     hours_covered: float = 0.0
     weeks: list[WeekUsage] = field(default_factory=list)
     overage_hours: float = 0.0
-    overage_rate: float = 0.0
-    fee: float = 0.0
+    overage_rate: Decimal = ZERO
+    fee: Decimal = ZERO
+    fee_lines: list[tuple[str, Decimal]] = field(default_factory=list)
+    billed_on: date | None = None  # a pooled period: the month whose statement bills it
     credits_spent: int = 0
     credits_bought: int = 0
     credits_free_left: int = 0
     credits_balance: int | None = None
+    credits_brought_forward: int = 0
+    credits_free_granted: int = 0
+    credits_free_lapsed: int = 0
     tickets: dict[str, int] = field(default_factory=dict)
     items: list[WorkItem] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
@@ -78,55 +108,142 @@ class Usage:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def overage_amount(self) -> float:
-        return round(self.overage_hours * self.overage_rate, 2)
+    def overage_amount(self) -> Decimal:
+        return hours_amount(self.overage_hours, self.overage_rate)
 
     @property
-    def total_due(self) -> float:
-        return round(self.fee + self.overage_amount, 2)
+    def total_due(self) -> Decimal:
+        return money(self.fee + self.overage_amount)
 
     @property
     def spent(self) -> bool:
         """The plan gives no more work right now: what the budget guard blocks on."""
-        return bool(self.flags & {"spent", "week-cap", "credits-out", "expired", "suspended"})
+        return bool(self.flags & {"spent", "week-cap", "credits-out", "expired", "suspended", "no-contract"})
+
+    def charge(self, label: str, amount: Decimal) -> None:
+        self.fee_lines.append((label, money(amount)))
+        self.fee = money(self.fee + amount)
 
 
 def _in(items: Iterable[WorkItem], start: date, end: date) -> list[WorkItem]:
     return sorted((i for i in items if start <= i.day <= end), key=lambda i: (i.started, i.id))
 
 
+# --- the contract -----------------------------------------------------------------------------
+
+
+def contract_on(book: TermBook, day: date) -> bool:
+    """Is `day` inside the client's contract? Before the start, after the month of a cancellation
+    and after a one-year contract's year (unless a later term continued it) it is not."""
+    if book.start and day < book.start:
+        return False
+    if book.cancelled and day > month_end(book.cancelled):
+        return False
+    terms = book.at(day)
+    return not (terms.one_year and terms.one_year_from and day >= add_months(terms.one_year_from, 12))
+
+
+def month_in_contract(book: TermBook, month: date) -> bool:
+    return contract_on(book, month_start(month)) or contract_on(book, month_end(month))
+
+
+def _contract_warning(usage: Usage, book: TermBook, today: date) -> None:
+    if not contract_on(book, today) and usage.period_start and usage.period_start <= today:
+        usage.flags.add("no-contract")
+        usage.warnings.append(f"{usage.plan}: {today} is outside the contract ({contract_text(book)})")
+
+
+def contract_text(book: TermBook) -> str:
+    parts = [f"from {book.start}" if book.start else "no start recorded"]
+    if book.cancelled:
+        parts.append(f"cancelled on {book.cancelled}, billed to {month_end(book.cancelled)}")
+    year = book.change("one_year", date.max)
+    if year and year.value:
+        since = book.at(date.max).one_year_from
+        if since:
+            parts.append(f"one year to {add_months(since, 12) - timedelta(days=1)}")
+    return "; ".join(parts)
+
+
 # --- monthly retainer -------------------------------------------------------------------------
 
 
-def retainer_usage(plan: RetainerPlan, items: Iterable[WorkItem], month: date) -> Usage:
-    """A fixed fee for the calendar month; hours are shown, never limited. Cancel any time."""
+def retainer_usage(
+    plan: RetainerPlan,
+    items: Iterable[WorkItem],
+    month: date,
+    terms: TermsLike = NO_TERMS,
+    today: date | None = None,
+) -> Usage:
+    """A fixed fee for each calendar month of the contract; hours are shown, never limited.
+    A cancellation ends billing at the end of the month it was given in."""
+    book = as_book(terms)
     start = month_start(month)
-    end = add_months(start, 1) - timedelta(days=1)
+    end = month_end(start)
     mine = _in(items, start, end)
-    usage = Usage(plan.name, plan.kind, start, end, fee=plan.fee_per_month, items=mine)
+    usage = Usage(plan.name, plan.kind, start, end, items=mine)
+    if month_in_contract(book, start):
+        usage.charge("monthly fee", plan.fee_per_month)
+    else:
+        usage.notes.append(f"no fee: {start:%Y-%m} is outside the contract ({contract_text(book)})")
     usage.hours_used = usage.hours_covered = sum(i.hours for i in mine)
     usage.weeks = _weeks(mine, None, start, end)
     usage.notes.append("covers: " + "; ".join(plan.services) if plan.services else "fixed monthly fee")
+    if book.cancelled:
+        usage.notes.append(f"cancelled on {book.cancelled}: billing ends on {month_end(book.cancelled)}")
+    if today is not None and start <= today <= end:
+        _contract_warning(usage, book, today)
     return usage
 
 
 # --- hour packages ----------------------------------------------------------------------------
 
 
-def hours_period(terms: Terms, month: date) -> tuple[date, date, int]:
-    """The billing period holding `month`: a calendar month, or two pooled months counted from
-    the contract start when the client agreed to group them."""
-    start = month_start(month)
-    months = 1
-    if terms.group_months == 2:
-        anchor = month_start(terms.start or month)
-        offset = (start.year * 12 + start.month) - (anchor.year * 12 + anchor.month)
-        start = add_months(start, -(offset % 2))
-        months = 2
-    return start, add_months(start, months) - timedelta(days=1), months
+def _group_anchor(book: TermBook, on: date) -> date:
+    """The first month a grouping term applies to: its own month if it starts on the 1st, else the
+    next one (a change never reaches back into a month already under way)."""
+    if on == date.min:
+        return month_start(book.start) if book.start else date.min
+    return on if on.day == 1 else add_months(month_start(on), 1)
 
 
-def _weeks(items: list[WorkItem], cap: float | None, start: date, end: date) -> list[WeekUsage]:
+def hours_period(terms: TermsLike, month: date) -> tuple[date, date, int]:
+    """The billing period holding `month`: a calendar month, or two pooled months.
+
+    Pairs are counted from the month a `group_months 2` term takes effect (or a one-off grouping
+    of two months), walking forward, so an earlier period never changes when terms change later.
+    """
+    book = as_book(terms)
+    target = month_start(month)
+    anchors = [_group_anchor(book, c.on) for c in book.changes if c.name == "group_months" and c.value == 2]
+    anchors = [target if a == date.min else a for a in anchors] + list(book.groups)
+    cursor = min([a for a in anchors if a <= target], default=None)
+    if cursor is None:
+        return target, month_end(target), 1
+    while True:
+        pooled = cursor in book.groups or _grouping(book, cursor) == 2
+        length = 2 if pooled else 1
+        if target < add_months(cursor, length):
+            return cursor, add_months(cursor, length) - timedelta(days=1), length
+        cursor = add_months(cursor, length)
+
+
+def _grouping(book: TermBook, first: date) -> int:
+    """group_months in force for a period starting on `first` (mid-month changes apply next month)."""
+    value = 1
+    for c in book.changes:
+        if c.name == "group_months" and _group_anchor(book, c.on) <= first:
+            value = int(c.value)
+    return value
+
+
+def _weeks(
+    items: list[WorkItem],
+    cap: float | None,
+    start: date,
+    end: date,
+    carried: Mapping[date, float] | None = None,
+) -> list[WeekUsage]:
     """Every week (from Monday) touching the period, empty weeks included, so a chart shows gaps."""
     weeks: dict[date, float] = {}
     day = week_start(start)
@@ -135,48 +252,107 @@ def _weeks(items: list[WorkItem], cap: float | None, start: date, end: date) -> 
         day += timedelta(days=7)
     for item in items:
         weeks[week_start(item.day)] = weeks.get(week_start(item.day), 0.0) + item.hours
-    return [WeekUsage(day, hours, cap) for day, hours in sorted(weeks.items())]
+    carried = carried or {}
+    return [WeekUsage(day, hours, cap, carried.get(day, 0.0)) for day, hours in sorted(weeks.items())]
 
 
-def hours_usage(plan: HoursPlan, terms: Terms, items: Iterable[WorkItem], month: date, today: date) -> Usage:
-    """Hours per month with a weekly cap; no rollover; overage billed at the plan's rate.
-
-    Package work is allocated before on-demand work (it has priority on the included hours);
-    within each, in the order it was done. Hours beyond a week's cap, or beyond the period's
-    hours, are overage.
-    """
-    start, end, months = hours_period(terms, month)
-    mine = _in(items, start, end)
-    included = plan.hours_per_month * months
-    discount = plan.one_year_discount_pct / 100 if terms.one_year else 0.0
-    usage = Usage(
-        plan.name,
-        plan.kind,
-        start,
-        end,
-        hours_included=included,
-        overage_rate=plan.overage_rate,
-        fee=round(plan.price_per_month * months * (1 - discount), 2),
-        items=mine,
-    )
-    if terms.one_year:
-        usage.notes.append(f"one-year contract: {plan.one_year_discount_pct:g}% off the package price")
-    if months == 2:
-        usage.notes.append(f"two months pooled: {included:g} h from {start} to {end}")
+def _allocate(
+    plan: HoursPlan, items: list[WorkItem], included: float, week_used: Mapping[date, float]
+) -> tuple[dict[int, float], float, dict[date, float]]:
+    """Covered hours per item. Package work before on-demand work (it has priority on the
+    included hours), each in the order it was done; a week's cap counts hours the previous
+    period already covered in the same week (`week_used`)."""
     left = included
     week_left: dict[date, float] = defaultdict(lambda: plan.weekly_cap)
-    for item in sorted(mine, key=lambda i: (i.on_demand, i.started, i.id)):
+    for week, used in week_used.items():
+        week_left[week] = plan.weekly_cap - used
+    covered: dict[int, float] = {}
+    for item in sorted(items, key=lambda i: (i.on_demand, i.started, i.id)):
         week = week_start(item.day)
-        covered = max(0.0, min(item.hours, left, week_left[week]))
-        left -= covered
-        week_left[week] -= covered
-        usage.hours_covered += covered
-        usage.overage_hours += item.hours - covered
+        part = max(0.0, min(item.hours, left, week_left[week]))
+        left -= part
+        week_left[week] -= part
+        covered[item.id] = part
+    return covered, left, week_left
+
+
+def _carried(
+    plan: HoursPlan, book: TermBook, items: list[WorkItem], start: date, depth: int = 0
+) -> dict[date, float]:
+    """Hours the previous period covered in the week that straddles into this one."""
+    week = week_start(start)
+    before = [i for i in items if week <= i.day < start]
+    if not before:
+        return {}
+    prev_start, prev_end, months = hours_period(book, start - timedelta(days=1))
+    prev_items = _in(items, prev_start, prev_end)
+    carry = _carried(plan, book, items, prev_start, depth + 1) if depth < 2 else {}
+    covered, _, _ = _allocate(plan, prev_items, plan.hours_per_month * months, carry)
+    return {week: sum(covered[i.id] for i in prev_items if week_start(i.day) == week)}
+
+
+def hours_usage(
+    plan: HoursPlan, terms: TermsLike, items: Iterable[WorkItem], month: date, today: date
+) -> Usage:
+    """Hours per month with a weekly cap; no rollover; overage billed at the plan's rate.
+
+    A week belongs to the cap whole: hours the previous period covered in a week that straddles
+    the month end count against the cap. Hours beyond a week's cap, or beyond the period's hours,
+    are overage. A pooled period is billed once, on the statement of its last month.
+    `items` may hold more than the period (the straddling week before it is read from them).
+    """
+    book = as_book(terms)
+    all_items = list(items)  # time is time, a failed run's too (credits are what a failure does not cost)
+    start, end, months = hours_period(book, month)
+    mine = _in(all_items, start, end)
+    included = plan.hours_per_month * months
+    usage = Usage(
+        plan.name, plan.kind, start, end, hours_included=included, overage_rate=plan.overage_rate, items=mine
+    )
+    m = start
+    while m <= end:
+        terms_m = book.at(m)
+        if not month_in_contract(book, m):
+            usage.notes.append(f"no fee for {m:%Y-%m}: outside the contract ({contract_text(book)})")
+        elif terms_m.one_year and (terms_m.one_year_from is None or m >= month_start(terms_m.one_year_from)):
+            pct = plan.one_year_discount_pct
+            usage.charge(
+                f"package {m:%Y-%m} (one-year contract, {plain(pct)}% off)",
+                plan.price_per_month * (100 - pct) / 100,
+            )
+        else:
+            usage.charge(f"package {m:%Y-%m}", plan.price_per_month)
+        m = add_months(m, 1)
+    if any("one-year" in label for label, _ in usage.fee_lines):
+        usage.notes.append(f"one-year contract: {plain(plan.one_year_discount_pct)}% off the package price")
+    carried = _carried(plan, book, all_items, start)
+    covered, left, week_left = _allocate(plan, mine, included, carried)
+    usage.hours_covered = sum(covered.values())
     usage.hours_used = sum(i.hours for i in mine)
-    usage.weeks = _weeks(mine, plan.weekly_cap, start, end)
-    usage.overage_hours = round(usage.overage_hours, 6)
+    usage.overage_hours = round(usage.hours_used - usage.hours_covered, 6)
+    usage.weeks = _weeks(mine, plan.weekly_cap, start, end, carried)
+    if carried.get(week_start(start)):
+        usage.notes.append(
+            f"the week of {week_start(start)} counts whole against the {plan.weekly_cap:g} h cap: "
+            f"{carried[week_start(start)]:g} h of it were covered before {start}"
+        )
+    if months == 2:
+        usage.notes.append(f"two months pooled: {included:g} h from {start} to {end}")
+        if month_start(month) != month_start(end):
+            usage.billed_on = month_start(end)
+            usage.notes.append(
+                f"this pooled period is billed once, on the {end:%Y-%m} statement (so far: {usage.total_due:,.2f})"
+            )
+            usage.fee, usage.fee_lines, usage.overage_hours = ZERO, [], 0.0
     if start <= today <= end:
-        _hours_warnings(usage, plan, left, week_left[week_start(today)])
+        week = week_start(today)
+        _hours_warnings(
+            usage,
+            plan,
+            left,
+            week_left[week] if week in week_left else plan.weekly_cap - carried.get(week, 0.0),
+        )
+        _contract_warning(usage, book, today)
     return usage
 
 
@@ -186,7 +362,7 @@ def _hours_warnings(usage: Usage, plan: HoursPlan, left: float, week_left: float
         usage.flags.add("spent")
         usage.warnings.append(
             f"{plan.name}: all {included:g} h of the period are used; more work is overage "
-            f"at {plan.overage_rate:g}/h"
+            f"at {plain(plan.overage_rate)}/h"
         )
     elif usage.hours_covered >= WARN_AT * included:
         usage.warnings.append(
@@ -217,12 +393,13 @@ def ticket_key(item: WorkItem) -> str:
 
 
 def tickets(plan: CreditsPlan, items: Iterable[WorkItem]) -> dict[str, tuple[date, int]]:
-    """Ticket → (day it started, category). Credits are spent per ticket, however long it takes;
-    the category may change while working, so the latest entry's category counts."""
+    """Ticket → (day it started, category), for work that was done (a failed or dry run, or a
+    voided entry, costs nothing). Credits are spent per ticket, however long it takes; the
+    category may change while working, so the latest entry's category counts."""
     found: dict[str, tuple[date, int]] = {}
     for item in sorted(items, key=lambda i: (i.started, i.id)):
         category = item_category(plan, item)
-        if category is None:
+        if category is None or not item.done:
             continue
         key = ticket_key(item)
         first_day = found[key][0] if key in found else item.day
@@ -230,59 +407,122 @@ def tickets(plan: CreditsPlan, items: Iterable[WorkItem]) -> dict[str, tuple[dat
     return found
 
 
+def confirmed_tickets(events: Iterable[AccountEvent]) -> set[str]:
+    return {str(e.data.get("ticket", "")) for e in events if e.kind == "confirm"}
+
+
 def credits_usage(
     plan: CreditsPlan,
-    terms: Terms,
+    terms: TermsLike,
     events: Iterable[AccountEvent],
     items: Iterable[WorkItem],
     month: date,
     today: date,
+    periods: Mapping[int, SupportPlan] | None = None,
 ) -> Usage:
     """Credit balance through `today` (or the end of `month` for a past month).
 
-    The free start gives `free_credits` for `free_days` from the start, whichever ends first:
-    free credits are spent before bought ones and lapse when the window closes.
+    The free start is the client's choice (term free_start): `days` (requests in the first
+    free_days days cost nothing) or `credits` (free_credits to spend first). Ledgers without a
+    recorded choice keep the old rule: the credits lapse when the days end. Each additional
+    licence brings licence_credits free credits. Category 2/3 tickets are charged only once the
+    client's confirmation is recorded (`fab account CLIENT --confirm TICKET`).
+
+    A client who also bought support periods (`periods`: months → support plan, for their price)
+    chooses per request what pays: a ticket logged with `pays="period"` on a day a period covers
+    costs no credits.
     """
+    book = as_book(terms)
     all_items = list(items)
-    events = [e for e in events if e.kind == "pack"]
+    events = list(events)
+    packs = [e for e in events if e.kind == "pack"]
+    licences = [e for e in events if e.kind == "licence"]
+    confirmed = confirmed_tickets(events)
     start_m = month_start(month)
-    end_m = add_months(start_m, 1) - timedelta(days=1)
+    end_m = month_end(start_m)
     upto = min(today, end_m)
     charges = tickets(plan, all_items)
-    first_days = [d for d, _ in charges.values()] + [e.on for e in events] + [i.day for i in all_items]
-    start = terms.start or (min(first_days) if first_days else today)
-    free_end = start + timedelta(days=plan.free_days)  # first day without free credits
-    moves: list[tuple[date, int, str]] = [(e.on, e.amount, "pack") for e in events]
-    moves += [(day, -plan.categories[cat].credits, key) for key, (day, cat) in charges.items()]
-    free, paid = plan.free_credits, 0
+    first_days = [d for d, _ in charges.values()] + [e.on for e in packs] + [i.day for i in all_items]
+    start = book.start or (min(first_days) if first_days else today)
+    choice = book.at(start).free_start or book.at(upto).free_start
+    free_end = start + timedelta(days=plan.free_days)  # first day after the free days
     usage = Usage(plan.name, plan.kind, start_m, end_m, items=_in(all_items, start_m, end_m))
-    for day, amount, what in sorted(moves, key=lambda m: (m[0], m[1] < 0)):
+    # (day, order, amount, what): grants and purchases before spending on the same day.
+    moves: list[tuple[date, int, int, str]] = [(e.on, 1, e.amount, "pack") for e in packs]
+    if choice != "days":
+        moves.append((start, 0, plan.free_credits, "free"))
+    if choice == "":
+        moves.append((free_end, 0, 0, "lapse"))
+    moves += [(e.on, 0, e.amount * plan.licence_credits, "free") for e in licences if plan.licence_credits]
+    waiting: list[str] = []
+    spans = support_spans(events, all_items)
+    by_period = {ticket_key(i) for i in all_items if i.pays == "period"}
+    for key, (day, cat) in charges.items():
+        category = plan.categories[cat]
+        if key in by_period:
+            if any(s.covers(day) for s in spans):
+                if start_m <= day <= upto:
+                    usage.tickets[key] = 0
+                    usage.notes.append(f"ticket {key}: paid by the support period, not credits")
+                continue
+            if start_m <= day <= upto:
+                usage.warnings.append(f"ticket {key}: to be paid by a support period, but none covers {day}")
+        if choice == "days" and start <= day < free_end:
+            if day >= start_m and day <= upto:
+                usage.tickets[key] = 0
+            continue
+        if category.confirm and key not in confirmed:
+            if start_m <= day <= upto:
+                waiting.append(f"{key} (category {cat})")
+            continue
+        moves.append((day, 2, category.credits, key))
+    free = paid = 0
+    brought = False
+    for day, _order, amount, what in sorted(moves, key=lambda m: (m[0], m[1])):
         if day > upto:
             break
-        if day >= free_end:
+        if day >= start_m and not brought:
+            usage.credits_brought_forward, brought = free + paid, True
+        in_month = day >= start_m
+        if what == "lapse":
+            if in_month:
+                usage.credits_free_lapsed += free
             free = 0
-        if amount > 0:
+        elif what == "free":
+            free += amount
+            usage.credits_free_granted += amount if in_month else 0
+        elif what == "pack":
             paid += amount
-            if day >= start_m:
+            if in_month:
                 usage.credits_bought += amount
-                usage.fee += plan.packs.get(amount, 0.0)
-            continue
-        cost = -amount
-        from_free = min(free, cost)
-        free -= from_free
-        paid -= cost - from_free
-        if day >= start_m:
-            usage.credits_spent += cost
-            usage.tickets[what] = cost
-    if upto >= free_end:
-        free = 0
+                usage.charge(f"pack of {amount} credits ({day})", plan.packs.get(amount, ZERO))
+        else:
+            from_free = min(free, amount)
+            free -= from_free
+            paid -= amount - from_free
+            if in_month:
+                usage.credits_spent += amount
+                usage.tickets[what] = amount
+    if not brought:
+        usage.credits_brought_forward = free + paid
+    _charge_periods(usage, plan.name, periods or {}, events, start_m, end_m)
     usage.credits_free_left = free
     usage.credits_balance = free + paid
-    usage.hours_used = usage.hours_covered = sum(i.hours for i in usage.items)
+    usage.hours_used = usage.hours_covered = sum(i.hours for i in usage.items if i.done)
     usage.weeks = _weeks(usage.items, None, start_m, end_m)
-    if free and upto < free_end:
+    if choice == "days" and upto < free_end:
+        usage.notes.append(f"free start: requests cost nothing until {free_end - timedelta(days=1)}")
+    elif choice == "" and free and upto < free_end:
         usage.notes.append(f"free start: {free} credits left until {free_end - timedelta(days=1)}")
-    if usage.credits_balance <= 0:
+    if choice == "":
+        usage.notes.append(
+            "free start choice (days or credits) not recorded: fab account CLIENT --free-start"
+        )
+    if book.at(upto).category_agreement:
+        usage.notes.append("the client agreed in advance to the category assessment")
+    for ticket in waiting:
+        usage.warnings.append(f"ticket {ticket} is not charged until the client's confirmation is recorded")
+    if usage.credits_balance <= 0 and not (choice == "days" and upto < free_end):
         usage.flags.add("credits-out")
         usage.warnings.append(f"{plan.name}: no credits left (balance {usage.credits_balance}); sell a pack")
     elif usage.credits_balance < max(c.credits for c in plan.categories.values()):
@@ -300,7 +540,8 @@ def check_pack(plan: CreditsPlan, size: int) -> None:
 
 @dataclass(frozen=True)
 class SupportSpan:
-    """When a client's support runs: from the first request, periods added up, plus suspension."""
+    """One subscription: periods bought back to back, from its first request, plus a suspension.
+    A period bought after the previous subscription ended starts a new one."""
 
     start: date | None
     end: date | None  # inclusive; None while suspended or not started
@@ -309,83 +550,153 @@ class SupportSpan:
     resumed_on: date | None = None
     bought: date | None = None
 
+    def covers(self, day: date) -> bool:
+        if (
+            self.suspended_on
+            and self.suspended_on <= day
+            and (self.resumed_on is None or day < self.resumed_on)
+        ):
+            return False
+        if self.start is None:
+            return self.bought is not None and self.bought <= day  # this request starts the period
+        return self.start <= day and (self.end is None or day <= self.end)
 
-def check_support_events(events: Iterable[AccountEvent], new: AccountEvent | None = None) -> None:
-    """A period is 1/3/6/12 months; one suspension, resumed once, in that order."""
-    suspends = resumes = 0
+
+def _span_end(start: date, months: int, suspended: date | None, resumed: date | None) -> date | None:
+    end = add_months(start, months) - timedelta(days=1)
+    if suspended and resumed:
+        return end + (resumed - suspended)
+    return None if suspended else end
+
+
+def support_spans(events: Iterable[AccountEvent], items: Iterable[WorkItem]) -> list[SupportSpan]:
+    """Every subscription, oldest first."""
+    events = sorted(events, key=lambda e: (e.on, e.id))
+    days = sorted(i.day for i in items if i.done)
+    spans: list[SupportSpan] = []
+    for event in events:
+        current = spans[-1] if spans else None
+        if event.kind == "period":
+            if current is None or (current.end is not None and event.on > current.end):
+                first = next((d for d in days if d >= event.on), None)
+                end = _span_end(first, event.amount, None, None) if first else None
+                spans.append(SupportSpan(first, end, event.amount, bought=event.on))
+            else:
+                months = current.months + event.amount
+                end = (
+                    _span_end(current.start, months, current.suspended_on, current.resumed_on)
+                    if current.start
+                    else None
+                )
+                spans[-1] = SupportSpan(
+                    current.start, end, months, current.suspended_on, current.resumed_on, current.bought
+                )
+        elif current is not None and event.kind in ("suspend", "resume"):
+            suspended = event.on if event.kind == "suspend" else current.suspended_on
+            resumed = event.on if event.kind == "resume" else current.resumed_on
+            end = _span_end(current.start, current.months, suspended, resumed) if current.start else None
+            spans[-1] = SupportSpan(current.start, end, current.months, suspended, resumed, current.bought)
+    return spans
+
+
+def check_support_events(
+    events: Iterable[AccountEvent], new: AccountEvent | None = None, items: Iterable[WorkItem] = ()
+) -> None:
+    """A period is 1/3/6/12 months; one suspension per subscription, resumed once, in that order.
+    `items` (the requests) tell when subscriptions started and ended."""
+    events = sorted(events, key=lambda e: (e.on, e.id))
     for event in [*events, *([new] if new else [])]:
         if event.kind == "period" and event.amount not in SUPPORT_MONTHS:
             raise InputError(
                 f"support periods are {', '.join(map(str, SUPPORT_MONTHS))} months, not {event.amount}"
             )
-        if event.kind == "suspend":
-            suspends += 1
-            if suspends > 1:
-                raise InputError("support can be suspended only once; it was already suspended")
-        if event.kind == "resume":
-            resumes += 1
-            if resumes > suspends:
-                raise InputError("support is not suspended, so it cannot be resumed")
+    if new is None or new.kind not in ("suspend", "resume"):
+        return
+    spans = support_spans(events, [i for i in items if i.day <= new.on])
+    if not spans:
+        raise InputError("no support period bought, so there is nothing to suspend or resume")
+    span = spans[-1]
+    if new.kind == "suspend" and span.suspended_on:
+        raise InputError(
+            f"support can be suspended only once per subscription period; it was suspended on {span.suspended_on}"
+        )
+    if new.kind == "resume" and (span.suspended_on is None or span.resumed_on is not None):
+        raise InputError("support is not suspended, so it cannot be resumed")
 
 
-def support_span(events: Iterable[AccountEvent], items: Iterable[WorkItem]) -> SupportSpan:
-    events = sorted(events, key=lambda e: (e.on, e.id))
-    check_support_events(events)
-    periods = [e for e in events if e.kind == "period"]
-    if not periods:
+def support_span(
+    events: Iterable[AccountEvent], items: Iterable[WorkItem], day: date | None = None
+) -> SupportSpan:
+    """The subscription in force on `day` (default: the latest)."""
+    spans = support_spans(events, items)
+    if not spans:
         return SupportSpan(None, None, 0)
-    bought = periods[0].on
-    requests = sorted(i.day for i in items if i.day >= bought)
-    months = sum(e.amount for e in periods)
-    suspended = next((e.on for e in events if e.kind == "suspend"), None)
-    resumed = next((e.on for e in events if e.kind == "resume"), None)
-    if not requests:
-        return SupportSpan(None, None, months, suspended, resumed, bought)
-    start = requests[0]
-    end: date | None = add_months(start, months) - timedelta(days=1)
-    if suspended and resumed and end is not None:
-        end += resumed - suspended
-    elif suspended:
-        end = None
-    return SupportSpan(start, end, months, suspended, resumed, bought)
+    if day is not None:
+        for span in reversed(spans):
+            if span.bought and span.bought <= day:
+                return span
+    return spans[-1]
 
 
 def in_support(span: SupportSpan, day: date) -> bool:
-    if span.months == 0:
-        return False
-    if span.suspended_on and span.suspended_on <= day and (span.resumed_on is None or day < span.resumed_on):
-        return False
-    if span.start is None:
-        return span.bought is not None and span.bought <= day  # this request starts the period
-    return span.start <= day and (span.end is None or day <= span.end)
+    return span.months > 0 and span.covers(day)
+
+
+def _charge_periods(
+    usage: Usage,
+    plan: SupportPlan | str,
+    prices: Mapping[int, SupportPlan | Decimal],
+    events: Iterable[AccountEvent],
+    start_m: date,
+    end_m: date,
+) -> None:
+    """The support periods bought this month, each at its own plan's price and licence price."""
+    for event in events:
+        if event.kind != "period" or not start_m <= event.on <= end_m:
+            continue
+        bought = prices.get(event.amount)
+        period = (
+            bought if isinstance(bought, SupportPlan) else plan if isinstance(plan, SupportPlan) else None
+        )
+        if period is None:
+            usage.warnings.append(f"no support plan of {event.amount} months prices the period of {event.on}")
+            continue
+        price = bought if isinstance(bought, Decimal) else period.price
+        licences = int(event.data.get("licences", 1))
+        usage.charge(f"support {event.amount} months ({event.on})", price)
+        if licences > 1:
+            usage.charge(
+                f"{licences - 1} extra licences at {period.extra_licence_price:,.2f}",
+                (licences - 1) * period.extra_licence_price,
+            )
 
 
 def support_usage(
     plan: SupportPlan,
-    prices: Mapping[int, float],
+    prices: Mapping[int, SupportPlan | Decimal],
     events: Iterable[AccountEvent],
     items: Iterable[WorkItem],
     month: date,
     today: date,
 ) -> Usage:
-    """`prices`: months → price of a period of that length (from every support plan)."""
+    """`prices`: months → the support plan of that length (its price and its licence price)."""
     events = list(events)
-    all_items = list(items)
-    span = support_span(events, all_items)
+    all_items = [i for i in items if i.done]
+    spans = support_spans(events, all_items)
     start_m = month_start(month)
-    end_m = add_months(start_m, 1) - timedelta(days=1)
+    end_m = month_end(start_m)
+    span = support_span(events, all_items, min(today, end_m))
     mine = _in(all_items, start_m, end_m)
     usage = Usage(plan.name, plan.kind, span.start, span.end, items=mine)
+
+    def covered(day: date) -> bool:
+        return any(s.covers(day) for s in spans)
+
     usage.hours_used = sum(i.hours for i in mine)
-    usage.hours_covered = sum(i.hours for i in mine if in_support(span, i.day))
+    usage.hours_covered = sum(i.hours for i in mine if covered(i.day))
     usage.weeks = _weeks(mine, None, start_m, end_m)
-    for event in events:
-        if event.kind == "period" and start_m <= event.on <= end_m:
-            licences = int(event.data.get("licences", 1))
-            usage.fee += (
-                prices.get(event.amount, plan.price) + max(0, licences - 1) * plan.extra_licence_price
-            )
-    outside = [i for i in mine if not in_support(span, i.day)]
+    _charge_periods(usage, plan, prices, events, start_m, end_m)
+    outside = [i for i in mine if not covered(i.day)]
     if outside:
         usage.warnings.append(f"{len(outside)} entries this month fall outside the support period")
     if span.months == 0:
@@ -398,7 +709,7 @@ def support_usage(
         usage.flags.add("expired")
         usage.warnings.append(f"{plan.name}: support period ended on {span.end}")
     elif span.start is None:
-        usage.notes.append(f"{span.months} months bought; the period starts at the first request")
+        usage.notes.append(f"{span.months} months bought; the period starts at the next request")
     elif span.end is not None and (span.end - today).days < 14:
         usage.warnings.append(f"{plan.name}: support period ends on {span.end}")
     return usage
@@ -408,30 +719,53 @@ def support_usage(
 
 
 def incident_usage(
-    plan: IncidentPlan, terms: Terms, events: Iterable[AccountEvent], items: Iterable[WorkItem], month: date
+    plan: IncidentPlan,
+    terms: TermsLike,
+    events: Iterable[AccountEvent],
+    items: Iterable[WorkItem],
+    month: date,
 ) -> Usage:
-    """One complex problem: every entry belongs to it (named tickets beyond the first are a new
-    incident); once it is closed the plan is spent."""
-    all_items = sorted(items, key=lambda i: (i.started, i.id))
+    """One complex problem per incident bought: the first is bought with the first entry, each
+    further one is an `incident` event with its price. Once every incident bought is closed (or
+    more tickets were logged than incidents bought) the plan is spent."""
+    book = as_book(terms)
+    events = list(events)
+    all_items = sorted((i for i in items if i.done), key=lambda i: (i.started, i.id))
     start_m = month_start(month)
-    end_m = add_months(start_m, 1) - timedelta(days=1)
+    end_m = month_end(start_m)
     first = all_items[0].day if all_items else None
-    closed = next((e.on for e in events if e.kind == "close"), None)
-    usage = Usage(plan.name, plan.kind, first, closed, items=_in(all_items, start_m, end_m))
+    closes = [e.on for e in events if e.kind == "close"]
+    bought = [e for e in events if e.kind == "incident"]
+    usage = Usage(
+        plan.name, plan.kind, first, closes[-1] if closes else None, items=_in(all_items, start_m, end_m)
+    )
     usage.hours_used = usage.hours_covered = sum(i.hours for i in usage.items)
     usage.weeks = _weeks(usage.items, None, start_m, end_m)
+    priority = book.at(first or start_m).priority
     if first and start_m <= first <= end_m:
-        usage.fee = plan.price + (plan.priority_price if terms.priority else 0.0)
+        usage.charge("incident", plan.price)
+        if priority:
+            usage.charge("priority handling", plan.priority_price)
+    for e in bought:
+        if start_m <= e.on <= end_m:
+            label = f"incident {e.data.get('ticket', '')}".strip()
+            usage.charge(label, Decimal(str(e.data.get("price", plan.price))))
     usage.notes.extend(plan.includes)
-    if terms.priority:
+    if priority:
         usage.notes.append("priority handling")
+    incidents = 1 + len(bought)
     named = list(dict.fromkeys(i.ticket for i in all_items if i.ticket))
-    if closed:
+    if len(closes) >= incidents:
         usage.flags.add("spent")
-        usage.warnings.append(f"{plan.name}: the incident was closed on {closed}; new work needs a new plan")
-    elif len(named) > 1:
+        usage.warnings.append(
+            f"{plan.name}: the incident was closed on {closes[-1]}; a new incident must be bought "
+            "(fab account CLIENT --incident TICKET)"
+        )
+    elif len(named) > incidents:
         usage.flags.add("spent")
-        usage.warnings.append(f"{plan.name}: covers one incident, but tickets {', '.join(named)} were logged")
+        usage.warnings.append(
+            f"{plan.name}: {incidents} incident(s) bought, but tickets {', '.join(named)} were logged"
+        )
     return usage
 
 
@@ -445,36 +779,48 @@ def usage_for(
     items: list[WorkItem],
     month: date,
     today: date,
-    support_prices: Mapping[int, float] | None = None,
+    support_prices: Mapping[int, SupportPlan | Decimal] | None = None,
 ) -> Usage:
-    terms = Terms.from_events(events)
+    book = TermBook.from_events(events)
     if isinstance(plan, RetainerPlan):
-        return retainer_usage(plan, items, month)
+        return retainer_usage(plan, items, month, book, today)
     if isinstance(plan, HoursPlan):
-        return hours_usage(plan, terms, items, month, today)
+        return hours_usage(plan, book, items, month, today)
     if isinstance(plan, CreditsPlan):
-        return credits_usage(plan, terms, events, items, month, today)
+        periods = {m: p for m, p in (support_prices or {}).items() if isinstance(p, SupportPlan)}
+        return credits_usage(plan, book, events, items, month, today, periods)
     if isinstance(plan, SupportPlan):
-        return support_usage(plan, support_prices or {plan.months: plan.price}, events, items, month, today)
-    return incident_usage(plan, terms, events, items, month)
+        return support_usage(plan, support_prices or {plan.months: plan}, events, items, month, today)
+    return incident_usage(plan, book, events, items, month)
 
 
-def check_entry_day(plan: PlanDef, events: list[AccountEvent], items: list[WorkItem], day: date) -> None:
-    """Refuse a manual entry dated outside the plan's period (the ledger stays unchanged)."""
-    terms = Terms.from_events(events)
-    if terms.start and day < terms.start:
-        raise InputError(f"{day} is before the contract start {terms.start}")
-    if isinstance(plan, HoursPlan) and terms.one_year and terms.start and day >= add_months(terms.start, 12):
-        raise InputError(f"{day} is after the one-year contract that started {terms.start}")
-    if isinstance(plan, SupportPlan):
-        span = support_span(events, [i for i in items if i.day <= day])
+def check_entry_day(
+    plan: PlanDef, events: list[AccountEvent], items: list[WorkItem], day: date, *, pays: str = ""
+) -> None:
+    """Refuse a manual entry dated outside the plan's contract or period (the ledger stays
+    unchanged): InputError before the contract starts, BudgetError (plan spent) after it ended,
+    outside a support period or during a suspension."""
+    book = TermBook.from_events(events)
+    if book.start and day < book.start:
+        raise InputError(f"{day} is before the contract start {book.start}")
+    if not isinstance(plan, SupportPlan | CreditsPlan) and not contract_on(book, day):
+        raise BudgetError(f"{day} is outside the contract ({contract_text(book)})")
+    if pays == "period" and not isinstance(plan, SupportPlan | CreditsPlan):
+        raise InputError(f"plan {plan.name!r} has no support periods to pay with", column="--pays")
+    if isinstance(plan, SupportPlan) or pays == "period":
+        span = support_span(events, [i for i in items if i.day <= day], day)
         if not in_support(span, day):
-            raise InputError(f"{day} is outside the support period ({_span_text(span)})")
+            raise BudgetError(f"{day} is {_span_text(span, day)}")
+    if isinstance(plan, IncidentPlan):
+        usage = incident_usage(plan, book, events, [i for i in items if i.day <= day], day)
+        if "spent" in usage.flags:
+            raise BudgetError(usage.warnings[-1])
 
 
-def _span_text(span: SupportSpan) -> str:
+def _span_text(span: SupportSpan, day: date) -> str:
     if span.months == 0:
-        return "no period bought"
-    if span.suspended_on and span.resumed_on is None:
-        return f"suspended since {span.suspended_on}"
-    return f"{span.start} to {span.end}"
+        return "outside the support period (no period bought)"
+    if span.suspended_on and span.suspended_on <= day and (span.resumed_on is None or day < span.resumed_on):
+        until = f" to {span.resumed_on - timedelta(days=1)}" if span.resumed_on else ""
+        return f"during the suspension of the support period (suspended from {span.suspended_on}{until})"
+    return f"outside the support period ({span.start} to {span.end})"

@@ -7,7 +7,7 @@ self-contained HTML page (inline CSS and SVG chart, nothing fetched) for the cli
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from html import escape
@@ -39,10 +39,16 @@ class Statement:
     usage: Usage
     by_task: list[Breakdown] = field(default_factory=list)
     by_store: list[Breakdown] = field(default_factory=list)
+    by_level: list[Breakdown] = field(default_factory=list)
 
     @property
     def items(self) -> list[WorkItem]:
         return self.usage.items
+
+    @property
+    def client_items(self) -> list[WorkItem]:
+        """What the client sees: voided entries stay in the ledger (and the agency's terminal view)."""
+        return [i for i in self.usage.items if i.seconds > 0]
 
     def summary(self) -> list[tuple[str, str]]:
         """(label, value) lines common to every rendering."""
@@ -54,14 +60,21 @@ class Statement:
             lines.append(("hours covered", _h(u.hours_covered)))
             lines.append(("hours left", _h(max(0.0, u.hours_included - u.hours_covered))))
         if u.credits_balance is not None:
+            # Reconciles: brought forward + bought + granted - spent - lapsed = balance.
             lines += [
-                ("credits spent", str(u.credits_spent)),
+                ("credits brought forward", str(u.credits_brought_forward)),
                 ("credits bought", str(u.credits_bought)),
-                ("free credits left", str(u.credits_free_left)),
+                ("free credits granted", str(u.credits_free_granted)),
+                ("credits spent", str(u.credits_spent)),
+                ("free credits lapsed", str(u.credits_free_lapsed)),
                 ("credit balance", str(u.credits_balance)),
+                ("free credits left", str(u.credits_free_left)),
             ]
         if u.overage_hours:
             lines.append(("overage", f"{_h(u.overage_hours)} at {cur}{u.overage_rate:,.2f}/h"))
+        lines += [(f"  {label}", f"{cur}{amount:,.2f}") for label, amount in u.fee_lines]
+        if u.billed_on:
+            lines.append(("billed on", f"the {u.billed_on:%Y-%m} statement (pooled period)"))
         lines += [
             ("fee", f"{cur}{u.fee:,.2f}"),
             ("overage to bill", f"{cur}{u.overage_amount:,.2f}"),
@@ -82,23 +95,38 @@ class Statement:
             "hours_included": u.hours_included,
             "hours_covered": round(u.hours_covered, 4),
             "overage_hours": round(u.overage_hours, 4),
-            "overage_amount": u.overage_amount,
-            "fee": u.fee,
-            "total_due": u.total_due,
+            # Money as exact decimal text ("41500.00"), never a binary float.
+            "overage_rate": str(u.overage_rate),
+            "overage_amount": str(u.overage_amount),
+            "fee": str(u.fee),
+            "fee_lines": [{"item": label, "amount": str(amount)} for label, amount in u.fee_lines],
+            "billed_on": u.billed_on.strftime("%Y-%m") if u.billed_on else None,
+            "total_due": str(u.total_due),
             "currency": self.currency,
             "credits": None
             if u.credits_balance is None
             else {
-                "spent": u.credits_spent,
+                "brought_forward": u.credits_brought_forward,
                 "bought": u.credits_bought,
-                "free_left": u.credits_free_left,
+                "free_granted": u.credits_free_granted,
+                "spent": u.credits_spent,
+                "free_lapsed": u.credits_free_lapsed,
                 "balance": u.credits_balance,
+                "free_left": u.credits_free_left,
             },
             "weeks": [
-                {"week": w.start.isoformat(), "hours": round(w.hours, 4), "cap": w.cap} for w in u.weeks
+                {
+                    "week": w.start.isoformat(),
+                    "hours": round(w.hours, 4),
+                    "cap": w.cap,
+                    "carried": round(w.carried, 4),
+                    "over_cap": round(w.over_cap, 4),
+                }
+                for w in u.weeks
             ],
             "by_task": [vars(b) for b in self.by_task],
             "by_store": [vars(b) for b in self.by_store],
+            "by_level": [vars(b) for b in self.by_level],
             "entries": [
                 {
                     "id": i.id,
@@ -130,12 +158,22 @@ def _period(start: date | None, end: date | None) -> str:
     return f"{start} to {end}" if end else f"from {start}"
 
 
-def build_statement(client: str, title: str, month: date, currency: str, usage: Usage) -> Statement:
+def build_statement(
+    client: str, title: str, month: date, currency: str, usage: Usage, levels: Mapping[int, str] | None = None
+) -> Statement:
+    """`levels`: an hour package's support levels; requests are then also shown per level."""
     tasks: dict[str, Breakdown] = {}
     stores: dict[str, Breakdown] = {}
+    by_level: dict[int, Breakdown] = {}
     credit_of = usage.tickets
     charged: set[str] = set()
     for item in usage.items:
+        if levels and item.category is not None:
+            row = by_level.setdefault(
+                item.category, Breakdown(f"{item.category} {levels.get(item.category, '')}".strip())
+            )
+            row.entries += 1
+            row.hours += item.hours
         for key, table in ((item.task, tasks), (item.store, stores)):
             row = table.setdefault(key, Breakdown(key))
             row.entries += 1
@@ -154,6 +192,7 @@ def build_statement(client: str, title: str, month: date, currency: str, usage: 
         usage,
         by_task=[tasks[k] for k in sorted(tasks)],
         by_store=[stores[k] for k in sorted(stores)],
+        by_level=[by_level[k] for k in sorted(by_level)],
     )
 
 
@@ -176,7 +215,11 @@ def render_table(st: Statement) -> Group:
             over = _h(w.over_cap) if w.over_cap else ""
             weeks.add_row(str(w.start), _h(w.hours), _h(w.cap) if w.cap is not None else "-", over)
         parts.append(weeks)
-    for title, rows in (("per task", st.by_task), ("per store", st.by_store)):
+    for title, rows in (
+        ("per support level", st.by_level),
+        ("per task", st.by_task),
+        ("per store", st.by_store),
+    ):
         if rows:
             table = Table(title=title, title_justify="left")
             for name in ("name", "entries", "hours", "credits"):
@@ -188,7 +231,7 @@ def render_table(st: Statement) -> Group:
         entries = Table(
             title="entries (correct one with: fab log --correct ID DURATION)", title_justify="left"
         )
-        for name in ("id", "started (UTC)", "store", "task", "time", "outcome", "note"):
+        for name in ("id", "started", "store", "task", "time", "outcome", "note"):
             entries.add_column(name, justify="right" if name in ("id", "time") else "left")
         for i in st.items:
             entries.add_row(
@@ -219,9 +262,12 @@ def write_csv(st: Statement, out: TextIO) -> None:
             "" if u.hours_included is None else f"{u.hours_included:g}",
             "" if u.credits_balance is None else u.credits_balance,
             f"{u.total_due:.2f}",
-            f"plan {u.plan}; period {_period(u.period_start, u.period_end)}",
+            f"plan {u.plan}; period {_period(u.period_start, u.period_end)}"
+            + (f"; billed on the {u.billed_on:%Y-%m} statement" if u.billed_on else ""),
         )
     )
+    for label, amount in u.fee_lines:
+        w.writerow(("fee line", label, "", "", "", "", f"{amount:.2f}", ""))
     w.writerow(("fee", u.plan, "", "", "", "", f"{u.fee:.2f}", ""))
     if u.overage_hours:
         w.writerow(
@@ -237,18 +283,25 @@ def write_csv(st: Statement, out: TextIO) -> None:
             )
         )
     if u.credits_balance is not None:
-        w.writerow(("credits", "spent", "", "", "", u.credits_spent, "", ""))
-        w.writerow(("credits", "bought", "", "", "", u.credits_bought, "", ""))
+        for name, value in (
+            ("brought forward", u.credits_brought_forward),
+            ("bought", u.credits_bought),
+            ("free granted", u.credits_free_granted),
+            ("spent", u.credits_spent),
+            ("free lapsed", u.credits_free_lapsed),
+        ):
+            w.writerow(("credits", name, "", "", "", value, "", ""))
         w.writerow(("credits", "balance", "", "", "", u.credits_balance, "", f"{u.credits_free_left} free"))
     for week in u.weeks:
         cap = "" if week.cap is None else f"{week.cap:g}"
-        w.writerow(("week", "", week.start.isoformat(), f"{week.hours:.2f}", cap, "", "", ""))
-    for section, rows in (("task", st.by_task), ("store", st.by_store)):
+        over = f"over cap {week.over_cap:.2f}" if week.over_cap else ""
+        w.writerow(("week", "", week.start.isoformat(), f"{week.hours:.2f}", cap, "", "", over))
+    for section, rows in (("level", st.by_level), ("task", st.by_task), ("store", st.by_store)):
         for b in rows:
             w.writerow(
                 (section, b.name, "", f"{b.hours:.2f}", "", b.credits or "", "", f"{b.entries} entries")
             )
-    for i in u.items:
+    for i in st.client_items:
         w.writerow(
             (
                 "entry",
@@ -263,6 +316,8 @@ def write_csv(st: Statement, out: TextIO) -> None:
         )
     for warning in u.warnings:
         w.writerow(("warning", "", "", "", "", "", "", warning))
+    for note in u.notes:
+        w.writerow(("note", "", "", "", "", "", "", note))
 
 
 # --- HTML -----------------------------------------------------------------------------------------
@@ -349,12 +404,24 @@ def render_html(st: Statement) -> str:
         out.append("<h2>Hours per week</h2>" + week_chart_svg(u))
         out.append(
             _rows(
-                ("week of", "hours", "cap"),
-                ((w.start, _h(w.hours), "-" if w.cap is None else _h(w.cap)) for w in u.weeks),
-                {1, 2},
+                ("week of", "hours", "cap", "over cap"),
+                (
+                    (
+                        w.start,
+                        _h(w.hours),
+                        "-" if w.cap is None else _h(w.cap),
+                        _h(w.over_cap) if w.over_cap else "",
+                    )
+                    for w in u.weeks
+                ),
+                {1, 2, 3},
             )
         )
-    for heading, rows in (("Per task", st.by_task), ("Per store", st.by_store)):
+    for heading, rows in (
+        ("Per support level", st.by_level),
+        ("Per task", st.by_task),
+        ("Per store", st.by_store),
+    ):
         if rows:
             out.append(f"<h2>{heading}</h2>")
             out.append(
@@ -364,12 +431,12 @@ def render_html(st: Statement) -> str:
                     {1, 2, 3},
                 )
             )
-    if u.items:
+    if st.client_items:
         out.append("<h2>Work done</h2>")
         out.append(
             _rows(
                 ("date", "store", "task", "time", "note"),
-                ((f"{i.started:%Y-%m-%d}", i.store, i.task, _h(i.hours), i.note) for i in u.items),
+                ((f"{i.started:%Y-%m-%d}", i.store, i.task, _h(i.hours), i.note) for i in st.client_items),
                 {3},
             )
         )
@@ -394,8 +461,18 @@ def overview_row(client: str, usage: Usage, currency: str) -> dict[str, Any]:
         "credits": "" if usage.credits_balance is None else str(usage.credits_balance),
         "overage": f"{currency}{usage.overage_amount:,.2f}" if usage.overage_hours else "",
         "due": f"{currency}{usage.total_due:,.2f}",
-        "status": ", ".join(sorted(usage.flags)) or "ok",
+        "status": ", ".join(sorted(_status(usage))) or "ok",
     }
+
+
+def _status(usage: Usage) -> set[str]:
+    """The guard's flags, plus what a bookkeeper must act on in any month: overage to bill."""
+    status = set(usage.flags)
+    if usage.overage_hours:
+        status.add("overage")
+    if usage.billed_on:
+        status.add(f"billed {usage.billed_on:%Y-%m}")
+    return status
 
 
 OVERVIEW_COLUMNS = ("client", "plan", "period", "hours", "credits", "overage", "due", "status")

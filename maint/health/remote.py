@@ -229,23 +229,25 @@ def probe_versions(rs: RemoteState, spec: CheckSpec) -> Observation:
 
 
 def probe_advisories(rs: RemoteState, spec: CheckSpec) -> Observation:
+    """Graded as ``fab check`` grades them (maint.advisories): critical only for what an upgrade fixes
+    and is urgent; an advisory no release fixes is a warning carrying its mitigation, so the newest
+    release is not red for ever and the alert (sent on the change only) says what to do."""
     try:
+        from maint import advisories as grading
         from maint import matrix
     except ImportError:
         return Observation("n/a", "skipped: maint.matrix (advisories) is not available", State.SKIPPED)
     try:
-        advisories = matrix.load_advisories()
+        known = matrix.load_advisories()
         version = matrix.parse_version(rs.facts.version)
     except (PlaybookError, ValueError) as exc:
         return Observation(None, f"cannot judge advisories: {exc}", State.UNKNOWN)
-    hits = [a for a in advisories if a.applies_to(version)]
-    if not hits:
+    graded = grading.grade_advisories(a for a in known if a.applies_to(version))
+    if not graded:
         return Observation(0, f"no known advisory applies to {rs.facts.version}")
-    worst = State.CRITICAL if any(a.severity in ("critical", "high") for a in hits) else State.WARNING
-    ids = ", ".join(f"{a.id} ({a.severity})" for a in hits)
-    return Observation(
-        len(hits), f"{len(hits)} advisory(ies) apply to {rs.facts.version}: {ids}"[:300], worst
-    )
+    state = State.CRITICAL if grading.overall_grade(graded) == grading.CRITICAL else State.WARNING
+    lines = "; ".join(g.line for g in graded)
+    return Observation(len(graded), f"{rs.facts.version}: {lines}"[:1000], state)
 
 
 PROBE_FUNCTIONS: dict[str, Callable[[RemoteState, CheckSpec], Observation]] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,9 +70,10 @@ class RestoreResult:
 
 
 def apply_restore(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot: Path, man: Manifest,
-                  plan: Plan) -> RestoreResult:
+                  plan: Plan, *, lock: bool = True) -> RestoreResult:
+    """lock=False when the caller already holds the store's lock (the upgrade's rollback)."""
     result = RestoreResult(cfg.store, snapshot.name)
-    with store_lock(conn, cfg, "restore"), SshMux(cfg) as mux:
+    with store_lock(conn, cfg, "restore") if lock else nullcontext(), SshMux(cfg) as mux:
         for change in plan:
             if change.kind == "files":
                 src = snapshot / FILES / change.data["name"]

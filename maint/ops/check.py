@@ -6,10 +6,14 @@ says what was found, what the release supports, a status and the reason with its
     ok           within what the release is known to work with
     warning      works, with a known problem or outside what anyone has verified
     unsupported  known not to work (or the line is end of life)
+    critical     an advisory a release fixes, critical/high or needing no login (maint.advisories)
     unknown      a fact is missing or unreadable, or the release is not in the matrix: never a guess
 
-The overall status follows monitoring convention: critical (2) if anything is unsupported, else
-unknown (3) if anything is unknown, else warning (1), else ok (0).
+The overall status follows monitoring convention: critical (2) if anything is unsupported or
+critical, else unknown (3) if anything is unknown, else warning (1), else ok (0).
+
+Sources are public: `path@tag` in github.com/opencart/opencart, issue/PR numbers, CVE records, and
+the project's own docs/platform-facts.md for what was measured on real installs.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from maint.advisories import GradedAdvisory, grade_advisories, overall_grade
+from maint.advisories import summary as advisory_summary
 from maint.errors import InputError
 from maint.facts.host import HostFacts
 from maint.facts.mysql import DbServer
@@ -26,14 +32,21 @@ from maint.facts.php import PhpFacts
 from maint.facts.web import WebServer
 from maint.matrix import Advisory, Matrix, Release, Version, VersionError, parse_version
 
-OK, WARNING, UNSUPPORTED, UNKNOWN = "ok", "warning", "unsupported", "unknown"
+OK, WARNING, UNSUPPORTED, UNKNOWN, CRITICAL = "ok", "warning", "unsupported", "unknown", "critical"
 # Severity for "worst of": unknown outranks warning but not unsupported (a known break beats a gap).
-_RANK = {OK: 0, WARNING: 1, UNKNOWN: 2, UNSUPPORTED: 3}
-OVERALL = {OK: ("ok", 0), WARNING: ("warning", 1), UNKNOWN: ("unknown", 3), UNSUPPORTED: ("critical", 2)}
+_RANK = {OK: 0, WARNING: 1, UNKNOWN: 2, UNSUPPORTED: 3, CRITICAL: 3}
+OVERALL = {
+    OK: ("ok", 0),
+    WARNING: ("warning", 1),
+    UNKNOWN: ("unknown", 3),
+    UNSUPPORTED: ("critical", 2),
+    CRITICAL: ("critical", 2),
+}
 # Components whose verdict depends on the platform, and so on the release an upgrade would bring.
 PLATFORM_COMPONENTS = ("php", "php extensions", "database", "web server")
 
-FACTS_DOC = "opencart-facts"
+# What this project measured on real installs (PHP 8.2 per release, sql_mode, install/ routes).
+PLATFORM_FACTS = "docs/platform-facts.md"
 LOW_DISK_BYTES = 1024**3
 LOW_DISK_RATIO = 0.05
 # The PHP extension each OpenCart DB_DRIVER needs.
@@ -140,7 +153,7 @@ class CheckReport:
     version: str | None
     release: str | None
     verdicts: list[Verdict]
-    advisories: list[Advisory]
+    advisories: list[GradedAdvisory]
     status: str  # ok / warning / critical / unknown
     exit_code: int
     recommended: str | None = None
@@ -166,7 +179,8 @@ class CheckReport:
         }
 
 
-def advisory_dict(advisory: Advisory) -> dict[str, Any]:
+def advisory_dict(graded: GradedAdvisory) -> dict[str, Any]:
+    advisory = graded.advisory
     return {
         "id": advisory.id,
         "aliases": list(advisory.aliases),
@@ -177,7 +191,26 @@ def advisory_dict(advisory: Advisory) -> dict[str, Any]:
         "summary": advisory.summary,
         "source": advisory.source,
         "uncertain": list(advisory.uncertain),
+        "grade": graded.grade,
+        "action": graded.action,
+        "mitigation": advisory.mitigation or None,
     }
+
+
+def brief(text: str, width: int = 60) -> str:
+    """The head of a reason for the default table: up to its first ": " or "; " outside brackets,
+    cut to ``width`` characters; the whole reason is in ``--sources`` and ``--json``."""
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
+        if depth == 0 and text.startswith((": ", "; "), i):
+            text = text[:i]
+            break
+    return clip(text, width)
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)].rstrip() + "…"
 
 
 def worst(statuses: Iterable[str]) -> str:
@@ -237,7 +270,7 @@ def _parse(text: str) -> Version | None:
 def release_verdict(release: Release) -> Verdict:
     line = release.line
     supported = f"line {line.name}: {line.status}"
-    source = f"{line.source}; {FACTS_DOC} §1 (end of life)"
+    source = line.source
     if release.dev:
         return Verdict(
             "opencart",
@@ -254,7 +287,7 @@ def release_verdict(release: Release) -> Verdict:
             release.name,
             supported,
             UNSUPPORTED,
-            f"line {line.name} is end of life ({line.eol_reason}): no fixes, security or otherwise",
+            f"line {line.name} is end of life: no fixes, security or otherwise ({line.eol_reason})",
             source,
             uncertain=line.uncertain,
         )
@@ -315,6 +348,16 @@ def php_verdict(release: Release, platform: Platform) -> Verdict:
             f"newer than PHP {profile.max.dotted}, the newest known to work with {release.name}{linted}",
             profile.source,
             uncertain=profile.uncertain,
+        )
+    if release.measured_on(version):
+        # Installed and run on this PHP minor for this project: measured, so nothing here is inferred.
+        return Verdict(
+            "php",
+            found,
+            supported,
+            OK,
+            f"run clean on PHP {version.line()} (supported {floor.dotted}-{profile.max.dotted})",
+            f"{profile.source}; {PLATFORM_FACTS} (PHP {version.line()})",
         )
     return Verdict(
         "php",
@@ -445,7 +488,7 @@ def sql_mode_verdict(release: Release, db: DbServer) -> Verdict:
     line = release.line
     modes = set(db.sql_mode)
     found = ",".join(db.sql_mode) or "(empty)"
-    source = f"{FACTS_DOC} B3.8; upload/system/library/db/mysqli.php"
+    source = f"upload/system/library/db/mysqli.php@3.0.3.8, @4.1.0.4; {PLATFORM_FACTS} (sql_mode)"
     if line.session_sql_mode != "unknown":
         return Verdict(
             "sql_mode",
@@ -501,7 +544,7 @@ def web_verdict(release: Release, platform: Platform) -> Verdict:
     apache = release.line.apache
     syntax, inner = apache.get("htaccess_syntax", "2.4"), apache.get("inner_htaccess_syntax", "")
     supported = f"Apache with {apache.get('rewrite', 'mod_rewrite')}; .htaccess.txt in {syntax} syntax"
-    source = f"upload/.htaccess.txt@{release.name}; {FACTS_DOC} §2"
+    source = f"upload/.htaccess.txt@{release.name}"
     kind, version = platform.web_kind, platform.web_version
     if kind is None:
         return Verdict("web server", "?", supported, UNKNOWN, platform.web_missing, source)
@@ -622,7 +665,7 @@ def hygiene_verdicts(facts: CheckFacts) -> list[Verdict]:
                 "deleted after install/upgrade",
                 WARNING,
                 "left on a live store: its installer and upgrader routes need no login",
-                f"INSTALL.md; {FACTS_DOC} B5; admin/controller/common/security.php@4.1.0.4",
+                f"INSTALL.md; admin/controller/common/security.php@4.1.0.4; {PLATFORM_FACTS} (install/)",
             )
         )
     else:
@@ -637,7 +680,7 @@ def hygiene_verdicts(facts: CheckFacts) -> list[Verdict]:
                 WARNING,
                 "storage (logs, sessions, uploads, backups) inside the web root; only .htaccess "
                 "rules on Apache keep it private",
-                f"admin/controller/common/security.php@3.0.3.8/@4.1.0.4; {FACTS_DOC} §2",
+                "upload/admin/controller/common/security.php@3.0.3.8, @4.1.0.4",
             )
         )
     else:
@@ -657,7 +700,7 @@ def hygiene_verdicts(facts: CheckFacts) -> list[Verdict]:
                 "off",
                 WARNING,
                 "errors are printed into pages, leaking SQL and file paths",
-                f"{FACTS_DOC} B3.4, B6",
+                f"{PLATFORM_FACTS} (error display)",
             )
         )
     elif php is None and facts.error_display_setting is None:
@@ -667,19 +710,14 @@ def hygiene_verdicts(facts: CheckFacts) -> list[Verdict]:
     return verdicts
 
 
-def advisories_verdict(release: Release, applying: Sequence[Advisory]) -> Verdict:
-    source = "playbooks/advisories.yaml"
-    if not applying:
+def advisories_verdict(release: Release, graded: Sequence[GradedAdvisory]) -> Verdict:
+    """Graded by what the agency can do (maint.advisories): one rule shared with ``fab health``."""
+    source = "playbooks/advisories.yaml (CVE records, GHSA, issues: see the advisories)"
+    if not graded:
         return Verdict("advisories", "none", "", OK, f"no known advisory names {release.name}", source)
-    actionable = [a for a in applying if a.fixed is not None or a.severity == "critical"]
-    found = f"{len(applying)} apply"
-    if actionable:
-        reasons = [
-            f"{a.id} ({a.severity}, {a.access}) " + (f"fixed in {a.fixed.dotted}" if a.fixed else "no fix")
-            for a in actionable
-        ]
-        return Verdict("advisories", found, "", WARNING, "; ".join(reasons), source)
-    return Verdict("advisories", found, "", OK, "none critical, and none with a fixed release", source)
+    grade = overall_grade(graded)
+    status = CRITICAL if grade == "critical" else WARNING
+    return Verdict("advisories", f"{len(graded)} apply", "", status, advisory_summary(graded), source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -702,40 +740,140 @@ def _acceptable(release: Release, platform: Platform) -> bool:
     return php.status == OK and UNSUPPORTED not in (database.status, web.status)
 
 
-def recommend_upgrade(matrix: Matrix, release: Release, platform: Platform) -> Release | None:
-    """The lowest release that supports the platform: the store's own line first, then newer lines.
-    Development versions and end-of-life lines are never proposed."""
-    newer = [r for r in matrix.newer_than(release) if not r.dev and r.line.status != "eol"]
-    same_line = [r for r in newer if r.version.line() == release.version.line()]
-    later_lines = [r for r in newer if r.version.line() != release.version.line()]
-    return next((r for r in (*same_line, *later_lines) if _acceptable(r, platform)), None)
+def _php_inferred(release: Release, platform: Platform) -> tuple[str, ...]:
+    """Why support of the platform's PHP by ``release`` is only inferred (⚠); empty when measured or coded."""
+    return php_verdict(release, platform).uncertain
+
+
+def _fixed_advisories(release: Release, advisories: Sequence[Advisory]) -> list[Advisory]:
+    """Advisories a later release fixes that still apply to ``release``: a target must have none."""
+    return [a for a in advisories if a.fixed is not None and a.applies_to(release.version)]
+
+
+def upgrade_candidates(
+    matrix: Matrix, release: Release, platform: Platform, advisories: Sequence[Advisory]
+) -> list[Release]:
+    """Every proposable release, best first: supports the platform, has no advisory a release fixes;
+    support measured or coded before inferred, then the store's own line before newer lines, then the
+    newest first ("update to the latest"). Development versions and end-of-life lines never qualify."""
+    usable = [
+        r
+        for r in matrix.newer_than(release)
+        if not r.dev
+        and r.line.status != "eol"
+        and _acceptable(r, platform)
+        and not _fixed_advisories(r, advisories)
+    ]
+    return sorted(usable, key=lambda r: (bool(_php_inferred(r, platform)), *_line_order(release, r)))
+
+
+def _line_order(release: Release, candidate: Release) -> tuple[Any, ...]:
+    """The store's own line first, then the next line up (a superseded one after the rest: nobody
+    should move into 4.0 when 4.1 exists), newest release first within a line."""
+    line = candidate.version.line()
+    return (
+        line != release.version.line(),
+        candidate.line.status == "superseded",
+        candidate.version.parts[:2],
+        [-p for p in candidate.version.parts],
+    )
+
+
+def recommend_upgrade(
+    matrix: Matrix, release: Release, platform: Platform, advisories: Sequence[Advisory] = ()
+) -> Release | None:
+    """The newest release of the store's line that supports the platform and fixes the advisories,
+    else the newest of a newer line; a release whose support is only inferred comes last."""
+    candidates = upgrade_candidates(matrix, release, platform, advisories)
+    return candidates[0] if candidates else None
+
+
+def _upgrade_reasons(release: Release, php_status: str, graded: Sequence[GradedAdvisory]) -> list[str]:
+    reasons = []
+    if php_status != OK:
+        reasons.append("platform")
+    if release.line.status == "eol":
+        reasons.append("end of life")
+    if any(g.advisory.fixed is not None for g in graded):
+        reasons.append("advisories")
+    return reasons
 
 
 def _recommendation(
-    matrix: Matrix, release: Release, platform: Platform, php_status: str, applying: Sequence[Advisory]
+    matrix: Matrix,
+    release: Release,
+    platform: Platform,
+    php_status: str,
+    graded: Sequence[GradedAdvisory],
+    advisories: Sequence[Advisory],
 ) -> tuple[str | None, str]:
     """(target release or None, the sentence that explains it)."""
+    fixable = [g.advisory for g in graded if g.advisory.fixed is not None]
     if php_status == UNKNOWN:
-        return None, "no recommendation while the PHP version is unknown"
-    if php_status == OK and release.line.status != "eol":
-        return None, f"{release.name} runs on PHP {platform.php}: no core upgrade needed for the platform"
-    target = recommend_upgrade(matrix, release, platform)
-    if target is None:
-        return None, f"no release supports {_describe(platform)}; change the platform instead"
-    same_line = target.version.line() == release.version.line()
-    cleared = [a.id for a in applying if not a.applies_to(target.version)]
-    newest = [r for r in matrix.releases if not r.dev and r.version.line() == target.version.line()][-1]
+        fixes = "; ".join(f"{a.id} is fixed in {a.fixed.dotted}" for a in fixable if a.fixed)
+        return None, "no recommendation while the PHP version is unknown" + (f" ({fixes})" if fixes else "")
+    why = _upgrade_reasons(release, php_status, graded)
+    if not why:
+        text = (
+            f"{release.name} runs on PHP {platform.php} and no advisory for it has a fixed release: "
+            "no core upgrade needed"
+        )
+        newest = recommend_upgrade(matrix, release, platform, advisories)
+        if newest is not None and newest.version.line() == release.version.line():
+            text += f" (the newest in line {newest.version.line()} is {newest.name}, at the next update)"
+        return None, text
+    candidates = upgrade_candidates(matrix, release, platform, advisories)
+    if not candidates:
+        needed = f" and fixes {', '.join(a.id for a in fixable)}" if fixable else ""
+        text = f"no release supports {_describe(platform)}{needed}; change the platform instead"
+        safe = [
+            r
+            for r in matrix.newer_than(release)
+            if not r.dev and r.line.status != "eol" and not _fixed_advisories(r, advisories)
+        ]
+        if safe:
+            then = min(safe, key=lambda r: _line_order(release, r))
+            floor = max(then.php_min, then.php_runtime, key=lambda v: v.parts)
+            text += (
+                f" (then {then.name}, which needs PHP >= {floor.dotted}, works up to {then.php.max.dotted})"
+            )
+        return None, text
+    target = candidates[0]
+    own = release.version.line()
+    same_line = target.version.line() == own
+    fixes = " and fixes the advisories" if "advisories" in why else ""
+    if same_line:
+        text = (
+            f"upgrade to {target.name}: the newest release in line {own} that supports "
+            f"{_describe(platform)}{fixes}"
+        )
+    else:
+        text = (
+            f"upgrade to {target.name}: the newest release of a newer line ({target.version.line()}) that "
+            f"supports {_describe(platform)}{fixes}; line {own} has none"
+        )
+    inferred = _php_inferred(target, platform)
+    if inferred:
+        text += f" (⚠ support inferred: {inferred[0]})"
+    else:
+        # A release the store could take that is skipped only because its support is inferred.
+        skipped = [r for r in candidates if _php_inferred(r, platform) and r.version.line() == own]
+        if skipped and not same_line:
+            alt = max(skipped, key=lambda r: r.version.parts)
+            text += (
+                f"; {alt.name} in line {own} might also run it, but that is only inferred "
+                f"({_php_inferred(alt, platform)[0]})"
+            )
     missing = extensions_verdict(target, platform)
-    text = (
-        f"upgrade to {target.name}: the lowest release {'in line ' + release.version.line() if same_line else 'of a newer line'}"
-        f" that supports {_describe(platform)}"
-    )
     if missing.status == UNSUPPORTED:
         text += f"; it also needs PHP extensions the host lacks ({missing.reason.split(':')[0]})"
+    left = [g.advisory for g in graded if not g.advisory.applies_to(target.version)]
+    cleared = [a.id for a in left if a.fixed is not None]
+    outside = [a.id for a in left if a.fixed is None]
     if cleared:
         text += f"; also clears {', '.join(cleared)}"
-    if newest is not target:
-        text += f" (newest in line {newest.version.line()}: {newest.name})"
+    if outside:
+        text += f"; outside the recorded range of {', '.join(outside)} (no fix confirmed)"
     return target.name, text
 
 
@@ -798,7 +936,8 @@ def plan_check(
         verdicts.append(driver_verdict(release, facts.db_driver, planned.extensions))
     verdicts += hygiene_verdicts(facts)
     applying = [a for a in advisories if a.applies_to(release.version)]
-    verdicts.append(advisories_verdict(release, applying))
+    graded = grade_advisories(applying)
+    verdicts.append(advisories_verdict(release, graded))
 
     breaks: list[str] = []
     if targets:
@@ -813,14 +952,16 @@ def plan_check(
                 breaks.append(f"{verdict.component}: {old.status} -> {verdict.status} ({verdict.reason})")
         verdicts = _mark_planned(verdicts, facts, targets)
 
-    recommended, recommendation = _recommendation(matrix, release, planned, platform_now[0].status, applying)
+    recommended, recommendation = _recommendation(
+        matrix, release, planned, platform_now[0].status, graded, advisories
+    )
     status, code = overall(verdicts)
     return CheckReport(
         facts.store,
         facts.version,
         release.name,
         verdicts,
-        applying,
+        graded,
         status,
         code,
         recommended,

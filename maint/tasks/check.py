@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import sys
+import textwrap
 from typing import Any
 
 from invoke.exceptions import Exit
@@ -20,6 +21,8 @@ from maint.ops.check import (
     CheckFacts,
     CheckReport,
     Targets,
+    brief,
+    clip,
     combined_exit,
     plan_check,
     unknown_report,
@@ -98,57 +101,97 @@ def check_store(
     return plan_check(facts, matrix, advisories, targets)
 
 
-def show_report(report: CheckReport) -> None:
+# Piped output has no terminal width to follow: keep lines to what a 120-column terminal shows.
+PLAIN_WIDTH = 120
+FOUND_WIDTH, PLANNED_WIDTH, MIN_REASON = 30, 14, 28
+
+
+def _fit(rows: list[list[str]], columns: list[str], flex: int, width: int) -> list[list[str]]:
+    """Cut the ``flex`` column so every row fits ``width`` (two spaces between columns, as both
+    the plain and the rich table use about that)."""
+    used = sum(max(len(r[i]) for r in [columns, *rows]) + 3 for i in range(len(columns)) if i != flex)
+    room = max(width - used - 6, MIN_REASON)
+    return [[clip(c, room) if i == flex else c for i, c in enumerate(r)] for r in rows]
+
+
+def show_report(report: CheckReport, sources: bool = False) -> None:
+    """One store: components, advisories, what to do. The default fits a 120-column terminal
+    (the full reason, what the release supports and the sources come with ``--sources``)."""
     out = render.console()
+    width = out.width if out.is_terminal else PLAIN_WIDTH
     what_if = ", ".join(f"{k} {v}" for k, v in report.targets.as_dict().items())
     title = f"{report.store}: OpenCart {report.version or '?'}" + (
         f"  (what if: {what_if})" if what_if else ""
     )
-    columns = (
-        ["component", "found"]
-        + (["planned"] if report.targets else [])
-        + ["supported", "status", "reason", "source"]
-    )
-    rows = []
-    for v in report.verdicts:
-        source = v.source + (" ⚠" if v.uncertain else "")
-        row = (
-            [v.component, v.found]
-            + ([v.planned] if report.targets else [])
-            + [v.supported, v.status, v.reason, source]
-        )
-        rows.append(row)
+    planned = ["planned"] if report.targets else []
+    if sources:
+        columns = ["component", "found", *planned, "supported", "status", "reason", "source"]
+        rows = [
+            [v.component, v.found, *([v.planned] if planned else []), v.supported, v.status, v.reason]
+            + [v.source + (" ⚠" if v.uncertain else "")]
+            for v in report.verdicts
+        ]
+    else:
+        columns = ["component", "found", *planned, "status", "reason"]
+        rows = [
+            [v.component, clip(v.found, FOUND_WIDTH)]
+            + ([clip(v.planned, PLANNED_WIDTH)] if planned else [])
+            + [v.status, brief(v.reason, width) + (" ⚠" if v.uncertain else "")]
+            for v in report.verdicts
+        ]
+        rows = _fit(rows, columns, len(columns) - 1, width)
     render.table(title, columns, rows, out=out, status_column=columns.index("status"))
     if report.advisories:
-        render.table(
-            f"{report.store}: advisories for {report.release}",
-            ("id", "severity", "access", "fixed in", "issue", "source"),
-            [
-                (
-                    " / ".join((a.id, *a.aliases)),
-                    a.severity,
-                    a.access,
-                    a.fixed.dotted if a.fixed else "none",
-                    a.summary,
-                    a.source + (" ⚠" if a.uncertain else ""),
-                )
-                for a in report.advisories
-            ],
-            out=out,
-        )
+        head = f"{report.store}: advisories for {report.release}"
+        if sources:
+            render.table(
+                head,
+                ("id", "grade", "severity", "access", "fixed in", "issue", "what to do", "source"),
+                [
+                    (
+                        " / ".join((g.advisory.id, *g.advisory.aliases)),
+                        g.grade,
+                        g.advisory.severity,
+                        g.advisory.access,
+                        g.advisory.fixed.dotted if g.advisory.fixed else "none",
+                        g.advisory.summary,
+                        g.action,
+                        g.advisory.source + (" ⚠" if g.advisory.uncertain else ""),
+                    )
+                    for g in report.advisories
+                ],
+                out=out,
+                status_column=1,
+            )
+        else:
+            columns = ["id", "grade", "fixed in", "issue"]
+            rows = [
+                [g.advisory.id, g.grade, g.advisory.fixed.dotted if g.advisory.fixed else "none"]
+                + [g.advisory.summary]
+                for g in report.advisories
+            ]
+            render.table(head, columns, _fit(rows, columns, 3, width), out=out, status_column=1)
     lines = []
     if report.breaks:
         lines += [f"breaks: {b}" for b in report.breaks]
     if report.recommendation:
         lines.append(f"recommended: {report.recommendation}")
+    if not sources:
+        # Each advisory without a fix once, with what to do meanwhile (the fixed ones: the upgrade above).
+        lines += [
+            f"no fix for {g.advisory.id}: {g.action}" for g in report.advisories if g.advisory.fixed is None
+        ]
     lines += [f"warning: {w}" for w in report.warnings]
     lines.append(f"overall: {report.status} (exit {report.exit_code})")
+    wrapped = [
+        part for line in lines for part in textwrap.wrap(line, width - 1, subsequent_indent="    ") or [""]
+    ]
     if out.is_terminal:
-        for line in lines:
+        for line in wrapped:
             out.print(line, markup=False)
         out.print()
     else:
-        out.file.write("\n".join(lines) + "\n\n")
+        out.file.write("\n".join(wrapped) + "\n\n")
         out.file.flush()
 
 
@@ -167,11 +210,12 @@ def show_report(report: CheckReport) -> None:
         "mysql": "what if the database becomes this MySQL version (e.g. 8.4)",
         "mariadb": "what if the database becomes this MariaDB version (e.g. 10.11)",
         "apache": "what if the web server becomes this Apache version (e.g. 2.4)",
-        "json": "print JSON for machines",
+        "json": "print JSON for machines (always with the full reasons and sources)",
+        "sources": "show the full reasons, what each release supports and the public sources",
     },
 )
 @maint_task
-def check(c, store=None, all_=False, php="", mysql="", mariadb="", apache="", json=False):
+def check(c, store=None, all_=False, php="", mysql="", mariadb="", apache="", json=False, sources=False):
     """Check PHP, database and web server against the supported-core matrix (exit 0 ok/1 warn/2 crit/3 unknown)."""
     targets = validate_targets(
         Targets(php=php or "", mysql=mysql or "", mariadb=mariadb or "", apache=apache or "")
@@ -188,7 +232,7 @@ def check(c, store=None, all_=False, php="", mysql="", mariadb="", apache="", js
         emit_json([r.as_dict() for r in reports], exit_code=combined_exit(reports))
     else:
         for report in reports:
-            show_report(report)
+            show_report(report, sources=sources)
     code = combined_exit(reports)
     sys.stdout.flush()
     if code:

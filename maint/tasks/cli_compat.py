@@ -21,9 +21,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from fabric.exceptions import NothingToDo
+from fabric.executor import Executor as FabricExecutor
 from invoke import Task
 from invoke.exceptions import Exit, ParseError
-from invoke.parser.parser import ParseMachine, ParseResult
+from invoke.parser.parser import ParseMachine, Parser, ParseResult
 from invoke.program import Program
 
 from maint import render
@@ -95,6 +97,31 @@ class MaintTask(Task):  # type: ignore[misc]
 
     def has_flag(self, name: str) -> bool:
         return name in self.argspec(self.body).parameters
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not getattr(self.body, "maint_contract", False):  # a body without maint_task: no global flags
+            accepted = inspect.signature(self.body).parameters
+            for name in GLOBAL_FLAGS:
+                if name not in accepted:
+                    kwargs.pop(name, None)
+        return super().__call__(*args, **kwargs)
+
+
+def adopt(task: Task) -> MaintTask:
+    """A task made with invoke's @task, given the contract (its examples still missing)."""
+    return MaintTask(
+        task.body,
+        name=task.name,
+        aliases=task.aliases,
+        positional=task.positional,
+        optional=task.optional,
+        iterable=task.iterable,
+        incrementable=task.incrementable,
+        help=dict(task.help),
+        pre=task.pre,
+        post=task.post,
+        autoprint=task.autoprint,
+    )
 
 
 def usage_line(program: str, task: Any, name: str) -> str:
@@ -314,6 +341,7 @@ def _handle_flags_before_positionals(self: Any, token: str) -> None:
     # invoke lets a missing positional swallow any token, so `fab info -R demo` took "-R" as the
     # STORE and `fab info --stor demo` took "--stor": a flag is a flag, known or not.
     context = self.context
+    # invoke lets a missing positional swallow `--help`; let core flags win instead.
     if (
         context is not None
         and token.startswith("-")
@@ -336,3 +364,44 @@ def _handle_flags_before_positionals(self: Any, token: str) -> None:
 
 ParseMachine.handle = _handle_flags_before_positionals  # type: ignore[method-assign]
 
+_parse_argv = Parser.parse_argv
+_NEGATIVE = re.compile(r"^-\d")
+_MARK = "\x00negative:"
+
+
+def _negative_words_are_values(self: Any, argv: list[str]) -> Any:
+    """`fab log demo -1h`: a negative number is a value (which the task then refuses with a clear
+    error), not the short flags -1 and -h (which printed the help and exited 0)."""
+    end = argv.index("--") if "--" in argv else len(argv)  # words after `--` are left as they are
+    argv = [_MARK + w if n < end and _NEGATIVE.match(w) else w for n, w in enumerate(argv)]
+    result = _parse_argv(self, argv)
+    for context in result:
+        for arg in context.args.values():
+            if isinstance(arg.value, str) and arg.value.startswith(_MARK):
+                arg.value = arg.value[len(_MARK) :]
+    result.unparsed = [w[len(_MARK) :] if w.startswith(_MARK) else w for w in result.unparsed]
+    return result
+
+
+Parser.parse_argv = _negative_words_are_values  # type: ignore[method-assign]
+
+_expand_calls = FabricExecutor.expand_calls
+
+
+def _remote_command_needs_a_host(self: Any, calls: Any, apply_hosts: bool = True) -> Any:
+    """`fab log demo -- -1h`: words after `--` are a remote command for Fabric; with no host to
+    run it on, a one-line error (exit 50) instead of a NothingToDo traceback."""
+    try:
+        return _expand_calls(self, calls, apply_hosts)
+    except NothingToDo:
+        words = (
+            " ".join(self.core.remainder) if isinstance(self.core.remainder, list) else self.core.remainder
+        )
+        raise Exit(
+            f"error: {words!r} after '--' is a remote command, but no host was given (-H); "
+            "give task arguments before '--'",
+            code=50,
+        ) from None
+
+
+FabricExecutor.expand_calls = _remote_command_needs_a_host  # type: ignore[method-assign]

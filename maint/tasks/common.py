@@ -124,6 +124,7 @@ def maint_task(fn: Callable[..., Any]) -> Callable[..., Any]:
             RUN = None  # a library caller's next work_session is not this run's
             render.set_output()
 
+    wrapper.maint_contract = True  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -233,8 +234,10 @@ def work_session(
     over_budget: bool = False,
     yes: bool = False,
     quiet: bool = False,
+    dry_run: bool = False,
 ) -> Iterator[list[str]]:
-    """Guard the client's budget before, and record elapsed time in the ledger after, also on failure."""
+    """Guard the client's budget before, and record elapsed time in the ledger after, also on failure.
+    A dry run is recorded as such (outcome "dry run"): it costs the client no credits."""
     from maint.billing import hooks  # imported here: the billing layer is optional for library users
 
     # The flag, or MAINT_OVER_BUDGET=1 / maint.over_budget for scripted runs.
@@ -255,8 +258,8 @@ def work_session(
         for w in warnings:
             _stderr_warning(w)
     started = datetime.now(UTC)
-    # a dry run is logged as one, so a statement never shows it as if it had changed something
-    outcome = "dry run" if RUN is not None and RUN.dry_run else "ok"
+    # a dry run is logged as one (it costs nothing), whether the task says so or the run's flags do
+    outcome = "dry run" if dry_run or (RUN is not None and RUN.dry_run) else "ok"
     try:
         yield warnings
     except MaintError as exc:

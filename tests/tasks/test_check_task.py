@@ -127,7 +127,7 @@ def test_piped_output_is_a_plain_table_with_the_overall_line(c, monkeypatch, cap
     out = capsys.readouterr().out
     assert "demo: OpenCart 3.0.3.8  (what if: php 8.3)" in out
     assert "component" in out and "planned" in out and "unsupported" in out
-    assert "recommended: upgrade to 3.0.4.0" in out and "overall: critical (exit 2)" in out
+    assert "recommended: upgrade to 3.0.5.1" in out and "overall: critical (exit 2)" in out
     assert "\x1b[" not in out
 
 
@@ -152,3 +152,55 @@ def test_on_a_terminal_the_report_is_a_rich_table(c, monkeypatch) -> None:
     assert run(c, "demo") == 2
     out = screen.getvalue()
     assert "\x1b[" in out and "unsupported" in out and "CVE-2024-21514" in out and "overall: critical" in out
+
+
+def terminal(monkeypatch, width: int):
+    import io
+
+    from rich.console import Console
+
+    from maint import render
+
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        render, "console", lambda stream=None: Console(file=screen, force_terminal=True, width=width)
+    )
+    return screen
+
+
+@pytest.mark.parametrize(
+    ("version", "php"), [("4.0.2.3", ""), ("3.0.3.8", ""), ("4.1.0.4", ""), ("3.0.3.8", "8.3")]
+)
+def test_the_default_report_fits_a_120_column_terminal_without_sources(
+    c, monkeypatch, version: str, php: str
+) -> None:
+    import re
+
+    screen = terminal(monkeypatch, 120)
+    monkeypatch.setattr(check_module, "gather_check_facts", facts_for(version))
+    run(c, "demo", php=php)
+    out = re.sub(r"\x1b\[[0-9;]*m", "", screen.getvalue())
+    assert max(len(line) for line in out.splitlines()) <= 120
+    # No row wraps: each component is on one line of its own.
+    assert "component" in out and "cvelistV5" not in out and "install/step_2.php" not in out
+    for component in ("opencart", "php extensions", "advisories"):
+        assert sum(line.lstrip().startswith(component + " ") for line in out.splitlines()) == 1
+
+
+def test_piped_output_fits_120_columns_too(c, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(check_module, "gather_check_facts", facts_for("4.0.2.3"))
+    run(c, "demo")
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 120
+    assert "CVE-2024-58341" in out and "no fix for CVE-2024-21518:" in out
+
+
+def test_sources_come_with_the_flag_and_always_in_json(c, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(check_module, "gather_check_facts", facts_for("4.0.2.3"))
+    run(c, "demo", sources=True)
+    out = capsys.readouterr().out
+    assert "source" in out and "install/step_2.php@4.0.2.3" in out and "cvelistV5" in out
+    run(c, "demo", json=True)
+    store = json.loads(capsys.readouterr().out)["stores"][0]
+    assert all("source" in v for v in store["verdicts"])
+    assert next(a for a in store["advisories"] if a["id"] == "CVE-2024-21518")["mitigation"]

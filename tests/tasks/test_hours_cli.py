@@ -41,3 +41,43 @@ def test_hours_takes_a_client_or_all() -> None:
 def test_log_correct_takes_the_new_duration_positionally() -> None:
     kwargs = parse("log", "--correct", "7", "2h")
     assert (kwargs["correct"], kwargs["store"]) == (7, "2h")
+
+
+def test_a_negative_duration_is_a_value_the_task_refuses_not_the_help_flag() -> None:
+    # Issue 19: `fab log STORE -1h` printed the help and exited 0.
+    kwargs = parse("log", "demo", "-1h", "note")
+    assert (kwargs["store"], kwargs["duration"], kwargs["note"]) == ("demo", "-1h", "note")
+    assert parse("log", "demo", "1h", "--level", "2")["level"] == 2  # flags still work
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["log", "demo", "-1h"], "duration '-1h' is negative"),
+        (["log", "demo", "--", "-1h"], "after '--' is a remote command, but no host was given"),
+        (["log", "demo", "1.5"], "no unit: write 1.5h for hours or 1.5m for minutes"),
+        (["log", "demo", "25h"], "more than 24 h in a day; give --span"),
+    ],
+)
+def test_bad_durations_on_the_command_line_get_one_line_and_exit_50(tmp_path, argv, message) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    project = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "FABRIC_MAINT_INVENTORY": str(project / "playbooks" / "clients"),
+        "FABRIC_MAINT_STATE_DIR": str(tmp_path),
+    }
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "maint"), *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert run.returncode == 50, run.stderr
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1

@@ -20,3 +20,8 @@ def work(day: str, hours: float, *, task: str = "manual", store: str = "demo", *
 
 def event(kind: str, day: str, amount: int = 0, **data: object) -> AccountEvent:
     return AccountEvent(next(_ids), "demo", kind, date.fromisoformat(day), amount, dict(data))
+
+
+def term(day: str, name: str, value: object) -> AccountEvent:
+    """A dated term event: `name` is `value` from `day` on."""
+    return event("term", day, name=name, value=value)

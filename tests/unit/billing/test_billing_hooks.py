@@ -112,7 +112,8 @@ def test_expired_support_is_blocked(tmp_path: Path) -> None:
         before_task(settings, "acme", "support-1m", "health", now=NOW)
 
 
-def test_credit_categories_needing_confirmation_ask_for_it(tmp_path: Path) -> None:
+def test_the_operators_yes_is_not_the_clients_confirmation(tmp_path: Path) -> None:
+    # Issue 19: --yes was taken as the client's confirmation of category 2/3 work.
     settings = _settings(tmp_path)
     asked: list[str] = []
 
@@ -120,13 +121,21 @@ def test_credit_categories_needing_confirmation_ask_for_it(tmp_path: Path) -> No
         asked.append(question)
         return True
 
-    assert before_task(settings, "acme", "credits", "upgrade", confirm=yes, now=NOW) == []
-    assert "category 3" in asked[0] and "20 credits" in asked[0]
-    with pytest.raises(CancelledByUser, match="not confirmed category 3"):
+    warnings = before_task(settings, "acme", "credits", "upgrade", confirm=yes, now=NOW)
+    assert "category 3" in asked[0] and "not confirmed yet" in asked[0]
+    assert "charged only once the client's confirmation is recorded" in warnings[0]
+    with pytest.raises(CancelledByUser, match="category 3 work not confirmed"):
         before_task(settings, "acme", "credits", "upgrade", confirm=lambda q: False, now=NOW)
-    # category 1 needs no confirmation; no prompt available means a reminder instead
+    # category 1 needs no confirmation
     assert before_task(settings, "acme", "credits", "check", confirm=lambda q: False, now=NOW) == []
-    assert "has the client confirmed" in before_task(settings, "acme", "credits", "prices", now=NOW)[0]
+    with Ledger.in_state_dir(settings.state_dir) as ledger:
+        ledger.add_event(
+            client="acme",
+            kind="confirm",
+            on=NOW.date(),
+            data={"ticket": f"shop:upgrade:{NOW.date()}", "by": "Ann", "how": "email"},
+        )
+    assert before_task(settings, "acme", "credits", "upgrade", confirm=lambda q: False, now=NOW) == []
 
 
 def test_an_unknown_plan_is_a_clear_error(tmp_path: Path) -> None:
@@ -148,3 +157,26 @@ def test_parallel_runs_over_many_stores_lose_no_entries(tmp_path: Path) -> None:
         list(pool.map(run, range(80)))
     with Ledger.in_state_dir(settings.state_dir) as ledger:
         assert ledger.count() == 80
+
+
+def test_the_guard_counts_a_week_whole_across_the_month_end(tmp_path: Path) -> None:
+    # Issue 19: 15 h on Mon 30 Nov and 5 h on Tue 1 Dec filled the week's 20 h, yet December's
+    # guard saw only 5 h and let more work through.
+    settings = _settings(tmp_path, block=True)
+    _log(settings, "demo", "2026-11-30", 15)
+    _log(settings, "demo", "2026-12-01", 5)
+    with pytest.raises(BudgetError, match="cap of 20 h"):
+        before_task(settings, "demo", "starter", "check", now=datetime(2026, 12, 2, 10, tzinfo=UTC))
+    # the next week is free again
+    assert before_task(settings, "demo", "starter", "check", now=datetime(2026, 12, 7, 10, tzinfo=UTC)) == []
+
+
+def test_the_guard_decides_the_day_in_the_agencys_time_zone(tmp_path: Path) -> None:
+    # 23:30 UTC on Sunday 6 Dec is 01:30 on Monday 7 Dec in Johannesburg: a new week.
+    settings = _settings(tmp_path, block=True)
+    _log(settings, "demo", "2026-12-01", 20)
+    with pytest.raises(BudgetError):
+        before_task(settings, "demo", "starter", "check", now=datetime(2026, 12, 6, 21, 30, tzinfo=UTC))
+    assert (
+        before_task(settings, "demo", "starter", "check", now=datetime(2026, 12, 6, 23, 30, tzinfo=UTC)) == []
+    )

@@ -1,11 +1,12 @@
 """Hour packages: Starter is 40 h a month, at most 20 h in a week, no rollover, overage billed."""
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
-from billing_factory import event, work
+from billing_factory import term, work
 
-from maint.billing.account import Terms
+from maint.billing.account import TermBook, Terms
 from maint.billing.plans import HoursPlan, Plans
 from maint.billing.rules import hours_period, hours_usage
 
@@ -76,7 +77,7 @@ def test_two_grouped_months_pool_their_hours(starter: HoursPlan) -> None:
         (date(2026, 11, 1), (date(2026, 11, 1), date(2026, 12, 31))),
         (date(2026, 12, 1), (date(2026, 11, 1), date(2026, 12, 31))),
         (date(2027, 1, 1), (date(2027, 1, 1), date(2027, 2, 28))),
-        (date(2026, 10, 1), (date(2026, 9, 1), date(2026, 10, 31))),
+        (date(2026, 10, 1), (date(2026, 10, 1), date(2026, 10, 31))),  # before the contract: alone
     ],
 )
 def test_grouped_months_pair_up_from_the_contract_start(month: date, period: tuple[date, date]) -> None:
@@ -85,7 +86,7 @@ def test_grouped_months_pair_up_from_the_contract_start(month: date, period: tup
 
 def test_one_year_contract_takes_ten_percent_off(starter: HoursPlan) -> None:
     usage = hours_usage(starter, Terms(one_year=True), [], NOV, date(2026, 11, 5))
-    assert usage.fee == pytest.approx(starter.price_per_month * 0.9)
+    assert usage.fee == starter.price_per_month * Decimal("0.9") == Decimal("16200.00")
 
 
 def test_package_work_is_prioritised_over_on_demand_work(starter: HoursPlan) -> None:
@@ -125,9 +126,15 @@ def test_past_months_raise_no_warnings(starter: HoursPlan) -> None:
     assert not usage.flags and not usage.warnings
 
 
-def test_terms_come_from_the_latest_terms_event() -> None:
+def test_each_term_event_changes_only_its_own_term_from_its_day() -> None:
     events = [
-        event("terms", "2026-11-01", start="2026-11-01"),
-        event("terms", "2026-11-02", start="2026-11-01", one_year=True, group_months=2),
+        term("2026-11-01", "start", "2026-11-01"),
+        term("2026-11-01", "one_year", True),
+        term("2026-12-01", "group_months", 2),
     ]
-    assert Terms.from_events(events) == Terms(start=date(2026, 11, 1), one_year=True, group_months=2)
+    book = TermBook.from_events(events)
+    assert book.at(date(2026, 11, 15)) == Terms(
+        start=date(2026, 11, 1), one_year=True, one_year_from=date(2026, 11, 1)
+    )
+    later = book.at(date(2026, 12, 1))
+    assert (later.one_year, later.group_months) == (True, 2)  # grouping did not drop the discount

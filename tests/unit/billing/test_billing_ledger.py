@@ -1,10 +1,12 @@
 """The SQLite ledger: append-only, corrections supersede, nothing silently lost."""
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from maint.billing.account import TermBook
 from maint.billing.ledger import Ledger
 from maint.errors import InputError
 
@@ -109,11 +111,50 @@ def test_naive_times_are_taken_as_utc(ledger: Ledger) -> None:
 
 def test_account_events_round_trip_in_date_order(ledger: Ledger) -> None:
     ledger.add_event(client="demo", kind="pack", on=date(2026, 11, 5), amount=50)
-    ledger.add_event(client="demo", kind="terms", on=date(2026, 11, 1), data={"start": "2026-11-01"})
+    ledger.add_event(
+        client="demo", kind="term", on=date(2026, 11, 1), data={"name": "start", "value": "2026-11-01"}
+    )
     events = ledger.events("demo")
-    assert [(e.kind, e.amount) for e in events] == [("terms", 0), ("pack", 50)]
-    assert events[0].data == {"start": "2026-11-01"}
+    assert [(e.kind, e.amount) for e in events] == [("term", 0), ("pack", 50)]
+    assert events[0].data == {"name": "start", "value": "2026-11-01"}
     assert ledger.events("other") == []
+
+
+def _old_ledger(path: Path) -> None:
+    """A ledger as the previous version wrote it: undated `terms` rows, user_version 0."""
+    with Ledger(path) as ledger:
+        for on, data in (
+            ("2026-10-01", {"start": "2026-10-01", "one_year": True, "group_months": 1, "priority": False}),
+            ("2026-12-01", {"start": "2026-10-01", "one_year": False, "group_months": 2, "priority": False}),
+        ):
+            ledger.db.execute(
+                "INSERT INTO account (client, kind, on_day, amount, data, note, recorded)"
+                " VALUES ('acme', 'terms', ?, 0, ?, '', '2026-12-01T00:00:00+00:00')",
+                (on, json.dumps(data)),
+            )
+        ledger.db.execute("PRAGMA user_version = 0")
+
+
+def test_undated_terms_of_an_old_ledger_are_migrated_once_to_dated_terms_kept_as_history(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ledger.sqlite"
+    _old_ledger(path)
+    with Ledger(path) as ledger:
+        events = ledger.events("acme")
+    with Ledger(path) as ledger:  # a second opening migrates nothing more
+        assert ledger.events("acme") == events
+    assert [e.kind for e in events].count("terms") == 2  # the old rows stay, as history
+    dated = [(e.on, e.data["name"], e.data["value"]) for e in events if e.kind == "term"]
+    # The latest undated terms held for all time: dated from the contract start, statements unchanged.
+    assert dated == [(date(2026, 10, 1), "start", "2026-10-01"), (date(2026, 10, 1), "group_months", 2)]
+    book = TermBook.from_events(events)
+    assert book.at(date(2026, 10, 1)).group_months == 2 and not book.at(date(2026, 10, 1)).one_year
+
+
+def test_the_old_undated_terms_event_can_no_longer_be_written(ledger: Ledger) -> None:
+    with pytest.raises(InputError, match="unknown account event 'terms'"):
+        ledger.add_event(client="demo", kind="terms", on=date(2026, 11, 1))
 
 
 def test_many_threads_can_open_a_brand_new_ledger_at_once(tmp_path):
@@ -137,3 +178,27 @@ def test_many_threads_can_open_a_brand_new_ledger_at_once(tmp_path):
         import shutil
 
         shutil.rmtree(tmp_path / "fresh")
+
+
+def test_a_ledger_without_the_pays_column_gets_it_and_keeps_its_entries(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "ledger.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY, client TEXT NOT NULL, store TEXT NOT NULL,"
+        " task TEXT NOT NULL, started TEXT NOT NULL, ended TEXT NOT NULL, seconds REAL NOT NULL,"
+        " outcome TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', source TEXT NOT NULL,"
+        " ticket TEXT NOT NULL DEFAULT '', category INTEGER, on_demand INTEGER NOT NULL DEFAULT 0,"
+        " supersedes INTEGER UNIQUE REFERENCES entries(id), recorded TEXT NOT NULL);"
+        "INSERT INTO entries VALUES (1, 'demo', 'demo', 'info', '2026-11-03T09:00:00+00:00',"
+        " '2026-11-03T09:01:00+00:00', 60, 'ok', '', 'auto', '', NULL, 0, NULL, '2026-11-03T09:01:00+00:00');"
+    )
+    old.close()
+    with Ledger(path) as ledger:
+        (entry,) = ledger.items("demo")
+        assert (entry.seconds, entry.pays) == (60, "")
+        new = ledger.get(
+            ledger.add(client="demo", store="demo", task="manual", started=T0, ended=T0, pays="period")
+        )
+        assert new.pays == "period"

@@ -1,12 +1,12 @@
 from datetime import date
 
 import pytest
-from billing_factory import event, work
+from billing_factory import event, term, work
 
 from maint.billing.account import Terms
 from maint.billing.plans import HoursPlan, IncidentPlan, Plans, RetainerPlan
 from maint.billing.rules import check_entry_day, incident_usage, retainer_usage, usage_for
-from maint.errors import InputError
+from maint.errors import BudgetError, InputError
 
 NOV = date(2026, 11, 1)
 
@@ -55,9 +55,11 @@ def test_usage_for_dispatches_on_the_plan_kind(plans: Plans) -> None:
 def test_entries_before_the_contract_or_after_a_one_year_contract_are_refused(plans: Plans) -> None:
     plan = plans.get("starter")
     assert isinstance(plan, HoursPlan)
-    events = [event("terms", "2026-11-01", start="2026-11-01", one_year=True)]
+    events = [term("2026-11-01", "start", "2026-11-01"), term("2026-11-01", "one_year", True)]
     check_entry_day(plan, events, [], date(2027, 10, 31))
     with pytest.raises(InputError, match="before the contract start"):
         check_entry_day(plan, events, [], date(2026, 10, 31))
-    with pytest.raises(InputError, match="after the one-year contract"):
+    with pytest.raises(
+        BudgetError, match=r"outside the contract \(from 2026-11-01; one year to 2027-10-31\)"
+    ):
         check_entry_day(plan, events, [], date(2027, 11, 1))

@@ -6,7 +6,7 @@ import json
 from datetime import date
 
 import pytest
-from billing_factory import work
+from billing_factory import event, work
 from rich.console import Console
 
 from maint.billing.account import Terms
@@ -66,9 +66,9 @@ def test_csv_is_one_flat_table_with_a_section_column(starter_statement) -> None:
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert tuple(rows[0]) == CSV_HEADER
     sections = [r[0] for r in rows[1:]]
-    assert sections[:3] == ["summary", "fee", "overage"]
+    assert sections[:4] == ["summary", "fee line", "fee", "overage"]
     assert sections.count("week") == 6 and sections.count("entry") == 4
-    overage = rows[3]
+    overage = rows[4]
     assert (overage[3], overage[6]) == ("6.00", "3300.00")
 
 
@@ -100,9 +100,41 @@ def test_a_ticket_is_charged_once_to_the_task_and_store_of_its_first_entry(plans
         work("2026-11-05", 0.1, task="upgrade"),
         work("2026-11-05", 0.2, task="upgrade"),  # the same task, store and day: one ticket
     ]
-    usage = credits_usage(plan, Terms(start=NOV), [], items, NOV, date(2026, 11, 6))
+    confirmed = [event("confirm", "2026-11-03", ticket=t) for t in ("T1", "demo:upgrade:2026-11-05")]
+    usage = credits_usage(plan, Terms(start=NOV), confirmed, items, NOV, date(2026, 11, 6))
     st = build_statement("acme", "Acme", NOV, "R", usage)
     assert {b.name: b.credits for b in st.by_task} == {"manual": 10, "prices": 0, "upgrade": 20}
     assert {b.name: b.credits for b in st.by_store} == {"demo": 30, "b": 0}
     data = json.loads(json.dumps(st.as_dict()))
-    assert data["credits"] == {"spent": 30, "bought": 0, "free_left": 10, "balance": 10}
+    assert data["credits"] == {
+        "brought_forward": 0, "bought": 0, "free_granted": 40, "spent": 30, "free_lapsed": 0,
+        "balance": 10, "free_left": 10,
+    }  # fmt: skip
+
+
+def test_voided_entries_stay_out_of_the_client_csv_and_html_but_not_the_terminal(plans: Plans) -> None:
+    plan = plans.get("starter")
+    assert isinstance(plan, HoursPlan)
+    kept, voided = work("2026-11-03", 2, note="kept work"), work("2026-11-04", 0, note="voided slip")
+    st = build_statement(
+        "demo", "Demo", NOV, "R", hours_usage(plan, Terms(), [kept, voided], NOV, date(2026, 12, 1))
+    )
+    out = io.StringIO()
+    write_csv(st, out)
+    assert "kept work" in out.getvalue() and "voided slip" not in out.getvalue()
+    assert "kept work" in render_html(st) and "voided slip" not in render_html(st)
+    console = io.StringIO()
+    Console(file=console, width=160).print(render_table(st))
+    assert "voided slip" in console.getvalue()  # the agency still sees it
+
+
+def test_csv_and_html_show_the_over_cap_hours_the_terminal_shows(plans: Plans) -> None:
+    plan = plans.get("starter")
+    assert isinstance(plan, HoursPlan)
+    usage = hours_usage(plan, Terms(), [work("2026-11-03", 23)], NOV, date(2026, 12, 1))
+    st = build_statement("demo", "Demo", NOV, "R", usage)
+    out = io.StringIO()
+    write_csv(st, out)
+    week = next(r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["date"] == "2026-11-02")
+    assert week["detail"] == "over cap 3.00"
+    assert "<th class=n>over cap</th>" in render_html(st) and "<td class=n>3h00</td>" in render_html(st)

@@ -1,14 +1,21 @@
 """Support periods: 1/3/6/12 months, extra licences, start at the first request, one suspension."""
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from billing_factory import event, work
 
 from maint.billing.plans import Plans, SupportPlan
-from maint.billing.rules import check_entry_day, check_support_events, support_span, support_usage
+from maint.billing.rules import (
+    check_entry_day,
+    check_support_events,
+    support_span,
+    support_spans,
+    support_usage,
+)
 from maint.billing.service import support_prices
-from maint.errors import InputError
+from maint.errors import BudgetError, InputError
 
 
 @pytest.fixture
@@ -115,5 +122,35 @@ def test_entries_outside_the_period_are_refused(plan: SupportPlan, day: str, ok:
     if ok:
         check_entry_day(plan, events, items, when)
     else:
-        with pytest.raises(InputError, match="outside the support period"):
+        with pytest.raises(BudgetError, match="outside the support period|during the suspension"):
             check_entry_day(plan, events, items, when)
+
+
+def test_a_period_bought_after_the_old_one_ended_starts_at_the_next_request() -> None:
+    # Issue 19: it was added to the old period, so the new month started in the past.
+    events = [event("period", "2026-08-01", 1), event("period", "2026-11-01", 1)]
+    items = [work("2026-08-03", 1), work("2026-11-10", 1)]
+    old, new = support_spans(events, items)
+    assert (old.start, old.end) == (date(2026, 8, 3), date(2026, 9, 2))
+    assert (new.start, new.end) == (date(2026, 11, 10), date(2026, 12, 9))
+
+
+def test_one_suspension_per_subscription_period_not_once_ever() -> None:
+    events = [
+        event("period", "2026-08-01", 1),
+        event("suspend", "2026-08-10"),
+        event("resume", "2026-08-20"),
+        event("period", "2026-11-01", 1),
+    ]
+    items = [work("2026-08-03", 1), work("2026-11-10", 1)]
+    check_support_events(events, event("suspend", "2026-11-20"), items)
+    with pytest.raises(InputError, match="once per subscription period"):
+        check_support_events([*events, event("suspend", "2026-11-20")], event("suspend", "2026-11-25"), items)
+
+
+def test_extra_licences_are_priced_from_the_period_bought_not_the_clients_plan(plans: Plans) -> None:
+    one_month = plans.get("support-1m")
+    assert isinstance(one_month, SupportPlan)
+    events = [event("period", "2026-11-02", 12, licences=3)]
+    usage = support_usage(one_month, support_prices(plans), events, [], date(2026, 11, 1), date(2026, 11, 5))
+    assert usage.fee == Decimal("13500") + 2 * Decimal("3200")

@@ -3,6 +3,7 @@ version arithmetic works for OpenCart, PHP, MySQL/MariaDB and Apache strings."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -216,6 +217,10 @@ MATRIX_BREAKAGES = {
         lambda d: d["releases"].append("4.2.0.1"),
         r"releases\[\d+\]: must be a mapping",
     ),
+    "measured on a PHP that is not a minor": (
+        lambda d: release(d, "4.1.0.4").update(measured_php=["8.2.26"]),
+        r"\(4\.1\.0\.4\): 'measured_php' lists PHP minors",
+    ),
 }
 
 
@@ -255,6 +260,10 @@ ADVISORY_BREAKAGES = {
         lambda d: advisory(d, "CVE-2021-47923").pop("summary"),
         r"CVE-2021-47923\): missing 'summary'",
     ),
+    "no fix and no mitigation": (
+        lambda d: advisory(d, "CVE-2024-21518").pop("mitigation"),
+        r"CVE-2024-21518\): no 'fixed' release, so a 'mitigation'",
+    ),
 }
 
 
@@ -274,3 +283,32 @@ def test_missing_and_broken_yaml_files_are_playbook_errors(tmp_path: Path) -> No
     broken.write_text("schema: 1\nreleases: [\n")
     with pytest.raises(PlaybookError, match="not valid YAML"):
         load_matrix(broken)
+
+
+# The private research notes the matrix was first built from: users cannot open them (issue #12).
+PRIVATE_SOURCE = re.compile(r"opencart-facts|shared/|\bpart [A-D]\d*\b|§\s*\d|\bB\d(\.\d+)?\b", re.IGNORECASE)
+
+
+def sources_in(data: object, where: str = "") -> list[tuple[str, str]]:
+    if isinstance(data, dict):
+        found = [(f"{where}.source", data["source"])] if isinstance(data.get("source"), str) else []
+        return found + [pair for k, v in data.items() for pair in sources_in(v, f"{where}.{k}")]
+    if isinstance(data, list):
+        return [pair for i, v in enumerate(data) for pair in sources_in(v, f"{where}[{i}]")]
+    return []
+
+
+@pytest.mark.parametrize("path", sorted(DEFAULT_PLAYBOOKS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_source_in_the_playbooks_is_public(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    private = [(where, s) for where, s in sources_in(yaml.safe_load(text)) if PRIVATE_SOURCE.search(s)]
+    assert not private
+    assert not PRIVATE_SOURCE.search(text), "a comment or note cites the private facts document"
+
+
+def test_measured_facts_cite_the_projects_own_doc() -> None:
+    doc = DEFAULT_PLAYBOOKS.parent / "docs" / "platform-facts.md"
+    assert doc.is_file()
+    for release in load_matrix().releases:
+        if release.measured_php:
+            assert "docs/platform-facts.md" in release.source, release.name

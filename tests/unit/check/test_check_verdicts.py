@@ -19,11 +19,13 @@ from maint.matrix import load_advisories, load_matrix
 from maint.ops.check import (
     CheckFacts,
     Targets,
+    brief,
     combined_exit,
     plan_check,
     unknown_report,
     validate_targets,
 )
+from tests.unit.check.test_check_matrix import PRIVATE_SOURCE
 
 CASES = Path(__file__).resolve().parents[3] / "fixtures" / "ops" / "check"
 ROOT = "/var/www/shop"
@@ -189,9 +191,11 @@ def test_verdicts(case: Path, playbooks) -> None:
     if "breaks" in expect:
         assert [b.split(":")[0] for b in report.breaks] == expect["breaks"]
     for ident in expect.get("advisories", []):
-        assert ident in [a.id for a in report.advisories]
+        assert ident in [a.advisory.id for a in report.advisories]
     for text in expect.get("warnings", []):
         assert any(text in w for w in report.warnings)
+    private = [v.source for v in report.verdicts if PRIVATE_SOURCE.search(v.source)]
+    assert not private, "verdicts cite public sources only"
 
 
 def test_every_verdict_carries_a_reason_and_the_platform_ones_a_source(playbooks) -> None:
@@ -258,3 +262,16 @@ def test_what_if_flags_that_cannot_be_evaluated_are_refused(targets: Targets, me
 def test_sensible_what_if_flags_pass() -> None:
     targets = Targets(php="8.3", mysql="8.4", apache="2.4")
     assert validate_targets(targets) is targets
+
+
+@pytest.mark.parametrize(
+    ("reason", "short"),
+    [
+        ("not PHP 8 compatible: a maintainer says 3.0.3.8 fails", "not PHP 8 compatible"),
+        ("line 1.5 is end of life: no fixes (last 1.x release; no release since)", "line 1.5 is end of life"),
+        ("newer than PHP 8.5 (tested: a; b); CI lints 8.1-8.5", "newer than PHP 8.5 (tested: a; b)"),
+        ("x" * 80, "x" * 59 + "…"),
+    ],
+)
+def test_the_default_table_shows_the_head_of_a_reason(reason: str, short: str) -> None:
+    assert brief(reason, 60) == short

@@ -1,0 +1,233 @@
+"""The upgrade procedure, run the same way on the working copy (the rehearsal) and on the live store.
+
+    capture (traps, counts, storefront prices, error-log size) → maintenance on → copy the release over
+    the store, protected paths kept → the release's own upgrader, step by step → repair the pair's data
+    traps → clear caches → delete install/ → maintenance back as it was → verify like a customer.
+
+Every step is recorded with its time. A failure raises UpgradeStepError carrying the steps so far and
+the evidence; the caller (the task) rolls the live store back to the snapshot.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from maint.errors import MaintError, VerificationError
+from maint.mirror.rsync import parse_itemized
+from maint.remote.sql import table
+from maint.upgrade import storefront, traps
+from maint.upgrade.admin import refresh_modifications_30
+from maint.upgrade.release import Release
+from maint.upgrade.routes import run_upgrader
+from maint.upgrade.target import Target
+
+STORAGE_DATA = ("backup", "cache", "download", "logs", "marketplace", "modification", "session", "upload")
+
+
+@dataclass
+class Step:
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.name, "ok": self.ok, "detail": self.detail, "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class ProcedureResult:
+    target: str
+    from_version: str
+    to_version: str
+    steps: list[Step] = field(default_factory=list)
+    window_seconds: float = 0.0
+    verified: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    prices_compared: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "from": self.from_version, "to": self.to_version,
+                "maintenance_window_seconds": round(self.window_seconds, 3),
+                "verified": self.verified, "problems": self.problems, "prices_compared": self.prices_compared,
+                "steps": [s.as_dict() for s in self.steps]}
+
+
+class UpgradeStepError(MaintError):
+    """A step of the procedure failed or verification found a problem; `result` holds the evidence."""
+
+    exit_code = 70
+
+    def __init__(self, message: str, result: ProcedureResult, *, store: str | None = None) -> None:
+        super().__init__(message, store=store)
+        self.result = result
+
+
+def protected_excludes(admin_dir: str, storage_rel: str | None, extra: Sequence[str] = ()) -> list[str]:
+    """rsync rules for what an upgrade never touches: both config files, image/ (uploads and the thumbnail
+    cache), the storage folder's data (its vendor/ libraries are code and are updated), custom folders."""
+    rules = ["/config.php", f"/{admin_dir.strip('/')}/config.php", "/image/", "/.htaccess", "/php.ini", "/.user.ini"]
+    if storage_rel is not None:
+        base = "/" + storage_rel.strip("/")
+        rules += [f"{base}/{name}/" for name in STORAGE_DATA]
+    for path in extra:
+        rules.append("/" + path.strip("/") + ("/" if not path.endswith((".php", ".txt")) else ""))
+    return rules
+
+
+def _rsync_argv(target: Target, release: Release, excludes: Sequence[str], *, dry_run: bool) -> list[list[str]]:
+    base = ["rsync", "-rlt", "--chmod=D755,F644", *target.rsync_rsh]
+    if dry_run:
+        base += ["--dry-run", "--checksum", "--out-format=%i %n"]
+    admin = target.admin_dir.strip("/")
+    rules = list(excludes)
+    argvs = []
+    if admin != "admin":  # a renamed admin folder gets the release's admin/
+        argvs.append([*base, "--exclude=/config.php", f"{release.tree}/admin/", target.rsync_dest(target.root + admin + "/")])
+        rules.append("/admin/")
+    argvs.insert(0, [*base, *[f"--exclude={r}" for r in rules], f"{release.tree}/", target.rsync_dest(target.root)])
+    return argvs
+
+
+def file_changes(target: Target, release: Release, excludes: Sequence[str]) -> dict[str, list[str]]:
+    """What copying the release would add and replace (rsync dry run comparing checksums)."""
+    out: dict[str, list[str]] = {"new": [], "changed": []}
+    for argv in _rsync_argv(target, release, excludes, dry_run=True):
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise MaintError(f"{target.label}: comparing the release with the store failed: "
+                             f"{done.stderr.strip()[-200:]}", store=target.store)
+        items = parse_itemized(done.stdout.splitlines())
+        out["new"] += items["new"]
+        out["changed"] += items["changed"]
+    return out
+
+
+def set_maintenance(target: Target, on: bool) -> bool:
+    """Switch config_maintenance; returns what it was."""
+    p = target.prefix
+    with target.db() as db, db.cursor() as cur:
+        cur.execute(f"SELECT `value` FROM {table(p, 'setting')} WHERE store_id = 0 AND `key` = 'config_maintenance'")
+        row = cur.fetchone()
+        was = bool(row and str(row[0]) == "1")
+        if row is None:
+            cur.execute(f"INSERT INTO {table(p, 'setting')} (store_id, `code`, `key`, `value`, serialized) "
+                        "VALUES (0, 'config', 'config_maintenance', %s, 0)", ("1" if on else "0",))
+        else:
+            cur.execute(f"UPDATE {table(p, 'setting')} SET `value` = %s WHERE store_id = 0 "
+                        "AND `key` = 'config_maintenance'", ("1" if on else "0",))
+    return was
+
+
+def clear_caches(target: Target) -> str:
+    cache, image = target.path("DIR_CACHE"), target.path("DIR_IMAGE") or target.root + "image/"
+    commands = []
+    if cache:
+        commands += [f"rm -f '{cache}'cache.*", f"rm -rf '{cache}template/'*"]
+    commands.append(f"rm -rf '{image}cache/'*")
+    target.sh("; ".join(commands), check=False)
+    return "data cache, compiled templates and image thumbnails cleared"
+
+
+def run_procedure(target: Target, release: Release, from_version: str, excludes: Sequence[str], *,
+                  on_step: Callable[[Step], None] | None = None) -> ProcedureResult:
+    result = ProcedureResult(target.label, from_version, release.version)
+
+    def step(name: str, action: Callable[[], str]) -> str:
+        began = time.monotonic()
+        try:
+            detail = action()
+        except MaintError as exc:
+            result.steps.append(Step(name, False, exc.message, time.monotonic() - began))
+            if on_step:
+                on_step(result.steps[-1])
+            raise UpgradeStepError(f"{target.label}: {name} failed: {exc.message}", result, store=target.store) from exc
+        result.steps.append(Step(name, True, detail, time.monotonic() - began))
+        if on_step:
+            on_step(result.steps[-1])
+        return detail
+
+    # Before anything changes: what must be true afterwards.
+    state = traps.capture(target, from_version, release.version)
+    counts_before = storefront.counts(target)
+    log_before = storefront.log_size(target)
+    with storefront.StorefrontReader(target) as reader:
+        products = storefront.priced_products(target)
+        prices_before = reader.prices(products)
+    result.steps.append(Step("storefront read", True, f"{len(products)} product pages' prices recorded", 0.0))
+
+    window = time.monotonic()
+    was_on = set_maintenance(target, True)
+    result.steps.append(Step("maintenance mode on", True, "customers see the maintenance page", 0.0))
+    step("copy release", lambda: _copy(target, release, excludes))
+    answers: list[Any] = []
+    step("database upgrade", lambda: _upgrade_db(target, release, answers))
+    step("data traps", lambda: "; ".join(traps.repair(target, state)) or "none for this pair")
+    if state.enabled_modifications:
+        step("modification refresh", lambda: refresh_modifications_30(target))
+    step("clear caches", lambda: clear_caches(target))
+    step("delete install/", lambda: (target.sh(f"rm -rf '{target.root}install'"), "install/ removed (its routes "
+                                     "have no authentication)")[1])
+    if not was_on:
+        set_maintenance(target, False)
+    result.window_seconds = time.monotonic() - window
+    result.steps.append(Step("maintenance mode off" if not was_on else "maintenance mode left on (it was on)",
+                             True, f"maintenance window {result.window_seconds:.1f}s", 0.0))
+    step("verify", lambda: _verify(target, release, counts_before, prices_before, log_before, result))
+    return result
+
+
+def _copy(target: Target, release: Release, excludes: Sequence[str]) -> str:
+    changes = file_changes(target, release, excludes)
+    for argv in _rsync_argv(target, release, excludes, dry_run=False):
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise MaintError(f"rsync exit {done.returncode}: {done.stderr.strip()[-200:]}", store=target.store)
+    return f"{len(changes['new'])} file(s) added, {len(changes['changed'])} replaced; protected paths kept"
+
+
+def _upgrade_db(target: Target, release: Release, answers: list[Any]) -> str:
+    line = traps.line_of(release.version)
+    got = run_upgrader(target.url, line, target.admin_dir, label=target.label, store=target.store)
+    answers.extend(got)
+    return f"{len(got)} upgrade step(s): {got[-1].message[:120] if got else 'none'}"
+
+
+def _verify(target: Target, release: Release, counts_before: storefront.Counts, prices_before: dict[int, list[str]],
+            log_before: int, result: ProcedureResult) -> str:
+    problems: list[str] = []
+    found = _version_there(target)
+    if found != release.version:
+        problems.append(f"version: index.php says {found or 'nothing'}, expected {release.version}")
+    with storefront.StorefrontReader(target) as reader:
+        passed, page_problems = storefront.check_pages(reader)
+        prices_after = reader.prices(sorted(prices_before))
+    problems += page_problems
+    result.verified = passed
+    changed = [f"product {pid}: {' / '.join(prices_before[pid]) or '-'} → {' / '.join(prices_after.get(pid, [])) or '-'}"
+               for pid in sorted(prices_before) if prices_before[pid] != prices_after.get(pid)]
+    if changed:
+        problems.append(f"prices changed on {len(changed)} product page(s): " + "; ".join(changed[:4]))
+    result.prices_compared = len(prices_before)
+    after = storefront.counts(target)
+    if after != counts_before:
+        problems.append(f"counts changed: {counts_before.as_dict()} → {after.as_dict()}")
+    errors = storefront.new_log_errors(target, log_before)
+    if errors:
+        problems.append(f"{len(errors)} new error(s) in the error log: {errors[0]}")
+    result.problems = problems
+    if problems:
+        raise VerificationError("; ".join(problems), store=target.store)
+    return (f"OpenCart {release.version}; {', '.join(passed)} work; {len(prices_before)} products' prices unchanged; "
+            f"counts unchanged; no new errors in the log")
+
+
+def _version_there(target: Target) -> str | None:
+    import re
+
+    match = re.search(r"define\(\s*'VERSION'\s*,\s*'([^']+)'", target.read_text("index.php")[:4096])
+    return match.group(1) if match else None

@@ -1,0 +1,260 @@
+"""`fab upgrade` / `fab rollback` below the task layer: gather the plan's facts, snapshot, rehearse on the
+working copy, apply on the live store, roll back by itself, and keep a journal for `fab rollback`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fabric import Connection
+
+from maint.config import StoreConfig
+from maint.errors import MaintError, VerificationError
+from maint.facts.opencart import StoreFacts
+from maint.facts.phpconfig import parse_config_php
+from maint.mirror import manifest as manifest_io
+from maint.mirror.run import MirrorOptions, apply_mirror, mirror_of, prepare
+from maint.mirror.sshmux import SshMux
+from maint.model import Plan
+from maint.ops.upgrade import Touching, UpgradeFacts, ocmod_files, plan_upgrade, touching_changed
+from maint.remote.sql import open_db, table
+from maint.remote.ssh import quote, run
+from maint.upgrade import traps
+from maint.upgrade.procedure import (
+    ProcedureResult,
+    Step,
+    file_changes,
+    protected_excludes,
+    run_procedure,
+    set_maintenance,
+)
+from maint.upgrade.release import Release
+from maint.upgrade.storefront import StorefrontReader, check_pages
+from maint.upgrade.target import Target, live_target, local_target
+
+JOURNAL = "upgrade"
+
+
+@dataclass
+class Prepared:
+    cfg: StoreConfig
+    facts: StoreFacts
+    release: Release
+    plan: Plan
+    excludes: list[str]
+    snapshot: str  # fresh snapshot to reuse, or ""
+    upgrade_facts: UpgradeFacts
+
+
+@dataclass
+class UpgradeOutcome:
+    store: str
+    from_version: str
+    to_version: str
+    snapshot: str = ""
+    rehearsal: ProcedureResult | None = None
+    live: ProcedureResult | None = None
+    rolled_back: bool = False
+    rollback_steps: list[str] = field(default_factory=list)
+    failure: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failure
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"store": self.store, "from": self.from_version, "to": self.to_version, "ok": self.ok,
+                "snapshot": self.snapshot, "failure": self.failure, "rolled_back": self.rolled_back,
+                "rollback_steps": self.rollback_steps, "seconds": round(self.seconds, 3),
+                "rehearsal": self.rehearsal.as_dict() if self.rehearsal else None,
+                "live": self.live.as_dict() if self.live else None}
+
+
+def storage_rel(facts: StoreFacts) -> str | None:
+    root = facts.root.rstrip("/") + "/"
+    storage = facts.dir_storage or facts.path("DIR_STORAGE")
+    return storage[len(root):].strip("/") if storage.startswith(root) else None
+
+
+def _touching(db: Any, prefix: str, replaced: Sequence[str], facts: StoreFacts, conn: Connection) -> list[Touching]:
+    out: list[Touching] = []
+    with db.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+                    (prefix + "modification",))
+        if cur.fetchone()[0]:
+            cur.execute(f"SELECT name, status, xml FROM {table(prefix, 'modification')}")
+            for name, status, xml in cur.fetchall():
+                files = touching_changed(str(name), ocmod_files(str(xml or "")), replaced)
+                if files:
+                    out.append(Touching("ocmod", str(name), files, bool(status)))
+        cur.execute(f"SELECT `value` FROM {table(prefix, 'setting')} WHERE store_id = 0 AND `key` = 'config_theme'")
+        row = cur.fetchone()
+        theme = str(row[0]) if row else ""
+        if theme and theme not in ("default", "basic", "theme_default"):
+            out.append(Touching("theme", theme))
+    vqmod = run(conn, f"test -d {quote(facts.root.rstrip('/') + '/vqmod/xml')} && ls {quote(facts.root.rstrip('/') + '/vqmod/xml')}",
+                check=False, store=facts.store).stdout.split()
+    out += [Touching("vqmod", name) for name in vqmod if name.endswith(".xml")]
+    return out
+
+
+def _modified_core(target: Target, current: Release | None, excludes: Sequence[str]) -> tuple[tuple[str, ...] | None,
+                                                                                          tuple[str, ...] | None]:
+    """Core files the store changed against its own release, and files of that release the target drops."""
+    if current is None:
+        return None, None
+    changes = file_changes(target, current, [*excludes, "/install/"])
+    return tuple(changes["changed"]), None
+
+
+def prepare_upgrade(conn: Connection, cfg: StoreConfig, facts: StoreFacts, release: Release, mux: SshMux, *,
+                    current: Release | None = None, platform_problems: Sequence[str] = (), rehearse: bool = True,
+                    snapshot_max_age: float = 0.0) -> Prepared:
+    target = live_target(conn, cfg, facts, mux)
+    extra = [str(p) for p in (cfg.option("upgrade", "protect", []) or [])]
+    excludes = protected_excludes(facts.admin_dir, storage_rel(facts), extra)
+    same = facts.version == release.version
+    changes = {"new": [], "changed": []} if same else file_changes(target, release, excludes)
+    state = traps.capture(target, facts.version, release.version)
+    with open_db(conn, facts.db, store=cfg.store) as db:
+        touching = [] if same else _touching(db, facts.db.prefix, changes["changed"], facts, conn)
+    modified, removed = (None, None) if same else _modified_core(target, current, excludes)
+    df = run(conn, f"df -Pk {quote(facts.root)} | tail -1", check=False, store=cfg.store).stdout.split()
+    free = int(df[3]) * 1024 if len(df) >= 4 and df[3].isdigit() else None
+    size = sum(p.stat().st_size for p in release.tree.rglob("*") if p.is_file())
+    snapshot = _fresh_snapshot(cfg, snapshot_max_age)
+    ufacts = UpgradeFacts(
+        store=cfg.store, current=facts.version, target=release.version, admin_dir=facts.admin_dir,
+        added=tuple(changes["new"]), replaced=tuple(changes["changed"]),
+        protected=("config.php", f"{facts.admin_dir}/config.php", "image/", "storage data", *extra),
+        modified_core=modified, removed=removed, touching=tuple(touching), traps=tuple(state.describe()),
+        platform_problems=tuple(platform_problems), snapshot=snapshot, disk_free=free, disk_needed=2 * size,
+        rehearse=rehearse, upgrade_steps=len(list((release.tree / "install" / "model" / "upgrade").glob("*.php")))
+        if release.version.startswith("3") else 0,
+    )
+    return Prepared(cfg, facts, release, plan_upgrade(ufacts), excludes, snapshot, ufacts)
+
+
+def _fresh_snapshot(cfg: StoreConfig, max_age: float) -> str:
+    if max_age <= 0:
+        return ""
+    mirror = mirror_of(cfg)
+    name = mirror.latest()
+    if not name:
+        return ""
+    try:
+        man = manifest_io.read(mirror.snapshot(name))
+    except (MaintError, OSError):
+        return ""
+    taken = datetime.strptime(name, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    fresh = man.verified and datetime.now(UTC) - taken <= timedelta(seconds=max_age)
+    return name if fresh else ""
+
+
+def take_snapshot(conn: Connection, cfg: StoreConfig, facts: StoreFacts, mux: SshMux) -> str:
+    prep = prepare(conn, cfg, facts, MirrorOptions(), mux)
+    return apply_mirror(conn, prep, mux, None).snapshot
+
+
+def rehearse(cfg: StoreConfig, snapshot: str, prepared: Prepared,
+             on_step: Callable[[Step], None] | None = None) -> ProcedureResult:
+    """The whole procedure on a local working copy of the snapshot (`fab serve`'s), then the copy is stopped."""
+    from maint.workcopy import WorkCopy, serve
+
+    mirror = mirror_of(cfg)
+    path = mirror.snapshot(snapshot)
+    man = manifest_io.read(path)
+    served = serve(cfg.state_dir, man, path)
+    wc = WorkCopy(cfg.state_dir, man.client, man.store)
+    try:
+        root = Path(served.root)
+        consts = parse_config_php((root / "config.php").read_text(errors="replace"), file="config.php")
+        target = local_target("working copy", cfg.store, served.url, root, prepared.facts.admin_dir, consts)
+        return run_procedure(target, prepared.release, prepared.facts.version, prepared.excludes, on_step=on_step)
+    finally:
+        wc.stop()
+
+
+def apply_live(conn: Connection, cfg: StoreConfig, facts: StoreFacts, prepared: Prepared, mux: SshMux,
+               on_step: Callable[[Step], None] | None = None) -> ProcedureResult:
+    return run_procedure(live_target(conn, cfg, facts, mux), prepared.release, facts.version, prepared.excludes,
+                         on_step=on_step)
+
+
+def rollback_to(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot: str, mux: SshMux) -> list[str]:
+    """Files and database back from the snapshot (under the lock the caller holds), maintenance off, pages."""
+    from maint.mirror.restore import apply_restore, prepare_restore
+
+    path = mirror_of(cfg).snapshot(snapshot)
+    man = manifest_io.read(path)
+    plan = prepare_restore(conn, cfg, facts, path, man)
+    result = apply_restore(conn, cfg, facts, path, man, plan, lock=False)
+    steps = list(result.steps)
+    target = live_target(conn, cfg, facts, mux)
+    if set_maintenance(target, False):
+        steps.append("maintenance mode was on in the snapshot: switched off")
+    run(conn, f"rm -rf {quote(facts.root.rstrip('/') + '/install')}", check=False, store=cfg.store)
+    with StorefrontReader(target) as reader:
+        passed, problems = check_pages(reader)
+    if problems:
+        raise VerificationError(f"rolled back to {snapshot}, but the storefront still fails: {'; '.join(problems)}",
+                                store=cfg.store)
+    steps.append(f"verified after the rollback: {', '.join(passed)} work")
+    return steps
+
+
+# -- the journal `fab rollback` reads ---------------------------------------------------------------------------------
+def journal_dir(cfg: StoreConfig) -> Path:
+    path = Path(cfg.state_dir).expanduser() / JOURNAL / cfg.client / cfg.store
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def write_journal(cfg: StoreConfig, outcome: UpgradeOutcome) -> Path:
+    folder = journal_dir(cfg)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"{stamp}-upgrade.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({**outcome.as_dict(), "time": stamp}, handle, indent=2)
+    return path
+
+
+def last_upgrade(cfg: StoreConfig) -> dict[str, Any] | None:
+    files = sorted(journal_dir(cfg).glob("*-upgrade.json"))
+    for path in reversed(files):
+        data: dict[str, Any] = json.loads(path.read_text())
+        if data.get("snapshot") and data.get("ok") and not data.get("rolled_back"):
+            data["journal"] = str(path)
+            return data
+    return None
+
+
+def mark_rolled_back(journal: str, steps: list[str]) -> None:
+    path = Path(journal)
+    data = json.loads(path.read_text())
+    data.update(rolled_back=True, rollback_steps=steps, rolled_back_at=datetime.now(UTC).isoformat())
+    path.write_text(json.dumps(data, indent=2))
+
+
+def cleanup_release(release: Release) -> None:
+    """Remove an unpacked archive (never a folder the user gave)."""
+    if release.source.is_dir():
+        return
+    top = release.tree
+    while top.parent != top and not top.name.startswith("maint-release-"):
+        top = top.parent
+    if top.name.startswith("maint-release-"):
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def elapsed(since: float) -> float:
+    return time.monotonic() - since
