@@ -154,7 +154,8 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
                         outcome.failure = exc.message
                         if not quiet:
                             _say(f"  live: {exc.message}; rolling back to {outcome.snapshot}")
-                        outcome.rollback_steps = service.rollback_to(conn, cfg, facts, outcome.snapshot, mux)
+                        outcome.rollback_steps = service.rollback_to(conn, cfg, facts, outcome.snapshot, mux,
+                                                                     outcome.baseline_failing)
                         outcome.rolled_back = True
                 outcome.seconds = service.elapsed(began)
                 journal = service.write_journal(cfg, outcome)
@@ -193,6 +194,7 @@ def _report(outcome: service.UpgradeOutcome, rehearse_only: bool) -> None:
         rows.append(("maintenance window", f"{outcome.live.window_seconds:.1f}s"))
         rows.append(("verified", ", ".join(outcome.live.verified) or "-"))
         rows.append(("prices compared", outcome.live.prices_compared))
+        rows += [("note", note) for note in outcome.live.notes]
     if outcome.rolled_back:
         rows += [("rollback", step) for step in outcome.rollback_steps]
     rows.append(("total time", f"{outcome.seconds:.1f}s"))
@@ -239,7 +241,7 @@ def rollback(c, store, dry_run=False, yes=False, json=False, over_budget=False):
         facts = get_store_facts(conn, cfg)
         with work_session(tc, cfg, "rollback", over_budget=over_budget, yes=yes), store_lock(conn, cfg, "rollback"), \
                 SshMux(cfg) as mux:
-            steps = service.rollback_to(conn, cfg, facts, last["snapshot"], mux)
+            steps = service.rollback_to(conn, cfg, facts, last["snapshot"], mux, last.get("baseline_failing", []))
     finally:
         conn.close()
     service.mark_rolled_back(last["journal"], steps)
