@@ -94,7 +94,7 @@ def show_history(tc: TaskContext, names, since, as_json):
 
 
 def run_checks(tc: TaskContext, names):
-    specs = load_checks(Path(tc.settings.playbooks) / "health.yaml")
+    specs = load_checks(tc.settings.playbook("health.yaml"))
     configs = with_urls([tc.store(n) for n in names], tc.settings.parallel)
     with History(history_path(tc)) as h:
         jobs = [
