@@ -235,6 +235,8 @@ def load_inventory(folder: Path, plans_file: Path | None = None) -> Inventory:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""
             raise InventoryError(f"{file}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        if data is None:  # all comments (the example `maint init` writes): not a client
+            continue
         client = parse_client(data, file, plan_names)
         for other in clients:
             if other.name == client.name:
