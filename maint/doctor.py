@@ -59,7 +59,7 @@ def check_tools(path: str | None = None, tools: Sequence[Tool] = TOOLS) -> list[
         found = next((w for w in (shutil.which(n, path=path) or _sbin(n, path) for n in tool.names) if w), None)
         label = " or ".join(tool.names)
         if found:
-            findings.append(Finding("tools", label, OK, f"{found} (for {tool.needed_by})"))
+            findings.append(Finding("tools", label, OK, f"{found}; used by {tool.needed_by}"))
         else:
             findings.append(Finding("tools", label, ERROR if tool.required else WARN,
                                     f"not found on PATH; needed by {tool.needed_by}",

@@ -38,7 +38,7 @@ def accept_host_key(cfg: StoreConfig, accept_fingerprint: str, dry_run: bool) ->
     offered = offered_key(cfg)
     if offered is None:
         return False
-    _say(f"The host key of {offered.describe()}\nnot found in {offered.known_hosts}.")
+    _say(f"{offered.describe()}\nThis key is not in {offered.known_hosts}.")
     if accept_fingerprint:
         if not same_fingerprint(accept_fingerprint, offered):
             raise HostKeyError(

@@ -36,7 +36,8 @@ def config_files(config) -> list[tuple[str, Path | None, bool]]:
     files = []
     for level in ("system", "user", "project", "runtime"):
         path = getattr(config, f"_{level}_path", None)
-        found = bool(getattr(config, f"_{level}_found", False))
+        # invoke marks a level found when it tried a missing fabric.py; the file itself decides.
+        found = bool(getattr(config, f"_{level}_found", False)) and bool(path) and Path(path).is_file()
         files.append((level, Path(path) if path else None, found))
     return files
 
@@ -65,20 +66,18 @@ def diagnose(c, path: str | None = None) -> list[Finding]:
     name="doctor",
     help={
         "json": "print JSON for machines",
-        "all_": "also list what is fine (by default only problems, then a summary)",
     },
 )
 @maint_task
-def doctor(c, json=False, all_=False):
+def doctor(c, json=False):
     """Check this machine: local tools per task, config, inventory, playbooks, known_hosts; exit 0 when all is well."""
     findings = diagnose(c)
     code = exit_code(findings)
     if json:
         render.print_json({"ok": code == 0, "findings": [f.as_dict() for f in findings]})
     else:
-        shown = findings if all_ else [f for f in findings if f.state != OK or f.area in ("config", "playbooks")]
         render.table("maint doctor", ["area", "item", "state", "detail", "fix"],
-                     [(f.area, f.item, f.state, f.detail, f.fix) for f in shown], status_column=2)
+                     [(f.area, f.item, f.state, f.detail, f.fix) for f in findings], status_column=2)
         problems = sum(f.state != OK for f in findings)
         print("all well" if not problems else f"{problems} to fix (the fix column says how)")
     if code:
