@@ -66,8 +66,9 @@ def agency(sandbox, tmp_path: Path, maint_bin: Path):
     env = {"HOME": str(home), "PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
 
     def maint(*args: str, env_extra: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess[str]:
+        kw.setdefault("stdin", subprocess.DEVNULL)
         return subprocess.run([str(maint_bin), *args], cwd=work, env={**env, **(env_extra or {})},
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, **kw)
+                              capture_output=True, text=True, timeout=300, **kw)
 
     return maint, home
 
@@ -200,3 +201,28 @@ def test_the_root_finder_script_finds_a_store_under_the_home_folder(sandbox, tmp
     out = subprocess.run(["sh", "-c", find_roots_script()], env={"HOME": str(home), "PATH": os.environ["PATH"]},
                          capture_output=True, text=True, check=True).stdout
     assert parse_roots(out) == [str((home / "public_html").resolve())]
+
+
+def test_in_a_terminal_only_a_typed_yes_adds_the_host_key(agency, sandbox):
+    maint, home = agency
+    assert maint("init").returncode == 0
+    store = next(s for s in sandbox.stores if s.version == "3.0.3.8")
+    known_hosts = home / ".ssh" / "known_hosts"
+
+    def answer(text: str) -> subprocess.CompletedProcess[str]:
+        import pty
+
+        leader, follower = pty.openpty()  # stdin is a terminal, so add-store asks
+        os.write(leader, text.encode() + b"\n")
+        try:
+            return maint("add-store", "acme", "shop", "--host", ALIAS, "--root", str(store.root), stdin=follower)
+        finally:
+            os.close(leader)
+            os.close(follower)
+
+    declined = answer("y")  # only the whole word counts
+    assert declined.returncode == 21 and "Type yes" in declined.stdout and "not accepted" in declined.stderr
+    assert not known_hosts.exists() or not known_hosts.read_text().strip()
+    accepted = answer("yes")
+    assert accepted.returncode == 0, accepted.stderr
+    assert host_fingerprint(sandbox) in accepted.stderr and "ssh-ed25519" in known_hosts.read_text()
