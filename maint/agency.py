@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from maint.errors import PreconditionError
 from maint.playbook_files import BUILTIN_DIR
 
@@ -23,6 +25,21 @@ def default_folder() -> Path:
         return Path(os.environ["MAINT_HOME"]).expanduser()
     base = os.environ.get("XDG_CONFIG_HOME") or "~/.config"
     return Path(base).expanduser() / "maint"
+
+
+def config_problem(path: Path) -> str | None:
+    """Why the agency's fabric.yaml cannot be loaded (invoke would stop with a traceback), or None."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return f"{path}: cannot read ({exc.strerror})"
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        return f"{path}: not valid YAML ({where}{getattr(exc, 'problem', None) or exc})"
+    if data is not None and not isinstance(data, dict):
+        return f"{path}: must be a mapping with a maint: section"
+    return None
 
 
 def config_template(folder: Path, state_dir: Path) -> str:

@@ -97,8 +97,11 @@ def check_config_files(files: Sequence[tuple[str, Path | None, bool]]) -> list[F
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
-            findings.append(Finding("config", str(path), ERROR, f"{level} config: cannot read: {exc}",
-                                    f"fix or remove {path}"))
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}: " if mark is not None else ""
+            reason = getattr(exc, "problem", None) or getattr(exc, "strerror", None) or exc
+            findings.append(Finding("config", str(path), ERROR, f"{level} config: not valid YAML ({where}{reason})",
+                                    f"fix {path}"))
             continue
         section = data.get("maint") if isinstance(data, Mapping) else None
         unknown = sorted(str(k) for k in section if str(k).replace("-", "_") not in KNOWN_KEYS) if isinstance(

@@ -39,6 +39,9 @@ def config_files(config) -> list[tuple[str, Path | None, bool]]:
         # invoke marks a level found when it tried a missing fabric.py; the file itself decides.
         found = bool(getattr(config, f"_{level}_found", False)) and bool(path) and Path(path).is_file()
         files.append((level, Path(path) if path else None, found))
+    agency = default_folder() / CONFIG_NAME
+    if agency.is_file() and not any(p == agency for _, p, found in files if found):
+        files.append(("agency (not loaded)", agency, True))  # e.g. broken: maint skipped it so doctor can say why
     return files
 
 

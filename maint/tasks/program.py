@@ -14,9 +14,11 @@ import invoke
 import paramiko
 from fabric import Config, Executor
 from fabric.main import Fab
+from invoke.exceptions import Exit
 
 from maint import __version__
-from maint.agency import CONFIG_NAME, default_folder
+from maint.agency import CONFIG_NAME, config_problem, default_folder
+from maint.errors import ConfigError
 from maint.tasks import ns
 
 
@@ -29,8 +31,13 @@ class MaintProgram(Fab):
     def update_config(self) -> None:
         folder = default_folder()
         if (folder / CONFIG_NAME).is_file():
-            self.config.set_project_location(str(folder))
-            self.config.load_project(merge=False)
+            problem = config_problem(folder / CONFIG_NAME)
+            if problem is None:
+                self.config.set_project_location(str(folder))
+                self.config.load_project(merge=False)
+            elif "doctor" not in [t.name for t in getattr(self, "tasks", None) or []]:
+                # invoke would stop with a traceback; say which file and line instead (doctor reports it too)
+                raise Exit(f"error: {problem}", code=ConfigError.exit_code)
         super().update_config()
 
 

@@ -51,3 +51,29 @@ def _tools_on(folder: Path):
     from maint.doctor import check_tools
 
     return lambda path=None: check_tools(str(folder))
+
+
+def _maint(home: Path, *args: str):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FABRIC_", "MAINT_", "XDG_"))}
+    return subprocess.run([sys.executable, "-c", "from maint.tasks.program import main; main()", *args],
+                          env={**env, "HOME": str(home)}, capture_output=True, text=True, timeout=120)
+
+
+def test_the_maint_command_reads_the_agency_folder_and_a_broken_one_is_named_not_a_traceback(tmp_path):
+    folder = tmp_path / ".config" / "maint"
+    init(Context(), str(folder))
+    (folder / "inventory" / "acme.yaml").write_text(
+        "name: acme\nplan: starter\nstores: [{name: shop, host: acme-prod, root: /var/www}]\n")
+    listed = _maint(tmp_path, "doctor", "--json")
+    assert f"{folder / 'inventory'}" in listed.stdout and "1 clients, 1 stores" in listed.stdout
+    with (folder / "fabric.yaml").open("a") as handle:
+        handle.write("maint: [broken\n")
+    broken = _maint(tmp_path, "info", "shop")
+    assert broken.returncode == 10 and "Traceback" not in broken.stderr
+    assert f"{folder / 'fabric.yaml'}: not valid YAML (line" in broken.stderr
+    doctor_run = _maint(tmp_path, "doctor", "--json")
+    assert doctor_run.returncode == 2 and "not valid YAML" in doctor_run.stdout
