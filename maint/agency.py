@@ -71,6 +71,11 @@ maint:
   # Stores worked on at once by --all.
   parallel: 8
 
+  # Per-task defaults for every store (a store's own `options:` in its inventory entry win), e.g.
+  # where `maint mirror` keeps snapshots (MIRROR_ROOT/<client>/<store>/<time>/) and how many:
+  # options:
+  #   mirror: {{root: /mnt/offsite/mirrors, keep: {{daily: 7, weekly: 4, monthly: 6}}}}
+
   # Alerts (`maint health`) and statements go out by mail when this is set:
   # smtp: {{host: smtp.example.com, port: 587, from: maint@example.com, to: ops@example.com,
   #         user: maint, password: CHANGE-ME, starttls: true}}
