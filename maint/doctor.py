@@ -120,6 +120,16 @@ def check_config_files(files: Sequence[tuple[str, Path | None, bool]]) -> list[F
 def check_playbooks(settings: Settings, loaders: Mapping[str, Callable[[Path], Any]]) -> list[Finding]:
     """Which file each playbook comes from, and whether it loads."""
     findings = []
+    own = settings.playbooks.expanduser()
+    if own.absolute() != BUILTIN_DIR.absolute():
+        if not own.is_dir():
+            findings.append(Finding("playbooks", str(own), WARN, "maint.playbooks names a folder that does not exist: "
+                                    "the built-in playbooks are used", f"mkdir -p {own}, or fix maint.playbooks"))
+        else:
+            strays = sorted(p.name for p in own.glob("*.y*ml") if p.name not in NAMES)
+            if strays:
+                findings.append(Finding("playbooks", str(own), WARN, f"not a playbook name, ignored: {', '.join(strays)}",
+                                        f"rename to one of {', '.join(NAMES)}"))
     for name in NAMES:
         path = settings.playbook(name)
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +95,10 @@ def offered_key(cfg: StoreConfig) -> OfferedKey | None:
         ) from None
     except paramiko.AuthenticationException:
         return None  # the key was known: authentication is the next step, and `connect()` reports it
+    except socket.gaierror:
+        raise ConnectError(
+            f"cannot resolve host {conn.host!r} (host alias {cfg.host!r}): add a `Host {cfg.host}` entry with its "
+            f"HostName to {cfg.ssh_config or '~/.ssh/config'}", store=cfg.store) from None
     except (paramiko.SSHException, OSError) as exc:
         raise ConnectError(f"SSH connection to {cfg.host} failed: {exc}", store=cfg.store) from None
     finally:

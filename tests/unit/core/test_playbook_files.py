@@ -81,3 +81,18 @@ def test_merge_replaces_keyed_entries_in_place_and_lists_of_plain_values_whole()
         "releases": [{"version": "1", "a": 1}, {"version": "2", "a": 20}, {"version": "3", "a": 3}],
         "tags": ["z"],
     }
+
+
+def test_doctor_warns_about_a_missing_agency_folder_and_misnamed_files(tmp_path):
+    from maint.doctor import check_playbooks
+
+    loaders = {"matrix.yaml": load_matrix, "advisories.yaml": load_advisories, "health.yaml": load_checks,
+               "plans.yaml": load_plans}
+    missing = check_playbooks(load_settings({"playbooks": str(tmp_path / "nope")}), loaders)
+    assert missing[0].state == "warn" and "does not exist" in missing[0].detail
+    (tmp_path / "advisory.yaml").write_text("schema: 1\n")
+    (tmp_path / "health.yaml").write_text("checks:\n  home: {level: 9}\n")
+    found = {f.item: f for f in check_playbooks(load_settings({"playbooks": str(tmp_path)}), loaders)}
+    assert "advisory.yaml" in found[str(tmp_path)].detail
+    assert found["health.yaml"].state == "error" and found["health.yaml"].fix == f"fix {tmp_path / 'health.yaml'}"
+    assert found["matrix.yaml"].state == "ok" and "(built-in)" in found["matrix.yaml"].detail
