@@ -30,6 +30,7 @@ extends: builtin
 advisories:
   - id: AGENCY-2026-7
     affected: "<=3.0.3.8"
+    fixed: "3.0.4.0"
     severity: high
     access: unauthenticated
     summary: "the agency's own finding on old 3.0 shops"
@@ -142,6 +143,8 @@ def test_the_installed_command_sets_up_an_agency_and_works_from_any_folder(agenc
     (folder / "playbooks" / "advisories.yaml").write_text(AGENCY_ADVISORY)
     extended = maint("check", "shop")
     assert "AGENCY-2026-7" in extended.stdout and "CVE-" in extended.stdout
+    graded = {r["check"]: r for r in _health_rows(maint("health", "shop", "--json").stdout)}
+    assert "AGENCY-2026-7" in graded["advisories"]["evidence"]  # health grades the same advisories
     # ... and FABRIC_MAINT_PLAYBOOKS points at another folder: a health.yaml there replaces the built-in one
     other = home / "other-playbooks"
     other.mkdir()

@@ -14,6 +14,7 @@ from maint.playbook_files import BUILTIN_DIR, NAMES, describe, merge, playbook_p
 ADVISORY = """
   - id: AGENCY-2026-1
     affected: "<=3.0.3.8"
+    fixed: "3.0.4.0"
     severity: high
     access: unauthenticated
     summary: "our own finding"
