@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from maint.tasks import check, health, info
+from maint.tasks import add_store, check, doctor, health, info
 from maint.tasks import cli_compat as _cli_compat  # noqa: F401  (patches invoke's parser: optional STORE)
 from maint.tasks import hours as hours_tasks
+from maint.tasks import init as init_tasks
 from maint.tasks import mirror as mirror_tasks
 from maint.tasks import prices as price_tasks
 from maint.tasks import restore as restore_tasks
@@ -31,6 +32,9 @@ for _task in (
     hours_tasks.hours,
     hours_tasks.log,
     hours_tasks.account,
+    init_tasks.init,
+    add_store.add_store,
+    doctor.doctor,
 ):
     ns.add_task(_task)
 ns.configure(CONFIG_DEFAULTS)

@@ -47,8 +47,8 @@ def _platform_problems(tc: TaskContext, store: str, to: str, targets: dict[str, 
     from maint.tasks.check import gather_check_facts
 
     facts = gather_check_facts(tc, store)
-    matrix = load_matrix(tc.settings.playbooks / "matrix.yaml")
-    advisories = load_advisories(tc.settings.playbooks / "advisories.yaml")
+    matrix = load_matrix(tc.settings.playbook("matrix.yaml"))
+    advisories = load_advisories(tc.settings.playbook("advisories.yaml"))
     wanted = Targets(**{k: v for k, v in targets.items() if v})
     report = plan_check(facts, matrix, advisories, wanted)
     recommended = report.recommended or ""
