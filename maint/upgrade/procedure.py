@@ -201,12 +201,15 @@ def run_procedure(target: Target, release: Release, from_version: str, excludes:
 
 
 def _copy(target: Target, release: Release, excludes: Sequence[str]) -> str:
-    changes = file_changes(target, release, excludes)
+    """One rsync pass (inside the maintenance window: no second comparison), counting what it wrote."""
+    added = replaced = 0
     for argv in _rsync_argv(target, release, excludes, dry_run=False):
-        done = _rsync(argv)
+        done = _rsync([*argv[:1], "--out-format=%i %n", *argv[1:]])
         if done.returncode != 0:
             raise MaintError(f"rsync exit {done.returncode}: {done.stderr.strip()[-200:]}", store=target.store)
-    return f"{len(changes['new'])} file(s) added, {len(changes['changed'])} replaced; protected paths kept"
+        items = parse_itemized(done.stdout.splitlines())
+        added, replaced = added + len(items["new"]), replaced + len(items["changed"])
+    return f"{added} file(s) added, {replaced} replaced; protected paths kept"
 
 
 def _upgrade_db(target: Target, release: Release, answers: list[Any]) -> str:

@@ -65,6 +65,7 @@ class UpgradeOutcome:
     rollback_steps: list[str] = field(default_factory=list)
     failure: str = ""
     seconds: float = 0.0
+    journal: str = ""
 
     @property
     def ok(self) -> bool:
@@ -81,7 +82,7 @@ class UpgradeOutcome:
         return {"store": self.store, "from": self.from_version, "to": self.to_version, "ok": self.ok,
                 "snapshot": self.snapshot, "failure": self.failure, "rolled_back": self.rolled_back,
                 "baseline_failing": self.baseline_failing,
-                "rollback_steps": self.rollback_steps, "seconds": round(self.seconds, 3),
+                "rollback_steps": self.rollback_steps, "seconds": round(self.seconds, 3), "journal": self.journal,
                 "rehearsal": self.rehearsal.as_dict() if self.rehearsal else None,
                 "live": self.live.as_dict() if self.live else None}
 

@@ -178,3 +178,11 @@ def test_a_store_locked_by_another_run_is_not_upgraded(real_sandbox_factory, mon
             assert state(sandbox, "ul") == before
     finally:
         conn.close()
+
+
+def test_for_php_takes_the_release_check_recommends_and_refuses_a_release_that_is_not_it(real, real_env) -> None:
+    planned = fab("upgrade", "r3038", "--for-php", "8.3", "--release", str(release("3.0.5.1")), "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    assert "copy OpenCart 3.0.5.1 over the store" in planned.stdout
+    other = fab("upgrade", "r3038", "--for-php", "8.3", "--release", str(release("4.1.0.4")), "--dry-run")
+    assert other.returncode == 50 and "is OpenCart 4.1.0.4, not 3.0.5.1" in other.stderr
