@@ -16,9 +16,10 @@ from typing import Any
 
 from maint.errors import ConfigError
 from maint.inventory import Inventory
+from maint.playbook_files import BUILTIN_DIR, playbook_path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-PLAYBOOKS_DIR = PROJECT_DIR / "playbooks"
+# The built-in playbooks inside the package; maint.playbooks names the agency's own folder.
+PLAYBOOKS_DIR = BUILTIN_DIR
 
 
 def _frozen(value: Any) -> Any:
@@ -50,9 +51,13 @@ class Settings:
     webhook: str = ""
     raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
+    def playbook(self, name: str) -> Path:
+        """The file for ``name`` (matrix.yaml, ...): the agency's own when it has one, else the built-in one."""
+        return playbook_path(name, self.playbooks)
+
     @property
     def plans_file(self) -> Path:
-        return self.playbooks / "plans.yaml"
+        return self.playbook("plans.yaml")
 
 
 _PATH_KEYS = {"inventory", "playbooks", "state_dir", "ssh_config", "known_hosts"}

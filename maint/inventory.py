@@ -1,6 +1,6 @@
 """Clients and their stores, one YAML file per client.
 
-The demo client ships in ``playbooks/clients/``; an agency keeps its own folder elsewhere and
+The demo client ships in ``maint/playbooks/clients/``; an agency keeps its own folder elsewhere and
 points ``maint.inventory`` at it. Errors name the file, the key and what is wrong.
 """
 
@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from maint.errors import InventoryError
+from maint.errors import InventoryError, PlaybookError
+from maint.playbook_files import read_playbook
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # Keys that would mean somebody put a secret in a file that gets copied around and committed.
@@ -204,9 +205,9 @@ def load_plan_names(plans_file: Path) -> set[str] | None:
     if not plans_file.is_file():
         return None
     try:
-        data = yaml.safe_load(plans_file.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise InventoryError(f"{plans_file}: not valid YAML: {exc}") from None
+        data = read_playbook(plans_file) or {}
+    except PlaybookError as exc:
+        raise InventoryError(str(exc)) from None
     plans = data.get("plans") if isinstance(data, Mapping) else None
     if not isinstance(plans, Mapping):
         raise InventoryError(f"{plans_file}: plans: missing or not a mapping")
@@ -234,6 +235,8 @@ def load_inventory(folder: Path, plans_file: Path | None = None) -> Inventory:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""
             raise InventoryError(f"{file}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        if data is None:  # all comments (the example `maint init` writes): not a client
+            continue
         client = parse_client(data, file, plan_names)
         for other in clients:
             if other.name == client.name:

@@ -1,6 +1,6 @@
 """The supported-core matrix and the security advisories: loading, validation, version arithmetic.
 
-Both playbooks are data (``playbooks/matrix.yaml``, ``playbooks/advisories.yaml``). Loading checks
+Both playbooks are data (``maint/playbooks/matrix.yaml``, ``advisories.yaml``; see maint.playbook_files). Loading checks
 every entry against the schema below and raises :class:`PlaybookError` naming the file and entry,
 so a typo in the data stops ``fab check`` instead of producing a wrong verdict.
 
@@ -17,13 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from maint.errors import PlaybookError
+from maint.playbook_files import BUILTIN_DIR, read_playbook
 
-# libyaml's safe loader is several times faster; pure-Python PyYAML builds lack it.
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-DEFAULT_PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
+DEFAULT_PLAYBOOKS = BUILTIN_DIR
 SCHEMA_VERSION = 1
 
 # ---------------------------------------------------------------------------------------------
@@ -358,13 +355,7 @@ class _Entry:
 
 def _read_yaml(path: Path) -> tuple[str, Mapping[str, Any]]:
     file = str(path)
-    try:
-        with path.open(encoding="utf-8") as handle:
-            data = yaml.load(handle, Loader=_SafeLoader)  # safe, C-accelerated where available
-    except FileNotFoundError:
-        raise PlaybookError(f"{file}: not found") from None
-    except yaml.YAMLError as exc:
-        raise PlaybookError(f"{file}: not valid YAML: {exc}") from None
+    data = read_playbook(path)
     top = _Entry(file, "top level", data)
     if top.data.get("schema") != SCHEMA_VERSION:
         raise top.error(f"'schema' must be {SCHEMA_VERSION}, got {top.data.get('schema')!r}")

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
 from maint.billing.account import money
 from maint.errors import PlaybookError
+from maint.playbook_files import read_playbook
 
 SUPPORT_MONTHS = (1, 3, 6, 12)
 CREDIT_PACKS = (25, 50, 100, 200)
@@ -270,12 +269,4 @@ def parse_plans(data: Any, file: Path) -> Plans:
 
 
 def load_plans(file: Path) -> Plans:
-    try:
-        text = Path(file).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PlaybookError(f"{file}: cannot read plans file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PlaybookError(f"{file}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    return parse_plans(data, Path(file))
+    return parse_plans(read_playbook(Path(file)), Path(file))

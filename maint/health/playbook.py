@@ -30,10 +30,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from maint.errors import ConfigError, PlaybookError
 from maint.health.model import CheckSpec
+from maint.playbook_files import read_playbook
 
 # Every probe the runner knows; the playbook may only name these.
 PROBES = frozenset(
@@ -142,14 +141,7 @@ def _check_order(entry: _Entry, warn: float | None, crit: float | None, bad_when
 
 def load_checks(file: Path) -> list[CheckSpec]:
     """Read health.yaml; a malformed file raises PlaybookError naming the file and entry."""
-    try:
-        data = yaml.safe_load(Path(file).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PlaybookError(f"{file}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise PlaybookError(f"{file}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    data = read_playbook(Path(file))
     if not isinstance(data, Mapping):
         raise PlaybookError(f"{file}: must be a mapping with 'checks'")
     unknown = set(data) - {"defaults", "checks"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fabric import Connection
@@ -238,7 +239,8 @@ def probe_advisories(rs: RemoteState, spec: CheckSpec) -> Observation:
     except ImportError:
         return Observation("n/a", "skipped: maint.matrix (advisories) is not available", State.SKIPPED)
     try:
-        known = matrix.load_advisories()
+        file = spec.params.get("advisories_file")  # set by the health task from the agency's playbooks
+        known = matrix.load_advisories(Path(file) if file else None)
         version = matrix.parse_version(rs.facts.version)
     except (PlaybookError, ValueError) as exc:
         return Observation(None, f"cannot judge advisories: {exc}", State.UNKNOWN)

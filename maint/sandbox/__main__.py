@@ -2,7 +2,7 @@
 
 `up` leaves the services running after it exits (stop them with `down`, which stops by PID from
 state.json). With --demo (the default) it starts the demo client's stores, which the project's
-playbooks/clients/demo.yaml describes, so FABRIC_MAINT_INVENTORY is left alone.
+maint/playbooks/clients/demo.yaml describes, so FABRIC_MAINT_INVENTORY is left alone.
 """
 
 from __future__ import annotations

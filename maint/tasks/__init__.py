@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from maint.tasks import (
-    check,
-    cli_compat,  # (fits maint's command-line contract onto invoke's parser)
-    health,
-    info,
-)
+from maint.tasks import add_store, check, cli_compat, doctor, health, info
 from maint.tasks import hours as hours_tasks
+from maint.tasks import init as init_tasks
 from maint.tasks import mirror as mirror_tasks
 from maint.tasks import prices as price_tasks
 from maint.tasks import restore as restore_tasks
@@ -35,6 +31,9 @@ for _task in (
     hours_tasks.hours,
     hours_tasks.log,
     hours_tasks.account,
+    init_tasks.init,
+    add_store.add_store,
+    doctor.doctor,
 ):
     # every task takes the contract (short flags, --quiet/--verbose, help): docs/internals.md. A task made
     # with invoke's own @task is fitted here; tests/tasks/test_cli_contract.py then asks for its examples.

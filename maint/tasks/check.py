@@ -222,8 +222,8 @@ def check(c, store=None, all_=False, php="", mysql="", mariadb="", apache="", js
     )
     tc = TaskContext.from_c(c)
     names = tc.targets(store, all_)
-    matrix = load_matrix(tc.settings.playbooks / "matrix.yaml")
-    advisories = load_advisories(tc.settings.playbooks / "advisories.yaml")
+    matrix = load_matrix(tc.settings.playbook("matrix.yaml"))
+    advisories = load_advisories(tc.settings.playbook("advisories.yaml"))
     run = for_each_store(
         names, lambda name: check_store(tc, name, matrix, advisories, targets), parallel=tc.settings.parallel
     )

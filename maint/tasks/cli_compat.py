@@ -93,6 +93,11 @@ class MaintTask(Task):  # type: ignore[misc]
             if arg.positional:  # a positional with a default may be left out (`fab info --all`)
                 name = arg.attr_name or arg.name
                 arg.optional_positional = params[name].default is not inspect.Parameter.empty
+                if arg.optional_positional:
+                    # invoke takes a positional with a default ("") as given, and then refuses
+                    # `maint init FOLDER`; keep it open for a word, and put the default back at the end
+                    arg.optional_default = params[name].default
+                    arg.default = None
         return args
 
     def has_flag(self, name: str) -> bool:
@@ -328,7 +333,8 @@ def _complete_with_optional_positionals(self: Any) -> None:
     if self.context is not None:
         for arg in self.context.positional_args:
             if arg.value is None and getattr(arg, "optional_positional", arg.name in OPTIONAL_POSITIONALS):
-                arg.value = ""
+                default = getattr(arg, "optional_default", "")
+                arg.set_value("" if default is None else default, cast=False)
     _complete_context(self)
 
 

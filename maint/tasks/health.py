@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -95,7 +96,11 @@ def show_history(tc: TaskContext, names, since, as_json):
 
 
 def run_checks(tc: TaskContext, names):
-    specs = load_checks(Path(tc.settings.playbooks) / "health.yaml")
+    specs = load_checks(tc.settings.playbook("health.yaml"))
+    # The advisories check grades against the same advisories file `check` uses (the agency's, when it has one).
+    advisories_file = str(tc.settings.playbook("advisories.yaml"))
+    specs = [dataclasses.replace(s, params={**s.params, "advisories_file": advisories_file})
+             if s.probe == "advisories" else s for s in specs]
     configs = with_urls([tc.store(n) for n in names], tc.settings.parallel)
     with History(history_path(tc)) as h:
         jobs = [

@@ -32,11 +32,11 @@ def local_php_version() -> str:
     return done.stdout.strip() if done.returncode == 0 else "0"
 
 
-def php_range(playbooks: Path, version: str) -> tuple[str | None, str | None]:
+def php_range(matrix_file: Path, version: str) -> tuple[str | None, str | None]:
     """The release's supported PHP range from the matrix playbook (min from its installer, max from its profile)."""
     from maint.matrix import load_matrix
 
-    release = load_matrix(playbooks / "matrix.yaml").find(version)
+    release = load_matrix(matrix_file).find(version)
     if release is None:
         return None, None
     return release.php_min.dotted, release.php.max.dotted
@@ -84,7 +84,7 @@ def serve(c, store, snapshot="", port=0, docker=False, stop=False, dry_run=False
         print(f"{store}: stopped {', '.join(stopped) or 'nothing (not running)'}")
         return
     path, man = resolve_snapshot(cfg, snapshot)
-    low, high = php_range(tc.settings.playbooks, man.opencart_version)
+    low, high = php_range(tc.settings.playbook("matrix.yaml"), man.opencart_version)
     plan: Plan = plan_serve(ServeFacts(
         store=store, snapshot=path.name, verified=man.verified, version=man.opencart_version,
         local_php=local_php_version(), php_min=low, php_max=high, url=f"http://127.0.0.1:{port or 'PORT'}/",

@@ -9,10 +9,10 @@ from typing import Any
 from maint import render
 from maint.errors import InputError, MaintError, PreconditionError
 from maint.facts.opencart import get_store_facts
-from maint.lock import store_lock
 from maint.mirror.sshmux import SshMux
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, confirm, emit_json, maint_task, task, work_session
+from maint.runner import Road, run_change
+from maint.tasks.common import TaskContext, emit_json, maint_task, task
 from maint.upgrade import service
 from maint.upgrade.procedure import Step, UpgradeStepError
 from maint.upgrade.release import open_release
@@ -45,8 +45,8 @@ def _platform_problems(tc: TaskContext, store: str, to: str, targets: dict[str, 
     from maint.tasks.check import gather_check_facts
 
     facts = gather_check_facts(tc, store)
-    matrix = load_matrix(tc.settings.playbooks / "matrix.yaml")
-    advisories = load_advisories(tc.settings.playbooks / "advisories.yaml")
+    matrix = load_matrix(tc.settings.playbook("matrix.yaml"))
+    advisories = load_advisories(tc.settings.playbook("advisories.yaml"))
     wanted = Targets(**{k: v for k, v in targets.items() if v})
     report = plan_check(facts, matrix, advisories, wanted)
     recommended = report.recommended or ""
@@ -112,7 +112,6 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
     rel = open_release(release, expect=to, sha256=sha256)
     current_rel = open_release(from_release) if from_release else None
     conn = connect(cfg)
-    outcome = None
     try:
         facts = get_store_facts(conn, cfg)
         if current_rel is not None and current_rel.version != facts.version:
@@ -122,24 +121,11 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
             prepared = service.prepare_upgrade(conn, cfg, facts, rel, mux, current=current_rel,
                                                platform_problems=problems, rehearse=not no_rehearse,
                                                snapshot_max_age=float(snapshot_max_age))
-            plan = prepared.plan
-            if json and (dry_run or not plan):
-                emit_json([{"store": store, "dry_run": dry_run, "plan": plan.as_dict(), "applied": False}])
-                return {"plan": plan.as_dict(), "applied": False}
-            if not json:
-                render.plan(plan)
-            if not plan:  # (with --json, said above)
-                _say(f"{store}: No changes. {plan.noop_reason}")
-                return {"plan": plan.as_dict(), "applied": False}
-            if dry_run:
-                _say(f"{store}: dry run, nothing changed.")
-                return {"plan": plan.as_dict(), "applied": False}
-            confirm(f"Upgrade the LIVE store {store} from OpenCart {facts.version} to {rel.version}?", yes=yes)
-            with work_session(tc, cfg, "upgrade", over_budget=over_budget, yes=yes), \
-                    store_lock(conn, cfg, "upgrade"):
+
+            def apply() -> service.UpgradeOutcome:
                 outcome = service.UpgradeOutcome(store, facts.version, rel.version)
                 outcome.snapshot = prepared.snapshot or service.take_snapshot(conn, cfg, facts, mux)
-                if not quiet:
+                if not quiet and not json:
                     _say(f"  snapshot {outcome.snapshot} verified (the way back)")
                 if not no_rehearse:
                     try:
@@ -152,31 +138,47 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
                     try:
                         outcome.live = service.apply_live(conn, cfg, facts, prepared, mux,
                                                           _step_printer("live", quiet or json))
-                    except (UpgradeStepError, MaintError) as exc:
+                    except MaintError as exc:
                         outcome.live = getattr(exc, "result", None)
                         outcome.failure = exc.message
-                        if not quiet:
+                        if not quiet and not json:
                             _say(f"  live: {exc.message}; rolling back to {outcome.snapshot}")
-                        outcome.rollback_steps = service.rollback_to(conn, cfg, facts, outcome.snapshot, mux)
-                        outcome.rolled_back = True
+                        try:
+                            outcome.rollback_steps = service.rollback_to(conn, cfg, facts, outcome.snapshot, mux,
+                                                                         outcome.baseline_failing)
+                            outcome.rolled_back = True
+                        except MaintError as again:
+                            outcome.failure += (f"; THE ROLLBACK FAILED TOO ({again.message}): the store may be "
+                                                f"half-upgraded; put it back with: fab restore {store} --snapshot "
+                                                f"{outcome.snapshot} --yes")
                 outcome.seconds = service.elapsed(began)
-                journal = service.write_journal(cfg, outcome)
+                outcome.journal = str(service.write_journal(cfg, outcome))
+                return outcome
+
+            road = Road("upgrade", f"Upgrade the LIVE store {store} from OpenCart {facts.version} to {rel.version}?",
+                        dry_run=dry_run, yes=yes, json=json, over_budget=over_budget)
+            done = run_change(tc, cfg, conn, prepared.plan, road, apply)
     finally:
         conn.close()
         service.cleanup_release(rel)
         if current_rel is not None:
             service.cleanup_release(current_rel)
-    data = {**outcome.as_dict(), "journal": str(journal)}
+    if not done.applied or done.result is None:
+        if json:
+            emit_json([{"store": store, "dry_run": dry_run, "plan": done.plan.as_dict(), "applied": False,
+                        "reason": done.reason}])
+        return {"plan": done.plan.as_dict(), "applied": False, "reason": done.reason}
+    outcome = done.result
+    data = outcome.as_dict()
     if json:
         emit_json([{"store": store, "ok": not outcome.failure, "error": outcome.failure or None,
                     "exit_code": 70 if outcome.failure else 0, **data}])
     else:
         _report(outcome, rehearse_only)
     if outcome.failure:
-        code = 70
         state = ("rolled back to the snapshot and verified: the store runs OpenCart " + outcome.from_version
                  if outcome.rolled_back else "the live store was not touched")
-        raise _Failed(f"{store}: upgrade to {outcome.to_version} failed ({outcome.failure}); {state}", code)
+        raise _Failed(f"{store}: upgrade to {outcome.to_version} failed ({outcome.failure}); {state}", 70)
     return data
 
 
@@ -197,6 +199,7 @@ def _report(outcome: service.UpgradeOutcome, rehearse_only: bool) -> None:
         rows.append(("maintenance window", f"{outcome.live.window_seconds:.1f}s"))
         rows.append(("verified", ", ".join(outcome.live.verified) or "-"))
         rows.append(("prices compared", outcome.live.prices_compared))
+        rows += [("note", note) for note in outcome.live.notes]
     if outcome.rolled_back:
         rows += [("rollback", step) for step in outcome.rollback_steps]
     rows.append(("total time", f"{outcome.seconds:.1f}s"))
@@ -233,24 +236,27 @@ def rollback(c, store, dry_run=False, yes=False, json=False, over_budget=False):
         else:
             _say(f"{store}: No changes. {reason}")
         return {"applied": False}
+    from maint.model import Change, Plan
+
     summary = (f"restore snapshot {last['snapshot']} (taken before the upgrade {last['from']} → {last['to']} of "
                f"{last['time']}); orders and changes made since then are lost")
-    if json and dry_run:
-        emit_json([{"store": store, "dry_run": True, "plan": summary, "applied": False}])
-        return {"applied": False}
-    _say(f"Plan for {store}: {summary}")
-    if dry_run:
-        _say(f"{store}: dry run, nothing changed.")
-        return {"applied": False}
-    confirm(f"Roll the LIVE store {store} back to OpenCart {last['from']}?", yes=yes)
+    plan = Plan(store, "rollback", [Change("restore", last["snapshot"], summary, destructive=True)])
     conn = connect(cfg)
     try:
         facts = get_store_facts(conn, cfg)
-        with work_session(tc, cfg, "rollback", over_budget=over_budget, yes=yes), store_lock(conn, cfg, "rollback"), \
-                SshMux(cfg) as mux:
-            steps = service.rollback_to(conn, cfg, facts, last["snapshot"], mux)
+        with SshMux(cfg) as mux:
+            road = Road("rollback", f"Roll the LIVE store {store} back to OpenCart {last['from']}?", dry_run=dry_run,
+                        yes=yes, json=json, over_budget=over_budget)
+            done = run_change(tc, cfg, conn, plan, road, lambda: service.rollback_to(
+                conn, cfg, facts, last["snapshot"], mux, last.get("baseline_failing", [])))
     finally:
         conn.close()
+    if not done.applied or done.result is None:
+        if json:
+            emit_json([{"store": store, "dry_run": dry_run, "plan": plan.as_dict(), "applied": False,
+                        "reason": done.reason}])
+        return {"applied": False}
+    steps = done.result
     service.mark_rolled_back(last["journal"], steps)
     data = {"store": store, "snapshot": last["snapshot"], "steps": steps, "applied": True}
     if json:

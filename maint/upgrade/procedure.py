@@ -49,11 +49,14 @@ class ProcedureResult:
     verified: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     prices_compared: int = 0
+    baseline_failing: list[str] = field(default_factory=list)  # pages already failing before the upgrade
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"target": self.target, "from": self.from_version, "to": self.to_version,
                 "maintenance_window_seconds": round(self.window_seconds, 3),
                 "verified": self.verified, "problems": self.problems, "prices_compared": self.prices_compared,
+                "baseline_failing": self.baseline_failing, "notes": self.notes,
                 "steps": [s.as_dict() for s in self.steps]}
 
 
@@ -93,11 +96,24 @@ def _rsync_argv(target: Target, release: Release, excludes: Sequence[str], *, dr
     return argvs
 
 
+RSYNC_CONNECTION_CODES = (10, 12, 30, 35, 255)  # socket, protocol stream, timeouts, ssh: a dropped connection
+
+
+def _rsync(argv: list[str], attempts: int = 3) -> subprocess.CompletedProcess[str]:
+    """rsync, tried again when the connection drops: copying a release is idempotent, so a retry resumes it."""
+    for attempt in range(1, attempts + 1):
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode not in RSYNC_CONNECTION_CODES or attempt == attempts:
+            return done
+        time.sleep(attempt)
+    return done
+
+
 def file_changes(target: Target, release: Release, excludes: Sequence[str]) -> dict[str, list[str]]:
     """What copying the release would add and replace (rsync dry run comparing checksums)."""
     out: dict[str, list[str]] = {"new": [], "changed": []}
     for argv in _rsync_argv(target, release, excludes, dry_run=True):
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        done = _rsync(argv)
         if done.returncode != 0:
             raise MaintError(f"{target.label}: comparing the release with the store failed: "
                              f"{done.stderr.strip()[-200:]}", store=target.store)
@@ -158,7 +174,10 @@ def run_procedure(target: Target, release: Release, from_version: str, excludes:
     with storefront.StorefrontReader(target) as reader:
         products = storefront.priced_products(target)
         prices_before = reader.prices(products)
-    result.steps.append(Step("storefront read", True, f"{len(products)} product pages' prices recorded", 0.0))
+        _, baseline = storefront.check_pages(reader)
+    result.baseline_failing = sorted(storefront.failing_pages(baseline))
+    already = f"; already failing before: {', '.join(baseline)}" if baseline else ""
+    result.steps.append(Step("storefront read", True, f"{len(products)} product pages' prices recorded{already}", 0.0))
 
     window = time.monotonic()
     was_on = set_maintenance(target, True)
@@ -182,12 +201,15 @@ def run_procedure(target: Target, release: Release, from_version: str, excludes:
 
 
 def _copy(target: Target, release: Release, excludes: Sequence[str]) -> str:
-    changes = file_changes(target, release, excludes)
+    """One rsync pass (inside the maintenance window: no second comparison), counting what it wrote."""
+    added = replaced = 0
     for argv in _rsync_argv(target, release, excludes, dry_run=False):
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        done = _rsync([*argv[:1], "--out-format=%i %n", *argv[1:]])
         if done.returncode != 0:
             raise MaintError(f"rsync exit {done.returncode}: {done.stderr.strip()[-200:]}", store=target.store)
-    return f"{len(changes['new'])} file(s) added, {len(changes['changed'])} replaced; protected paths kept"
+        items = parse_itemized(done.stdout.splitlines())
+        added, replaced = added + len(items["new"]), replaced + len(items["changed"])
+    return f"{added} file(s) added, {replaced} replaced; protected paths kept"
 
 
 def _upgrade_db(target: Target, release: Release, answers: list[Any]) -> str:
@@ -206,7 +228,9 @@ def _verify(target: Target, release: Release, counts_before: storefront.Counts, 
     with storefront.StorefrontReader(target) as reader:
         passed, page_problems = storefront.check_pages(reader)
         prices_after = reader.prices(sorted(prices_before))
-    problems += page_problems
+    fresh, known = storefront.new_problems(page_problems, set(result.baseline_failing))
+    problems += fresh
+    result.notes += [f"already before the upgrade: {p}" for p in known]
     result.verified = passed
     changed = [f"product {pid}: {' / '.join(prices_before[pid]) or '-'} → {' / '.join(prices_after.get(pid, [])) or '-'}"
                for pid in sorted(prices_before) if prices_before[pid] != prices_after.get(pid)]

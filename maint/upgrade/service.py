@@ -36,7 +36,7 @@ from maint.upgrade.procedure import (
     set_maintenance,
 )
 from maint.upgrade.release import Release
-from maint.upgrade.storefront import StorefrontReader, check_pages
+from maint.upgrade.storefront import StorefrontReader, check_pages, new_problems
 from maint.upgrade.target import Target, live_target, local_target
 
 JOURNAL = "upgrade"
@@ -65,15 +65,24 @@ class UpgradeOutcome:
     rollback_steps: list[str] = field(default_factory=list)
     failure: str = ""
     seconds: float = 0.0
+    journal: str = ""
 
     @property
     def ok(self) -> bool:
         return not self.failure
 
+    @property
+    def baseline_failing(self) -> list[str]:
+        for result in (self.live, self.rehearsal):
+            if result is not None:
+                return result.baseline_failing
+        return []
+
     def as_dict(self) -> dict[str, Any]:
         return {"store": self.store, "from": self.from_version, "to": self.to_version, "ok": self.ok,
                 "snapshot": self.snapshot, "failure": self.failure, "rolled_back": self.rolled_back,
-                "rollback_steps": self.rollback_steps, "seconds": round(self.seconds, 3),
+                "baseline_failing": self.baseline_failing,
+                "rollback_steps": self.rollback_steps, "seconds": round(self.seconds, 3), "journal": self.journal,
                 "rehearsal": self.rehearsal.as_dict() if self.rehearsal else None,
                 "live": self.live.as_dict() if self.live else None}
 
@@ -189,8 +198,10 @@ def apply_live(conn: Connection, cfg: StoreConfig, facts: StoreFacts, prepared: 
                          on_step=on_step)
 
 
-def rollback_to(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot: str, mux: SshMux) -> list[str]:
-    """Files and database back from the snapshot (under the lock the caller holds), maintenance off, pages."""
+def rollback_to(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot: str, mux: SshMux,
+                tolerate: Sequence[str] = ()) -> list[str]:
+    """Files and database back from the snapshot (under the lock the caller holds), maintenance off, pages.
+    `tolerate`: pages that already failed before the upgrade (they are reported, not held against it)."""
     from maint.mirror.restore import apply_restore, prepare_restore
 
     path = mirror_of(cfg).snapshot(snapshot)
@@ -203,7 +214,9 @@ def rollback_to(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot:
         steps.append("maintenance mode was on in the snapshot: switched off")
     run(conn, f"rm -rf {quote(facts.root.rstrip('/') + '/install')}", check=False, store=cfg.store)
     with StorefrontReader(target) as reader:
-        passed, problems = check_pages(reader)
+        passed, found = check_pages(reader)
+    problems, known = new_problems(found, set(tolerate))
+    steps += [f"as before the upgrade: {p}" for p in known]
     if problems:
         raise VerificationError(f"rolled back to {snapshot}, but the storefront still fails: {'; '.join(problems)}",
                                 store=cfg.store)

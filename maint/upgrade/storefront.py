@@ -167,11 +167,12 @@ def buyable_product(target: Target) -> tuple[int, int] | None:
         cur.execute(f"SELECT `value` FROM {table(p, 'setting')} WHERE store_id = 0 AND `key` = 'config_stock_checkout'")
         row = cur.fetchone()
         stock_checkout = bool(row and str(row[0]) == "1")
+        no_options = (f"AND NOT EXISTS (SELECT 1 FROM {table(p, 'product_option')} po WHERE po.product_id = "
+                      "p.product_id AND po.required = 1) " if _has_table(db, p + "product_option") else "")
         cur.execute(
             f"SELECT p.product_id, GREATEST(p.minimum, 1) FROM {table(p, 'product')} p "
-            f"WHERE p.status = 1 AND p.date_available <= NOW() AND (p.quantity > 0 OR %s) "
-            f"AND NOT EXISTS (SELECT 1 FROM {table(p, 'product_option')} po WHERE po.product_id = p.product_id "
-            f"AND po.required = 1) ORDER BY p.quantity DESC, p.product_id LIMIT 1", (1 if stock_checkout else 0,))
+            f"WHERE p.status = 1 AND p.date_available <= NOW() AND (p.quantity > 0 OR %s) {no_options}"
+            "ORDER BY p.quantity DESC, p.product_id LIMIT 1", (1 if stock_checkout else 0,))
         row = cur.fetchone()
     return (int(row[0]), int(row[1])) if row else None
 
@@ -218,6 +219,17 @@ def check_pages(reader: StorefrontReader) -> tuple[list[str], list[str]]:
     else:
         problems.append(f"admin login: HTTP {admin.status_code}, no login form")
     return passed, problems
+
+
+def failing_pages(problems: list[str]) -> set[str]:
+    """The page names of check_pages' problems ("checkout: ..." -> "checkout")."""
+    return {problem.split(":", 1)[0] for problem in problems}
+
+
+def new_problems(problems: list[str], baseline: set[str]) -> tuple[list[str], list[str]]:
+    """(problems on pages that worked before, problems the store already had)."""
+    new = [p for p in problems if p.split(":", 1)[0] not in baseline]
+    return new, [p for p in problems if p not in new]
 
 
 ERROR_LINE = re.compile(r"PHP (?:Fatal error|Parse error)|(?:^|\s-\s)(?!PHP (?:Unknown|Notice|Warning|Deprecated))"

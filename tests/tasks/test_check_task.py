@@ -26,7 +26,7 @@ EXTENSIONS = frozenset(
 
 @pytest.fixture
 def c(tmp_path: Path) -> Context:
-    maint = {"inventory": str(PROJECT / "playbooks" / "clients"), "state_dir": str(tmp_path / "state")}
+    maint = {"inventory": str(PROJECT / "maint" / "playbooks" / "clients"), "state_dir": str(tmp_path / "state")}
     return Context(config=Config(overrides={"maint": maint}))
 
 
@@ -76,7 +76,7 @@ def test_a_what_if_version_that_is_not_a_version_fails_before_any_connection(
 
 def test_a_broken_matrix_stops_the_run_naming_the_file(c, no_connection, tmp_path, capsys) -> None:
     playbooks = tmp_path / "playbooks"
-    shutil.copytree(PROJECT / "playbooks", playbooks)
+    shutil.copytree(PROJECT / "maint" / "playbooks", playbooks)
     (playbooks / "matrix.yaml").write_text("schema: 1\nreleases: []\n")
     c.config.maint.playbooks = str(playbooks)
     assert run(c, "demo") == 12

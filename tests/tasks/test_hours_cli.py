@@ -68,7 +68,7 @@ def test_bad_durations_on_the_command_line_get_one_line_and_exit_50(tmp_path, ar
     project = Path(__file__).resolve().parents[2]
     env = {
         **os.environ,
-        "FABRIC_MAINT_INVENTORY": str(project / "playbooks" / "clients"),
+        "FABRIC_MAINT_INVENTORY": str(project / "maint" / "playbooks" / "clients"),
         "FABRIC_MAINT_STATE_DIR": str(tmp_path),
     }
     run = subprocess.run(

@@ -16,7 +16,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 def _context(tmp_path: Path, block: bool = False) -> TaskContext:
     return TaskContext(
         Settings(
-            inventory=PROJECT / "playbooks" / "clients", state_dir=tmp_path / "state", block_over_budget=block
+            inventory=PROJECT / "maint" / "playbooks" / "clients", state_dir=tmp_path / "state", block_over_budget=block
         )
     )
 
@@ -44,7 +44,7 @@ def test_a_spent_plan_refuses_the_task_before_it_starts_when_blocking(tmp_path: 
     (inventory / "bolt.yaml").write_text(
         "name: bolt\nplan: support-1m\nstores: [{name: bolt, host: h, root: /srv}]\n"
     )
-    settings = Settings(inventory=inventory, playbooks=PROJECT / "playbooks", state_dir=tmp_path / "state")
+    settings = Settings(inventory=inventory, playbooks=PROJECT / "maint" / "playbooks", state_dir=tmp_path / "state")
     open_tc = TaskContext(settings)
     with work_session(open_tc, open_tc.store("bolt"), "upgrade") as warnings:
         assert warnings == ["support-1m: no support period bought yet"]

@@ -21,8 +21,8 @@ PROJECT = Path(__file__).resolve().parents[2]
 def c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MockContext:
     inventory = tmp_path / "clients"
     inventory.mkdir()
-    (inventory / "demo.yaml").write_text((PROJECT / "playbooks" / "clients" / "demo.yaml").read_text())
-    config = {"inventory": str(inventory), "playbooks": str(PROJECT / "playbooks"), "state_dir": str(tmp_path / "st")}
+    (inventory / "demo.yaml").write_text((PROJECT / "maint" / "playbooks" / "clients" / "demo.yaml").read_text())
+    config = {"inventory": str(inventory), "playbooks": str(PROJECT / "maint" / "playbooks"), "state_dir": str(tmp_path / "st")}
     monkeypatch.setattr(tasks, "now", lambda: datetime(2026, 11, 26, 10, 0, tzinfo=UTC))
     settings = load_settings(config)
     for day, task, seconds, outcome in [

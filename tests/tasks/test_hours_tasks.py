@@ -31,7 +31,7 @@ CLIENTS = {
 def maint_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     inventory = tmp_path / "clients"
     inventory.mkdir()
-    (inventory / "demo.yaml").write_text((PROJECT / "playbooks" / "clients" / "demo.yaml").read_text())
+    (inventory / "demo.yaml").write_text((PROJECT / "maint" / "playbooks" / "clients" / "demo.yaml").read_text())
     for name, plan in CLIENTS.items():
         (inventory / f"{name}.yaml").write_text(
             f"name: {name}\nplan: {plan}\nstores:\n  - {{name: {name}-shop, host: h, root: /srv/{name}}}\n"
@@ -39,7 +39,7 @@ def maint_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, s
     monkeypatch.setattr(tasks, "now", lambda: NOW)
     return {
         "inventory": str(inventory),
-        "playbooks": str(PROJECT / "playbooks"),
+        "playbooks": str(PROJECT / "maint" / "playbooks"),
         "state_dir": str(tmp_path / "state"),
     }
 

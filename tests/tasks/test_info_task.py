@@ -10,7 +10,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def context(**maint):
-    return Context(config=Config(overrides={"maint": {"inventory": str(PROJECT / "playbooks" / "clients"), **maint}}))
+    return Context(config=Config(overrides={"maint": {"inventory": str(PROJECT / "maint" / "playbooks" / "clients"), **maint}}))
 
 
 def test_store_and_all_together_fail_before_any_connection(monkeypatch):

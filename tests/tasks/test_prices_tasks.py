@@ -28,7 +28,7 @@ def context(tmp_path: Path) -> Context:
         config=Config(
             overrides={
                 "maint": {
-                    "inventory": str(PROJECT / "playbooks" / "clients"),
+                    "inventory": str(PROJECT / "maint" / "playbooks" / "clients"),
                     "state_dir": str(tmp_path / "state"),
                 }
             }

@@ -18,7 +18,7 @@ from maint.health.playbook import load_checks
 from maint.health.runner import StoreJob, run_health
 
 PROJECT = Path(__file__).resolve().parents[3]
-SPECS = load_checks(PROJECT / "playbooks" / "health.yaml")
+SPECS = load_checks(PROJECT / "maint" / "playbooks" / "health.yaml")
 
 
 @pytest.fixture

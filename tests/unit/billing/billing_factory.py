@@ -8,7 +8,7 @@ from pathlib import Path
 
 from maint.billing.account import AccountEvent, WorkItem
 
-PLANS_FILE = Path(__file__).resolve().parents[3] / "playbooks" / "plans.yaml"
+PLANS_FILE = Path(__file__).resolve().parents[3] / "maint" / "playbooks" / "plans.yaml"
 _ids = count(1)
 
 

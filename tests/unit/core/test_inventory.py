@@ -26,7 +26,7 @@ def write(tmp_path, text, name="acme.yaml"):
 
 
 def test_the_shipped_demo_inventory_is_valid():
-    inv = load_inventory(PROJECT / "playbooks" / "clients", PROJECT / "playbooks" / "plans.yaml")
+    inv = load_inventory(PROJECT / "maint" / "playbooks" / "clients", PROJECT / "maint" / "playbooks" / "plans.yaml")
     assert "demo" in inv.store_names()
 
 
@@ -52,7 +52,7 @@ def test_a_valid_client_file_loads(tmp_path):
 def test_invalid_inventory_names_the_file_and_the_key(tmp_path, text, message):
     write(tmp_path, text)
     with pytest.raises(InventoryError) as err:
-        load_inventory(tmp_path, PROJECT / "playbooks" / "plans.yaml")
+        load_inventory(tmp_path, PROJECT / "maint" / "playbooks" / "plans.yaml")
     assert message in str(err.value)
     assert "acme.yaml" in str(err.value)
     assert "hunter2" not in str(err.value)

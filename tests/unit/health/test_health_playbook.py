@@ -14,7 +14,7 @@ BAD = ROOT / "fixtures" / "health" / "playbooks"
 
 
 def test_shipped_playbook_covers_every_probe_with_a_level() -> None:
-    specs = load_checks(ROOT / "playbooks" / "health.yaml")
+    specs = load_checks(ROOT / "maint" / "playbooks" / "health.yaml")
     assert {s.probe for s in specs} == PROBES
     assert all(1 <= s.level <= 4 for s in specs)
 
@@ -34,7 +34,7 @@ def test_missing_playbook_is_a_playbook_error(tmp_path: Path) -> None:
 
 
 def specs():
-    return load_checks(ROOT / "playbooks" / "health.yaml")
+    return load_checks(ROOT / "maint" / "playbooks" / "health.yaml")
 
 
 def test_store_overrides_change_thresholds_params_and_disable_checks() -> None:
