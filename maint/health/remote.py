@@ -173,7 +173,9 @@ def probe_db(rs: RemoteState, spec: CheckSpec) -> Observation:
                 names = [str(row[0]) for row in cur.fetchall()]
                 rs.ocmod = (len(names), names)
     except Exception as exc:  # pymysql errors after connecting: the server went away or a table is missing
-        rs.db_error = f"{type(exc).__name__}: {exc}"[:200]
+        # the server's own words ("Table 'x' doesn't exist"), not PyMySQL's class name
+        words = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], str) else str(exc)
+        rs.db_error = words[:200]
         return Observation(None, f"database query failed: {rs.db_error}", State.CRITICAL)
     finally:
         db.close()
