@@ -145,11 +145,13 @@ class DiscountPlan:
         return sum(len(p.after) for p in self.pairs)
 
 
-def _content(row: DiscountRow, product_id: int, group_id: int, base: Decimal, schema: PriceSchema) -> Content:
+def _content(
+    row: DiscountRow, product_id: int, group_id: int, base: Decimal, schema: PriceSchema, places: int = 2
+) -> Content:
     if row.amount.percent and schema.discount_type:
         kind, price = "P", -row.amount.amount  # 4.1 stores percent off natively, type P
     else:
-        kind, price = "F", row.amount.apply_to(base)  # a fixed price (3.0/4.0 know nothing else)
+        kind, price = "F", row.amount.apply_to(base, places)  # a fixed price (3.0/4.0 know nothing else)
     price_text = str(price.quantize(FOUR_PLACES, ROUND_HALF_UP))
     head = (str(product_id), str(group_id), str(row.quantity), str(row.priority), price_text)
     if schema.discount_type:
@@ -169,6 +171,7 @@ def resolve_discounts(
     key_column: str,
     group_column: str,
     mode: str = "replace",
+    places: int = 2,
 ) -> tuple[DiscountPlan, list[Issue]]:
     """Match products and groups, catch duplicates, and plan each (product, group) whose tiers change."""
     issues: list[Issue] = []
@@ -205,7 +208,7 @@ def resolve_discounts(
             continue
         seen[tier] = row.row
         pair = (entry.product_id, group_id)
-        wanted.setdefault(pair, []).append(_content(row, entry.product_id, group_id, entry.price, schema))
+        wanted.setdefault(pair, []).append(_content(row, entry.product_id, group_id, entry.price, schema, places))
         labels[pair] = (row.key, row.group)
     plan = DiscountPlan(file, mode)
     quantity_at = 2

@@ -185,7 +185,11 @@ class ProductMatches(Catalog):
         hits: list[int] = found  # type: ignore[assignment]  # no None left once filtered
         if missing:
             kept = list(map(operator.is_not, found, repeat(None)))
-            hits, ids, prices = list(compress(hits, kept)), list(compress(ids, kept)), list(compress(prices, kept))
+            hits, ids, prices = (
+                list(compress(hits, kept)),
+                list(compress(ids, kept)),
+                list(compress(prices, kept)),
+            )
         start = len(self.ids)
         texts = list(map(str, ids))
         self.ids += texts
@@ -195,8 +199,10 @@ class ProductMatches(Catalog):
         self._seen.update(texts)
         self.repeats = self.repeats or len(self._seen) != seen + len(texts)  # a product under two keys
         fresh = dict(zip(hits, range(start, start + len(hits)), strict=True))
-        if len(fresh) == len(hits) and fresh.keys().isdisjoint(self.found) and fresh.keys().isdisjoint(
-            self.ambiguous
+        if (
+            len(fresh) == len(hits)
+            and fresh.keys().isdisjoint(self.found)
+            and fresh.keys().isdisjoint(self.ambiguous)
         ):
             self.found.update(fresh)  # the usual case: every key names one product
             return
@@ -464,6 +470,33 @@ class PriceChanges(Columns[PriceDiff]):
         return [self[i] for i in candidates[:count]]
 
 
+@dataclass(frozen=True)
+class Rounding:
+    """A percent change whose exact result had more decimals than the store's currency shows."""
+
+    row: int
+    key: str
+    what: str  # "price" or "special"
+    old: Decimal
+    change: str  # the cell as written, "-3%"
+    exact: Decimal
+    new: Decimal
+
+    def describe(self) -> str:
+        return f"row {self.row} {self.key} {self.what}: {self.old:f} {self.change} = {self.exact.normalize():f} → {self.new:f}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "row": self.row,
+            "key": self.key,
+            "what": self.what,
+            "old": str(self.old),
+            "change": self.change,
+            "exact": str(self.exact.normalize()),
+            "new": str(self.new),
+        }
+
+
 @dataclass
 class PricePlan:
     file: str
@@ -476,6 +509,8 @@ class PricePlan:
     )  # id, key, row, special, price
     special_pairs_changed: int = 0
     special_op: Any = None  # the SetReplace for specials, once planned against the store
+    places: int = 2  # the store's currency decimals, to which percent changes are rounded
+    rounded: list[Rounding] = field(default_factory=list)  # percent changes whose exact result was rounded
 
     def __post_init__(self) -> None:
         self.changes = PriceChanges.of(self.changes)  # PriceDiffs given one by one (tests) become columns
@@ -493,7 +528,7 @@ class PricePlan:
 
 
 def resolve_prices(
-    rows: Iterable[PriceRow], catalog: Catalog, *, file: str, match: str, column: str
+    rows: Iterable[PriceRow], catalog: Catalog, *, file: str, match: str, column: str, places: int = 2
 ) -> tuple[PricePlan, list[Issue]]:
     """Match rows to products, catch unknown and duplicate products, and compute each new price.
 
@@ -502,7 +537,7 @@ def resolve_prices(
     """
     table = PriceRows.of(rows)
     matches = ProductMatches.of(catalog, table.normalised_keys())
-    plan = PricePlan(file)
+    plan = PricePlan(file, places=places)
     issues: list[Issue] = []
     count = len(table)
     positions = list(map(matches.found.get, matches.firsts, repeat(-1)))
@@ -542,10 +577,23 @@ def resolve_prices(
         row = table[i]
         current = Decimal(old[i])
         try:
-            price = current if row.change is None else row.change.apply_to(current)
-            special_price = None if row.special is None else row.special.amount.apply_to(price)
+            price = current if row.change is None else row.change.apply_to(current, places)
+            special_price = None if row.special is None else row.special.amount.apply_to(price, places)
         except InvalidOperation:
             price = MAX_PRICE
+        else:
+            if row.change is not None and row.change.percent and row.change.exact(current) != price:
+                plan.rounded.append(
+                    Rounding(row.row, row.key, "price", current, row.raw, row.change.exact(current), price)
+                )
+            special = row.special
+            if special is not None and special_price is not None and special.amount.percent:
+                exact = special.amount.exact(price)
+                if exact != special_price:
+                    change = f"{special.amount.amount:+f}%"
+                    plan.rounded.append(
+                        Rounding(row.row, row.key, "special", price, change, exact, special_price)
+                    )
         if price >= MAX_PRICE:
             excluded[i] = True
             issues.append(Issue(file, row.row, column, row.key, "the new price is too large for the store"))

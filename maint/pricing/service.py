@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import gc
-import re
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -19,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
-import requests
 
 from maint.errors import InputError, MaintError, PreconditionError, SqlError
 from maint.lock import HeldStoreLock, take_store_lock
+from maint.pricing import storefront
 from maint.pricing.apply import apply_operations, limit_local_infile, load_temp_tables, read_sets
 from maint.pricing.catalog import (
     CatalogPrefetch,
@@ -68,7 +67,7 @@ from maint.pricing.undo import (
     write_undo,
 )
 from maint.remote.sql import connect_db, table
-from maint.remote.ssh import quote
+from maint.remote.ssh import quote, run
 from maint.sheets import Sheet, open_sheet
 from maint.sheets.headers import parse_columns_option
 from maint.sheets.values import FOUR_PLACES
@@ -176,8 +175,14 @@ def plan_prices(
         keys = rows.normalised_keys()
         rows.new_prices()  # the sheet's share of the work, done while the products may still arrive
         catalog = read_catalog(db, prefix, schema, parsed.match, keys, prefetched=prefetched, normalised=True)
+        places = storefront.read_currency(db, prefix).places if parsed.rows.irregular else 2
         plan, unresolved = resolve_prices(
-            parsed.rows, catalog, file=parsed.path.name, match=parsed.match, column=parsed.key_header
+            parsed.rows,
+            catalog,
+            file=parsed.path.name,
+            match=parsed.match,
+            column=parsed.key_header,
+            places=places,
         )
         del catalog
     issues = sorted([*parsed.issues, *unresolved], key=lambda i: (i.row, i.column))
@@ -283,8 +288,15 @@ def price_operations(plan: PricePlan) -> list[Operation]:
 
 
 def percent(diff: PriceDiff) -> str:
+    """The change in percent, with as many decimals as it takes to tell it from 0 (100 → 99.95 is -0.05%)."""
     ratio = diff.ratio
-    return "new" if ratio is None else f"{ratio * 100:+.1f}%"
+    if ratio is None:
+        return "new"
+    value = ratio * 100
+    text = f"{value:+.1f}"
+    if abs(value) < 10 and Decimal(text) != value.quantize(Decimal("0.0001")):
+        text = f"{value:+.4f}".rstrip("0").rstrip(".")
+    return f"{text}%"
 
 
 def write_diff_csv(plan: PricePlan, path: Path) -> None:
@@ -357,46 +369,29 @@ def plan_undo(db: Any, prefix: str, ops: Sequence[Operation]) -> UndoPlan:
     return plan
 
 
-def storefront_mismatches(
-    url: str, changes: Sequence[PriceDiff], *, sample: int = 3, timeout: float = 10.0
-) -> list[str]:
-    """Open a few changed products' pages (in parallel) and report those that don't show the new price.
-
-    Taxes and currencies change what the page shows, so a mismatch is a warning for a human, not a failure.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    def check(change: PriceDiff) -> str:
-        page = f"{url.rstrip('/')}/index.php?route=product/product&product_id={change.product_id}"
-        try:
-            response = requests.get(page, timeout=timeout)
-        except requests.RequestException as exc:
-            return f"product {change.product_id}: storefront not reachable ({type(exc).__name__})"
-        if response.status_code != 200 or not _shows_price(response.text, change.new):
-            return (
-                f"product {change.product_id}: the storefront page does not show {change.new:.2f} "
-                f"(HTTP {response.status_code}; taxes, currency or a cache?)"
-            )
-        return ""
-
-    picked = changes[:sample]
+def check_storefront(conn: Any, facts: Any, db: Any, product_ids: Sequence[int], *, sample: int = 3) -> list[str]:
+    """Open a few changed products' pages and warn about those that don't show what they should now
+    (special, quantity-1 discount, taxes and currency worked out first: see maint.pricing.storefront),
+    then take back what the visit left in the shop (3.0's view counts, the session)."""
+    picked = list(dict.fromkeys(product_ids))[:sample]
     if not picked:
         return []
-    with ThreadPoolExecutor(max_workers=len(picked)) as pool:
-        return [problem for problem in pool.map(check, picked) if problem]
-
-
-def _shows_price(html: str, price: Decimal) -> bool:
-    whole, cents = f"{price:.2f}".split(".")
-    grouped = f"{int(whole):,}"
-    candidates = {
-        f"{whole}.{cents}",
-        f"{grouped}.{cents}",
-        f"{whole},{cents}",
-        f"{grouped.replace(',', '.')},{cents}",
-    }
-    text = re.sub(r"\s+", " ", html)
-    return any(c in text for c in candidates)
+    prefix = facts.db.prefix
+    schema = price_schema(facts.version)
+    try:
+        expected = storefront.expected_prices(db, prefix, schema, picked, read_default_group(db, prefix))
+    except pymysql.err.MySQLError as exc:
+        return [f"could not work out what the storefront should show ({exc.args[-1] if exc.args else exc})"]
+    visit = storefront.PageVisit(storefront.new_session_id())
+    try:
+        return storefront.storefront_mismatches(facts.url, expected, picked, visit=visit)
+    finally:
+        leftover = storefront.take_back_visit(db, prefix, schema.line, visit)
+        session_dir = facts.path("DIR_SESSION") or (
+            facts.dir_storage.rstrip("/") + "/session/" if facts.dir_storage else ""
+        )
+        if leftover and session_dir:
+            run(conn, f"rm -f -- {quote(session_dir.rstrip('/') + '/' + leftover)}", check=False)
 
 
 @dataclass
@@ -470,7 +465,7 @@ def apply_changes(
     header: dict[str, Any],
     counts: dict[str, Any],
     hook: Any = None,
-    sample: Sequence[PriceDiff] = (),
+    sample: Sequence[int] = (),
     lock: PendingLock | None = None,
 ) -> Applied:
     """Lock the store, write the undo file, apply all-or-nothing, clear caches, check the shop, audit.
@@ -547,7 +542,7 @@ def apply_changes(
         },
     )
     if sample:
-        warnings += storefront_mismatches(facts.url, sample)
+        warnings += check_storefront(conn, facts, db, sample)
     return Applied(result.rows_changed, undo_file, result.engine, result.loaded_with, warnings)
 
 
@@ -608,6 +603,7 @@ def plan_discount_file(
     filters = (("special", "0"),) if schema.discount_type else ()
     catalog = read_catalog(db, prefix, schema, parsed.match, (r.key for r in parsed.rows))
     groups = read_groups(db, prefix)
+    places = storefront.read_currency(db, prefix).places
     product_ids = [e.product_id for entries in catalog.values() for e in entries]
     existing = read_discounts(db, prefix, columns, filters, product_ids)
     plan, unresolved = resolve_discounts(
@@ -621,6 +617,7 @@ def plan_discount_file(
         key_column=parsed.key_header,
         group_column=parsed.group_header,
         mode=mode,
+        places=places,
     )
     issues = sorted([*parsed.issues, *unresolved], key=lambda i: (i.row, i.column))
     if issues and not skip_invalid:

@@ -14,7 +14,7 @@ from maint import render
 from maint.errors import InputError, PreconditionError
 from maint.facts.opencart import get_store_facts
 from maint.pricing import service
-from maint.pricing.discounts import DiscountPlan
+from maint.pricing.discounts import NO_DATE, DiscountPlan
 from maint.pricing.groups import GroupPlan
 from maint.pricing.issues import SheetInvalidError, issue_table
 from maint.pricing.prices import PriceChanges, PricePlan
@@ -41,6 +41,8 @@ def price_summary(plan: PricePlan) -> dict[str, Any]:
         "unchanged": plan.unchanged,
         "specials_changed": plan.special_pairs_changed,
         "large_changes": len(plan.large),
+        "rounded_to_places": plan.places,
+        "rounded": [r.as_dict() for r in plan.rounded],
         "skipped": [i.as_dict() for i in plan.skipped],
         "largest": [
             {
@@ -70,6 +72,22 @@ def show_price_plan(store: str, plan: PricePlan) -> None:
             highlight=False,
             markup=False,
         )
+    if plan.rounded:
+        con = render.console()
+        con.print(
+            f"{store}: {len(plan.rounded)} percent change(s) rounded half up to {plan.places} decimal(s), as the "
+            "store's currency shows prices:",
+            highlight=False,
+            markup=False,
+        )
+        for rounding in plan.rounded[:SHOWN]:
+            con.print(f"  {rounding.describe()}", highlight=False, markup=False)
+        if len(plan.rounded) > SHOWN:
+            con.print(
+                f"  … and {len(plan.rounded) - SHOWN} more (--json lists them all)",
+                highlight=False,
+                markup=False,
+            )
     if not plan.changes:
         return
     rows = [(c.row, c.key, c.product_id, c.old, c.new, service.percent(c)) for c in plan.largest(SHOWN)]
@@ -246,7 +264,7 @@ def prices(
                     "unchanged": plan.unchanged,
                     "skipped": len(plan.skipped),
                 },
-                sample=plan.changes,
+                sample=[int(i) for i in plan.changes.id_texts[:3]],
                 lock=lock,
             )
     summary |= applied_summary(applied)
@@ -254,19 +272,32 @@ def prices(
         summary,
         json,
         f"{store}: applied {len(plan.changes)} price change(s) and {plan.special_pairs_changed} "
-        f"special(s) ({applied.engine}); "
-        f"undo with: fab undo {store} {applied.undo_file}",
+        f"special(s) ({applied.engine}); undo with:",
         applied.warnings,
+        command=f"fab undo {store} {applied.undo_file}",
     )
     return summary
 
 
-def _done(summary: dict[str, Any], as_json: bool, message: str, warnings: list[str] | None = None) -> None:
+def _done(
+    summary: dict[str, Any],
+    as_json: bool,
+    message: str,
+    warnings: list[str] | None = None,
+    *,
+    command: str = "",
+) -> None:
+    """The closing lines; `command` (how to undo) goes on a line of its own, never wrapped, so it can be
+    copied whole from a terminal of any width."""
     if as_json:
         render.print_json(summary)
         return
     con = render.console()
     con.print(message, highlight=False, markup=False)
+    if command:
+        con.print(
+            f"  {command}", highlight=False, markup=False, soft_wrap=True, overflow="ignore", crop=False
+        )
     for w in warnings or []:
         con.print(f"warning: {w}", highlight=False, markup=False)
 
@@ -355,9 +386,9 @@ def undo(c, store, undofile, dry_run=False, yes=False, json=False, over_budget=F
     _done(
         summary,
         json,
-        f"{store}: restored {applied.rows_changed} value(s); the undo itself can be undone with "
-        f"fab undo {store} {applied.undo_file}",
+        f"{store}: restored {applied.rows_changed} value(s); the undo itself can be undone with:",
         applied.warnings,
+        command=f"fab undo {store} {applied.undo_file}",
     )
     return summary
 
@@ -401,10 +432,15 @@ def _tier(columns: tuple[str, ...], row: tuple[Any, ...]) -> str:
     price = f"{value['price']}% off" if value.get("type") == "P" else str(value["price"])
     dates = (
         ""
-        if value["date_start"] == value["date_end"] == "0000-00-00"
-        else f" {value['date_start']}..{value['date_end']}"
+        if value["date_start"] == value["date_end"] == NO_DATE
+        else f" {_day(value['date_start'])}..{_day(value['date_end'])}"
     )
     return f"≥{value['quantity']}: {price}{dates}"
+
+
+def _day(value: Any) -> str:
+    """A discount's date as a plan shows it: OpenCart's "no date" (0000-00-00, or NULL on 4.1) is "open"."""
+    return "open" if value in (NO_DATE, None, "") else str(value)
 
 
 @task(
@@ -462,7 +498,9 @@ def discounts(
             if dry_run:
                 _done(summary, json, f"{store}: dry run, nothing changed.")
                 return summary
-            _confirm(f"Replace the discounts of {len(plan.pairs)} product/group pair(s) on {store}?", lock, yes)
+            _confirm(
+                f"Replace the discounts of {len(plan.pairs)} product/group pair(s) on {store}?", lock, yes
+            )
             header = {
                 "file": str(path.resolve()),
                 "sha256": file_sha256(path),
@@ -485,8 +523,9 @@ def discounts(
         summary,
         json,
         f"{store}: replaced the discounts of {len(plan.pairs)} product/group pair(s) "
-        f"({applied.engine}); undo with: fab undo {store} {applied.undo_file}",
+        f"({applied.engine}); undo with:",
         applied.warnings,
+        command=f"fab undo {store} {applied.undo_file}",
     )
     return summary
 
@@ -596,7 +635,8 @@ def groups(
     _done(
         summary,
         json,
-        f"{store}: group changes applied ({applied.engine}); undo with: fab undo {store} {applied.undo_file}",
+        f"{store}: group changes applied ({applied.engine}); undo with:",
         applied.warnings,
+        command=f"fab undo {store} {applied.undo_file}",
     )
     return summary
