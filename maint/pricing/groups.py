@@ -46,7 +46,7 @@ def parse_group_rows(sheet: Sheet) -> tuple[list[GroupRow], list[Issue]]:
     for row in sheet.rows:
         if row.problems:
             issues.extend(
-                Issue(sheet.file, row.number, names.get(letter, letter), value, reason)
+                Issue(sheet.label, row.number, names.get(letter, letter), value, reason)
                 for letter, value, reason in row.problems
             )
             continue
@@ -55,12 +55,12 @@ def parse_group_rows(sheet: Sheet) -> tuple[list[GroupRow], list[Issue]]:
         new_name = cell_text(row.values.get("new_name"))
         before = len(issues)
         if not group:
-            issues.append(Issue(sheet.file, row.number, label(cols["group"]), "", "empty customer group"))
+            issues.append(Issue(sheet.label, row.number, label(cols["group"]), "", "empty customer group"))
         for name, value in (("group", group), ("new_name", new_name)):
             if len(value) > NAME_LIMIT:
                 issues.append(
                     Issue(
-                        sheet.file,
+                        sheet.label,
                         row.number,
                         label(cols[name]),
                         value,
@@ -68,11 +68,11 @@ def parse_group_rows(sheet: Sheet) -> tuple[list[GroupRow], list[Issue]]:
                     )
                 )
         if email and not _EMAIL.match(email):
-            issues.append(Issue(sheet.file, row.number, label(cols["email"]), email, "not an e-mail address"))
+            issues.append(Issue(sheet.label, row.number, label(cols["email"]), email, "not an e-mail address"))
         if email and new_name:
             issues.append(
                 Issue(
-                    sheet.file,
+                    sheet.label,
                     row.number,
                     label(cols["new_name"]),
                     new_name,

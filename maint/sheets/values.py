@@ -29,6 +29,15 @@ FOUR_PLACES = Decimal("0.0001")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 
 
+class PercentCell(float):
+    """A number an Excel cell shows as a percentage (number format 0% or 0.0%): 0.05 is shown as 5%."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return f"{Decimal(repr(float(self))) * 100:f}".rstrip("0").rstrip(".") + "%"
+
+
 def is_blank(value: CellValue) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -37,6 +46,8 @@ def cell_text(value: CellValue) -> str:
     """The cell as the client sees it, for error tables."""
     if value is None:
         return ""
+    if isinstance(value, PercentCell):
+        return str(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
@@ -128,10 +139,24 @@ class PriceChange:
         return self.exact(current).quantize(step, ROUND_HALF_UP).quantize(FOUR_PLACES)
 
 
-def parse_price(value: CellValue, *, decimal_comma: bool | None = None) -> PriceChange:
-    """A price cell: absolute ("19,99 €") or a percent change ("-10%", "+5 %")."""
+def parse_price(
+    value: CellValue, *, decimal_comma: bool | None = None, change_column: bool = False
+) -> PriceChange:
+    """A price cell: absolute ("19,99 €") or a percent change ("-10%", "+5 %").
+
+    A number Excel formats as a percentage (PercentCell) is a change in a column headed as one
+    (`change_column`: "Change", "Änderung", "%"); in a price column it is refused: 0.05 shown as "5%"
+    could be meant as a price of 0.05 or as +5 %.
+    """
     if is_blank(value):
         raise ValueError("empty")
+    if isinstance(value, PercentCell):
+        if not change_column:
+            raise ValueError(
+                f"a percent-formatted cell ({value}) in a price column is ambiguous (a price of "
+                f"{float(value):g} or a change of {value}?); type the price, or head the column 'Change'"
+            )
+        value = str(value)
     if isinstance(value, str) and value.strip().endswith("%"):
         amount = parse_decimal(value.strip()[:-1], decimal_comma=decimal_comma)
         if amount <= -100:

@@ -39,5 +39,5 @@ def test_a_chosen_sheet_is_read_and_hidden_sheets_are_not_the_default(tmp_path: 
 
 def test_a_damaged_workbook_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(InputError, match="cannot read the Excel file"):
+    with pytest.raises(InputError, match="the workbook is damaged"):
         open_sheet(tmp_path / "broken.xlsx", price_fields("sku"))
