@@ -40,6 +40,12 @@ COLUMN_TYPES = {
     "sort_order": "INT",
     "name": "VARCHAR(32)",
     "description": "TEXT",
+    # the setting row that lists the groups shown at sign-up (config_customer_group_display)
+    "store_id": "INT",
+    "code": "VARCHAR(128)",
+    "key": "VARCHAR(128)",
+    "value": "MEDIUMTEXT",
+    "serialized": "TINYINT",
 }
 
 

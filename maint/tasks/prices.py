@@ -226,6 +226,7 @@ def prices(
                     )
                     plan.changes, plan.special_op, plan.special_pairs_changed = PriceChanges(), None, 0
             summary = {"store": store, **price_summary(plan), "dry_run": dry_run, "applied": False}
+            _notes(summary, parsed.notes, json)
             if diff_csv:
                 service.write_diff_csv(plan, Path(diff_csv))
             if not json:
@@ -277,6 +278,15 @@ def prices(
         command=f"fab undo {store} {applied.undo_file}",
     )
     return summary
+
+
+def _notes(summary: dict[str, Any], notes: list[str], as_json: bool) -> None:
+    """Sheets of a workbook left out are said (and listed in --json), so nothing is skipped silently."""
+    ignored = [n for n in notes if n.startswith("ignored sheet")]
+    summary["notes"] = notes
+    if not as_json:
+        for note in ignored:
+            render.console().print(f"note: {note}", highlight=False, markup=False)
 
 
 def _done(
@@ -487,6 +497,7 @@ def discounts(
                     db, facts.db.prefix, facts.version, parsed, mode=mode, skip_invalid=skip_invalid
                 )
             summary = {"store": store, **discount_summary(plan), "dry_run": dry_run, "applied": False}
+            _notes(summary, parsed.notes, json)
             if not json:
                 show_discount_plan(store, plan, op.columns)
             if not plan.pairs:
@@ -535,6 +546,13 @@ def group_summary(plan: GroupPlan) -> dict[str, Any]:
         "file": plan.file,
         "created": [{"customer_group_id": gid, "name": name} for gid, name in plan.created],
         "renamed": [{"customer_group_id": gid, "from": old, "to": new} for gid, old, new in plan.renamed],
+        "updated": [
+            {"customer_group_id": gid, "name": name, "changes": what} for gid, name, what in plan.updated
+        ],
+        "deleted": [
+            {"customer_group_id": gid, "name": name, "customers_moved_to": to, "customers": count}
+            for gid, name, to, count in plan.deleted
+        ],
         "moved": len(plan.moved),
         "unchanged": plan.unchanged,
         "skipped": [i.as_dict() for i in plan.skipped],
@@ -552,11 +570,23 @@ def show_group_plan(store: str, plan: GroupPlan) -> None:
         return
     rows: list[tuple[str, str, str]] = [("create group", name, f"id {gid}") for gid, name in plan.created]
     rows += [("rename group", old, new) for _, old, new in plan.renamed]
+    rows += [("update group", name, what) for _, name, what in plan.updated]
+    rows += [
+        (
+            "delete group",
+            f"{name} (id {gid})",
+            f"{count} customer(s) to group {to}; its discounts and specials removed"
+            if to is not None
+            else "no customers; its discounts and specials removed",
+        )
+        for gid, name, to, count in plan.deleted
+    ]
     rows += [("move customer", email, f"group {old} → {new}") for _, email, old, new in plan.moved[:SHOWN]]
     if len(plan.moved) > SHOWN:
         rows.append(("…", f"{len(plan.moved) - SHOWN} more customers", ""))
     render.table(
         f"Plan for {store}: {len(plan.created)} group(s) to create, {len(plan.renamed)} to rename, "
+        f"{len(plan.updated)} to update, {len(plan.deleted)} to delete, "
         f"{len(plan.moved)} customer(s) to move, {plan.unchanged} unchanged",
         ("change", "what", "to"),
         rows,
@@ -568,7 +598,8 @@ def show_group_plan(store: str, plan: GroupPlan) -> None:
     positional=["store", "file"],
     help={
         "store": "store name from the inventory",
-        "file": "a sheet with email + group (move), group + new_name (rename), or group alone (create)",
+        "file": "a sheet (or workbook) with email + group (move), group + new_name (rename), group alone "
+        "(create; description, sort_order, approval), or group + action delete + move_to (delete)",
         "sheet": "the sheet to read (default: the first visible one)",
         "columns": "map fields to headers, e.g. email=Mail,group=Kundengruppe",
         "create_groups": "create groups that customers are moved into but that don't exist yet",
@@ -593,7 +624,7 @@ def groups(
     json=False,
     over_budget=False,
 ):
-    """Create or rename customer groups and move customers (by e-mail) into them; keeps an undo file."""
+    """Create, describe, rename or delete customer groups and move customers into them; keeps an undo file."""
     tc = TaskContext.from_c(c)
     cfg = tc.store(store)
     path = Path(file)
@@ -602,9 +633,15 @@ def groups(
         with _store_db(cfg, store, "groups", dry_run=dry_run) as (conn, facts, db, lock):
             with issues_shown(path, json):
                 plan, ops = service.plan_group_file(
-                    db, facts.db.prefix, parsed, create_groups=create_groups, skip_invalid=skip_invalid
+                    db,
+                    facts.db.prefix,
+                    parsed,
+                    create_groups=create_groups,
+                    skip_invalid=skip_invalid,
+                    version=facts.version,
                 )
             summary = {"store": store, **group_summary(plan), "dry_run": dry_run, "applied": False}
+            _notes(summary, parsed.notes, json)
             if not json:
                 show_group_plan(store, plan)
             if not plan:
@@ -627,6 +664,8 @@ def groups(
                 counts={
                     "created": len(plan.created),
                     "renamed": len(plan.renamed),
+                    "updated": len(plan.updated),
+                    "deleted": len(plan.deleted),
                     "moved": len(plan.moved),
                 },
                 lock=lock,
