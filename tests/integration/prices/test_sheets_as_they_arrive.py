@@ -23,7 +23,8 @@ from maint.tasks.prices import groups, prices, undo
 
 @pytest.fixture
 def whole_store(price_sandbox: Any) -> Callable[[str], dict[str, Any]]:
-    """CHECKSUM TABLE of every table of the store's database, and a hash of its files (caches aside)."""
+    """CHECKSUM TABLE of every table of the store's database, and a hash of its files (caches and logs
+    aside: 3.0.3.8 on PHP 8.2 logs deprecations on every request, as the real release does)."""
 
     def state(name: str) -> dict[str, Any]:
         store = price_sandbox.store(name)
@@ -34,7 +35,9 @@ def whole_store(price_sandbox: Any) -> Callable[[str], dict[str, Any]]:
                 cur.execute(f"CHECKSUM TABLE `{table}` EXTENDED")
                 sums[table] = cur.fetchone()[1]
         digest = hashlib.sha256()
-        for path in sorted(p for p in Path(store.root).rglob("*") if p.is_file() and "/cache/" not in str(p)):
+        for path in sorted(
+            p for p in Path(store.root).rglob("*") if p.is_file() and not {"cache", "logs"} & set(p.parts)
+        ):
             digest.update(str(path).encode() + path.read_bytes())
         sums["files"] = digest.hexdigest()
         return sums
@@ -284,10 +287,9 @@ def test_a_ragged_csv_line_and_an_ambiguous_amount_are_refused_naming_them(
         prices(task_context, "s3", str(sheet), yes=True, json=True)
     assert caught.value.code == 50
     errors = json.loads(capsys.readouterr().out)["errors"]
-    assert [(e["row"], e["reason"][:30]) for e in errors] == [
-        (3, "line 3 has 3 fields, the header"),
-        (4, "price: ambiguous: '1,050' could"),
-    ]
+    assert [e["row"] for e in errors] == [3, 4]
+    assert errors[0]["reason"].startswith("line 3 has 3 fields, the header (line 1) has 2")
+    assert errors[1]["reason"].startswith("price: ambiguous: '1,050' could be 1050 or 1.05")
     assert whole_store("s3") == before
 
 
