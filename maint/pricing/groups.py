@@ -368,8 +368,8 @@ def _plan_deletions(
                 continue
             target = names[to_key]
         elif leaving:
-            shown = ", ".join(email for _, email in leaving[:5])
-            more = f" and {len(leaving) - 5} more" if len(leaving) > 5 else ""
+            shown = ", ".join(email for _, email in leaving[:10])
+            more = f" and {len(leaving) - 10} more" if len(leaving) > 10 else ""
             issue(
                 row,
                 "move_to",

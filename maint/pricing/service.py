@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import math
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -312,14 +313,16 @@ def price_operations(plan: PricePlan) -> list[Operation]:
 
 
 def percent(diff: PriceDiff) -> str:
-    """The change in percent, with as many decimals as it takes to tell it from 0 (100 → 99.95 is -0.05%)."""
+    """The change in percent: one decimal, or below 1 % two significant digits (up to four decimals), so a
+    small change is never shown as 0.0% (100 → 99.95 is -0.05%)."""
     ratio = diff.ratio
     if ratio is None:
         return "new"
     value = ratio * 100
-    text = f"{value:+.1f}"
-    if abs(value) < 10 and Decimal(text) != value.quantize(Decimal("0.0001")):
-        text = f"{value:+.4f}".rstrip("0").rstrip(".")
+    if value == 0 or abs(value) >= 1:
+        return f"{value:+.1f}%"
+    places = min(4, max(2, 1 - math.floor(math.log10(abs(value)))))
+    text = f"{value:+.{places}f}".rstrip("0").rstrip(".")
     return f"{text}%"
 
 

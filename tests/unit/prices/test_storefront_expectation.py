@@ -41,7 +41,10 @@ def test_changes_are_shown_with_enough_decimals_to_tell_them_from_zero() -> None
         return percent(PriceDiff(1, "k", 2, Decimal(old), Decimal(new)))
 
     assert change("100", "99.95") == "-0.05%"
-    assert change("199.99", "193.99") == "-3.0002%"
+    assert change("199.99", "193.99") == "-3.0%"
+    assert change("118.57", "118.51") == "-0.051%"
+    assert change("100", "99.9999") == "-0.0001%"
+    assert change("100", "99.5") == "-0.5%"
     assert change("100", "90") == "-10.0%"
     assert change("100", "133.3333") == "+33.3%"
     assert change("0", "5") == "new"
