@@ -407,20 +407,30 @@ def check_storefront(
         return []
     prefix = facts.db.prefix
     schema = price_schema(facts.version)
-    try:
-        expected = storefront.expected_prices(db, prefix, schema, picked, read_default_group(db, prefix))
-    except pymysql.err.MySQLError as exc:
-        return [f"could not work out what the storefront should show ({exc.args[-1] if exc.args else exc})"]
+    failed: list[str] = []
+
+    def expected() -> dict[int, storefront.Expected]:  # read while the pages load
+        try:
+            return storefront.expected_prices(db, prefix, schema, picked, read_default_group(db, prefix))
+        except pymysql.err.MySQLError as exc:
+            failed.append(
+                f"could not work out what the storefront should show ({exc.args[-1] if exc.args else exc})"
+            )
+            return {}
+
     visit = storefront.PageVisit(storefront.new_session_id())
     try:
-        return storefront.storefront_mismatches(facts.url, expected, picked, visit=visit)
+        problems = storefront.storefront_mismatches(facts.url, expected, picked, visit=visit)
+        return failed or problems
     finally:
-        leftover = storefront.take_back_visit(db, prefix, schema.line, visit)
         session_dir = facts.path("DIR_SESSION") or (
             facts.dir_storage.rstrip("/") + "/session/" if facts.dir_storage else ""
         )
-        if leftover and session_dir:
-            run(conn, f"rm -f -- {quote(session_dir.rstrip('/') + '/' + leftover)}", check=False)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            if schema.line != "3.0" and session_dir:  # 4.x keeps sessions in files: remove the check's own
+                path = f"{session_dir.rstrip('/')}/sess_{visit.session_id}"
+                pool.submit(run, conn, f"rm -f -- {quote(path)}", check=False)
+            storefront.take_back_visit(db, prefix, schema.line, visit)
 
 
 @dataclass

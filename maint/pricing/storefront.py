@@ -243,7 +243,7 @@ def new_session_id() -> str:
 
 def storefront_mismatches(
     url: str,
-    expected: Mapping[int, Expected],
+    expected: Mapping[int, Expected] | Callable[[], Mapping[int, Expected]],
     product_ids: Sequence[int],
     *,
     visit: PageVisit,
@@ -251,30 +251,39 @@ def storefront_mismatches(
     get: Callable[..., Any] = requests.get,
 ) -> list[str]:
     """Open the products' pages (in parallel, under the one session id of `visit`) and report those that
-    don't show what they should. Taxes, currency and caches are accounted for, so a mismatch is worth a
-    human's look; it is still a warning, not a failure: the change itself is done and verified."""
+    don't show what they should. `expected` may be a function: it is called while the pages load. Taxes,
+    currency and caches are accounted for, so a mismatch is worth a human's look; it is still a warning,
+    not a failure: the change itself is done and verified."""
 
-    def check(product_id: int) -> str:
+    def fetch(product_id: int) -> Any:
         page = f"{url.rstrip('/')}/index.php?route=product/product&product_id={product_id}"
         try:
             response = get(page, timeout=timeout, cookies={"OCSESSID": visit.session_id})
         except requests.RequestException as exc:
-            return f"product {product_id}: storefront not reachable ({type(exc).__name__})"
-        want = expected.get(product_id)
+            return exc
         if response.status_code == 200:
             visit.viewed.append(product_id)  # the product was found and shown: OpenCart 3.0 counted a view
-        if response.status_code != 200 or want is None or not shows(response.text, want):
-            shown = want.describe() if want else "the product"
-            return (
-                f"product {product_id}: the storefront page does not show {shown} "
-                f"(HTTP {response.status_code}; a theme, a cache or an extension?)"
-            )
-        return ""
+        return response
 
     if not product_ids:
         return []
     with ThreadPoolExecutor(max_workers=len(product_ids)) as pool:
-        return [problem for problem in pool.map(check, product_ids) if problem]
+        pages = [pool.submit(fetch, product_id) for product_id in product_ids]
+        wanted = expected() if callable(expected) else expected
+        responses = [page.result() for page in pages]
+    problems = []
+    for product_id, response in zip(product_ids, responses, strict=True):
+        if isinstance(response, Exception):
+            problems.append(f"product {product_id}: storefront not reachable ({type(response).__name__})")
+            continue
+        want = wanted.get(product_id)
+        if response.status_code != 200 or want is None or not shows(response.text, want):
+            shown = want.describe() if want else "the product"
+            problems.append(
+                f"product {product_id}: the storefront page does not show {shown} "
+                f"(HTTP {response.status_code}; a theme, a cache or an extension?)"
+            )
+    return problems
 
 
 def take_back_visit(db: Any, prefix: str, schema_line: str, visit: PageVisit) -> str:
