@@ -130,7 +130,8 @@ def end_to_end_child(args: argparse.Namespace) -> None:
     seconds = time.perf_counter() - started
     # after the change, `fab prices` opens a few changed products on the storefront: timed on its own
     checked = time.perf_counter()
-    service.storefront_mismatches(facts.url, plan.changes)
+    with open_db(conn, facts.db, store=args.store) as db:
+        service.check_storefront(conn, facts, db, [int(i) for i in plan.changes.id_texts[:3]])
     storefront = time.perf_counter() - checked
     conn.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -17,6 +17,7 @@ from maint.pricing.issues import Issue
 from maint.pricing.prices import Catalog, label, normalise_key
 from maint.pricing.schema import PriceSchema
 from maint.sheets import Sheet
+from maint.sheets.headers import is_change_header
 from maint.sheets.values import (
     FOUR_PLACES,
     PriceChange,
@@ -53,6 +54,7 @@ class DiscountRow:
     amount: PriceChange
     date_start: str
     date_end: str
+    source: str = ""  # "file [sheet]" of a workbook read as several sheets
 
 
 def _date(value: object) -> str:
@@ -67,12 +69,12 @@ def parse_discount_rows(sheet: Sheet, match: str) -> tuple[list[DiscountRow], li
 
     def problem(number: int, field_name: str, value: object, reason: str) -> None:
         column = label(cols[field_name]) if field_name in cols else field_name
-        issues.append(Issue(sheet.file, number, column, cell_text(value), reason))  # type: ignore[arg-type]
+        issues.append(Issue(sheet.label, number, column, cell_text(value), reason))  # type: ignore[arg-type]
 
     for row in sheet.rows:
         if row.problems:
             issues.extend(
-                Issue(sheet.file, row.number, names.get(letter, letter), value, reason)
+                Issue(sheet.label, row.number, names.get(letter, letter), value, reason)
                 for letter, value, reason in row.problems
             )
             continue
@@ -97,7 +99,11 @@ def parse_discount_rows(sheet: Sheet, match: str) -> tuple[list[DiscountRow], li
                     priority = number
         amount = None
         try:
-            amount = parse_price(values["price"], decimal_comma=sheet.decimal_comma)
+            amount = parse_price(
+                values["price"],
+                decimal_comma=sheet.decimal_comma,
+                change_column=is_change_header(cols["price"].header),
+            )
             if amount.percent and amount.amount >= 0:
                 problem(
                     row.number, "price", values["price"], "a discount in percent must be negative, e.g. -10%"
@@ -114,7 +120,11 @@ def parse_discount_rows(sheet: Sheet, match: str) -> tuple[list[DiscountRow], li
         if dates[0] != NO_DATE and dates[1] != NO_DATE and dates[1] < dates[0]:
             problem(row.number, "date_end", values.get("date_end"), "ends before it starts")
         if len(issues) == before and amount is not None:
-            rows.append(DiscountRow(row.number, key, group, quantity, priority, amount, dates[0], dates[1]))
+            rows.append(
+                DiscountRow(
+                    row.number, key, group, quantity, priority, amount, dates[0], dates[1], sheet.label
+                )
+            )
     return rows, issues
 
 
@@ -145,11 +155,13 @@ class DiscountPlan:
         return sum(len(p.after) for p in self.pairs)
 
 
-def _content(row: DiscountRow, product_id: int, group_id: int, base: Decimal, schema: PriceSchema) -> Content:
+def _content(
+    row: DiscountRow, product_id: int, group_id: int, base: Decimal, schema: PriceSchema, places: int = 2
+) -> Content:
     if row.amount.percent and schema.discount_type:
         kind, price = "P", -row.amount.amount  # 4.1 stores percent off natively, type P
     else:
-        kind, price = "F", row.amount.apply_to(base)  # a fixed price (3.0/4.0 know nothing else)
+        kind, price = "F", row.amount.apply_to(base, places)  # a fixed price (3.0/4.0 know nothing else)
     price_text = str(price.quantize(FOUR_PLACES, ROUND_HALF_UP))
     head = (str(product_id), str(group_id), str(row.quantity), str(row.priority), price_text)
     if schema.discount_type:
@@ -169,13 +181,16 @@ def resolve_discounts(
     key_column: str,
     group_column: str,
     mode: str = "replace",
+    places: int = 2,
 ) -> tuple[DiscountPlan, list[Issue]]:
     """Match products and groups, catch duplicates, and plan each (product, group) whose tiers change."""
+    default_file = file
     issues: list[Issue] = []
     wanted: dict[tuple[int, int], list[Content]] = {}
     labels: dict[tuple[int, int], tuple[str, str]] = {}
     seen: dict[tuple[int, int, int], int] = {}
     for row in rows:
+        file = row.source or default_file
         entries = catalog.get(normalise_key(row.key), [])
         group_id = groups.get(normalise_key(row.group))
         if not entries:
@@ -205,9 +220,11 @@ def resolve_discounts(
             continue
         seen[tier] = row.row
         pair = (entry.product_id, group_id)
-        wanted.setdefault(pair, []).append(_content(row, entry.product_id, group_id, entry.price, schema))
+        wanted.setdefault(pair, []).append(
+            _content(row, entry.product_id, group_id, entry.price, schema, places)
+        )
         labels[pair] = (row.key, row.group)
-    plan = DiscountPlan(file, mode)
+    plan = DiscountPlan(default_file, mode)
     quantity_at = 2
     for pair, desired in wanted.items():
         before = existing.get(pair, [])

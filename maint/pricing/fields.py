@@ -91,3 +91,22 @@ def discount_fields(match: str) -> list[Field]:
         DATE_START,
         DATE_END,
     ]
+
+
+DESCRIPTION = Field("description", ("beschreibung", "desc", "omschrijving", "group description"))
+SORT_ORDER = Field(
+    "sort_order", ("sort order", "sort", "sortierung", "reihenfolge", "position", "ordre", "volgorde")
+)
+APPROVAL = Field("approval", ("approve", "approve new customers", "freigabe", "approbation", "goedkeuring"))
+GROUP_ACTION = Field("action", ("aktion", "aktie", "delete group"))
+MOVE_TO = Field(
+    "move_to",
+    (
+        "move customers to",
+        "customers to",
+        "move to",
+        "kunden nach",
+        "kunden verschieben nach",
+        "déplacer vers",
+    ),
+)

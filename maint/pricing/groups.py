@@ -1,14 +1,18 @@
-"""Customer groups from a sheet: create groups, rename them, and move customers (by e-mail) into them.
+"""Customer groups from a sheet: create, describe, rename and delete groups, and move customers into them.
 
 A row with `email` and `group` moves that customer; a row with `group` and `new_name` renames the group;
-a row with only `group` creates it if it does not exist. Moves into a group that does not exist are
-errors unless `--create-groups` is given, so a typo can't silently create a group.
+a row with only `group` (and maybe `description`, `sort_order`, `approval`) creates the group if it does
+not exist and sets those fields if it does; a row with `action` "delete" deletes the group, moving its
+customers to the group named in `move_to` (refused, naming them, when it has customers and no `move_to`).
+Moves into a group that does not exist are errors unless `--create-groups` is given, so a typo can't
+silently create a group. The store's default group (setting config_customer_group_id) is never deleted.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -16,7 +20,7 @@ from maint.pricing.issues import Issue
 from maint.pricing.prices import label, normalise_key
 from maint.pricing.undo import ColumnUpdate, SetReplace, Stored
 from maint.sheets import Field, Sheet
-from maint.sheets.values import cell_text
+from maint.sheets.values import cell_text, parse_int
 
 NAME_LIMIT = 32  # customer_group_description.name is varchar(32)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -24,10 +28,34 @@ GROUP_COLUMNS = ("customer_group_id", "approval", "sort_order")
 DESCRIPTION_COLUMNS = ("customer_group_id", "language_id", "name", "description")
 
 
-def group_fields() -> list[Field]:
-    from maint.pricing.fields import EMAIL, GROUP, NEW_NAME
+DELETE_WORDS = ("delete", "löschen", "loeschen", "supprimer", "verwijderen", "remove")
+_YES = ("1", "yes", "y", "true", "ja", "j", "oui", "x")
+_NO = ("0", "no", "n", "false", "nein", "non", "nee", "")
 
-    return [Field(EMAIL.name, EMAIL.aliases), Field(GROUP.name, GROUP.aliases, required=True), NEW_NAME]
+
+def group_fields() -> list[Field]:
+    from maint.pricing.fields import (
+        APPROVAL,
+        DESCRIPTION,
+        EMAIL,
+        GROUP,
+        GROUP_ACTION,
+        MOVE_TO,
+        NEW_NAME,
+        SORT_ORDER,
+    )
+
+    names = (*GROUP.aliases, "group name", "gruppenname", "nom du groupe", "groepsnaam")
+    return [
+        Field(EMAIL.name, EMAIL.aliases),
+        Field(GROUP.name, names, required=True),
+        NEW_NAME,
+        DESCRIPTION,
+        SORT_ORDER,
+        APPROVAL,
+        GROUP_ACTION,
+        MOVE_TO,
+    ]
 
 
 @dataclass(frozen=True)
@@ -36,6 +64,12 @@ class GroupRow:
     email: str
     group: str
     new_name: str
+    description: str | None = None  # None: the sheet leaves it as it is
+    sort_order: int | None = None
+    approval: int | None = None
+    delete: bool = False
+    move_to: str = ""
+    source: str = ""  # "file [sheet]" of a workbook read as several sheets
 
 
 def parse_group_rows(sheet: Sheet) -> tuple[list[GroupRow], list[Issue]]:
@@ -46,21 +80,52 @@ def parse_group_rows(sheet: Sheet) -> tuple[list[GroupRow], list[Issue]]:
     for row in sheet.rows:
         if row.problems:
             issues.extend(
-                Issue(sheet.file, row.number, names.get(letter, letter), value, reason)
+                Issue(sheet.label, row.number, names.get(letter, letter), value, reason)
                 for letter, value, reason in row.problems
             )
             continue
         email = cell_text(row.values.get("email")).lower()
         group = cell_text(row.values["group"])
         new_name = cell_text(row.values.get("new_name"))
+        move_to = cell_text(row.values.get("move_to"))
+        action = cell_text(row.values.get("action")).casefold()
         before = len(issues)
+
+        def bad(name: str, value: str, reason: str, number: int = row.number) -> None:
+            column = label(cols[name]) if name in cols else name
+            issues.append(Issue(sheet.label, number, column, value, reason))
+
+        description = None if "description" not in cols else cell_text(row.values.get("description"))
+        sort_order = approval = None
+        text = cell_text(row.values.get("sort_order"))
+        if text:
+            try:
+                sort_order = parse_int(row.values.get("sort_order"), minimum=0)
+            except ValueError as exc:
+                bad("sort_order", text, f"sort order: {exc}")
+        text = cell_text(row.values.get("approval"))
+        if "approval" in cols and text.casefold() in _YES + _NO:
+            approval = 1 if text.casefold() in _YES else (0 if text else None)
+        elif text:
+            bad("approval", text, "approval: write yes or no")
+        delete = action in DELETE_WORDS
+        if action and not delete:
+            bad("action", action, "unknown action; the only one is 'delete' (or leave it empty)")
+        if delete and (email or new_name or description or sort_order is not None or approval is not None):
+            bad(
+                "action",
+                action,
+                "a row that deletes a group can only name the group and where its customers go",
+            )
+        if move_to and not delete:
+            bad("move_to", move_to, "move_to is for rows that delete a group")
         if not group:
-            issues.append(Issue(sheet.file, row.number, label(cols["group"]), "", "empty customer group"))
+            issues.append(Issue(sheet.label, row.number, label(cols["group"]), "", "empty customer group"))
         for name, value in (("group", group), ("new_name", new_name)):
             if len(value) > NAME_LIMIT:
                 issues.append(
                     Issue(
-                        sheet.file,
+                        sheet.label,
                         row.number,
                         label(cols[name]),
                         value,
@@ -68,11 +133,13 @@ def parse_group_rows(sheet: Sheet) -> tuple[list[GroupRow], list[Issue]]:
                     )
                 )
         if email and not _EMAIL.match(email):
-            issues.append(Issue(sheet.file, row.number, label(cols["email"]), email, "not an e-mail address"))
+            issues.append(
+                Issue(sheet.label, row.number, label(cols["email"]), email, "not an e-mail address")
+            )
         if email and new_name:
             issues.append(
                 Issue(
-                    sheet.file,
+                    sheet.label,
                     row.number,
                     label(cols["new_name"]),
                     new_name,
@@ -80,7 +147,20 @@ def parse_group_rows(sheet: Sheet) -> tuple[list[GroupRow], list[Issue]]:
                 )
             )
         if len(issues) == before:
-            rows.append(GroupRow(row.number, email, group, new_name))
+            rows.append(
+                GroupRow(
+                    row.number,
+                    email,
+                    group,
+                    new_name,
+                    description,
+                    sort_order,
+                    approval,
+                    delete,
+                    move_to,
+                    sheet.label,
+                )
+            )
     return rows, issues
 
 
@@ -105,11 +185,15 @@ class GroupPlan:
     created: list[tuple[int, str]] = field(default_factory=list)
     renamed: list[tuple[int, str, str]] = field(default_factory=list)
     moved: list[tuple[int, str, int, int]] = field(default_factory=list)  # customer, e-mail, from, to
+    updated: list[tuple[int, str, str]] = field(default_factory=list)  # id, name, what changes
+    deleted: list[tuple[int, str, int | None, int]] = field(default_factory=list)  # id, name, to, customers
     unchanged: int = 0
     skipped: list[Issue] = field(default_factory=list)
+    # wanted fields of created and updated groups: id → (description or None, sort order, approval)
+    fields: dict[int, tuple[str | None, int | None, int | None]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.created or self.renamed or self.moved)
+        return bool(self.created or self.renamed or self.moved or self.updated or self.deleted)
 
 
 def resolve_groups(
@@ -120,13 +204,22 @@ def resolve_groups(
     file: str,
     columns: Mapping[str, str],
     create_groups: bool = False,
+    default_group: int = 1,
+    members: Mapping[int, list[tuple[int, str]]] | None = None,
 ) -> tuple[GroupPlan, list[Issue]]:
-    """Plan creations, renames and moves; `customers` maps a lower-case e-mail to (customer_id, group_id)."""
+    """Plan creations, field updates, renames, moves and deletions.
+
+    `customers` maps a lower-case e-mail to (customer_id, group_id); `members` maps each group that a row
+    deletes to its customers (customer_id, e-mail)."""
     rows = list(rows)
+    members = members or {}
     plan = GroupPlan(file)
     issues: list[Issue] = []
     names = snapshot.by_name()
     next_id = max([*snapshot.groups, 0]) + 1
+
+    def issue(row: GroupRow, column: str, value: str, reason: str) -> None:
+        issues.append(Issue(row.source or file, row.row, columns.get(column, column), value, reason))
 
     def ensure(name: str) -> int:
         nonlocal next_id
@@ -137,21 +230,23 @@ def resolve_groups(
             next_id += 1
         return names[key]
 
+    deleting = {normalise_key(r.group): r for r in rows if r.delete}
     for row in rows:  # renames first, so moves can name the group by its new name
         if not row.new_name:
             continue
         key, new_key = normalise_key(row.group), normalise_key(row.new_name)
+        if key in deleting or new_key in deleting:
+            issue(row, "new_name", row.new_name, "this group is also deleted by the sheet")
+            continue
         if key not in names:
             if new_key in names:
                 plan.unchanged += 1  # renamed by an earlier run of this file
             else:
-                issues.append(Issue(file, row.row, columns["group"], row.group, "unknown customer group"))
+                issue(row, "group", row.group, "unknown customer group")
             continue
         group_id = names[key]
         if new_key in names and names[new_key] != group_id:
-            issues.append(
-                Issue(file, row.row, columns["new_name"], row.new_name, "another group has this name")
-            )
+            issue(row, "new_name", row.new_name, "another group has this name")
             continue
         stored_names = [
             name
@@ -165,39 +260,49 @@ def resolve_groups(
         names[new_key] = group_id
         plan.renamed.append((group_id, row.group, row.new_name))
     for row in rows:
-        if not row.email and not row.new_name:
-            ensure(row.group)
+        if row.email or row.new_name or row.delete:
+            continue
+        if normalise_key(row.group) in deleting:
+            issue(row, "group", row.group, "this group is also deleted by the sheet")
+            continue
+        existed = normalise_key(row.group) in names
+        group_id = ensure(row.group)
+        wanted = (row.description, row.sort_order, row.approval)
+        if group_id in plan.fields:
+            issue(row, "group", row.group, "this group's fields are already set by another row")
+            continue
+        plan.fields[group_id] = wanted
+        if existed:
+            changes = _field_changes(snapshot, group_id, wanted)
+            if changes:
+                plan.updated.append((group_id, row.group, changes))
+            else:
+                plan.unchanged += 1
     seen: dict[str, int] = {}
     for row in rows:
         if not row.email:
             continue
         if row.email in seen:
-            issues.append(
-                Issue(
-                    file, row.row, columns["email"], row.email, f"duplicate: already in row {seen[row.email]}"
-                )
-            )
+            issue(row, "email", row.email, f"duplicate: already in row {seen[row.email]}")
             continue
         seen[row.email] = row.row
         found = customers.get(row.email, [])
         if not found:
-            issues.append(Issue(file, row.row, columns["email"], row.email, "no customer with this e-mail"))
+            issue(row, "email", row.email, "no customer with this e-mail")
             continue
         if len(found) > 1:
-            issues.append(
-                Issue(file, row.row, columns["email"], row.email, f"{len(found)} customers share this e-mail")
-            )
+            issue(row, "email", row.email, f"{len(found)} customers share this e-mail")
             continue
         key = normalise_key(row.group)
+        if key in deleting:
+            issue(row, "group", row.group, "this group is deleted by the sheet: move the customer elsewhere")
+            continue
         if key not in names and not create_groups:
-            issues.append(
-                Issue(
-                    file,
-                    row.row,
-                    columns["group"],
-                    row.group,
-                    "unknown customer group (add a row with only the group, or pass --create-groups)",
-                )
+            issue(
+                row,
+                "group",
+                row.group,
+                "unknown customer group (add a row with only the group, or pass --create-groups)",
             )
             continue
         target = ensure(row.group)
@@ -206,34 +311,129 @@ def resolve_groups(
             plan.unchanged += 1
         else:
             plan.moved.append((customer_id, row.email, current, target))
+    _plan_deletions(plan, rows, names, deleting, default_group, members, issue)
     return plan, issues
 
 
+def _field_changes(
+    snapshot: GroupSnapshot, group_id: int, wanted: tuple[str | None, int | None, int | None]
+) -> str:
+    description, sort_order, approval = wanted
+    approval_now, sort_now = snapshot.groups.get(group_id, (0, 0))
+    changes = []
+    if description is not None and any(
+        d != description for gid, _, _, d in snapshot.descriptions if gid == group_id
+    ):
+        changes.append("description")
+    if sort_order is not None and sort_order != sort_now:
+        changes.append(f"sort order {sort_now} → {sort_order}")
+    if approval is not None and approval != approval_now:
+        changes.append(f"approval {'yes' if approval_now else 'no'} → {'yes' if approval else 'no'}")
+    return ", ".join(changes)
+
+
+def _plan_deletions(
+    plan: GroupPlan,
+    rows: list[GroupRow],
+    names: dict[str, int],
+    deleting: Mapping[str, GroupRow],
+    default_group: int,
+    members: Mapping[int, list[tuple[int, str]]],
+    issue: Callable[[GroupRow, str, str, str], None],
+) -> None:
+    moved_already = {customer_id for customer_id, *_ in plan.moved}
+    for key, row in deleting.items():
+        if key not in names:
+            plan.unchanged += 1  # deleted by an earlier run of this file
+            continue
+        group_id = names[key]
+        if group_id == default_group:
+            issue(
+                row,
+                "group",
+                row.group,
+                "this is the store's default customer group (setting config_customer_group_id); choose "
+                "another default in the admin first",
+            )
+            continue
+        leaving = [(cid, email) for cid, email in members.get(group_id, []) if cid not in moved_already]
+        target: int | None = None
+        if row.move_to:
+            to_key = normalise_key(row.move_to)
+            if to_key in deleting or to_key == key:
+                issue(row, "move_to", row.move_to, "this group is deleted too: name one that stays")
+                continue
+            if to_key not in names:
+                issue(row, "move_to", row.move_to, "unknown customer group")
+                continue
+            target = names[to_key]
+        elif leaving:
+            shown = ", ".join(email for _, email in leaving[:10])
+            more = f" and {len(leaving) - 10} more" if len(leaving) > 10 else ""
+            issue(
+                row,
+                "move_to",
+                "",
+                f"the group has {len(leaving)} customer(s) ({shown}{more}): name a group to move them to",
+            )
+            continue
+        plan.deleted.append((group_id, row.group, target, len(leaving)))
+        if target is not None:
+            plan.moved.extend((cid, email, group_id, target) for cid, email in leaving)
+
+
 def group_operations(plan: GroupPlan, snapshot: GroupSnapshot) -> list[SetReplace | ColumnUpdate]:
+    """customer_group rows, customer_group_description rows (each group's rows replaced whole), then the
+    customers' moves. The rows a deleted group leaves elsewhere (discounts, specials, the setting that
+    lists the groups shown at sign-up) are the caller's, as they need the store (deletion_operations)."""
     ops: list[SetReplace | ColumnUpdate] = []
     sort_base = max([s for _, s in snapshot.groups.values()] + [0])
-    if plan.created:
+    deleted = {gid for gid, *_ in plan.deleted}
+    created = dict(plan.created)
+    touched_groups = sorted({*created, *(gid for gid, *_ in plan.updated), *deleted})
+    group_before: list[Stored] = []
+    group_after: list[Stored] = []
+    for n, gid in enumerate(touched_groups, 1):
+        description, sort_order, approval = plan.fields.get(gid, (None, None, None))
+        if gid in snapshot.groups:
+            approval_now, sort_now = snapshot.groups[gid]
+            group_before.append((None, str(gid), str(approval_now), str(sort_now)))
+        else:
+            approval_now, sort_now = 0, sort_base + n
+        if gid not in deleted:
+            approval_new = approval_now if approval is None else approval
+            sort_new = sort_now if sort_order is None else sort_order
+            group_after.append((None, str(gid), str(approval_new), str(sort_new)))
+    if group_before != group_after:
         ops.append(
             SetReplace(
                 "customer_group",
                 "",
                 GROUP_COLUMNS,
                 (),
-                [],
-                [(None, str(gid), "0", str(sort_base + n)) for n, (gid, _) in enumerate(plan.created, 1)],
+                group_before,
+                group_after,
                 scope=("customer_group_id",),
             )
         )
     before: list[Stored] = []
     after: list[Stored] = []
     renamed = {gid: (old, new) for gid, old, new in plan.renamed}
+    changed = {*renamed, *created, *(gid for gid, *_ in plan.updated), *deleted}
     for gid, language, name, description in snapshot.descriptions:
+        if gid not in changed:
+            continue
+        before.append((None, str(gid), str(language), name, description))
+        if gid in deleted:
+            continue
         if gid in renamed and normalise_key(name) == normalise_key(renamed[gid][0]):
-            before.append((None, str(gid), str(language), name, description))
-            after.append((None, str(gid), str(language), renamed[gid][1], description))
+            name = renamed[gid][1]
+        wanted = plan.fields.get(gid, (None, None, None))[0]
+        after.append((None, str(gid), str(language), name, description if wanted is None else wanted))
     for gid, name in plan.created:
-        after.extend((None, str(gid), str(language), name, "") for language in snapshot.languages)
-    if after:
+        wanted = plan.fields.get(gid, (None, None, None))[0] or ""
+        after.extend((None, str(gid), str(language), name, wanted) for language in snapshot.languages)
+    if before != after:
         ops.append(
             SetReplace(
                 "customer_group_description",
@@ -242,7 +442,7 @@ def group_operations(plan: GroupPlan, snapshot: GroupSnapshot) -> list[SetReplac
                 (),
                 before,
                 after,
-                scope=("customer_group_id", "language_id"),
+                scope=("customer_group_id",),
             )
         )
     if plan.moved:
@@ -256,3 +456,15 @@ def group_operations(plan: GroupPlan, snapshot: GroupSnapshot) -> list[SetReplac
             )
         )
     return ops
+
+
+def without_group(value: str, group_id: int) -> str | None:
+    """config_customer_group_display (a JSON list of group ids, as OpenCart stores it) without `group_id`;
+    None when it doesn't list it (or isn't such a list)."""
+    try:
+        listed = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(listed, list) or str(group_id) not in [str(v) for v in listed]:
+        return None
+    return json.dumps([v for v in listed if str(v) != str(group_id)], separators=(",", ":"))

@@ -5,6 +5,7 @@ Pure functions over sheet rows and a catalog snapshot, so every rule is unit tes
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import operator
 import re
@@ -18,6 +19,7 @@ from typing import Any
 from maint.pricing.columns import Columns
 from maint.pricing.issues import Issue
 from maint.sheets import Column, Sheet, SheetRow
+from maint.sheets.headers import is_change_header
 from maint.sheets.table import Row
 from maint.sheets.values import (
     FOUR_PLACES,
@@ -77,6 +79,13 @@ class PriceRows(Columns[PriceRow]):
         self.irregular: list[int] = []  # a percent change, a special, or no price (a special only)
         self._normalised: list[str] | None = None
         self._new: tuple[list[str], list[float]] | None = None
+        self.sources: list[tuple[int, str]] = []  # (first index, "file [sheet]") of each sheet read
+
+    def source(self, index: int, default: str) -> str:
+        """Where the row at `index` came from, for error tables ("list.xlsx [Prices]")."""
+        if not self.sources:
+            return default
+        return self.sources[bisect.bisect_right(self.sources, (index, "\uffff")) - 1][1]
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -185,7 +194,11 @@ class ProductMatches(Catalog):
         hits: list[int] = found  # type: ignore[assignment]  # no None left once filtered
         if missing:
             kept = list(map(operator.is_not, found, repeat(None)))
-            hits, ids, prices = list(compress(hits, kept)), list(compress(ids, kept)), list(compress(prices, kept))
+            hits, ids, prices = (
+                list(compress(hits, kept)),
+                list(compress(ids, kept)),
+                list(compress(prices, kept)),
+            )
         start = len(self.ids)
         texts = list(map(str, ids))
         self.ids += texts
@@ -195,8 +208,10 @@ class ProductMatches(Catalog):
         self._seen.update(texts)
         self.repeats = self.repeats or len(self._seen) != seen + len(texts)  # a product under two keys
         fresh = dict(zip(hits, range(start, start + len(hits)), strict=True))
-        if len(fresh) == len(hits) and fresh.keys().isdisjoint(self.found) and fresh.keys().isdisjoint(
-            self.ambiguous
+        if (
+            len(fresh) == len(hits)
+            and fresh.keys().isdisjoint(self.found)
+            and fresh.keys().isdisjoint(self.ambiguous)
         ):
             self.found.update(fresh)  # the usual case: every key names one product
             return
@@ -257,10 +272,14 @@ _PLAIN_BELOW_MAX = re.compile(r"[0-9]{1,11}(?:\.[0-9]{1,8})?\Z")
 _MORE_THAN_4_DECIMALS = re.compile(r"\.\d{5}")
 
 
-def parse_price_rows(sheet: Sheet, match: str) -> tuple[PriceRows, list[Issue]]:
-    """Every data row parsed, with every problem (format, empty cells, bad numbers) collected."""
-    rows = PriceRows()
-    issues: list[Issue] = []
+def parse_price_rows(
+    sheet: Sheet, match: str, rows: PriceRows | None = None, issues: list[Issue] | None = None
+) -> tuple[PriceRows, list[Issue]]:
+    """Every data row parsed, with every problem (format, empty cells, bad numbers) collected; `rows`
+    and `issues` of earlier sheets of the same workbook are added to."""
+    rows = PriceRows() if rows is None else rows
+    issues = [] if issues is None else issues
+    rows.sources.append((len(rows), sheet.label))
     # Fast path for batches of common rows (text key, plain "19.99" price, no special columns): the same
     # result as the general path below, checked a batch at a time at C speed instead of cell by cell; a
     # batch with any other row goes the general way. 100,000-row lists spend most of their parse here.
@@ -300,7 +319,7 @@ def _parse_rows(
         if row.problems:
             # a hidden row, merged or formula cell makes the row's values untrustworthy: report only that
             issues.extend(
-                Issue(sheet.file, row.number, names.get(letter, letter), value, reason)
+                Issue(sheet.label, row.number, names.get(letter, letter), value, reason)
                 for letter, value, reason in row.problems
             )
             continue
@@ -308,21 +327,25 @@ def _parse_rows(
         key_cell, price_cell = row.values[match], row.values["price"]
         key = key_text(key_cell)
         if is_blank(key_cell):
-            issues.append(Issue(sheet.file, row.number, label(key_col), "", f"empty {match}"))
+            issues.append(Issue(sheet.label, row.number, label(key_col), "", f"empty {match}"))
             bad = True
         elif match == "product_id" and not key.isdigit():
             issues.append(
-                Issue(sheet.file, row.number, label(key_col), key, "product_id must be a whole number")
+                Issue(sheet.label, row.number, label(key_col), key, "product_id must be a whole number")
             )
             bad = True
         special, special_bad = _parse_special(sheet, row.number, row.values, issues)
         change: PriceChange | None = None
         if not (is_blank(price_cell) and (special is not None or special_bad)):
             try:
-                change = parse_price(price_cell, decimal_comma=sheet.decimal_comma)
+                change = parse_price(
+                    price_cell,
+                    decimal_comma=sheet.decimal_comma,
+                    change_column=is_change_header(price_col.header),
+                )
             except ValueError as exc:
                 issues.append(
-                    Issue(sheet.file, row.number, label(price_col), cell_text(price_cell), f"price: {exc}")
+                    Issue(sheet.label, row.number, label(price_col), cell_text(price_cell), f"price: {exc}")
                 )
                 continue
         if not bad and not special_bad:
@@ -339,12 +362,13 @@ def _parse_special(
     before = len(issues)
     amount = None
     try:
-        amount = parse_price(cell, decimal_comma=sheet.decimal_comma)
+        change_column = is_change_header(sheet.columns["special"].header)
+        amount = parse_price(cell, decimal_comma=sheet.decimal_comma, change_column=change_column)
         if amount.percent and amount.amount >= 0:
             raise ValueError("a special in percent must be negative, e.g. -10%")
     except ValueError as exc:
         issues.append(
-            Issue(sheet.file, number, label(sheet.columns["special"]), cell_text(cell), f"special: {exc}")
+            Issue(sheet.label, number, label(sheet.columns["special"]), cell_text(cell), f"special: {exc}")
         )
     dates: list[str] = []
     for name in ("special_start", "special_end"):
@@ -353,13 +377,13 @@ def _parse_special(
             dates.append(NO_DATE if is_blank(value) else parse_date(value).isoformat())
         except ValueError as exc:
             issues.append(
-                Issue(sheet.file, number, label(sheet.columns[name]), cell_text(value), f"{name}: {exc}")
+                Issue(sheet.label, number, label(sheet.columns[name]), cell_text(value), f"{name}: {exc}")
             )
             dates.append(NO_DATE)
     if NO_DATE not in dates and dates[1] < dates[0]:
         issues.append(
             Issue(
-                sheet.file,
+                sheet.label,
                 number,
                 label(sheet.columns["special_end"]),
                 dates[1],
@@ -464,6 +488,33 @@ class PriceChanges(Columns[PriceDiff]):
         return [self[i] for i in candidates[:count]]
 
 
+@dataclass(frozen=True)
+class Rounding:
+    """A percent change whose exact result had more decimals than the store's currency shows."""
+
+    row: int
+    key: str
+    what: str  # "price" or "special"
+    old: Decimal
+    change: str  # the cell as written, "-3%"
+    exact: Decimal
+    new: Decimal
+
+    def describe(self) -> str:
+        return f"row {self.row} {self.key} {self.what}: {self.old:f} {self.change} = {self.exact.normalize():f} → {self.new:f}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "row": self.row,
+            "key": self.key,
+            "what": self.what,
+            "old": str(self.old),
+            "change": self.change,
+            "exact": str(self.exact.normalize()),
+            "new": str(self.new),
+        }
+
+
 @dataclass
 class PricePlan:
     file: str
@@ -476,6 +527,8 @@ class PricePlan:
     )  # id, key, row, special, price
     special_pairs_changed: int = 0
     special_op: Any = None  # the SetReplace for specials, once planned against the store
+    places: int = 2  # the store's currency decimals, to which percent changes are rounded
+    rounded: list[Rounding] = field(default_factory=list)  # percent changes whose exact result was rounded
 
     def __post_init__(self) -> None:
         self.changes = PriceChanges.of(self.changes)  # PriceDiffs given one by one (tests) become columns
@@ -493,7 +546,7 @@ class PricePlan:
 
 
 def resolve_prices(
-    rows: Iterable[PriceRow], catalog: Catalog, *, file: str, match: str, column: str
+    rows: Iterable[PriceRow], catalog: Catalog, *, file: str, match: str, column: str, places: int = 2
 ) -> tuple[PricePlan, list[Issue]]:
     """Match rows to products, catch unknown and duplicate products, and compute each new price.
 
@@ -502,7 +555,7 @@ def resolve_prices(
     """
     table = PriceRows.of(rows)
     matches = ProductMatches.of(catalog, table.normalised_keys())
-    plan = PricePlan(file)
+    plan = PricePlan(file, places=places)
     issues: list[Issue] = []
     count = len(table)
     positions = list(map(matches.found.get, matches.firsts, repeat(-1)))
@@ -514,7 +567,7 @@ def resolve_prices(
             reason = f"{match} matches {len(products)} products ({', '.join(products[:5])})"
         else:
             reason = f"unknown product ({match} not in the store)"
-        issues.append(Issue(file, number, column, key, reason))
+        issues.append(Issue(table.source(i, file), number, column, key, reason))
     id_texts = list(map([*matches.ids, ""].__getitem__, positions))  # -1: the "" of an excluded row
     old = list(map([*matches.prices, "0.0000"].__getitem__, positions))
     old_floats = list(map([*matches.floats, 0.0].__getitem__, positions))
@@ -532,7 +585,7 @@ def resolve_prices(
             if first != number:
                 excluded[i] = True
                 reason = f"duplicate: product {product_id} is already in row {first}"
-                issues.append(Issue(file, number, column, table.keys[i], reason))
+                issues.append(Issue(table.source(i, file), number, column, table.keys[i], reason))
     texts, floats = table.new_prices()
     new, new_floats = texts.copy(), floats.copy()
     # rows with a percent change or a special, one by one
@@ -542,20 +595,41 @@ def resolve_prices(
         row = table[i]
         current = Decimal(old[i])
         try:
-            price = current if row.change is None else row.change.apply_to(current)
-            special_price = None if row.special is None else row.special.amount.apply_to(price)
+            price = current if row.change is None else row.change.apply_to(current, places)
+            special_price = None if row.special is None else row.special.amount.apply_to(price, places)
         except InvalidOperation:
             price = MAX_PRICE
+        else:
+            if row.change is not None and row.change.percent and row.change.exact(current) != price:
+                plan.rounded.append(
+                    Rounding(row.row, row.key, "price", current, row.raw, row.change.exact(current), price)
+                )
+            special = row.special
+            if special is not None and special_price is not None and special.amount.percent:
+                exact = special.amount.exact(price)
+                if exact != special_price:
+                    change = f"{special.amount.amount:+f}%"
+                    plan.rounded.append(
+                        Rounding(row.row, row.key, "special", price, change, exact, special_price)
+                    )
         if price >= MAX_PRICE:
             excluded[i] = True
-            issues.append(Issue(file, row.row, column, row.key, "the new price is too large for the store"))
+            issues.append(
+                Issue(
+                    table.source(i, file),
+                    row.row,
+                    column,
+                    row.key,
+                    "the new price is too large for the store",
+                )
+            )
             continue
         new[i], new_floats[i] = str(price), float(price)
         if row.special is not None and special_price is not None:
             if special_price >= price:
                 excluded[i] = True
                 reason = f"special price {special_price} is not below the price {price}"
-                issues.append(Issue(file, row.row, column, row.key, reason))
+                issues.append(Issue(table.source(i, file), row.row, column, row.key, reason))
                 continue
             plan.specials.append((int(id_texts[i]), row.key, row.row, row.special, special_price))
             plan.relative = plan.relative or row.special.amount.percent

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import gc
-import re
+import math
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
-import requests
 
 from maint.errors import InputError, MaintError, PreconditionError, SqlError
 from maint.lock import HeldStoreLock, take_store_lock
+from maint.pricing import storefront
 from maint.pricing.apply import apply_operations, limit_local_infile, load_temp_tables, read_sets
 from maint.pricing.catalog import (
     CatalogPrefetch,
@@ -51,9 +51,18 @@ from maint.pricing.groups import (
     group_operations,
     parse_group_rows,
     resolve_groups,
+    without_group,
 )
 from maint.pricing.issues import Issue, SheetInvalidError
-from maint.pricing.prices import PriceDiff, PricePlan, PriceRows, label, parse_price_rows, resolve_prices
+from maint.pricing.prices import (
+    PriceDiff,
+    PricePlan,
+    PriceRows,
+    label,
+    normalise_key,
+    parse_price_rows,
+    resolve_prices,
+)
 from maint.pricing.schema import PriceSchema, price_schema
 from maint.pricing.undo import (
     ColumnRow,
@@ -68,8 +77,8 @@ from maint.pricing.undo import (
     write_undo,
 )
 from maint.remote.sql import connect_db, table
-from maint.remote.ssh import quote
-from maint.sheets import Sheet, open_sheet
+from maint.remote.ssh import quote, run
+from maint.sheets import Sheet, open_sheets
 from maint.sheets.headers import parse_columns_option
 from maint.sheets.values import FOUR_PLACES
 
@@ -123,20 +132,35 @@ class PriceSheet:
     notes: list[str] = field(default_factory=list)
 
 
-def open_price_sheet(path: Path, *, match: str = "sku", sheet: str = "", columns: str = "") -> Sheet:
-    """Open the file and match its header (InputError for an unreadable file); rows are read later."""
+def open_price_sheet(path: Path, *, match: str = "sku", sheet: str = "", columns: str = "") -> list[Sheet]:
+    """Open the file and match its header (InputError for an unreadable file); rows are read later.
+    A workbook gives every sheet with a price list's header (see open_sheets)."""
     if match not in MATCH_CHOICES:
         raise InputError(f"--match must be one of {', '.join(MATCH_CHOICES)}, not {match!r}")
     fields = price_fields(match)
     explicit = parse_columns_option(columns, fields) if columns else {}
-    return open_sheet(path, fields, sheet=sheet or None, columns=explicit)
+    return open_sheets(path, fields, sheet=sheet or None, columns=explicit)
 
 
-def parse_price_sheet(path: Path, opened: Sheet, match: str) -> PriceSheet:
-    """Read and parse every row; problems are collected, not raised."""
+def parse_price_sheet(path: Path, opened: Sheet | list[Sheet], match: str) -> PriceSheet:
+    """Read and parse every row of every sheet; problems are collected, not raised."""
+    sheets = opened if isinstance(opened, list) else [opened]
+    rows, issues = PriceRows(), list[Issue]()
     with gc_paused():
-        rows, issues = parse_price_rows(opened, match)
-    return PriceSheet(path, match, rows, issues, label(opened.columns[match]), opened.notes)
+        for one in sheets:
+            parse_price_rows(one, match, rows, issues)
+    return PriceSheet(path, match, rows, issues, label(sheets[0].columns[match]), sheet_notes(sheets))
+
+
+def sheet_notes(sheets: list[Sheet]) -> list[str]:
+    """What was read, and which sheets of a workbook were left out (no header the task knows)."""
+    notes = [note for one in sheets for note in one.notes]
+    ignored = sheets[0].ignored
+    if ignored:
+        notes.append(
+            f"ignored sheet(s) {', '.join(map(repr, ignored))} of {sheets[0].file}: no header this task reads"
+        )
+    return notes
 
 
 def read_price_sheet(path: Path, *, match: str = "sku", sheet: str = "", columns: str = "") -> PriceSheet:
@@ -176,8 +200,14 @@ def plan_prices(
         keys = rows.normalised_keys()
         rows.new_prices()  # the sheet's share of the work, done while the products may still arrive
         catalog = read_catalog(db, prefix, schema, parsed.match, keys, prefetched=prefetched, normalised=True)
+        places = storefront.read_currency(db, prefix).places if parsed.rows.irregular else 2
         plan, unresolved = resolve_prices(
-            parsed.rows, catalog, file=parsed.path.name, match=parsed.match, column=parsed.key_header
+            parsed.rows,
+            catalog,
+            file=parsed.path.name,
+            match=parsed.match,
+            column=parsed.key_header,
+            places=places,
         )
         del catalog
     issues = sorted([*parsed.issues, *unresolved], key=lambda i: (i.row, i.column))
@@ -283,8 +313,17 @@ def price_operations(plan: PricePlan) -> list[Operation]:
 
 
 def percent(diff: PriceDiff) -> str:
+    """The change in percent: one decimal, or below 1 % two significant digits (up to four decimals), so a
+    small change is never shown as 0.0% (100 → 99.95 is -0.05%)."""
     ratio = diff.ratio
-    return "new" if ratio is None else f"{ratio * 100:+.1f}%"
+    if ratio is None:
+        return "new"
+    value = ratio * 100
+    if value == 0 or abs(value) >= 1:
+        return f"{value:+.1f}%"
+    places = min(4, max(2, 1 - math.floor(math.log10(abs(value)))))
+    text = f"{value:+.{places}f}".rstrip("0").rstrip(".")
+    return f"{text}%"
 
 
 def write_diff_csv(plan: PricePlan, path: Path) -> None:
@@ -357,46 +396,41 @@ def plan_undo(db: Any, prefix: str, ops: Sequence[Operation]) -> UndoPlan:
     return plan
 
 
-def storefront_mismatches(
-    url: str, changes: Sequence[PriceDiff], *, sample: int = 3, timeout: float = 10.0
+def check_storefront(
+    conn: Any, facts: Any, db: Any, product_ids: Sequence[int], *, sample: int = 3
 ) -> list[str]:
-    """Open a few changed products' pages (in parallel) and report those that don't show the new price.
-
-    Taxes and currencies change what the page shows, so a mismatch is a warning for a human, not a failure.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    def check(change: PriceDiff) -> str:
-        page = f"{url.rstrip('/')}/index.php?route=product/product&product_id={change.product_id}"
-        try:
-            response = requests.get(page, timeout=timeout)
-        except requests.RequestException as exc:
-            return f"product {change.product_id}: storefront not reachable ({type(exc).__name__})"
-        if response.status_code != 200 or not _shows_price(response.text, change.new):
-            return (
-                f"product {change.product_id}: the storefront page does not show {change.new:.2f} "
-                f"(HTTP {response.status_code}; taxes, currency or a cache?)"
-            )
-        return ""
-
-    picked = changes[:sample]
+    """Open a few changed products' pages and warn about those that don't show what they should now
+    (special, quantity-1 discount, taxes and currency worked out first: see maint.pricing.storefront),
+    then take back what the visit left in the shop (3.0's view counts, the session)."""
+    picked = list(dict.fromkeys(product_ids))[:sample]
     if not picked:
         return []
-    with ThreadPoolExecutor(max_workers=len(picked)) as pool:
-        return [problem for problem in pool.map(check, picked) if problem]
+    prefix = facts.db.prefix
+    schema = price_schema(facts.version)
+    failed: list[str] = []
 
+    def expected() -> dict[int, storefront.Expected]:  # read while the pages load
+        try:
+            return storefront.expected_prices(db, prefix, schema, picked, read_default_group(db, prefix))
+        except pymysql.err.MySQLError as exc:
+            failed.append(
+                f"could not work out what the storefront should show ({exc.args[-1] if exc.args else exc})"
+            )
+            return {}
 
-def _shows_price(html: str, price: Decimal) -> bool:
-    whole, cents = f"{price:.2f}".split(".")
-    grouped = f"{int(whole):,}"
-    candidates = {
-        f"{whole}.{cents}",
-        f"{grouped}.{cents}",
-        f"{whole},{cents}",
-        f"{grouped.replace(',', '.')},{cents}",
-    }
-    text = re.sub(r"\s+", " ", html)
-    return any(c in text for c in candidates)
+    visit = storefront.PageVisit(storefront.new_session_id())
+    try:
+        problems = storefront.storefront_mismatches(facts.url, expected, picked, visit=visit)
+        return failed or problems
+    finally:
+        session_dir = facts.path("DIR_SESSION") or (
+            facts.dir_storage.rstrip("/") + "/session/" if facts.dir_storage else ""
+        )
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            if schema.line != "3.0" and session_dir:  # 4.x keeps sessions in files: remove the check's own
+                path = f"{session_dir.rstrip('/')}/sess_{visit.session_id}"
+                pool.submit(run, conn, f"rm -f -- {quote(path)}", check=False)
+            storefront.take_back_visit(db, prefix, schema.line, visit)
 
 
 @dataclass
@@ -443,7 +477,9 @@ class PendingLock:
 
 
 @contextmanager
-def early_lock(conn: Any, cfg: Any, task: str, facts: Any, *, enabled: bool = True) -> Iterator[PendingLock | None]:
+def early_lock(
+    conn: Any, cfg: Any, task: str, facts: Any, *, enabled: bool = True
+) -> Iterator[PendingLock | None]:
     """A PendingLock for the block (None when not `enabled`, e.g. for --dry-run), released on the way out."""
     if not enabled:
         yield None
@@ -470,7 +506,7 @@ def apply_changes(
     header: dict[str, Any],
     counts: dict[str, Any],
     hook: Any = None,
-    sample: Sequence[PriceDiff] = (),
+    sample: Sequence[int] = (),
     lock: PendingLock | None = None,
 ) -> Applied:
     """Lock the store, write the undo file, apply all-or-nothing, clear caches, check the shop, audit.
@@ -532,7 +568,9 @@ def apply_changes(
             raise
         undo_file = writing.result()
         status, stderr = pending.release(finish=True)  # clears the cache, then unlocks
-        warnings = [] if pending.cache_dir else ["DIR_CACHE is unknown: clear the store's product cache by hand"]
+        warnings = (
+            [] if pending.cache_dir else ["DIR_CACHE is unknown: clear the store's product cache by hand"]
+        )
         if pending.cache_dir and status != 0:
             warnings.append(f"could not clear {pending.cache_dir}cache.product.*: {stderr.strip()[:200]}")
     append_audit(
@@ -547,7 +585,7 @@ def apply_changes(
         },
     )
     if sample:
-        warnings += storefront_mismatches(facts.url, sample)
+        warnings += check_storefront(conn, facts, db, sample)
     return Applied(result.rows_changed, undo_file, result.engine, result.loaded_with, warnings)
 
 
@@ -574,6 +612,7 @@ class DiscountSheet:
     issues: list[Issue]
     key_header: str
     group_header: str
+    notes: list[str] = field(default_factory=list)
 
 
 def read_discount_sheet(
@@ -583,10 +622,22 @@ def read_discount_sheet(
         raise InputError(f"--match must be one of {', '.join(MATCH_CHOICES)}, not {match!r}")
     fields = discount_fields(match)
     explicit = parse_columns_option(columns, fields) if columns else {}
-    opened = open_sheet(path, fields, sheet=sheet or None, columns=explicit)
-    rows, issues = parse_discount_rows(opened, match)
+    sheets = open_sheets(path, fields, sheet=sheet or None, columns=explicit)
+    rows: list[DiscountRow] = []
+    issues: list[Issue] = []
+    for one in sheets:
+        more_rows, more_issues = parse_discount_rows(one, match)
+        rows += more_rows
+        issues += more_issues
+    first = sheets[0]
     return DiscountSheet(
-        path, match, rows, issues, label(opened.columns[match]), label(opened.columns["group"])
+        path,
+        match,
+        rows,
+        issues,
+        label(first.columns[match]),
+        label(first.columns["group"]),
+        sheet_notes(sheets),
     )
 
 
@@ -608,6 +659,7 @@ def plan_discount_file(
     filters = (("special", "0"),) if schema.discount_type else ()
     catalog = read_catalog(db, prefix, schema, parsed.match, (r.key for r in parsed.rows))
     groups = read_groups(db, prefix)
+    places = storefront.read_currency(db, prefix).places
     product_ids = [e.product_id for entries in catalog.values() for e in entries]
     existing = read_discounts(db, prefix, columns, filters, product_ids)
     plan, unresolved = resolve_discounts(
@@ -621,6 +673,7 @@ def plan_discount_file(
         key_column=parsed.key_header,
         group_column=parsed.group_header,
         mode=mode,
+        places=places,
     )
     issues = sorted([*parsed.issues, *unresolved], key=lambda i: (i.row, i.column))
     if issues and not skip_invalid:
@@ -643,23 +696,55 @@ class GroupSheet:
     rows: list[GroupRow]
     issues: list[Issue]
     columns: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+
+
+GROUP_FIELD_NAMES = (
+    "email",
+    "group",
+    "new_name",
+    "description",
+    "sort_order",
+    "approval",
+    "action",
+    "move_to",
+)
 
 
 def read_group_sheet(path: Path, *, sheet: str = "", columns: str = "") -> GroupSheet:
+    """Every sheet of a workbook with a groups header ("Groups": group, description; "Members": e-mail,
+    group), read as one unit; problems are collected, not raised."""
     fields = group_fields()
     explicit = parse_columns_option(columns, fields) if columns else {}
-    opened = open_sheet(path, fields, sheet=sheet or None, columns=explicit)
-    rows, issues = parse_group_rows(opened)
-    labels = {name: label(col) for name, col in opened.columns.items()}
-    return GroupSheet(path, rows, issues, {n: labels.get(n, n) for n in ("email", "group", "new_name")})
+    sheets = open_sheets(path, fields, sheet=sheet or None, columns=explicit)
+    rows: list[GroupRow] = []
+    issues: list[Issue] = []
+    labels: dict[str, str] = {}
+    for one in sheets:
+        more_rows, more_issues = parse_group_rows(one)
+        rows += more_rows
+        issues += more_issues
+        for name, col in one.columns.items():
+            labels.setdefault(name, label(col))
+    return GroupSheet(
+        path, rows, issues, {n: labels.get(n, n) for n in GROUP_FIELD_NAMES}, sheet_notes(sheets)
+    )
 
 
 def plan_group_file(
-    db: Any, prefix: str, parsed: GroupSheet, *, create_groups: bool = False, skip_invalid: bool = False
+    db: Any,
+    prefix: str,
+    parsed: GroupSheet,
+    *,
+    create_groups: bool = False,
+    skip_invalid: bool = False,
+    version: str = "3.0.3.8",
 ) -> tuple[GroupPlan, list[Operation]]:
     limit_local_infile(db)
     snapshot = read_group_snapshot(db, prefix)
     customers = read_customers(db, prefix, (r.email for r in parsed.rows))
+    names = snapshot.by_name()
+    doomed = [names[key] for key in (normalise_key(r.group) for r in parsed.rows if r.delete) if key in names]
     plan, unresolved = resolve_groups(
         parsed.rows,
         snapshot,
@@ -667,9 +752,89 @@ def plan_group_file(
         file=parsed.path.name,
         columns=parsed.columns,
         create_groups=create_groups,
+        default_group=read_default_group(db, prefix),
+        members=read_members(db, prefix, doomed),
     )
     issues = sorted([*parsed.issues, *unresolved], key=lambda i: (i.row, i.column))
     if issues and not skip_invalid:
         raise SheetInvalidError(issues)
     plan.skipped = issues
-    return plan, list(group_operations(plan, snapshot))
+    ops: list[Operation] = list(group_operations(plan, snapshot))
+    ops += deletion_operations(db, prefix, price_schema(version), [gid for gid, *_ in plan.deleted])
+    return plan, ops
+
+
+def read_members(db: Any, prefix: str, group_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
+    """The customers (id, e-mail) of each of these groups."""
+    found: dict[int, list[tuple[int, str]]] = {}
+    if not group_ids:
+        return found
+    marks = ",".join(["%s"] * len(group_ids))
+    with db.cursor() as cur:
+        cur.execute(
+            f"SELECT customer_group_id, customer_id, email FROM {table(prefix, 'customer')} "  # noqa: S608
+            f"WHERE customer_group_id IN ({marks}) ORDER BY customer_id",
+            list(group_ids),
+        )
+        for group_id, customer_id, email in cur.fetchall():
+            found.setdefault(int(group_id), []).append((int(customer_id), str(email)))
+    return found
+
+
+SETTING_COLUMNS = ("store_id", "code", "key", "value", "serialized")
+GROUP_DISPLAY = "config_customer_group_display"
+
+
+def deletion_operations(
+    db: Any, prefix: str, schema: PriceSchema, group_ids: Sequence[int]
+) -> list[Operation]:
+    """What deleting groups removes besides their own rows, as OpenCart's admin does: their discount rows
+    (on 4.1 specials too, which are discount rows), their specials (3.0/4.0), and their ids from the
+    setting that lists the groups offered at sign-up (config_customer_group_display, of every store)."""
+    if not group_ids:
+        return []
+    ops: list[Operation] = []
+    marks = ",".join(["%s"] * len(group_ids))
+    special_columns = ("product_id", "customer_group_id", "priority", "price", "date_start", "date_end")
+    tables: list[tuple[str, str, tuple[str, ...]]] = [
+        ("product_discount", "product_discount_id", discount_columns(schema))
+    ]
+    if schema.special_table:
+        tables.append((schema.special_table, "product_special_id", special_columns))
+    with db.cursor() as cur:
+        for name, pk, columns in tables:
+            select = ", ".join(f"CAST(`{c}` AS CHAR)" for c in (pk, *columns))
+            cur.execute(
+                f"SELECT {select} FROM {table(prefix, name)} WHERE customer_group_id IN ({marks})",  # noqa: S608
+                list(group_ids),
+            )
+            rows = [tuple(r) for r in cur.fetchall()]
+            if rows:
+                ops.append(SetReplace(name, pk, columns, (), rows, [], scope=("customer_group_id",)))
+        select = ", ".join(f"CAST(`{c}` AS CHAR)" for c in ("setting_id", *SETTING_COLUMNS))
+        cur.execute(
+            f"SELECT {select} FROM {table(prefix, 'setting')} WHERE `key` = %s",  # noqa: S608
+            (GROUP_DISPLAY,),
+        )
+        before: list[Stored] = []
+        after: list[Stored] = []
+        for row in cur.fetchall():
+            value = str(row[4])
+            for group_id in group_ids:
+                value = without_group(value, group_id) or value
+            if value != row[4]:
+                before.append(tuple(row))
+                after.append((*row[:4], value, row[5]))
+    if before:
+        ops.append(
+            SetReplace(
+                "setting",
+                "setting_id",
+                SETTING_COLUMNS,
+                (("key", GROUP_DISPLAY),),
+                before,
+                after,
+                scope=("store_id",),
+            )
+        )
+    return ops

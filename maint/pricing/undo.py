@@ -40,6 +40,12 @@ COLUMN_TYPES = {
     "sort_order": "INT",
     "name": "VARCHAR(32)",
     "description": "TEXT",
+    # the setting row that lists the groups shown at sign-up (config_customer_group_display)
+    "store_id": "INT",
+    "code": "VARCHAR(128)",
+    "key": "VARCHAR(128)",
+    "value": "MEDIUMTEXT",
+    "serialized": "TINYINT",
 }
 
 
@@ -151,6 +157,27 @@ def store_dir(state_dir: Path, client: str, store: str) -> Path:
     return state_dir / "undo" / _safe(client) / _safe(store)
 
 
+def private_dir(directory: Path) -> None:
+    """Create `directory` (and its parents up to the state folder) readable by the owner only (0700), as
+    ssh keeps its keys: undo files and the audit log hold prices and customers' e-mail addresses."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # mkdir's mode doesn't reach existing folders or intermediate parents: set it on <state>/undo/<client>/
+    # <store> and on the state folder itself, and only there (never on a folder above the state folder)
+    folders = [directory]
+    if directory.parent.parent.name == "undo":
+        folders += [directory.parent, directory.parent.parent, directory.parent.parent.parent]
+    for folder in folders:
+        info = folder.stat()
+        if info.st_mode & 0o077 and info.st_uid == os.geteuid():
+            folder.chmod(0o700)
+
+
+def _private_open(path: Path, flags: int) -> int:
+    fd = os.open(path, flags | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through os.open: make it private too
+    return fd
+
+
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
 
@@ -173,7 +200,7 @@ def _parse(text: str) -> Decimal | None:
 
 def write_undo(directory: Path, task: str, header: dict[str, Any], ops: Sequence[Operation]) -> Path:
     """Write the undo file durably (file and directory fsynced) and return its path."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = directory / f"{stamp}-{task}.undo"
     meta = {
@@ -184,7 +211,7 @@ def write_undo(directory: Path, task: str, header: dict[str, Any], ops: Sequence
         "operations": [o.describe() for o in ops],
     }
     tmp = path.with_suffix(".part")
-    with tmp.open("w", encoding="utf-8") as out:
+    with open(_private_open(tmp, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as out:
         out.write(json.dumps(meta, default=str) + "\n")
         for op in ops:
             if isinstance(op, ColumnUpdate):
@@ -262,9 +289,11 @@ def _read_op(stream: Iterator[str], spec: dict[str, Any], path: Path) -> ColumnU
 
 def append_audit(directory: Path, record: dict[str, Any]) -> None:
     """One JSON line per applied run: when, who, which file (checksum), counts, undo file, outcome."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     entry = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "who": _who(), **record}
-    with (directory / "audit.jsonl").open("a", encoding="utf-8") as out:
+    with open(
+        _private_open(directory / "audit.jsonl", os.O_WRONLY | os.O_APPEND), "a", encoding="utf-8"
+    ) as out:
         out.write(json.dumps(entry, default=str) + "\n")
         out.flush()
         os.fsync(out.fileno())

@@ -51,6 +51,8 @@ def read_csv(path: Path) -> RawSheet:
     name = path.name
     with path.open("rb") as raw:
         sample = raw.read(_SAMPLE_BYTES)
+    if not sample.lstrip(b"".join(bom for bom, _ in _BOMS)).strip(b"\x00 \t\r\n"):
+        raise InputError("the file is empty", file=name)
     encoding = detect_encoding(sample, name)
     if encoding == "cp1252":
         try:
@@ -67,6 +69,7 @@ def read_csv(path: Path) -> RawSheet:
         rows=_rows(path, encoding, delimiter),
         decimal_comma=True if delimiter == ";" else None,
         notes=notes,
+        same_width=True,
     )
 
 

@@ -37,6 +37,25 @@ def normalise(header: str) -> str:
     return re.sub(r"[\W_]+", "", header.strip().lower())
 
 
+_CHANGE_WORDS = (
+    "change",
+    "änderung",
+    "anderung",
+    "aenderung",
+    "percent",
+    "prozent",
+    "pourcentage",
+    "wijziging",
+)
+
+
+def is_change_header(header: str) -> bool:
+    """A column whose header says it holds changes ("Price change", "Änderung %"): there a cell Excel
+    formats as a percentage is a percent change, not a price."""
+    text = header.lower()
+    return "%" in text or any(word in text for word in _CHANGE_WORDS)
+
+
 def parse_columns_option(option: str, fields: Iterable[Field]) -> dict[str, str]:
     """`price=Preis,sku=Artikel` → {"price": "Preis", "sku": "Artikel"}, checking the field names."""
     known = {f.name for f in fields}

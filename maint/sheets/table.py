@@ -37,3 +37,10 @@ class RawSheet:
     decimal_comma: bool | None = None
     problems: dict[int, list[tuple[str, str, str]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # (top, left, bottom, right)
+    same_width: bool = False  # CSV: every line must have as many fields as the header
+
+    @property
+    def label(self) -> str:
+        """How errors name where a row is: the file, and the sheet of a workbook."""
+        return f"{self.file} [{self.sheet}]" if self.sheet else self.file

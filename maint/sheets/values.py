@@ -13,13 +13,29 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CellValue = str | int | float | bool | dt.date | dt.datetime | dt.time | dt.timedelta | None
 
-_CURRENCY = re.compile(r"(?i)(?:€|\$|£|¥|chf|eur|usd|gbp|sek|nok|dkk|pln|czk|kr\.?|zł|kč|\s)+")
-_NUMBER = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:[.,' ]\d{3})+)(?:[.,]\d+)?$|^[+-]?[.,]\d+$")
+# A currency before or after the amount: a symbol, a local abbreviation or any ISO 4217 code ("R 1 049,50",
+# "104,99 ZAR", "CHF 1'049.50", "1.049,50 €"); anything else next to the digits makes the cell "not a number".
+_AFFIX = re.compile(r"(?i)(?:[€$£¥₹₽₺₪₩₫฿₴₦]|r|rs\.?|kr\.?|zł|kč|ft|lei|fr\.?|[a-z]{3}|[a-z]{1,3}\$)\Z")
+_AMOUNT = re.compile(
+    r"(?P<sign>[+-]?)\s*(?P<pre>[^\d\s+\-.,']*)\s*(?P<sign2>[+-]?)\s*"
+    r"(?P<num>\d(?:[\d.,' ]*\d)?|[.,]\d+)\s*(?P<post>[^\d\s]*)"
+)
+_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2212": "-"})
+_NUMBER = re.compile(r"^(?:\d+|\d{1,3}(?:[.,' ]\d{3})+)(?:[.,]\d+)?$|^[.,]\d+$")
 _PLAIN = re.compile(r"\d{1,15}(?:\.\d{1,8})?\Z")
 MAX_PRICE = Decimal("1e11")  # product.price is DECIMAL(15,4)
 FOUR_PLACES = Decimal("0.0001")
 # Excel's day zero for serial dates (1900 system, with its leap-year bug already accounted for).
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+
+class PercentCell(float):
+    """A number an Excel cell shows as a percentage (number format 0% or 0.0%): 0.05 is shown as 5%."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return f"{Decimal(repr(float(self))) * 100:f}".rstrip("0").rstrip(".") + "%"
 
 
 def is_blank(value: CellValue) -> bool:
@@ -30,6 +46,8 @@ def cell_text(value: CellValue) -> str:
     """The cell as the client sees it, for error tables."""
     if value is None:
         return ""
+    if isinstance(value, PercentCell):
+        return str(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
@@ -54,11 +72,19 @@ def parse_decimal(value: CellValue, *, decimal_comma: bool | None = None) -> Dec
         raise ValueError("not a number")
     if decimal_comma is not True and _PLAIN.match(value):
         return Decimal(value)  # the common case, 100,000 times per list: skip the cleaning below
-    text = _CURRENCY.sub("", value.replace("\u00a0", " ").replace("\u2212", "-"))
-    if not text:
-        raise ValueError("empty")
+    match = _AMOUNT.fullmatch(value.translate(_SPACES).strip())
+    if match is None:
+        raise ValueError("empty" if not value.strip() else "not a number")
+    pre, post, text = match["pre"], match["post"], match["num"]
+    if (
+        (pre and not _AFFIX.match(pre))
+        or (post and not _AFFIX.match(post))
+        or (match["sign"] and match["sign2"])
+    ):
+        raise ValueError("not a number")
     if not _NUMBER.match(text):
         raise ValueError("not a number")
+    sign = match["sign"] or match["sign2"]
     text = text.replace("'", "").replace(" ", "")
     comma, dot = text.rfind(","), text.rfind(".")
     if comma >= 0 and dot >= 0:
@@ -70,14 +96,21 @@ def parse_decimal(value: CellValue, *, decimal_comma: bool | None = None) -> Dec
         if text.count(mark) > 1:
             decimal_mark = other  # "1.234.567": repeated marks can only be thousands separators
         elif three_after:
-            # "1,234" / "1.234" is ambiguous: the file's convention decides, else a comma groups thousands
+            # "1,050" / "1.050" is ambiguous: the file's convention decides; "1.050" with none is a decimal
+            # point (how a plain number is written), a lone "1,050" is refused: 1050 or 1.05 would be a guess
+            if decimal_comma is None and mark == ",":
+                raise ValueError(
+                    f"ambiguous: {value.strip()!r} could be {text.replace(',', '')} or "
+                    f"{Decimal(text.replace(',', '.')).normalize()}; "
+                    "write it with a decimal mark (1050.00 or 1,05) or without the comma"
+                )
             decimal_mark = "," if decimal_comma else "."
         else:
             decimal_mark = mark
     else:
         decimal_mark = "."
     thousands = "." if decimal_mark == "," else ","
-    text = text.replace(thousands, "").replace(decimal_mark, ".")
+    text = sign + text.replace(thousands, "").replace(decimal_mark, ".")
     try:
         return Decimal(text)
     except InvalidOperation:
@@ -91,16 +124,39 @@ class PriceChange:
     amount: Decimal
     percent: bool = False
 
-    def apply_to(self, current: Decimal) -> Decimal:
+    def exact(self, current: Decimal) -> Decimal:
+        """The new price before any rounding (a percent change of 199.99 by -3 % is 193.9903)."""
+        if not self.percent:
+            return self.amount
+        return current * (Decimal(100) + self.amount) / Decimal(100)
+
+    def apply_to(self, current: Decimal, places: int = 4) -> Decimal:
+        """The new price; a percent change is rounded half up to `places` decimals (the store's currency:
+        a customer never sees 193.9903), an absolute price only to the store's 4."""
         if not self.percent:
             return self.amount.quantize(FOUR_PLACES, ROUND_HALF_UP)
-        return (current * (Decimal(100) + self.amount) / Decimal(100)).quantize(FOUR_PLACES, ROUND_HALF_UP)
+        step = Decimal(1).scaleb(-min(max(places, 0), 4))
+        return self.exact(current).quantize(step, ROUND_HALF_UP).quantize(FOUR_PLACES)
 
 
-def parse_price(value: CellValue, *, decimal_comma: bool | None = None) -> PriceChange:
-    """A price cell: absolute ("19,99 €") or a percent change ("-10%", "+5 %")."""
+def parse_price(
+    value: CellValue, *, decimal_comma: bool | None = None, change_column: bool = False
+) -> PriceChange:
+    """A price cell: absolute ("19,99 €") or a percent change ("-10%", "+5 %").
+
+    A number Excel formats as a percentage (PercentCell) is a change in a column headed as one
+    (`change_column`: "Change", "Änderung", "%"); in a price column it is refused: 0.05 shown as "5%"
+    could be meant as a price of 0.05 or as +5 %.
+    """
     if is_blank(value):
         raise ValueError("empty")
+    if isinstance(value, PercentCell):
+        if not change_column:
+            raise ValueError(
+                f"a percent-formatted cell ({value}) in a price column is ambiguous (a price of "
+                f"{float(value):g} or a change of {value}?); type the price, or head the column 'Change'"
+            )
+        value = str(value)
     if isinstance(value, str) and value.strip().endswith("%"):
         amount = parse_decimal(value.strip()[:-1], decimal_comma=decimal_comma)
         if amount <= -100:

@@ -14,7 +14,7 @@ from maint.errors import InputError, PreconditionError
 from maint.facts.names import get_group_names, get_product_names, product_label
 from maint.facts.opencart import get_store_facts
 from maint.pricing import service
-from maint.pricing.discounts import DiscountPlan
+from maint.pricing.discounts import NO_DATE, DiscountPlan
 from maint.pricing.groups import GroupPlan
 from maint.pricing.issues import SheetInvalidError, issue_table
 from maint.pricing.prices import PriceChanges, PricePlan
@@ -42,6 +42,8 @@ def price_summary(plan: PricePlan) -> dict[str, Any]:
         "unchanged": plan.unchanged,
         "specials_changed": plan.special_pairs_changed,
         "large_changes": len(plan.large),
+        "rounded_to_places": plan.places,
+        "rounded": [r.as_dict() for r in plan.rounded],
         "skipped": [i.as_dict() for i in plan.skipped],
         "largest": [
             {
@@ -71,6 +73,22 @@ def show_price_plan(store: str, plan: PricePlan, names: dict[int, str] | None = 
             highlight=False,
             markup=False,
         )
+    if plan.rounded:
+        con = render.console()
+        con.print(
+            f"{store}: {len(plan.rounded)} percent change(s) rounded half up to {plan.places} decimal(s), as the "
+            "store's currency shows prices:",
+            highlight=False,
+            markup=False,
+        )
+        for rounding in plan.rounded[:SHOWN]:
+            con.print(f"  {rounding.describe()}", highlight=False, markup=False)
+        if len(plan.rounded) > SHOWN:
+            con.print(
+                f"  … and {len(plan.rounded) - SHOWN} more (--json lists them all)",
+                highlight=False,
+                markup=False,
+            )
     if not plan.changes:
         return
     rows = [
@@ -221,6 +239,7 @@ def prices(
             names = get_product_names(db, facts.db.prefix, (c["product_id"] for c in summary["largest"]))
             for shown in summary["largest"]:
                 shown["product"] = names.get(int(shown["product_id"]))
+            _notes(summary, parsed.notes, json)
             if diff_csv:
                 service.write_diff_csv(plan, Path(diff_csv))
             if not json:
@@ -259,7 +278,7 @@ def prices(
                     "unchanged": plan.unchanged,
                     "skipped": len(plan.skipped),
                 },
-                sample=plan.changes,
+                sample=[int(i) for i in plan.changes.id_texts[:3]],
                 lock=lock,
             )
     summary |= applied_summary(applied)
@@ -267,24 +286,41 @@ def prices(
         summary,
         json,
         f"{store}: applied {len(plan.changes)} price change(s) and {plan.special_pairs_changed} "
-        f"special(s) ({applied.engine})",
+        f"special(s) ({applied.engine}); undo with:",
         applied.warnings,
-        undo=f"fab undo {store} {applied.undo_file}",
+        command=f"fab undo {store} {applied.undo_file}",
     )
     return summary
 
 
+def _notes(summary: dict[str, Any], notes: list[str], as_json: bool) -> None:
+    """Sheets of a workbook left out are said (and listed in --json), so nothing is skipped silently."""
+    ignored = [n for n in notes if n.startswith("ignored sheet")]
+    summary["notes"] = notes
+    if not as_json:
+        for note in ignored:
+            render.console().print(f"note: {note}", highlight=False, markup=False)
+
+
 def _done(
-    summary: dict[str, Any], as_json: bool, message: str, warnings: list[str] | None = None, undo: str = ""
+    summary: dict[str, Any],
+    as_json: bool,
+    message: str,
+    warnings: list[str] | None = None,
+    *,
+    command: str = "",
 ) -> None:
-    """The run's result: one line (and the undo command on a line of its own), or the JSON envelope."""
+    """The closing lines; `command` (how to undo) goes on a line of its own, never wrapped, so it can be
+    copied whole from a terminal of any width."""
     if as_json:
         emit_json([summary])
         return
     con = render.console()
     con.print(message, highlight=False, markup=False)
-    if undo:
-        render.command("undo with:", undo, out=con)
+    if command:
+        con.print(
+            f"  {command}", highlight=False, markup=False, soft_wrap=True, overflow="ignore", crop=False
+        )
     for w in warnings or []:
         con.print(f"warning: {w}", highlight=False, markup=False)
 
@@ -382,9 +418,9 @@ def undo(c, store, undofile=None, dry_run=False, yes=False, json=False, over_bud
     _done(
         summary,
         json,
-        f"{store}: restored {applied.rows_changed} value(s); the undo itself can be undone",
+        f"{store}: restored {applied.rows_changed} value(s); the undo itself can be undone with:",
         applied.warnings,
-        undo=f"fab undo {store} {applied.undo_file}",
+        command=f"fab undo {store} {applied.undo_file}",
     )
     return summary
 
@@ -472,10 +508,15 @@ def _tier(columns: tuple[str, ...], row: tuple[Any, ...]) -> str:
     price = f"{value['price']}% off" if value.get("type") == "P" else str(value["price"])
     dates = (
         ""
-        if value["date_start"] == value["date_end"] == "0000-00-00"
-        else f" {value['date_start']}..{value['date_end']}"
+        if value["date_start"] == value["date_end"] == NO_DATE
+        else f" {_day(value['date_start'])}..{_day(value['date_end'])}"
     )
     return f"≥{value['quantity']}: {price}{dates}"
+
+
+def _day(value: Any) -> str:
+    """A discount's date as a plan shows it: OpenCart's "no date" (0000-00-00, or NULL on 4.1) is "open"."""
+    return "open" if value in (NO_DATE, None, "") else str(value)
 
 
 @task(
@@ -526,6 +567,7 @@ def discounts(
                     db, facts.db.prefix, facts.version, parsed, mode=mode, skip_invalid=skip_invalid
                 )
             summary = {"store": store, **discount_summary(plan), "dry_run": dry_run, "applied": False}
+            _notes(summary, parsed.notes, json)
             if not json:
                 show_discount_plan(store, plan, op.columns)
             if not plan.pairs:
@@ -537,7 +579,9 @@ def discounts(
             if dry_run:
                 _done(summary, json, f"{store}: dry run, nothing changed.")
                 return summary
-            _confirm(f"Replace the discounts of {len(plan.pairs)} product/group pair(s) on {store}?", lock, yes)
+            _confirm(
+                f"Replace the discounts of {len(plan.pairs)} product/group pair(s) on {store}?", lock, yes
+            )
             header = {
                 "file": str(path.resolve()),
                 "sha256": file_sha256(path),
@@ -560,9 +604,9 @@ def discounts(
         summary,
         json,
         f"{store}: replaced the discounts of {len(plan.pairs)} product/group pair(s) "
-        f"({applied.engine})",
+        f"({applied.engine}); undo with:",
         applied.warnings,
-        undo=f"fab undo {store} {applied.undo_file}",
+        command=f"fab undo {store} {applied.undo_file}",
     )
     return summary
 
@@ -572,6 +616,13 @@ def group_summary(plan: GroupPlan) -> dict[str, Any]:
         "file": plan.file,
         "created": [{"customer_group_id": gid, "name": name} for gid, name in plan.created],
         "renamed": [{"customer_group_id": gid, "from": old, "to": new} for gid, old, new in plan.renamed],
+        "updated": [
+            {"customer_group_id": gid, "name": name, "changes": what} for gid, name, what in plan.updated
+        ],
+        "deleted": [
+            {"customer_group_id": gid, "name": name, "customers_moved_to": to, "customers": count}
+            for gid, name, to, count in plan.deleted
+        ],
         "moved": len(plan.moved),
         "unchanged": plan.unchanged,
         "skipped": [i.as_dict() for i in plan.skipped],
@@ -594,11 +645,23 @@ def show_group_plan(store: str, plan: GroupPlan, names: dict[int, str] | None = 
     def group(gid: int) -> str:
         return known.get(gid, f"group {gid}")
 
+    rows += [("update group", name, what) for _, name, what in plan.updated]
+    rows += [
+        (
+            "delete group",
+            f"{name} (id {gid})",
+            f"{count} customer(s) to {group(to)}; its discounts and specials removed"
+            if to is not None
+            else "no customers; its discounts and specials removed",
+        )
+        for gid, name, to, count in plan.deleted
+    ]
     rows += [("move customer", email, f"{group(old)} → {group(new)}") for _, email, old, new in plan.moved[:SHOWN]]
     if len(plan.moved) > SHOWN:
         rows.append(("…", f"{len(plan.moved) - SHOWN} more customers", ""))
     render.table(
         f"Plan for {store}: {len(plan.created)} group(s) to create, {len(plan.renamed)} to rename, "
+        f"{len(plan.updated)} to update, {len(plan.deleted)} to delete, "
         f"{len(plan.moved)} customer(s) to move, {plan.unchanged} unchanged",
         ("change", "what", "to"),
         rows,
@@ -614,7 +677,8 @@ def show_group_plan(store: str, plan: GroupPlan, names: dict[int, str] | None = 
     positional=["store", "file"],
     help={
         "store": "store name from the inventory",
-        "file": "a sheet with email + group (move), group + new_name (rename), or group alone (create)",
+        "file": "a sheet (or workbook) with email + group (move), group + new_name (rename), group alone "
+        "(create; description, sort_order, approval), or group + action delete + move_to (delete)",
         "sheet": "the sheet to read (default: the first visible one)",
         "columns": "map fields to headers, e.g. email=Mail,group=Kundengruppe",
         "create_groups": "create groups that customers are moved into but that don't exist yet",
@@ -639,7 +703,7 @@ def groups(
     json=False,
     over_budget=False,
 ):
-    """Create or rename customer groups and move customers (by e-mail) into them; keeps an undo file."""
+    """Create, describe, rename or delete customer groups and move customers into them; keeps an undo file."""
     tc = TaskContext.from_c(c)
     cfg = tc.store(store)
     path = Path(file)
@@ -648,9 +712,15 @@ def groups(
         with _store_db(cfg, store, "groups", dry_run=dry_run) as (conn, facts, db, lock):
             with issues_shown(path, json, store):
                 plan, ops = service.plan_group_file(
-                    db, facts.db.prefix, parsed, create_groups=create_groups, skip_invalid=skip_invalid
+                    db,
+                    facts.db.prefix,
+                    parsed,
+                    create_groups=create_groups,
+                    skip_invalid=skip_invalid,
+                    version=facts.version,
                 )
             summary = {"store": store, **group_summary(plan), "dry_run": dry_run, "applied": False}
+            _notes(summary, parsed.notes, json)
             if not json:
                 show_group_plan(store, plan, get_group_names(db, facts.db.prefix))
             if not plan:
@@ -673,6 +743,8 @@ def groups(
                 counts={
                     "created": len(plan.created),
                     "renamed": len(plan.renamed),
+                    "updated": len(plan.updated),
+                    "deleted": len(plan.deleted),
                     "moved": len(plan.moved),
                 },
                 lock=lock,
@@ -681,8 +753,8 @@ def groups(
     _done(
         summary,
         json,
-        f"{store}: group changes applied ({applied.engine})",
+        f"{store}: group changes applied ({applied.engine}); undo with:",
         applied.warnings,
-        undo=f"fab undo {store} {applied.undo_file}",
+        command=f"fab undo {store} {applied.undo_file}",
     )
     return summary

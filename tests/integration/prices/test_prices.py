@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -178,7 +178,8 @@ def test_special_prices_with_dates_land_in_the_releases_table_and_undo(
     )
     done = prices(task_context, store, str(sheet), yes=True, allow_large_changes=True)
     assert (done["changes"], done["specials_changed"]) == (1, 2)
-    twenty_off = f"{Decimal(old) * Decimal('0.8'):.4f}"
+    # a percent special is rounded half up to the currency's 2 decimals, as any percent change
+    twenty_off = f"{(Decimal(old) * Decimal('0.8')).quantize(Decimal('0.01'), ROUND_HALF_UP):.4f}"
     tail = (1, "F") if store == "s4" else ()
     assert special_rows(price_sandbox, store) == [
         (1, 1, twenty_off, "2026-12-01", "2026-12-31", *tail),

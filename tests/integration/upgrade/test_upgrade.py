@@ -98,7 +98,7 @@ def test_rollback_puts_back_the_files_and_rows_from_before_the_upgrade(upgrade_s
     assert done.returncode == 0, done.stdout + done.stderr
     assert state(upgrade_sandbox, name) != before
     dry = fab(upgrade_sandbox, "rollback", name, "--dry-run")
-    assert dry.returncode == 0 and "restore snapshot" in dry.stderr
+    assert dry.returncode == 0 and "restore snapshot" in dry.stdout
     back = fab(upgrade_sandbox, "rollback", name, "--yes")
     assert back.returncode == 0, back.stdout + back.stderr
     assert state(upgrade_sandbox, name) == before

@@ -47,3 +47,19 @@ def test_audit_records_append_with_who_and_when(tmp_path: Path) -> None:
     records = read_audit(folder)
     assert [r["task"] for r in records] == ["prices", "undo"]
     assert records[0]["who"] and records[0]["when"]
+
+
+def test_undo_files_and_the_audit_log_are_private_to_their_owner(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    os.chmod(state, 0o755)
+    folder = store_dir(state, "acme", "shop")
+    undo = write_undo(folder, "groups", {"file": "g.csv"}, [])
+    append_audit(folder, {"task": "groups"})
+    assert stat.S_IMODE(undo.stat().st_mode) == 0o600
+    assert stat.S_IMODE((folder / "audit.jsonl").stat().st_mode) == 0o600
+    for path in (folder, folder.parent, folder.parent.parent, state):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path

@@ -17,7 +17,13 @@ from maint.sheets.values import PriceChange, parse_date, parse_decimal, parse_in
         ("12,50", None, "12.50"),
         ("1.234,56", None, "1234.56"),
         ("1,234.56", None, "1234.56"),
-        ("1,234", None, "1234"),
+        ("R 1 049,50", None, "1049.50"),
+        ("R\u00a01\u00a0049,50", None, "1049.50"),
+        ("R 104,99", None, "104.99"),
+        ("104,99 ZAR", None, "104.99"),
+        ("CHF 1'049.50", None, "1049.50"),
+        ("USD 1,049.50", None, "1049.50"),
+        ("1.049,50 €", None, "1049.50"),
         ("1,234", True, "1.234"),
         ("1.234", None, "1.234"),
         ("1.234", True, "1234"),
@@ -114,3 +120,24 @@ def test_whole_numbers() -> None:
         parse_int("1.5")
     with pytest.raises(ValueError):
         parse_int("-1")
+
+
+@pytest.mark.parametrize("text", ["1,050", "R 1,050", "1,050 €"])
+def test_a_lone_comma_before_three_digits_is_refused_as_ambiguous(text: str) -> None:
+    with pytest.raises(ValueError, match="ambiguous: .* could be 1050 or 1.05"):
+        parse_decimal(text)
+
+
+@pytest.mark.parametrize("text", ["1r2", "R", "12 EURO", "price 12", "12 R R"])
+def test_only_a_currency_may_stand_next_to_an_amount(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_decimal(text)
+
+
+def test_a_percent_change_is_rounded_half_up_to_the_currency_decimals() -> None:
+    change = parse_price("-3%")
+    assert change.exact(Decimal("199.99")) == Decimal("193.9903")
+    assert change.apply_to(Decimal("199.99"), 2) == Decimal("193.9900")
+    assert parse_price("+5%").apply_to(Decimal("0.10"), 1) == Decimal("0.1000")  # 0.105 half up at 1 place
+    assert parse_price("+0.5%").apply_to(Decimal("1.00"), 2) == Decimal("1.0100")  # 1.005 → 1.01, half up
+    assert parse_price("-3%").apply_to(Decimal("199.99"), 0) == Decimal("194.0000")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -39,5 +40,29 @@ def test_a_chosen_sheet_is_read_and_hidden_sheets_are_not_the_default(tmp_path: 
 
 def test_a_damaged_workbook_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(InputError, match="cannot read the Excel file"):
+    with pytest.raises(InputError, match="the workbook is damaged"):
         open_sheet(tmp_path / "broken.xlsx", price_fields("sku"))
+
+
+def test_every_sheet_with_the_header_is_read_and_errors_name_the_sheet(tmp_path: Path) -> None:
+    from maint.pricing.prices import CatalogEntry, resolve_prices
+    from maint.pricing.service import read_price_sheet
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "Readme"
+    wb.active.append(["Prices for spring"])
+    for title, rows in (
+        ("Shoes", [["sku", "price"], ["S-1", 10]]),
+        ("Bags", [["sku", "price"], ["B-1", "call"]]),
+    ):
+        sheet = wb.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    wb.save(tmp_path / "book.xlsx")
+    parsed = read_price_sheet(tmp_path / "book.xlsx")
+    assert [(i.file, i.row, i.column) for i in parsed.issues] == [("book.xlsx [Bags]", 2, "B (price)")]
+    assert any("ignored sheet(s) 'Readme'" in note for note in parsed.notes)
+    plan, unresolved = resolve_prices(
+        parsed.rows, {"s-1": [CatalogEntry(1, Decimal("5"))]}, file="book.xlsx", match="sku", column="A (sku)"
+    )
+    assert [c.product_id for c in plan.changes] == [1] and unresolved == []

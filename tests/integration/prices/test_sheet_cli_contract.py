@@ -77,7 +77,7 @@ def test_undo_lists_the_files_newest_first_and_its_dry_run_shows_old_and_new(
     code, out, err = run(fab, capsys, "prices", "s4", str(sheet), "--yes", "--allow-large-changes")
     assert code == 0, err
     lines = out.splitlines()
-    hint = lines.index("undo with:")
+    hint = next(i for i, line in enumerate(lines) if line.endswith("undo with:"))
     undo_file = lines[hint + 1].split()[-1]
     assert lines[hint + 1].strip().startswith("fab undo s4 /")  # the command alone on its line, whole
 
