@@ -56,4 +56,5 @@ def grade(store: str, spec: CheckSpec, obs: Observation, seconds: float = 0.0) -
         warn=spec.warn,
         crit=spec.crit,
         seconds=seconds,
+        planned=obs.planned,
     )

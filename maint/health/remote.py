@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,17 @@ from maint.facts.host import parse_df
 from maint.facts.opencart import StoreFacts, get_store_facts
 from maint.health.grading import grade
 from maint.health.model import CheckResult, CheckSpec, Observation, State
+from maint.health.web import Purchase
 from maint.remote.sql import connect_db, table
 from maint.remote.ssh import connect, quote, run
 
 REMOTE_PROBES = (
-    "install_dir", "php_fatals", "disk_free", "db", "maintenance", "error_display",
+    "host", "install_dir", "php_fatals", "disk_free", "db", "maintenance", "error_display",
     "ocmod_disabled", "versions_changed", "advisories",
 )  # fmt: skip
-SETTING_KEYS = ("config_maintenance", "config_error_display", "config_error_filename")
+SETTING_KEYS = (
+    "config_maintenance", "config_error_display", "config_error_filename", "config_stock_checkout",
+)  # fmt: skip
 LOG_SCAN_LIMIT = 64 * 1024 * 1024  # read at most this much new log per run; the rest waits for the next
 
 
@@ -102,6 +106,8 @@ class RemoteState:
     db_version: str = ""
     php_version: str = ""
     ocmod: tuple[int, list[str]] | None = None  # (disabled count, names); None: no OCMOD table
+    purchase: Future[Purchase | None] | None = None  # answered for the cart check, see web.py
+    connected: str = ""  # how the SSH connection went, for the host check
 
 
 def probe_install_dir(rs: RemoteState, spec: CheckSpec) -> Observation:
@@ -172,12 +178,42 @@ def probe_db(rs: RemoteState, spec: CheckSpec) -> Observation:
                 )  # noqa: S608
                 names = [str(row[0]) for row in cur.fetchall()]
                 rs.ocmod = (len(names), names)
+            if rs.purchase is not None and not rs.purchase.done():
+                rs.purchase.set_result(find_purchase(cur, prefix, rs.settings))
     except Exception as exc:  # pymysql errors after connecting: the server went away or a table is missing
         rs.db_error = f"{type(exc).__name__}: {exc}"[:200]
         return Observation(None, f"database query failed: {rs.db_error}", State.CRITICAL)
     finally:
         db.close()
     return Observation(round(seconds, 3), f"{rs.db_version} answered in {seconds * 1000:.0f} ms")
+
+
+def purchase_query(prefix: str, stock_checkout: bool) -> str:
+    """A product a customer can buy in the default store, as OpenCart's cart and checkout judge it:
+    enabled, available today, in stock for its minimum (unless stock checkout is allowed), and no
+    required option (adding it without one is refused)."""
+    stock = "" if stock_checkout else "AND p.quantity >= GREATEST(p.minimum, 1) "
+    return (
+        f"SELECT p.product_id, GREATEST(p.minimum, 1) FROM {table(prefix, 'product')} p "  # noqa: S608
+        f"JOIN {table(prefix, 'product_to_store')} s ON s.product_id = p.product_id AND s.store_id = 0 "
+        f"WHERE p.status = 1 AND p.date_available <= NOW() {stock}"
+        f"AND NOT EXISTS (SELECT 1 FROM {table(prefix, 'product_option')} o "
+        "WHERE o.product_id = p.product_id AND o.required = 1) "
+        "ORDER BY p.sort_order, p.product_id LIMIT 1"
+    )
+
+
+def find_purchase(cur: Any, prefix: str, settings: Mapping[str, str]) -> Purchase | None:
+    stock_checkout = settings.get("config_stock_checkout", "0") not in ("0", "")
+    try:
+        cur.execute(purchase_query(prefix, stock_checkout))
+        row = cur.fetchone()
+    except Exception:  # noqa: BLE001 - a table missing on an odd schema: the page check picks one itself
+        return None
+    if not row:
+        return None
+    why = "in stock" if not stock_checkout else "stock checkout allowed"
+    return Purchase(int(row[0]), int(row[1]), f"buyable: enabled, {why}, no required option")
 
 
 def _need_db(rs: RemoteState) -> Observation | None:
@@ -252,7 +288,12 @@ def probe_advisories(rs: RemoteState, spec: CheckSpec) -> Observation:
     return Observation(len(graded), f"{rs.facts.version}: {lines}"[:1000], state)
 
 
+def probe_host(rs: RemoteState, spec: CheckSpec) -> Observation:
+    return Observation(None, rs.connected)
+
+
 PROBE_FUNCTIONS: dict[str, Callable[[RemoteState, CheckSpec], Observation]] = {
+    "host": probe_host,
     "db": probe_db,  # first: the settings it reads feed the checks below
     "install_dir": probe_install_dir,
     "disk_free": probe_disk_free,
@@ -282,30 +323,58 @@ def connect_with_retry(cfg: StoreConfig, attempts: int = 2) -> Connection:
     return conn
 
 
+def _unreachable(cfg: StoreConfig, ordered: list[CheckSpec], why: str) -> list[CheckResult]:
+    """The host check fails with the reason; every other host check is not checked."""
+    return [
+        grade(cfg.store, s, Observation(None, why, State.CRITICAL))
+        if s.probe == "host"
+        else grade(cfg.store, s, Observation(None, f"not checked: {why}", State.UNKNOWN))
+        for s in ordered
+    ]
+
+
 def run_remote_checks(
-    cfg: StoreConfig, specs: list[CheckSpec], memos: Mapping[str, Any]
+    cfg: StoreConfig,
+    specs: list[CheckSpec],
+    memos: Mapping[str, Any],
+    purchase: Future[Purchase | None] | None = None,
 ) -> tuple[list[CheckResult], dict[str, Any]]:
-    """One SSH connection per store; returns the graded results and the memos to remember."""
+    """One SSH connection per store; returns the graded results and the memos to remember.
+
+    ``purchase`` is always answered (None when the database can't say), so the cart check never
+    waits longer than this unit runs.
+    """
+    try:
+        return _run_remote_checks(cfg, specs, memos, purchase)
+    finally:
+        if purchase is not None and not purchase.done():
+            purchase.set_result(None)
+
+
+def _run_remote_checks(
+    cfg: StoreConfig,
+    specs: list[CheckSpec],
+    memos: Mapping[str, Any],
+    purchase: Future[Purchase | None] | None,
+) -> tuple[list[CheckResult], dict[str, Any]]:
     by_probe = {s.probe: s for s in specs}
     ordered = [by_probe[p] for p in PROBE_FUNCTIONS if p in by_probe]
-    if not ordered:
+    if not ordered and purchase is None:
         return [], {}
+    began = time.monotonic()
     try:
         conn = connect_with_retry(cfg)
     except MaintError as exc:
-        return [
-            grade(cfg.store, s, Observation(None, f"not checked: SSH: {exc.message}", State.UNKNOWN))
-            for s in ordered
-        ], {}
+        return _unreachable(cfg, ordered, f"SSH: {exc.message}"), {}
     try:
         try:
             facts = get_store_facts(conn, cfg)
         except MaintError as exc:
-            return [
-                grade(cfg.store, s, Observation(None, f"not checked: {exc.message}", State.UNKNOWN))
-                for s in ordered
-            ], {}
-        rs = RemoteState(cfg, conn, facts, memos)
+            return _unreachable(cfg, ordered, exc.message), {}
+        rs = RemoteState(cfg, conn, facts, memos, purchase=purchase)
+        rs.connected = (
+            f"SSH to {cfg.host} and OpenCart {facts.version} read in {time.monotonic() - began:.2f}s"
+        )
         if "db" not in by_probe:
             # The settings-based checks need the query even when the db check itself is disabled.
             probe_db(rs, CheckSpec(id="db", probe="db", title="", level=1, timeout=10.0))

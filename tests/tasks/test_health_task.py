@@ -103,7 +103,7 @@ def test_all_ok_exits_zero_and_json_lists_results(context, monkeypatch, capsys) 
     assert data["exit_code"] == 0
     assert data["results"][0] == {
         "store": "shop1", "check": "home", "state": "OK", "level": None, "value": 0.25, "uom": "s",
-        "evidence": "home OK", "seconds": 0.0,
+        "evidence": "home OK", "seconds": 0.0, "cause": None, "planned": None,
     }  # fmt: skip
 
 
