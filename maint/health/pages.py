@@ -87,15 +87,15 @@ def storefront_missing(html: str) -> list[str]:
 
     A controller that dies on a parse error still answers HTTP 200 (4.0.2.3 with only the error,
     3.0.3.8 with its deprecation notices and nothing else), so the page itself must be recognised.
-    Product links are not required: a shop with SEO URLs links products without ids, and an empty
-    catalogue is the product check's finding.
+    A header or product links will do (an empty catalogue is the product check's finding, and a
+    theme may drop the header element).
     """
     soup = BeautifulSoup(html, "html.parser")
     missing = []
     if not page_title(html):
         missing.append("title")
-    if soup.find("header") is None and not soup.select_one("#logo, #top, #menu"):
-        missing.append("header")
+    if soup.find("header") is None and not soup.select_one("#logo, #top, #menu") and not product_ids(html):
+        missing.append("header or product links")
     has_cart = soup.select_one("#cart, #header-cart") is not None or any(
         "checkout/cart" in str(a["href"]) for a in soup.find_all("a", href=True)
     )

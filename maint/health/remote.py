@@ -45,14 +45,40 @@ class LogScan:
     size: int
     inode: str
     start: int
-    fatals: int
+    fatals: int  # errors: fatal, parse, uncaught exceptions (what breaks a page)
     last: str
+    warnings: int = 0
+    notices: int = 0
+    deprecations: int = 0
+
+
+# Classifies the lines of DIR_LOGS/error.log in the formats OpenCart and PHP write (POSIX awk, so
+# mawk on the host runs it too). A line first loses its date: OpenCart's log class writes
+# "2026-12-06 19:52:43 - " (hour without a leading zero), PHP's own error_log "[06-Dec-2026 19:52:43 UTC] ".
+#   "PHP Fatal error:", "PHP Parse error:", OpenCart's "PHP Fatal Error:"    → error
+#   "PHP Warning:" → warning; "PHP Notice:" → notice
+#   "PHP Unknown:" (3.0's handler names E_DEPRECATED so), "PHP Deprecated:"   → deprecation
+#   an OpenCart-dated line "<message>: in <file> on line N" (4.0's exception handler, also without
+#   the colon) or "Error: <message>" (4.1's, its File/Line/Backtrace lines follow undated) → error
+# Anything else (extensions' own log lines, stack-trace lines) is not counted.
+LOG_AWK = r"""
+{
+  line = $0
+  dated = sub(/^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9]?[0-9]:[0-9][0-9]:[0-9][0-9] - /, "", line)
+  if (!dated) sub(/^\[[0-9][0-9]-[A-Za-z][A-Za-z][A-Za-z]-[0-9][0-9][0-9][0-9] [^]]*\] /, "", line)
+  if (line ~ /^PHP (Fatal error|Fatal Error|Parse error|Recoverable fatal error|Catchable fatal error|Core error|Compile error):/) { e++; last = $0 }
+  else if (line ~ /^PHP (Warning|Core warning|Compile warning):/) w++
+  else if (line ~ /^PHP (Notice|Strict Standards):/) n++
+  else if (line ~ /^PHP (Unknown|Deprecated):/) d++
+  else if (dated && (line ~ /^Error: / || line ~ / in [^ ]+ on line [0-9]+$/)) { e++; last = $0 }
+}
+END { print e + 0, w + 0, n + 0, d + 0; print last }
+"""
 
 
 def log_scan_command(path: str, offset: int, inode: str) -> str:
-    """Count fatal lines written since ``offset``; restart at 0 when the log was rotated or truncated.
-
-    The new part is streamed through awk on the host: the log itself never crosses the wire.
+    """Count the kinds of lines written since ``offset``; restart at 0 when the log was rotated or
+    truncated. The new part is streamed through awk on the host: the log itself never crosses the wire.
     """
     p = quote(path)
     return (
@@ -61,7 +87,7 @@ def log_scan_command(path: str, offset: int, inode: str) -> str:
         f'if [ "$ino" != {quote(inode)} ] || [ "$size" -lt "$off" ]; then off=0; fi; '
         'echo "$size $ino $off"; '
         f'tail -c +$((off + 1)) "$f" | head -c $(( size - off < {LOG_SCAN_LIMIT} ? size - off : {LOG_SCAN_LIMIT} )) | '
-        "awk 'tolower($0) ~ /fatal error|uncaught/ { n++; last = $0 } END { print n + 0; print last }'"
+        f"awk {quote(LOG_AWK)}"
     )
 
 
@@ -71,9 +97,10 @@ def parse_log_scan(output: str) -> LogScan | None:
     if not lines or lines[0].strip() == "missing":
         return None
     size, inode, start = lines[0].split()
-    fatals = int(lines[1]) if len(lines) > 1 and lines[1].strip() else 0
+    counts = [int(n) for n in lines[1].split()] if len(lines) > 1 and lines[1].strip() else []
+    errors, warnings, notices, deprecations = (counts + [0, 0, 0, 0])[:4]
     last = lines[2].strip() if len(lines) > 2 else ""
-    return LogScan(int(size), inode, int(start), fatals, last)
+    return LogScan(int(size), inode, int(start), errors, last, warnings, notices, deprecations)
 
 
 def compare_versions(previous: Mapping[str, str] | None, current: Mapping[str, str]) -> Observation:
@@ -142,11 +169,20 @@ def probe_php_fatals(rs: RemoteState, spec: CheckSpec) -> Observation:
     rs.new_memos["error_log"] = {"path": path, "offset": read_to, "inode": scan.inode}
     if first_run:
         return Observation(0, f"first run: reading {path} from byte {scan.size} on")
+    others = ", ".join(
+        f"{count} {kind}(s)"
+        for count, kind in (
+            (scan.warnings, "warning"), (scan.notices, "notice"), (scan.deprecations, "deprecation")
+        )
+        if count
+    )  # fmt: skip
+    not_counted = f"; not counted: {others}" if others else ""
     if scan.fatals:
         return Observation(
-            scan.fatals, f"{scan.fatals} new fatal error(s) in {path}; last: {scan.last[:200]}"
+            scan.fatals,
+            f"{scan.fatals} new error(s) in {path}{not_counted}; last: {scan.last[:200]}",
         )
-    return Observation(0, f"no new fatal errors ({read_to - scan.start} new bytes)")
+    return Observation(0, f"no new errors ({read_to - scan.start} new bytes{not_counted})")
 
 
 def probe_db(rs: RemoteState, spec: CheckSpec) -> Observation:
