@@ -84,26 +84,19 @@ def same_class(a: State | None, b: State) -> bool:
 
 
 def detect_transitions(
-    previous: dict[tuple[str, str], State],
-    results: Iterable[CheckResult],
-    at: float,
-    explained: frozenset[tuple[str, str]] = frozenset(),
+    previous: dict[tuple[str, str], State], results: Iterable[CheckResult], at: float
 ) -> list[Transition]:
     """Changes worth an alert: a new state (a first sighting counts only when unhealthy) or a recovery.
 
-    One cause, one alert: a result explained by a failed check it depends on (``cause``) raises
-    none, and a check that was explained recovers silently with its cause (``explained``: the
-    checks whose previous result had a cause).
+    One cause, one alert: a result explained by a check it depends on (``cause``) raises none, and
+    leaves the check's current state as it was before (see History.record), so it recovers silently
+    with its cause, and a standing problem it had before is not news again afterwards.
     """
-    out = []
-    for r in results:
-        key = (r.store, r.check)
-        old = previous.get(key)
-        if r.cause or (key in explained and r.state.healthy):
-            continue
-        if not same_class(old, r.state):
-            out.append(Transition(r.store, r.check, old, r.state, r.level, r.evidence, at))
-    return out
+    return [
+        Transition(r.store, r.check, previous.get((r.store, r.check)), r.state, r.level, r.evidence, at)
+        for r in results
+        if not r.cause and not same_class(previous.get((r.store, r.check)), r.state)
+    ]
 
 
 class History:
@@ -140,21 +133,10 @@ class History:
         )
         return {(s, c): State(state) for s, c, state in rows}
 
-    def explained(self, stores: Iterable[str]) -> frozenset[tuple[str, str]]:
-        """Checks whose last result was explained by another check's failure."""
-        names = list(stores)
-        marks = ",".join("?" * len(names))
-        rows = self.db.execute(
-            f"SELECT store, check_id FROM current WHERE cause != '' AND store IN ({marks})",  # noqa: S608
-            names,
-        )
-        return frozenset((s, c) for s, c in rows)
-
     def record(self, results: list[CheckResult], at: float | None = None) -> list[Transition]:
         """Store one run's results; return the state changes it brought (for alerts)."""
         at = time.time() if at is None else at
-        stores = {r.store for r in results}
-        changes = detect_transitions(self.current(stores), results, at, self.explained(stores))
+        changes = detect_transitions(self.current({r.store for r in results}), results, at)
         changed = {(t.store, t.check) for t in changes}
         with self._transaction() as db:
             db.executemany(
@@ -175,20 +157,21 @@ class History:
                 ],
             )
             # "since" moves only when the state class changed, so it says how long a state has lasted.
+            # An explained result (a cause) leaves the current state alone: the check is judged
+            # against what it was before its cause failed.
             db.executemany(
-                "INSERT OR REPLACE INTO current (store, check_id, state, level, since, cause) VALUES (?, ?, ?, ?, "
-                "COALESCE((SELECT since FROM current WHERE store = ? AND check_id = ?), ?), ?)",
+                "INSERT OR REPLACE INTO current (store, check_id, state, level, since) VALUES (?, ?, ?, ?, "
+                "COALESCE((SELECT since FROM current WHERE store = ? AND check_id = ?), ?))",
                 [
-                    (r.store, r.check, r.state.value, r.level, r.store, r.check, at, r.cause)
+                    (r.store, r.check, r.state.value, r.level, r.store, r.check, at)
                     for r in results
-                    if (r.store, r.check) not in changed
+                    if (r.store, r.check) not in changed and not r.cause
                 ],
             )
             db.executemany(
-                "INSERT OR REPLACE INTO current (store, check_id, state, level, since, cause) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO current (store, check_id, state, level, since) VALUES (?, ?, ?, ?, ?)",
                 [
-                    (r.store, r.check, r.state.value, r.level, at, r.cause)
+                    (r.store, r.check, r.state.value, r.level, at)
                     for r in results
                     if (r.store, r.check) in changed
                 ],

@@ -62,6 +62,8 @@ class LogScan:
 #   the colon) or "Error: <message>" (4.1's, its File/Line/Backtrace lines follow undated) → error
 # Anything else (extensions' own log lines, stack-trace lines) is not counted.
 LOG_AWK = r"""
+pending && /^File: / { last = last " (" substr($0, 7) ")" }
+{ pending = 0 }
 {
   line = $0
   dated = sub(/^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9]?[0-9]:[0-9][0-9]:[0-9][0-9] - /, "", line)
@@ -70,7 +72,8 @@ LOG_AWK = r"""
   else if (line ~ /^PHP (Warning|Core warning|Compile warning):/) w++
   else if (line ~ /^PHP (Notice|Strict Standards):/) n++
   else if (line ~ /^PHP (Unknown|Deprecated):/) d++
-  else if (dated && (line ~ /^Error: / || line ~ / in [^ ]+ on line [0-9]+$/)) { e++; last = $0 }
+  else if (dated && line ~ /^Error: /) { e++; last = $0; pending = 1 }
+  else if (dated && line ~ / in [^ ]+ on line [0-9]+$/) { e++; last = $0 }
 }
 END { print e + 0, w + 0, n + 0, d + 0; print last }
 """

@@ -41,7 +41,7 @@ def release_mtime(version: str) -> int:
 _NAME = re.compile(r"^[A-Za-z0-9_]*$")
 _DIR_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Tables filled with LOAD DATA LOCAL INFILE; the rest are a handful of rows each.
-_BULK_TABLES = frozenset({"product", "product_description", "product_discount", "product_special", "product_code",
+_BULK_TABLES = frozenset({"product", "product_description", "product_to_store", "product_discount", "product_special", "product_code",
                           "customer", "order"})
 
 
@@ -223,6 +223,8 @@ def table_rows(version: str, size: StoreSize, seed: int) -> Iterator[data.TableR
     yield from data.extensions(version)
     yield data.products(version, size.products, seed, size.image_files)
     yield data.product_descriptions(size.products, seed)
+    yield data.product_stores(size.products)
+    yield data.product_options(size.products, seed)
     yield data.discounts(version, size.products, seed, size.customer_groups)
     if version == "4.1.0.4":
         yield data.product_codes(size.products)

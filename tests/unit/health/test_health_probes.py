@@ -230,4 +230,4 @@ def test_log_scan_reads_every_format_opencart_and_php_write_and_counts_errors_on
     scan = parse_log_scan(run_scan(log, 0, ""))
     assert scan is not None
     assert (scan.fatals, scan.warnings, scan.notices, scan.deprecations) == (6, 1, 1, 2)
-    assert scan.last.endswith('Error: syntax error, unexpected identifier "error"')
+    assert scan.last.endswith('Error: syntax error, unexpected identifier "error" (/srv/stores/s4/home.php)')
