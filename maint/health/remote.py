@@ -24,6 +24,7 @@ from maint.facts.opencart import StoreFacts, get_store_facts
 from maint.health.grading import grade
 from maint.health.model import CheckResult, CheckSpec, Observation, State
 from maint.health.web import Purchase
+from maint.maintenance import RecordState, parse_record, read_command
 from maint.remote.sql import connect_db, table
 from maint.remote.ssh import connect, quote, run
 
@@ -261,15 +262,40 @@ def _need_db(rs: RemoteState) -> Observation | None:
     return None
 
 
+def judge_maintenance(on: bool, expected: bool, held: RecordState | None) -> Observation:
+    """Maintenance mode against maint's own record (maint/maintenance.py) and the store's options."""
+    if not on:
+        return Observation("off", "maintenance mode off")
+    if held is not None and held.alive:
+        note = held.record.describe()
+        if held.overrun():
+            return Observation("planned", f"{note}: overrunning", State.WARNING, planned=note)
+        return Observation("planned", note, planned=note)
+    if expected:
+        return Observation(
+            "on",
+            "maintenance window (expected by the store's options)",
+            planned="maintenance window (expected)",
+        )
+    if held is not None:
+        r = held.record
+        return Observation(
+            "on",
+            f"maintenance mode is ON, left by {r.user}@{r.machine}'s {r.task} run ({r.why}) since {r.started}, "
+            "which has ended: customers get HTTP 503",
+            State.CRITICAL,
+        )
+    return Observation("on", "maintenance mode is ON: customers get HTTP 503", State.CRITICAL)
+
+
 def probe_maintenance(rs: RemoteState, spec: CheckSpec) -> Observation:
     if blocked := _need_db(rs):
         return blocked
     on = rs.settings.get("config_maintenance", "0") not in ("0", "")
-    if on and not spec.params.get("expected"):
-        return Observation("on", "maintenance mode is ON: customers get HTTP 503", State.CRITICAL)
-    return Observation(
-        "on" if on else "off", "maintenance window (expected)" if on else "maintenance mode off"
-    )
+    held = None
+    if on:
+        held = parse_record(run(rs.conn, read_command(rs.cfg), timeout=spec.timeout, check=False).stdout)
+    return judge_maintenance(on, bool(spec.params.get("expected")), held)
 
 
 def probe_error_display(rs: RemoteState, spec: CheckSpec) -> Observation:
