@@ -79,7 +79,7 @@ def test_a_store_can_name_the_product_checkout_buys_and_an_out_of_stock_one_is_r
     )
 
 
-@pytest.mark.parametrize(("version", "shown"), [("4.0.2.3", 'syntax error, unexpected identifier "error"'),
+@pytest.mark.parametrize(("version", "shown"), [("4.0.2.3", "PHP fatal error: syntax error"),
                                                 ("3.0.3.8", "not the storefront")])  # fmt: skip
 def test_a_dead_home_page_is_level_1_and_its_error_is_counted_in_the_log(
     real, real_env, version, shown
@@ -111,9 +111,13 @@ def test_a_dead_home_page_is_level_1_and_its_error_is_counted_in_the_log(
     for check in ("product", "search", "cart", "checkout"):
         assert results[check].cause == "home", (check, results[check].evidence)
     fatals = results["php_fatals"]
-    assert fatals.value and fatals.value >= 1 and "home.php" in fatals.evidence, fatals.evidence
-    if version == "3.0.3.8":
-        assert "deprecation" in fatals.evidence  # counted apart, not as errors
+    if version == "4.0.2.3":
+        assert fatals.value and fatals.value >= 1 and "home.php" in fatals.evidence, fatals.evidence
+    else:
+        # 3.0 has no exception handler: the parse error goes to PHP's own log (php -S: its stderr), not
+        # to DIR_LOGS/error.log. What the request wrote there, its deprecations and the "headers already
+        # sent" warning, is named and not counted.
+        assert fatals.value == 0 and "deprecation(s)" in fatals.evidence, fatals.evidence
 
 
 def test_maintenance_mode_on_sends_one_alert(real, real_env, tmp_path) -> None:
@@ -150,5 +154,7 @@ def test_a_wrong_database_password_sends_one_alert(real, real_env, tmp_path) -> 
     assert [(t.check, t.new.value) for t in changes] == [("db", "CRITICAL")], [
         (r.check, r.state.value, r.evidence[:80]) for r in broken.values() if not r.state.healthy
     ]
-    assert broken["home"].cause == "db" and "database" in broken["home"].evidence
+    # 4.1.0.4 serves its home page from its cache without the database; the product page can't.
+    assert broken["home"].state is State.OK or broken["home"].cause == "db", broken["home"].evidence
+    assert broken["product"].cause == "db" and "database" in broken["product"].evidence
     assert [(t.check, t.new.value) for t in recovered] == [("db", "OK")]
