@@ -6,6 +6,7 @@ The session's stores are shared: every test puts back what it breaks (a file, a 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from maint.health.model import CheckResult, State
 from maint.health.playbook import load_checks
 from maint.health.runner import StoreJob, run_health
 from maint.inventory import load_inventory
+
+# php -S runs with OPcache (opcache.revalidate_freq 2): a rewritten PHP file is seen within 2 s.
+OPCACHE_SECONDS = 2.5
 
 PROJECT = Path(__file__).resolve().parents[2]
 SPECS = load_checks(PROJECT / "playbooks" / "health.yaml")
@@ -92,6 +96,7 @@ def test_a_dead_home_page_is_level_1_and_its_error_is_counted_in_the_log(
     _, memos = health(real, name, "php_fatals")
     try:
         controller.write_text("<?php error\n")
+        time.sleep(OPCACHE_SECONDS)
         results, _ = health(
             real,
             name,
@@ -106,6 +111,7 @@ def test_a_dead_home_page_is_level_1_and_its_error_is_counted_in_the_log(
         )
     finally:
         controller.write_bytes(original)
+        time.sleep(OPCACHE_SECONDS)
     assert results["home"].state is State.CRITICAL and results["home"].level == 1, results["home"].evidence
     assert shown in results["home"].evidence
     for check in ("product", "search", "cart", "checkout"):
@@ -131,8 +137,9 @@ def test_maintenance_mode_on_sends_one_alert(real, real_env, tmp_path) -> None:
         finally:
             query(real, name, set_maintenance, ("0",))
         off = h.record(list(health(real, name)[0].values()))
-    assert [(t.check, t.new.value) for t in on] == [("maintenance", "CRITICAL")]
-    assert [(t.check, t.new.value) for t in off] == [("maintenance", "OK")]
+    assert [(t.check, t.new.value) for t in on if not t.recovered] == [("maintenance", "CRITICAL")]
+    assert ("maintenance", "OK") in [(t.check, t.new.value) for t in off]
+    assert not [t for t in off if not t.recovered]
 
 
 def test_a_wrong_database_password_sends_one_alert(real, real_env, tmp_path) -> None:
@@ -145,18 +152,20 @@ def test_a_wrong_database_password_sends_one_alert(real, real_env, tmp_path) -> 
         try:
             for path, text in original.items():
                 path.write_text(re.sub(r"(define\('DB_PASSWORD', ')[^']*'", r"\1wrong'", text))
+            time.sleep(OPCACHE_SECONDS)
             broken, _ = health(real, name)
             changes = h.record(list(broken.values()))
         finally:
             for path, text in original.items():
                 path.write_text(text)
+            time.sleep(OPCACHE_SECONDS)
         recovered = h.record(list(health(real, name)[0].values()))
-    assert [(t.check, t.new.value) for t in changes] == [("db", "CRITICAL")], [
+    assert [(t.check, t.new.value) for t in changes if not t.recovered] == [("db", "CRITICAL")], [
         (r.check, r.state.value, r.evidence[:80]) for r in broken.values() if not r.state.healthy
     ]
-    # 4.1.0.4 serves pages from its cache without the database where it can (the home page, a product
-    # page seen before): whatever fails besides db is explained by it.
-    for result in broken.values():
+    assert broken["home"].cause == "db" and "database" in broken["home"].evidence
+    for result in broken.values():  # whatever fails besides db is explained by it
         if result.check != "db" and not result.state.healthy:
             assert result.cause == "db", (result.check, result.evidence)
-    assert [(t.check, t.new.value) for t in recovered] == [("db", "OK")]
+    assert ("db", "OK") in [(t.check, t.new.value) for t in recovered]
+    assert not [t for t in recovered if not t.recovered]
