@@ -24,7 +24,7 @@ from maint.inventory import load_inventory
 OPCACHE_SECONDS = 2.5
 
 PROJECT = Path(__file__).resolve().parents[2]
-SPECS = load_checks(PROJECT / "playbooks" / "health.yaml")
+SPECS = load_checks(PROJECT / "maint" / "playbooks" / "health.yaml")
 # Everything but the checks about the release itself (advisories, error display, versions): their
 # findings on a stock install are real but not what these tests are about.
 WALK = ("reachable", "host", "home", "product", "search", "cart", "checkout", "admin_login", "maintenance",

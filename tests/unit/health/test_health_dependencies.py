@@ -14,7 +14,7 @@ from maint.health.model import CheckResult, State
 from maint.health.playbook import apply_overrides, load_checks
 
 PROJECT = Path(__file__).resolve().parents[3]
-SPECS = load_checks(PROJECT / "playbooks" / "health.yaml")
+SPECS = load_checks(PROJECT / "maint" / "playbooks" / "health.yaml")
 LEVELS = {s.id: s.level for s in SPECS}
 
 
