@@ -147,14 +147,18 @@ def _card_text_height(p: _Painter, item: Item, inner: int) -> int:
     h += min(len(item.tiers), 3) * _line_height(p.font("tier"))
     if item.ends:
         h += _line_height(p.font("tier"))
+    if item.special:  # room for the old price on a line of its own, when it doesn't fit beside
+        h += _line_height(p.font("old_price"))
     return h + p.px(8)
 
 
-def _card(p: _Painter, canvas: Image.Image, draw: ImageDraw.ImageDraw, item: Item, box: tuple[int, int, int, int]) -> None:
+def _card(
+    p: _Painter, canvas: Image.Image, draw: ImageDraw.ImageDraw, item: Item, box: tuple[int, int, int, int], text_h: int
+) -> None:
+    """One product: its picture (the same size in every card of the grid: `text_h` is the tallest text), name, prices."""
     x0, y0, x1, y1 = box
     inner = p.px(10)
     draw.rounded_rectangle(box, radius=p.px(8), fill=p.colour("card"))
-    text_h = _card_text_height(p, item, inner)
     side = max(10, min(x1 - x0 - 2 * inner, y1 - y0 - 2 * inner - text_h))
     picture = ImageOps.pad(item.image.convert("RGB"), (side, side), Image.Resampling.LANCZOS, color="#ffffff")
     canvas.paste(picture, (x0 + (x1 - x0 - side) // 2, y0 + inner))
@@ -168,19 +172,23 @@ def _card(p: _Painter, canvas: Image.Image, draw: ImageDraw.ImageDraw, item: Ite
     price_font = p.font("price", bold=True)
     if item.special:
         old_font = p.font("old_price")
-        special_w = price_font.getlength(item.special)
-        old_w = old_font.getlength(item.price)
-        gap = p.px(10)
-        left = cx - (special_w + gap + old_w) / 2
-        draw.text((left, y), item.special, font=price_font, fill=p.colour("special"))
-        oy = y + (price_font.getmetrics()[0] - old_font.getmetrics()[0])
-        ox = left + special_w + gap
+        special_w, old_w, gap = price_font.getlength(item.special), old_font.getlength(item.price), p.px(10)
+        if special_w + gap + old_w <= width:  # side by side
+            left = cx - (special_w + gap + old_w) / 2
+            draw.text((left, y), item.special, font=price_font, fill=p.colour("special"))
+            ox, oy = left + special_w + gap, y + price_font.getmetrics()[0] - old_font.getmetrics()[0]
+            y += _line_height(price_font)
+        else:  # the old price on a line of its own
+            draw.text((cx, y), item.special, font=price_font, fill=p.colour("special"), anchor="ma")
+            y += _line_height(price_font)
+            ox, oy = cx - old_w / 2, y
+            y += _line_height(old_font)
         draw.text((ox, oy), item.price, font=old_font, fill=p.colour("old_price"))
         mid = oy + old_font.getmetrics()[0] * 0.62
         draw.line((ox, mid, ox + old_w, mid), fill=p.colour("old_price"), width=max(1, p.px(1.5)))
     else:
         draw.text((cx, y), item.price, font=price_font, fill=p.colour("price"), anchor="ma")
-    y += _line_height(price_font)
+        y += _line_height(price_font)
     tier_font = p.font("tier")
     for quantity, text in list(item.tiers)[:3]:
         draw.text((cx, y), f"{quantity}+ at {text} each", font=tier_font, fill=p.colour("tier"), anchor="ma")
@@ -220,30 +228,35 @@ def render_email(layout: Layout, content: FlyerContent) -> Image.Image:
         row, col = divmod(index, cols)
         x = pad + col * (card_w + pad)
         top = y + pad + row * (card_h + pad)
-        _card(p, canvas, draw, item, (x, top, x + card_w, top + card_h))
+        _card(p, canvas, draw, item, (x, top, x + card_w, top + card_h), text_h)
     _footer(p, draw, width, y + pad + rows * (card_h + pad))
     return canvas
 
 
 def render_square(layout: Layout, content: FlyerContent) -> Image.Image:
-    """The social image: layout.square × layout.square, the products in a near-square grid."""
+    """The social image: layout.square × layout.square, the products in a near-square grid.
+
+    The header shrinks as the grid grows, and the cards' text is scaled to the cards' width, so a
+    product's picture keeps most of its card."""
     side = layout.square
-    p = _Painter(layout, content, side / 600 * 0.8)
-    pad = p.px(14)
     n = len(content.items)
     cols = max(1, math.ceil(math.sqrt(n))) if n else 1
     rows = math.ceil(n / cols) if n else 0
-    canvas = Image.new("RGB", (side, side), p.colour("background"))
+    head = _Painter(layout, content, side / 600 * (0.8 if rows <= 2 else 0.6))
+    pad = head.px(14)
+    card_w = (side - pad * (cols + 1)) // cols
+    cards = _Painter(layout, content, min(head.scale, card_w / 276))
+    canvas = Image.new("RGB", (side, side), head.colour("background"))
     draw = ImageDraw.Draw(canvas)
-    y = _header(p, draw, canvas, side, 0)
-    footer_h = _footer(p, None, side, 0)
+    y = _header(head, draw, canvas, side, 0)
+    footer_h = _footer(head, None, side, 0)
     if rows:
-        card_w = (side - pad * (cols + 1)) // cols
-        card_h = max(p.px(60), (side - y - footer_h - pad * (rows + 1)) // rows)
+        text_h = max(_card_text_height(cards, item, cards.px(10)) for item in content.items)
+        card_h = max(head.px(60), (side - y - footer_h - pad * (rows + 1)) // rows)
         for index, item in enumerate(content.items):
             row, col = divmod(index, cols)
             x = pad + col * (card_w + pad)
             top = y + pad + row * (card_h + pad)
-            _card(p, canvas, draw, item, (x, top, x + card_w, top + card_h))
-    _footer(p, draw, side, side - footer_h + p.px(4))
+            _card(cards, canvas, draw, item, (x, top, x + card_w, top + card_h), text_h)
+    _footer(head, draw, side, side - footer_h + head.px(4))
     return canvas
