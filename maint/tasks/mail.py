@@ -99,9 +99,9 @@ def mail(
     sup_file = suppression_path(cfg.state_dir, cfg.client)
     if suppress:
         added = add_suppressed(sup_file, [a for a in suppress.split(",") if a.strip()], "unsubscribed (--suppress)")
-        _done({"suppressed_added": added, "file": str(sup_file)}, json,
-              f"{cfg.client}: {len(added)} address(es) added to {sup_file}", [])
-        return
+        result = {"suppressed_added": added, "file": str(sup_file)}
+        _done(result, json, f"{cfg.client}: {len(added)} address(es) added to {sup_file}", [])
+        return result
     if server not in ("store", "agency"):
         raise InputError("--server is store or agency", column="--server")
     if test_to and not valid_email(test_to):
@@ -151,9 +151,9 @@ def mail(
                 client.sendmail(smtp.sender, [test_to], one.build(Recipient(test_to, "Test Recipient", "test")))
             finally:
                 client.quit()
-            _done({"store": store, "campaign": cid, "test_to": test_to, "server": str(smtp)}, json,
-                  f"{store}: one test message sent to {test_to} via {smtp} (nothing journalled)", [])
-            return
+            result = {"store": store, "campaign": cid, "test_to": test_to, "server": str(smtp)}
+            _done(result, json, f"{store}: one test message sent to {test_to} via {smtp} (nothing journalled)", [])
+            return result
         audience = build_audience(batches, read_suppressed(sup_file), opt_outs)
         warnings = [f"{i.file}: {i.value}: {i.reason}" for i in audience.issues]
         warnings += [f"list row {i.row}: {i.reason} (skipped)" for _, found in lists.items() for i in found[1]]
