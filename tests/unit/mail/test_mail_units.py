@@ -12,7 +12,14 @@ from maint.errors import ConfigError, InputError
 from maint.flyer.layout import load_layout
 from maint.mail.journal import Campaign, Journal, Recipient
 from maint.mail.message import Content, MessageFactory, html_to_text
-from maint.mail.recipients import Source, add_suppressed, build_audience, parse_sources, read_list, read_suppressed
+from maint.mail.recipients import (
+    Source,
+    add_suppressed,
+    build_audience,
+    parse_sources,
+    read_list,
+    read_suppressed,
+)
 from maint.mail.smtp import SmtpSettings, settings_from_config, settings_from_store
 from maint.pricing.issues import SheetInvalidError
 
