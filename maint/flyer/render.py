@@ -159,12 +159,21 @@ def _card(
     x0, y0, x1, y1 = box
     inner = p.px(10)
     draw.rounded_rectangle(box, radius=p.px(8), fill=p.colour("card"))
-    side = max(10, min(x1 - x0 - 2 * inner, y1 - y0 - 2 * inner - text_h))
+    beside = x1 - x0 >= 1.4 * (y1 - y0)  # a wide card (few products on the square): picture left, text right
+    if beside:
+        side = max(10, y1 - y0 - 2 * inner)
+        width = x1 - x0 - side - 3 * inner
+        cx = x0 + 2 * inner + side + width // 2
+        y = y0 + max(inner, (y1 - y0 - text_h) // 2)
+        picture_at = (x0 + inner, y0 + inner)
+    else:
+        side = max(10, min(x1 - x0 - 2 * inner, y1 - y0 - 2 * inner - text_h))
+        width = x1 - x0 - 2 * inner
+        cx = (x0 + x1) // 2
+        y = y0 + inner + side + p.px(6)
+        picture_at = (x0 + (x1 - x0 - side) // 2, y0 + inner)
     picture = ImageOps.pad(item.image.convert("RGB"), (side, side), Image.Resampling.LANCZOS, color="#ffffff")
-    canvas.paste(picture, (x0 + (x1 - x0 - side) // 2, y0 + inner))
-    y = y0 + inner + side + p.px(6)
-    width = x1 - x0 - 2 * inner
-    cx = (x0 + x1) // 2
+    canvas.paste(picture, picture_at)
     name_font = p.font("name", bold=True)
     for line in wrap(item.name, name_font, width, 2):
         draw.text((cx, y), line, font=name_font, fill=p.colour("name"), anchor="ma")
@@ -245,7 +254,7 @@ def render_square(layout: Layout, content: FlyerContent) -> Image.Image:
     head = _Painter(layout, content, side / 600 * (0.8 if rows <= 2 else 0.6))
     pad = head.px(14)
     card_w = (side - pad * (cols + 1)) // cols
-    cards = _Painter(layout, content, min(head.scale, card_w / 276))
+    cards = _Painter(layout, content, min(head.scale * 0.8, card_w / 276))
     canvas = Image.new("RGB", (side, side), head.colour("background"))
     draw = ImageDraw.Draw(canvas)
     y = _header(head, draw, canvas, side, 0)

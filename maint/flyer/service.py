@@ -206,6 +206,7 @@ def plan_flyer(
     rows = read_products(db, prefix, schema, ids, store.customer_group_id, store.language_id)
     dir_image = facts.path("DIR_IMAGE") or facts.root.rstrip("/") + "/image/"
     problems: list[Issue] = []
+    notes = list(store.notes)
     passed: list[tuple[FlyerProduct, bytes]] = []
     for pid in ids:
         row = rows[pid]
@@ -238,6 +239,14 @@ def plan_flyer(
                 problem(str(exc) if isinstance(exc, FactError) else f"image {row.image}: {exc}", "image")
         if len(problems) != before:
             continue
+        for rule in row.discounts + row.specials:
+            if rule.type == "P" and rule.price >= 50 and rule.holds_on(today):
+                notes.append(
+                    f"product {label}: a {'special' if rule in row.specials else 'quantity'} price is stored as "
+                    f"{rule.price:g} % off (type P), so the shop shows it that way; 4.1 reads untyped rows as "
+                    "percentages (facts B6): check the product's discounts"
+                )
+                break
         texts = price.texts(store.tax, row.tax_class_id, store.currency)
         ends = None
         if special_row is not None and price.special_ends:
@@ -248,7 +257,6 @@ def plan_flyer(
             special_ends=ends, tiers=[(int(q), str(t)) for q, t in texts["tiers"]],  # type: ignore[attr-defined]
         )
         passed.append((product, data))
-    notes = list(store.notes)
     return store, [p for p, _ in passed], passed, problems, notes
 
 

@@ -7,6 +7,7 @@ Release schemas differ (facts B3.3, B6): 3.0/4.0 keep specials in `product_speci
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -254,7 +255,8 @@ def read_products(
         (language_id, *ids),
     )
     found = {
-        int(r[0]): ProductRow(int(r[0]), str(r[1]), str(r[2] or ""), str(r[3] or ""), Decimal(str(r[4])),
+        # names are stored HTML-escaped (`Apple Cinema 30&quot;`); the storefront decodes them
+        int(r[0]): ProductRow(int(r[0]), html.unescape(str(r[1])), str(r[2] or ""), str(r[3] or ""), Decimal(str(r[4])),
                               int(r[5] or 0), str(r[6] or ""), int(r[7] or 0), _date(r[8]) or "", int(r[9] or 0))
         for r in rows
     }
