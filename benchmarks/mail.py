@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import resource
 import shutil
 import smtplib
 import subprocess
 import sys
 import tempfile
 import time
-import resource
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
