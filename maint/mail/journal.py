@@ -184,6 +184,14 @@ class Journal:
             (state, detail, bump, _now(), campaign_id, recipient.key),
         )
 
+    def retry_unsure(self, campaign_id: str) -> int:
+        """Rows left `sending` by a killed run back to pending (the maintainer checked they didn't go out)."""
+        cur = self.db.execute(
+            "UPDATE recipients SET state = 'pending', updated = ? WHERE campaign = ? AND state = 'sending'",
+            (_now(), campaign_id),
+        )
+        return int(cur.rowcount)
+
     def counts(self, campaign_id: str) -> dict[str, int]:
         found = dict(
             self.db.execute(

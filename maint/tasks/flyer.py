@@ -99,7 +99,8 @@ def flyer(
             f"{cfg.client}: the plan has one flyer per week and {this_week[0]['id']} was made this week; "
             "use --over-budget for another"
         )
-    with work_session(tc, cfg, "flyer", quiet=json, over_budget=over_budget):
+    ledger_note: list[str] = []
+    with work_session(tc, cfg, "flyer", quiet=json, over_budget=over_budget, detail=ledger_note):
         conn = connect(cfg)
         try:
             facts = get_store_facts(conn, cfg)
@@ -148,6 +149,7 @@ def flyer(
                                              request.footer, logo)
         result.render_seconds = time.perf_counter() - began
         folder = service.write_flyer(root, result, store_data, email_png, square_png)
+        ledger_note.append(f"flyer {flyer_id}: {len(chosen)} product(s), {request.headline or 'no headline'}")
     summary = result.summary() | {"dry_run": False, "render_seconds": round(result.render_seconds, 3)}
     _done(summary, json, f"{store}: flyer {flyer_id} written to {folder} (flyer.png, flyer-square.png, body.html); "
                          f"send it with: fab mail {store} --flyer {flyer_id}", notes)

@@ -71,6 +71,7 @@ def _flyer_headline(folder):
         "yes": "don't ask before sending",
         "json": "print the plan and result as JSON",
         "over_budget": "a second bulk e-mail in the same week (the plan has one per week)",
+        "resend_unsure": "send again to those whose message was in flight when a run was killed",
     },
 )
 @maint_task
@@ -91,6 +92,7 @@ def mail(
     yes=False,
     json=False,
     over_budget=False,
+    resend_unsure=False,
 ):
     """Send the weekly bulk e-mail (a flyer or an HTML file) to subscribers and the client's list, once each."""
     tc = TaskContext.from_c(c)
@@ -120,7 +122,8 @@ def mail(
                 _issues(f"{len(exc.issues)} problem(s) in {Path(source.arg).name}; nothing was sent", exc.issues, json)
                 raise
     per_minute = float(rate) if rate >= 0 else float(cfg.option("mail", "rate_per_minute", 0) or 0)
-    with work_session(tc, cfg, "mail", quiet=json, over_budget=over_budget, yes=yes):
+    ledger_note = []
+    with work_session(tc, cfg, "mail", quiet=json, over_budget=over_budget, yes=yes, detail=ledger_note):
         conn = connect(cfg)
         try:
             facts = get_store_facts(conn, cfg)
@@ -156,6 +159,9 @@ def mail(
             return result
         audience = build_audience(batches, read_suppressed(sup_file), opt_outs)
         warnings = [f"{i.file}: {i.value}: {i.reason}" for i in audience.issues]
+        if any(s.kind in ("customers", "group") for s in sources):
+            warnings.append("customers/group: includes customers who did not subscribe to the newsletter; "
+                            "bulk marketing may need their consent")
         warnings += [f"list row {i.row}: {i.reason} (skipped)" for _, found in lists.items() for i in found[1]]
         journal_path = Path(cfg.state_dir).expanduser() / "mail.sqlite"
         earlier = {}
@@ -194,6 +200,8 @@ def mail(
                          now_utc().isoformat(timespec="seconds"), None),
                 audience.recipients, audience.suppressed,
             )
+            if resend_unsure:
+                journal.retry_unsure(cid)
             counts = journal.counts(cid)
             total = counts["pending"] + counts["deferred"]
             with render.progress(out=render.console(sys.stderr)) as bar:
@@ -203,6 +211,7 @@ def mail(
                     suppression_file=sup_file, progress=lambda n, r, s: bar.update(job, completed=n),
                 )
             final = journal.counts(cid)
+            ledger_note.append(f"campaign {cid} {subject!r}: {result.sent} sent now, {final['sent']} in all")
             if final["pending"] == 0 and final["deferred"] == 0:
                 journal.finish(cid)
             if report:
@@ -210,7 +219,7 @@ def mail(
     summary |= {"sent_now": result.sent, "counts": final, "reconnects": result.reconnects}
     if final["sending"]:
         warnings.append(f"{final['sending']} message(s) were being sent when an earlier run stopped: they may have "
-                        "gone out and are not sent again (see the report)")
+                        "gone out and are not sent again (see the report; --resend-unsure sends them)")
     if final["deferred"]:
         warnings.append(f"{final['deferred']} deferred (temporary failures): run again later to retry them")
     _done(summary, json,
@@ -244,8 +253,9 @@ def _issues(title, issues, as_json):
 
 
 def _done(summary, as_json, message, warnings):
+    summary["warnings"] = list(warnings or [])
     if as_json:
-        render.print_json(summary | {"warnings": warnings})
+        render.print_json(summary)
         return
     con = render.console()
     con.print(message, highlight=False, markup=False)

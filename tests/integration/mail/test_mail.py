@@ -248,3 +248,19 @@ def test_a_second_campaign_in_a_week_needs_over_budget(task_context, smtp_server
         mail(ctx, "s4", html=str(_html(tmp_path)), subject="Two", yes=True, json=True)
     assert refused.value.code == 62
     mail(ctx, "s4", html=str(_html(tmp_path)), subject="Two", yes=True, json=True, over_budget=True)
+
+
+def test_a_customer_group_campaign_reaches_that_group_and_the_ledger_names_the_campaign(
+    task_context, store_sql, smtp_server, tmp_path
+) -> None:
+    server = smtp_server()
+    ctx = task_context(smtp=server.config())
+    result = mail(ctx, "s4", html=str(_html(tmp_path)), subject="Trade", to="group:wholesale", yes=True, json=True)
+    group = sorted(r[0] for r in store_sql("s4", "SELECT c.email FROM {p}customer c JOIN {p}customer_group_description d "
+                                                 "ON d.customer_group_id = c.customer_group_id "
+                                                 "WHERE d.name = 'Wholesale' AND c.status = 1"))
+    assert group and sorted(server.recipients()) == group
+    assert any("did not subscribe" in w for w in result["warnings"])
+    with sqlite3.connect(tmp_path / "state" / "ledger.sqlite") as db:
+        notes = [r[0] for r in db.execute("SELECT note FROM entries WHERE task = 'mail'")]
+    assert any(result["campaign"] in n for n in notes)
