@@ -1,9 +1,9 @@
 """A sandbox of the flyer and mail tests' own: s30 = 3.0.5.1 (product_special), s4 = 4.1.0.4 (specials in
 product_discount, SKU in product_code).
 
-The stand-in stores lack what a flyer reads besides products (a currency row, tax rules, decodable
-images, a logo): `prepare_flyer_store` adds them as a real install has them (OpenCart's sample data:
-tax class 9 = 20 % VAT + 2.00 eco tax, based on the shipping address, UK as the store's country).
+The stand-in stores keep prices without tax: `prepare_flyer_store` adds tax rules as a real install has
+them (OpenCart's sample data: tax class 9 = 20 % VAT + 2.00 eco tax, based on the shipping address, UK as
+the store's country), bigger product pictures and a logo of its own.
 """
 
 from __future__ import annotations
@@ -26,10 +26,6 @@ IMAGED = tuple(range(1, 16))  # products given a real JPEG (the others keep the 
 LOGO = "catalog/logo.png"
 
 _TABLES = [
-    "CREATE TABLE IF NOT EXISTS `{p}currency` (currency_id int(11) NOT NULL AUTO_INCREMENT PRIMARY KEY, "
-    "title varchar(32) NOT NULL, code varchar(3) NOT NULL, symbol_left varchar(12) NOT NULL, "
-    "symbol_right varchar(12) NOT NULL, decimal_place char(1) NOT NULL, value double(15,8) NOT NULL, "
-    "status tinyint(1) NOT NULL, date_modified datetime NOT NULL)",
     "CREATE TABLE IF NOT EXISTS `{p}tax_rule` (tax_rule_id int(11) NOT NULL AUTO_INCREMENT PRIMARY KEY, "
     "tax_class_id int(11) NOT NULL, tax_rate_id int(11) NOT NULL, based varchar(10) NOT NULL, "
     "priority int(5) NOT NULL DEFAULT 1)",
@@ -43,8 +39,6 @@ _TABLES = [
     "date_added datetime NOT NULL, date_modified datetime NOT NULL)",
 ]
 _ROWS = [
-    "INSERT INTO `{p}currency` VALUES (1, 'Pound Sterling', 'GBP', '£', '', '2', 0.61250001, 1, NOW()), "
-    "(2, 'US Dollar', 'USD', '$', '', '2', 1.00000000, 1, NOW()), (3, 'Euro', 'EUR', '', '€', '2', 0.78460002, 1, NOW())",
     "INSERT INTO `{p}tax_rate` VALUES (86, 3, 'VAT (20%)', 20.0000, 'P', NOW(), NOW()), "
     "(87, 3, 'Eco Tax (-2.00)', 2.0000, 'F', NOW(), NOW())",
     "INSERT INTO `{p}tax_rule` VALUES (121, 10, 86, 'payment', 1), (120, 10, 87, 'store', 0), "

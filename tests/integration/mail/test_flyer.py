@@ -67,13 +67,16 @@ def test_specials_flag_picks_every_current_special_and_a_second_flyer_needs_over
 
 
 def test_a_disabled_product_one_without_image_and_a_special_ending_before_the_send_date_are_refused_by_name(
-    task_context, store_sql, capsys
+    mail_sandbox, task_context, store_sql, capsys
 ) -> None:
     ctx = task_context()
     send = date.today() + timedelta(days=7)
     end = (date.today() + timedelta(days=3)).isoformat()
     store_sql("s4", "UPDATE {p}product SET status = 0 WHERE product_id = 4")
     store_sql("s4", "UPDATE {p}product SET image = '' WHERE product_id = 33")
+    damaged = mail_sandbox.store("s4").root / "image" / product_image(20)
+    kept_bytes = damaged.read_bytes()
+    damaged.write_bytes(b"\xff\xd8 not really a picture")
     store_sql("s4", "UPDATE {p}product_discount SET date_end = %s WHERE product_id = 7 AND special = 1", (end,))
     try:
         with pytest.raises(Exit) as refused:
@@ -81,13 +84,14 @@ def test_a_disabled_product_one_without_image_and_a_special_ending_before_the_se
         assert refused.value.code == 50
         err = capsys.readouterr().err
         assert "disabled" in err and "has no image" in err and "before the send date" in err
-        assert "not a readable image" in err  # product 20's file is the fixture's random bytes
+        assert "not a readable image" in err  # product 20's file is damaged
         kept = _flyer(ctx, "s4", products="4,7,33,20,5", send_date=send.isoformat(), headline="x", skip_invalid=True)
         assert [p["product_id"] for p in kept["products"]] == [5]
         assert {s["row"] for s in kept["skipped"]} == {4, 7, 20, 33}
     finally:
         store_sql("s4", "UPDATE {p}product SET status = 1 WHERE product_id = 4")
         store_sql("s4", "UPDATE {p}product SET image = %s WHERE product_id = 33", (product_image(33),))
+        damaged.write_bytes(kept_bytes)
         store_sql("s4", "UPDATE {p}product_discount SET date_end = '0000-00-00' WHERE product_id = 7 AND special = 1")
 
 
