@@ -302,7 +302,7 @@ def body_html(flyer: Flyer, store: StoreData) -> str:
         f'<tr><td style="padding:6px 0;font:15px sans-serif"><a href="{esc(p.url)}" title="{esc(p.alt)}" '
         f'style="color:#0b3d5c">{esc(p.name)}</a></td>'
         f'<td style="padding:6px 0;font:15px sans-serif;text-align:right">'
-        f'{esc(p.special) + " <s>" + esc(p.price) + "</s>" if p.special else esc(p.price)}</td></tr>'
+        f'{esc(p.special) + " (was <s>" + esc(p.price) + "</s>)" if p.special else esc(p.price)}</td></tr>'
         for p in flyer.products
     )
     alt = flyer.headline or f"{store.name}: this week's offers"

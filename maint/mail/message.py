@@ -93,7 +93,12 @@ def html_to_text(body: str) -> str:
         link.replace_with(f"{label} ({href})" if href and href != label else label)
     for br in soup.find_all("br"):
         br.replace_with("\n")
-    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in soup.get_text("\n").splitlines()]
+    # block elements end a line, table cells are set apart; inline ones (<s>, <b>, <span>) stay in the line
+    for tag in soup.find_all(["p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table"]):
+        tag.append("\n")
+    for tag in soup.find_all(["td", "th"]):
+        tag.append("  ")
+    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in soup.get_text().splitlines()]
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 

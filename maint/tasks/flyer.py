@@ -161,6 +161,6 @@ def _done(summary, as_json, message, warnings):
         render.print_json(summary)
         return
     con = render.console()
-    con.print(message, highlight=False, markup=False)
+    con.print(message, highlight=False, markup=False, soft_wrap=True)
     for w in warnings or []:
-        con.print(f"warning: {w}", highlight=False, markup=False)
+        con.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
