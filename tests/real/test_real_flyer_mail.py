@@ -5,13 +5,18 @@ SMTP server on 127.0.0.1."""
 from __future__ import annotations
 
 import html
+import json
+import os
+import signal
 import stat
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import requests
 from PIL import Image
-from realtier import REAL, query
+from realtier import FAB, PROJECT, REAL, fab, query
 
 from maint.tasks.flyer import flyer
 from maint.tasks.mail import mail
@@ -75,3 +80,52 @@ def test_a_campaign_on_a_real_store_reaches_each_subscriber_once_and_dry_run_sen
         assert "Dear Sub" in message.get_body(("html",)).get_content() and message["List-Unsubscribe"]
     finally:
         query(real, name, "DELETE FROM {p}customer WHERE email LIKE 'real.sub%%@example.test'")
+
+
+@pytest.mark.parametrize("name", STORES)
+def test_on_a_real_store_a_test_send_then_a_campaign_to_a_list_killed_and_resumed_reaches_everyone_once(
+    name, tmp_path, real, real_env, real_context, smtp_server
+) -> None:
+    """The store's own SMTP settings (as its admin would set them), the `fab` command line killed midway."""
+    server = smtp_server()
+    settings = {"config_mail_engine": "smtp", "config_mail_smtp_hostname": server.host,
+                "config_mail_smtp_port": str(server.port), "config_mail_smtp_timeout": "5"}
+    old = query(real, name, "SELECT `key`, value FROM {p}setting WHERE store_id = 0 AND `key` IN (%s, %s, %s, %s)",
+                tuple(settings))
+    for key, value in settings.items():
+        query(real, name, "DELETE FROM {p}setting WHERE store_id = 0 AND `key` = %s", (key,))
+        query(real, name, "INSERT INTO {p}setting SET store_id = 0, code = 'config', `key` = %s, value = %s, "
+              "serialized = 0", (key, value))
+    sheet = tmp_path / "clients-list.csv"
+    sheet.write_text("email,name\n" + "".join(f"friend{i}@example.org,Friend {i}\n" for i in range(12)))
+    env = dict(real_env) | {"FABRIC_MAINT_STATE_DIR": str(tmp_path / "state"), "PATH": os.environ["PATH"],
+                            "HOME": os.environ["HOME"]}
+    try:
+        made = fab("flyer", name, "--products", SAMPLE, "--headline", "Real deals", "--json", "--over-budget",
+                   env=env)
+        assert made.returncode == 0, made.stderr
+        flyer_id = json.loads(made.stdout)["id"]
+        test = fab("mail", name, "--flyer", flyer_id, "--test-to", "me@agency.example", env=env)
+        assert test.returncode == 0, test.stderr
+        assert server.recipients() == ["me@agency.example"]
+        argv = [str(FAB), "-r", str(PROJECT), "mail", name, "--flyer", flyer_id, "--to", f"list:{sheet}",
+                "--yes", "--rate", "240"]
+        run = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while len(server.recipients()) < 4 and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.05)
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        assert 4 <= len(server.recipients()) < 13
+        resumed = fab("mail", name, "--flyer", flyer_id, "--to", f"list:{sheet}", "--yes", "--json", env=env)
+        assert resumed.returncode == 0, resumed.stderr
+        got = [r for r in server.recipients() if r.startswith("friend")]
+        unsure = json.loads(resumed.stdout)["counts"]["sending"]
+        assert len(got) == len(set(got)) and len(got) + unsure == 12
+    finally:
+        for key in settings:
+            query(real, name, "DELETE FROM {p}setting WHERE store_id = 0 AND `key` = %s", (key,))
+        for key, value in old:
+            query(real, name, "INSERT INTO {p}setting SET store_id = 0, code = 'config', `key` = %s, value = %s, "
+                  "serialized = 0", (key, value))

@@ -108,3 +108,14 @@ def test_twelve_products_render_in_under_two_seconds(task_context) -> None:
     assert result["render_seconds"] < 2.0
     meta = json.loads((Path(result["folder"]) / "flyer.json").read_text())
     assert meta["id"] == result["id"]
+
+
+def test_products_from_a_sheet_and_words_from_a_yaml_file(task_context, tmp_path) -> None:
+    sheet = tmp_path / "picks.csv"
+    sheet.write_text("Artikelnummer;Bemerkung\nSKU-00005;top\nM00006;\n8;neu\n", encoding="utf-8")
+    words = tmp_path / "flyer.yaml"
+    words.write_text("headline: Frühjahrsputz\ntext: Nur diese Woche\nfooter: shop.example\n", encoding="utf-8")
+    result = _flyer(task_context(), "s30", sheet=str(sheet), content=str(words))
+    assert [p["product_id"] for p in result["products"]] == [5, 6, 8]
+    assert result["headline"] == "Frühjahrsputz" and result["text"] == "Nur diese Woche"
+    assert "Frühjahrsputz" in (Path(result["folder"]) / "body.html").read_text()
