@@ -123,8 +123,10 @@ class MessageFactory:
         if not self.sender:
             raise InputError("no sender address: set the store's config_email or maint.smtp.from", column="--from")
         self._text_template = html_to_text(self.content.html)
-        self._subject = Header(self.content.subject, "utf-8").encode().encode("ascii")
-        self._from = email.utils.formataddr((self.sender_name, self.sender), charset="utf-8").encode("ascii")
+        # one line: a line break in a subject or a name (shop registrations are anyone's input) would
+        # start a header of the sender's choosing
+        self._subject = Header(_one_line(self.content.subject), "utf-8").encode().encode("ascii")
+        self._from = email.utils.formataddr((_one_line(self.sender_name), self.sender), charset="utf-8").encode("ascii")
         self._domain = self.sender.rpartition("@")[2] or "localhost"
         parts = []
         for cid, name, data in self.content.images:
@@ -141,7 +143,7 @@ class MessageFactory:
         return self.unsubscribe_url or self.unsubscribe_mailto
 
     def personalise(self, template: str, recipient: Recipient, *, escape: bool) -> str:
-        name = recipient.name.strip()
+        name = _one_line(recipient.name)
         shown = html.escape(name) if escape else name
         greeting = f"Dear {shown}," if name else "Hello,"
         unsub = self.unsubscribe_for(recipient)
@@ -155,7 +157,7 @@ class MessageFactory:
         boundary = secrets.token_hex(12).encode()
         body_html = self.personalise(self.content.html, recipient, escape=True)
         body_text = self.personalise(self._text_template, recipient, escape=False)
-        to = email.utils.formataddr((recipient.name, recipient.address), charset="utf-8").encode("ascii")
+        to = email.utils.formataddr((_one_line(recipient.name), recipient.address), charset="utf-8").encode("ascii")
         unsub = [f"<{self.unsubscribe_mailto}>"] if self.unsubscribe_mailto else []
         if self.unsubscribe_url:
             unsub.append(f"<{self.unsubscribe_url}>")
@@ -193,6 +195,10 @@ class MessageFactory:
         ]
         tail = self._shared.replace(b"--REL\r\n", b"--" + rel + CRLF) + b"--" + rel + b"--" + CRLF
         return CRLF.join(out) + tail
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _qp(text: str) -> bytes:

@@ -143,3 +143,23 @@ def test_the_default_layout_loads_and_bad_layouts_are_named(tmp_path) -> None:
 def test_smtp_settings_str_never_shows_the_password() -> None:
     s = SmtpSettings("h", 25, "u", "secret-pw")
     assert "secret-pw" not in f"{s} {s!r}"
+
+
+def test_a_line_break_in_a_name_or_subject_cannot_add_a_header(tmp_path) -> None:
+    factory = _factory(tmp_path)
+    raw = factory.build(Recipient("ann@example.org", "Ann\r\nBcc: victim@example.org", "newsletter"))
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["Bcc"] is None and "victim" in str(msg["To"])
+
+
+def test_an_xlsx_list_is_read_like_a_csv(tmp_path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Kunde", "E-Mail-Adresse"])
+    sheet.append(["Ann", "ann@example.org"])
+    sheet.append(["Bob", "bob@"])
+    book.save(tmp_path / "list.xlsx")
+    found, issues = read_list(tmp_path / "list.xlsx", skip_invalid=True)
+    assert [r.address for r in found] == ["ann@example.org"] and [(i.row, i.column) for i in issues] == [(3, "B")]
