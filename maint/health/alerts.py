@@ -86,7 +86,9 @@ def deliver(transitions: list[Transition], smtp: Mapping[str, Any], webhook: str
     if smtp and smtp.get("to"):
         try:
             send_email(smtp, transitions)
-        except (OSError, smtplib.SMTPException, MaintError) as exc:
+        except MaintError as exc:  # open_smtp's message names host, port and the server's answer, never the password
+            problems.append(f"alert e-mail failed: {exc.message}")
+        except (OSError, smtplib.SMTPException) as exc:
             problems.append(
                 f"alert e-mail via {smtp.get('host')}:{smtp.get('port') or 25} failed: {type(exc).__name__}"
             )

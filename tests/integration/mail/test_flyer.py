@@ -82,7 +82,8 @@ def test_a_disabled_product_one_without_image_and_a_special_ending_before_the_se
         with pytest.raises(Exit) as refused:
             _flyer(ctx, "s4", products="4,7,33,20,5", send_date=send.isoformat(), headline="x")
         assert refused.value.code == 50
-        err = capsys.readouterr().err
+        captured = capsys.readouterr()
+        err = captured.out + captured.err  # --json: the problems as JSON on stdout, the one-line error on stderr
         assert "disabled" in err and "has no image" in err and "before the send date" in err
         assert "not a readable image" in err  # product 20's file is damaged
         kept = _flyer(ctx, "s4", products="4,7,33,20,5", send_date=send.isoformat(), headline="x", skip_invalid=True)
