@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -264,16 +264,17 @@ def flyers_root(state_dir: Path, client: str) -> Path:
     return Path(state_dir).expanduser() / "clients" / client / "flyers"
 
 
-def flyers_in_week(root: Path, day: date, *, store: str | None = None) -> list[dict[str, Any]]:
-    """Flyers made in the week (Monday to Sunday) holding `day`, from their flyer.json files."""
+def flyers_in_week(root: Path, day: date, *, store: str | None = None, zone: tzinfo = UTC) -> list[dict[str, Any]]:
+    """Flyers made in the week (Monday to Sunday, in the agency's time zone) holding `day`, from their
+    flyer.json files."""
     monday = day - timedelta(days=day.weekday())
     found = []
     for meta in sorted(root.glob("*/flyer.json")):
         try:
             data = json.loads(meta.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            made = datetime.fromisoformat(str(data.get("created"))).astimezone(zone).date()
+        except (OSError, ValueError, TypeError):
             continue
-        made = date.fromisoformat(str(data.get("created", ""))[:10] or "1970-01-01")
         if monday <= made < monday + timedelta(days=7) and (store is None or data.get("store") == store):
             found.append(data)
     return found

@@ -6,7 +6,7 @@ import csv
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,10 @@ def campaign_id(store: str, content: Content, sources: Sequence[Source]) -> str:
     return f"{store}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
-def campaigns_this_week(journal: Journal, client: str, today: date, *, other_than: str) -> list[str]:
-    monday = datetime.combine(today - timedelta(days=today.weekday()), datetime.min.time(), UTC)
+def campaigns_this_week(journal: Journal, client: str, today: date, *, other_than: str, zone: tzinfo = UTC
+                        ) -> list[str]:
+    """Other campaigns started since Monday 00:00 of `today`'s week in the agency's time zone."""
+    monday = datetime.combine(today - timedelta(days=today.weekday()), datetime.min.time(), zone)
     return [c.id for c in journal.campaigns_since(client, monday) if c.id != other_than]
 
 

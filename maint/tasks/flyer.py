@@ -10,6 +10,7 @@ from pathlib import Path
 from invoke import task
 
 from maint import render
+from maint.billing.plans import load_plans
 from maint.errors import BudgetError, InputError
 from maint.facts.opencart import get_store_facts
 from maint.flyer import service
@@ -91,16 +92,17 @@ def flyer(
     cfg = tc.store(store)
     request = _request(products, specials, sheet, headline, text, footer, content, send_date, skip_invalid)
     the_layout = load_layout(tc.settings.playbooks / "flyers", layout)
-    today = service.now_utc().date()
+    zone = load_plans(tc.settings.plans_file).timezone  # weeks as the plan counts them
+    today = service.now_utc().astimezone(zone).date()
     root = service.flyers_root(cfg.state_dir, cfg.client)
-    this_week = service.flyers_in_week(root, today)
+    this_week = service.flyers_in_week(root, today, zone=zone)
     if this_week and not dry_run and not over_budget:
         raise BudgetError(
             f"{cfg.client}: the plan has one flyer per week and {this_week[0]['id']} was made this week; "
             "use --over-budget for another"
         )
     ledger_note: list[str] = []
-    with work_session(tc, cfg, "flyer", quiet=json, over_budget=over_budget, detail=ledger_note):
+    with work_session(tc, cfg, "flyer", quiet=json, over_budget=over_budget, dry_run=dry_run, detail=ledger_note):
         conn = connect(cfg)
         try:
             facts = get_store_facts(conn, cfg)

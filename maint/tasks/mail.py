@@ -8,6 +8,7 @@ from pathlib import Path
 from invoke import task
 
 from maint import render
+from maint.billing.plans import load_plans
 from maint.errors import BudgetError, InputError
 from maint.facts.opencart import get_store_facts
 from maint.flyer.service import find_flyer, now_utc
@@ -123,7 +124,8 @@ def mail(
                 raise
     per_minute = float(rate) if rate >= 0 else float(cfg.option("mail", "rate_per_minute", 0) or 0)
     ledger_note = []
-    with work_session(tc, cfg, "mail", quiet=json, over_budget=over_budget, yes=yes, detail=ledger_note):
+    with work_session(tc, cfg, "mail", quiet=json, over_budget=over_budget, yes=yes, dry_run=dry_run,
+                      detail=ledger_note):
         conn = connect(cfg)
         try:
             facts = get_store_facts(conn, cfg)
@@ -169,7 +171,9 @@ def mail(
             with Journal(journal_path) as journal:
                 if journal.campaign(cid) is not None:
                     earlier = journal.counts(cid)
-                others = camp.campaigns_this_week(journal, cfg.client, now_utc().date(), other_than=cid)
+                zone = load_plans(tc.settings.plans_file).timezone  # weeks as the plan counts them
+                others = camp.campaigns_this_week(journal, cfg.client, now_utc().astimezone(zone).date(),
+                                                  other_than=cid, zone=zone)
         else:
             others = []
         summary = {
