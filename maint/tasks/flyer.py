@@ -122,13 +122,14 @@ def flyer(
                     notes.append("the store has no logo (config_logo); its name is shown instead")
         finally:
             conn.close()
-        if problems and json and not skip_invalid:
-            render.print_json({"ok": False, "errors": [i.as_dict() for i in problems]})
-        elif problems:
-            render.table(
-                f"{len(problems)} product problem(s)" + (" (left out: --skip-invalid)" if skip_invalid else ""),
-                ISSUE_COLUMNS, issue_table(problems), out=render.console(sys.stderr),
-            )
+        if problems:
+            if json and not skip_invalid:
+                render.print_json({"ok": False, "errors": [i.as_dict() for i in problems]})
+            else:
+                render.table(
+                    f"{len(problems)} product problem(s)" + (" (left out: --skip-invalid)" if skip_invalid else ""),
+                    ISSUE_COLUMNS, issue_table(problems), out=render.console(sys.stderr),
+                )
             if not skip_invalid:
                 raise service.FlyerProblemsError(problems)
             notes += [f"left out product {i.row}: {i.reason}" for i in problems]
