@@ -86,6 +86,7 @@ def write_preview(folder: Path, factory: MessageFactory, first: Recipient | None
 def write_report(path: Path, journal: Journal, campaign: str) -> None:
     """The per-recipient CSV report: address, name, source, state, attempts, detail, updated."""
     with path.open("w", newline="", encoding="utf-8") as handle:
+        path.chmod(0o600)  # customers' addresses: client data
         writer = csv.writer(handle)
         writer.writerow(("address", "name", "source", "state", "attempts", "detail", "updated"))
         writer.writerows(journal.rows(campaign))
