@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as _json
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from invoke import task
 
 from maint import render
 from maint.billing.plans import load_plans
-from maint.errors import BudgetError, InputError
+from maint.errors import BudgetError, InputError, PreconditionError
 from maint.facts.opencart import get_store_facts
 from maint.flyer.service import find_flyer, now_utc
 from maint.flyer.store import store_settings
@@ -43,14 +44,19 @@ def _content_file(tc, cfg, flyer, html):
         raise InputError("give --flyer ID or --html FILE (one of them)", column="--flyer")
     if flyer:
         folder = find_flyer(cfg.state_dir, cfg.client, flyer)
-        return folder / "body.html", _flyer_headline(folder)
+        meta = _json.loads((folder / "flyer.json").read_text(encoding="utf-8"))
+        _check_specials_last(meta, now_utc().date())
+        return folder / "body.html", str(meta.get("headline") or "")
     return Path(html), ""
 
 
-def _flyer_headline(folder):
-    import json as _json
-
-    return str(_json.loads((folder / "flyer.json").read_text(encoding="utf-8")).get("headline") or "")
+def _check_specials_last(meta, today):
+    """A flyer is only as true as its prices: a special it shows that has ended by now stops the send."""
+    gone = [p for p in meta.get("products", []) if p.get("special_ends") and p["special_ends"] < today.isoformat()]
+    if gone:
+        names = ", ".join(f"{p['name']} (last day {p['special_ends']})" for p in gone)
+        raise PreconditionError(f"flyer {meta.get('id')} shows specials that have ended: {names}; "
+                                "make a new flyer with fab flyer")
 
 
 @task(

@@ -92,3 +92,17 @@ def test_suppress_adds_addresses_without_connecting(ctx, tmp_path) -> None:
     result = mail(ctx, "demo", suppress="A@example.org,b@example.org", json=True)
     assert result["suppressed_added"] == ["a@example.org", "b@example.org"]
     assert "a@example.org" in (tmp_path / "state" / "clients" / "demo" / "suppressed.csv").read_text()
+
+
+def test_a_flyer_whose_special_has_ended_is_not_sent(ctx, tmp_path, capsys) -> None:
+    import json
+
+    folder = tmp_path / "state" / "clients" / "demo" / "flyers" / "demo-20200101-1"
+    folder.mkdir(parents=True)
+    (folder / "body.html").write_text("<p>x</p>")
+    (folder / "flyer.json").write_text(json.dumps({
+        "id": "demo-20200101-1", "store": "demo", "created": "2020-01-01T00:00:00+00:00", "headline": "Old",
+        "products": [{"name": "Kettle", "special_ends": "2020-01-05"}]}))
+    with pytest.raises(Exit) as err:
+        mail(ctx, "demo", flyer="demo-20200101-1")
+    assert err.value.code == 60 and "Kettle (last day 2020-01-05)" in capsys.readouterr().err
