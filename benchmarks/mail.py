@@ -104,7 +104,7 @@ def campaign_bench(count: int, image_kb: int, work: Path) -> None:
 
 
 def flyer_bench(work: Path) -> None:
-    layout = load_layout(ROOT / "playbooks" / "flyers")
+    layout = load_layout()
     items = []
     for i in range(12):
         image = Image.new("RGB", (800, 800), (i * 20, 120, 200))

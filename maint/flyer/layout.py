@@ -1,4 +1,7 @@
-"""Flyer layouts: `playbooks/flyers/<name>.yaml`, over the defaults of `default.yaml`."""
+"""Flyer layouts: `flyers/<name>.yaml` among the playbooks, over the defaults of `flyers/default.yaml`.
+
+The package ships `default.yaml` (maint/playbooks/flyers/); the agency's playbooks folder may add
+layouts or replace the default, file by file, as with every playbook (maint.playbook_files)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from typing import Any
 import yaml
 
 from maint.errors import PlaybookError
+from maint.playbook_files import BUILTIN_DIR, playbook_path
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -39,14 +43,17 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_layout(folder: Path, name: str = "default") -> Layout:
+def load_layout(name: str = "default", agency: Path | None = None) -> Layout:
+    """The layout `name`: the agency's playbooks folder first (`agency`/flyers/), then the package's."""
     if not _NAME.match(name):
         raise PlaybookError(f"layout name {name!r}: letters, digits, - and _ only")
-    base = _read(folder / "default.yaml")
-    path = folder / f"{name}.yaml"
+    base = _read(playbook_path("flyers/default.yaml", agency))
+    path = playbook_path(f"flyers/{name}.yaml", agency)
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
-        raise PlaybookError(f"no flyer layout {name!r} in {folder} (known: {known})")
+        folders = [BUILTIN_DIR / "flyers"] + ([Path(agency).expanduser() / "flyers"] if agency else [])
+        known = ", ".join(sorted({p.stem for f in folders for p in f.glob("*.yaml")}))
+        raise PlaybookError(f"no flyer layout {name!r} in {' or '.join(map(str, folders))} (known: {known})")
+    folder = path.parent
     own = _read(path) if name != "default" else {}
     merged = {**base, **own}
     for key in ("sizes", "colors", "fonts"):

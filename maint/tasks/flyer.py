@@ -62,7 +62,7 @@ def _request(products, specials, sheet, headline, text, footer, content, send_da
         "footer": "the footer line (default: the shop's URL)",
         "content": "a YAML file with headline, text, footer, products, send_date",
         "send_date": "when the flyer goes out (YYYY-MM-DD, default today): specials must last until then",
-        "layout": "a layout from playbooks/flyers/ (default: default)",
+        "layout": "a layout: flyers/NAME.yaml in the playbooks (default: default)",
         "skip_invalid": "leave out products that can't go on the flyer, instead of stopping",
         "dry_run": "show the products and prices and stop (no files)",
         "json": "print the result as JSON",
@@ -91,7 +91,7 @@ def flyer(
     tc = TaskContext.from_c(c)
     cfg = tc.store(store)
     request = _request(products, specials, sheet, headline, text, footer, content, send_date, skip_invalid)
-    the_layout = load_layout(tc.settings.playbooks / "flyers", layout)
+    the_layout = load_layout(layout, tc.settings.playbooks)
     zone = load_plans(tc.settings.plans_file).timezone  # weeks as the plan counts them
     today = service.now_utc().astimezone(zone).date()
     root = service.flyers_root(cfg.state_dir, cfg.client)

@@ -23,8 +23,6 @@ from maint.mail.recipients import (
 from maint.mail.smtp import SmtpSettings, settings_from_config, settings_from_store
 from maint.pricing.issues import SheetInvalidError
 
-PLAYBOOKS = Path(__file__).resolve().parents[3] / "playbooks"
-
 
 def test_sources_parse_and_bad_ones_fail_before_connecting(tmp_path) -> None:
     sheet = tmp_path / "a.csv"
@@ -127,17 +125,20 @@ def test_the_journal_keeps_states_across_runs_and_adds_new_recipients_as_pending
                                              "suppressed": 0}
 
 
-def test_the_default_layout_loads_and_bad_layouts_are_named(tmp_path) -> None:
-    layout = load_layout(PLAYBOOKS / "flyers")
-    assert layout.width == 600 and layout.regular_font.is_file()
-    (tmp_path / "default.yaml").write_text((PLAYBOOKS / "flyers" / "default.yaml").read_text())
-    (tmp_path / "loud.yaml").write_text("colors: {headline: red}\n")
+def test_the_default_layout_loads_and_the_agency_adds_layouts_and_bad_ones_are_named(tmp_path) -> None:
     from maint.errors import PlaybookError
 
+    layout = load_layout()
+    assert layout.width == 600 and layout.regular_font.is_file()
+    (tmp_path / "flyers").mkdir()
+    (tmp_path / "flyers" / "wide.yaml").write_text("columns: 3\ncolors: {header: '#aa0000'}\n")
+    (tmp_path / "flyers" / "loud.yaml").write_text("colors: {headline: red}\n")
+    wide = load_layout("wide", tmp_path)
+    assert wide.columns == 3 and wide.colors["header"] == "#aa0000" and wide.colors["text"] == layout.colors["text"]
     with pytest.raises(PlaybookError, match="colors.headline"):
-        load_layout(tmp_path, "loud")
-    with pytest.raises(PlaybookError, match="no flyer layout"):
-        load_layout(tmp_path, "nope")
+        load_layout("loud", tmp_path)
+    with pytest.raises(PlaybookError, match="no flyer layout.*known: default, loud, wide"):
+        load_layout("nope", tmp_path)
 
 
 def test_smtp_settings_str_never_shows_the_password() -> None:
