@@ -18,7 +18,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 def ctx(tmp_path, monkeypatch):
     for module in ("maint.tasks.flyer", "maint.tasks.mail"):
         monkeypatch.setattr(f"{module}.connect", lambda cfg: pytest.fail("must not connect"))
-    return Context(config=Config(overrides={"maint": {"inventory": str(PROJECT / "playbooks" / "clients"),
+    return Context(config=Config(overrides={"maint": {"inventory": str(PROJECT / "maint" / "playbooks" / "clients"),
                                                      "state_dir": str(tmp_path / "state")}}))
 
 
