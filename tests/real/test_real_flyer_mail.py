@@ -111,7 +111,7 @@ def test_on_a_real_store_a_test_send_then_a_campaign_to_a_list_killed_and_resume
         assert test.returncode == 0, test.stderr
         assert server.recipients() == ["me@agency.example"]
         argv = [str(FAB), "-r", str(PROJECT), "mail", name, "--flyer", flyer_id, "--to", f"list:{sheet}",
-                "--yes", "--rate", "240"]
+                "--yes", "--rate", "90"]
         run = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
