@@ -83,6 +83,21 @@ def product_image(product_id: int) -> str:
     return f"catalog/products/{product_id // 1000:03d}/p{product_id:06d}.jpg"
 
 
+LOGO_IMAGE = "catalog/logo.png"  # config_logo, under image/ as OpenCart keeps it
+
+
+def currencies() -> TableRows:
+    """The three currencies of OpenCart's sample data (USD the default, value 1)."""
+    return TableRows(
+        "currency",
+        ("currency_id", "title", "code", "symbol_left", "symbol_right", "decimal_place", "value", "status",
+         "date_modified"),
+        [(1, "Pound Sterling", "GBP", "£", "", "2", 0.61250001, 1, _stamp()),
+         (2, "US Dollar", "USD", "$", "", "2", 1.0, 1, _stamp()),
+         (3, "Euro", "EUR", "", "€", "2", 0.78460002, 1, _stamp())],
+    )
+
+
 def product_price_cents(seed: int, count: int) -> Iterator[int]:
     rng = _rng(seed, "price")
     for _ in range(count):
@@ -290,6 +305,7 @@ def settings(version: str, store_name: str) -> TableRows:
         ("config", "config_telephone", "555-0100", 0),
         ("config", "config_meta_title", store_name, 0),
         ("config", "config_currency", "USD", 0),
+        ("config", "config_logo", LOGO_IMAGE, 0),
         ("config", "config_maintenance", "0", 0),
         ("config", "config_stock_checkout", "0", 0),
         ("config", "config_error_display", "1", 0),

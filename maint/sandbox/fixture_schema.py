@@ -125,6 +125,11 @@ _V30_COLUMNS: dict[str, tuple[tuple[Column, ...], tuple[str, ...]]] = {
     "customer_group": ((
         _id("customer_group_id"), _c("approval", "int(1)"), _c("sort_order", "int(3)"),
     ), ("customer_group_id",)),
+    "currency": ((
+        _id("currency_id"), _c("title", "varchar(32)"), _c("code", "varchar(3)"), _c("symbol_left", "varchar(12)"),
+        _c("symbol_right", "varchar(12)"), _c("decimal_place", "char(1)"), _c("value", "double(15,8)"),
+        _c("status", "tinyint(1)"), _c("date_modified", "datetime"),
+    ), ("currency_id",)),
     "customer_group_description": ((
         _c("customer_group_id", "int(11)"), _c("language_id", "int(11)"), _c("name", "varchar(32)"),
         _c("description", "text"),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from maint.tasks import add_store, check, doctor, health, info
+from maint.tasks import add_store, check, doctor, flyer, health, info
 from maint.tasks import cli_compat as _cli_compat  # noqa: F401  (patches invoke's parser: optional STORE)
 from maint.tasks import hours as hours_tasks
 from maint.tasks import init as init_tasks
+from maint.tasks import mail as mail_tasks
 from maint.tasks import mirror as mirror_tasks
 from maint.tasks import prices as price_tasks
 from maint.tasks import restore as restore_tasks
@@ -29,6 +30,8 @@ for _task in (
     price_tasks.groups,
     price_tasks.undo,
     health.health,
+    flyer.flyer,
+    mail_tasks.mail,
     hours_tasks.hours,
     hours_tasks.log,
     hours_tasks.account,
