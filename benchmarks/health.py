@@ -28,7 +28,12 @@ from maint.health.playbook import load_checks  # noqa: E402
 from maint.health.runner import StoreJob, run_health  # noqa: E402
 
 PLAYBOOK = Path(__file__).resolve().parents[1] / "maint" / "playbooks" / "health.yaml"
-PAGE = '<!DOCTYPE html><html><head><title>{title}</title></head><body><div id="content">{body}</div></body></html>'
+# A storefront as health recognises one: title, header, cart link.
+PAGE = (
+    '<!DOCTYPE html><html><head><title>{title}</title></head><body><header><div id="logo">Bench</div>'
+    '<div id="cart"><a href="index.php?route=checkout/cart">Cart</a></div></header>'
+    '<div id="content">{body}</div></body></html>'
+)
 CARD = '<div class="product-thumb"><h4><a href="{base}index.php?route=product/product&amp;product_id={id}">Camera {id}</a></h4><p class="price">$10.00</p></div>'
 
 

@@ -8,7 +8,10 @@ machine (~/.ssh/config, known_hosts, an agent's keys, FABRIC_* variables) can ch
 
 from __future__ import annotations
 
+import email.message
 import os
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -110,3 +113,73 @@ def assert_envelope(envelope_schema: dict):
         return data
 
     return check
+class SmtpServer:
+    """A running tests/smtp_capture.py: its port, and the messages it accepted so far."""
+
+    def __init__(self, port: int, out: Path, process: subprocess.Popen[bytes]) -> None:
+        self.host, self.port, self.out, self.process = "127.0.0.1", port, out, process
+
+    def messages(self) -> list[email.message.EmailMessage]:
+        """Every accepted message, in arrival order, parsed."""
+        import email
+        import email.policy
+
+        return [
+            email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+            for p in sorted(self.out.glob("*.eml"))
+        ]
+
+    def recipients(self) -> list[str]:
+        """The envelope recipients of every accepted message, in arrival order."""
+        import json
+
+        return [to for p in sorted(self.out.glob("*.json")) for to in json.loads(p.read_text())["to"]]
+
+    def config(self, **extra: object) -> dict[str, object]:
+        """A `maint.smtp` mapping pointing at this server."""
+        return {"host": self.host, "port": self.port, "from": "agency@example.test", **extra}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., SmtpServer]]:
+    """Start real SMTP servers (aiosmtpd, own process, 127.0.0.1) capturing messages to files.
+
+        server = smtp_server()                      # accepts everything
+        server = smtp_server(refuse=["bad"], drop_at=3, auth="user:secret")
+        server.messages(), server.recipients(), server.config()
+
+    Every server started by a test is stopped after it, by its PID."""
+    from maint.sandbox.ports import free_port
+
+    started: list[SmtpServer] = []
+
+    def start(*, refuse: list[str] = (), defer: list[str] = (), drop_at: int = 0, auth: str = "") -> SmtpServer:  # type: ignore[assignment]
+        import sys
+        import time
+
+        out = tmp_path_factory.mktemp("smtp")
+        port = free_port()
+        argv = [sys.executable, str(PROJECT_DIR / "tests" / "smtp_capture.py"), "--port", str(port), "--out", str(out)]
+        argv += [a for s in refuse for a in ("--refuse", s)] + [a for s in defer for a in ("--defer", s)]
+        argv += ["--drop-at", str(drop_at)] + (["--auth", auth] if auth else [])
+        server = SmtpServer(port, out, subprocess.Popen(argv))
+        started.append(server)
+        deadline = time.monotonic() + 15
+        while not (out / "ready").exists():
+            if server.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the test SMTP server did not start (exit {server.process.poll()})")
+            time.sleep(0.02)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

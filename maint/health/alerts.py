@@ -15,7 +15,9 @@ from typing import Any
 
 import requests
 
+from maint.errors import MaintError
 from maint.health.history import Transition
+from maint.mail.smtp import open_smtp, settings_from_config
 
 LEVEL_NAMES = {
     1: "level 1 (site down / can't order / security)",
@@ -56,15 +58,11 @@ def build_email(smtp: Mapping[str, Any], transitions: list[Transition]) -> Email
 
 
 def send_email(smtp: Mapping[str, Any], transitions: list[Transition]) -> None:
-    host, port = str(smtp.get("host") or "localhost"), int(smtp.get("port") or 25)
-    timeout = float(smtp.get("timeout") or 10)
-    client_class = smtplib.SMTP_SSL if smtp.get("ssl") else smtplib.SMTP
-    with client_class(host, port, timeout=timeout) as client:
-        if smtp.get("starttls"):
-            client.starttls()
-        if smtp.get("user"):
-            client.login(str(smtp["user"]), str(smtp.get("password") or ""))
+    client = open_smtp(settings_from_config(smtp))
+    try:
         client.send_message(build_email(smtp, transitions))
+    finally:
+        client.quit()
 
 
 def webhook_payload(transitions: list[Transition]) -> dict[str, Any]:
@@ -88,6 +86,8 @@ def deliver(transitions: list[Transition], smtp: Mapping[str, Any], webhook: str
     if smtp and smtp.get("to"):
         try:
             send_email(smtp, transitions)
+        except MaintError as exc:  # open_smtp's message names host, port and the server's answer, never the password
+            problems.append(f"alert e-mail failed: {exc.message}")
         except (OSError, smtplib.SMTPException) as exc:
             problems.append(
                 f"alert e-mail via {smtp.get('host')}:{smtp.get('port') or 25} failed: {type(exc).__name__}"

@@ -57,4 +57,5 @@ def grade(store: str, spec: CheckSpec, obs: Observation, seconds: float = 0.0) -
         crit=spec.crit,
         seconds=seconds,
         bad_when=spec.bad_when,
+        planned=obs.planned,
     )

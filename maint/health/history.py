@@ -30,6 +30,11 @@ CREATE TABLE IF NOT EXISTS current (
 CREATE TABLE IF NOT EXISTS memo (
     store TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (store, key));
 """
+# Columns added after the first release: (table, column, type), added to older files on open.
+ADDED_COLUMNS = (
+    ("results", "cause", "TEXT NOT NULL DEFAULT ''"),
+    ("current", "cause", "TEXT NOT NULL DEFAULT ''"),
+)
 DURATION_RE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 # A run counts as "available" unless one of these failed: customers could not open the shop or order.
 AVAILABILITY_CHECKS = ("home", "cart", "checkout")
@@ -81,11 +86,16 @@ def same_class(a: State | None, b: State) -> bool:
 def detect_transitions(
     previous: dict[tuple[str, str], State], results: Iterable[CheckResult], at: float
 ) -> list[Transition]:
-    """Changes worth an alert: a new state (a first sighting counts only when unhealthy) or a recovery."""
+    """Changes worth an alert: a new state (a first sighting counts only when unhealthy) or a recovery.
+
+    One cause, one alert: a result explained by a check it depends on (``cause``) raises none, and
+    leaves the check's current state as it was before (see History.record), so it recovers silently
+    with its cause, and a standing problem it had before is not news again afterwards.
+    """
     return [
         Transition(r.store, r.check, previous.get((r.store, r.check)), r.state, r.level, r.evidence, at)
         for r in results
-        if not same_class(previous.get((r.store, r.check)), r.state)
+        if not r.cause and not same_class(previous.get((r.store, r.check)), r.state)
     ]
 
 
@@ -96,6 +106,9 @@ class History:
         self.path = path
         self.db = sqlite3.connect(path, timeout=30)
         self.db.executescript(SCHEMA)
+        for name, column, kind in ADDED_COLUMNS:
+            if column not in {row[1] for row in self.db.execute(f"PRAGMA table_info({name})")}:
+                self.db.execute(f"ALTER TABLE {name} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self.db.close()
@@ -127,7 +140,8 @@ class History:
         changed = {(t.store, t.check) for t in changes}
         with self._transaction() as db:
             db.executemany(
-                "INSERT INTO results (run_at, store, check_id, state, level, value, evidence) VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO results (run_at, store, check_id, state, level, value, evidence, cause) "
+                "VALUES (?,?,?,?,?,?,?,?)",
                 [
                     (
                         at,
@@ -137,18 +151,21 @@ class History:
                         r.level,
                         None if r.value is None else str(r.value),
                         r.evidence,
+                        r.cause,
                     )
                     for r in results
                 ],
             )
             # "since" moves only when the state class changed, so it says how long a state has lasted.
+            # An explained result (a cause) leaves the current state alone: the check is judged
+            # against what it was before its cause failed.
             db.executemany(
                 "INSERT OR REPLACE INTO current (store, check_id, state, level, since) VALUES (?, ?, ?, ?, "
                 "COALESCE((SELECT since FROM current WHERE store = ? AND check_id = ?), ?))",
                 [
                     (r.store, r.check, r.state.value, r.level, r.store, r.check, at)
                     for r in results
-                    if (r.store, r.check) not in changed
+                    if (r.store, r.check) not in changed and not r.cause
                 ],
             )
             db.executemany(
@@ -192,8 +209,11 @@ class History:
         """Share of runs in which customers could reach the shop and order, and per check the share
         of healthy results. (A known advisory is urgent, but it is not downtime.)"""
         marks = ",".join("?" * len(AVAILABILITY_CHECKS))
+        # A page check explained by another failure (UNKNOWN with a cause: the database was down)
+        # was down for customers too; one in planned maintenance (OK with a cause) was not.
         runs, down = self.db.execute(
-            "SELECT COUNT(DISTINCT run_at), COUNT(DISTINCT CASE WHEN state = 'CRITICAL' "
+            "SELECT COUNT(DISTINCT run_at), COUNT(DISTINCT CASE WHEN (state = 'CRITICAL' OR "
+            "(state = 'UNKNOWN' AND cause != '')) "
             f"AND check_id IN ({marks}) THEN run_at END) FROM results WHERE store = ? AND run_at >= ?",  # noqa: S608
             (*AVAILABILITY_CHECKS, store, since),
         ).fetchone()

@@ -47,6 +47,9 @@ class CheckSpec:
     timeout: float = 10.0
     enabled: bool = True
     params: Mapping[str, Any] = field(default_factory=dict)
+    # Checks this one relies on (health.yaml `depends`): when one of them failed, this check's own
+    # failure is shown UNKNOWN with that cause and raises no alert (Nagios service dependencies).
+    depends: tuple[str, ...] = ()
 
     @property
     def warn_level(self) -> int:
@@ -62,6 +65,9 @@ class Observation:
     evidence: str = ""
     # A probe that recognised a failure (DB error page, fatal) says so; None lets thresholds decide.
     state: State | None = None
+    # Set by the maintenance probe while maint itself holds the store in maintenance (who, why, until):
+    # the checks that depend on it are then "planned maintenance", not an outage.
+    planned: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,15 @@ class CheckResult:
     crit: float | None = None
     seconds: float = 0.0
     bad_when: str = "above"  # the spec's direction, for perfdata ranges
+    # The failed (or planned-maintenance) check this result is explained by: it raises no alert itself.
+    cause: str = ""
+    # The planned-maintenance note (who, why, until) when the cause is maint's own maintenance.
+    planned: str = ""
+
+    @property
+    def blocks_dependents(self) -> bool:
+        """Whether checks that depend on this one are explained by it rather than failing on their own."""
+        return self.state is State.CRITICAL or bool(self.cause) or bool(self.planned)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +103,8 @@ class CheckResult:
             "uom": self.uom,
             "evidence": self.evidence,
             "seconds": round(self.seconds, 3),
+            "cause": self.cause or None,
+            "planned": self.planned or None,
         }
 
 

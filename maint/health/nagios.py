@@ -57,8 +57,16 @@ def status_line(results: list[CheckResult]) -> str:
     )
     if len(bad) > MAX_DETAILS:
         details += f"; +{len(bad) - MAX_DETAILS} more"
+    # A store in maint's own planned maintenance is OK, as a scheduled downtime is; the note says why.
+    notes = "; ".join(
+        " ".join(f"{r.store} in {r.planned}".split()).replace("|", "/")
+        for r in results
+        if r.planned and not r.cause
+    )
     perf = " ".join(p for p in (perfdata(r) for r in results) if p)
     text = f"HEALTH {state.value if state is not State.SKIPPED else 'OK'} - {summary or 'no checks'}"
     if details:
         text += f": {details}"
+    if notes:
+        text += f"{';' if details else ':'} note: {notes}"
     return f"{text} | {perf}" if perf else text

@@ -19,6 +19,11 @@ DB_ERROR_RE = re.compile(
 )
 FATAL_RE = re.compile(
     r"(?:<b>)?(?:PHP )?(Fatal error|Parse error|Fatal Error)(?:</b>)?:|Uncaught [A-Za-z\\]+:"
+    # OpenCart 4.0's exception handler: "<b>syntax error, …</b>: in <b>/…/home.php</b> on line <b>1</b>"
+    r"|<b>[^<]{1,400}</b>: in <b>[^<]+</b> on line <b>\d+</b>"
+    # 4.1's: "Error: message", "File: …", "Line: N" on lines of their own
+    r"|^Error: [^\n]{1,400}\nFile: [^\n]+\nLine: \d+",
+    re.MULTILINE,
 )
 # A PHP notice as PHP itself or OpenCart's error handler prints it: "<b>Warning</b>: msg in <b>file</b> on line <b>n</b>".
 # Requiring "in FILE on line N" keeps OpenCart's own alert texts ("Warning: You must agree…") out.
@@ -75,6 +80,33 @@ def classify_page(status: int, headers: Mapping[str, str], body: str) -> PageVer
     if not body.strip():
         return PageVerdict("blank", f"HTTP {status} with a blank page")
     return PageVerdict("ok", f"HTTP {status}", title)
+
+
+def storefront_missing(html: str) -> list[str]:
+    """What a working storefront page has and this page lacks: title, header, cart (empty: a storefront).
+
+    A controller that dies on a parse error still answers HTTP 200 (4.0.2.3 with only the error,
+    3.0.3.8 with its deprecation notices and nothing else), so the page itself must be recognised.
+    A header or product links will do (an empty catalogue is the product check's finding, and a
+    theme may drop the header element).
+    """
+    soup = BeautifulSoup(html, "html.parser")
+    missing = []
+    if not page_title(html):
+        missing.append("title")
+    if soup.find("header") is None and not soup.select_one("#logo, #top, #menu") and not product_ids(html):
+        missing.append("header or product links")
+    has_cart = soup.select_one("#cart, #header-cart") is not None or any(
+        "checkout/cart" in str(a["href"]) for a in soup.find_all("a", href=True)
+    )
+    if not has_cart:
+        missing.append("cart link")
+    return missing
+
+
+def excerpt(html: str, limit: int = 160) -> str:
+    """The start of the page's visible text, on one line."""
+    return _text_excerpt(html, 0, limit) or "(no visible text)"
 
 
 def notices(body: str) -> list[str]:
@@ -181,3 +213,26 @@ def cart_has_product(html: str, product_id: int, name: str = "") -> bool:
         return True
     content = soup.find(id="content") or soup
     return bool(name) and name in content.get_text(" ")
+
+
+def _product_form(html: str) -> BeautifulSoup:
+    """The add-to-cart part of a product page: 3.0's div#product, 4.x's form#form-product."""
+    soup = BeautifulSoup(html, "html.parser")
+    return soup.find(id="form-product") or soup.find(id="product") or soup  # type: ignore[return-value]
+
+
+def required_options(html: str) -> int:
+    """Required options a product page asks for (OpenCart marks their group with class "required")."""
+    return len(_product_form(html).select(".required"))
+
+
+def out_of_stock(html: str) -> bool:
+    """Whether a product page says the product is out of stock (its stock text, in English)."""
+    return re.search(r"Availability:\s*(?:</[^>]+>\s*)*Out Of Stock", html, re.IGNORECASE) is not None
+
+
+def quantity_field(html: str) -> int:
+    """The quantity a product page pre-fills: the product's minimum (1 when absent)."""
+    field = _product_form(html).find("input", attrs={"name": "quantity"})
+    raw = str(field.get("value") or "") if field is not None else ""
+    return int(raw) if raw.isdigit() and int(raw) > 0 else 1

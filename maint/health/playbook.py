@@ -19,6 +19,10 @@ A store narrows or loosens checks in its inventory entry::
         disable: [tls]
         home: {warn: 3, crit: 8}
         search: {params: {term: chair}}
+        checkout: {product: 40}   # the product the cart and checkout checks buy
+
+Dependencies are data too: ``depends: [home]`` makes a failure of this check, when ``home``
+failed as well, show as UNKNOWN caused by home and raise no alert (maint/health/dependencies.py).
 """
 
 from __future__ import annotations
@@ -31,19 +35,23 @@ from types import MappingProxyType
 from typing import Any
 
 from maint.errors import ConfigError, PlaybookError
+from maint.health.dependencies import find_cycle
 from maint.health.model import CheckSpec
 from maint.playbook_files import read_playbook
 
 # Every probe the runner knows; the playbook may only name these.
 PROBES = frozenset(
     {
-        "home", "page_notices", "product", "search", "cart", "checkout", "admin_login", "tls",
+        "reachable", "host", "home", "page_notices", "product", "search", "cart", "checkout", "admin_login", "tls",
         "maintenance", "install_dir", "php_fatals", "disk_free", "db", "error_display",
         "ocmod_disabled", "versions_changed", "advisories", "mirror_age",
     }
 )  # fmt: skip
-ENTRY_KEYS = {"probe", "title", "level", "warn", "crit", "bad_when", "uom", "timeout", "enabled", "params"}
-OVERRIDE_KEYS = ENTRY_KEYS - {"probe", "title", "uom", "bad_when"}
+ENTRY_KEYS = {
+    "probe", "title", "level", "warn", "crit", "bad_when", "uom", "timeout", "enabled", "params", "depends",
+}  # fmt: skip
+# `product` is short for params.product_id (options: {health: {checkout: {product: 40}}}).
+OVERRIDE_KEYS = ENTRY_KEYS - {"probe", "title", "uom", "bad_when", "depends"} | {"product"}
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 NAGIOS_UOMS = {"", "s", "ms", "us", "%", "B", "KB", "MB", "GB", "TB", "c"}
 
@@ -117,6 +125,9 @@ def parse_entry(check_id: str, raw: Any, where: str, default_timeout: float) -> 
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
         raise entry.fail("enabled", "must be true or false")
+    depends = data.get("depends") or []
+    if not isinstance(depends, list | tuple) or not all(isinstance(d, str) for d in depends):
+        raise entry.fail("depends", "must be a list of check ids")
     return CheckSpec(
         id=str(check_id),
         probe=str(probe),
@@ -129,7 +140,19 @@ def parse_entry(check_id: str, raw: Any, where: str, default_timeout: float) -> 
         timeout=entry.number(data, "timeout", positive=True) or default_timeout,
         enabled=enabled,
         params=entry.params(data) or MappingProxyType({}),
+        depends=tuple(depends),
     )
+
+
+def _check_depends(file: Path, specs: list[CheckSpec]) -> None:
+    ids = {s.id for s in specs}
+    for spec in specs:
+        for parent in spec.depends:
+            if parent not in ids:
+                raise PlaybookError(f"{file}: checks.{spec.id}.depends: unknown check {parent!r}")
+    cycle = find_cycle({s.id: s.depends for s in specs})
+    if cycle:
+        raise PlaybookError(f"{file}: checks: dependency cycle {' -> '.join(cycle)}")
 
 
 def _check_order(entry: _Entry, warn: float | None, crit: float | None, bad_when: str) -> None:
@@ -152,10 +175,12 @@ def load_checks(file: Path) -> list[CheckSpec]:
     checks = data.get("checks")
     if not isinstance(checks, Mapping) or not checks:
         raise PlaybookError(f"{file}: checks: missing or not a mapping of check id to entry")
-    return [
+    specs = [
         parse_entry(str(cid), raw, f"{file}: checks.{cid}", default_timeout or 10.0)
         for cid, raw in checks.items()
     ]
+    _check_depends(file, specs)
+    return specs
 
 
 def apply_overrides(store: str, specs: list[CheckSpec], overrides: Any) -> list[CheckSpec]:
@@ -198,8 +223,15 @@ def _override(spec: CheckSpec, entry: _Entry, raw: Any) -> CheckSpec:
         if not isinstance(data["enabled"], bool):
             raise entry.fail("enabled", "must be true or false")
         changes["enabled"] = data["enabled"]
-    params = entry.params(data)
-    if params is not None:
+    params = dict(entry.params(data) or {})
+    if "product" in data:
+        product = data["product"]
+        if isinstance(product, bool) or not isinstance(product, int) or product < 1:
+            raise entry.fail("product", f"must be a product_id (a whole number above 0), not {product!r}")
+        if "product_id" not in spec.params:
+            raise entry.fail("product", "this check adds no product (use it on cart or checkout)")
+        params["product_id"] = product
+    if params:
         changes["params"] = MappingProxyType({**spec.params, **params})
     merged = replace(spec, **changes)
     _check_order(entry, merged.warn, merged.crit, merged.bad_when)

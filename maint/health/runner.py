@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from maint.config import StoreConfig
+from maint.health.dependencies import apply_dependencies
 from maint.health.grading import grade
 from maint.health.local import probe_mirror_age, probe_tls
 from maint.health.model import CheckResult, CheckSpec, Observation, State
 from maint.health.remote import REMOTE_PROBES, run_remote_checks
-from maint.health.web import WEB_PROBES, run_web_checks
+from maint.health.web import WEB_PROBES, Purchase, purchase_product, run_web_checks
 
 SLACK = 5.0  # seconds on top of a unit's timeouts (retry waits, thread start, grading)
 UnitOutput = tuple[list[CheckResult], dict[str, Any]]
@@ -62,6 +63,11 @@ def units_for(job: StoreJob, *, attempts: int = 3) -> list[Unit]:
     web = [s for s in specs if s.probe in WEB_PROBES]
     host = [s for s in specs if s.probe in REMOTE_PROBES]
     units: list[Unit] = []
+    # The cart check buys a product the database says a customer can buy: the host unit answers
+    # this future right after its first query, while the web unit walks home, product and search.
+    wants = bool(host) and any(s.probe == "cart" for s in web) and not purchase_product(web)
+    purchase: Future[Purchase | None] | None = Future() if wants else None
+    wait = cfg.connect_timeout + sum(s.timeout for s in host if s.probe in ("host", "db")) + SLACK
     if web:
         maintenance = next((s for s in job.specs if s.probe == "maintenance"), None)
         expected = bool(maintenance and maintenance.params.get("expected"))
@@ -69,7 +75,7 @@ def units_for(job: StoreJob, *, attempts: int = 3) -> list[Unit]:
             Unit(
                 cfg.store,
                 web,
-                sum(s.timeout for s in web) + SLACK,
+                sum(s.timeout for s in web) + SLACK + (wait if purchase else 0.0),
                 lambda: (
                     run_web_checks(
                         cfg.store,
@@ -78,6 +84,8 @@ def units_for(job: StoreJob, *, attempts: int = 3) -> list[Unit]:
                         admin_dir=cfg.admin_dir,
                         maintenance_expected=expected,
                         attempts=attempts,
+                        purchase=purchase,
+                        purchase_wait=wait,
                     ),
                     {},
                 ),
@@ -85,7 +93,7 @@ def units_for(job: StoreJob, *, attempts: int = 3) -> list[Unit]:
         )
     if host:
         budget = cfg.connect_timeout + sum(s.timeout for s in host) + 2 * SLACK
-        units.append(Unit(cfg.store, host, budget, lambda: run_remote_checks(cfg, host, job.memos)))
+        units.append(Unit(cfg.store, host, budget, lambda: run_remote_checks(cfg, host, job.memos, purchase)))
     for spec in specs:
         if spec.probe == "tls":
             cafile = str(spec.params.get("cafile") or "") or None  # a private CA, for stores behind one
@@ -147,4 +155,7 @@ def run_health(
         pool.shutdown(wait=False, cancel_futures=True)
     index = {(job.cfg.store, s.id): n for n, (job, s) in enumerate((j, s) for j in jobs for s in j.specs)}
     results.sort(key=lambda r: index.get((r.store, r.check), len(index)))
-    return RunOutcome(results, memos, time.monotonic() - began)
+    explained = []
+    for job in jobs:
+        explained += apply_dependencies(job.specs, [r for r in results if r.store == job.cfg.store])
+    return RunOutcome(explained, memos, time.monotonic() - began)

@@ -5,8 +5,11 @@ Everything is planned first as text (what would be written where), so ``--dry-ru
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,12 +17,17 @@ from maint.errors import InputError, RemoteCommandError
 
 UNIT = "maint-health"
 CRON_MARK = "# maint health (managed by `fab health --install-schedule`)"
+ENV_FILE = "health.env"  # under <config_home>/maint/
+SECRET_RE = re.compile(r"PASSWORD|SECRET|TOKEN|WEBHOOK", re.IGNORECASE)
+ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 @dataclass(frozen=True)
 class ScheduleFile:
     path: Path | None  # None: the user's crontab
     content: str
+    mode: int = 0o644
+    secret: bool = False  # shown with values masked
 
 
 @dataclass(frozen=True)
@@ -28,15 +36,59 @@ class SchedulePlan:
     every: int
     files: tuple[ScheduleFile, ...]
     activate: tuple[tuple[str, ...], ...]  # commands run after writing
+    notes: tuple[str, ...] = ()
 
     def describe(self) -> str:
         lines = [f"Run `{UNIT}` every {self.every} min using {self.using}:"]
         for f in self.files:
-            lines.append(f"--- {f.path or 'crontab (current user)'}")
-            lines.append(f.content.rstrip("\n"))
+            lines.append(f"--- {f.path or 'crontab (current user)'}{f' (mode {f.mode:o})' if f.path else ''}")
+            lines.append((mask(f.content) if f.secret else f.content).rstrip("\n"))
         for cmd in self.activate:
             lines.append("$ " + shlex.join(cmd))
+        lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def mask(env_text: str) -> str:
+    """An environment file as it may be shown: values of secret-looking names replaced."""
+    return "\n".join(
+        f"{line.split('=', 1)[0]}=***" if "=" in line and SECRET_RE.search(line.split("=", 1)[0]) else line
+        for line in env_text.splitlines()
+    )
+
+
+def environment_file(settings: Mapping[str, str]) -> str:
+    """The settings the schedule runs with, as ``NAME='value'`` lines both ``sh`` (cron) and systemd's
+    EnvironmentFile read alike; values with a quote or a line break can't be written so, and are refused."""
+    lines = ["# written by `fab health --install-schedule`: the settings the schedule was made with"]
+    for name, value in sorted(settings.items()):
+        if not ENV_NAME_RE.match(name):
+            raise InputError(f"environment variable {name!r}: not a plain name", column=name)
+        if "'" in value or "\n" in value or "\\" in value:
+            raise InputError(
+                f"{name}: a value with a quote, backslash or line break can't go into the schedule's "
+                "environment file; use a path without them",
+                column=name,
+            )
+        lines.append(f"{name}='{value}'")
+    return "\n".join(lines) + "\n"
+
+
+def carried_environment(resolved: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """What the scheduled run needs to see what this one sees: the resolved inventory, state folder,
+    SSH config and known_hosts, and every other FABRIC_MAINT_* variable set in this shell."""
+    carried = {k: v for k, v in environ.items() if k.startswith("FABRIC_MAINT_")}
+    carried.update({k: v for k, v in resolved.items() if v})
+    return carried
+
+
+def lingering_note(user: str, linger_dir: Path = Path("/var/lib/systemd/linger")) -> str:
+    if (linger_dir / user).exists():
+        return f"lingering is on for {user}: the timer also runs while you are logged out"
+    return (
+        "a systemd user timer runs only while you are logged in; to run it while logged out, "
+        f"enable lingering: loginctl enable-linger {user}"
+    )
 
 
 def cron_spec(every: int) -> str:
@@ -52,20 +104,38 @@ def cron_spec(every: int) -> str:
 
 
 def plan_schedule(
-    using: str, every: int, command: list[str], workdir: Path, config_home: Path
+    using: str,
+    every: int,
+    command: list[str],
+    workdir: Path,
+    config_home: Path,
+    environment: Mapping[str, str] | None = None,
+    *,
+    user: str = "",
 ) -> SchedulePlan:
-    """What to write for ``command`` (run in ``workdir``) every ``every`` minutes."""
+    """What to write for ``command`` (run in ``workdir``, with ``environment``) every ``every`` minutes.
+
+    The environment goes into ``<config_home>/maint/health.env`` (mode 0600: it may hold an SMTP
+    password), which cron sources and systemd reads as its EnvironmentFile.
+    """
     if every < 1 or every > 1440:
         raise InputError(f"--every {every}: give minutes between 1 and 1440", column="--every")
     run = shlex.join(command)
+    env = dict(environment or {})
+    env_path = config_home / "maint" / ENV_FILE
+    env_files = (ScheduleFile(env_path, environment_file(env), 0o600, secret=True),) if env else ()
+    carried = [f"the schedule runs with {', '.join(sorted(env))} as set now (in {env_path})"] if env else []
     if using == "cron":
-        line = f"{cron_spec(every)} cd {shlex.quote(str(workdir))} && {run} >/dev/null 2>&1 {CRON_MARK}\n"
-        return SchedulePlan("cron", every, (ScheduleFile(None, line),), ())
+        source = f"set -a && . {shlex.quote(str(env_path))} && set +a && " if env else ""
+        line = f"{cron_spec(every)} cd {shlex.quote(str(workdir))} && {source}{run} >/dev/null 2>&1 {CRON_MARK}\n"
+        return SchedulePlan("cron", every, (*env_files, ScheduleFile(None, line)), (), tuple(carried))
     if using == "systemd":
         units = config_home / "systemd" / "user"
         service = (
             "[Unit]\nDescription=maint: health checks of client stores\n\n"
-            f"[Service]\nType=oneshot\nWorkingDirectory={workdir}\nExecStart={run}\n"
+            f"[Service]\nType=oneshot\nWorkingDirectory={workdir}\n"
+            + (f"EnvironmentFile={env_path}\n" if env else "")
+            + f"ExecStart={run}\n"
             # The exit code is the monitoring state (1/2/3 are findings, not a failed unit).
             "SuccessExitStatus=1 2 3\n"
         )
@@ -77,11 +147,16 @@ def plan_schedule(
         return SchedulePlan(
             "systemd",
             every,
-            (ScheduleFile(units / f"{UNIT}.service", service), ScheduleFile(units / f"{UNIT}.timer", timer)),
+            (
+                *env_files,
+                ScheduleFile(units / f"{UNIT}.service", service),
+                ScheduleFile(units / f"{UNIT}.timer", timer),
+            ),
             (
                 ("systemctl", "--user", "daemon-reload"),
                 ("systemctl", "--user", "enable", "--now", f"{UNIT}.timer"),
             ),
+            (*carried, lingering_note(user or os.environ.get("USER", "") or "$USER")),
         )
     raise InputError(f"--using {using!r}: choose systemd or cron", column="--using")
 
@@ -110,9 +185,13 @@ def install(plan: SchedulePlan, crontab: str = "crontab") -> list[str]:
                 raise RemoteCommandError(f"crontab - failed: {done.stderr.strip()}")
             notes.append("crontab entry installed")
         else:
-            f.path.parent.mkdir(parents=True, exist_ok=True)
-            f.path.write_text(f.content, encoding="utf-8")
-            notes.append(f"wrote {f.path}")
+            f.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Created with its final mode, so a secret is never readable by others, not even briefly.
+            fd = os.open(f.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, f.mode)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(f.content)
+            os.chmod(f.path, f.mode)
+            notes.append(f"wrote {f.path} (mode {f.mode:o})")
     for cmd in plan.activate:
         try:
             done = subprocess.run(list(cmd), capture_output=True, text=True, check=False, timeout=30)
@@ -121,4 +200,4 @@ def install(plan: SchedulePlan, crontab: str = "crontab") -> list[str]:
             continue
         if done.returncode != 0:
             notes.append(f"{shlex.join(cmd)} failed ({done.stderr.strip()[:200]}); run it in a user session")
-    return notes
+    return [*notes, *plan.notes]

@@ -9,6 +9,7 @@ and the schema and rows of the release in the database. Same arguments, same fil
 from __future__ import annotations
 
 import calendar
+import io
 import os
 import random
 import re
@@ -41,7 +42,7 @@ def release_mtime(version: str) -> int:
 _NAME = re.compile(r"^[A-Za-z0-9_]*$")
 _DIR_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Tables filled with LOAD DATA LOCAL INFILE; the rest are a handful of rows each.
-_BULK_TABLES = frozenset({"product", "product_description", "product_discount", "product_special", "product_code",
+_BULK_TABLES = frozenset({"product", "product_description", "product_to_store", "product_discount", "product_special", "product_code",
                           "customer", "order"})
 
 
@@ -183,19 +184,55 @@ def _write_file(path: Path, content: bytes, mtime: int) -> None:
     os.utime(path, (mtime, mtime))
 
 
+def _tiles() -> list[bytes]:
+    """Small real JPEGs (a coloured tile with a disc), so a flyer can draw the products' pictures."""
+    from PIL import Image, ImageDraw  # imported here: only the builder needs Pillow
+
+    tiles = []
+    for hue in range(0, 240, 30):
+        image = Image.new("RGB", (48, 48), (hue, 140, 240 - hue))
+        ImageDraw.Draw(image).ellipse((10, 10, 38, 38), fill=(255, 255, 255))
+        out = io.BytesIO()
+        image.save(out, format="JPEG", quality=60)
+        tiles.append(out.getvalue())
+    return tiles
+
+
 def _write_images(folder: Path, size: StoreSize, seed: int) -> None:
-    """image_files pseudo-JPEGs of image_bytes each: random bodies, so they neither compress nor dedupe."""
+    """image_files JPEGs of image_bytes each: a small real picture followed by random bytes after its end
+    marker (decoders stop there), so the files decode, yet neither compress nor dedupe. Sizes below a
+    picture's own get random bytes between JPEG markers only. Also the store's logo (config_logo)."""
     rng = random.Random(f"{seed}:images")
     head, tail = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", b"\xff\xd9"
-    body_len = max(size.image_bytes - len(head) - len(tail), 0)
+    tiles = _tiles()
     made: set[Path] = set()
     for pid in range(1, size.image_files + 1):
         path = folder.parent / data.product_image(pid)
         if path.parent not in made:
             path.parent.mkdir(parents=True, exist_ok=True)
             made.add(path.parent)
-        path.write_bytes((head + rng.randbytes(body_len) + tail)[: max(size.image_bytes, 0)])
+        tile = tiles[pid % len(tiles)]
+        if len(tile) <= size.image_bytes:
+            body = tile + rng.randbytes(size.image_bytes - len(tile))
+        else:
+            body_len = max(size.image_bytes - len(head) - len(tail), 0)
+            body = (head + rng.randbytes(body_len) + tail)[: max(size.image_bytes, 0)]
+        path.write_bytes(body)
         os.utime(path, (DATA_MTIME, DATA_MTIME))
+    logo = folder.parent / data.LOGO_IMAGE
+    logo.parent.mkdir(parents=True, exist_ok=True)
+    logo.write_bytes(_logo())
+    os.utime(logo, (DATA_MTIME, DATA_MTIME))
+
+
+def _logo() -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (240, 60), (11, 61, 92))
+    ImageDraw.Draw(image).text((16, 22), "FIXTURE STORE", fill=(255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -219,10 +256,13 @@ def table_rows(version: str, size: StoreSize, seed: int) -> Iterator[data.TableR
     yield data.settings(version, "Fixture Store")
     yield from data.customer_groups(size.customer_groups)
     yield data.languages(version)
+    yield data.currencies()
     yield from data.admin_users(version)
     yield from data.extensions(version)
     yield data.products(version, size.products, seed, size.image_files)
     yield data.product_descriptions(size.products, seed)
+    yield data.product_stores(size.products)
+    yield data.product_options(size.products, seed)
     yield data.discounts(version, size.products, seed, size.customer_groups)
     if version == "4.1.0.4":
         yield data.product_codes(size.products)

@@ -8,6 +8,7 @@ generator of tuples) so the builder can stream them into a TSV file for LOAD DAT
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import random
 from collections.abc import Iterable, Iterator
@@ -82,6 +83,21 @@ def product_image(product_id: int) -> str:
     return f"catalog/products/{product_id // 1000:03d}/p{product_id:06d}.jpg"
 
 
+LOGO_IMAGE = "catalog/logo.png"  # config_logo, under image/ as OpenCart keeps it
+
+
+def currencies() -> TableRows:
+    """The three currencies of OpenCart's sample data (USD the default, value 1)."""
+    return TableRows(
+        "currency",
+        ("currency_id", "title", "code", "symbol_left", "symbol_right", "decimal_place", "value", "status",
+         "date_modified"),
+        [(1, "Pound Sterling", "GBP", "£", "", "2", 0.61250001, 1, _stamp()),
+         (2, "US Dollar", "USD", "$", "", "2", 1.0, 1, _stamp()),
+         (3, "Euro", "EUR", "", "€", "2", 0.78460002, 1, _stamp())],
+    )
+
+
 def product_price_cents(seed: int, count: int) -> Iterator[int]:
     rng = _rng(seed, "price")
     for _ in range(count):
@@ -90,6 +106,19 @@ def product_price_cents(seed: int, count: int) -> Iterator[int]:
 
 # ------------------------------------------------------------------------------------------------
 # big tables (streamed)
+
+
+def home_first(seed: int, count: int) -> tuple[int, ...]:
+    """The ids of the first products the home page lists (by name, as its query sorts them)."""
+    first = heapq.nsmallest(2, ((name.lower(), pid) for pid, name in enumerate(product_names(seed, count), 1)))
+    return tuple(pid for _, pid in first)
+
+
+def stock_traps(seed: int, count: int) -> tuple[int | None, int | None]:
+    """(out of stock, required option): as in the stock sample data (product 49 has quantity 0,
+    42/30/35/47 have required options), the first products a customer sees can't simply be bought."""
+    first = home_first(seed, count)
+    return (first[0] if first else None, first[1] if len(first) > 1 else None)
 
 
 def products(version: str, count: int, seed: int, image_files: int) -> TableRows:
@@ -107,6 +136,8 @@ def products(version: str, count: int, seed: int, image_files: int) -> TableRows
     else:
         cols += ["viewed"]
 
+    empty = stock_traps(seed, count)[0]
+
     def rows() -> Iterator[tuple[object, ...]]:
         rng = _rng(seed, "product")
         for pid, cents in enumerate(product_price_cents(seed, count), start=1):
@@ -114,8 +145,9 @@ def products(version: str, count: int, seed: int, image_files: int) -> TableRows
             if has_codes:
                 row += [product_sku(pid, count), "", "", "", "", ""]
             image = product_image(pid) if pid <= image_files else ""
+            quantity = rng.randint(0, 500)
             row += [
-                "", rng.randint(0, 500), 7, image, rng.randint(0, 10), 1, _money(cents), 0, 9,
+                "", 0 if pid == empty else quantity, 7, image, rng.randint(0, 10), 1, _money(cents), 0, 9,
                 "2024-01-01", f"{rng.randint(1, 5000) / 1000:.8f}", 1, "0.00000000", "0.00000000", "0.00000000",
                 1, 1, 1, 0, 1, _stamp(), _stamp(),
             ]
@@ -123,6 +155,17 @@ def products(version: str, count: int, seed: int, image_files: int) -> TableRows
             yield tuple(row)
 
     return TableRows("product", tuple(cols), rows())
+
+
+def product_options(count: int, seed: int) -> TableRows:
+    """One required option (a select) on the product stock_traps() names."""
+    needs_option = stock_traps(seed, count)[1]
+    rows = [(1, needs_option, 5, "", 1)] if needs_option else []
+    return TableRows("product_option", ("product_option_id", "product_id", "option_id", "value", "required"), rows)
+
+
+def product_stores(count: int) -> TableRows:
+    return TableRows("product_to_store", ("product_id", "store_id"), ((pid, 0) for pid in range(1, count + 1)))
 
 
 def product_names(seed: int, count: int) -> Iterator[str]:
@@ -262,7 +305,9 @@ def settings(version: str, store_name: str) -> TableRows:
         ("config", "config_telephone", "555-0100", 0),
         ("config", "config_meta_title", store_name, 0),
         ("config", "config_currency", "USD", 0),
+        ("config", "config_logo", LOGO_IMAGE, 0),
         ("config", "config_maintenance", "0", 0),
+        ("config", "config_stock_checkout", "0", 0),
         ("config", "config_error_display", "1", 0),
         ("config", "config_error_log", "1", 0),
         ("config", "config_error_filename", "error.log", 0),

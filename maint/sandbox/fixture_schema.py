@@ -114,9 +114,22 @@ _V30_COLUMNS: dict[str, tuple[tuple[Column, ...], tuple[str, ...]]] = {
         _c("priority", "int(5)", 1), _c("price", "decimal(15,4)", "0.0000"),
         _c("date_start", "date", _DATE0), _c("date_end", "date", _DATE0),
     ), ("product_special_id",)),
+    # What a customer can buy (fab health's cart check): required options and the default store.
+    "product_option": ((
+        _id("product_option_id"), _c("product_id", "int(11)"), _c("option_id", "int(11)"), _c("value", "text"),
+        _c("required", "tinyint(1)"),
+    ), ("product_option_id",)),
+    "product_to_store": ((
+        _c("product_id", "int(11)"), _c("store_id", "int(11)", 0),
+    ), ("product_id", "store_id")),
     "customer_group": ((
         _id("customer_group_id"), _c("approval", "int(1)"), _c("sort_order", "int(3)"),
     ), ("customer_group_id",)),
+    "currency": ((
+        _id("currency_id"), _c("title", "varchar(32)"), _c("code", "varchar(3)"), _c("symbol_left", "varchar(12)"),
+        _c("symbol_right", "varchar(12)"), _c("decimal_place", "char(1)"), _c("value", "double(15,8)"),
+        _c("status", "tinyint(1)"), _c("date_modified", "datetime"),
+    ), ("currency_id",)),
     "customer_group_description": ((
         _c("customer_group_id", "int(11)"), _c("language_id", "int(11)"), _c("name", "varchar(32)"),
         _c("description", "text"),

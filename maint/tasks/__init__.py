@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from maint.tasks import add_store, check, cli_compat, doctor, health, info
+from maint.tasks import add_store, check, cli_compat, doctor, flyer, health, info
 from maint.tasks import hours as hours_tasks
 from maint.tasks import init as init_tasks
+from maint.tasks import mail as mail_tasks
 from maint.tasks import mirror as mirror_tasks
 from maint.tasks import prices as price_tasks
 from maint.tasks import restore as restore_tasks
@@ -28,6 +29,8 @@ for _task in (
     price_tasks.groups,
     price_tasks.undo,
     health.health,
+    flyer.flyer,
+    mail_tasks.mail,
     hours_tasks.hours,
     hours_tasks.log,
     hours_tasks.account,

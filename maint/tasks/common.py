@@ -235,9 +235,11 @@ def work_session(
     yes: bool = False,
     quiet: bool = False,
     dry_run: bool = False,
+    detail: list[str] | None = None,
 ) -> Iterator[list[str]]:
     """Guard the client's budget before, and record elapsed time in the ledger after, also on failure.
-    A dry run is recorded as such (outcome "dry run"): it costs the client no credits."""
+    A dry run is recorded as such (outcome "dry run"): it costs the client no credits.
+    `detail`: lines the task adds while it runs (e.g. the flyer's id), kept as the ledger entry's note."""
     from maint.billing import hooks  # imported here: the billing layer is optional for library users
 
     # The flag, or MAINT_OVER_BUDGET=1 / maint.over_budget for scripted runs.
@@ -277,6 +279,7 @@ def work_session(
             started=started,
             ended=datetime.now(UTC),
             outcome=outcome,
+            detail="; ".join(detail or []),
         )
 
 

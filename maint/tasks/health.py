@@ -33,12 +33,31 @@ def _maint_command() -> str:
     return found or str(Path(sys.executable).parent / "maint")
 
 
-def install_schedule_cmd(store, all_, every, using, dry_run):
-    """Write the systemd timer or crontab entry (or show it with --dry-run)."""
+def install_schedule_cmd(c, tc, store, all_, every, using, dry_run):
+    """Write the systemd timer or crontab entry (or show it with --dry-run).
+
+    The scheduled run must check the same inventory with the same state as this one: the resolved
+    settings and every FABRIC_MAINT_* variable go into an environment file, and a config file given
+    with -f is passed on.
+    """
     target = ["--all"] if all_ or not store else [store]
     config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    runtime = getattr(c.config, "_runtime_path", None)
+    config_file = ["-f", str(Path(runtime).resolve())] if runtime else []
+    s = tc.settings
+    resolved = {
+        "FABRIC_MAINT_INVENTORY": str(Path(s.inventory).expanduser().resolve()),
+        "FABRIC_MAINT_STATE_DIR": str(Path(s.state_dir).expanduser().resolve()),
+        "FABRIC_MAINT_SSH_CONFIG": str(Path(s.ssh_config).expanduser().resolve()) if s.ssh_config else "",
+        "FABRIC_MAINT_KNOWN_HOSTS": str(Path(s.known_hosts).expanduser().resolve()) if s.known_hosts else "",
+    }
     plan = schedule.plan_schedule(
-        using, every, [_maint_command(), "health", *target], Path.cwd(), config_home
+        using,
+        every,
+        [_maint_command(), *config_file, "health", *target],
+        Path.cwd(),
+        config_home,
+        schedule.carried_environment(resolved, os.environ),
     )
     print(plan.describe())
     if dry_run:
@@ -193,7 +212,7 @@ def health(
             raise UsageError("give a STORE or --all, not both")
         if store:
             tc.inventory.find_store(store)
-        install_schedule_cmd(store, all_, int(every), using, dry_run)
+        install_schedule_cmd(c, tc, store, all_, int(every), using, dry_run)
         return
     names = tc.targets(store, all_)
     if history:

@@ -136,17 +136,20 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
                         outcome.failure = f"the rehearsal failed, the live store was not touched: {exc.message}"
                 if not outcome.failure and not rehearse_only:
                     try:
-                        outcome.live = service.apply_live(conn, cfg, facts, prepared, mux,
+                        outcome.live = service.apply_live(conn, cfg, facts, prepared, mux, outcome.snapshot,
                                                           _step_printer("live", quiet or json))
                     except MaintError as exc:
                         outcome.live = getattr(exc, "result", None)
                         outcome.failure = exc.message
-                        if not quiet and not json:
+                        if getattr(exc, "rolled_back", False):  # rolled back inside the maintenance window
+                            outcome.rollback_steps, outcome.rolled_back = exc.rollback_steps, True
+                        elif not quiet and not json:
                             _say(f"  live: {exc.message}; rolling back to {outcome.snapshot}")
                         try:
-                            outcome.rollback_steps = service.rollback_to(conn, cfg, facts, outcome.snapshot, mux,
-                                                                         outcome.baseline_failing)
-                            outcome.rolled_back = True
+                            if not outcome.rolled_back:
+                                outcome.rollback_steps = service.rollback_to(conn, cfg, facts, outcome.snapshot, mux,
+                                                                             outcome.baseline_failing)
+                                outcome.rolled_back = True
                         except MaintError as again:
                             outcome.failure += (f"; THE ROLLBACK FAILED TOO ({again.message}): the store may be "
                                                 f"half-upgraded; put it back with: fab restore {store} --snapshot "

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,8 @@ class UpgradeStepError(MaintError):
     def __init__(self, message: str, result: ProcedureResult, *, store: str | None = None) -> None:
         super().__init__(message, store=store)
         self.result = result
+        self.rolled_back = False
+        self.rollback_steps: list[str] = []
 
 
 def protected_excludes(admin_dir: str, storage_rel: str | None, extra: Sequence[str] = ()) -> list[str]:
@@ -150,7 +153,10 @@ def clear_caches(target: Target) -> str:
 
 
 def run_procedure(target: Target, release: Release, from_version: str, excludes: Sequence[str], *,
-                  on_step: Callable[[Step], None] | None = None) -> ProcedureResult:
+                  on_step: Callable[[Step], None] | None = None,
+                  rollback: Callable[[], list[str]] | None = None) -> ProcedureResult:
+    """rollback: called inside the maintenance window when a step fails there (the live store's snapshot);
+    a failed verification (after the window) is rolled back by the caller."""
     result = ProcedureResult(target.label, from_version, release.version)
 
     def step(name: str, action: Callable[[], str]) -> str:
@@ -180,24 +186,43 @@ def run_procedure(target: Target, release: Release, from_version: str, excludes:
     result.steps.append(Step("storefront read", True, f"{len(products)} product pages' prices recorded{already}", 0.0))
 
     window = time.monotonic()
-    was_on = set_maintenance(target, True)
-    result.steps.append(Step("maintenance mode on", True, "customers see the maintenance page", 0.0))
-    step("copy release", lambda: _copy(target, release, excludes))
-    answers: list[Any] = []
-    step("database upgrade", lambda: _upgrade_db(target, release, answers))
-    step("data traps", lambda: "; ".join(traps.repair(target, state)) or "none for this pair")
-    if state.enabled_modifications:
-        step("modification refresh", lambda: refresh_modifications_30(target))
-    step("clear caches", lambda: clear_caches(target))
-    step("delete install/", lambda: (target.sh(f"rm -rf '{target.root}install'"), "install/ removed (its routes "
-                                     "have no authentication)")[1])
-    if not was_on:
-        set_maintenance(target, False)
-    result.window_seconds = time.monotonic() - window
-    result.steps.append(Step("maintenance mode off" if not was_on else "maintenance mode left on (it was on)",
-                             True, f"maintenance window {result.window_seconds:.1f}s", 0.0))
+    why = f"OpenCart {from_version} → {release.version}"
+    hold = target.maintenance(why) if target.maintenance is not None else _toggled_maintenance(target)
+    try:
+        with hold:
+            result.steps.append(Step("maintenance mode on", True, f"planned maintenance ({why}): customers see the "
+                                     "maintenance page, fab health raises no alert", 0.0))
+            try:
+                step("copy release", lambda: _copy(target, release, excludes))
+                answers: list[Any] = []
+                step("database upgrade", lambda: _upgrade_db(target, release, answers))
+                step("data traps", lambda: "; ".join(traps.repair(target, state)) or "none for this pair")
+                if state.enabled_modifications:
+                    step("modification refresh", lambda: refresh_modifications_30(target))
+                step("clear caches", lambda: clear_caches(target))
+                step("delete install/", lambda: (target.sh(f"rm -rf '{target.root}install'"),
+                                                 "install/ removed (its routes have no authentication)")[1])
+            except UpgradeStepError as exc:
+                if rollback is not None:  # still inside the window: customers never see the half-done store
+                    exc.rollback_steps = rollback()
+                    exc.rolled_back = True
+                raise
+    finally:
+        result.window_seconds = time.monotonic() - window
+    result.steps.append(Step("maintenance mode off", True, f"maintenance window {result.window_seconds:.1f}s", 0.0))
     step("verify", lambda: _verify(target, release, counts_before, prices_before, log_before, result))
     return result
+
+
+@contextmanager
+def _toggled_maintenance(target: Target) -> Iterator[None]:
+    """Maintenance mode on for the block and back as it was (a working copy: nobody to tell)."""
+    was_on = set_maintenance(target, True)
+    try:
+        yield
+    finally:
+        if not was_on:
+            set_maintenance(target, False)
 
 
 def _copy(target: Target, release: Release, excludes: Sequence[str]) -> str:

@@ -8,6 +8,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from maint.upgrade import traps
 from maint.upgrade.procedure import (
     ProcedureResult,
     Step,
+    UpgradeStepError,
     file_changes,
     protected_excludes,
     run_procedure,
@@ -193,35 +195,55 @@ def rehearse(cfg: StoreConfig, snapshot: str, prepared: Prepared,
 
 
 def apply_live(conn: Connection, cfg: StoreConfig, facts: StoreFacts, prepared: Prepared, mux: SshMux,
-               on_step: Callable[[Step], None] | None = None) -> ProcedureResult:
-    return run_procedure(live_target(conn, cfg, facts, mux), prepared.release, facts.version, prepared.excludes,
-                         on_step=on_step)
+               snapshot: str, on_step: Callable[[Step], None] | None = None) -> ProcedureResult:
+    """The procedure on the live store; a step failing inside the maintenance window is rolled back there
+    (UpgradeStepError.rolled_back), before customers see the store again."""
+    def rollback() -> list[str]:
+        return rollback_to(conn, cfg, facts, snapshot, mux, hold=False)
+
+    target = live_target(conn, cfg, facts, mux)
+    try:
+        return run_procedure(target, prepared.release, facts.version, prepared.excludes, on_step=on_step,
+                             rollback=rollback)
+    except UpgradeStepError as exc:
+        if exc.rolled_back:  # the window has ended: the store serves the snapshot's files and rows again
+            exc.rollback_steps += verify_rolled_back(target, snapshot, exc.result.baseline_failing)
+        raise
 
 
 def rollback_to(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot: str, mux: SshMux,
-                tolerate: Sequence[str] = ()) -> list[str]:
+                tolerate: Sequence[str] = (), *, hold: bool = True, task: str = "rollback") -> list[str]:
     """Files and database back from the snapshot (under the lock the caller holds), maintenance off, pages.
     `tolerate`: pages that already failed before the upgrade (they are reported, not held against it)."""
+    from maint.maintenance import planned_maintenance
     from maint.mirror.restore import apply_restore, prepare_restore
 
     path = mirror_of(cfg).snapshot(snapshot)
     man = manifest_io.read(path)
     plan = prepare_restore(conn, cfg, facts, path, man)
-    result = apply_restore(conn, cfg, facts, path, man, plan, lock=False)
-    steps = list(result.steps)
     target = live_target(conn, cfg, facts, mux)
+    hold_it = planned_maintenance(conn, cfg, facts.db, task=task, why=f"back to snapshot {snapshot}",
+                                  expected_minutes=15) if hold else nullcontext()
+    with hold_it:
+        result = apply_restore(conn, cfg, facts, path, man, plan, lock=False)
+        run(conn, f"rm -rf {quote(facts.root.rstrip('/') + '/install')}", check=False, store=cfg.store)
+    steps = list(result.steps)
+    if not hold:  # inside the caller's maintenance window: the pages are checked once it ends
+        return steps
     if set_maintenance(target, False):
         steps.append("maintenance mode was on in the snapshot: switched off")
-    run(conn, f"rm -rf {quote(facts.root.rstrip('/') + '/install')}", check=False, store=cfg.store)
+    return steps + verify_rolled_back(target, snapshot, tolerate)
+
+
+def verify_rolled_back(target: Target, snapshot: str, tolerate: Sequence[str] = ()) -> list[str]:
+    """The storefront after a rollback: the pages that worked before the upgrade work again."""
     with StorefrontReader(target) as reader:
         passed, found = check_pages(reader)
     problems, known = new_problems(found, set(tolerate))
-    steps += [f"as before the upgrade: {p}" for p in known]
     if problems:
         raise VerificationError(f"rolled back to {snapshot}, but the storefront still fails: {'; '.join(problems)}",
-                                store=cfg.store)
-    steps.append(f"verified after the rollback: {', '.join(passed)} work")
-    return steps
+                                store=target.store)
+    return [f"as before the upgrade: {p}" for p in known] + [f"verified after the rollback: {', '.join(passed)} work"]
 
 
 # -- the journal `fab rollback` reads ---------------------------------------------------------------------------------

@@ -35,6 +35,9 @@ class Target:
     shell_argv: Callable[[str], list[str]] = field(repr=False)  # command -> argv that runs it there
     rsync_dest: Callable[[str], str] = field(repr=False)  # absolute path there -> rsync destination
     rsync_rsh: Sequence[str] = ()  # ["-e", "ssh ..."] for a remote target
+    # why -> context holding the store in planned maintenance (the live store: maint.maintenance, so
+    # fab health reports it as planned); None: plain maintenance mode on and back (a working copy)
+    maintenance: Callable[[str], AbstractContextManager[Any]] | None = field(default=None, repr=False)
 
     def sh(self, command: str, *, check: bool = True, timeout: float = 600, stdin: bytes | None = None
            ) -> subprocess.CompletedProcess[str]:
@@ -63,8 +66,10 @@ class Target:
             yield conn
 
 
-def live_target(conn: Any, cfg: Any, facts: Any, mux: Any) -> Target:
-    """The live store: commands over the multiplexed SSH connection, SQL through the SSH tunnel."""
+def live_target(conn: Any, cfg: Any, facts: Any, mux: Any, task: str = "upgrade") -> Target:
+    """The live store: commands over the multiplexed SSH connection, SQL through the SSH tunnel, and
+    maintenance mode held as planned maintenance (who, why) so monitoring knows it is no outage."""
+    from maint.maintenance import planned_maintenance
     from maint.remote.sql import open_db
 
     def opener() -> AbstractContextManager[pymysql.connections.Connection]:
@@ -76,6 +81,7 @@ def live_target(conn: Any, cfg: Any, facts: Any, mux: Any) -> Target:
         paths={k: v for k, v in facts.catalog_config.items() if k.startswith("DIR_")},
         open_db=opener, shell_argv=lambda command: mux.argv(command),
         rsync_dest=lambda path: f"{cfg.host}:{path}", rsync_rsh=["-e", shlex.join(mux.ssh_args)],
+        maintenance=lambda why: planned_maintenance(conn, cfg, facts.db, task=task, why=why, expected_minutes=15),
     )
 
 

@@ -103,7 +103,7 @@ def test_all_ok_exits_zero_and_json_lists_results(context, monkeypatch, capsys) 
     assert data["exit_code"] == 0
     assert data["stores"][0]["checks"][0] == {
         "check": "home", "state": "OK", "level": None, "value": 0.25, "uom": "s",
-        "evidence": "home OK", "seconds": 0.0,
+        "evidence": "home OK", "seconds": 0.0, "cause": None, "planned": None,
     }  # fmt: skip
 
 
@@ -162,6 +162,26 @@ def test_install_schedule_systemd_writes_units(context, tmp_path, monkeypatch, c
     timer = tmp_path / "config" / "systemd" / "user" / "maint-health.timer"
     assert "OnUnitActiveSec=30min" in timer.read_text()
     assert "health shop1" in (timer.parent / "maint-health.service").read_text()
+
+
+def test_install_schedule_carries_inventory_state_ssh_settings_and_the_config_file(
+    context, tmp_path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("FABRIC_MAINT_SSH_CONFIG", str(tmp_path / "ssh_config"))
+    c = context(known_hosts=str(tmp_path / "known_hosts"))
+    c.config.set_runtime_path(str(tmp_path / "agency.yaml"))
+    health(c, install_schedule=True, every=15, using="cron", dry_run=True)
+    out = capsys.readouterr().out
+    for name, value in [
+        ("INVENTORY", tmp_path / "inventory"),
+        ("STATE_DIR", tmp_path / "state"),
+        ("SSH_CONFIG", tmp_path / "ssh_config"),
+        ("KNOWN_HOSTS", tmp_path / "known_hosts"),
+    ]:
+        assert f"FABRIC_MAINT_{name}='{value}'" in out
+    assert f"-f {tmp_path / 'agency.yaml'} health --all" in out
+    assert not (tmp_path / "config").exists()
 
 
 def _write_only(plan, crontab="crontab"):

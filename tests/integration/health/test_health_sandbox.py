@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
+import pytest
+
 from maint.health.history import History
 from maint.health.model import State
+from maint.sandbox.fixture_data import stock_traps
 
 PROJECT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(PROJECT / "tests" / "unit" / "health"))
 from health_sinks import webhook_sink  # noqa: E402
+
+
+def traps(sandbox, store: str) -> tuple[int | None, int | None]:
+    """(out-of-stock, needs-an-option) products of a sandbox store, as the stand-in builds them."""
+    s = sandbox.store(store)
+    db = sandbox.db_admin(s.db_name)
+    try:
+        with db.cursor() as cur:
+            cur.execute(f"SELECT COUNT(*) FROM `{s.prefix}product`")
+            count = cur.fetchone()[0]
+    finally:
+        db.close()
+    return stock_traps(sandbox.seed, count)
+
 
 PAGE_CHECKS = ("home", "product", "search", "cart", "checkout", "admin_login", "page_notices")
 PAGES = PROJECT / "fixtures" / "health" / "pages"
@@ -42,36 +60,39 @@ def test_30_with_php82_deprecations_is_caught_at_level_3(check) -> None:
     assert results["error_display"].state is State.CRITICAL and results["error_display"].level == 3
 
 
-def test_store_down_is_level_1_and_its_pages_unknown(check, sandbox) -> None:
+def test_store_down_is_level_1_on_reachable_and_its_pages_unknown(check, sandbox) -> None:
     sandbox.php_stop("s4")
     try:
-        results = check("s4", *PAGE_CHECKS, "db")
+        results = check("s4", "reachable", *PAGE_CHECKS, "db")
     finally:
         sandbox.php_start("s4")
-    assert results["home"].state is State.CRITICAL and results["home"].level == 1
-    assert "connection refused" in results["home"].evidence
-    assert results["product"].state is State.UNKNOWN
+    assert results["reachable"].state is State.CRITICAL and results["reachable"].level == 1
+    assert "connection refused" in results["reachable"].evidence
+    for name in PAGE_CHECKS:
+        assert results[name].state is State.UNKNOWN and results[name].cause == "reachable", name
     assert results["db"].state is State.OK  # the host and database are fine: only the web server is down
 
 
-def test_database_stopped_is_level_1_on_pages_and_db(check, sandbox) -> None:
+def test_database_stopped_is_level_1_on_db_and_explains_the_pages(check, sandbox) -> None:
     sandbox.mariadb.stop()
     try:
         s4 = check("s4", "home", "db", "maintenance")
         s30 = check("s30", "home")
     finally:
         sandbox.mariadb.start()
-    assert s4["home"].state is State.CRITICAL and s4["home"].level == 1
-    assert s4["home"].evidence.startswith("HTTP 200 database error"), s4["home"].evidence
-    assert s30["home"].state is State.CRITICAL and s30["home"].evidence == "HTTP 500 with an empty body"
     assert s4["db"].state is State.CRITICAL and s4["db"].level == 1 and "unreachable" in s4["db"].evidence
-    assert s4["maintenance"].state is State.UNKNOWN
+    assert s4["home"].state is State.UNKNOWN and s4["home"].cause == "db"
+    assert "HTTP 200 database error" in s4["home"].evidence, s4["home"].evidence
+    assert s4["maintenance"].state is State.UNKNOWN and s4["maintenance"].cause == "db"
+    # Without the db check, the page is the finding itself.
+    assert s30["home"].state is State.CRITICAL and s30["home"].evidence == "HTTP 500 with an empty body"
 
 
 def test_maintenance_mode_is_level_1_unless_expected(check, setting) -> None:
     setting("s4", "config_maintenance", "1")
     results = check("s4", "home", "product", "maintenance")
-    assert results["home"].state is State.CRITICAL and "503 maintenance" in results["home"].evidence
+    assert results["home"].state is State.UNKNOWN and "503 maintenance" in results["home"].evidence
+    assert results["home"].cause == "maintenance"
     assert results["maintenance"].state is State.CRITICAL and results["maintenance"].level == 1
     planned = check("s4", "home", "maintenance", spec_changes={"maintenance": {"params": {"expected": True}}})
     assert planned["maintenance"].state is State.OK
@@ -96,6 +117,112 @@ def test_empty_product_list_is_level_2(check, sandbox) -> None:
     assert results["home"].state is State.OK
     assert results["product"].state is State.CRITICAL and results["product"].level == 2
     assert "empty product list" in results["product"].evidence
+
+
+def test_one_alert_for_maintenance_mode_and_a_silent_recovery(check, setting, tmp_path) -> None:
+    # Issue 12: maintenance mode on sent six alerts (home, maintenance, product, search, cart, checkout).
+    with History(tmp_path / "health.sqlite") as h:
+        assert (
+            h.record(list(check("s40").values())) == [] or True
+        )  # first run: the stock store's own findings
+        setting("s40", "config_maintenance", "1")
+        on = h.record(list(check("s40").values()))
+        setting("s40", "config_maintenance", "0")
+        off = h.record(list(check("s40").values()))
+    assert [(t.check, t.new.value) for t in on if not t.recovered] == [("maintenance", "CRITICAL")]
+    assert ("maintenance", "OK") in [(t.check, t.new.value) for t in off]
+    assert not [t for t in off if not t.recovered]
+
+
+def test_one_alert_for_a_wrong_database_password(check, sandbox, tmp_path) -> None:
+    # Issue 12: a wrong DB password sent nine alerts.
+    root = sandbox.store("s40").root
+    configs = [root / "config.php", root / "admin" / "config.php"]
+    original = {p: p.read_text() for p in configs}
+    with History(tmp_path / "health.sqlite") as h:
+        h.record(list(check("s40").values()))
+        try:
+            for path, text in original.items():
+                path.write_text(re.sub(r"(define\('DB_PASSWORD', ')[^']*'", r"\1wrong-password'", text))
+            broken = check("s40")
+            changes = h.record(list(broken.values()))
+        finally:
+            for path, text in original.items():
+                path.write_text(text)
+        recovered = h.record(list(check("s40").values()))
+    assert [(t.check, t.new.value) for t in changes if not t.recovered] == [("db", "CRITICAL")], [
+        (r.check, r.state.value, r.evidence[:60]) for r in broken.values() if not r.state.healthy
+    ]
+    assert broken["home"].cause == "db" and "database error" in broken["home"].evidence
+    assert "wrong-password" not in " ".join(r.evidence for r in broken.values())
+    assert ("db", "OK") in [(t.check, t.new.value) for t in recovered]
+    assert not [t for t in recovered if not t.recovered]
+
+
+@pytest.mark.parametrize("store", ["s30", "s40", "s4"])
+def test_cart_and_checkout_buy_a_product_a_customer_can_buy(check, sandbox, store) -> None:
+    # Issue 12: the check bought the first product shown (stock sample data: out of stock), and the
+    # store rightly sent the customer back to the cart. The stand-in's first home product is out of
+    # stock and its second needs an option, as in the sample data.
+    empty, needs_option = traps(sandbox, store)
+    results = check(store, "home", "product", "cart", "checkout", "db")
+    # Without the host checks, the pages say which product is out of stock or needs an option.
+    pages_only = check(store, "home", "cart", "checkout")
+    for name in ("home", "product", "cart", "checkout"):
+        assert results[name].state is State.OK, (name, results[name].evidence)
+    assert pages_only["checkout"].state is State.OK, pages_only["cart"].evidence
+    for evidence in (results["cart"].evidence, pages_only["cart"].evidence):
+        assert f"product {empty} " not in evidence and f"product {needs_option} " not in evidence
+    assert "buyable" in results["cart"].evidence
+    assert "first home-page product" in pages_only["cart"].evidence
+
+
+def test_a_product_the_store_names_is_bought(check, sandbox) -> None:
+    empty, _ = traps(sandbox, "s40")
+    named = check("s40", "home", "cart", "checkout", spec_changes={"checkout": {"params": {"product_id": 3}}})
+    assert named["checkout"].state is State.OK and "product 3 x1 (named" in named["cart"].evidence
+    out = check(
+        "s40", "home", "cart", "checkout", spec_changes={"checkout": {"params": {"product_id": empty}}}
+    )
+    assert out["checkout"].state is State.CRITICAL
+    assert f"back to the cart (product {empty})" in out["checkout"].evidence
+
+
+@pytest.mark.parametrize(
+    ("store", "expect"), [("s40", "syntax error"), ("s3", "not the storefront"), ("s4", "Error: syntax")]
+)
+def test_a_parse_error_in_the_home_controller_is_level_1_and_a_new_error_in_the_log(
+    check, sandbox, store, expect
+) -> None:
+    # Issue 12: real 4.0.2.3 answers 200 with only the error, real 3.0.3.8 200 with its deprecation
+    # notices and nothing else; home was OK and php_fatals said "no new fatal errors".
+    controller = sandbox.store(store).root / "catalog" / "controller" / "common" / "home.php"
+    original = controller.read_text()
+    check(store, "php_fatals")
+    memos = check.memos
+    try:
+        controller.write_text("<?php error here\n")
+        results = check(store, "home", "product", "php_fatals", memos=memos)
+    finally:
+        controller.write_text(original)
+    home = results["home"]
+    assert home.state is State.CRITICAL and home.level == 1, home.evidence
+    assert expect in home.evidence, home.evidence
+    assert results["product"].cause == "home"
+    fatals = results["php_fatals"]
+    assert fatals.value and fatals.value >= 1 and "home.php" in fatals.evidence, fatals.evidence
+    assert fatals.state is not State.OK
+
+
+@pytest.mark.parametrize("case", ["home_4023_parse_error_200", "home_3038_deprecations_only_200"])
+def test_captured_dead_home_pages_are_level_1_with_an_excerpt(check, page_server, case) -> None:
+    with page_server((PAGES / f"{case}.html").read_text()) as url:
+        results = check("s4", "home", cfg_changes={"url": url})
+    assert results["home"].state is State.CRITICAL and results["home"].level == 1
+    assert (
+        "Creation of dynamic property" in results["home"].evidence
+        or "syntax error" in results["home"].evidence
+    )
 
 
 def test_fatal_error_with_http_200_is_level_1(check, page_server) -> None:

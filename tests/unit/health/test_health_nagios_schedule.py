@@ -98,3 +98,55 @@ def test_cron_install_replaces_only_its_own_line(tmp_path: Path) -> None:
     assert lines[0] == "0 3 * * * backup"
     assert len(lines) == 2 and lines[1].startswith("*/30 * * * * cd /proj && maint health --all")
     assert subprocess.run([str(fake), "-l"], capture_output=True, text=True).stdout == table.read_text()
+
+
+ENV = {
+    "FABRIC_MAINT_INVENTORY": "/agency/clients",
+    "FABRIC_MAINT_STATE_DIR": "/agency/state",
+    "FABRIC_MAINT_SSH_CONFIG": "/agency/ssh_config",
+    "FABRIC_MAINT_KNOWN_HOSTS": "/agency/known_hosts",
+    "FABRIC_MAINT_SMTP_PASSWORD": "s3cret",
+}
+
+
+def test_the_schedule_carries_the_settings_it_was_made_with(tmp_path: Path) -> None:
+    # Issue 12: the schedule ran `maint health --all` with only a working folder, so it checked the
+    # demo inventory with other state. It now runs with an environment file (0600) of the settings.
+    fake = tmp_path / "crontab"
+    table = tmp_path / "table"
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = "-l" ]; then cat {table} 2>/dev/null; else cat > {table}; fi\n')
+    fake.chmod(0o755)
+    cron = schedule.plan_schedule("cron", 15, ["maint", "health", "--all"], Path("/proj"), tmp_path, ENV)
+    schedule.install(cron, crontab=str(fake))
+    env_file = tmp_path / "maint" / "health.env"
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    assert "FABRIC_MAINT_INVENTORY='/agency/clients'" in env_file.read_text()
+    line = table.read_text()
+    assert f"cd /proj && set -a && . {env_file} && set +a && maint health --all" in line
+    # What cron's sh sees after sourcing the file is what this run saw.
+    seen = subprocess.run(
+        ["sh", "-c", f"set -a && . {env_file} && set +a && env"], capture_output=True, text=True, env={}
+    ).stdout
+    for name, value in ENV.items():
+        assert f"{name}={value}\n" in seen
+    shown = cron.describe()
+    assert "s3cret" not in shown and "FABRIC_MAINT_SMTP_PASSWORD=***" in shown
+    assert "the schedule runs with FABRIC_MAINT_INVENTORY" in shown
+
+    systemd = schedule.plan_schedule(
+        "systemd", 15, ["maint", "health", "--all"], Path("/proj"), tmp_path, ENV, user="ann"
+    )
+    service = next(f for f in systemd.files if f.path and f.path.name == "maint-health.service")
+    assert f"EnvironmentFile={env_file}" in service.content
+    assert "loginctl enable-linger ann" in systemd.describe()
+
+
+def test_lingering_note_says_when_it_is_already_on(tmp_path: Path) -> None:
+    (tmp_path / "ann").touch()
+    assert "lingering is on for ann" in schedule.lingering_note("ann", tmp_path)
+    assert "loginctl enable-linger bob" in schedule.lingering_note("bob", tmp_path)
+
+
+def test_a_setting_the_environment_file_cannot_hold_is_refused() -> None:
+    with pytest.raises(InputError, match="FABRIC_MAINT_INVENTORY: a value with a quote"):
+        schedule.environment_file({"FABRIC_MAINT_INVENTORY": "/it's/here"})

@@ -43,6 +43,39 @@ def test_page_is_classified_and_read_as_captured(case: str) -> None:
         assert not pages.cart_has_product(html, absent)
     if "login_form" in expect:
         assert pages.has_login_form(html) is expect["login_form"]
+    if "storefront" in expect:
+        assert (pages.storefront_missing(html) == []) is expect["storefront"]
+
+
+def test_a_dead_4023_home_page_is_a_php_fatal_whose_evidence_quotes_the_error() -> None:
+    _, html = load("home_4023_parse_error_200")
+    verdict = pages.classify_page(200, {}, html)
+    assert verdict.kind == "php_fatal"
+    assert 'syntax error, unexpected identifier "error"' in verdict.evidence
+
+
+def test_a_3038_page_of_deprecation_notices_only_is_not_the_storefront() -> None:
+    _, html = load("home_3038_deprecations_only_200")
+    assert pages.storefront_missing(html) == ["title", "header or product links", "cart link"]
+    assert pages.excerpt(html).startswith("Unknown : Creation of dynamic property Registry::$load")
+
+
+def test_41_exception_text_is_a_php_fatal() -> None:
+    body = (
+        'Error: syntax error, unexpected identifier "error"\nFile: /srv/s/home.php\nLine: 1\n\nBacktrace: 0\n'
+    )
+    assert pages.classify_page(200, {}, body).kind == "php_fatal"
+
+
+def test_required_options_stock_and_minimum_are_read_from_a_product_page() -> None:
+    html = (
+        '<div id="product"><div class="form-group required"><select name="option[227]"></select></div>'
+        '<input type="text" name="quantity" value="2" /></div>'
+        '<form id="form-review"><div class="form-group required"><input name="name"/></div></form>'
+        "<li>Availability: Out Of Stock</li>"
+    )
+    assert pages.required_options(html) == 1 and pages.quantity_field(html) == 2 and pages.out_of_stock(html)
+    assert pages.required_options('<form id="form-product"><input name="quantity" value="1"/></form>') == 0
 
 
 def test_empty_500_evidence_says_the_body_was_empty() -> None:

@@ -17,6 +17,8 @@ from maint.health.model import State
 from maint.health.remote import compare_versions, log_scan_command, parse_log_scan
 from maint.health.web import describe_request_error
 
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "health"
+
 DF = """Filesystem     1024-blocks      Used Available Capacity Mounted on
 /dev/sda1         41152736  36000000   3058736      93% /
 """
@@ -222,3 +224,15 @@ def test_ssh_connect_retries_transient_errors_only(monkeypatch) -> None:
     with pytest.raises(HostKeyError):
         remote.connect_with_retry(cfg)
     assert calls == ["k"]
+
+
+def test_log_scan_reads_every_format_opencart_and_php_write_and_counts_errors_only(tmp_path: Path) -> None:
+    # 4.0's handler (with and without ": in"), 3.0's "PHP Fatal error:"/"PHP Warning:"/"PHP Notice:"/
+    # "PHP Unknown:" (deprecations), PHP's own lines (bare and "[date] PHP Parse error:"), 4.1's
+    # "Error:" block, an extension's own line.
+    log = tmp_path / "error.log"
+    log.write_bytes((FIXTURES / "logs" / "error_log_formats.log").read_bytes())
+    scan = parse_log_scan(run_scan(log, 0, ""))
+    assert scan is not None
+    assert (scan.fatals, scan.warnings, scan.notices, scan.deprecations) == (6, 1, 1, 2)
+    assert scan.last.endswith('Error: syntax error, unexpected identifier "error" (/srv/stores/s4/home.php)')

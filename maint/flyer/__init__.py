@@ -1,0 +1,1 @@
+"""The weekly marketing flyer: store data, prices as shown, layout, drawing."""
