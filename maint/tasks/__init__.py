@@ -10,6 +10,7 @@ from maint.tasks import init as init_tasks
 from maint.tasks import mail as mail_tasks
 from maint.tasks import mirror as mirror_tasks
 from maint.tasks import prices as price_tasks
+from maint.tasks import report as report_tasks
 from maint.tasks import restore as restore_tasks
 from maint.tasks import serve as serve_tasks
 from maint.tasks import upgrade as upgrade_tasks
@@ -34,6 +35,7 @@ for _task in (
     hours_tasks.hours,
     hours_tasks.log,
     hours_tasks.account,
+    report_tasks.report,
     init_tasks.init,
     add_store.add_store,
     doctor.doctor,
