@@ -73,6 +73,7 @@ table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{text-align:left;padding:5px 6px;border-bottom:1px solid #eceef0;vertical-align:top}
 th{color:#555;font-weight:600}
 td.n,th.n{text-align:right;white-space:nowrap}
+td.d{white-space:nowrap}
 .muted{color:#666}
 .note{background:#fff8e1;border-left:4px solid #f0b400;padding:6px 10px;margin:8px 0}
 ul.steps li{margin:4px 0}
@@ -131,11 +132,13 @@ def weeks_chart(report: Report, colour: str) -> str:
     if not weeks:
         return ""
     top = max([w.hours for w in weeks] + [w.cap or 0 for w in weeks] + [0.5])
-    bar_w, gap, height, left = 56, 18, 120, 34
-    width = left + len(weeks) * (bar_w + gap)
+    # A fixed, narrow viewBox: on a phone the labels stay readable once scaled down.
+    width, height, left = 480, 110, 8
+    gap = 10
+    bar_w = (width - left) / len(weeks) - gap
     parts = [
         f'<svg viewBox="0 0 {width} {height + 34}" role="img" aria-label="hours per week" '
-        f'xmlns="http://www.w3.org/2000/svg" font-size="11" font-family="sans-serif">'
+        f'xmlns="http://www.w3.org/2000/svg" font-size="12" font-family="sans-serif">'
     ]
     for i, w in enumerate(weeks):
         x = left + i * (bar_w + gap)
@@ -149,18 +152,18 @@ def weeks_chart(report: Report, colour: str) -> str:
                          'stroke-dasharray="4 3"/>')
         parts.append(f'<text x="{x + bar_w / 2}" y="{height + 14}" text-anchor="middle">{w.start:%d %b}</text>')
     parts.append(f'<line x1="{left - 4}" x2="{width}" y1="{height}" y2="{height}" stroke="#999"/>')
-    parts.append(f'<text x="0" y="{height + 30}" fill="#555">weeks (dashed line: weekly cap)</text></svg>')
+    parts.append(f'<text x="{left}" y="{height + 30}" fill="#555">dashed line: the weekly cap</text></svg>')
     return "".join(parts)
 
 
 def timeline_chart(av: Availability, report: Report) -> str:
     """The month as one strip: green up, red down, grey where no check ran."""
     start, end = report.month.start, report.month.end
-    width, height = 800, 26
+    width, height = 600, 26
     scale = width / (end - start)
     parts = [
         f'<svg viewBox="0 0 {width} {height + 18}" role="img" aria-label="availability timeline" '
-        f'xmlns="http://www.w3.org/2000/svg" font-size="11" font-family="sans-serif">',
+        f'xmlns="http://www.w3.org/2000/svg" font-size="13" font-family="sans-serif">',
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#d9dbde"/>',
     ]
     for a, b, up in av.spans:
@@ -168,7 +171,6 @@ def timeline_chart(av: Availability, report: Report) -> str:
         w = max((b - a) * scale, 0.0 if up else 2.0)
         parts.append(f'<rect x="{(a - start) * scale:.2f}" y="0" width="{w:.2f}" height="{height}" '
                      f'fill="{"#3a9d5d" if up else "#b3261e"}"/>')
-    zone = report.month.zone
     day = report.month.first
     while day < report.month.next_first:
         x = (report.month.moment(day).timestamp() - start) * scale
@@ -176,7 +178,6 @@ def timeline_chart(av: Availability, report: Report) -> str:
             parts.append(f'<text x="{x + 2:.1f}" y="{height + 14}">{day:%d %b}</text>')
         day += timedelta(days=1)
     parts.append("</svg>")
-    del zone
     return "".join(parts)
 
 
@@ -204,7 +205,7 @@ def _work(report: Report) -> str:
     if not report.work:
         return "<section><h2>Work done</h2><p>No work was recorded this month.</p></section>"
     rows = "".join(
-        f"<tr><td>{w.day:%d %b}</td><td>{_e(w.store)}</td><td>{_e(w.text)}</td><td class=n>{_h(w.seconds)}</td></tr>"
+        f"<tr><td class=d>{w.day:%d %b}</td><td>{_e(w.store)}</td><td>{_e(w.text)}</td><td class=n>{_h(w.seconds)}</td></tr>"
         for w in report.work
     )
     return (
@@ -225,7 +226,7 @@ def _availability(store: StoreReport, report: Report) -> str:
     html = [f"<h3>Availability: {_pct(av.percent)}</h3><p class=muted>{_e(covered)}</p>", timeline_chart(av, report)]
     if av.incidents:
         rows = "".join(
-            f"<tr><td>{_when(i.start, zone)}</td><td>{_when(i.end, zone) if i.end else 'still open'}</td>"
+            f"<tr><td class=d>{_when(i.start, zone)}</td><td class=d>{_when(i.end, zone) if i.end else 'still open'}</td>"
             f"<td class=n>{_duration(i.seconds) if i.seconds is not None else '–'}</td>"
             f"<td>{_e(LEVEL_WORDS.get(i.level or 0, 'not graded'))}</td><td>{_e(', '.join(i.checks))}</td></tr>"
             for i in av.incidents

@@ -32,10 +32,10 @@ from maint.pricing.undo import store_dir as undo_dir
 # A newest verified backup older than this at month end is worth a next step.
 STALE_BACKUP = timedelta(days=7)
 LEVEL_WORDS = {
-    1: "1 (shop down or orders impossible)",
-    2: "2 (partly down)",
-    3: "3 (a feature broken)",
-    4: "4 (a small issue)",
+    1: "1: shop down or no orders",
+    2: "2: partly down",
+    3: "3: a feature broken",
+    4: "4: a small issue",
 }
 # Tasks that only look: said in plain words, grouped per day so 30 health runs are one line.
 LOOKING = {

@@ -11,6 +11,13 @@ from pathlib import Path
 from maint.errors import PreconditionError
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+# Headless Chromium still calls home (component updates, time, accounts): these switches stop most of
+# it, and the resolver rule makes any name it still asks for resolve nowhere, so nothing leaves.
+QUIET = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-domain-reliability", "--host-resolver-rules=MAP * ~NOTFOUND",
+)
 
 
 def find_browser() -> str:
@@ -26,8 +33,7 @@ def html_to_pdf(html_file: Path, pdf_file: Path, timeout: float = 120) -> None:
     browser = find_browser()
     with tempfile.TemporaryDirectory(prefix="maint-report-") as profile:
         command = [
-            browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-extensions", "--disable-background-networking", "--no-pdf-header-footer",
+            browser, *QUIET, "--no-pdf-header-footer",
             f"--user-data-dir={profile}", f"--print-to-pdf={pdf_file}", html_file.resolve().as_uri(),
         ]
         try:

@@ -15,7 +15,15 @@ from maint.inventory import load_inventory
 from maint.report.html import Branding, render_html
 from maint.report.model import Report
 from maint.report.service import build_report
-from tests.unit.report.report_month import MONTH_START, OUTAGES, PROJECT, RUNS, ZONE, build_month, write_inventory
+from tests.unit.report.report_month import (
+    MONTH_START,
+    OUTAGES,
+    PROJECT,
+    RUNS,
+    ZONE,
+    build_month,
+    write_inventory,
+)
 
 PLANS = load_plans(PROJECT / "maint" / "playbooks" / "plans.yaml")
 TODAY = date(2026, 12, 2)
