@@ -48,7 +48,10 @@ class Branding:
             except OSError as exc:
                 raise ConfigError(f"maint.report.logo: cannot read {path}: {exc.strerror}") from None
         return cls(
-            agency=str(data.get("agency") or cls.agency), colour=colour, footer=str(data.get("footer") or ""), logo=logo
+            agency=str(data.get("agency") or cls.agency),
+            colour=colour,
+            footer=str(data.get("footer") or ""),
+            logo=logo,
         )
 
 
@@ -145,12 +148,18 @@ def weeks_chart(report: Report, colour: str) -> str:
         h = height * w.hours / top
         fill = "#b3261e" if w.over_cap else colour
         parts.append(f'<rect x="{x}" y="{height - h:.1f}" width="{bar_w}" height="{h:.1f}" fill="{fill}"/>')
-        parts.append(f'<text x="{x + bar_w / 2}" y="{height - h - 3:.1f}" text-anchor="middle">{w.hours:.1f} h</text>')
+        parts.append(
+            f'<text x="{x + bar_w / 2}" y="{height - h - 3:.1f}" text-anchor="middle">{w.hours:.1f} h</text>'
+        )
         if w.cap is not None:
             y = height - height * w.cap / top
-            parts.append(f'<line x1="{x - 4}" x2="{x + bar_w + 4}" y1="{y:.1f}" y2="{y:.1f}" stroke="#333" '
-                         'stroke-dasharray="4 3"/>')
-        parts.append(f'<text x="{x + bar_w / 2}" y="{height + 14}" text-anchor="middle">{w.start:%d %b}</text>')
+            parts.append(
+                f'<line x1="{x - 4}" x2="{x + bar_w + 4}" y1="{y:.1f}" y2="{y:.1f}" stroke="#333" '
+                'stroke-dasharray="4 3"/>'
+            )
+        parts.append(
+            f'<text x="{x + bar_w / 2}" y="{height + 14}" text-anchor="middle">{w.start:%d %b}</text>'
+        )
     parts.append(f'<line x1="{left - 4}" x2="{width}" y1="{height}" y2="{height}" stroke="#999"/>')
     parts.append(f'<text x="{left}" y="{height + 30}" fill="#555">dashed line: the weekly cap</text></svg>')
     return "".join(parts)
@@ -169,8 +178,10 @@ def timeline_chart(av: Availability, report: Report) -> str:
     for a, b, up in av.spans:
         # A down span at least 2 px wide, so a 15-minute outage shows on a month-wide strip.
         w = max((b - a) * scale, 0.0 if up else 2.0)
-        parts.append(f'<rect x="{(a - start) * scale:.2f}" y="0" width="{w:.2f}" height="{height}" '
-                     f'fill="{"#3a9d5d" if up else "#b3261e"}"/>')
+        parts.append(
+            f'<rect x="{(a - start) * scale:.2f}" y="0" width="{w:.2f}" height="{height}" '
+            f'fill="{"#3a9d5d" if up else "#b3261e"}"/>'
+        )
     day = report.month.first
     while day < report.month.next_first:
         x = (report.month.moment(day).timestamp() - start) * scale
@@ -193,9 +204,11 @@ def _summary(report: Report, colour: str) -> str:
             for w in st.usage.weeks
         )
         weeks = (
-            "<h3>Hours per week</h3>" + weeks_chart(report, colour)
+            "<h3>Hours per week</h3>"
+            + weeks_chart(report, colour)
             + "<table><tr><th>week of</th><th class=n>hours</th><th class=n>cap</th><th class=n>over cap</th></tr>"
-            + body + "</table>"
+            + body
+            + "</table>"
         )
     extra = "".join(f'<p class="note">{_e(n)}</p>' for n in (*st.usage.warnings, *st.usage.notes))
     return f"<section><h2>Your plan this month</h2><table>{rows}</table>{weeks}{extra}</section>"
@@ -217,13 +230,20 @@ def _work(report: Report) -> str:
 def _availability(store: StoreReport, report: Report) -> str:
     av = store.availability
     if av is None:
-        return ("<h3>Availability</h3><p><b>Not monitored this month</b>: no health check ran, so we cannot "
-                "say how often the shop was up.</p>")
+        return (
+            "<h3>Availability</h3><p><b>Not monitored this month</b>: no health check ran, so we cannot "
+            "say how often the shop was up.</p>"
+        )
     zone = report.month.zone
     assert av.first_run is not None and av.last_run is not None
-    covered = (f"{av.runs:,} health checks from {_when(av.first_run, zone)} to {_when(av.last_run, zone)}; "
-               "the shop counts as up when its home page, cart and checkout all worked.")
-    html = [f"<h3>Availability: {_pct(av.percent)}</h3><p class=muted>{_e(covered)}</p>", timeline_chart(av, report)]
+    covered = (
+        f"{av.runs:,} health checks from {_when(av.first_run, zone)} to {_when(av.last_run, zone)}; "
+        "the shop counts as up when its home page, cart and checkout all worked."
+    )
+    html = [
+        f"<h3>Availability: {_pct(av.percent)}</h3><p class=muted>{_e(covered)}</p>",
+        timeline_chart(av, report),
+    ]
     if av.incidents:
         rows = "".join(
             f"<tr><td class=d>{_when(i.start, zone)}</td><td class=d>{_when(i.end, zone) if i.end else 'still open'}</td>"
@@ -231,8 +251,10 @@ def _availability(store: StoreReport, report: Report) -> str:
             f"<td>{_e(LEVEL_WORDS.get(i.level or 0, 'not graded'))}</td><td>{_e(', '.join(i.checks))}</td></tr>"
             for i in av.incidents
         )
-        html.append("<table><tr><th>from</th><th>to</th><th class=n>lasted</th><th>level</th><th>what failed</th></tr>"
-                    f"{rows}</table>")
+        html.append(
+            "<table><tr><th>from</th><th>to</th><th class=n>lasted</th><th>level</th><th>what failed</th></tr>"
+            f"{rows}</table>"
+        )
     else:
         html.append("<p>No outage was seen this month.</p>")
     return "".join(html)
@@ -245,14 +267,18 @@ def _backups(store: StoreReport, report: Report) -> str:
     verified = sum(1 for s in b.in_month if s.verified)
     lines = [f"<p>{len(b.in_month)} backup(s) taken this month, {verified} verified.</p>"]
     if b.newest is not None and b.age_at_end is not None:
-        lines.append(f"<p>Newest verified backup: {b.newest.taken:%d %b %Y %H:%M} UTC, "
-                     f"{_age(b.age_at_end)} old at the end of the month.</p>")
+        lines.append(
+            f"<p>Newest verified backup: {b.newest.taken:%d %b %Y %H:%M} UTC, "
+            f"{_age(b.age_at_end)} old at the end of the month.</p>"
+        )
     else:
         lines.append("<p><b>No verified backup</b> existed at the end of the month.</p>")
     if b.retention is not None:
         r = b.retention
-        lines.append(f"<p class=muted>Kept: the last {r.daily} days, {r.weekly} weeks and {r.monthly} months "
-                     f"({b.kept} backups on hand now).</p>")
+        lines.append(
+            f"<p class=muted>Kept: the last {r.daily} days, {r.weekly} weeks and {r.monthly} months "
+            f"({b.kept} backups on hand now).</p>"
+        )
     for w in b.failed_runs:
         lines.append(f'<p class="note">A backup run on {w.day:%d %b} did not complete.</p>')
     if b.in_month:
@@ -267,21 +293,29 @@ def _backups(store: StoreReport, report: Report) -> str:
 
 def _platform(store: StoreReport) -> str:
     p = store.platform
+
     def known(v: str) -> str:
         return _e(v) if v else '<span class="muted">not recorded</span>'
-    rows = (f"<tr><td>OpenCart</td><td>{known(p.opencart)}</td></tr><tr><td>PHP</td><td>{known(p.php)}</td></tr>"
-            f"<tr><td>Database</td><td>{known(p.database)}</td></tr>"
-            '<tr><td>Web server</td><td><span class="muted">not recorded</span></td></tr>')
+
+    rows = (
+        f"<tr><td>OpenCart</td><td>{known(p.opencart)}</td></tr><tr><td>PHP</td><td>{known(p.php)}</td></tr>"
+        f"<tr><td>Database</td><td>{known(p.database)}</td></tr>"
+        '<tr><td>Web server</td><td><span class="muted">not recorded</span></td></tr>'
+    )
     html = ["<h3>Platform and security</h3><table>", rows, "</table>"]
     if p.source:
         html.append(f"<p class=muted>Versions as seen in {_e(p.source)}.</p>")
-    html.append("<p>Changes this month: " + (_e("; ".join(p.changes)) if p.changes else "none recorded") + ".</p>")
+    html.append(
+        "<p>Changes this month: " + (_e("; ".join(p.changes)) if p.changes else "none recorded") + ".</p>"
+    )
     if not p.advisories_state:
         html.append("<p>Security advisories: <b>not checked this month</b>.</p>")
     elif p.advisories_state in ("OK", "SKIPPED"):
         html.append("<p>Security advisories: none known to apply at the month's end.</p>")
     else:
-        html.append(f"<p>Security advisories: <b>{_e(p.advisories_state.lower())}</b>: {_e(p.advisories_detail)}</p>")
+        html.append(
+            f"<p>Security advisories: <b>{_e(p.advisories_state.lower())}</b>: {_e(p.advisories_detail)}</p>"
+        )
     if p.advisories_cleared:
         html.append("<p>Cleared this month: " + _e("; ".join(p.advisories_cleared)) + "</p>")
     return "".join(html)
@@ -292,7 +326,9 @@ def _store(store: StoreReport, report: Report) -> str:
     return (
         f'<section class="store"><h2>Shop: {_e(store.name)}</h2>'
         + (f"<p class=muted>{_e(store.url)}</p>" if store.url else "")
-        + _availability(store, report) + _backups(store, report) + _platform(store)
+        + _availability(store, report)
+        + _backups(store, report)
+        + _platform(store)
         + f'<h3>Next steps</h3><ul class="steps">{steps}</ul></section>'
     )
 
@@ -304,7 +340,9 @@ def _tiles(report: Report) -> str:
         left = max(0.0, st.hours_included - st.hours_covered)
         tiles.append(_tile(_h(left * 3600), "hours left", "good" if left else "warn"))
     if st.credits_balance is not None:
-        tiles.append(_tile(str(st.credits_balance), "credits left", "good" if st.credits_balance > 0 else "warn"))
+        tiles.append(
+            _tile(str(st.credits_balance), "credits left", "good" if st.credits_balance > 0 else "warn")
+        )
     for s in report.stores:
         pct = s.availability.percent if s.availability else None
         mood = "unknown" if pct is None else "good" if pct >= 99.5 else "warn" if pct >= 98 else "bad"
@@ -324,12 +362,15 @@ def render_html(report: Report, brand: Branding) -> str:
         '<meta name=viewport content="width=device-width,initial-scale=1">'
         # No request may leave the page, even if a future section forgot and linked something.
         "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'; "
-        "img-src data:\">"
+        'img-src data:">'
         f"<title>{_e(report.title)}: maintenance report {_e(report.month_label)}</title>"
         f"<style>:root{{--brand:{brand.colour}}}{CSS}</style></head><body>"
         f'<header><div class="in">{logo}<div><h1>{_e(report.title)}</h1>'
         f"<p>Maintenance report for {_e(report.month_label)} · {_e(brand.agency)}</p></div></div></header><main>"
-        + notes + _tiles(report) + _summary(report, brand.colour) + _work(report)
+        + notes
+        + _tiles(report)
+        + _summary(report, brand.colour)
+        + _work(report)
         + "".join(_store(s, report) for s in report.stores)
         + f"</main><footer>{footer}Made by maint on {generated} from our maintenance records.</footer></body></html>"
     )

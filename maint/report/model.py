@@ -343,8 +343,13 @@ def last_result(db: sqlite3.Connection, store: str, check: str, month: Month) ->
     return None if row is None else (str(row[0]), str(row[1]), str(row[2]))
 
 
-def platform(db: sqlite3.Connection | None, store: str, month: Month, backups: Backups,
-             upgrades: Sequence[tuple[float, dict[str, Any]]]) -> Platform:
+def platform(
+    db: sqlite3.Connection | None,
+    store: str,
+    month: Month,
+    backups: Backups,
+    upgrades: Sequence[tuple[float, dict[str, Any]]],
+) -> Platform:
     found = Platform()
     if backups.newest is not None:
         found.opencart, found.php = backups.newest.opencart_version, backups.newest.php_version
@@ -407,7 +412,9 @@ def backups(mirror_root: str, client: str, store: str, month: Month, options: di
             continue
         try:
             m = manifests.read(folder.snapshot(name))
-            snap = Snapshot(name, taken, m.verified, m.opencart_version, m.php_version, m.bytes + m.dump.bytes)
+            snap = Snapshot(
+                name, taken, m.verified, m.opencart_version, m.php_version, m.bytes + m.dump.bytes
+            )
         except Exception:  # noqa: BLE001 (a damaged manifest is an unverified backup, said as such)
             snap = Snapshot(name, taken, False)
         if taken.timestamp() >= month.start:
@@ -434,7 +441,9 @@ def next_steps(store: StoreReport, month_closed: bool) -> list[str]:
     if b.newest is None:
         steps.append("Backups: no verified backup exists yet; we will set up regular backups.")
     elif b.age_at_end is not None and b.age_at_end > STALE_BACKUP:
-        steps.append(f"Backups: the newest verified backup was {b.age_at_end.days} days old; take a fresh one.")
+        steps.append(
+            f"Backups: the newest verified backup was {b.age_at_end.days} days old; take a fresh one."
+        )
     if a is None:
         steps.append("Monitoring: the shop was not monitored this month; we recommend turning it on.")
     elif a.incidents and a.incidents[-1].end is None:

@@ -14,9 +14,16 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 # Headless Chromium still calls home (component updates, time, accounts): these switches stop most of
 # it, and the resolver rule makes any name it still asks for resolve nowhere, so nothing leaves.
 QUIET = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-domain-reliability", "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-extensions",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-domain-reliability",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
 )
 
 
@@ -24,7 +31,9 @@ def find_browser() -> str:
     for name in BROWSERS:
         if path := shutil.which(name):
             return path
-    raise PreconditionError("--pdf needs Chromium: run scripts/install-system-deps (Debian package 'chromium')")
+    raise PreconditionError(
+        "--pdf needs Chromium: run scripts/install-system-deps (Debian package 'chromium')"
+    )
 
 
 def html_to_pdf(html_file: Path, pdf_file: Path, timeout: float = 120) -> None:
@@ -33,8 +42,12 @@ def html_to_pdf(html_file: Path, pdf_file: Path, timeout: float = 120) -> None:
     browser = find_browser()
     with tempfile.TemporaryDirectory(prefix="maint-report-") as profile:
         command = [
-            browser, *QUIET, "--no-pdf-header-footer",
-            f"--user-data-dir={profile}", f"--print-to-pdf={pdf_file}", html_file.resolve().as_uri(),
+            browser,
+            *QUIET,
+            "--no-pdf-header-footer",
+            f"--user-data-dir={profile}",
+            f"--print-to-pdf={pdf_file}",
+            html_file.resolve().as_uri(),
         ]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)

@@ -26,7 +26,12 @@ def recipients(client: Client) -> list[str]:
 
 
 def build_message(
-    smtp: Mapping[str, Any], to: Sequence[str], subject: str, text: str, files: Sequence[Path], sender: str = ""
+    smtp: Mapping[str, Any],
+    to: Sequence[str],
+    subject: str,
+    text: str,
+    files: Sequence[Path],
+    sender: str = "",
 ) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender or str(smtp.get("from") or "maint@localhost")

@@ -37,14 +37,21 @@ def _health_db(state_dir: Path) -> sqlite3.Connection | None:
 
 
 def build_report(
-    settings: Settings, plans: Plans, ledger: Ledger, client: Client, first: date, today: date,
+    settings: Settings,
+    plans: Plans,
+    ledger: Ledger,
+    client: Client,
+    first: date,
+    today: date,
     now: datetime | None = None,
 ) -> Report:
     month = Month(first, plans.timezone)
     state_dir = Path(settings.state_dir).expanduser()
     statement = client_statement(plans, ledger, client.name, client.title, client.plan, first, today)
     # UTC days widened by one: the agency's local day is decided by Month.holds.
-    items = local_items(plans, ledger.items(client.name, since=first - timedelta(days=1), until=month.next_first))
+    items = local_items(
+        plans, ledger.items(client.name, since=first - timedelta(days=1), until=month.next_first)
+    )
     audits = {s.name: read_audits(state_dir, client.name, s.name) for s in client.stores}
     upgrades = {s.name: read_upgrades(state_dir, client.name, s.name) for s in client.stores}
     work = work_lines(items, month, audits, upgrades)
@@ -54,9 +61,7 @@ def build_report(
         stores = []
         for entry in client.stores:
             mirror_options = entry.options.get("mirror") if entry.options else None
-            snaps = backups(
-                entry.mirror, client.name, entry.name, month, dict(mirror_options or {})
-            )
+            snaps = backups(entry.mirror, client.name, entry.name, month, dict(mirror_options or {}))
             # Failed backup runs are the ledger's: a failed run leaves no snapshot to read.
             snaps.failed_runs = [w for w in work if w.store == entry.name and not w.ok and "backup" in w.text]
             store = StoreReport(

@@ -64,7 +64,9 @@ def report(c, client=None, month="", out="", pdf=False, send=False, all_=False, 
         for found in clients:
             mail.recipients(found)  # a client without an address fails before any work
         if not tc.settings.smtp.get("host"):
-            raise ConfigError("--send needs an SMTP server: set maint.smtp.host (and port, from) in fabric.yaml")
+            raise ConfigError(
+                "--send needs an SMTP server: set maint.smtp.host (and port, from) in fabric.yaml"
+            )
     if pdf:
         pdfs.find_browser()
     results: list[dict[str, Any]] = []
@@ -94,7 +96,9 @@ def report(c, client=None, month="", out="", pdf=False, send=False, all_=False, 
 
 def _one(tc, plans, ledger, found, first, today, clock, brand, out, pdf, send) -> dict[str, Any]:
     built = build_report(tc.settings, plans, ledger, found, first, today, now=clock)
-    folder = private_dir(Path(out).expanduser() if out else Path(tc.settings.state_dir).expanduser() / "reports" / found.name)
+    folder = private_dir(
+        Path(out).expanduser() if out else Path(tc.settings.state_dir).expanduser() / "reports" / found.name
+    )
     stem = f"{found.name}-{first:%Y-%m}"
     html_file = write_private(folder / f"{stem}.html", render_html(built, brand).encode("utf-8"))
     result: dict[str, Any] = {"client": found.name, "html": str(html_file), "pdf": None, "sent_to": []}

@@ -28,7 +28,9 @@ PROJECT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
 report_tasks = importlib.import_module("maint.tasks.report")
 hours_tasks = importlib.import_module("maint.tasks.hours")
-needs_chromium = pytest.mark.skipif(not shutil.which("chromium"), reason="needs Chromium (scripts/install-system-deps)")
+needs_chromium = pytest.mark.skipif(
+    not shutil.which("chromium"), reason="needs Chromium (scripts/install-system-deps)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +39,19 @@ def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int,
     box = tmp_path_factory.mktemp("mail") / "Maildir"
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox", str(box)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            str(box),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 20
@@ -48,7 +61,9 @@ def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int,
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"aiosmtpd did not start: {proc.stderr.read() if proc.stderr else ''}") from None
+                    raise RuntimeError(
+                        f"aiosmtpd did not start: {proc.stderr.read() if proc.stderr else ''}"
+                    ) from None
                 time.sleep(0.1)
         yield port, box
     finally:
@@ -66,7 +81,9 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def c(records: Path, tmp_path: Path, smtp_server: tuple[int, Path], monkeypatch: pytest.MonkeyPatch) -> MockContext:
+def c(
+    records: Path, tmp_path: Path, smtp_server: tuple[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> MockContext:
     monkeypatch.setattr(report_tasks, "now", lambda: NOW)
     monkeypatch.setattr(hours_tasks, "now", lambda: NOW)
     config = {
@@ -105,16 +122,22 @@ def test_month_defaults_to_the_month_just_closed(c, tmp_path, capsys) -> None:
 
 
 def test_all_writes_one_report_per_client_with_only_its_own_data(c, tmp_path, capsys) -> None:
-    result = run(lambda: report_tasks.report(c, all_=True, month="2026-11", out=str(tmp_path), json=True), capsys)
+    result = run(
+        lambda: report_tasks.report(c, all_=True, month="2026-11", out=str(tmp_path), json=True), capsys
+    )
     files = {r["client"]: Path(r["html"]).read_text() for r in result["reports"]}
     assert set(files) == {"demo", "other"}
     assert "other-shop" not in files["demo"] and "secret work" in files["other"]
     assert "Fixed the shipping rule" not in files["other"]
 
 
-def test_send_reaches_the_local_smtp_server_with_the_report_attached(c, tmp_path, smtp_server, capsys) -> None:
-    result = run(lambda: report_tasks.report(c, "demo", month="2026-11", out=str(tmp_path), send=True, json=True),
-                 capsys)
+def test_send_reaches_the_local_smtp_server_with_the_report_attached(
+    c, tmp_path, smtp_server, capsys
+) -> None:
+    result = run(
+        lambda: report_tasks.report(c, "demo", month="2026-11", out=str(tmp_path), send=True, json=True),
+        capsys,
+    )
     assert result["reports"][0]["sent_to"] == ["Dana Demo <dana@demo.invalid>"]
     box = mailbox.Maildir(smtp_server[1])
     messages = [m for m in box if "Demo Outfitters" in m["Subject"]]
@@ -127,8 +150,11 @@ def test_send_reaches_the_local_smtp_server_with_the_report_attached(c, tmp_path
 
 def test_send_without_an_smtp_server_fails_before_writing(records, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setattr(report_tasks, "now", lambda: NOW)
-    config = {"inventory": str(records / "clients"), "playbooks": str(PROJECT / "maint" / "playbooks"),
-              "state_dir": str(records / "state")}
+    config = {
+        "inventory": str(records / "clients"),
+        "playbooks": str(PROJECT / "maint" / "playbooks"),
+        "state_dir": str(records / "state"),
+    }
     c = MockContext(config=Config(overrides={"maint": config}))
     with pytest.raises(Exit) as err:
         report_tasks.report(c, "demo", month="2026-11", out=str(tmp_path / "r"), send=True)
@@ -145,38 +171,63 @@ def test_a_client_and_all_together_are_refused(c) -> None:
 def test_pdf_has_the_expected_pages_and_text(c, tmp_path, capsys) -> None:
     if not shutil.which("pdftotext"):
         pytest.skip("needs pdftotext (poppler-utils)")
-    result = run(lambda: report_tasks.report(c, "demo", month="2026-11", out=str(tmp_path), pdf=True, json=True),
-                 capsys)
+    result = run(
+        lambda: report_tasks.report(c, "demo", month="2026-11", out=str(tmp_path), pdf=True, json=True),
+        capsys,
+    )
     pdf = Path(result["reports"][0]["pdf"])
     assert stat.S_IMODE(pdf.stat().st_mode) == 0o600
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
     # The summary and work, then each shop on a page of its own (print CSS: .store breaks before).
     assert 3 <= pages <= 6
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    for fact in ("Demo Outfitters", "November 2026", "Upgraded OpenCart 3.0.3.8", "Availability: 99.44 %",
-                 "Not monitored this month"):
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    for fact in (
+        "Demo Outfitters",
+        "November 2026",
+        "Upgraded OpenCart 3.0.3.8",
+        "Availability: 99.44 %",
+        "Not monitored this month",
+    ):
         assert fact in text
 
 
 def _browse(page: Path, profile: Path, netlog: Path) -> str:
     done = subprocess.run(
-        ["chromium", *QUIET, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", f"--log-net-log={netlog}", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=True,
+        [
+            "chromium",
+            *QUIET,
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--log-net-log={netlog}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     return done.stderr
 
 
 @needs_chromium
 def test_the_page_renders_in_a_browser_with_no_console_error_and_no_request(c, tmp_path, capsys) -> None:
-    result = run(lambda: report_tasks.report(c, "demo", month="2026-11", out=str(tmp_path), json=True), capsys)
+    result = run(
+        lambda: report_tasks.report(c, "demo", month="2026-11", out=str(tmp_path), json=True), capsys
+    )
     page = Path(result["reports"][0]["html"])
     log = _browse(page, tmp_path / "profile", tmp_path / "net.json")
     assert "CONSOLE" not in log
     # Without its CSP too (which would block a request silently), the page asks the network for nothing.
     bare = tmp_path / "bare.html"
-    bare.write_text(page.read_text().split("<meta http-equiv=Content-Security-Policy", 1)[0]
-                    + page.read_text().split("img-src data:\">", 1)[1])
+    bare.write_text(
+        page.read_text().split("<meta http-equiv=Content-Security-Policy", 1)[0]
+        + page.read_text().split('img-src data:">', 1)[1]
+    )
     _browse(bare, tmp_path / "profile2", tmp_path / "net2.json")
     assert _page_urls(tmp_path / "net2.json") == set()
     # The checks themselves work: a page with an outside image is caught by both.
@@ -193,7 +244,9 @@ def _page_urls(netlog: Path) -> set[str]:
     text = json.dumps(json.loads(netlog.read_text())["events"])
     own = ("google.com", "googleapis.com", "gstatic.com", "~notfound")
     return {
-        u for u in text.split('"')
-        if u.startswith(("http://", "https://", "ws://")) and " " not in u
+        u
+        for u in text.split('"')
+        if u.startswith(("http://", "https://", "ws://"))
+        and " " not in u
         and not any(host in u.split("/")[2] for host in own)
     }

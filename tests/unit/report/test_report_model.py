@@ -37,8 +37,9 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
     return Settings(inventory=inventory, state_dir=base / "state"), base
 
 
-def make(records: tuple[Settings, Path], client: str = "demo", first: date = date(2026, 11, 1),
-         today: date = TODAY) -> Report:
+def make(
+    records: tuple[Settings, Path], client: str = "demo", first: date = date(2026, 11, 1), today: date = TODAY
+) -> Report:
     settings, _ = records
     found = load_inventory(settings.inventory).find_client(client)
     with Ledger.in_state_dir(settings.state_dir) as ledger:
@@ -49,7 +50,9 @@ def test_hours_are_the_statement_fab_hours_prints(records) -> None:
     report = make(records)
     settings, _ = records
     with Ledger.in_state_dir(settings.state_dir) as ledger:
-        expected = client_statement(PLANS, ledger, "demo", "Demo Outfitters", "starter", date(2026, 11, 1), TODAY)
+        expected = client_statement(
+            PLANS, ledger, "demo", "Demo Outfitters", "starter", date(2026, 11, 1), TODAY
+        )
     assert report.statement.as_dict() == expected.as_dict()
     # Every November second of the demo client's entries, as the billing rules count them today.
     assert report.statement.usage.hours_used * 3600 == pytest.approx(120 + 30 + 300 + 20 + 600 + 5400 + 180)
@@ -93,7 +96,10 @@ def test_a_store_without_health_results_is_not_monitored_not_100_percent(records
 
 def test_backups_of_the_month_the_newest_verified_and_its_age(records) -> None:
     b = make(records).stores[0].backups
-    assert [(s.name, s.verified) for s in b.in_month] == [("20261103T070000Z", True), ("20261117T070000Z", False)]
+    assert [(s.name, s.verified) for s in b.in_month] == [
+        ("20261103T070000Z", True),
+        ("20261117T070000Z", False),
+    ]
     assert b.newest is not None and b.newest.name == "20261103T070000Z"
     # Month end is 1 Dec 00:00 in Johannesburg, 30 Nov 22:00 UTC.
     assert b.age_at_end == timedelta(days=27, hours=15)
@@ -130,6 +136,6 @@ def test_a_month_with_no_records_says_so(records) -> None:
 def test_the_page_makes_no_request_and_names_no_secret(records) -> None:
     html = render_html(make(records), Branding(agency="Acme Web", footer="Acme Web · 021 555 0100"))
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    assert "src=\"http" not in html and "<link" not in html and "<script" not in html
+    assert 'src="http' not in html and "<link" not in html and "<script" not in html
     assert "dana@demo.invalid" not in html and "password" not in html.lower()
     assert "Acme Web · 021 555 0100" in html
