@@ -84,7 +84,9 @@ svg{max-width:100%;height:auto;display:block}
 footer{color:#666;font-size:13px;text-align:center;padding:16px}
 @media (max-width:520px){main{padding:8px}section{padding:12px 10px}table{font-size:13px}
  .wide td:nth-child(4),.wide th:nth-child(4){display:none}}
-@media print{body{background:#fff;font-size:12px}section{box-shadow:none;border:1px solid #ddd;break-inside:avoid}
+svg.weeks{max-width:520px}
+@media print{body{background:#fff;font-size:12px}section{box-shadow:none;border:1px solid #ddd}
+ h2,h3{break-after:avoid}tr,.tile,svg{break-inside:avoid}
  header{-webkit-print-color-adjust:exact;print-color-adjust:exact}.store{break-before:page}}
 """
 
@@ -125,6 +127,10 @@ def _age(age: timedelta) -> str:
     return f"{age.days} days"
 
 
+def _at_end(report: Report) -> str:
+    return "at the end of the month" if report.generated.timestamp() >= report.month.end else "today"
+
+
 def _tile(value: str, label: str, mood: str) -> str:
     return f'<div class="tile {mood}"><b>{_e(value)}</b><span>{_e(label)}</span></div>'
 
@@ -135,33 +141,39 @@ def weeks_chart(report: Report, colour: str) -> str:
     if not weeks:
         return ""
     top = max([w.hours for w in weeks] + [w.cap or 0 for w in weeks] + [0.5])
-    # A fixed, narrow viewBox: on a phone the labels stay readable once scaled down.
-    width, height, left = 480, 110, 8
-    gap = 10
+    # A fixed, narrow viewBox: on a phone the labels stay readable once scaled down. The bars start
+    # 16 units down, so the label over the tallest one is not cut off.
+    width, head, height, left, gap = 480, 16, 110, 8, 10
     bar_w = (width - left) / len(weeks) - gap
+    capped = any(w.cap is not None for w in weeks)
     parts = [
-        f'<svg viewBox="0 0 {width} {height + 34}" role="img" aria-label="hours per week" '
-        f'xmlns="http://www.w3.org/2000/svg" font-size="12" font-family="sans-serif">'
+        f'<svg class="weeks" viewBox="0 0 {width} {head + height + (34 if capped else 20)}" role="img" '
+        'aria-label="hours per week" xmlns="http://www.w3.org/2000/svg" font-size="12" font-family="sans-serif">'
     ]
+    base = head + height
     for i, w in enumerate(weeks):
         x = left + i * (bar_w + gap)
         h = height * w.hours / top
         fill = "#b3261e" if w.over_cap else colour
-        parts.append(f'<rect x="{x}" y="{height - h:.1f}" width="{bar_w}" height="{h:.1f}" fill="{fill}"/>')
         parts.append(
-            f'<text x="{x + bar_w / 2}" y="{height - h - 3:.1f}" text-anchor="middle">{w.hours:.1f} h</text>'
+            f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{fill}"/>'
+        )
+        parts.append(
+            f'<text x="{x + bar_w / 2:.1f}" y="{base - h - 3:.1f}" text-anchor="middle">{w.hours:.1f} h</text>'
         )
         if w.cap is not None:
-            y = height - height * w.cap / top
+            y = base - height * w.cap / top
             parts.append(
-                f'<line x1="{x - 4}" x2="{x + bar_w + 4}" y1="{y:.1f}" y2="{y:.1f}" stroke="#333" '
+                f'<line x1="{x - 4:.1f}" x2="{x + bar_w + 4:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="#333" '
                 'stroke-dasharray="4 3"/>'
             )
         parts.append(
-            f'<text x="{x + bar_w / 2}" y="{height + 14}" text-anchor="middle">{w.start:%d %b}</text>'
+            f'<text x="{x + bar_w / 2:.1f}" y="{base + 14}" text-anchor="middle">{w.start:%d %b}</text>'
         )
-    parts.append(f'<line x1="{left - 4}" x2="{width}" y1="{height}" y2="{height}" stroke="#999"/>')
-    parts.append(f'<text x="{left}" y="{height + 30}" fill="#555">dashed line: the weekly cap</text></svg>')
+    parts.append(f'<line x1="{left - 4}" x2="{width}" y1="{base}" y2="{base}" stroke="#999"/>')
+    if capped:
+        parts.append(f'<text x="{left}" y="{base + 30}" fill="#555">dashed line: the weekly cap</text>')
+    parts.append("</svg>")
     return "".join(parts)
 
 
@@ -268,8 +280,8 @@ def _backups(store: StoreReport, report: Report) -> str:
     lines = [f"<p>{len(b.in_month)} backup(s) taken this month, {verified} verified.</p>"]
     if b.newest is not None and b.age_at_end is not None:
         lines.append(
-            f"<p>Newest verified backup: {b.newest.taken:%d %b %Y %H:%M} UTC, "
-            f"{_age(b.age_at_end)} old at the end of the month.</p>"
+            f"<p>Newest verified backup: {_when(b.newest.taken.timestamp(), report.month.zone)} {b.newest.taken:%Y}, "
+            f"{_age(b.age_at_end)} old {_at_end(report)}.</p>"
         )
     else:
         lines.append("<p><b>No verified backup</b> existed at the end of the month.</p>")
@@ -283,11 +295,11 @@ def _backups(store: StoreReport, report: Report) -> str:
         lines.append(f'<p class="note">A backup run on {w.day:%d %b} did not complete.</p>')
     if b.in_month:
         rows = "".join(
-            f"<tr><td>{s.taken:%d %b %H:%M}</td><td>{'verified' if s.verified else 'NOT verified'}</td>"
+            f"<tr><td class=d>{_when(s.taken.timestamp(), report.month.zone)}</td><td>{'verified' if s.verified else 'NOT verified'}</td>"
             f"<td>{_e(s.opencart_version)}</td></tr>"
             for s in b.in_month
         )
-        lines.append(f"<table><tr><th>taken (UTC)</th><th>check</th><th>OpenCart</th></tr>{rows}</table>")
+        lines.append(f"<table><tr><th>taken</th><th>check</th><th>OpenCart</th></tr>{rows}</table>")
     return "<h3>Backups</h3>" + "".join(lines)
 
 

@@ -11,6 +11,7 @@ Nothing here reads a store: the report can be made offline, for a past month, fr
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,14 @@ LOOKING = {
     "check": "Ran the compatibility and security check",
     "health": "Ran the health checks",
     "doctor": "Checked the maintenance set-up",
+}
+
+
+CHANGE_STOPPED = {
+    "prices": "A price list was checked and not applied (a problem in the file or the shop); nothing changed",
+    "discounts": "A discount list was checked and not applied; nothing changed",
+    "groups": "A customer-group list was checked and not applied; nothing changed",
+    "undo": "An undo was stopped before changing anything",
 }
 
 
@@ -197,7 +206,11 @@ def audit_text(record: dict[str, Any]) -> str:
         parts = [f"{counts[k]:,} {k}" for k in ("created", "renamed", "moved") if counts.get(k)]
         return f"Updated customer groups from {name}" + (f" ({', '.join(parts)})" if parts else "")
     if task == "undo":
-        return f"Undid an earlier change ({_plural(int(counts.get('restored', 0)), 'row')} restored)"
+        undone = {"prices": "price", "discounts": "discount", "groups": "customer-group"}.get(
+            str(record.get("undoes")), "an earlier"
+        )
+        what = f"the earlier {undone} change" if undone != "an earlier" else "an earlier change"
+        return f"Undid {what} ({_plural(int(counts.get('restored', 0)), 'value')} restored)"
     return f"Applied {task} from {name}"
 
 
@@ -214,13 +227,16 @@ def upgrade_text(journal: dict[str, Any]) -> str:
 
 
 def _near(records: Sequence[tuple[float, dict[str, Any]]], item: WorkItem) -> dict[str, Any] | None:
-    """The record written during this ledger entry's run (a minute of slack either side)."""
-    start = item.started.timestamp() - 60
-    end = item.started.timestamp() + item.seconds + 60
-    for at, record in records:
-        if start <= at <= end:
-            return record
-    return None
+    """The record this ledger entry's run wrote: same task, written during the run (a minute of
+    slack either side), the closest to the run's end when several qualify (a prices run and its
+    undo a few seconds apart)."""
+    start, end = item.started.timestamp(), item.started.timestamp() + item.seconds
+    found = [
+        (abs(at - end), record)
+        for at, record in records
+        if start - 60 <= at <= end + 60 and record.get("task", item.task) == item.task
+    ]
+    return min(found, key=lambda pair: pair[0])[1] if found else None
 
 
 def read_audits(state_dir: Path, client: str, store: str) -> list[tuple[float, dict[str, Any]]]:
@@ -276,11 +292,19 @@ def work_lines(
                 lines.append(line)
                 continue
         elif item.task in ("prices", "discounts", "groups", "undo"):
-            record = _near(audits.get(item.store, []), item) if ok else None
+            if not ok:
+                # These apply in one transaction: a failed run changed nothing in the shop.
+                lines.append(WorkLine(item.day, item.store, CHANGE_STOPPED[item.task], item.seconds, ok))
+                continue
+            record = _near(audits.get(item.store, []), item)
             text = audit_text(record) if record else f"{item.task.capitalize()} change run"
         elif item.task in ("upgrade", "rollback"):
             journal = _near(upgrades.get(item.store, []), item)
-            text = upgrade_text(journal) if journal else f"{item.task.capitalize()} run"
+            if item.task == "rollback":
+                undone = f" {journal.get('to')} → {journal.get('from')}" if journal else ""
+                text = f"Rolled the OpenCart upgrade back{undone}"
+            else:
+                text = upgrade_text(journal) if journal else "Upgrade run"
         elif item.task == "mirror":
             text = "Took a backup of the shop's files and database"
         else:
@@ -393,7 +417,16 @@ def platform(
 # --- backups -------------------------------------------------------------------------------------
 
 
-def backups(mirror_root: str, client: str, store: str, month: Month, options: dict[str, Any]) -> Backups:
+def backups(
+    mirror_root: str,
+    client: str,
+    store: str,
+    month: Month,
+    options: dict[str, Any],
+    now: datetime | None = None,
+) -> Backups:
+    """Snapshots of the month; the newest verified one and its age at the month's end (or now, for
+    a month not over yet)."""
     found = Backups(mirror_root=mirror_root)
     keep = options.get("keep") if isinstance(options, dict) else None
     try:
@@ -422,27 +455,49 @@ def backups(mirror_root: str, client: str, store: str, month: Month, options: di
         if snap.verified:
             found.newest = snap
     if found.newest is not None:
-        found.age_at_end = end - found.newest.taken
+        found.age_at_end = min(end, now or end) - found.newest.taken
     return found
 
 
 # --- next steps ----------------------------------------------------------------------------------
+
+_UPGRADE_TO = re.compile(r"upgrade to (\d+(?:\.\d+)+)")
+_ADVISORY = re.compile(r"\bCVE-\d{4}-\d+")
+
+
+def _version_key(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def security_step(p: Platform) -> str:
+    """The advisories check's evidence (as `fab check` grades it) in a shop owner's words: the
+    release that fixes what a release can fix, and how many weaknesses are known."""
+    known = len(set(_ADVISORY.findall(p.advisories_detail)))
+    targets = sorted(set(_UPGRADE_TO.findall(p.advisories_detail)), key=_version_key)
+    what = (
+        f"{known} known security weakness{'es' if known != 1 else ''}"
+        if known
+        else "a known security weakness"
+    )
+    version = f" {p.opencart}" if p.opencart else ""
+    if targets:
+        return (
+            f"Security: {what} affect{'s' if known == 1 else ''} this shop's OpenCart{version}. "
+            f"Upgrading to OpenCart {targets[-1]} fixes those a release can fix; we recommend planning it."
+        )
+    return f"Security: {what} affect{'s' if known == 1 else ''} this shop's OpenCart{version}; see the advice above."
 
 
 def next_steps(store: StoreReport, month_closed: bool) -> list[str]:
     steps = []
     p, b, a = store.platform, store.backups, store.availability
     if p.advisories_state in ("CRITICAL", "WARNING"):
-        steps.append(
-            f"Security: a known weakness applies to this shop's OpenCart {p.opencart or ''}".rstrip()
-            + f". {p.advisories_detail}".rstrip(". ")
-            + "."
-        )
+        steps.append(security_step(p))
     if b.newest is None:
         steps.append("Backups: no verified backup exists yet; we will set up regular backups.")
     elif b.age_at_end is not None and b.age_at_end > STALE_BACKUP:
         steps.append(
-            f"Backups: the newest verified backup was {b.age_at_end.days} days old; take a fresh one."
+            f"Backups: the newest verified backup is {b.age_at_end.days} days old; we will take a fresh one."
         )
     if a is None:
         steps.append("Monitoring: the shop was not monitored this month; we recommend turning it on.")

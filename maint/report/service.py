@@ -61,7 +61,7 @@ def build_report(
         stores = []
         for entry in client.stores:
             mirror_options = entry.options.get("mirror") if entry.options else None
-            snaps = backups(entry.mirror, client.name, entry.name, month, dict(mirror_options or {}))
+            snaps = backups(entry.mirror, client.name, entry.name, month, dict(mirror_options or {}), now)
             # Failed backup runs are the ledger's: a failed run leaves no snapshot to read.
             snaps.failed_runs = [w for w in work if w.store == entry.name and not w.ok and "backup" in w.text]
             store = StoreReport(

@@ -32,7 +32,7 @@ def test_the_report_tells_what_real_tasks_recorded_on_a_real_store(tmp_path, rea
     assert stat.S_IMODE(page.stat().st_mode) == 0o600
     html = page.read_text()
     assert "Updated 2 prices from prices-nov.csv" in html
-    assert "Undid an earlier change (2 rows restored)" in html
+    assert "Undid the earlier price change (2 values restored)" in html
     assert "Took a backup of the shop&#x27;s files and database" in html
     assert "Checked the shop&#x27;s platform and versions" in html
     assert "1 backup(s) taken this month, 1 verified" in html or "backup(s) taken this month" in html

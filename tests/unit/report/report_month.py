@@ -82,7 +82,9 @@ def build_month(state: Path, mirror: Path) -> None:
         add("demo", "mirror", utc(3, 7), 120)
         add("demo", "mirror", utc(5, 7), 30, outcome="failed: rsync failed (exit 23)")
         add("demo", "prices", utc(10, 10), 300)
+        add("demo", "undo", utc(10, 10, 5), 40)  # undone a minute after: each run gets its own audit line
         add("demo", "prices", utc(15, 10), 20, outcome="dry run")
+        add("demo", "prices", utc(16, 10), 5, outcome="failed: wrong.csv, row 2: unknown product")
         add("demo4", "upgrade", utc(12, 8), 600)
         add("demo", "manual", utc(14, 9), 5400, note="Fixed the shipping rule at checkout", source="manual")
         for minute in (0, 10, 20):
@@ -110,7 +112,9 @@ def build_month(state: Path, mirror: Path) -> None:
         "result": "applied",
         "undo_file": str(undo / "20261110T100200000000Z-prices.undo"),
     }
-    (undo / "audit.jsonl").write_text(json.dumps(record) + "\n")
+    undone = {"when": "2026-11-10T10:05:30+00:00", "who": "dev", "task": "undo", "undoes": "prices",
+              "file": record["undo_file"], "counts": {"restored": 1240}, "result": "applied"}
+    (undo / "audit.jsonl").write_text(json.dumps(record) + "\n" + json.dumps(undone) + "\n")
     journal = state / "upgrade" / "demo" / "demo4"
     journal.mkdir(parents=True)
     (journal / "20261112T080950Z-upgrade.json").write_text(

@@ -13,7 +13,7 @@ from maint.billing.service import client_statement
 from maint.config import Settings
 from maint.inventory import load_inventory
 from maint.report.html import Branding, render_html
-from maint.report.model import Report
+from maint.report.model import CHANGE_STOPPED, Report
 from maint.report.service import build_report
 from tests.unit.report.report_month import (
     MONTH_START,
@@ -55,7 +55,7 @@ def test_hours_are_the_statement_fab_hours_prints(records) -> None:
         )
     assert report.statement.as_dict() == expected.as_dict()
     # Every November second of the demo client's entries, as the billing rules count them today.
-    assert report.statement.usage.hours_used * 3600 == pytest.approx(120 + 30 + 300 + 20 + 600 + 5400 + 180)
+    assert report.statement.usage.hours_used * 3600 == pytest.approx(120 + 30 + 300 + 40 + 20 + 5 + 600 + 5400 + 180)
 
 
 def test_work_done_in_plain_words_without_dry_runs_or_other_months(records) -> None:
@@ -64,9 +64,11 @@ def test_work_done_in_plain_words_without_dry_runs_or_other_months(records) -> N
         ("2026-11-03", "demo", "Took a backup of the shop's files and database"),
         ("2026-11-05", "demo", "Took a backup of the shop's files and database (did not complete)"),
         ("2026-11-10", "demo", "Updated 1,240 prices from prices-nov.xlsx"),
+        ("2026-11-10", "demo", "Undid the earlier price change (1,240 values restored)"),
         ("2026-11-12", "demo4", "Upgraded OpenCart 3.0.3.8 → 3.0.5.1, 42 s of downtime"),
         ("2026-11-14", "demo", "Fixed the shipping rule at checkout"),
         ("2026-11-16", "demo", "Checked the shop's platform and versions"),  # three runs, one line
+        ("2026-11-16", "demo", CHANGE_STOPPED["prices"]),
     ]
 
 
