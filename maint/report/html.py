@@ -280,7 +280,7 @@ def _backups(store: StoreReport, report: Report) -> str:
     lines = [f"<p>{len(b.in_month)} backup(s) taken this month, {verified} verified.</p>"]
     if b.newest is not None and b.age_at_end is not None:
         lines.append(
-            f"<p>Newest verified backup: {_when(b.newest.taken.timestamp(), report.month.zone)} {b.newest.taken:%Y}, "
+            f"<p>Newest verified backup: {b.newest.taken.astimezone(report.month.zone):%d %b %Y %H:%M}, "
             f"{_age(b.age_at_end)} old {_at_end(report)}.</p>"
         )
     else:

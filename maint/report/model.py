@@ -502,7 +502,8 @@ def next_steps(store: StoreReport, month_closed: bool) -> list[str]:
     if a is None:
         steps.append("Monitoring: the shop was not monitored this month; we recommend turning it on.")
     elif a.incidents and a.incidents[-1].end is None:
-        steps.append("Availability: a problem was still open at the end of the month; we are on it.")
+        when = "was still open at the end of the month" if month_closed else "is still open"
+        steps.append(f"Availability: a problem {when}; we are on it.")
     if not month_closed:
         steps.append("This month is not over yet: this report shows it up to today.")
     return steps
