@@ -141,3 +141,16 @@ def test_the_page_makes_no_request_and_names_no_secret(records) -> None:
     assert 'src="http' not in html and "<link" not in html and "<script" not in html
     assert "dana@demo.invalid" not in html and "password" not in html.lower()
     assert "Acme Web · 021 555 0100" in html
+
+
+def test_branding_embeds_the_logo_and_refuses_a_bad_colour(tmp_path) -> None:
+    from maint.errors import ConfigError
+
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    brand = Branding.from_config({"agency": "Acme Web", "logo": str(logo), "colour": "#123abc"})
+    assert brand.logo.startswith("data:image/png;base64,")
+    with pytest.raises(ConfigError, match="colour"):
+        Branding.from_config({"colour": "red;}body{display:none"})
+    with pytest.raises(ConfigError, match="not an image"):
+        Branding.from_config({"logo": str(tmp_path / "notes.txt")})
