@@ -76,7 +76,7 @@ table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{text-align:left;padding:5px 6px;border-bottom:1px solid #eceef0;vertical-align:top}
 th{color:#555;font-weight:600}
 td.n,th.n{text-align:right;white-space:nowrap}
-td.d{white-space:nowrap}
+td.d,span.d{white-space:nowrap}
 .muted{color:#666}
 .note{background:#fff8e1;border-left:4px solid #f0b400;padding:6px 10px;margin:8px 0}
 ul.steps li{margin:4px 0}
@@ -107,6 +107,16 @@ def _pct(value: float | None) -> str:
 
 def _when(epoch: float, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(epoch, zone).strftime("%d %b %H:%M")
+
+
+def _span(start: float, end: float | None, zone: ZoneInfo) -> str:
+    """'20 Nov 10:00–13:00' on one day, '20 Nov 22:00 – 21 Nov 01:00' across days."""
+    if end is None:
+        return f"{_when(start, zone)}, still open"
+    a, b = datetime.fromtimestamp(start, zone), datetime.fromtimestamp(end, zone)
+    if a.date() == b.date():
+        return f"<span class=d>{a:%d %b}</span> {a:%H:%M}–{b:%H:%M}"
+    return f"<span class=d>{a:%d %b %H:%M}</span> – <span class=d>{b:%d %b %H:%M}</span>"
 
 
 def _duration(seconds: float) -> str:
@@ -198,7 +208,9 @@ def timeline_chart(av: Availability, report: Report) -> str:
     while day < report.month.next_first:
         x = (report.month.moment(day).timestamp() - start) * scale
         if day.day in (1, 8, 15, 22, 29):
-            parts.append(f'<text x="{x + 2:.1f}" y="{height + 14}">{day:%d %b}</text>')
+            # The last label ends at its tick, so it is not cut off at the strip's right edge.
+            anchor = ' text-anchor="end"' if x > width - 60 else ""
+            parts.append(f'<text x="{x + 2:.1f}" y="{height + 14}"{anchor}>{day:%d %b}</text>')
         day += timedelta(days=1)
     parts.append("</svg>")
     return "".join(parts)
@@ -258,15 +270,12 @@ def _availability(store: StoreReport, report: Report) -> str:
     ]
     if av.incidents:
         rows = "".join(
-            f"<tr><td class=d>{_when(i.start, zone)}</td><td class=d>{_when(i.end, zone) if i.end else 'still open'}</td>"
+            f"<tr><td>{_span(i.start, i.end, zone)}</td>"
             f"<td class=n>{_duration(i.seconds) if i.seconds is not None else '–'}</td>"
-            f"<td>{_e(LEVEL_WORDS.get(i.level or 0, 'not graded'))}</td><td>{_e(', '.join(i.checks))}</td></tr>"
+            f"<td>level {_e(LEVEL_WORDS.get(i.level or 0, 'not graded'))} ({_e(', '.join(i.checks))})</td></tr>"
             for i in av.incidents
         )
-        html.append(
-            "<table><tr><th>from</th><th>to</th><th class=n>lasted</th><th>level</th><th>what failed</th></tr>"
-            f"{rows}</table>"
-        )
+        html.append(f"<table><tr><th>when</th><th class=n>lasted</th><th>what failed</th></tr>{rows}</table>")
     else:
         html.append("<p>No outage was seen this month.</p>")
     return "".join(html)
