@@ -61,8 +61,8 @@ def report(c, client=None, month="", out="", pdf=False, send=False, all_=False, 
     first = parse_month(month, today) if month else (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     clients = list(tc.inventory.clients) if all_ else [tc.client(client)]
     if send:
-        for found in clients:
-            mail.recipients(found)  # a client without an address fails before any work
+        if not all_:
+            mail.recipients(clients[0])  # a client without an address fails before any work
         if not tc.settings.smtp.get("host"):
             raise ConfigError(
                 "--send needs an SMTP server: set maint.smtp.host (and port, from) in fabric.yaml"

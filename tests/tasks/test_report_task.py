@@ -126,7 +126,7 @@ def test_all_writes_one_report_per_client_with_only_its_own_data(c, tmp_path, ca
         lambda: report_tasks.report(c, all_=True, month="2026-11", out=str(tmp_path), json=True), capsys
     )
     files = {r["client"]: Path(r["html"]).read_text() for r in result["reports"]}
-    assert set(files) == {"demo", "other"}
+    assert set(files) == {"demo", "other", "quiet"}
     assert "other-shop" not in files["demo"] and "secret work" in files["other"]
     assert "Fixed the shipping rule" not in files["other"]
 
@@ -146,6 +146,21 @@ def test_send_reaches_the_local_smtp_server_with_the_report_attached(
     assert msg["To"] == "Dana Demo <dana@demo.invalid>" and msg["From"] == "reports@agency.invalid"
     names = [part.get_filename() for part in msg.walk() if part.get_filename()]
     assert names == ["demo-2026-11.html"]
+
+
+def test_all_with_send_mails_every_client_with_an_address_and_fails_for_the_others(
+    c, tmp_path, smtp_server, capsys
+) -> None:
+    with pytest.raises(Exit) as err:
+        report_tasks.report(c, all_=True, month="2026-10", out=str(tmp_path), send=True, json=True)
+    assert err.value.code == 2
+    result = json.loads(capsys.readouterr().out)
+    sent = {r["client"]: r.get("sent_to") for r in result["reports"]}
+    assert sent["demo"] == ["Dana Demo <dana@demo.invalid>"] and sent["other"] == ["Olga <olga@other.invalid>"]
+    assert "no contact with an e-mail address" in next(r["error"] for r in result["reports"] if r["client"] == "quiet")
+    assert (tmp_path / "quiet-2026-10.html").exists()  # written, only not sent
+    subjects = [m["Subject"] for m in mailbox.Maildir(smtp_server[1])]
+    assert sum("October 2026" in s for s in subjects) == 2
 
 
 def test_send_without_an_smtp_server_fails_before_writing(records, tmp_path, monkeypatch, capsys) -> None:

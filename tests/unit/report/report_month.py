@@ -54,6 +54,8 @@ def write_inventory(folder: Path, mirror: Path) -> Path:
         "name: other\ntitle: Other Co\nplan: starter\ncontacts:\n  - {name: Olga, email: olga@other.invalid}\n"
         f"stores:\n  - {{name: other-shop, host: h, root: /srv/other, mirror: '{mirror}'}}\n"
     )
+    # A new client: no contacts yet, one shop, no backups set up, no records at all.
+    (folder / "quiet.yaml").write_text("name: quiet\nplan: starter\nstores:\n  - {name: quiet-shop, host: h, root: /srv/q}\n")
     return folder
 
 

@@ -154,3 +154,10 @@ def test_branding_embeds_the_logo_and_refuses_a_bad_colour(tmp_path) -> None:
         Branding.from_config({"colour": "red;}body{display:none"})
     with pytest.raises(ConfigError, match="not an image"):
         Branding.from_config({"logo": str(tmp_path / "notes.txt")})
+
+
+def test_a_new_client_with_no_records_and_no_backup_location_gets_a_report(records) -> None:
+    report = make(records, "quiet")
+    html = render_html(report, Branding())
+    assert "No backup location is set up" in html and "Not monitored this month" in html
+    assert "not checked this month" in html
