@@ -1,11 +1,9 @@
-"""Mailing the report to the client's contacts.
-
-Until `maint/mail/` (the sender of `fab mail`, with its journal) lands, reports go through the
-`maint.smtp` server health alerts use; `send_report` is the one place to switch over.
-"""
+"""Mailing the report to the client's contacts, through the agency's `maint.smtp` server and the
+connection code `fab mail` and health alerts share (`maint.mail.smtp`)."""
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formataddr
@@ -13,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from maint.errors import ConfigError
-from maint.health.alerts import send_message
 from maint.inventory import Client
+from maint.mail.smtp import SmtpError, open_smtp, settings_from_config
 
 
 def recipients(client: Client) -> list[str]:
@@ -26,30 +24,32 @@ def recipients(client: Client) -> list[str]:
 
 
 def build_message(
-    smtp: Mapping[str, Any],
-    to: Sequence[str],
-    subject: str,
-    text: str,
-    files: Sequence[Path],
-    sender: str = "",
+    smtp: Mapping[str, Any], to: Sequence[str], subject: str, text: str, files: Sequence[Path]
 ) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = sender or str(smtp.get("from") or "maint@localhost")
+    msg["From"] = str(smtp.get("from") or "maint@localhost")
     msg["To"] = ", ".join(to)
     msg["Subject"] = subject
     msg.set_content(text)
     for path in files:
-        kind = ("application", "pdf") if path.suffix == ".pdf" else ("text", "html")
-        data = path.read_bytes()
-        if kind[0] == "text":
-            msg.add_attachment(data.decode("utf-8"), subtype="html", filename=path.name)
+        if path.suffix == ".pdf":
+            msg.add_attachment(path.read_bytes(), maintype="application", subtype="pdf", filename=path.name)
         else:
-            msg.add_attachment(data, maintype=kind[0], subtype=kind[1], filename=path.name)
+            msg.add_attachment(path.read_text(encoding="utf-8"), subtype="html", filename=path.name)
     return msg
 
 
 def send_report(smtp: Mapping[str, Any], message: EmailMessage) -> None:
-    """Send through the configured SMTP server (OSError / smtplib errors propagate to the task)."""
-    if not smtp or not smtp.get("host"):
-        raise ConfigError("--send needs an SMTP server: set maint.smtp.host (and port, from) in fabric.yaml")
-    send_message(smtp, message)
+    """One message, one session: ConfigError without a server, SmtpError (exit 40) naming host and
+    port only (never the login) when the server is unreachable or refuses."""
+    settings = settings_from_config(smtp)
+    client = open_smtp(settings)
+    try:
+        client.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SmtpError(f"mail server {settings.host}:{settings.port} did not take the report: {type(exc).__name__}") from None
+    finally:
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
