@@ -214,6 +214,27 @@ def audit_text(record: dict[str, Any]) -> str:
     return f"Applied {task} from {name}"
 
 
+# The ledger notes `fab mail` and `fab flyer` leave (maint/tasks/mail.py, flyer.py).
+_MAIL_NOTE = re.compile(r"campaign \S+ (['\"])(?P<subject>.*?)\1: (?P<now>\d+) sent now")
+_FLYER_NOTE = re.compile(r"flyer \S+: (?P<count>\d+) product\(s\), (?P<headline>.*)")
+
+
+def campaign_text(task: str, note: str) -> str:
+    if task == "mail":
+        sent = [m for m in _MAIL_NOTE.finditer(note)]
+        if not sent:
+            return "Sent an e-mail campaign"
+        return "; ".join(
+            f"Sent the e-mail “{m['subject']}” to {_plural(int(m['now']), 'recipient')}" for m in sent
+        )
+    found = _FLYER_NOTE.search(note)
+    if not found:
+        return "Made a flyer"
+    headline = found["headline"].strip()
+    named = f" “{headline}”" if headline and headline != "no headline" else ""
+    return f"Made the flyer{named} with {_plural(int(found['count']), 'product')}"
+
+
 def upgrade_text(journal: dict[str, Any]) -> str:
     before, after = journal.get("from") or "?", journal.get("to") or "?"
     if journal.get("ok"):
@@ -307,6 +328,8 @@ def work_lines(
                 text = upgrade_text(journal) if journal else "Upgrade run"
         elif item.task == "mirror":
             text = "Took a backup of the shop's files and database"
+        elif item.task in ("mail", "flyer"):
+            text = campaign_text(item.task, item.note)
         else:
             text = f"Ran {item.task}"
         if not ok:

@@ -89,6 +89,9 @@ def build_month(state: Path, mirror: Path) -> None:
         add("demo", "prices", utc(16, 10), 5, outcome="failed: wrong.csv, row 2: unknown product")
         add("demo4", "upgrade", utc(12, 8), 600)
         add("demo", "manual", utc(14, 9), 5400, note="Fixed the shipping rule at checkout", source="manual")
+        add("demo", "flyer", utc(18, 8), 60, note="flyer demo-20261118-1: 6 product(s), Winter deals")
+        add("demo", "mail", utc(18, 9), 900,
+            note="campaign demo-7f3a 'Winter deals': 1905 sent now, 1905 in all")
         for minute in (0, 10, 20):
             add("demo", "info", utc(16, 9, minute), 60)
         add(

@@ -55,7 +55,7 @@ def test_hours_are_the_statement_fab_hours_prints(records) -> None:
         )
     assert report.statement.as_dict() == expected.as_dict()
     # Every November second of the demo client's entries, as the billing rules count them today.
-    assert report.statement.usage.hours_used * 3600 == pytest.approx(120 + 30 + 300 + 40 + 20 + 5 + 600 + 5400 + 180)
+    assert report.statement.usage.hours_used * 3600 == pytest.approx(120 + 30 + 300 + 40 + 20 + 5 + 600 + 5400 + 180 + 60 + 900)
 
 
 def test_work_done_in_plain_words_without_dry_runs_or_other_months(records) -> None:
@@ -69,6 +69,8 @@ def test_work_done_in_plain_words_without_dry_runs_or_other_months(records) -> N
         ("2026-11-14", "demo", "Fixed the shipping rule at checkout"),
         ("2026-11-16", "demo", "Checked the shop's platform and versions"),  # three runs, one line
         ("2026-11-16", "demo", CHANGE_STOPPED["prices"]),
+        ("2026-11-18", "demo", "Made the flyer “Winter deals” with 6 products"),
+        ("2026-11-18", "demo", "Sent the e-mail “Winter deals” to 1,905 recipients"),
     ]
 
 
