@@ -47,9 +47,9 @@ def build(base: Path, runs: int) -> Settings:
             for n in range(runs):
                 at = start + n * step
                 down = n % 500 < 3  # a short outage every 500 runs
-                rows += [(at, s, c, "CRITICAL" if down and c == "home" else "OK", 1 if down else None, None, "")
+                rows += [(at, s, c, "CRITICAL" if down and c == "home" else "OK", 1 if down else None, None, "", "")
                          for c in CHECKS]
-            history.db.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?)", rows)
+            history.db.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?)", rows)
     with Ledger.in_state_dir(state) as ledger:
         for n in range(300):
             t = datetime(2026, 11, 1, 8, tzinfo=UTC) + timedelta(hours=2 * n)

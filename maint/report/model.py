@@ -342,15 +342,18 @@ def work_lines(
 
 
 def availability(db: sqlite3.Connection, store: str, month: Month) -> Availability | None:
-    """Runs of the month: a run is up unless home, cart or checkout was CRITICAL (the rule of
-    `History.availability`). An incident runs from its first down run to the first up run after it."""
+    """Runs of the month: a run is down when home, cart or checkout was CRITICAL, or UNKNOWN because
+    another failure explained it (the database was down); OK with a cause (planned maintenance) is
+    up. The rule of `History.availability`. An incident runs from its first down run to the first
+    up run after it."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+    # A history written before causes were recorded has no column (read-only here: not added).
+    down = "(state = 'CRITICAL' OR (state = 'UNKNOWN' AND cause != ''))" if "cause" in columns else "state = 'CRITICAL'"
     marks = ",".join("?" * len(AVAILABILITY_CHECKS))
+    hit = f"{down} AND check_id IN ({marks})"
     rows = db.execute(
-        "SELECT run_at, "
-        f"MAX(state = 'CRITICAL' AND check_id IN ({marks})), "  # noqa: S608 (only '?' marks)
-        f"MIN(CASE WHEN state = 'CRITICAL' AND check_id IN ({marks}) THEN level END), "
-        f"GROUP_CONCAT(CASE WHEN state = 'CRITICAL' AND check_id IN ({marks}) THEN check_id END), "
-        f"MAX(CASE WHEN state = 'CRITICAL' AND check_id IN ({marks}) THEN evidence END) "
+        f"SELECT run_at, MAX({hit}), MIN(CASE WHEN {hit} THEN level END), "  # noqa: S608 (fixed text, '?' marks)
+        f"GROUP_CONCAT(CASE WHEN {hit} THEN check_id END), MAX(CASE WHEN {hit} THEN evidence END) "
         "FROM results WHERE store = ? AND run_at >= ? AND run_at < ? GROUP BY run_at ORDER BY run_at",
         (*AVAILABILITY_CHECKS * 4, store, month.start, month.end),
     ).fetchall()

@@ -203,7 +203,7 @@ def test_pdf_has_the_expected_pages_and_text(c, tmp_path, capsys) -> None:
         "Demo Outfitters",
         "November 2026",
         "Upgraded OpenCart 3.0.3.8",
-        "Availability: 99.44 %",
+        "Availability: 99.31 %",
         "Not monitored this month",
     ):
         assert fact in text

@@ -28,6 +28,8 @@ OUTAGES = [
     (datetime(2026, 11, 20, 10, tzinfo=ZONE), 3, "home"),
     (datetime(2026, 11, 25, 8, tzinfo=ZONE), 1, "checkout"),
 ]
+EXPLAINED = datetime(2026, 11, 27, 3, tzinfo=ZONE)
+PLANNED = datetime(2026, 11, 12, 10, tzinfo=ZONE)
 SNAPSHOTS = {  # name: verified
     "20261025T010000Z": True,
     "20261103T070000Z": True,
@@ -170,6 +172,10 @@ def _health(state: Path) -> None:
                 )
                 for check in ("home", "cart", "checkout", "disk_free")
             ]
+            if at == EXPLAINED.timestamp():  # cart UNKNOWN because the database was down: down too
+                results[1] = CheckResult("demo", "cart", State.UNKNOWN, 2, None, "no answer", cause="db")
+            if at == PLANNED.timestamp():  # the home page in planned maintenance: not an outage
+                results[0] = CheckResult("demo", "home", State.OK, None, None, "maintenance", cause="maintenance")
             advisory = State.WARNING if n < 300 else State.OK
             results.append(
                 CheckResult(
