@@ -18,9 +18,10 @@ from maint.billing.duration import format_hours, parse_duration
 from maint.billing.ledger import Ledger
 from maint.billing.plans import CreditsPlan, HoursPlan, IncidentPlan, Plans, SupportPlan, load_plans
 from maint.billing.rules import check_entry_day, check_pack, check_support_events, month_start
-from maint.billing.service import client_statement, client_usage, local_items, local_today
+from maint.billing.service import client_usage, local_items, local_today
 from maint.billing.statement import (
     OVERVIEW_COLUMNS,
+    build_statement,
     overview_row,
     overview_rows,
     render_html,
@@ -122,7 +123,10 @@ def hours(c, client=None, month="", csv="", html="", json=False, all_=False, det
                 render.table(f"all clients, {first:%B %Y}", OVERVIEW_COLUMNS, overview_rows(rows))
             return
         found = tc.client(client)
-        statement = client_statement(plans, ledger, found.name, found.title, found.plan, first, today)
+        usage = client_usage(plans, ledger, found.name, found.plan, first, today)
+    plan = plans.get(found.plan)
+    levels = plan.levels if isinstance(plan, HoursPlan) else None
+    statement = build_statement(found.name, found.title or found.name, first, plans.currency, usage, levels)
     if json:
         emit_json([{"store": None, **money_as_numbers(statement.as_dict())}], month=first.strftime("%Y-%m"))
     elif "-" not in (csv, html):  # stdout carries the CSV or HTML itself

@@ -12,18 +12,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from invoke import task
-
-from maint import render
 from maint.billing.ledger import Ledger
 from maint.billing.plans import load_plans
 from maint.billing.service import local_today
-from maint.errors import ConfigError, MaintError
+from maint.errors import ConfigError, MaintError, UsageError
 from maint.report import pdf as pdfs
 from maint.report import send as mail
 from maint.report.html import Branding, render_html
 from maint.report.service import build_report, private_dir, write_private
-from maint.tasks.common import TaskContext, maint_task
+from maint.tasks.common import TaskContext, emit_json, maint_task, task
 from maint.tasks.hours import parse_month
 
 
@@ -34,6 +31,11 @@ def now() -> datetime:
 
 @task(
     name="report",
+    examples=[
+        "fab report demo --month 2026-11",
+        "fab report demo --month 2026-11 --pdf --send",
+        "fab report --all --pdf",
+    ],
     positional=["client"],
     help={
         "client": "client name from the inventory",
@@ -50,9 +52,9 @@ def report(c, client=None, month="", out="", pdf=False, send=False, all_=False, 
     """Write a client's monthly maintenance report (HTML, optionally PDF and e-mail)."""
     tc = TaskContext.from_c(c)
     if client and all_:
-        raise ConfigError("give a CLIENT or --all, not both")
+        raise UsageError("give a CLIENT or --all, not both")
     if not client and not all_:
-        raise ConfigError("which client? give a CLIENT name or --all")
+        raise UsageError("which client? give a CLIENT name or --all")
     brand = Branding.from_config(tc.settings.raw.get("report"))
     plans = load_plans(tc.settings.plans_file)
     clock = now()
@@ -80,9 +82,10 @@ def report(c, client=None, month="", out="", pdf=False, send=False, all_=False, 
                     raise
                 text = exc.message if isinstance(exc, MaintError) else f"{type(exc).__name__}: {exc}"
                 failed.append(f"{found.name}: {text}")
-                results.append({"client": found.name, "error": text})
+                code = exc.exit_code if isinstance(exc, MaintError) else 2
+                results.append({"store": None, "client": found.name, "error": text, "exit_code": code})
     if json:
-        render.print_json({"month": first.strftime("%Y-%m"), "reports": results})
+        emit_json(results, month=first.strftime("%Y-%m"))
     else:
         for r in results:
             if "error" in r:
@@ -101,7 +104,14 @@ def _one(tc, plans, ledger, found, first, today, clock, brand, out, pdf, send) -
     )
     stem = f"{found.name}-{first:%Y-%m}"
     html_file = write_private(folder / f"{stem}.html", render_html(built, brand).encode("utf-8"))
-    result: dict[str, Any] = {"client": found.name, "html": str(html_file), "pdf": None, "sent_to": []}
+    result: dict[str, Any] = {
+        "store": None,
+        "client": found.name,
+        "shops": [s.name for s in found.stores],
+        "html": str(html_file),
+        "pdf": None,
+        "sent_to": [],
+    }
     files = [html_file]
     if pdf:
         pdf_file = folder / f"{stem}.pdf"

@@ -28,7 +28,7 @@ def test_the_report_tells_what_real_tasks_recorded_on_a_real_store(tmp_path, rea
     out = tmp_path / "reports"
     made = fab("report", real.client, "--month", month, "--out", str(out), "--json")
     assert made.returncode == 0, made.stderr
-    page = Path(json.loads(made.stdout)["reports"][0]["html"])
+    page = Path(json.loads(made.stdout)["stores"][0]["html"])
     assert stat.S_IMODE(page.stat().st_mode) == 0o600
     html = page.read_text()
     assert "Updated 2 prices from prices-nov.csv" in html

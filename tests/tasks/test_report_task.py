@@ -104,11 +104,11 @@ def run(call, capsys: pytest.CaptureFixture[str]) -> dict:
 def test_writes_the_html_0600_in_a_0700_folder_with_the_hours_of_fab_hours(c, tmp_path, capsys) -> None:
     out = tmp_path / "reports" / "nov"
     result = run(lambda: report_tasks.report(c, "demo", month="2026-11", out=str(out), json=True), capsys)
-    html_file = Path(result["reports"][0]["html"])
+    html_file = Path(result["stores"][0]["html"])
     assert html_file == out / "demo-2026-11.html"
     assert stat.S_IMODE(html_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
-    statement = run(lambda: hours_tasks.hours(c, "demo", month="2026-11", json=True), capsys)
+    statement = run(lambda: hours_tasks.hours(c, "demo", month="2026-11", json=True), capsys)["stores"][0]
     html = html_file.read_text()
     hours_used = hours_tasks.format_hours(statement["hours_used"] * 3600)
     assert f"<td>hours used</td><td class=n>{hours_used}</td>" in html
@@ -125,7 +125,7 @@ def test_all_writes_one_report_per_client_with_only_its_own_data(c, tmp_path, ca
     result = run(
         lambda: report_tasks.report(c, all_=True, month="2026-11", out=str(tmp_path), json=True), capsys
     )
-    files = {r["client"]: Path(r["html"]).read_text() for r in result["reports"]}
+    files = {r["client"]: Path(r["html"]).read_text() for r in result["stores"]}
     assert set(files) == {"demo", "other", "quiet"}
     assert "other-shop" not in files["demo"] and "secret work" in files["other"]
     assert "Fixed the shipping rule" not in files["other"]
@@ -138,7 +138,7 @@ def test_send_reaches_the_local_smtp_server_with_the_report_attached(
         lambda: report_tasks.report(c, "demo", month="2026-11", out=str(tmp_path), send=True, json=True),
         capsys,
     )
-    assert result["reports"][0]["sent_to"] == ["Dana Demo <dana@demo.invalid>"]
+    assert result["stores"][0]["sent_to"] == ["Dana Demo <dana@demo.invalid>"]
     box = mailbox.Maildir(smtp_server[1])
     messages = [m for m in box if "Demo Outfitters" in m["Subject"]]
     assert len(messages) == 1
@@ -155,9 +155,9 @@ def test_all_with_send_mails_every_client_with_an_address_and_fails_for_the_othe
         report_tasks.report(c, all_=True, month="2026-10", out=str(tmp_path), send=True, json=True)
     assert err.value.code == 2
     result = json.loads(capsys.readouterr().out)
-    sent = {r["client"]: r.get("sent_to") for r in result["reports"]}
+    sent = {r["client"]: r.get("sent_to") for r in result["stores"]}
     assert sent["demo"] == ["Dana Demo <dana@demo.invalid>"] and sent["other"] == ["Olga <olga@other.invalid>"]
-    assert "no contact with an e-mail address" in next(r["error"] for r in result["reports"] if r["client"] == "quiet")
+    assert "no contact with an e-mail address" in next(r["error"] for r in result["stores"] if r["client"] == "quiet")
     assert (tmp_path / "quiet-2026-10.html").exists()  # written, only not sent
     subjects = [m["Subject"] for m in mailbox.Maildir(smtp_server[1])]
     assert sum("October 2026" in s for s in subjects) == 2
@@ -190,7 +190,7 @@ def test_pdf_has_the_expected_pages_and_text(c, tmp_path, capsys) -> None:
         lambda: report_tasks.report(c, "demo", month="2026-11", out=str(tmp_path), pdf=True, json=True),
         capsys,
     )
-    pdf = Path(result["reports"][0]["pdf"])
+    pdf = Path(result["stores"][0]["pdf"])
     assert stat.S_IMODE(pdf.stat().st_mode) == 0o600
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
@@ -234,7 +234,7 @@ def test_the_page_renders_in_a_browser_with_no_console_error_and_no_request(c, t
     result = run(
         lambda: report_tasks.report(c, "demo", month="2026-11", out=str(tmp_path), json=True), capsys
     )
-    page = Path(result["reports"][0]["html"])
+    page = Path(result["stores"][0]["html"])
     log = _browse(page, tmp_path / "profile", tmp_path / "net.json")
     assert "CONSOLE" not in log
     # Without its CSP too (which would block a request silently), the page asks the network for nothing.
