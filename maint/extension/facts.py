@@ -196,7 +196,8 @@ def _unclaimed(target: Target, line: str, installs: list[Installed], core_files:
         folders = _ls(target, "extension", "-mindepth 1 -maxdepth 1 -type d")
         codes = {i.code for i in installs}
         unclaimed = [f + "/" for f in folders if f.split("/")[1] not in ("opencart", "ocmod", *codes)]
-        old = _ls(target, f"{admin}/controller/extension") + _ls(target, "catalog/controller/extension")
+        old = (_ls(target, f"{admin}/controller/extension", "-mindepth 2 -type f")
+               + _ls(target, "catalog/controller/extension", "-mindepth 2 -type f"))
         if old:
             flags.append(f"3.0-style extension files on a 4.x store (they never run): {', '.join(old[:5])}"
                          + (" …" if len(old) > 5 else ""))

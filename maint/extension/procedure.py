@@ -21,6 +21,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from maint.errors import MaintError
@@ -117,7 +118,7 @@ def install_on(target: Target, version: str, pkg: Package, *, on_step: Callable[
                 return f"extension_install_id {iid}, {len(answers)} installer steps"
             run.step("upload and install the package", upload4)
         for type_, code in pkg.provides:
-            run.step(f"install {type_} {code}", lambda t=type_, c=code: _install_extension(admin, pkg, t, c))
+            run.step(f"install {type_} {code}", partial(_install_extension, admin, pkg, type_, code))
         if pkg.modifications and _has_modifications(target):
             if line == "4":
                 run.step("enable its modifications", lambda: _enable_mods(admin, pkg))
@@ -190,8 +191,7 @@ def remove_on(target: Target, version: str, code: str, *, on_step: Callable[[Ste
     log_from = storefront.log_size(target)
     with admin_session(target, line) as admin:
         for type_, ext_code in provided:
-            run.step(f"uninstall {type_} {ext_code}",
-                     lambda t=type_, c=ext_code: _uninstall_extension(admin, installed, t, c))
+            run.step(f"uninstall {type_} {ext_code}", partial(_uninstall_extension, admin, installed, type_, ext_code))
         if line == "3":
             run.step("remove the package's files", lambda: str(admin.get_json(
                 "marketplace/install/uninstall", "the installer's uninstall",

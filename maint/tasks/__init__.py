@@ -5,6 +5,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from maint.tasks import add_store, check, cli_compat, doctor, flyer, health, info
+from maint.tasks import extension as extension_tasks
 from maint.tasks import hours as hours_tasks
 from maint.tasks import init as init_tasks
 from maint.tasks import mail as mail_tasks
@@ -24,6 +25,7 @@ for _task in (
     restore_tasks.restore,
     upgrade_tasks.upgrade,
     upgrade_tasks.rollback,
+    extension_tasks.extension,
     price_tasks.prices,
     price_tasks.discounts,
     price_tasks.groups,

@@ -1,0 +1,187 @@
+"""`fab extension list|install|remove STORE ...`: OpenCart extensions, listed, installed and removed safely."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from invoke import task
+
+from maint import render
+from maint.errors import InputError, MaintError
+from maint.extension import service
+from maint.extension.package import read_package
+from maint.extension.plan import plan_install, plan_remove
+from maint.extension.procedure import install_on, provided_by, remove_on
+from maint.facts.opencart import get_store_facts
+from maint.lock import store_lock
+from maint.mirror.sshmux import SshMux
+from maint.remote.ssh import connect
+from maint.tasks.common import TaskContext, confirm, maint_task, work_session
+from maint.upgrade.procedure import Step
+
+ACTIONS = ("list", "install", "remove")
+EXAMPLES = """
+Examples:
+  fab extension list shop                                  # packages, extensions, modifications, stray files
+  fab extension install shop quote.ocmod.zip --dry-run     # the plan only
+  fab extension install shop quote.ocmod.zip --yes         # snapshot, rehearse, install, verify
+  fab extension remove shop quote                          # uninstall, delete its files and rows, verify
+"""
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _printer(quiet: bool) -> Any:
+    def make(label: str) -> Any:
+        if quiet:
+            return None
+
+        def show(step: Step) -> None:
+            mark = "ok " if step.ok else "FAILED"
+            _say(f"  {label}: {mark} {step.name} ({step.seconds:.1f}s){': ' + step.detail if step.detail else ''}")
+        return show
+    return make
+
+
+class _Failed(MaintError):
+    exit_code = 70
+
+
+@task(
+    name="extension",
+    positional=["action", "store", "target"],
+    help={
+        "action": "list, install or remove",
+        "store": "store name from the inventory",
+        "target": "install: the package (.ocmod.zip); remove: the package's code (as `list` shows it)",
+        "allow_overwrite": "install even when the package replaces existing files (core or another extension's)",
+        "release": "list: the store's own release (zip/folder), to find extension files no package claims on 3.0",
+        "no_rehearse": "skip the rehearsal on a working copy of the snapshot (not recommended)",
+        "dry_run": "show the plan only",
+        "yes": "don't ask (for scripts; MAINT_YES=1 does the same)",
+        "json": "print JSON for machines",
+        "quiet": "print only the result",
+        "over_budget": "work even when the client's plan is spent",
+    },
+)
+@maint_task
+def extension(c, action, store, target, allow_overwrite=False, release="", no_rehearse=False, dry_run=False,
+              yes=False, json=False, quiet=False, over_budget=False):
+    """List, install or remove OpenCart extensions: planned, rehearsed, verified, rolled back on failure."""
+    if action not in ACTIONS:
+        raise InputError(f"the action is one of {', '.join(ACTIONS)}, not {action!r}" + EXAMPLES, column="action")
+    if action != "list" and not target:
+        what = "the package file (.ocmod.zip)" if action == "install" else "the package's code"
+        raise InputError(f"name {what} after the store" + EXAMPLES, column="target")
+    tc = TaskContext.from_c(c)
+    cfg = tc.store(store, dry_run=dry_run)
+    conn = connect(cfg)
+    try:
+        facts = get_store_facts(conn, cfg)
+        line = service.line_of(facts.version)
+        pkg = read_package(target, store_line=line) if action == "install" else None
+        with SshMux(cfg) as mux:
+            if action == "list":
+                return _list(conn, cfg, facts, mux, release, json)
+            live, ext = service.store_facts(conn, cfg, facts, mux)
+            if pkg is not None:
+                existing = service.package_existing(live, pkg.files, pkg.code, line)
+                plan = plan_install(pkg, ext, existing, allow_overwrite=allow_overwrite, admin_dir=facts.admin_dir)
+                subject = f"{pkg.code} {pkg.version}".strip()
+            else:
+                installed = ext.install_of(target)
+                plan = plan_remove(target, ext, provided_by(installed, ext) if installed else [])
+                subject = target
+            if json and (dry_run or not plan):
+                render.print_json({"store": store, "plan": plan.as_dict(), "applied": False})
+                return {"plan": plan.as_dict(), "applied": False}
+            if not json:
+                render.plan(plan)
+            if not plan:
+                _say(f"{store}: No changes. {plan.noop_reason}")
+                return {"plan": plan.as_dict(), "applied": False}
+            if dry_run:
+                _say(f"{store}: dry run, nothing changed.")
+                return {"plan": plan.as_dict(), "applied": False}
+            confirm(f"{action.capitalize()} {subject} on the LIVE store {store}?", yes=yes)
+            began = time.monotonic()
+            with work_session(tc, cfg, f"extension {action}", over_budget=over_budget, yes=yes), \
+                    store_lock(conn, cfg, "extension"):
+                outcome = service.ChangeOutcome(store, action, subject)
+                if pkg is not None:
+                    def procedure(t: Any, on_step: Any) -> Any:
+                        return install_on(t, facts.version, pkg, on_step=on_step)
+                else:
+                    def procedure(t: Any, on_step: Any) -> Any:
+                        return remove_on(t, facts.version, target, on_step=on_step)
+                service.run_change(conn, cfg, facts, mux, outcome, procedure, rehearse=not no_rehearse,
+                                   say=None if quiet or json else _say, printer=_printer(quiet or json))
+                outcome.seconds = time.monotonic() - began
+    finally:
+        conn.close()
+    data = {**outcome.as_dict(), "plan": plan.as_dict(), "applied": outcome.ok}
+    if json:
+        render.print_json(data)
+    else:
+        _report(outcome)
+    if outcome.failure:
+        state = ("rolled back to the snapshot and verified" if outcome.rolled_back
+                 else "the live store was not touched")
+        raise _Failed(f"{store}: extension {action} {subject} failed ({outcome.failure}); {state}")
+    return data
+
+
+def _report(outcome: service.ChangeOutcome) -> None:
+    rows: list[tuple[str, Any]] = [("snapshot", outcome.snapshot)]
+    if outcome.rehearsal:
+        rows.append(("rehearsal", "ok" if not outcome.failure.startswith("the rehearsal") else "FAILED"))
+    if outcome.live:
+        rows.append(("verified", ", ".join(outcome.live.verified) or "-"))
+    rows += [("rollback", step) for step in outcome.rollback_steps]
+    rows.append(("total time", f"{outcome.seconds:.1f}s"))
+    verb = {"install": "installed", "remove": "removed"}[outcome.action]
+    title = (f"{outcome.store}: extension {outcome.action} {outcome.subject} FAILED" if outcome.failure
+             else f"{outcome.store}: {verb} {outcome.subject}, verified")
+    render.key_values(title, rows)
+
+
+def _list(conn: Any, cfg: Any, facts: Any, mux: Any, release: str, json: bool) -> dict[str, Any]:
+    core: set[str] | None = None
+    if release:
+        from maint.upgrade.release import open_release
+        from maint.upgrade.service import cleanup_release
+
+        rel = open_release(Path(release))
+        try:
+            core = {str(p.relative_to(rel.tree)) for p in rel.tree.rglob("*") if p.is_file()}
+        finally:
+            cleanup_release(rel)
+    _target, ext = service.store_facts(conn, cfg, facts, mux, core_files=core)
+    data = ext.as_dict()
+    if json:
+        render.print_json(data)
+        return data
+    render.table(f"{cfg.store}: packages (OpenCart {facts.version})", ["code", "name", "version", "author", "date",
+                                                                      "files"],
+                 [[i.code, i.name, i.version, i.author, i.date[:10], str(len(i.paths))] for i in ext.installs])
+    render.table("extensions", ["type", "code", "folder", "enabled"],
+                 [[e.type, e.code, e.folder or "-", {True: "yes", False: "no", None: "-"}[e.enabled]]
+                  for e in ext.extensions])
+    if ext.modifications:
+        render.table("modifications (OCMOD)", ["code", "name", "version", "enabled", "changes"],
+                     [[m.code, m.name, m.version, "yes" if m.enabled else "no", ", ".join(m.files)]
+                      for m in ext.modifications])
+    for title, items in (("vQmod scripts", ext.vqmod), ("files no package claims", ext.unclaimed),
+                         ("flags", ext.flags)):
+        if items:
+            _say(f"{title}:")
+            for item in items:
+                _say(f"  {item}")
+    if facts.version.startswith("3") and not release:
+        _say("(3.0: pass --release <the store's release> to list extension files no package claims)")
+    return data
