@@ -79,7 +79,7 @@ class ExtensionFacts:
 
     def install_of(self, code: str, filename: str = "") -> Installed | None:
         for inst in self.installs:
-            if inst.code == code or (filename and inst.filename == filename):
+            if inst.code == code or inst.filename == code + SUFFIX or (filename and inst.filename == filename):
                 return inst
         return None
 
@@ -174,6 +174,11 @@ def read_extensions(target: Target, version: str, *, core_files: set[str] | None
                     files = ["(unreadable XML)"]
                 mods.append(ModificationRow(int(mid), int(iid or 0), str(code), str(name), str(ver or ""),
                                             str(author or ""), bool(status), files))
+    for inst in installs:  # 3.0 keeps no name or version for a package: its modification has them
+        mod = next((m for m in mods if m.install_id == inst.install_id), None)
+        if mod is not None and not inst.version:
+            inst.name, inst.version, inst.author = mod.name or inst.name, mod.version, mod.author
+            inst.code = mod.code or inst.code
     vqmod = _ls(target, "vqmod/xml", "-name '*.xml*'")
     unclaimed, flags = _unclaimed(target, line, installs, core_files)
     flags += conflicts(mods) + _wrong_line_mods(line, mods)
