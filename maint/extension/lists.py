@@ -59,12 +59,23 @@ class ListSpec:
 
 
 FEATURED = ListSpec("featured", "module", ("featured", "opencart.featured"), "product")
+# Ready descriptions of free Add to Quote extensions whose source we read (`preset: NAME` in the inventory).
+PRESETS: dict[str, dict[str, str]] = {
+    # "Quote module" (admin/controller/extension/module/quote_module.php, OpenCart 2.x/3.0): its install()
+    # runs ALTER TABLE product ADD quote_status varchar(255); its product form saves 1 (quote) or 0.
+    "quote_module": {"kind": "column", "table": "product", "column": "quote_status", "on": "1", "off": "0"},
+}
 
 
 def list_spec(name: str, lists: Mapping[str, Any]) -> ListSpec:
     """The built-in `featured`, or a list the store's inventory entry describes."""
     if name in lists:
         raw = lists[name]
+        if isinstance(raw, Mapping) and "preset" in raw:
+            if raw["preset"] not in PRESETS:
+                raise ConfigError(f"inventory: products.lists.{name}: unknown preset {raw['preset']!r} "
+                                  f"(known: {', '.join(PRESETS)})")
+            raw = {**PRESETS[str(raw["preset"])], **{k: v for k, v in raw.items() if k != "preset"}}
         if not isinstance(raw, Mapping) or raw.get("kind") not in KINDS:
             raise ConfigError(f"inventory: products.lists.{name}: `kind` must be one of {', '.join(KINDS)}")
         spec = ListSpec(name, str(raw["kind"]), tuple(str(c) for c in raw.get("codes", ()) or ()),

@@ -11,6 +11,7 @@ from maint.tasks import init as init_tasks
 from maint.tasks import mail as mail_tasks
 from maint.tasks import mirror as mirror_tasks
 from maint.tasks import prices as price_tasks
+from maint.tasks import products as products_tasks
 from maint.tasks import restore as restore_tasks
 from maint.tasks import serve as serve_tasks
 from maint.tasks import upgrade as upgrade_tasks
@@ -30,6 +31,7 @@ for _task in (
     price_tasks.discounts,
     price_tasks.groups,
     price_tasks.undo,
+    products_tasks.products,
     health.health,
     flyer.flyer,
     mail_tasks.mail,
