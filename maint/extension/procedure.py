@@ -66,10 +66,20 @@ class _Runner:
         if self.on_step:
             self.on_step(done)
 
+    def baseline(self) -> None:
+        """Pages already failing before the change are reported, not held against it (as upgrades do)."""
+        with storefront.StorefrontReader(self.target) as reader:
+            _, problems = storefront.check_pages(reader)
+        self.result.baseline_failing = sorted(storefront.failing_pages(problems))
+        if problems:
+            self.result.notes.append(f"already failing before: {'; '.join(problems)}")
+
     def verify(self, log_from: int, expect: Callable[[ExtensionFacts], list[str]]) -> None:
         def check() -> str:
             with storefront.StorefrontReader(self.target) as reader:
-                passed, problems = storefront.check_pages(reader)
+                passed, found = storefront.check_pages(reader)
+            problems, known = storefront.new_problems(found, set(self.result.baseline_failing))
+            self.result.notes += [f"already before: {p}" for p in known]
             problems += [f"new PHP error: {line}" for line in storefront.new_log_errors(self.target, log_from)[:5]]
             problems += expect(read_extensions(self.target, self.version))
             self.result.verified, self.result.problems = passed, problems
@@ -102,6 +112,7 @@ def install_on(target: Target, version: str, pkg: Package, *, on_step: Callable[
     run = _Runner(target, version, on_step)
     line = run.line
     log_from = storefront.log_size(target)
+    run.baseline()
     with admin_session(target, line) as admin:
         if line == "3":
             def upload3() -> str:
@@ -189,6 +200,7 @@ def remove_on(target: Target, version: str, code: str, *, on_step: Callable[[Ste
     provided = provided_by(installed, facts)
     had_mods = any(m.install_id == installed.install_id for m in facts.modifications)
     log_from = storefront.log_size(target)
+    run.baseline()
     with admin_session(target, line) as admin:
         for type_, ext_code in provided:
             run.step(f"uninstall {type_} {ext_code}", partial(_uninstall_extension, admin, installed, type_, ext_code))

@@ -74,7 +74,7 @@ class ChangeOutcome:
                 "live": self.live.as_dict() if self.live else None}
 
 
-def run_change(conn: Connection, cfg: StoreConfig, facts: StoreFacts, mux: SshMux, outcome: ChangeOutcome,
+def snapshot_rehearse_apply(conn: Connection, cfg: StoreConfig, facts: StoreFacts, mux: SshMux, outcome: ChangeOutcome,
                procedure: Callable[[Target, Callable[[Step], None] | None], ProcedureResult], *,
                rehearse: bool = True, say: Callable[[str], None] | None = None,
                printer: Callable[[str], Callable[[Step], None] | None] = lambda _label: None) -> ChangeOutcome:
@@ -97,7 +97,13 @@ def run_change(conn: Connection, cfg: StoreConfig, facts: StoreFacts, mux: SshMu
             outcome.live = getattr(exc, "result", None)
             outcome.failure = exc.message
             tell(f"  live: {exc.message}; rolling back to {outcome.snapshot}")
-            outcome.rollback_steps = upgrade_service.rollback_to(conn, cfg, facts, outcome.snapshot, mux)
-            outcome.rolled_back = True
+            tolerate = outcome.live.baseline_failing if outcome.live else []
+            try:
+                outcome.rollback_steps = upgrade_service.rollback_to(conn, cfg, facts, outcome.snapshot, mux,
+                                                                     tolerate)
+                outcome.rolled_back = True
+            except MaintError as again:
+                outcome.failure += (f"; THE ROLLBACK FAILED TOO ({again.message}): put the store back with: "
+                                    f"fab restore {cfg.store} --snapshot {outcome.snapshot} --yes")
     outcome.seconds = time.monotonic() - began
     return outcome

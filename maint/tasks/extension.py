@@ -16,10 +16,10 @@ from maint.extension.package import read_package
 from maint.extension.plan import plan_install, plan_remove
 from maint.extension.procedure import install_on, provided_by, remove_on
 from maint.facts.opencart import get_store_facts
-from maint.lock import store_lock
 from maint.mirror.sshmux import SshMux
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, confirm, maint_task, work_session
+from maint.runner import Road, run_change
+from maint.tasks.common import TaskContext, maint_task
 from maint.upgrade.procedure import Step
 
 ACTIONS = ("list", "install", "remove")
@@ -97,21 +97,8 @@ def extension(c, action, store, target, allow_overwrite=False, release="", no_re
                 installed = ext.install_of(target)
                 plan = plan_remove(target, ext, provided_by(installed, ext) if installed else [])
                 subject = target
-            if json and (dry_run or not plan):
-                render.print_json({"store": store, "plan": plan.as_dict(), "applied": False})
-                return {"plan": plan.as_dict(), "applied": False}
-            if not json:
-                render.plan(plan)
-            if not plan:
-                _say(f"{store}: No changes. {plan.noop_reason}")
-                return {"plan": plan.as_dict(), "applied": False}
-            if dry_run:
-                _say(f"{store}: dry run, nothing changed.")
-                return {"plan": plan.as_dict(), "applied": False}
-            confirm(f"{action.capitalize()} {subject} on the LIVE store {store}?", yes=yes)
-            began = time.monotonic()
-            with work_session(tc, cfg, f"extension {action}", over_budget=over_budget, yes=yes), \
-                    store_lock(conn, cfg, "extension"):
+            def apply() -> service.ChangeOutcome:
+                began = time.monotonic()
                 outcome = service.ChangeOutcome(store, action, subject)
                 if pkg is not None:
                     def procedure(t: Any, on_step: Any) -> Any:
@@ -119,11 +106,21 @@ def extension(c, action, store, target, allow_overwrite=False, release="", no_re
                 else:
                     def procedure(t: Any, on_step: Any) -> Any:
                         return remove_on(t, facts.version, target, on_step=on_step)
-                service.run_change(conn, cfg, facts, mux, outcome, procedure, rehearse=not no_rehearse,
-                                   say=None if quiet or json else _say, printer=_printer(quiet or json))
+                service.snapshot_rehearse_apply(conn, cfg, facts, mux, outcome, procedure, rehearse=not no_rehearse,
+                                                say=None if quiet or json else _say, printer=_printer(quiet or json))
                 outcome.seconds = time.monotonic() - began
+                return outcome
+
+            road = Road(f"extension {action}", f"{action.capitalize()} {subject} on the LIVE store {store}?",
+                        dry_run=dry_run, yes=yes, json=json, over_budget=over_budget)
+            done = run_change(tc, cfg, conn, plan, road, apply)
     finally:
         conn.close()
+    if not done.applied or done.result is None:
+        if json:
+            render.print_json({"store": store, "plan": done.plan.as_dict(), "applied": False, "reason": done.reason})
+        return {"plan": done.plan.as_dict(), "applied": False, "reason": done.reason}
+    outcome = done.result
     data = {**outcome.as_dict(), "plan": plan.as_dict(), "applied": outcome.ok}
     if json:
         render.print_json(data)

@@ -11,14 +11,14 @@ from maint import render
 from maint.errors import InputError, VerificationError
 from maint.extension import lists
 from maint.facts.opencart import get_store_facts
-from maint.lock import store_lock
 from maint.mirror.sshmux import SshMux
 from maint.pricing.fields import MATCH_CHOICES, MATCH_FIELDS
 from maint.pricing.undo import store_dir
 from maint.remote.ssh import connect
+from maint.runner import Road, run_change
 from maint.sheets import Field, open_sheet
 from maint.sheets.values import cell_text
-from maint.tasks.common import TaskContext, confirm, maint_task, work_session
+from maint.tasks.common import TaskContext, maint_task
 from maint.upgrade import storefront
 from maint.upgrade.target import live_target
 
@@ -99,33 +99,29 @@ def products(c, store, file, list="featured", module="", match="sku", sheet="", 
                 state = lists.read_list(target, spec, module)
                 ids, names = lists.resolve(target, facts.version, match, rows, str(path))
                 plan, members = lists.plan_list(store, state, rows, ids, names)
-            if json and (dry_run or not plan):
-                render.print_json({"store": store, "plan": plan.as_dict(), "applied": False})
-                return {"plan": plan.as_dict(), "applied": False}
-            if not json:
-                render.plan(plan)
-            if not plan:
-                _say(f"{store}: No changes. {plan.noop_reason}")
-                return {"plan": plan.as_dict(), "applied": False}
-            if dry_run:
-                _say(f"{store}: dry run, nothing changed.")
-                return {"plan": plan.as_dict(), "applied": False}
-            confirm(f"Change {state.where} on the LIVE store {store}?", yes=yes)
-            with work_session(tc, cfg, "products", over_budget=over_budget, yes=yes, quiet=json), \
-                    store_lock(conn, cfg, "products"):
+            def apply() -> tuple[str, list[str], list[str]]:
                 if undo_data is not None:
                     raw = undo_data.get("raw_before") if state.spec.kind in ("module", "setting") else None
                     lists.write_list(target, state, members, raw)
-                    undo_file = ""
+                    written = ""
                 else:
-                    undo_file = str(lists.write_undo(store_dir(Path(cfg.state_dir).expanduser(), cfg.client,
-                                                               cfg.store), cfg.client, cfg.store, state, members,
-                                                     str(path)))
+                    folder = store_dir(Path(cfg.state_dir).expanduser(), cfg.client, cfg.store)
+                    written = str(lists.write_undo(folder, cfg.client, cfg.store, state, members, str(path)))
                     lists.write_list(target, state, members)
                 with storefront.StorefrontReader(target) as reader:
                     passed, problems = storefront.check_pages(reader)
+                return written, passed, problems
+
+            road = Road("products", f"Change {state.where} on the LIVE store {store}?", dry_run=dry_run, yes=yes,
+                        json=json, over_budget=over_budget)
+            done = run_change(tc, cfg, conn, plan, road, apply)
     finally:
         conn.close()
+    if not done.applied or done.result is None:
+        if json:
+            render.print_json({"store": store, "plan": done.plan.as_dict(), "applied": False, "reason": done.reason})
+        return {"plan": done.plan.as_dict(), "applied": False, "reason": done.reason}
+    undo_file, passed, problems = done.result
     data = {"store": store, "plan": plan.as_dict(), "applied": True, "undo_file": undo_file, "list": state.where,
             "members": members, "verified": passed, "problems": problems}
     if json:

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from maint.errors import PreconditionError
-from maint.extension.facts import ExtensionFacts, ExtensionRow, Installed, ModificationRow, conflicts, store_path
+from maint.extension.facts import (
+    ExtensionFacts,
+    ExtensionRow,
+    Installed,
+    ModificationRow,
+    conflicts,
+    store_path,
+)
 from maint.extension.package import read_package
 from maint.extension.plan import plan_install, plan_remove
 
