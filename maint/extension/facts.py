@@ -150,7 +150,8 @@ def read_extensions(target: Target, version: str, *, core_files: set[str] | None
                     ("%\\_status",))
         settings = {str(k): str(v) for _, k, v in cur.fetchall()}
         modules: dict[str, list[bool]] = defaultdict(list)
-        cur.execute(f"SELECT code, setting FROM {table(p, 'module')}")
+        cur.execute(f"SELECT code, setting FROM {table(p, 'module')}" if _has_table(cur, p, "module")
+                    else "SELECT '', '' FROM DUAL WHERE FALSE")
         for code, setting in cur.fetchall():
             try:
                 enabled = bool(int(json.loads(setting or "{}").get("status") or 0))

@@ -117,6 +117,11 @@ def _ids(values: Sequence[Any]) -> list[int]:
 def read_list(target: Target, spec: ListSpec, module: str = "") -> ListState:
     p = target.prefix
     with target.db() as db, db.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+                    "AND TABLE_NAME = %s", (p + (spec.table or ("module" if spec.kind == "module" else "setting")),))
+        if not cur.fetchone()[0]:
+            raise PreconditionError(f"{target.store} has no table {p}{spec.table or 'module'}: is the extension "
+                                    "behind this list installed?", store=target.store)
         if spec.kind == "module":
             marks = ", ".join(["%s"] * len(spec.codes))
             cur.execute(f"SELECT module_id, name, setting FROM {table(p, 'module')} WHERE code IN ({marks}) "
