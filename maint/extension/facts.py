@@ -11,10 +11,12 @@ package: 'admin/…' is the admin folder); 4.x `extension_install` (name, code, 
 from __future__ import annotations
 
 import shlex
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from maint.errors import ConnectError
 from maint.extension.package import SUFFIX, ocmod_targets, parse_ocmod
 from maint.remote.sql import table
 from maint.upgrade.target import Target
@@ -186,10 +188,22 @@ def read_extensions(target: Target, version: str, *, core_files: set[str] | None
     return ExtensionFacts(target.store, version, line, installs, extensions, mods, vqmod, unclaimed, flags)
 
 
+def read_sh(target: Target, command: str, *, stdin: bytes | None = None, tries: int = 3) -> str:
+    """A read-only command's output; a dropped SSH connection (exit 255, seen on a loaded host) is retried."""
+    for attempt in range(tries):
+        done = target.sh(command, check=False, stdin=stdin)
+        if done.returncode != 255 or not target.rsync_rsh or attempt == tries - 1:
+            break
+        time.sleep(1 + attempt)
+    if done.returncode == 255 and target.rsync_rsh:
+        raise ConnectError(f"{target.label}: SSH connection lost ({done.stderr.strip()[-200:]})", store=target.store)
+    return done.stdout
+
+
 def _ls(target: Target, rel: str, find_args: str = "-type f") -> list[str]:
     root = target.root.rstrip("/") + "/"
-    out = target.sh(f"cd {shlex.quote(root)} && test -d {shlex.quote(rel)} && find {shlex.quote(rel)} {find_args} "
-                    f"-print 2>/dev/null | sort", check=False).stdout
+    out = read_sh(target, f"cd {shlex.quote(root)} && test -d {shlex.quote(rel)} && find {shlex.quote(rel)} "
+                  f"{find_args} -print 2>/dev/null | sort")
     return [line for line in out.splitlines() if line.strip()]
 
 

@@ -13,7 +13,7 @@ from fabric import Connection
 
 from maint.config import StoreConfig
 from maint.errors import MaintError
-from maint.extension.facts import ExtensionFacts, read_extensions
+from maint.extension.facts import ExtensionFacts, read_extensions, read_sh
 from maint.extension.plan import dest
 from maint.facts.opencart import StoreFacts
 from maint.mirror.sshmux import SshMux
@@ -38,8 +38,8 @@ def existing_paths(target: Target, paths: Iterable[str]) -> set[str]:
     if not wanted:
         return set()
     script = 'while IFS= read -r f; do [ -e "$f" ] && printf "%s\\n" "$f"; done; true'
-    done = target.sh(f"cd '{target.root}' && {script}", stdin="\n".join(wanted).encode() + b"\n")
-    return {line for line in done.stdout.splitlines() if line}
+    out = read_sh(target, f"cd '{target.root}' && {script}", stdin="\n".join(wanted).encode() + b"\n")
+    return {line for line in out.splitlines() if line}
 
 
 def package_existing(target: Target, files: Iterable[str], code: str, line: str) -> set[str]:
