@@ -148,11 +148,16 @@ def read_package(path: str | Path, *, store_line: str | None = None) -> Package:
         raise PackageError("missing install.json (a 4.x package) and no upload/ folder (a 3.0 package): "
                            "not an OpenCart extension", file=file)
     line = "4" if is4 else "3"
+    check_line(source, line, store_line)
+    return _read4(source, names, entries) if line == "4" else _read3(source, names, entries)
+
+
+def check_line(source: Path, line: str, store_line: str | None) -> None:
+    """Refuse a package for the other release line (read before the store's release is known, checked after)."""
     if store_line and store_line != line:
         other = "3.0" if line == "3" else "4.x"
         raise PackageError(f"this is a {other} package ({'upload/ folder' if line == '3' else 'install.json'}), "
-                           f"the store runs OpenCart {store_line}.x", file=file)
-    return _read4(source, names, entries) if line == "4" else _read3(source, names, entries)
+                           f"the store runs OpenCart {store_line}.x", file=str(source))
 
 
 def zlib_error() -> type[Exception]:

@@ -12,7 +12,7 @@ from invoke import task
 from maint import render
 from maint.errors import InputError, MaintError
 from maint.extension import service
-from maint.extension.package import read_package
+from maint.extension.package import check_line, read_package
 from maint.extension.plan import plan_install, plan_remove
 from maint.extension.procedure import install_on, provided_by, remove_on
 from maint.facts.opencart import get_store_facts
@@ -80,11 +80,13 @@ def extension(c, action, store, target, allow_overwrite=False, release="", no_re
         raise InputError(f"name {what} after the store" + EXAMPLES, column="target")
     tc = TaskContext.from_c(c)
     cfg = tc.store(store, dry_run=dry_run)
+    pkg = read_package(target) if action == "install" else None  # a bad package fails before any connection
     conn = connect(cfg)
     try:
         facts = get_store_facts(conn, cfg)
         line = service.line_of(facts.version)
-        pkg = read_package(target, store_line=line) if action == "install" else None
+        if pkg is not None:
+            check_line(pkg.source, pkg.line, line)
         with SshMux(cfg) as mux:
             if action == "list":
                 return _list(conn, cfg, facts, mux, release, json)
