@@ -143,10 +143,11 @@ def read_package(path: str | Path, *, store_line: str | None = None) -> Package:
     except (OSError, EOFError, zlib_error()) as exc:
         raise PackageError(f"corrupt zip: {exc}", file=file) from None
     is4 = "install.json" in names
-    is3 = any(n.startswith("upload/") for n in names)
+    # A 3.0 package may be an OCMOD alone: install.xml and no upload/ folder (many published ones are).
+    is3 = any(n.startswith("upload/") for n in names) or "install.xml" in names
     if not is4 and not is3:
-        raise PackageError("missing install.json (a 4.x package) and no upload/ folder (a 3.0 package): "
-                           "not an OpenCart extension", file=file)
+        raise PackageError("missing install.json (a 4.x package), and neither an upload/ folder nor an install.xml "
+                           "(a 3.0 package): not an OpenCart extension", file=file)
     line = "4" if is4 else "3"
     check_line(source, line, store_line)
     return _read4(source, names, entries) if line == "4" else _read3(source, names, entries)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import zipfile
 
 import pytest
 import requests
@@ -120,4 +123,33 @@ def test_a_bad_package_is_refused_naming_the_entry_with_nothing_changed(
     run = fab("extension", "install", name, str(packages(LINE[name], kind)), "--yes")
     assert run.returncode == code, run.stderr
     assert says in run.stderr and "maint_hello.ocmod.zip" in run.stderr
+    assert state(real, name) == before
+
+
+# One real published extension: "Common Variables" by ClayRabbit (github.com/ClayRabbit/opencart-common-variables.ocmod),
+# a 3.0 OCMOD-only package (install.xml, no upload/ folder) changing system/engine/loader.php. Its code is not
+# committed: the package is built from a local git mirror of the repository, and the test skips without one.
+PUBLISHED = Path(os.environ.get("MAINT_PUBLISHED_EXTENSION_REPO",
+                                "/work/.mirror/ClayRabbit+opencart-common-variables.ocmod/repo"))
+
+
+def test_a_real_published_ocmod_extension_installs_plans_nothing_and_removes_without_a_trace(real, real_env,
+                                                                                            tmp_path) -> None:
+    if not PUBLISHED.exists():
+        pytest.skip(f"no mirror of the published extension at {PUBLISHED} (MAINT_PUBLISHED_EXTENSION_REPO)")
+    xml = subprocess.run(["git", "-C", str(PUBLISHED), "show", "HEAD:install.xml"], capture_output=True,
+                         check=True).stdout
+    pkg = tmp_path / "cr_common_variables.ocmod.zip"
+    with zipfile.ZipFile(pkg, "w") as zf:
+        zf.writestr("install.xml", xml)
+    name = REAL["3.0.5.1"]
+    before = state(real, name)
+    done = fab("extension", "install", name, str(pkg), "--yes", "--no-rehearse", timeout=600)
+    assert done.returncode == 0, done.stderr + done.stdout
+    loader = real.store(name).root / "system/storage/modification/system/engine/loader.php"
+    assert "_customer" in loader.read_text()  # its change is live after the refresh
+    assert "No changes" in fab("extension", "install", name, str(pkg), "--yes").stderr
+    removed = fab("extension", "remove", name, "cr_common_variables", "--yes", "--no-rehearse", timeout=600)
+    assert removed.returncode == 0, removed.stderr
+    assert "_customer" not in loader.read_text()
     assert state(real, name) == before
