@@ -70,7 +70,7 @@ class _Failed(MaintError):
     },
 )
 @maint_task
-def extension(c, action, store, target, allow_overwrite=False, release="", no_rehearse=False, dry_run=False,
+def extension(c, action, store, target="", allow_overwrite=False, release="", no_rehearse=False, dry_run=False,
               yes=False, json=False, quiet=False, over_budget=False):
     """List, install or remove OpenCart extensions: planned, rehearsed, verified, rolled back on failure."""
     if action not in ACTIONS:
