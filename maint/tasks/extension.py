@@ -7,8 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from invoke import task
-
 from maint import render
 from maint.errors import InputError, MaintError
 from maint.extension import service
@@ -19,7 +17,7 @@ from maint.facts.opencart import get_store_facts
 from maint.mirror.sshmux import SshMux
 from maint.remote.ssh import connect
 from maint.runner import Road, run_change
-from maint.tasks.common import TaskContext, maint_task
+from maint.tasks.common import TaskContext, maint_task, task
 from maint.upgrade.procedure import Step
 
 ACTIONS = ("list", "install", "remove")
@@ -55,6 +53,11 @@ class _Failed(MaintError):
 @task(
     name="extension",
     positional=["action", "store", "target"],
+    examples=[
+        "fab extension list demo",
+        "fab extension install demo quote.ocmod.zip --dry-run",
+        "fab extension remove demo quote",
+    ],
     help={
         "action": "list, install or remove",
         "store": "store name from the inventory",

@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from invoke import task
-
 from maint import render
 from maint.errors import InputError, VerificationError
 from maint.extension import lists
@@ -18,7 +16,7 @@ from maint.remote.ssh import connect
 from maint.runner import Road, run_change
 from maint.sheets import Field, open_sheet
 from maint.sheets.values import cell_text
-from maint.tasks.common import TaskContext, maint_task
+from maint.tasks.common import TaskContext, maint_task, task
 from maint.upgrade import storefront
 from maint.upgrade.target import live_target
 
@@ -51,6 +49,10 @@ def _rows(path: Path, match: str, sheet: str) -> list[lists.ListRow]:
 @task(
     name="products",
     positional=["store", "file"],
+    examples=[
+        "fab products demo featured.xlsx --list featured --dry-run",
+        "fab products demo quote.csv --list quote --match model",
+    ],
     help={
         "store": "store name from the inventory",
         "file": "the products (.xlsx or .csv): a sku/model/product_id column and an optional action (add/remove)",
