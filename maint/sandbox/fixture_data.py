@@ -385,6 +385,17 @@ def extensions(version: str) -> list[TableRows]:
                       [(1, 1, "fixture_banner/admin/controller/module/banner.php"),
                        (2, 2, "fixture_seo/catalog/controller/seo.php")]),
         ]
+    # The stock Featured module (opencart-facts: the same four sample products in 3.0.5.1 and 4.1.0.4),
+    # its setting as PHP's json_encode writes it.
+    if line30:
+        featured = (28, "Home Page", "featured",
+                    '{"name":"Home Page","product":["4","1","3","2"],"limit":"4","width":"200","height":"200",'
+                    '"status":"1"}')
+    else:
+        featured = (2, "Featured", "opencart.featured",
+                    '{"name":"Featured","product_name":"","product":["4","1","3","2"],"axis":"horizontal",'
+                    '"limit":"4","width":"200","height":"200","status":"1"}')
+    out.append(TableRows("module", ("module_id", "name", "code", "setting"), [featured]))
     if version in ("3.0.3.8", "3.0.5.1", "4.1.0.4"):
         out.append(modifications(version))
     return out

@@ -161,6 +161,9 @@ _V30_COLUMNS: dict[str, tuple[tuple[Column, ...], tuple[str, ...]]] = {
         _id("extension_path_id"), _c("extension_install_id", "int(11)"), _c("path", "varchar(255)"),
         _c("date_added", "datetime"),
     ), ("extension_path_id",)),
+    "module": ((
+        _id("module_id"), _c("name", "varchar(64)"), _c("code", "varchar(32)"), _c("setting", "text"),
+    ), ("module_id",)),
     "modification": ((
         _id("modification_id"), _c("extension_install_id", "int(11)"), _c("name", "varchar(64)"),
         _c("code", "varchar(64)"), _c("author", "varchar(64)"), _c("version", "varchar(32)"),
@@ -226,6 +229,9 @@ def _tables_40() -> dict[str, tuple[tuple[Column, ...], tuple[str, ...]]]:
     cust = t["customer"][0]
     t["customer"] = (tuple(replace(c, type="varchar(255)") if c.name == "password" else c for c in cust), ("customer_id",))
     t["store"] = (_without(t["store"][0], "ssl"), ("store_id",))
+    t["module"] = ((  # 4.x module codes name the extension folder too: 'opencart.featured'
+        _id("module_id"), _c("name", "varchar(64)"), _c("code", "varchar(64)"), _c("setting", "text"),
+    ), ("module_id",))
     t["extension"] = ((
         _id("extension_id"), _c("extension", "varchar(255)"), _c("type", "varchar(32)"), _c("code", "varchar(128)"),
     ), ("extension_id",))
@@ -310,6 +316,8 @@ def _tables_41() -> dict[str, tuple[tuple[Column, ...], tuple[str, ...]]]:
     t["extension_install"] = (
         _insert_after(t["extension_install"][0], "name", _c("description", "text")), ("extension_install_id",),
     )
+    t["module"] = (tuple(replace(c, type="mediumtext") if c.name == "setting" else c for c in t["module"][0]),
+                   ("module_id",))
     t["modification"] = ((
         _id("modification_id"), Column("extension_install_id", "int(11)"), _c("name", "varchar(64)"),
         _c("description", "text"), _c("code", "varchar(64)"), _c("author", "varchar(64)"),

@@ -5,11 +5,13 @@ from __future__ import annotations
 from invoke import Collection
 
 from maint.tasks import add_store, check, cli_compat, doctor, flyer, health, info
+from maint.tasks import extension as extension_tasks
 from maint.tasks import hours as hours_tasks
 from maint.tasks import init as init_tasks
 from maint.tasks import mail as mail_tasks
 from maint.tasks import mirror as mirror_tasks
 from maint.tasks import prices as price_tasks
+from maint.tasks import products as products_tasks
 from maint.tasks import report as report_tasks
 from maint.tasks import restore as restore_tasks
 from maint.tasks import serve as serve_tasks
@@ -25,10 +27,12 @@ for _task in (
     restore_tasks.restore,
     upgrade_tasks.upgrade,
     upgrade_tasks.rollback,
+    extension_tasks.extension,
     price_tasks.prices,
     price_tasks.discounts,
     price_tasks.groups,
     price_tasks.undo,
+    products_tasks.products,
     health.health,
     flyer.flyer,
     mail_tasks.mail,

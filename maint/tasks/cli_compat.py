@@ -39,7 +39,7 @@ GLOBAL_FLAGS = {
 }
 HELP_FLAGS = ("-h", "--help")
 # Positionals a task may leave out (`fab info --all`) when it gives them a default of None.
-OPTIONAL_POSITIONALS = frozenset({"store", "client", "duration", "note", "undofile"})
+OPTIONAL_POSITIONALS = frozenset({"store", "client", "duration", "note", "undofile", "target"})
 
 # Fabric/invoke core flags a maintainer could believe change what a task does, but maint ignores:
 # refused before the task runs. `--dry`/`-R` is handled apart: it becomes the task's --dry-run.

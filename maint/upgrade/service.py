@@ -12,7 +12,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fabric import Connection
 
@@ -42,6 +42,7 @@ from maint.upgrade.storefront import StorefrontReader, check_pages, new_problems
 from maint.upgrade.target import Target, live_target, local_target
 
 JOURNAL = "upgrade"
+T = TypeVar("T")
 
 
 @dataclass
@@ -175,9 +176,8 @@ def take_snapshot(conn: Connection, cfg: StoreConfig, facts: StoreFacts, mux: Ss
     return apply_mirror(conn, prep, mux, None).snapshot
 
 
-def rehearse(cfg: StoreConfig, snapshot: str, prepared: Prepared,
-             on_step: Callable[[Step], None] | None = None) -> ProcedureResult:
-    """The whole procedure on a local working copy of the snapshot (`fab serve`'s), then the copy is stopped."""
+def rehearse_with(cfg: StoreConfig, snapshot: str, admin_dir: str, procedure: Callable[[Target], T]) -> T:
+    """Run `procedure` on a local working copy of the snapshot (`fab serve`'s), then stop the copy."""
     from maint.workcopy import WorkCopy, serve
 
     mirror = mirror_of(cfg)
@@ -188,10 +188,16 @@ def rehearse(cfg: StoreConfig, snapshot: str, prepared: Prepared,
     try:
         root = Path(served.root)
         consts = parse_config_php((root / "config.php").read_text(errors="replace"), file="config.php")
-        target = local_target("working copy", cfg.store, served.url, root, prepared.facts.admin_dir, consts)
-        return run_procedure(target, prepared.release, prepared.facts.version, prepared.excludes, on_step=on_step)
+        return procedure(local_target("working copy", cfg.store, served.url, root, admin_dir, consts))
     finally:
         wc.stop()
+
+
+def rehearse(cfg: StoreConfig, snapshot: str, prepared: Prepared,
+             on_step: Callable[[Step], None] | None = None) -> ProcedureResult:
+    """The whole upgrade procedure on a working copy of the snapshot."""
+    return rehearse_with(cfg, snapshot, prepared.facts.admin_dir, lambda target: run_procedure(
+        target, prepared.release, prepared.facts.version, prepared.excludes, on_step=on_step))
 
 
 def apply_live(conn: Connection, cfg: StoreConfig, facts: StoreFacts, prepared: Prepared, mux: SshMux,

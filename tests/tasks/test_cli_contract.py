@@ -21,7 +21,8 @@ TASKS = sorted(ns.task_names)
 # a sheet for the tasks that want a file; the file is never opened on the paths below
 ARGS = {"prices": ["demo", "x.csv"], "discounts": ["demo", "x.csv"], "groups": ["demo", "x.csv"],
         "undo": ["demo", "x.undo"], "log": ["demo", "1h", "note"], "hours": ["demo"], "account": ["demo"],
-        "add-store": ["demo", "shop2"], "upgrade": ["demo"], "rollback": ["demo"]}
+        "add-store": ["demo", "shop2"], "upgrade": ["demo"], "rollback": ["demo"], "extension": ["list", "demo"],
+        "products": ["demo", "x.csv"]}
 # tasks that need no argument at all (they act on this machine)
 NO_ARGUMENT = {"init", "doctor"}
 

@@ -1,0 +1,133 @@
+"""`fab extension` and `fab products` on the stand-in store (3.0.5.1 and 4.1.0.4 shaped): listing, bad packages
+refused with nothing changed, a failed rehearsal that leaves the live store untouched, and the Featured list
+applied, planned again as nothing, dry-run unchanged and undone byte for byte. The stand-in has no installer
+routes: installing for real is the real tier's (tests/real/test_real_extension.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from maint.sandbox import Sandbox, StoreSpec
+
+PROJECT = Path(__file__).resolve().parents[3]
+FAB = PROJECT / ".venv" / "bin" / "fab"
+VOLATILE = ("session", "customer_online", "product")
+STORES = {"e3": "3", "e4": "4"}
+
+
+@pytest.fixture(scope="module")
+def ext_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with Sandbox(tmp_path_factory.mktemp("ext-sandbox"), (StoreSpec("e3", "3.0.5.1"), StoreSpec("e4", "4.1.0.4")),
+                 client="ext") as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory):
+    spec = importlib.util.spec_from_file_location("ext_build", PROJECT / "fixtures" / "extensions" / "build.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path_factory.mktemp("packages")
+    return lambda line, kind: module.build(out, line, kind)
+
+
+def fab(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **sandbox.env()}
+    return subprocess.run([str(FAB), "-r", str(PROJECT), *args], capture_output=True, text=True, timeout=600,
+                          env=env, check=False, stdin=subprocess.DEVNULL)
+
+
+def state(sandbox: Sandbox, name: str) -> tuple[dict[str, object], str]:
+    store = sandbox.store(name)
+    sums: dict[str, object] = {}
+    with sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+        cur.execute("SHOW TABLES")
+        for (table,) in sorted(cur.fetchall()):
+            if table.removeprefix(store.prefix) not in VOLATILE:
+                cur.execute(f"CHECKSUM TABLE `{table}` EXTENDED")
+                sums[table] = cur.fetchone()[1]
+    digest = hashlib.sha256()
+    for path in sorted(p for p in store.root.rglob("*") if p.is_file()):
+        if not {"cache", "session", "logs"} & set(path.relative_to(store.root).parts):
+            digest.update(str(path).encode() + path.read_bytes())
+    return sums, digest.hexdigest()
+
+
+@pytest.mark.parametrize("name", STORES)
+def test_extension_list_reads_packages_extensions_and_modifications(ext_sandbox, name) -> None:
+    run = fab(ext_sandbox, "extension", "list", name, "--json")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert {i["code"] for i in data["installs"]} >= {"fixture_banner", "fixture_seo"}
+    assert any(e["type"] == "module" and e["code"] == "featured" for e in data["extensions"])
+    plain = fab(ext_sandbox, "extension", "list", name)
+    assert plain.returncode == 0 and "fixture_banner" in plain.stdout
+
+
+@pytest.mark.parametrize("name", STORES)
+@pytest.mark.parametrize(("kind", "code", "says"), [
+    ("zipslip", 50, "zip slip"), ("wrongline", 50, "the store runs OpenCart"), ("corrupt", 50, "corrupt zip"),
+    ("nojson", 50, "missing install.json"), ("overwrite", 60, "would overwrite"),
+])
+def test_a_bad_package_is_refused_with_nothing_changed(ext_sandbox, packages, name, kind, code, says) -> None:
+    root = ext_sandbox.store(name).root
+    if kind == "overwrite":  # the stand-in ships neither file: put the "core" file there first
+        core = root / ("catalog/language/en-gb/en-gb.php" if STORES[name] == "3" else "image/catalog/opencart-logo.png")
+        core.parent.mkdir(parents=True, exist_ok=True)
+        core.write_text("core")
+    before = state(ext_sandbox, name)
+    run = fab(ext_sandbox, "extension", "install", name, str(packages(STORES[name], kind)), "--yes")
+    assert run.returncode == code, run.stderr
+    assert says in run.stderr and "maint_hello.ocmod.zip" in run.stderr
+    assert state(ext_sandbox, name) == before
+
+
+@pytest.mark.parametrize("name", STORES)
+def test_a_dry_run_plans_the_install_and_changes_nothing(ext_sandbox, packages, name) -> None:
+    before = state(ext_sandbox, name)
+    dry = fab(ext_sandbox, "extension", "install", name, str(packages(STORES[name], "good")), "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    kinds = {c["kind"] for c in json.loads(dry.stdout)["plan"]["changes"]}
+    assert {"file", "modification", "extension"} <= kinds
+    assert state(ext_sandbox, name) == before
+
+
+def test_a_failed_rehearsal_leaves_the_live_store_untouched(ext_sandbox, packages) -> None:
+    # The stand-in has no installer routes: the rehearsal on the working copy fails at the upload.
+    before = state(ext_sandbox, "e3")
+    run = fab(ext_sandbox, "extension", "install", "e3", str(packages("3", "good")), "--yes")
+    assert run.returncode == 70, run.stderr
+    assert "the rehearsal failed, the live store was not touched" in run.stderr
+    assert state(ext_sandbox, "e3") == before
+
+
+@pytest.mark.parametrize("name", STORES)
+def test_featured_products_apply_plan_nothing_dry_run_nothing_and_undo_byte_for_byte(ext_sandbox, tmp_path,
+                                                                                   name) -> None:
+    sheet = tmp_path / "featured.csv"
+    sheet.write_text("product_id,action\n7,add\n1,remove\n")
+    before = state(ext_sandbox, name)
+    dry = fab(ext_sandbox, "products", name, str(sheet), "--list", "featured", "--match", "product_id", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert state(ext_sandbox, name) == before
+
+    done = fab(ext_sandbox, "products", name, str(sheet), "--list", "featured", "--match", "product_id", "--yes",
+               "--json")
+    assert done.returncode == 0, done.stderr + done.stdout
+    data = json.loads(done.stdout)
+    assert data["members"] == [4, 3, 2, 7]
+    again = fab(ext_sandbox, "products", name, str(sheet), "--list", "featured", "--match", "product_id", "--yes")
+    assert again.returncode == 0 and "No changes" in again.stderr
+
+    undone = fab(ext_sandbox, "products", name, data["undo_file"], "--undo", "--yes")
+    assert undone.returncode == 0, undone.stderr
+    assert state(ext_sandbox, name) == before
