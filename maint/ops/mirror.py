@@ -46,6 +46,10 @@ class MirrorFacts:
     compression: str = "zstd"
     stripped: tuple[str, ...] = ()
     incoming: dict[str, int] = field(default_factory=dict)  # from an rsync dry run: new, changed, bytes
+    loose_dirs: int = 0  # mirror folders not yet 0700 (made by an older maint, or by hand)
+    loose_files: int = 0  # dumps, manifests, config copies not yet 0600
+    encryption: str = ""  # "age to age1…" when mirror.encrypt is set
+    clear_snapshots: int = 0  # older snapshots made before encryption was switched on
 
 
 def estimate_lock_seconds(db_bytes: int) -> float:
@@ -82,6 +86,13 @@ def plan_mirror(facts: MirrorFacts) -> Plan:
         )
     if facts.partial:
         plan.warnings.append("an interrupted run left a partial snapshot: resuming it")
+    if facts.loose_dirs or facts.loose_files:
+        plan.changes.append(Change("permissions", "mirror folder",
+                                   f"tighten {facts.loose_dirs} folder(s) to 0700 and {facts.loose_files} file(s) "
+                                   "(dumps, manifests, config copies) to 0600: client data at rest"))
+    if facts.clear_snapshots:
+        plan.warnings.append(f"{facts.clear_snapshots} older snapshot(s) were made before mirror.encrypt and hold the "
+                             "dump and config.php in clear: delete them (or prune) once this one is verified")
     base = f"incremental against {facts.previous} (unchanged files hard-linked)" if facts.previous else "full copy"
     method = "rsync" if facts.has_rsync else "SFTP walk (no rsync on the host: copies files whose size or mtime changed)"
     if not facts.has_rsync:
@@ -112,9 +123,15 @@ def plan_mirror(facts: MirrorFacts) -> Plan:
             f"and holds the shop's writes (orders, carts, logins) for about {seconds:.0f} s"
         )
     ext = "zst" if facts.compression == "zstd" else "gz"
-    plan.changes.append(Change("dump", f"db.sql.{ext}",
-                               f"{how}, compressed on the host with {facts.compression}, {_mb(facts.db_bytes)} of tables",
-                               data={"consistency": consistency}))
+    sealed = f", encrypted as it arrives ({facts.encryption})" if facts.encryption else ""
+    plan.changes.append(Change("dump", f"db.sql.{ext}" + (".age" if facts.encryption.startswith("age") else
+                                                          ".gpg" if facts.encryption else ""),
+                               f"{how}, compressed on the host with {facts.compression}, {_mb(facts.db_bytes)} of "
+                               f"tables{sealed}", data={"consistency": consistency}))
+    if facts.encryption:
+        plan.changes.append(Change("secrets", "secrets-<tree>.tar",
+                                   "config.php files and storage upload/download/backup: tar on the host, "
+                                   f"encrypted as it arrives ({facts.encryption}); kept out of the plain tree"))
     if facts.stripped:
         plan.changes.append(Change("strip", ", ".join(facts.stripped),
                                    f"structure only, no rows ({len(facts.stripped)} tables with personal data)"))
