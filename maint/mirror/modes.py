@@ -54,8 +54,14 @@ def mode_of(path: Path) -> str:
 def loose(dirs: Iterable[Path], files: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     """The folders not 0700 and files not 0600 among those given (missing ones are skipped)."""
     bad_dirs = [d for d in dirs if d.is_dir() and not d.is_symlink() and stat.S_IMODE(d.stat().st_mode) != DIR_MODE]
-    bad_files = [f for f in files if f.is_file() and not f.is_symlink()
-                 and stat.S_IMODE(f.stat().st_mode) != FILE_MODE]
+    bad_files, seen = [], set()
+    for f in files:
+        if not f.is_file() or f.is_symlink():
+            continue
+        st = f.stat()
+        if stat.S_IMODE(st.st_mode) != FILE_MODE and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))  # a config copy is one inode in `.current` and every snapshot
+            bad_files.append(f)
     return bad_dirs, bad_files
 
 

@@ -268,6 +268,7 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
     with local_lock(lock_path(cfg), "mirror", store=cfg.store):
         modes.tighten(*modes.loose(*mirror.private_paths(prep.facts.admin_dir)))  # earlier, looser mirrors
         resumed = mirror.prepare_partial()
+        modes.private_dirs(mirror.current)  # rsync's base holds the store's files too
         ts = timestamp()
         timings: dict[str, float] = {}
         started = time.monotonic()

@@ -216,6 +216,18 @@ def plan_serve(facts: ServeFacts) -> Plan:
 
 
 @dataclass(frozen=True)
+class NewerRows:
+    """Rows of one table the live store has and the snapshot does not: a restore would lose them."""
+
+    table: str  # order | customer | review
+    count: int
+    examples: tuple[str, ...] = ()  # "#12 2026-12-06 10:01:02 ann@example.com 101.0000"
+
+
+NOUNS = {"order": "order(s)", "customer": "customer(s)", "review": "review(s)"}
+
+
+@dataclass(frozen=True)
 class RestoreFacts:
     store: str
     snapshot: str
@@ -228,6 +240,13 @@ class RestoreFacts:
     rows: int
     stripped: tuple[str, ...] = ()
     extra_tables: tuple[str, ...] = ()  # live tables the snapshot does not have (created after it)
+    newer: tuple[NewerRows, ...] = ()  # orders, customers, reviews the restore would lose
+    discard_newer: bool = False  # --discard-newer: the user accepts losing them
+    file_changes: dict[str, int] = field(default_factory=dict)  # tree → files that would change (rsync dry run)
+    unchanged_since: str = ""  # the live store is exactly as a restore of this snapshot left it (why we know)
+    encrypted: str = ""  # age | gpg
+    safety_snapshot: bool = True  # snapshot the live store first, so the restore can be undone
+    modes: dict[str, str] = field(default_factory=dict)  # "www/config.php" → the store's own mode to put back
 
 
 def plan_restore(facts: RestoreFacts) -> Plan:
@@ -239,12 +258,35 @@ def plan_restore(facts: RestoreFacts) -> Plan:
         raise PreconditionError(f"snapshot {facts.snapshot} was taken with --strip ({len(facts.stripped)} tables "
                                 "without rows); restoring it would delete customers or orders", store=facts.store)
     plan = Plan(store=facts.store, action="restore")
+    if facts.unchanged_since:
+        plan.noop_reason = f"nothing to restore: {facts.unchanged_since}"
+        return plan
     if facts.snapshot_version != facts.live_version:
         plan.warnings.append(f"the live store runs {facts.live_version}; the snapshot holds {facts.snapshot_version}")
+    for rows in facts.newer:
+        shown = "; ".join(rows.examples) + ("; …" if rows.count > len(rows.examples) else "")
+        plan.changes.append(Change("lose", rows.table, f"{rows.count} {NOUNS.get(rows.table, rows.table)} newer "
+                                   f"than the snapshot would be lost: {shown}", destructive=True,
+                                   data={"count": rows.count, "examples": list(rows.examples)}))
+    if facts.newer and not facts.discard_newer:
+        lost = ", ".join(f"{r.count} {NOUNS.get(r.table, r.table)}" for r in facts.newer)
+        plan.warnings.append(f"{lost} newer than the snapshot would be lost: refused without --discard-newer")
+    if facts.safety_snapshot:
+        plan.changes.append(Change("snapshot", "the live store", "a new snapshot of the current files and database "
+                                   "first, so this restore can be undone with `fab restore --snapshot <it>`"))
     for tree in facts.trees:
+        changes = facts.file_changes.get(tree.name)
+        counted = f"{changes} file(s) differ; " if changes is not None else ""
         plan.changes.append(Change("files", tree.remote, f"replace with files/{tree.name} of {facts.snapshot} "
-                                   "(files not in the snapshot are deleted; excluded caches untouched)",
+                                   f"({counted}files not in the snapshot are deleted; excluded caches untouched)",
                                    destructive=True, data={"name": tree.name, "remote": tree.remote}))
+    if facts.encrypted:
+        plan.changes.append(Change("secrets", "config files, uploads, downloads", f"decrypt ({facts.encrypted}) "
+                                   "and unpack the snapshot's secrets tar on the host", destructive=True))
+    if facts.modes:
+        plan.changes.append(Change("modes", ", ".join(sorted(facts.modes)), "the store's own modes ("
+                                   + ", ".join(f"{k.split('/', 1)[-1]} {v}" for k, v in sorted(facts.modes.items()))
+                                   + "), not the mirror's 0600", data={"modes": dict(facts.modes)}))
     plan.changes.append(Change("database", facts.database, f"drop and re-create {facts.tables} tables, "
                                f"{facts.rows} rows from the snapshot's dump", destructive=True))
     if facts.extra_tables:

@@ -64,12 +64,14 @@ def resolve_snapshot(cfg: Any, snapshot: str) -> tuple[Path, manifest_io.Manifes
         "port": "local port for PHP (default: a free one)",
         "docker": "serve in the official PHP image of the store's own PHP version (needs a Docker engine)",
         "stop": "stop the store's working copy (PHP and its MariaDB)",
+        "identity": "private key for an encrypted snapshot: an age identity file, or a GnuPG home "
+                    "(default: mirror.identity; GnuPG's own keyring and agent)",
         "dry_run": "show the plan only",
         "json": "print JSON for machines",
     },
 )
 @maint_task
-def serve(c, store, snapshot="", port=0, docker=False, stop=False, dry_run=False, json=False):
+def serve(c, store, snapshot="", port=0, docker=False, stop=False, identity="", dry_run=False, json=False):
     """Serve a snapshot as a local working copy on 127.0.0.1 and check its pages render."""
     tc = TaskContext.from_c(c)
     cfg = tc.store(store)
@@ -90,7 +92,8 @@ def serve(c, store, snapshot="", port=0, docker=False, stop=False, dry_run=False
         render.plan(plan)
     if dry_run:
         return
-    result = serve_copy(cfg.state_dir, man, path, port=port or None, docker=docker)
+    identity = identity or str(cfg.option("mirror", "identity", "") or "")
+    result = serve_copy(cfg.state_dir, man, path, port=port or None, docker=docker, identity=identity)
     result.warnings = list(plan.warnings)
     bad = [ch for ch in result.checks if not ch.ok]
     if json:
