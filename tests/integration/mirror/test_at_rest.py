@@ -204,3 +204,42 @@ def test_encrypt_names_a_missing_key_file_clearly(store_cfg: Callable[..., Any])
 
     with pytest.raises(ConfigError, match="no key file /nonexistent/agency.pub"):
         recipient_of(store_cfg("s4", options={"mirror": {"encrypt": "/nonexistent/agency.pub"}}))
+
+
+@pytest.fixture
+def gpg_home(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A GnuPG home with the agency's key pair (no passphrase), and its armoured public key."""
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    gpg = ["gpg", "--batch", "--homedir", str(home)]
+    subprocess.run([*gpg, "--passphrase", "", "--quick-gen-key", "Agency <agency@example.invalid>",
+                    "future-default", "default", "never"], check=True, capture_output=True)
+    public = tmp_path / "agency.asc"
+    public.write_bytes(subprocess.run([*gpg, "--armor", "--export", "agency@example.invalid"], check=True,
+                                      capture_output=True).stdout)
+    yield home, public
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True, check=False)
+
+
+def test_an_openpgp_encrypted_snapshot_serves_with_the_gnupg_home_and_refuses_another(
+    mh: Any, store_cfg: Callable[..., Any], mirror_root: Path, tmp_path: Path, gpg_home: tuple[Path, Path],
+    probe_customer: None,
+) -> None:
+    home, public = gpg_home
+    result = mh.run_mirror(store_cfg("s4", options={"mirror": {"encrypt": str(public)}}))
+    assert result.manifest.encryption == "gpg" and result.manifest.dump.file == "db.sql.zst.gpg"
+    for path, data in _every_byte_under(mirror_root):
+        assert SECRET_EMAIL.encode() not in data and b"INSERT INTO" not in data, path
+    empty = tmp_path / "no-keys"
+    empty.mkdir(mode=0o700)
+    state = tmp_path / "state"
+    try:
+        with pytest.raises(PreconditionError, match="cannot decrypt db.sql.zst.gpg"):
+            serve(state, result.manifest, result.path, identity=str(empty))
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(empty), "--kill", "gpg-agent"], capture_output=True, check=False)
+    served = serve(state, result.manifest, result.path, identity=str(home))
+    try:
+        assert all(c.ok for c in served.checks)
+    finally:
+        WorkCopy(state, "mclient", "s4").stop()
