@@ -77,6 +77,9 @@ def summary_rows(data: dict[str, Any]) -> list[tuple[str, Any]]:
     pairs.append(("database", f"{dump['file']} {render.bytes_human(dump['bytes'])}, {len(dump['tables'])} tables, "
                   f"{sum(dump['tables'].values())} rows, {dump['consistency']}"
                   + (f", stripped {len(dump['stripped'])} tables" if dump["stripped"] else "")))
+    for archive in data.get("secrets", []):
+        pairs.append((archive["file"], f"{archive['files']} files, {render.bytes_human(archive['bytes'])} "
+                      f"encrypted ({data['encryption']}): {', '.join(archive['paths'])}"))
     pairs.append(("time", ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())))
     pairs += [("check", c) for c in data["checks"]]
     return pairs
