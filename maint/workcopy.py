@@ -189,6 +189,18 @@ class WorkCopy:
                              store=self.store)
         return time.monotonic() - started
 
+    def check_rows(self, server: Any, database: str, manifest: Manifest) -> None:
+        """Every table's row count as the manifest recorded it (after decryption, for an encrypted dump)."""
+        with server.connect(database) as conn, conn.cursor() as cur:
+            wrong = []
+            for name, rows in manifest.dump.tables.items():
+                cur.execute(f"SELECT COUNT(*) FROM {table('', name)}")  # noqa: S608 - name checked by table()
+                if int(cur.fetchone()[0]) != rows:
+                    wrong.append(name)
+        if wrong:
+            raise VerificationError(f"the imported {manifest.dump.file} differs from the manifest in {len(wrong)} "
+                                    f"table(s): {', '.join(wrong[:5])}", store=self.store)
+
     def rewrite(self, manifest: Manifest, url: str, db: dict[str, str], server: Any, database: str) -> None:
         """Both config files, and the URL settings in the database, for the local address."""
         www_remote = next(r.remote for r in manifest.roots if r.name == "www").rstrip("/") + "/"
@@ -308,6 +320,7 @@ def serve(
     database = db_name_for(manifest.store)
     password = secrets.token_urlsafe(18)
     seconds = wc.import_dump(server, dump, database, password, manifest.encryption, identity)
+    wc.check_rows(server, database, manifest)
     from maint.sandbox import ports
 
     port = port or ports.free_port()
