@@ -28,6 +28,7 @@ from maint.errors import PreconditionError, RemoteCommandError, SqlError, Verifi
 from maint.facts.opencart import StoreFacts
 from maint.lock import store_lock
 from maint.mirror import crypt
+from maint.mirror.borg import BorgRepo
 from maint.mirror.dump import COMPRESSORS, defaults_file
 from maint.mirror.layout import FILES, StoreMirror, parse_timestamp
 from maint.mirror.manifest import Manifest, Newest
@@ -71,6 +72,18 @@ def snapshot_rows(mirror: StoreMirror) -> list[dict[str, Any]]:
         rows.append({"snapshot": ts, "date": parse_timestamp(ts).isoformat(), "opencart": man.opencart_version,
                      "bytes": man.bytes + stored, "verified": man.verified, "encrypted": man.encryption,
                      "latest": ts == latest, "note": man.note})
+    return rows
+
+
+def archive_rows(repo: BorgRepo) -> list[dict[str, Any]]:
+    """The store's archives in a borg repository, newest first, as `snapshot_rows` lists folders."""
+    names = repo.snapshots()
+    rows = []
+    for ts in reversed(names):
+        man = repo.manifest(ts)
+        rows.append({"snapshot": ts, "date": parse_timestamp(ts).isoformat(), "opencart": man.opencart_version,
+                     "bytes": man.bytes + man.dump.bytes, "verified": man.verified, "encrypted": "borg",
+                     "latest": ts == names[-1], "note": man.note})
     return rows
 
 

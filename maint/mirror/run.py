@@ -34,6 +34,7 @@ from maint.facts.opencart import StoreFacts
 from maint.lock import local_lock
 from maint.mirror import manifest as manifest_io
 from maint.mirror import modes
+from maint.mirror.borg import BorgRepo, parse_repository
 from maint.mirror.crypt import Recipient, parse_recipient
 from maint.mirror.dump import COMPRESSORS, build_dump_command, consistency_for, stream_dump
 from maint.mirror.dumpfile import compare_counts, mismatches
@@ -97,6 +98,7 @@ class Prepared:
     loose: tuple[list[Path], list[Path]] = ([], [])  # folders / files of the mirror that are too open
     note: str = ""  # recorded in the manifest (e.g. "before restoring 2026…")
     newest: dict[str, Newest] = field(default_factory=dict)  # read in the dump's consistent view
+    repo: BorgRepo | None = None  # mirror.repository: the snapshot becomes an archive there
 
 
 @dataclass
@@ -152,6 +154,12 @@ def trees_of(cfg: StoreConfig, facts: StoreFacts, encrypted: bool = False) -> tu
     return tuple(trees), storage_rel
 
 
+def repository_of(cfg: StoreConfig) -> BorgRepo | None:
+    """`mirror.repository: borg:/path`: snapshots go into that borg repository as archives."""
+    value = cfg.option("mirror", "repository", "")
+    return BorgRepo(parse_repository(str(value)), cfg.client, cfg.store) if value else None
+
+
 def recipient_of(cfg: StoreConfig) -> Recipient | None:
     """`mirror.encrypt` (the store's inventory entry, or maint.options.mirror for every store)."""
     value = cfg.option("mirror", "encrypt", "")
@@ -183,6 +191,7 @@ def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: Mirr
     """Read-only: tools on the host, tables and engines, sizes, the mirror disk; then the plan."""
     mirror = mirror_of(cfg)
     recipient = recipient_of(cfg)
+    repo = repository_of(cfg)
     tools = probe_tools(conn, cfg.store)
     if options.method == "rsync" and not tools.rsync:
         raise PreconditionError("--method rsync: the host has no rsync", store=cfg.store)
@@ -207,8 +216,10 @@ def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: Mirr
         stripped=stripped, incoming=incoming,
         loose_dirs=len(loose[0]), loose_files=len(loose[1]),
         encryption=recipient.describe() if recipient else "", clear_snapshots=clear,
+        repository=f"borg:{repo.location}" if repo else "",
     )
-    return Prepared(cfg, facts, mirror, mf, plan_mirror(mf), tools, options, recipient=recipient, loose=loose)
+    return Prepared(cfg, facts, mirror, mf, plan_mirror(mf), tools, options, recipient=recipient, loose=loose,
+                    repo=repo)
 
 
 def _clear_snapshots(mirror: StoreMirror) -> int:
@@ -295,6 +306,12 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
             recipient=prep.recipient.value if prep.recipient else "", secrets=secrets, note=prep.note,
         )
         manifest_io.write(mirror.partial, man)
+        if prep.repo is not None:
+            started = time.monotonic()
+            prep.repo.create(mirror.partial, ts)
+            man.timings["archive"] = round(time.monotonic() - started, 3)
+            mirror.discard_partial()
+            return MirrorResult(cfg.store, ts, Path(prep.repo.describe(ts)), man, resumed)
         try:
             path = mirror.publish(ts)
         except OSError as exc:

@@ -50,6 +50,7 @@ class MirrorFacts:
     loose_files: int = 0  # dumps, manifests, config copies not yet 0600
     encryption: str = ""  # "age to age1…" when mirror.encrypt is set
     clear_snapshots: int = 0  # older snapshots made before encryption was switched on
+    repository: str = ""  # "borg:/path": the snapshot becomes an archive there, not a folder
 
 
 def estimate_lock_seconds(db_bytes: int) -> float:
@@ -137,7 +138,13 @@ def plan_mirror(facts: MirrorFacts) -> Plan:
                                    f"structure only, no rows ({len(facts.stripped)} tables with personal data)"))
     plan.changes.append(Change("verify", "snapshot",
                                "dump completion marker, row count of every table, file count and bytes vs rsync"))
-    plan.changes.append(Change("publish", "latest", "rename the partial folder to its timestamp and point latest at it"))
+    if facts.repository:
+        plan.changes.append(Change("archive", facts.repository, "borg create <client>-<store>-<timestamp> from the "
+                                   "verified snapshot (deduplicated, compressed, encrypted by borg), then remove "
+                                   "the local copy; the rsync base stays for the next run"))
+    else:
+        plan.changes.append(Change("publish", "latest",
+                                   "rename the partial folder to its timestamp and point latest at it"))
     return plan
 
 

@@ -10,9 +10,10 @@ from invoke import task
 from maint import render
 from maint.errors import InputError
 from maint.facts.opencart import get_store_facts
+from maint.mirror.borg import BorgRepo
 from maint.mirror.layout import StoreMirror
 from maint.mirror.retention import Retention
-from maint.mirror.run import MirrorOptions, Prepared, apply_mirror, mirror_of, prepare
+from maint.mirror.run import MirrorOptions, Prepared, apply_mirror, mirror_of, prepare, repository_of
 from maint.mirror.sshmux import SshMux
 from maint.mirror.strip import parse_groups
 from maint.model import Plan
@@ -87,7 +88,8 @@ def summary_rows(data: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def prune_store(tc: TaskContext, name: str, *, dry_run: bool, yes: bool, json: bool) -> dict[str, Any]:
     cfg = tc.store(name)
-    mirror: StoreMirror = mirror_of(cfg)
+    repo = repository_of(cfg)
+    mirror: StoreMirror | BorgRepo = repo if repo is not None else mirror_of(cfg)
     rules = Retention.from_options(dict(cfg.option("mirror", "keep", {}) or {}))
     plan, _ = plan_prune(name, mirror.snapshots(), rules, mirror.latest())
     if not json:
@@ -97,7 +99,10 @@ def prune_store(tc: TaskContext, name: str, *, dry_run: bool, yes: bool, json: b
     confirm(f"Delete {len(plan)} snapshot(s) of {name}?", yes=yes)
     deleted = []
     for change in plan:
-        mirror.remove(change.target)
+        if isinstance(mirror, BorgRepo):
+            mirror.delete(change.target)
+        else:
+            mirror.remove(change.target)
         deleted.append(change.target)
     return {"store": name, "prune": plan.as_dict(), "deleted": deleted}
 
@@ -157,7 +162,8 @@ def mirror(c, store=None, all_=False, prune=False, dry_run=False, yes=False, jso
             else:
                 for w in plan.warnings:
                     print(f"warning: {r.store}: {w}", file=sys.stderr)
-                render.key_values(f"{r.store}: snapshot {r.data['snapshot']} verified and published as latest",
+                where = "archived in " + r.data["path"] if r.data["path"].startswith("borg:") else "published as latest"
+                render.key_values(f"{r.store}: snapshot {r.data['snapshot']} verified and {where}",
                                   summary_rows(r.data))
         if len(names) > 1:
             render.table("mirror --all", ("store", "result"),

@@ -12,16 +12,17 @@ from invoke import task
 from maint import render
 from maint.errors import PreconditionError
 from maint.facts.opencart import get_store_facts
-from maint.mirror.restore import apply_restore, prepare_restore, snapshot_rows
-from maint.mirror.run import MirrorOptions, apply_mirror, mirror_of, prepare
+from maint.mirror.restore import apply_restore, archive_rows, prepare_restore, snapshot_rows
+from maint.mirror.run import MirrorOptions, apply_mirror, mirror_of, prepare, repository_of
 from maint.mirror.sshmux import SshMux
 from maint.remote.ssh import connect
 from maint.tasks.common import TaskContext, confirm, maint_task, work_session
-from maint.tasks.serve import resolve_snapshot
+from maint.tasks.serve import drop_extraction, resolve_snapshot
 
 
 def list_snapshots(cfg, json):
-    rows = snapshot_rows(mirror_of(cfg))
+    repo = repository_of(cfg)
+    rows = archive_rows(repo) if repo is not None else snapshot_rows(mirror_of(cfg))
     if json:
         render.print_json({"store": cfg.store, "snapshots": rows})
         return
@@ -64,30 +65,14 @@ def restore(c, store, snapshot="", discard_newer=False, identity="", dry_run=Fal
     identity = identity or str(cfg.option("mirror", "identity", "") or "")
     conn = connect(cfg)
     try:
-        facts = get_store_facts(conn, cfg)
-        plan = prepare_restore(conn, cfg, facts, path, man, discard_newer=discard_newer, identity=identity)
-        if json and (dry_run or not plan):
-            render.print_json(plan.as_dict())
-            return
-        if not json:
-            render.plan(plan)
-        if dry_run or not plan:
-            return
-        lost = [ch for ch in plan if ch.kind == "lose"]
-        if lost and not discard_newer:
-            raise PreconditionError(
-                "the restore would lose " + ", ".join(f"{ch.data['count']} {ch.target}(s)" for ch in lost)
-                + " newer than the snapshot; pass --discard-newer to accept that", store=store)
-        confirm(f"Replace the LIVE store {store} with snapshot {path.name}?", yes=yes)
-        with work_session(tc, cfg, "restore", over_budget=over_budget, yes=yes):
-            with SshMux(cfg) as mux:  # the safety snapshot: the restore itself can be undone
-                prep = prepare(conn, cfg, facts, MirrorOptions(), mux)
-                prep.note = f"before restoring {path.name}"
-                undo = apply_mirror(conn, prep, mux)
-            result = apply_restore(conn, cfg, facts, path, man, plan, identity=identity, guard=undo.manifest.newest)
-            result.undo_snapshot = undo.snapshot
+        result = _restore(tc, cfg, conn, path, man, discard_newer=discard_newer, identity=identity,
+                          dry_run=dry_run, yes=yes, json=json, over_budget=over_budget)
     finally:
         conn.close()
+        drop_extraction(cfg, path)
+    if result is None:
+        return
+    plan, result = result
     undo_hint = f"fab restore {store} --snapshot {result.undo_snapshot}"
     if json:
         render.print_json({"plan": plan.as_dict(), **result.as_dict(), "undo": undo_hint})
@@ -95,3 +80,31 @@ def restore(c, store, snapshot="", discard_newer=False, identity="", dry_run=Fal
         render.key_values(f"{store}: restored {path.name}",
                           [("before", f"snapshot {result.undo_snapshot} of the store as it was")]
                           + [("step", s) for s in result.steps] + [("undo with", undo_hint)])
+
+
+def _restore(tc, cfg, conn, path, man, *, discard_newer, identity, dry_run, yes, json, over_budget):
+    """Plan, show, refuse or confirm, safety snapshot, apply; None when nothing was applied."""
+    store = cfg.store
+    facts = get_store_facts(conn, cfg)
+    plan = prepare_restore(conn, cfg, facts, path, man, discard_newer=discard_newer, identity=identity)
+    if json and (dry_run or not plan):
+        render.print_json(plan.as_dict())
+        return None
+    if not json:
+        render.plan(plan)
+    if dry_run or not plan:
+        return None
+    lost = [ch for ch in plan if ch.kind == "lose"]
+    if lost and not discard_newer:
+        raise PreconditionError(
+            "the restore would lose " + ", ".join(f"{ch.data['count']} {ch.target}(s)" for ch in lost)
+            + " newer than the snapshot; pass --discard-newer to accept that", store=store)
+    confirm(f"Replace the LIVE store {store} with snapshot {path.name}?", yes=yes)
+    with work_session(tc, cfg, "restore", over_budget=over_budget, yes=yes):
+        with SshMux(cfg) as mux:  # the safety snapshot: the restore itself can be undone
+            prep = prepare(conn, cfg, facts, MirrorOptions(), mux)
+            prep.note = f"before restoring {path.name}"
+            undo = apply_mirror(conn, prep, mux)
+        result = apply_restore(conn, cfg, facts, path, man, plan, identity=identity, guard=undo.manifest.newest)
+        result.undo_snapshot = undo.snapshot
+    return plan, result

@@ -12,7 +12,8 @@ from invoke import task
 from maint import render
 from maint.errors import PreconditionError, VerificationError
 from maint.mirror import manifest as manifest_io
-from maint.mirror.run import mirror_of
+from maint.mirror.borg import extraction_dir
+from maint.mirror.run import mirror_of, repository_of
 from maint.model import Plan
 from maint.ops.mirror import ServeFacts, plan_serve
 from maint.tasks.common import TaskContext, maint_task
@@ -45,6 +46,20 @@ def php_range(matrix_file: Path, version: str) -> tuple[str | None, str | None]:
 
 
 def resolve_snapshot(cfg: Any, snapshot: str) -> tuple[Path, manifest_io.Manifest]:
+    """The snapshot's folder and manifest; from a borg repository, the archive extracted into the state dir
+    first (remove it with `drop_extraction` when done)."""
+    repo = repository_of(cfg)
+    if repo is not None:
+        have = repo.snapshots()
+        name = snapshot or (have[-1] if have else "")
+        if not name:
+            raise PreconditionError(f"no archive of {cfg.store} in {repo.location} yet: run `fab mirror` first",
+                                    store=cfg.store)
+        if name not in have:
+            raise PreconditionError(f"no archive {repo.prefix}{name} in {repo.location} (have: "
+                                    f"{', '.join(have) or 'none'})", store=cfg.store)
+        path = repo.extract(name, extraction_dir(cfg.state_dir, cfg.client, cfg.store, name))
+        return path, manifest_io.read(path)
     mirror = mirror_of(cfg)
     name = snapshot or mirror.latest()
     if not name:
@@ -54,6 +69,12 @@ def resolve_snapshot(cfg: Any, snapshot: str) -> tuple[Path, manifest_io.Manifes
         raise PreconditionError(f"no snapshot {name} (have: {', '.join(mirror.snapshots()) or 'none'})",
                                 store=cfg.store)
     return path, manifest_io.read(path)
+
+
+def drop_extraction(cfg: Any, path: Path) -> None:
+    """Remove a borg archive's extraction (client data in clear) once serve or restore is done with it."""
+    if repository_of(cfg) is not None and path.is_relative_to(Path(cfg.state_dir).expanduser() / "borg-extract"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @task(
@@ -87,13 +108,16 @@ def serve(c, store, snapshot="", port=0, docker=False, stop=False, identity="", 
         database=db_name_for(store), docker=docker, docker_available=docker_available() if docker else False))
     if json and dry_run:
         render.print_json(plan.as_dict())
-        return
-    if not json:
+    elif not json:
         render.plan(plan)
     if dry_run:
+        drop_extraction(cfg, path)
         return
     identity = identity or str(cfg.option("mirror", "identity", "") or "")
-    result = serve_copy(cfg.state_dir, man, path, port=port or None, docker=docker, identity=identity)
+    try:
+        result = serve_copy(cfg.state_dir, man, path, port=port or None, docker=docker, identity=identity)
+    finally:
+        drop_extraction(cfg, path)
     result.warnings = list(plan.warnings)
     bad = [ch for ch in result.checks if not ch.ok]
     if json:
