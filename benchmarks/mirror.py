@@ -13,6 +13,8 @@ prints, best of --rounds:
 - peak memory of a whole `mirror` run in a child process                             target <= 150 MB
 With --encrypt instead: the files and database parts with `mirror.encrypt` (age) against the same
 parts in clear                                                                       target <= 1.2x
+With --borg: the files part into a borg repository vs `rsync -a`                    target <= 2x
+and a no-change run                                                                  target <= 2 s
 """
 
 from __future__ import annotations
@@ -232,11 +234,64 @@ def bench_encrypted(c: dict[str, Any], work: Path, rounds: int) -> None:
               f"ratio {d_enc['ours'] / d_clear['ours']:.2f}x  (target <= 1.2x)", flush=True)
 
 
+def bench_borg(cfg: Any, work: Path, rounds: int) -> None:
+    """Files part with a borg repository as the target (pull, verify, `borg create`) against `rsync -a`."""
+    import dataclasses
+
+    from maint.facts.opencart import get_store_facts
+    from maint.mirror.layout import StoreMirror
+    from maint.mirror.run import MirrorOptions, prepare, pull_files, verify_files
+    from maint.mirror.sshmux import SshMux
+    from maint.remote.ssh import connect
+
+    os.environ.setdefault("BORG_PASSPHRASE", "bench")
+    os.environ["BORG_BASE_DIR"] = str(work / "borg-home")
+    repo = work / "borg-repo"
+    e = shlex.join(ssh_base(cfg))
+    src = f"{cfg.host}:{cfg.root.rstrip('/')}/"
+    excludes = ["--exclude=/image/cache/*", "--exclude=/system/storage/cache/*", "--exclude=/system/storage/logs/*",
+                "--exclude=/system/storage/session/*"]
+
+    def plain(i: int) -> float:
+        dest = work / f"plain-{i}"
+        shutil.rmtree(dest, ignore_errors=True)
+        return timed(lambda: subprocess.run(["rsync", "-a", "-e", e, *excludes, src, f"{dest}/"], check=True))
+
+    sealed = dataclasses.replace(cfg, options={**cfg.options, "mirror": {"repository": f"borg:{repo}"}})
+    conn = connect(sealed)
+    facts = get_store_facts(conn, sealed)
+    mirror = StoreMirror.of(Path(sealed.mirror_root), sealed.client, sealed.store)
+
+    def ours(again: bool) -> Callable[[int], float]:
+        def run(i: int) -> float:
+            if not again:
+                shutil.rmtree(mirror.path, ignore_errors=True)
+                shutil.rmtree(repo, ignore_errors=True)
+                subprocess.run(["borg", "init", "-e", "repokey", str(repo)], check=True, capture_output=True)
+            mirror.discard_partial()
+            mirror.prepare_partial()
+            with SshMux(sealed) as mux:
+                prep = prepare(conn, sealed, facts, MirrorOptions(), mux)
+                started = time.monotonic()
+                verify_files(prep, pull_files(conn, prep, mux, None))
+                assert prep.repo is not None
+                prep.repo.create(mirror.partial, f"2026010{i}T00000{int(again)}Z")
+                return time.monotonic() - started
+        return run
+
+    first_plain, first_ours = best(rounds, plain), best(rounds, ours(False))
+    again = best(rounds, lambda i: ours(True)(i + 1))
+    print(f"borg target, first mirror of the files: ours {first_ours:.2f}s  rsync -a {first_plain:.2f}s  ratio "
+          f"{first_ours / first_plain:.2f}x (target <= 2x); nothing changed: {again:.2f}s (target <= 2 s)", flush=True)
+    conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--base", type=Path, default=Path("/dev/shm/maint-bench-mirror"))
     parser.add_argument("--encrypt", action="store_true", help="measure encryption at rest (age) against clear")
+    parser.add_argument("--borg", action="store_true", help="measure a borg repository as the mirror target")
     parser.add_argument("--keep", action="store_true",
                         help="keep the sandbox's data (~2.6 GB) for the next run instead of deleting it")
     args = parser.parse_args()
@@ -260,8 +315,11 @@ def main() -> None:
                                capture_output=True, text=True, check=True).stdout.strip()
         size = subprocess.run(["du", "-sm", str(sb.store("b4").root)], capture_output=True, text=True).stdout.split()[0]
         print(f"store b4: {files} files, {size} MB; rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
-        if args.encrypt:
-            bench_encrypted(c, work, args.rounds)
+        if args.encrypt or args.borg:
+            if args.encrypt:
+                bench_encrypted(c, work, args.rounds)
+            if args.borg:
+                bench_borg(c["cfg"]["innodb"], work, args.rounds)
             return
         f = bench_files(c["cfg"]["innodb"], work, args.rounds)
         print(f"files, first mirror:    ours {f['first_ours']:.2f}s  rsync -a {f['first_plain']:.2f}s  "
