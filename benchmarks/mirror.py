@@ -275,7 +275,7 @@ def bench_borg(cfg: Any, work: Path, rounds: int) -> None:
                 started = time.monotonic()
                 verify_files(prep, pull_files(conn, prep, mux, None))
                 assert prep.repo is not None
-                prep.repo.create(mirror.partial, f"2026010{i}T00000{int(again)}Z")
+                prep.repo.create(mirror.path, f"2026010{i}T00000{int(again)}Z")
                 return time.monotonic() - started
         return run
 

@@ -11,6 +11,7 @@ borg reads its passphrase itself (BORG_PASSPHRASE, BORG_PASSCOMMAND or its key f
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from maint.errors import ConfigError, MaintError, PreconditionError
 from maint.mirror import manifest as manifest_io
-from maint.mirror.layout import MANIFEST, is_timestamp
+from maint.mirror.layout import CURRENT, FILES, MANIFEST, PARTIAL, is_timestamp
 from maint.mirror.manifest import Manifest
 from maint.mirror.modes import private_dirs
 
@@ -59,9 +60,14 @@ class BorgRepo:
             raise MaintError(f"borg {args[0]} failed (exit {done.returncode}): {last}", store=self.store)
         return done
 
-    def create(self, folder: Path, ts: str) -> None:
-        """The snapshot folder's content as one archive (paths relative to it)."""
-        self._borg("create", "--compression", "zstd,3", self.archive(ts), ".", cwd=folder)
+    def create(self, store_dir: Path, ts: str) -> None:
+        """One archive of the rsync base `.current` (the files) and `.partial` (dump, manifest).
+
+        Archived in place, not from a hard-linked copy: linking changes every inode's ctime, and borg's
+        files cache (ctime, size, inode) would then read every unchanged file again.
+        """
+        self._borg("create", "--compression", "auto,zstd,3", "--noacls", "--noxattrs", "--noflags",
+                   self.archive(ts), CURRENT, PARTIAL, cwd=store_dir)
 
     def snapshots(self) -> list[str]:
         """Timestamps of this store's archives, oldest first."""
@@ -77,7 +83,7 @@ class BorgRepo:
         self._borg("delete", self.archive(ts))
 
     def manifest(self, ts: str) -> Manifest:
-        data = self._borg("extract", "--stdout", self.archive(ts), MANIFEST).stdout
+        data = self._borg("extract", "--stdout", self.archive(ts), f"{PARTIAL}/{MANIFEST}").stdout
         return Manifest.from_dict(json.loads(data))
 
     def extract(self, ts: str, dest: Path) -> Path:
@@ -86,6 +92,17 @@ class BorgRepo:
             shutil.rmtree(dest)
         private_dirs(dest, top=dest.parent)
         self._borg("extract", self.archive(ts), cwd=dest)
+        # Back to a snapshot folder's layout: .current/<tree> → files/<tree>, .partial/* → top (an SFTP
+        # run has no rsync base: its files are in .partial/files).
+        copied = dest / PARTIAL / FILES
+        if copied.is_dir() and any(copied.iterdir()):
+            shutil.rmtree(dest / CURRENT, ignore_errors=True)
+        else:
+            shutil.rmtree(copied, ignore_errors=True)
+            os.rename(dest / CURRENT, dest / FILES)
+        for entry in os.scandir(dest / PARTIAL):
+            os.rename(entry.path, dest / entry.name)
+        shutil.rmtree(dest / PARTIAL)
         manifest_io.read(dest)  # a readable manifest, or a clear error
         return dest
 

@@ -308,7 +308,7 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
         manifest_io.write(mirror.partial, man)
         if prep.repo is not None:
             started = time.monotonic()
-            prep.repo.create(mirror.partial, ts)
+            prep.repo.create(mirror.path, ts)
             man.timings["archive"] = round(time.monotonic() - started, 3)
             mirror.discard_partial()
             return MirrorResult(cfg.store, ts, Path(prep.repo.describe(ts)), man, resumed)
@@ -390,6 +390,12 @@ def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress
             stats = _rsync(mux, cfg, tree, current, None, progress, prep.mirror_facts.remote_bytes,
                            prep.options.rsync_args)
             try:
+                if prep.repo is not None:  # borg archives `.current` in place: no linked copy
+                    prep.counted[tree.name] = count_tree(current)
+                    roots.append(FileRoot(name=tree.name, remote=tree.remote, files=stats.files,
+                                          bytes=stats.total_bytes, new=stats.new, changed=stats.changed,
+                                          deleted=stats.deleted))
+                    continue
                 # Count what rsync wrote while cp links it into the snapshot: two cores, half the wait.
                 with ThreadPoolExecutor(max_workers=1) as pool:
                     counting = pool.submit(count_tree, current)
