@@ -22,7 +22,7 @@ from typing import Any
 from maint.errors import MaintError, PreconditionError, VerificationError
 from maint.mirror.crypt import check_key, open_decrypt
 from maint.mirror.dump import COMPRESSORS
-from maint.mirror.layout import FILES
+from maint.mirror.layout import FILES, count_tree
 from maint.mirror.manifest import Manifest
 from maint.mirror.modes import open_private, private_dirs, private_file
 from maint.mirror.secrets import extract_local
@@ -140,8 +140,13 @@ class WorkCopy:
             if done.returncode != 0:
                 raise MaintError(f"copying {src} failed: {done.stderr.strip()[-300:]}", store=self.store)
         for archive in manifest.secrets:
-            extract_local(snapshot / archive.file, manifest.encryption, identity, self.files / archive.tree,
-                          store=self.store)
+            tree = self.files / archive.tree
+            extract_local(snapshot / archive.file, manifest.encryption, identity, tree, store=self.store)
+            got = sum(count_tree(tree / p)[0] if (tree / p).is_dir() else int((tree / p).is_file())
+                      for p in archive.paths)
+            if got != archive.files:
+                raise VerificationError(f"{archive.file}: {got} files after decryption, the manifest says "
+                                        f"{archive.files}", store=self.store)
         for rel in ("image/cache", *(f"{manifest.storage_rel}/{d}" for d in ("cache", "logs", "session")
                                      if manifest.storage_rel)):
             (self.files / "www" / rel).mkdir(parents=True, exist_ok=True)
