@@ -107,5 +107,5 @@ class BorgRepo:
         return dest
 
 
-def extraction_dir(state_dir: str, client: str, store: str, ts: str) -> Path:
+def extraction_dir(state_dir: str | Path, client: str, store: str, ts: str) -> Path:
     return Path(state_dir).expanduser() / "borg-extract" / f"{client}-{store}" / ts

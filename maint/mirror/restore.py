@@ -94,6 +94,11 @@ def live_tables(db: pymysql.connections.Connection, database: str) -> list[str]:
         return sorted(str(r[0]) for r in cur.fetchall())
 
 
+def identity_of(cfg: StoreConfig) -> str:
+    """`mirror.identity`: the private key (age identity file, or a GnuPG home) serve and restore decrypt with."""
+    return str(cfg.option("mirror", "identity", "") or "")
+
+
 def newer_rows(db: pymysql.connections.Connection, prefix: str, man: Manifest) -> tuple[NewerRows, ...]:
     """Orders, customers and reviews above the snapshot's newest: ids past its max or added after it.
 
@@ -181,8 +186,13 @@ def _push_argv(mux: SshMux, cfg: StoreConfig, src: Path, remote: str, rules: lis
 
 
 def prepare_restore(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot: Path, man: Manifest, *,
-                    discard_newer: bool = False, identity: str = "", safety_snapshot: bool = True) -> Plan:
-    """Read-only: the key (encrypted snapshots), live tables, newer rows, files that differ; then the plan."""
+                    discard_newer: bool = False, identity: str = "", safety_snapshot: bool = False) -> Plan:
+    """Read-only: the key (encrypted snapshots), live tables, newer rows, files that differ; then the plan.
+
+    safety_snapshot: the caller snapshots the live store before applying (`fab restore` does); identity
+    defaults to `mirror.identity`, so the upgrade's rollback decrypts an encrypted snapshot too.
+    """
+    identity = identity or identity_of(cfg)
     if man.encryption and man.dump.file:
         crypt.check_key(man.encryption, identity, snapshot / man.dump.file, store=cfg.store)
     with open_db(conn, facts.db, store=cfg.store) as db:
@@ -248,6 +258,7 @@ def apply_restore(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapsho
     """lock=False when the caller already holds the store's lock (the upgrade's rollback); guard: the safety
     snapshot's newest rows, checked again under the lock."""
     result = RestoreResult(cfg.store, snapshot.name)
+    identity = identity or identity_of(cfg)
     with store_lock(conn, cfg, "restore") if lock else nullcontext(), SshMux(cfg) as mux:
         if guard is not None:
             with open_db(conn, facts.db, store=cfg.store) as db:

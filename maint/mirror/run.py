@@ -596,3 +596,38 @@ def verify_files(prep: Prepared, roots: list[FileRoot]) -> list[str]:
                 f"{root.files} files, {root.bytes} bytes", store=prep.cfg.store)
         checks.append(f"files/{root.name}: {files} files, {size} bytes as reported by the transfer")
     return checks
+
+
+def open_snapshot(cfg: StoreConfig, snapshot: str = "") -> tuple[Path, Manifest]:
+    """A snapshot's folder and manifest (`latest` when snapshot is ""), from the mirror folder or, with
+    `mirror.repository`, extracted from the borg archive into the state folder (0700; remove it with
+    `drop_extraction` when done)."""
+    from maint.mirror.borg import extraction_dir
+
+    repo = repository_of(cfg)
+    if repo is not None:
+        have = repo.snapshots()
+        name = snapshot or (have[-1] if have else "")
+        if not name:
+            raise PreconditionError(f"no archive of {cfg.store} in {repo.location} yet: run `fab mirror` first",
+                                    store=cfg.store)
+        if name not in have:
+            raise PreconditionError(f"no archive {repo.prefix}{name} in {repo.location} (have: "
+                                    f"{', '.join(have) or 'none'})", store=cfg.store)
+        path = repo.extract(name, extraction_dir(cfg.state_dir, cfg.client, cfg.store, name))
+        return path, manifest_io.read(path)
+    mirror = mirror_of(cfg)
+    name = snapshot or mirror.latest() or ""
+    if not name:
+        raise PreconditionError("no snapshot yet: run `fab mirror` first", store=cfg.store)
+    path = mirror.snapshot(name)
+    if not path.is_dir():
+        raise PreconditionError(f"no snapshot {name} (have: {', '.join(mirror.snapshots()) or 'none'})",
+                                store=cfg.store)
+    return path, manifest_io.read(path)
+
+
+def drop_extraction(cfg: StoreConfig, path: Path) -> None:
+    """Remove a borg archive's extraction (client data in clear) once serve or restore is done with it."""
+    if repository_of(cfg) is not None and path.is_relative_to(Path(cfg.state_dir).expanduser() / "borg-extract"):
+        shutil.rmtree(path, ignore_errors=True)

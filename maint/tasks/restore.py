@@ -86,7 +86,8 @@ def _restore(tc, cfg, conn, path, man, *, discard_newer, identity, dry_run, yes,
     """Plan, show, refuse or confirm, safety snapshot, apply; None when nothing was applied."""
     store = cfg.store
     facts = get_store_facts(conn, cfg)
-    plan = prepare_restore(conn, cfg, facts, path, man, discard_newer=discard_newer, identity=identity)
+    plan = prepare_restore(conn, cfg, facts, path, man, discard_newer=discard_newer, identity=identity,
+                           safety_snapshot=True)
     if json and (dry_run or not plan):
         render.print_json(plan.as_dict())
         return None

@@ -10,10 +10,9 @@ from typing import Any
 from invoke import task
 
 from maint import render
-from maint.errors import PreconditionError, VerificationError
+from maint.errors import VerificationError
 from maint.mirror import manifest as manifest_io
-from maint.mirror.borg import extraction_dir
-from maint.mirror.run import mirror_of, repository_of
+from maint.mirror.run import drop_extraction, open_snapshot
 from maint.model import Plan
 from maint.ops.mirror import ServeFacts, plan_serve
 from maint.tasks.common import TaskContext, maint_task
@@ -46,35 +45,7 @@ def php_range(matrix_file: Path, version: str) -> tuple[str | None, str | None]:
 
 
 def resolve_snapshot(cfg: Any, snapshot: str) -> tuple[Path, manifest_io.Manifest]:
-    """The snapshot's folder and manifest; from a borg repository, the archive extracted into the state dir
-    first (remove it with `drop_extraction` when done)."""
-    repo = repository_of(cfg)
-    if repo is not None:
-        have = repo.snapshots()
-        name = snapshot or (have[-1] if have else "")
-        if not name:
-            raise PreconditionError(f"no archive of {cfg.store} in {repo.location} yet: run `fab mirror` first",
-                                    store=cfg.store)
-        if name not in have:
-            raise PreconditionError(f"no archive {repo.prefix}{name} in {repo.location} (have: "
-                                    f"{', '.join(have) or 'none'})", store=cfg.store)
-        path = repo.extract(name, extraction_dir(cfg.state_dir, cfg.client, cfg.store, name))
-        return path, manifest_io.read(path)
-    mirror = mirror_of(cfg)
-    name = snapshot or mirror.latest()
-    if not name:
-        raise PreconditionError("no snapshot yet: run `fab mirror` first", store=cfg.store)
-    path = mirror.snapshot(name)
-    if not path.is_dir():
-        raise PreconditionError(f"no snapshot {name} (have: {', '.join(mirror.snapshots()) or 'none'})",
-                                store=cfg.store)
-    return path, manifest_io.read(path)
-
-
-def drop_extraction(cfg: Any, path: Path) -> None:
-    """Remove a borg archive's extraction (client data in clear) once serve or restore is done with it."""
-    if repository_of(cfg) is not None and path.is_relative_to(Path(cfg.state_dir).expanduser() / "borg-extract"):
-        shutil.rmtree(path, ignore_errors=True)
+    return open_snapshot(cfg, snapshot)
 
 
 @task(

@@ -32,7 +32,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def borg_context(monkeypatch: pytest.MonkeyPatch, task_context: Callable[..., Any], mirror_root: Path,
                  tmp_path: Path, repo: Path) -> Any:
-    for module in ("maint.mirror.run", "maint.tasks.mirror", "maint.tasks.restore", "maint.tasks.serve"):
+    for module in ("maint.mirror.run", "maint.tasks.mirror", "maint.tasks.restore"):
         monkeypatch.setattr(f"{module}.mirror_of", lambda cfg: StoreMirror.of(mirror_root, cfg.client, cfg.store))
     return task_context(mirror_root, state_dir=str(tmp_path / "state"),
                         options={"mirror": {"repository": f"borg:{repo}",

@@ -24,7 +24,7 @@ def restore_task(monkeypatch: pytest.MonkeyPatch, task_context: Callable[..., An
     """restore(...) as `fab restore` runs it, with this test's mirror folder and state folder."""
     from maint.tasks.restore import restore
 
-    for module in ("maint.mirror.run", "maint.tasks.restore", "maint.tasks.serve"):
+    for module in ("maint.mirror.run", "maint.tasks.restore"):
         monkeypatch.setattr(f"{module}.mirror_of", lambda cfg: StoreMirror.of(mirror_root, cfg.client, cfg.store))
     c = task_context(mirror_root, state_dir=str(tmp_path / "state"))
 
