@@ -13,11 +13,11 @@ from maint import render
 from maint.errors import PreconditionError
 from maint.facts.opencart import get_store_facts
 from maint.mirror.restore import apply_restore, archive_rows, prepare_restore, snapshot_rows
-from maint.mirror.run import MirrorOptions, apply_mirror, mirror_of, prepare, repository_of
+from maint.mirror.run import MirrorOptions, apply_mirror, drop_extraction, mirror_of, prepare, repository_of
 from maint.mirror.sshmux import SshMux
 from maint.remote.ssh import connect
 from maint.tasks.common import TaskContext, confirm, maint_task, work_session
-from maint.tasks.serve import drop_extraction, resolve_snapshot
+from maint.tasks.serve import resolve_snapshot
 
 
 def list_snapshots(cfg, json):
