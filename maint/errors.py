@@ -25,6 +25,12 @@ class CancelledByUser(MaintError):
     exit_code = 3
 
 
+class UsageError(MaintError):
+    """The command line itself is wrong: an unknown flag, a missing argument, flags that conflict."""
+
+    exit_code = 2
+
+
 class ConfigError(MaintError):
     """Bad configuration, inventory or playbook data."""
 

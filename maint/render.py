@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, is_dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,6 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from maint import __version__
 from maint.model import Plan
 
 STATUS_STYLES = {
@@ -36,9 +38,109 @@ STATUS_STYLES = {
 }
 
 
+# Set once per run by the task layer (--quiet, --verbose).
+OUTPUT = {"quiet": False, "verbose": False}
+# A cell longer than this is cut when piped (the full text is in --json); a terminal folds it.
+MAX_CELL = 160
+
+
+def set_output(*, quiet: bool = False, verbose: bool = False) -> None:
+    OUTPUT["quiet"], OUTPUT["verbose"] = quiet, verbose
+
+
+def no_color() -> bool:
+    """https://no-color.org: any non-empty NO_COLOR turns every style off, not only colours."""
+    return bool(os.environ.get("NO_COLOR"))
+
+
 def console(stream: TextIO | None = None) -> Console:
-    """A console that uses colours and boxes only on a terminal."""
-    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
+    """A console that uses colours and boxes only on a terminal; silent on stdout with --quiet."""
+    out = stream or sys.stdout
+    return Console(
+        file=out,
+        highlight=False,
+        soft_wrap=False,
+        color_system=None if no_color() else "auto",
+        quiet=OUTPUT["quiet"] and out is sys.stdout,
+    )
+
+
+def note(message: str) -> None:
+    """A step of the run, on stderr, only with --verbose."""
+    if OUTPUT["verbose"]:
+        sys.stderr.write(f"maint: {message}\n")
+        sys.stderr.flush()
+
+
+def command(label: str, cmd: str, *, out: Console | None = None) -> None:
+    """A command for the user to paste: on a line of its own, never wrapped or styled."""
+    con = out or console()
+    if con.quiet:
+        return
+    con.file.write(f"{label}\n    {cmd}\n")
+    con.file.flush()
+
+
+def line(text: str, *, out: Console | None = None, width: int = 200) -> None:
+    """A line of text: wrapped to a terminal's width, cut when piped (the full text is in --json)."""
+    con = out or console()
+    if con.quiet:
+        return
+    if con.is_terminal:
+        con.print(text, markup=False, highlight=False)
+    else:
+        con.file.write(cut(text, width) + "\n")
+        con.file.flush()
+
+
+def cut(text: str, width: int = MAX_CELL) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def iso(value: datetime | float | int | None) -> str | None:
+    """A time as ISO 8601 with its offset (epoch seconds are UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        value = datetime.fromtimestamp(value, UTC)
+    return value.isoformat(timespec="seconds")
+
+
+def envelope(
+    task: str,
+    started: datetime,
+    stores: Iterable[Mapping[str, Any]],
+    *,
+    exit_code: int,
+    ok: bool | None = None,
+    error: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The one JSON shape of every task (schema: docs/output.schema.json).
+
+    Each store item gets ``store``, ``ok`` and ``error`` (None when fine) first, then its task data.
+    """
+    items = []
+    for item in stores:
+        data = dict(item)
+        failed = data.pop("error", None)
+        head = {
+            "store": data.pop("store", None),
+            "ok": bool(data.pop("ok", not failed)),
+            "error": failed or None,
+        }
+        items.append(head | data)
+    return {
+        "task": task,
+        "version": __version__,
+        "ok": (exit_code == 0 and not error) if ok is None else ok,
+        "exit_code": exit_code,
+        "started": iso(started),
+        "finished": iso(datetime.now(UTC)),
+        "error": error,
+        **extra,
+        "stores": items,
+    }
 
 
 def _jsonable(value: Any) -> Any:
@@ -81,6 +183,8 @@ def table(
     """A table: boxed and coloured on a terminal, aligned plain text when piped."""
     con = out or console()
     rows = [["" if v is None else str(v) for v in row] for row in rows]
+    if con.quiet:
+        return
     if con.is_terminal:
         t = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left", header_style="bold")
         for col in columns:
@@ -92,6 +196,7 @@ def table(
             t.add_row(*cells)
         con.print(t)
         return
+    rows = [[cut(cell) for cell in row] for row in rows]
     widths = [len(c) for c in columns]
     for row in rows:
         for i, cell in enumerate(row[: len(widths)]):
@@ -108,6 +213,8 @@ def table(
 def key_values(title: str, pairs: Sequence[tuple[str, Any]], *, out: Console | None = None) -> None:
     """A titled list of name/value lines (one store's facts)."""
     con = out or console()
+    if con.quiet:
+        return
     width = max((len(k) for k, _ in pairs), default=0)
     if con.is_terminal:
         con.print(f"[bold]{title}[/]")

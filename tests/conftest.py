@@ -64,6 +64,55 @@ def isolated_ssh_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     return home
 
 
+# -- the --json contract (docs/output.schema.json) ------------------------------------------------
+TIME_KEYS = {"at", "started", "ended", "finished", "when", "since_time"}
+OBSERVED_TEXT = {"value", "evidence", "found"}  # what a page or probe showed, quoted as it was
+MONEY_TEXT = r"^[^\d\s-]{1,3}\s?-?\d{1,3}(,\d{3})*\.\d{2}$"  # "R32,400.00": an amount made for people
+
+
+def _walk(value: object, path: str = "$"):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield f"{path}.{key}", key, item
+            yield from _walk(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _walk(item, f"{path}[{i}]")
+
+
+@pytest.fixture(scope="session")
+def envelope_schema() -> dict:
+    import json
+
+    return json.loads((PROJECT_DIR / "docs" / "output.schema.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def assert_envelope(envelope_schema: dict):
+    """text -> the parsed envelope, after checking it against the schema and the rules a schema can't
+    say: one JSON document, times as ISO 8601 strings, amounts as numbers."""
+    import json
+    import re
+
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(envelope_schema)
+
+    def check(text: str, task: str | None = None) -> dict:
+        data = json.loads(text)  # exactly one document: a second one would fail here
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
+        assert not errors, "; ".join(f"{list(e.path)}: {e.message}" for e in errors)
+        if task is not None:
+            assert data["task"] == task
+        assert data["ok"] == (data["exit_code"] == 0)
+        for where, key, value in _walk(data):
+            if key in TIME_KEYS and value is not None:
+                assert isinstance(value, str) and re.match(r"^\d{4}-\d{2}-\d{2}", value), f"{where}: {value!r}"
+            if isinstance(value, str) and key not in OBSERVED_TEXT:
+                assert not re.match(MONEY_TEXT, value), f"{where}: {value!r} is an amount as text"
+        return data
+
+    return check
 class SmtpServer:
     """A running tests/smtp_capture.py: its port, and the messages it accepted so far."""
 

@@ -14,6 +14,7 @@ from maint.billing.account import TermBook, WorkItem
 from maint.billing.ledger import Ledger
 from maint.billing.plans import HoursPlan, Plans, RetainerPlan, SupportPlan
 from maint.billing.rules import Usage, add_months, hours_period, month_start, usage_for, week_start
+from maint.billing.statement import Statement, build_statement
 
 
 def support_prices(plans: Plans) -> dict[int, SupportPlan]:
@@ -56,3 +57,13 @@ def client_usage(
         today=today,
         support_prices=support_prices(plans),
     )
+
+
+def client_statement(
+    plans: Plans, ledger: Ledger, client: str, title: str, plan_name: str, month: date, today: date
+) -> Statement:
+    """The statement `fab hours CLIENT` prints (and the monthly report shows): one place, same numbers."""
+    usage = client_usage(plans, ledger, client, plan_name, month, today)
+    plan = plans.get(plan_name)
+    levels = plan.levels if isinstance(plan, HoursPlan) else None
+    return build_statement(client, title or client, month, plans.currency, usage, levels)

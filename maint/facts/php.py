@@ -23,6 +23,7 @@ import requests
 from fabric import Connection
 
 from maint.errors import FactError
+from maint.remote.http import describe_request_error
 from maint.remote.ssh import quote, run
 
 INI_KEYS = (
@@ -222,7 +223,7 @@ def probe_over_http(
                 response.close()
         except requests.RequestException as exc:
             raise ProbeBlockedError(
-                f"the store URL {url} did not answer: {type(exc).__name__}", store=store
+                f"the store URL {url} did not answer: {describe_request_error(exc, 20)}", store=store
             ) from None
         body = raw.decode("utf-8", errors="replace")
         return parse_probe_response(response.status_code, dict(response.headers), body, token)

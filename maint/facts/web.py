@@ -15,6 +15,7 @@ import requests
 from fabric import Connection
 
 from maint.errors import FactError
+from maint.remote.http import describe_request_error
 from maint.remote.ssh import run
 
 _BANNERS = (
@@ -120,7 +121,7 @@ def get_web_server(
         response.close()
     except requests.RequestException as exc:
         raise FactError(
-            f"no apachectl/httpd on the host and {url} did not answer: {type(exc).__name__}"
+            f"no apachectl/httpd on the host and {url} did not answer: {describe_request_error(exc, 20)}"
         ) from None
     from_header = parse_server_banner(response.headers.get("Server", ""))
     if from_header is None:

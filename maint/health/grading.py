@@ -56,5 +56,6 @@ def grade(store: str, spec: CheckSpec, obs: Observation, seconds: float = 0.0) -
         warn=spec.warn,
         crit=spec.crit,
         seconds=seconds,
+        bad_when=spec.bad_when,
         planned=obs.planned,
     )

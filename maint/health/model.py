@@ -82,6 +82,7 @@ class CheckResult:
     warn: float | None = None
     crit: float | None = None
     seconds: float = 0.0
+    bad_when: str = "above"  # the spec's direction, for perfdata ranges
     # The failed (or planned-maintenance) check this result is explained by: it raises no alert itself.
     cause: str = ""
     # The planned-maintenance note (who, why, until) when the cause is maint's own maintenance.

@@ -1,6 +1,7 @@
 """Monitoring-plugin output: one status line, performance data, exit code 0/1/2/3.
 
-Perfdata follows the plugin guidelines: ``'label'=value[UOM];warn;crit;min;max``.
+Perfdata follows the plugin guidelines: ``'label'=value[UOM];warn;crit;min;max``, thresholds in
+their range syntax: ``15`` alerts outside 0..15 (above 15), ``15:`` alerts below 15 (disk free).
 """
 
 from __future__ import annotations
@@ -14,14 +15,21 @@ def _number(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
 
 
+def _range(limit: float | None, bad_when: str) -> str:
+    """A threshold in the guidelines' range syntax: "8" (bad above 8), "15:" (bad below 15)."""
+    if limit is None:
+        return ""
+    return f"{_number(limit)}:" if bad_when == "below" else _number(limit)
+
+
 def perfdata(result: CheckResult) -> str | None:
     """One perfdata item, or None for a result without a number (text values, skipped checks)."""
     value = result.value
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     label = f"{result.store} {result.check}".replace("'", "''").replace("=", "_")
-    warn = "" if result.warn is None else _number(result.warn)
-    crit = "" if result.crit is None else _number(result.crit)
+    warn = _range(result.warn, result.bad_when)
+    crit = _range(result.crit, result.bad_when)
     minimum = "0" if value >= 0 else ""
     maximum = "100" if result.uom == "%" else ""
     return f"'{label}'={_number(value)}{result.uom};{warn};{crit};{minimum};{maximum}"

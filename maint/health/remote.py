@@ -221,7 +221,9 @@ def probe_db(rs: RemoteState, spec: CheckSpec) -> Observation:
             if rs.purchase is not None and not rs.purchase.done():
                 rs.purchase.set_result(find_purchase(cur, prefix, rs.settings))
     except Exception as exc:  # pymysql errors after connecting: the server went away or a table is missing
-        rs.db_error = f"{type(exc).__name__}: {exc}"[:200]
+        # the server's own words ("Table 'x' doesn't exist"), not PyMySQL's class name
+        words = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], str) else str(exc)
+        rs.db_error = words[:200]
         return Observation(None, f"database query failed: {rs.db_error}", State.CRITICAL)
     finally:
         db.close()

@@ -22,6 +22,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 from maint.health import pages
 from maint.health.grading import grade
 from maint.health.model import CheckResult, CheckSpec, Observation, State
+from maint.remote.http import describe_request_error  # noqa: F401  (re-exported for the probes)
 
 USER_AGENT = "maint-health/0.1 (+agency monitoring)"
 WEB_PROBES = ("reachable", "home", "product", "search", "cart", "checkout", "admin_login", "page_notices")
@@ -54,17 +55,6 @@ class PageError(Exception):
     """The page could not be fetched at all; the message is the evidence."""
 
 
-def describe_request_error(exc: requests.RequestException, timeout: float) -> str:
-    if isinstance(exc, requests.Timeout):
-        return f"no answer within {timeout:g}s (timed out)"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS error: the certificate was not accepted"
-    text = str(exc)
-    if "Name or service not known" in text or "NameResolutionError" in text or "getaddrinfo" in text:
-        return "DNS: host name does not resolve"
-    if "Connection refused" in text or "ECONNREFUSED" in text:
-        return "connection refused (web server down?)"
-    return f"connection failed: {type(exc).__name__}"
 
 
 @dataclass

@@ -5,9 +5,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from invoke import task
-
-from maint import render
 from maint.billing.plans import load_plans
 from maint.config import StoreConfig
 from maint.errors import ConfigError, HostKeyError
@@ -22,7 +19,7 @@ from maint.onboard import (
 )
 from maint.remote.hostkeys import add_known_host, offered_key, same_fingerprint
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, maint_task
+from maint.tasks.common import TaskContext, emit_json, maint_task, task
 
 
 def _say(message: str) -> None:
@@ -62,6 +59,8 @@ def accept_host_key(cfg: StoreConfig, accept_fingerprint: str, dry_run: bool) ->
 
 @task(
     name="add-store",
+    examples=["maint add-store acme shop --host acme-prod --dry-run", "maint add-store acme shop --host acme-prod",
+              "maint add-store acme shop2 --host acme-prod --root /var/www/shop2 --plan starter"],
     positional=["client", "name"],
     help={
         "client": "client name (its inventory file is created when new)",
@@ -116,13 +115,13 @@ def add_store(c, client, name, host="", root="", plan="", accept_fingerprint="",
         _say(f"{'would write' if dry_run else 'writing'} {path}")
     if dry_run:
         if json:
-            render.print_json(summary)
+            emit_json([summary])
         else:
             sys.stdout.write(text)
         return
     write_client_file(path, text, folder, settings.plans_file)
     if json:
-        render.print_json(summary)
+        emit_json([summary])
         return
     from maint.tasks.info import info
 

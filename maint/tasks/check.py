@@ -7,7 +7,6 @@ import sys
 import textwrap
 from typing import Any
 
-from invoke import task
 from invoke.exceptions import Exit
 
 from maint import render
@@ -31,7 +30,7 @@ from maint.ops.check import (
 )
 from maint.remote.sql import open_db
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, for_each_store, maint_task, work_session
+from maint.tasks.common import TaskContext, emit_json, for_each_store, maint_task, task, work_session
 
 
 def gather_check_facts(tc: TaskContext, name: str) -> CheckFacts:
@@ -198,6 +197,11 @@ def show_report(report: CheckReport, sources: bool = False) -> None:
 
 @task(
     name="check",
+    examples=[
+        "fab check demo",
+        "fab check demo --php 8.3",
+        "fab check --all --json",
+    ],
     positional=["store"],
     help={
         "store": "store name from the inventory",
@@ -225,7 +229,7 @@ def check(c, store=None, all_=False, php="", mysql="", mariadb="", apache="", js
     )
     reports = [r.data for r in run.results]
     if json:
-        render.print_json({"stores": [r.as_dict() for r in reports], "exit_code": combined_exit(reports)})
+        emit_json([r.as_dict() for r in reports], exit_code=combined_exit(reports))
     else:
         for report in reports:
             show_report(report, sources=sources)

@@ -5,8 +5,10 @@ Only this package knows about Fabric's ``c``; everything below it takes plain ar
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import inspect
 import os
 import sys
 import time
@@ -17,13 +19,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from invoke import task as invoke_task
 from invoke.exceptions import Exit
+from rich.markup import escape
 
 from maint import render
 from maint.config import Settings, StoreConfig, load_settings, store_config
-from maint.errors import CancelledByUser, ConfigError, MaintError
+from maint.errors import CancelledByUser, MaintError, UsageError
 from maint.inventory import Client, Inventory, load_inventory
 from maint.model import RunReport, StoreResult
+from maint.tasks.cli_compat import MaintTask, silence_stdout, usage_hint
 
 # Defaults declared on the collection, so invoke maps FABRIC_MAINT_* env vars onto them.
 CONFIG_DEFAULTS: dict[str, Any] = {
@@ -45,26 +50,126 @@ CONFIG_DEFAULTS: dict[str, Any] = {
 def _stderr(message: str) -> None:
     con = render.console(sys.stderr)
     if con.is_terminal:
-        con.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+        con.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     else:
         sys.stderr.write(f"error: {message}\n")
 
 
+# Invoke's @task with maint's contract (maint.tasks.cli_compat.MaintTask): the short-flag table,
+# --quiet/--verbose, help with examples. Every task uses it, with @maint_task under it.
+task = functools.partial(invoke_task, klass=MaintTask)
+
+
+@dataclass
+class Run:
+    """The task run under way (one per process): what the JSON envelope and the ledger need."""
+
+    task: str
+    started: datetime
+    json: bool = False
+    emitted: bool = False
+    dry_run: bool = False
+
+
+RUN: Run | None = None
+
+
+def _run() -> Run:
+    return RUN or Run(task="", started=datetime.now(UTC))
+
+
 def maint_task(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a MaintError into a one-line message and its exit code; anything else is a bug."""
+    """The contract every task gets: global flags applied, Fabric's --dry honoured, a MaintError
+    turned into a one-line message (and, with --json, the envelope with its error) and its exit
+    code; anything else is a bug and keeps its traceback."""
+    accepts = set(inspect.signature(fn).parameters)
+    name = fn.__name__.rstrip("_").replace("_", "-")
 
     @functools.wraps(fn)
     def wrapper(c: Any, *args: Any, **kwargs: Any) -> Any:
+        global RUN
+        quiet = bool(kwargs.get("quiet") if "quiet" in accepts else kwargs.pop("quiet", False))
+        verbose = bool(kwargs.get("verbose") if "verbose" in accepts else kwargs.pop("verbose", False))
+        as_json = bool(kwargs.get("json", False))
+        render.set_output(quiet=quiet, verbose=verbose)
+        RUN = run = Run(task=name, started=datetime.now(UTC), json=as_json)
         try:
-            return fn(c, *args, **kwargs)
+            if _fabric_dry(c):  # `fab --dry` reaches here only when a task is called outside the CLI
+                if "dry_run" not in accepts:
+                    raise UsageError(f"{name} has no dry run; run it without --dry")
+                kwargs["dry_run"] = True
+            run.dry_run = bool(kwargs.get("dry_run"))
+            render.note(f"{name} started {render.iso(run.started)}")
+            with contextlib.ExitStack() as stack:
+                if quiet and not as_json:  # plain print()s too; questions go to stderr (confirm)
+                    stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+                return fn(c, *args, **kwargs)
         except MaintError as exc:
-            _stderr(str(exc))
+            message = str(exc)
+            if isinstance(exc, UsageError):
+                message += usage_hint(getattr(wrapper, "maint_task", None))
+            if as_json and not run.emitted:
+                emit_json([], exit_code=exc.exit_code, error=message, ok=False,
+                          stores_failed=[exc.store] if exc.store else [])
+            _stderr(message)
             raise Exit(code=exc.exit_code) from None
         except KeyboardInterrupt:
             _stderr("interrupted")
             raise Exit(code=130) from None
+        except BrokenPipeError:  # `fab hours --all | head`
+            silence_stdout()
+            raise Exit(code=0) from None
+        finally:
+            render.note(f"{name} finished in {(datetime.now(UTC) - run.started).total_seconds():.1f}s")
+            RUN = None  # a library caller's next work_session is not this run's
+            render.set_output()
 
+    wrapper.maint_contract = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _fabric_dry(c: Any) -> bool:
+    try:
+        return bool(c.config.run.dry)
+    except AttributeError:
+        return False
+
+
+def store_items(report: RunReport) -> list[dict[str, Any]]:
+    """A many-store run as envelope items: each store's data, or its error and exit code."""
+    items: list[dict[str, Any]] = []
+    for r in report.results:
+        if r.ok:
+            data = r.data if isinstance(r.data, dict) else {"result": r.data}
+            items.append({"store": r.store, "ok": True, **{k: v for k, v in data.items() if not k.startswith("_")}})
+        else:
+            items.append({"store": r.store, "ok": False, "error": r.error, "exit_code": r.exit_code})
+    return items
+
+
+def emit_json(
+    stores: Sequence[dict[str, Any]] | RunReport,
+    *,
+    exit_code: int | None = None,
+    error: str | None = None,
+    ok: bool | None = None,
+    stores_failed: Sequence[str] = (),
+    **extra: Any,
+) -> None:
+    """Print the run's one JSON envelope (task, version, ok, exit_code, started, stores)."""
+    run = _run()
+    if isinstance(stores, RunReport):
+        code = (stores.exit_code or 2) if stores.failed else 0
+        stores = store_items(stores)
+    else:
+        code = max((int(s.get("exit_code") or 2) for s in stores if s.get("ok") is False or s.get("error")),
+                   default=0)
+    items = list(stores) + [{"store": s, "ok": False, "error": error} for s in stores_failed]
+    render.print_json(
+        render.envelope(run.task, run.started, items, exit_code=code if exit_code is None else exit_code,
+                        ok=ok, error=error, **extra)
+    )
+    run.emitted = True
 
 
 @dataclass
@@ -94,11 +199,11 @@ class TaskContext:
     def targets(self, store: str | None, all_: bool) -> list[str]:
         """Which stores a task runs on; conflicting arguments fail before any connection opens."""
         if store and all_:
-            raise ConfigError("give a STORE or --all, not both")
+            raise UsageError("give a STORE or --all, not both")
         if all_:
             return self.inventory.store_names()
         if not store:
-            raise ConfigError("which store? give a STORE name or --all")
+            raise UsageError("which store? give a STORE name or --all")
         self.inventory.find_store(store)
         return [store]
 
@@ -113,7 +218,9 @@ def confirm(question: str, *, yes: bool = False) -> None:
         return
     if not sys.stdin.isatty():
         raise CancelledByUser(f"{question} needs confirmation: run in a terminal or pass --yes")
-    answer = input(f"{question} [y/N] ").strip().lower()
+    sys.stderr.write(f"{question} [y/N] ")  # on stderr: stdout may be piped, or silenced by --quiet
+    sys.stderr.flush()
+    answer = input().strip().lower()
     if answer not in ("y", "yes"):
         raise CancelledByUser("cancelled, nothing was changed")
 
@@ -153,7 +260,8 @@ def work_session(
         for w in warnings:
             _stderr_warning(w)
     started = datetime.now(UTC)
-    outcome = "dry run" if dry_run else "ok"
+    # a dry run is logged as one (it costs nothing), whether the task says so or the run's flags do
+    outcome = "dry run" if dry_run or (RUN is not None and RUN.dry_run) else "ok"
     try:
         yield warnings
     except MaintError as exc:
@@ -176,6 +284,8 @@ def work_session(
 
 
 def _stderr_warning(message: str) -> None:
+    if render.OUTPUT["quiet"]:
+        return
     con = render.console(sys.stderr)
     if con.is_terminal:
         con.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)

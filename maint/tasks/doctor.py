@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from invoke import task
 from invoke.exceptions import Exit
 
 from maint import render
@@ -25,7 +24,7 @@ from maint.doctor import (
 from maint.errors import MaintError
 from maint.health.playbook import load_checks
 from maint.matrix import load_advisories, load_matrix
-from maint.tasks.common import maint_task
+from maint.tasks.common import emit_json, maint_task, task
 
 LOADERS = {"matrix.yaml": load_matrix, "advisories.yaml": load_advisories, "health.yaml": load_checks,
            "plans.yaml": load_plans}
@@ -67,6 +66,7 @@ def diagnose(c, path: str | None = None) -> list[Finding]:
 
 @task(
     name="doctor",
+    examples=["maint doctor", "maint doctor --json"],
     help={
         "json": "print JSON for machines",
     },
@@ -77,7 +77,7 @@ def doctor(c, json=False):
     findings = diagnose(c)
     code = exit_code(findings)
     if json:
-        render.print_json({"ok": code == 0, "findings": [f.as_dict() for f in findings]})
+        emit_json([{"store": None, "ok": code == 0, "findings": [f.as_dict() for f in findings]}], exit_code=code)
     else:
         render.table("maint doctor", ["area", "item", "state", "detail", "fix"],
                      [(f.area, f.item, f.state, f.detail, f.fix) for f in findings], status_column=2)

@@ -7,8 +7,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-from invoke import task
-
 from maint import render
 from maint.billing.plans import load_plans
 from maint.errors import BudgetError, InputError
@@ -18,7 +16,7 @@ from maint.flyer.layout import load_layout
 from maint.pricing.issues import issue_table
 from maint.remote.sql import open_db
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, maint_task, work_session
+from maint.tasks.common import TaskContext, emit_json, maint_task, task, work_session
 
 ISSUE_COLUMNS = ("where", "product id", "field", "product", "reason")
 
@@ -51,6 +49,8 @@ def _request(products, specials, sheet, headline, text, footer, content, send_da
 
 @task(
     name="flyer",
+    examples=["fab flyer demo --specials --dry-run", "fab flyer demo --products SKU-1,SKU-2 --headline \"Summer sale\"",
+              "fab flyer demo --content flyer.yaml --send-date 2026-12-01"],
     positional=["store"],
     help={
         "store": "store name from the inventory",
@@ -124,7 +124,8 @@ def flyer(
             conn.close()
         if problems:
             if json and not skip_invalid:
-                render.print_json({"ok": False, "errors": [i.as_dict() for i in problems]})
+                emit_json([{"store": store, "ok": False, "error": f"{len(problems)} product problem(s)",
+                            "exit_code": 50, "issues": [i.as_dict() for i in problems]}])
             else:
                 render.table(
                     f"{len(problems)} product problem(s)" + (" (left out: --skip-invalid)" if skip_invalid else ""),
@@ -163,7 +164,7 @@ def flyer(
 
 def _done(summary, as_json, message, warnings):
     if as_json:
-        render.print_json(summary)
+        emit_json([summary])
         return
     con = render.console()
     con.print(message, highlight=False, markup=False, soft_wrap=True)

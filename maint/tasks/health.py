@@ -9,20 +9,19 @@ import sys
 import time
 from pathlib import Path
 
-from invoke import task
 from invoke.exceptions import Exit
 from rich.markup import escape
 
 from maint import render
-from maint.errors import ConfigError
+from maint.errors import UsageError
 from maint.health import alerts, schedule
 from maint.health import nagios as nagios_output
 from maint.health.grading import display_unit
 from maint.health.history import History, parse_duration
-from maint.health.model import exit_code_for
+from maint.health.model import exit_code_for, worst_state
 from maint.health.playbook import apply_overrides, load_checks
 from maint.health.runner import StoreJob, run_health
-from maint.tasks.common import TaskContext, maint_task, with_urls
+from maint.tasks.common import TaskContext, emit_json, maint_task, task, with_urls
 
 
 def history_path(tc: TaskContext) -> Path:
@@ -76,7 +75,9 @@ def show_history(tc: TaskContext, names, since, as_json):
             {**h.availability(n, start), "changes": [t.as_dict() for t in h.changes(n, start)]} for n in names
         ]
     if as_json:
-        render.print_json({"since": since, "stores": report})
+        for entry in report:
+            entry["changes"] = [{**t, "at": render.iso(t["at"])} for t in entry["changes"]]
+        emit_json(report, since=since)
         return
     rows = []
     for entry in report:
@@ -157,13 +158,18 @@ def show_results(outcome, changes, problems):
         status_column=2,
     )
     for t in changes:
-        print(f"alert: {alerts.describe(t)}")
+        render.line(f"alert: {alerts.describe(t)}")
     for p in problems:
         print(f"warning: {p}", file=sys.stderr)
 
 
 @task(
     name="health",
+    examples=[
+        "fab health demo",
+        "fab health --all --nagios",
+        "fab health demo --history --since 7d",
+    ],
     auto_shortflags=False,
     positional=["store"],
     help={
@@ -195,15 +201,15 @@ def health(
 ):
     """Check stores' health (pages, host, database) graded by support level; alert on change."""
     if json and nagios:
-        raise ConfigError("give --json or --nagios, not both")
+        raise UsageError("give --json or --nagios, not both")
     if install_schedule and history:
-        raise ConfigError("give --install-schedule or --history, not both")
+        raise UsageError("give --install-schedule or --history, not both")
     if dry_run and not install_schedule:
-        raise ConfigError("--dry-run only applies to --install-schedule (checks never change a store)")
+        raise UsageError("--dry-run only applies to --install-schedule (checks never change a store)")
     tc = TaskContext.from_c(c)
     if install_schedule:
         if store and all_:
-            raise ConfigError("give a STORE or --all, not both")
+            raise UsageError("give a STORE or --all, not both")
         if store:
             tc.inventory.find_store(store)
         install_schedule_cmd(c, tc, store, all_, int(every), using, dry_run)
@@ -219,14 +225,19 @@ def health(
         for p in problems:
             print(f"warning: {p}", file=sys.stderr)
     elif json:
-        render.print_json(
-            {
-                "exit_code": code,
-                "seconds": round(outcome.seconds, 3),
-                "results": [r.as_dict() for r in outcome.results],
-                "alerts": [t.as_dict() for t in changes],
-                "alert_problems": problems,
-            }
+        stores: dict[str, list] = {}
+        for r in outcome.results:
+            stores.setdefault(r.store, []).append(r)
+        emit_json(
+            [
+                {"store": name, "status": worst_state(found).value,
+                 "checks": [{k: v for k, v in r.as_dict().items() if k != "store"} for r in found]}
+                for name, found in stores.items()
+            ],
+            exit_code=code,
+            seconds=round(outcome.seconds, 3),
+            alerts=[{**t.as_dict(), "at": render.iso(t.at)} for t in changes],
+            alert_problems=problems,
         )
     else:
         show_results(outcome, changes, problems)

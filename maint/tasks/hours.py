@@ -5,12 +5,12 @@ The rules live in maint.billing; these tasks only parse flags, open the ledger a
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-from invoke import task
 
 from maint import render
 from maint.billing.account import TERM_DEFAULTS, AccountEvent, TermBook
@@ -28,8 +28,8 @@ from maint.billing.statement import (
     render_table,
     write_csv,
 )
-from maint.errors import ConfigError, InputError
-from maint.tasks.common import TaskContext, maint_task
+from maint.errors import InputError, UsageError
+from maint.tasks.common import TaskContext, emit_json, maint_task, task
 
 
 def now() -> datetime:
@@ -79,6 +79,11 @@ def _write_csv(path: str, statement: Any) -> None:
 
 @task(
     name="hours",
+    examples=[
+        "fab hours demo",
+        "fab hours demo --month 2026-11 --csv nov.csv --html nov.html",
+        "fab hours --all",
+    ],
     positional=["client"],
     help={
         "client": "client name from the inventory",
@@ -87,30 +92,34 @@ def _write_csv(path: str, statement: Any) -> None:
         "html": "also write the statement as a self-contained HTML page to this file",
         "json": "print JSON for machines",
         "all_": "the agency's overview of every client for the month",
+        "detail": "also list automatic runs that changed nothing (info, check, dry runs, failed validations)",
     },
 )
 @maint_task
-def hours(c, client=None, month="", csv="", html="", json=False, all_=False):
+def hours(c, client=None, month="", csv="", html="", json=False, all_=False, detail=False):
     """Show a client's time and credits against their plan for a month (statement)."""
     tc = TaskContext.from_c(c)
     if client and all_:
-        raise ConfigError("give a CLIENT or --all, not both")
+        raise UsageError("give a CLIENT or --all, not both")
     if not client and not all_:
-        raise ConfigError("which client? give a CLIENT name or --all")
+        raise UsageError("which client? give a CLIENT name or --all")
     plans = load_plans(tc.settings.plans_file)
     today = local_today(plans, now())
     first = parse_month(month, today)
     with Ledger.in_state_dir(tc.settings.state_dir) as ledger:
         if all_:
-            rows = [
-                overview_row(
-                    cl.name, client_usage(plans, ledger, cl.name, cl.plan, first, today), plans.currency
+            usages = [(cl, client_usage(plans, ledger, cl.name, cl.plan, first, today)) for cl in tc.inventory.clients]
+            if json:  # numbers, with the currency beside them (the table's "R32,400.00" is for people)
+                emit_json(
+                    [
+                        {"store": None, **money_as_numbers(build_statement(
+                            cl.name, cl.title or cl.name, first, plans.currency, usage).as_dict())}
+                        for cl, usage in usages
+                    ],
+                    month=first.strftime("%Y-%m"),
                 )
-                for cl in tc.inventory.clients
-            ]
-            if json:
-                render.print_json({"month": first.strftime("%Y-%m"), "clients": rows})
             else:
+                rows = [overview_row(cl.name, usage, plans.currency) for cl, usage in usages]
                 render.table(f"all clients, {first:%B %Y}", OVERVIEW_COLUMNS, overview_rows(rows))
             return
         found = tc.client(client)
@@ -119,13 +128,66 @@ def hours(c, client=None, month="", csv="", html="", json=False, all_=False):
     levels = plan.levels if isinstance(plan, HoursPlan) else None
     statement = build_statement(found.name, found.title or found.name, first, plans.currency, usage, levels)
     if json:
-        render.print_json(statement.as_dict())
+        emit_json([{"store": None, **money_as_numbers(statement.as_dict())}], month=first.strftime("%Y-%m"))
     elif "-" not in (csv, html):  # stdout carries the CSV or HTML itself
-        render.show(render_table(statement))
+        shown, hidden = client_view(statement, detail, levels)
+        render.show(render_table(shown))
+        if hidden:
+            render.console().print(
+                f"{len(hidden)} automatic run(s) that changed nothing are not listed (read-only looks, dry "
+                f"runs, failed validations: {format_hours(sum(i.seconds for i in hidden))} in all); "
+                "--detail lists them",
+                highlight=False,
+                markup=False,
+            )
     if csv:
         _write_csv(csv, statement)
     if html:
         _write(html, render_html(statement))
+
+
+MONEY_KEYS = frozenset({"overage_rate", "overage_amount", "fee", "total_due", "amount"})
+
+
+def money_as_numbers(value: Any) -> Any:
+    """The statement's exact amounts ("32400.00") as JSON numbers, beside its `currency` (issue #14);
+    cents are exact in a double up to 90 trillion."""
+    if isinstance(value, dict):
+        return {k: _number(v) if k in MONEY_KEYS else money_as_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [money_as_numbers(v) for v in value]
+    return value
+
+
+def _number(value: Any) -> Any:
+    try:
+        return float(Decimal(value)) if isinstance(value, str | Decimal) else value
+    except ArithmeticError:
+        return value
+
+
+# Automatic runs that only looked: the client's statement leaves them out unless --detail.
+READ_ONLY_TASKS = frozenset({"info", "check"})
+
+
+def changed_nothing(item: Any) -> bool:
+    if item.source != "auto":
+        return False
+    failed_fast = item.outcome.startswith("failed") and item.seconds < 60  # e.g. a sheet refused at once
+    return item.task in READ_ONLY_TASKS or item.outcome == "dry run" or failed_fast
+
+
+def client_view(statement: Any, detail: bool, levels: Any = None) -> tuple[Any, list[Any]]:
+    """The statement as the client reads it, and the entries it leaves out."""
+    if detail:
+        return statement, []
+    hidden = [i for i in statement.items if changed_nothing(i)]
+    if not hidden:
+        return statement, []
+    kept = [i for i in statement.items if not changed_nothing(i)]
+    usage = dataclasses.replace(statement.usage, items=kept)  # totals stay; the lists and breakdowns shrink
+    shown = build_statement(statement.client, statement.title, statement.month, statement.currency, usage, levels)
+    return shown, hidden
 
 
 def _category(plans: Plans, plan: Any, level: int, category: str) -> int | None:
@@ -157,6 +219,10 @@ def _category(plans: Plans, plan: Any, level: int, category: str) -> int | None:
 
 @task(
     name="log",
+    examples=[
+        'fab log demo 1h30 "fixed the checkout" --category settings',
+        "fab log --correct 12 2h",
+    ],
     positional=["store", "duration", "note"],
     help={
         "store": "the store the work was for",
@@ -171,6 +237,7 @@ def _category(plans: Plans, plan: Any, level: int, category: str) -> int | None:
         "on": "the day the work was done, 2026-11-03 (default: now)",
         "on_demand": "on-demand work, outside the hour package (package work has priority)",
         "correct": "correct ledger entry ID instead: give the new DURATION (0 voids it) and/or --category",
+        "json": "print JSON for machines",
     },
 )
 @maint_task
@@ -185,6 +252,7 @@ def log(
     on="",
     on_demand=False,
     correct=0,
+    json=False,
     span=1,
     pays="",
 ):
@@ -195,10 +263,10 @@ def log(
     if correct:
         # `fab log --correct 7 2h "why"`: the positionals shift, there is no STORE.
         new_duration, new_note = (store or "", duration or "") if store else (duration or "", note or "")
-        _correct(tc, plans, int(correct), new_duration, new_note, level, category, ticket, moment)
+        _correct(tc, plans, int(correct), new_duration, new_note, level, category, ticket, moment, json)
         return
     if not store or not duration:
-        raise ConfigError('usage: fab log STORE DURATION "note"  (or fab log --correct ID DURATION)')
+        raise UsageError('usage: fab log STORE DURATION "note"  (or fab log --correct ID DURATION)')
     cfg = tc.store(store)
     plan = plans.get(cfg.plan)
     seconds = parse_duration(duration, days=int(span or 1))
@@ -231,6 +299,10 @@ def log(
         )
         today = local_today(plans, moment)
         usage = client_usage(plans, ledger, cfg.client, cfg.plan, today, today)
+    if json:
+        emit_json([{"store": cfg.store, "client": cfg.client, "entry": entry, "hours": round(seconds / 3600, 4),
+                    "started": started, "ended": ended, "warnings": list(usage.warnings)}])
+        return
     print(f"logged #{entry}: {format_hours(seconds)} on {cfg.store} for {cfg.client} ({cfg.plan})")
     for warning in usage.warnings:
         print(f"warning: {warning}")
@@ -246,6 +318,7 @@ def _correct(
     category: str,
     ticket: str,
     moment: datetime,
+    json: bool = False,
 ) -> None:
     with Ledger.in_state_dir(tc.settings.state_dir) as ledger:
         old = ledger.get(entry_id)
@@ -253,11 +326,15 @@ def _correct(
         seconds = parse_duration(duration, allow_zero=True, days=366) if duration else None
         number = _category(plans, plan, int(level or 0), category)
         if seconds is None and number is None and not note and not ticket:
-            raise ConfigError("--correct needs a new DURATION, note, --category/--level or --ticket")
+            raise UsageError("--correct needs a new DURATION, note, --category/--level or --ticket")
         new = ledger.correct(
             entry_id, seconds=seconds, note=note or None, category=number, ticket=ticket or None, now=moment
         )
         fixed = ledger.get(new)
+    if json:
+        emit_json([{"store": fixed.store, "client": fixed.client, "entry": new, "replaces": entry_id,
+                    "hours": round(fixed.seconds / 3600, 4), "old_hours": round(old.seconds / 3600, 4)}])
+        return
     print(
         f"#{new} replaces #{entry_id}: {format_hours(old.seconds)} → {format_hours(fixed.seconds)}"
         f" on {fixed.store} ({fixed.started:%Y-%m-%d})"
@@ -266,6 +343,11 @@ def _correct(
 
 @task(
     name="account",
+    examples=[
+        "fab account demo",
+        "fab account demo --start 2026-11-01 --one-year",
+        "fab account demo --pack 50",
+    ],
     positional=["client"],
     help={
         "client": "client name from the inventory",
@@ -329,7 +411,7 @@ def account(
     """Record what a client bought or agreed (dated terms, packs, periods...), or list it all."""
     tc = TaskContext.from_c(c)
     if not client:
-        raise ConfigError("which client? give a CLIENT name")
+        raise UsageError("which client? give a CLIENT name")
     found = tc.client(client)
     plans = load_plans(tc.settings.plans_file)
     plan = plans.get(found.plan)
@@ -341,7 +423,7 @@ def account(
         bool(confirm), bool(group_once), bool(terms),
     ]  # fmt: skip
     if sum(actions) > 1:
-        raise ConfigError(
+        raise UsageError(
             "one change at a time: --pack, --period, --extra-licences, --suspend, --resume, --close,"
             " --incident, --cancel, --confirm, --group-once or terms"
         )
@@ -366,8 +448,14 @@ def account(
                     client=found.name, kind=kind, on=when, amount=amount, data=data, note=note
                 )
                 recorded.append((new, when, kind, amount, data))
+    if json:
+        emit_json([{"store": None, "client": found.name, "recorded": [
+            {"id": new, "kind": kind, "on": when, "amount": amount, "data": data}
+            for new, when, kind, amount, data in recorded
+        ]}])
+        return
     for new, when, kind, amount, data in recorded:
-        details = ", ".join([*([str(amount)] if amount else []), *(f"{k}={v}" for k, v in data.items())])
+        details = _event_words(kind, amount, data)
         print(f"recorded #{new} for {found.name} on {when}: {kind}" + (f" ({details})" if details else ""))
 
 
@@ -376,7 +464,7 @@ def _terms_given(
 ) -> dict[str, Any]:
     """The terms named on the command line, each its own event."""
     if one_year and monthly:
-        raise ConfigError("--one-year or --monthly, not both")
+        raise UsageError("--one-year or --monthly, not both")
     terms: dict[str, Any] = {}
     if start:
         terms["start"] = parse_day(start, date.max).isoformat()
@@ -490,6 +578,30 @@ def _event_for(
     return first, "group", 0, {"months": 2}
 
 
+TERM_LABELS = {
+    "start": "contract start",
+    "one_year": "one-year contract",
+    "group_months": "months pooled",
+    "priority": "priority handling",
+    "licences": "licences",
+}
+
+
+def _term(key: str, value: Any) -> str:
+    """`one_year=True` as people read it: "one-year contract: yes"."""
+    shown = ("yes" if value else "no") if isinstance(value, bool) else ("none" if value is None else value)
+    return f"{TERM_LABELS.get(key, key.replace('_', ' '))}: {shown}"
+
+
+def _event_words(kind: str, amount: Any, data: dict[str, Any]) -> str:
+    """An account event as people read it: "one-year contract: yes", not one_year=True."""
+    if kind == "term" and "name" in data:
+        words = [_term(data["name"], data.get("value"))] + (["retroactive"] if data.get("retroactive") else [])
+    else:
+        words = [*([str(amount)] if amount else []), *(_term(k, v) for k, v in data.items())]
+    return ", ".join(words)
+
+
 def _show_events(client: str, events: list[AccountEvent], json: bool) -> None:
     book = TermBook.from_events(events)
     terms = [
@@ -497,12 +609,12 @@ def _show_events(client: str, events: list[AccountEvent], json: bool) -> None:
         for on, name, value in book.listing()
     ]
     if json:
-        render.print_json({"client": client, "terms": terms, "events": [vars(e) for e in events]})
+        emit_json([{"store": None, "client": client, "terms": terms, "events": [vars(e) for e in events]}])
         return
     render.table(
         f"terms of {client} (each from its day on)",
         ("from", "term", "value"),
-        [(t["from"] or "", t["term"], str(t["value"])) for t in terms],
+        [(t["from"] or "", *_term(t["term"], t["value"]).split(": ", 1)) for t in terms],
     )
     rows = [
         (
@@ -510,7 +622,7 @@ def _show_events(client: str, events: list[AccountEvent], json: bool) -> None:
             str(e.on),
             e.kind,
             str(e.amount or ""),
-            ", ".join(f"{k}={v}" for k, v in e.data.items()),
+            _event_words(e.kind, 0, e.data),
             e.note,
         )
         for e in events

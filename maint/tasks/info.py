@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from invoke import task
-
 from maint import render
 from maint.facts.database import get_db_summary
 from maint.facts.disk import get_tree_size
 from maint.facts.opencart import get_store_facts
 from maint.remote.sql import open_db
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, finish, for_each_store, maint_task, work_session
+from maint.tasks.common import TaskContext, emit_json, finish, for_each_store, maint_task, task, work_session
 
 
 def gather_info(tc: TaskContext, name: str, *, over_budget: bool = False) -> dict[str, Any]:
@@ -66,6 +64,11 @@ def show_info(info: dict[str, Any]) -> None:
 
 @task(
     name="info",
+    examples=[
+        "fab info demo",
+        "fab info --all --json",
+        "fab info demo -q -j > demo.json",
+    ],
     positional=["store"],
     help={
         "store": "store name from the inventory",
@@ -83,9 +86,7 @@ def info(c, store=None, all_=False, json=False, over_budget=False):
         names, lambda name: gather_info(tc, name, over_budget=over_budget), parallel=tc.settings.parallel
     )
     if json:
-        render.print_json(
-            {"stores": [r.data if r.ok else {"store": r.store, "error": r.error} for r in report.results]}
-        )
+        emit_json(report)
     else:
         for result in report.succeeded:
             show_info(result.data)

@@ -5,15 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from invoke import task
-
-from maint import render
 from maint.agency import default_folder, init_folder, next_steps
-from maint.tasks.common import maint_task
+from maint.tasks.common import emit_json, maint_task, task
 
 
 @task(
     name="init",
+    examples=["maint init", "maint init ~/agency --state-dir ~/agency/state", "maint init --force"],
     positional=["folder"],
     help={
         "folder": "the agency folder (default ~/.config/maint, or $MAINT_HOME)",
@@ -30,8 +28,8 @@ def init(c, folder="", force=False, state_dir="", json=False):
     result = init_folder(target, force=force, state_dir=Path(state_dir) if state_dir else None)
     steps = next_steps(result.folder)
     if json:
-        render.print_json({"folder": str(result.folder), "created": [str(p) for p in result.created],
-                           "kept": [str(p) for p in result.kept], "next": steps})
+        emit_json([{"store": None, "folder": str(result.folder), "created": [str(p) for p in result.created],
+                    "kept": [str(p) for p in result.kept], "next": steps}])
         return
     out = sys.stdout
     for path in result.created:

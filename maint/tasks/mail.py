@@ -6,8 +6,6 @@ import json as _json
 import sys
 from pathlib import Path
 
-from invoke import task
-
 from maint import render
 from maint.billing.plans import load_plans
 from maint.errors import BudgetError, InputError, PreconditionError
@@ -34,7 +32,7 @@ from maint.mail.smtp import open_smtp
 from maint.pricing.issues import SheetInvalidError, issue_table
 from maint.remote.sql import open_db
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, confirm, maint_task, work_session
+from maint.tasks.common import TaskContext, confirm, emit_json, maint_task, task, work_session
 
 ISSUE_COLUMNS = ("file", "row", "column", "value", "reason")
 
@@ -61,6 +59,8 @@ def _check_specials_last(meta, today):
 
 @task(
     name="mail",
+    examples=["fab mail demo --flyer 3 --dry-run", "fab mail demo --flyer 3 --test-to me@agency.example",
+              "fab mail demo --html news.html --subject \"News\" --to group:Wholesale --yes"],
     positional=["store"],
     help={
         "store": "store name from the inventory",
@@ -257,7 +257,8 @@ def _show_plan(summary):
 
 def _issues(title, issues, as_json):
     if as_json:
-        render.print_json({"ok": False, "errors": [i.as_dict() for i in issues]})
+        emit_json([{"store": None, "ok": False, "error": title, "exit_code": 50,
+                    "issues": [i.as_dict() for i in issues]}])
         return
     render.table(title, ISSUE_COLUMNS, issue_table(issues), out=render.console(sys.stderr))
 
@@ -265,7 +266,7 @@ def _issues(title, issues, as_json):
 def _done(summary, as_json, message, warnings):
     summary["warnings"] = list(warnings or [])
     if as_json:
-        render.print_json(summary)
+        emit_json([summary])
         return
     con = render.console()
     con.print(message, highlight=False, markup=False, soft_wrap=True)

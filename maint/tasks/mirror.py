@@ -5,10 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from invoke import task
-
 from maint import render
-from maint.errors import InputError
+from maint.errors import CancelledByUser, InputError
 from maint.facts.opencart import get_store_facts
 from maint.mirror.borg import BorgRepo
 from maint.mirror.layout import StoreMirror
@@ -19,7 +17,16 @@ from maint.mirror.strip import parse_groups
 from maint.model import Plan
 from maint.ops.mirror import plan_prune
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, confirm, finish, for_each_store, maint_task, work_session
+from maint.tasks.common import (
+    TaskContext,
+    confirm,
+    emit_json,
+    finish,
+    for_each_store,
+    maint_task,
+    task,
+    work_session,
+)
 
 
 def _progress_bars(enabled: bool) -> tuple[Any, Any]:
@@ -109,6 +116,11 @@ def prune_store(tc: TaskContext, name: str, *, dry_run: bool, yes: bool, json: b
 
 @task(
     name="mirror",
+    examples=[
+        "fab mirror demo --dry-run",
+        "fab mirror demo",
+        "fab mirror --all --prune --yes",
+    ],
     positional=["store"],
     help={
         "store": "store name from the inventory",
@@ -139,10 +151,19 @@ def mirror(c, store=None, all_=False, prune=False, dry_run=False, yes=False, jso
     report = for_each_store(names, lambda name: mirror_one(tc, name, options, show_bars=show_bars,
                                                               over_budget=over_budget),
                             parallel=tc.settings.parallel)
+    if not json:
+        show_mirrors(report, dry_run=dry_run, many=len(names) > 1)
+    # What was done is said first; a prune the user refuses (or can't be asked about) is said after it,
+    # with exit 3 for that part only.
     prunes: dict[str, Any] = {}
+    refused: list[str] = []
     if prune:
         for result in report.succeeded:
-            prunes[result.store] = prune_store(tc, result.store, dry_run=dry_run, yes=yes, json=json)
+            try:
+                prunes[result.store] = prune_store(tc, result.store, dry_run=dry_run, yes=yes, json=json)
+            except CancelledByUser as exc:
+                prunes[result.store] = {"store": result.store, "deleted": [], "refused": exc.message}
+                refused.append(result.store)
     if json:
         out = []
         for r in report.results:
@@ -152,21 +173,30 @@ def mirror(c, store=None, all_=False, prune=False, dry_run=False, yes=False, jso
                     item["prune"] = prunes[r.store]
                 out.append(item)
             else:
-                out.append({"store": r.store, "error": r.error, "exit_code": r.exit_code})
-        render.print_json({"stores": out})
-    else:
-        for r in report.succeeded:
-            plan: Plan = r.data["_plan"]
-            if dry_run:
-                render.plan(plan)
-            else:
-                for w in plan.warnings:
-                    print(f"warning: {r.store}: {w}", file=sys.stderr)
-                where = "archived in " + r.data["path"] if r.data["path"].startswith("borg:") else "published as latest"
-                render.key_values(f"{r.store}: snapshot {r.data['snapshot']} verified and {where}",
-                                  summary_rows(r.data))
-        if len(names) > 1:
-            render.table("mirror --all", ("store", "result"),
-                         [(r.store, r.data.get("snapshot", "planned") if r.ok else f"FAILED: {r.error}")
-                          for r in report.results])
-    finish(report)
+                out.append({"store": r.store, "ok": False, "error": r.error, "exit_code": r.exit_code})
+        emit_json(out, exit_code=report.exit_code or (3 if refused else 0))
+    if report.failed:
+        finish(report)
+    if refused:
+        raise CancelledByUser(
+            f"{', '.join(refused)}: the snapshot was made and verified; pruning old snapshots was not done "
+            f"({prunes[refused[0]]['refused']})"
+        )
+
+
+def show_mirrors(report: Any, *, dry_run: bool, many: bool) -> None:
+    """Each store's snapshot summary (or its plan, for a dry run)."""
+    for r in report.succeeded:
+        plan: Plan = r.data["_plan"]
+        if dry_run:
+            render.plan(plan)
+        else:
+            for w in plan.warnings:
+                print(f"warning: {r.store}: {w}", file=sys.stderr)
+            where = "archived in " + r.data["path"] if r.data["path"].startswith("borg:") else "published as latest"
+            render.key_values(f"{r.store}: snapshot {r.data['snapshot']} verified and {where}",
+                              summary_rows(r.data))
+    if many:
+        render.table("mirror --all", ("store", "result"),
+                     [(r.store, r.data.get("snapshot", "planned") if r.ok else f"FAILED: {r.error}")
+                      for r in report.results])

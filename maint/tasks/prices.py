@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
+import json as _json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from invoke import task
-
 from maint import render
 from maint.errors import InputError, PreconditionError
+from maint.facts.names import get_group_names, get_product_names, product_label
 from maint.facts.opencart import get_store_facts
 from maint.pricing import service
 from maint.pricing.discounts import NO_DATE, DiscountPlan
 from maint.pricing.groups import GroupPlan
 from maint.pricing.issues import SheetInvalidError, issue_table
 from maint.pricing.prices import PriceChanges, PricePlan
-from maint.pricing.undo import file_sha256, read_undo, store_dir
+from maint.pricing.undo import ColumnUpdate, file_sha256, read_undo, store_dir
 from maint.remote.sql import connect_db, open_db
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, assume_yes, confirm, maint_task, work_session
+from maint.tasks.common import TaskContext, assume_yes, confirm, emit_json, maint_task, task, work_session
 
 ISSUE_COLUMNS = ("file", "row", "column", "value", "reason")
 SHOWN = 10
 
 
-def show_issues(title: str, issues: list[Any], as_json: bool) -> None:
+def show_issues(title: str, issues: list[Any], as_json: bool, store: str = "", code: int = 50) -> None:
     if as_json:
-        render.print_json({"ok": False, "errors": [i.as_dict() for i in issues]})
+        emit_json([{"store": store or None, "ok": False, "error": title, "exit_code": code,
+                    "issues": [i.as_dict() for i in issues]}])
         return
     render.table(title, ISSUE_COLUMNS, issue_table(issues), out=render.console(sys.stderr))
 
@@ -51,14 +52,14 @@ def price_summary(plan: PricePlan) -> dict[str, Any]:
                 "product_id": c.product_id,
                 "old": c.old,
                 "new": c.new,
-                "change": service.percent(c),
+                "change_percent": None if c.ratio is None else round(float(c.ratio) * 100, 2),
             }
             for c in plan.largest(SHOWN)
         ],
     }
 
 
-def show_price_plan(store: str, plan: PricePlan) -> None:
+def show_price_plan(store: str, plan: PricePlan, names: dict[int, str] | None = None) -> None:
     if plan.skipped:
         render.table(
             f"Skipped {len(plan.skipped)} invalid row(s) (--skip-invalid)",
@@ -90,7 +91,10 @@ def show_price_plan(store: str, plan: PricePlan) -> None:
             )
     if not plan.changes:
         return
-    rows = [(c.row, c.key, c.product_id, c.old, c.new, service.percent(c)) for c in plan.largest(SHOWN)]
+    rows = [
+        (c.row, c.key, product_label(c.product_id, names or {}), c.old, c.new, service.percent(c))
+        for c in plan.largest(SHOWN)
+    ]
     render.table(
         f"Plan for {store}: {len(plan.changes)} price change(s), {plan.unchanged} unchanged, "
         f"{len(plan.large)} beyond ±50 % (largest {len(rows)} shown)",
@@ -111,12 +115,13 @@ def applied_summary(applied: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def issues_shown(path: Path, json: bool) -> Iterator[None]:
+def issues_shown(path: Path, json: bool, store: str = "") -> Iterator[None]:
     """Show the table of every problem in the sheet before the one-line error ends the task."""
     try:
         yield
     except SheetInvalidError as exc:
-        show_issues(f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json)
+        show_issues(f"{len(exc.issues)} problem(s) in {path.name}; nothing was changed", exc.issues, json,
+                    store, exc.exit_code)
         raise
 
 
@@ -148,6 +153,11 @@ def _confirm(question: str, lock: Any, yes: bool) -> None:
 
 @task(
     name="prices",
+    examples=[
+        "fab prices demo prices.xlsx --dry-run",
+        "fab prices demo prices.csv --columns price=VK,sku=Artikel",
+        "fab prices demo prices.xlsx --yes --json",
+    ],
     positional=["store", "file"],
     help={
         "store": "store name from the inventory",
@@ -206,7 +216,7 @@ def prices(
                 raise
             if lock is not None:
                 lock.start()  # after the parse, so its SSH traffic doesn't slow it down
-            with issues_shown(path, json):
+            with issues_shown(path, json, store):
                 plan = service.plan_prices(
                     db,
                     facts.db.prefix,
@@ -226,11 +236,14 @@ def prices(
                     )
                     plan.changes, plan.special_op, plan.special_pairs_changed = PriceChanges(), None, 0
             summary = {"store": store, **price_summary(plan), "dry_run": dry_run, "applied": False}
+            names = get_product_names(db, facts.db.prefix, (c["product_id"] for c in summary["largest"]))
+            for shown in summary["largest"]:
+                shown["product"] = names.get(int(shown["product_id"]))
             _notes(summary, parsed.notes, json)
             if diff_csv:
                 service.write_diff_csv(plan, Path(diff_csv))
             if not json:
-                show_price_plan(store, plan)
+                show_price_plan(store, plan, names)
             if plan.empty:
                 reason = noop or f"all {plan.unchanged} price(s) already as in the file"
                 summary["noop_reason"] = reason
@@ -300,7 +313,7 @@ def _done(
     """The closing lines; `command` (how to undo) goes on a line of its own, never wrapped, so it can be
     copied whole from a terminal of any width."""
     if as_json:
-        render.print_json(summary)
+        emit_json([summary])
         return
     con = render.console()
     con.print(message, highlight=False, markup=False)
@@ -314,10 +327,15 @@ def _done(
 
 @task(
     name="undo",
+    examples=[
+        "fab undo demo",
+        "fab undo demo ~/.local/state/maint/undo/demo/demo/20261130T120000-prices.undo --dry-run",
+        "fab undo demo FILE --yes",
+    ],
     positional=["store", "undofile"],
     help={
         "store": "store name from the inventory",
-        "undofile": "an undo file written by prices, discounts or groups",
+        "undofile": "an undo file written by prices, discounts or groups (leave out to list the store's)",
         "dry_run": "show what would be restored and stop",
         "yes": "don't ask before restoring",
         "json": "print the result as JSON",
@@ -325,10 +343,12 @@ def _done(
     },
 )
 @maint_task
-def undo(c, store, undofile, dry_run=False, yes=False, json=False, over_budget=False):
-    """Restore the exact previous values recorded in an undo file."""
+def undo(c, store, undofile=None, dry_run=False, yes=False, json=False, over_budget=False):
+    """Restore the exact previous values recorded in an undo file (without one: list the store's)."""
     tc = TaskContext.from_c(c)
     cfg = tc.store(store)
+    if not undofile:
+        return list_undo_files(cfg, store, json)
     path = Path(undofile)
     meta, ops = read_undo(path)
     if meta.get("store") != cfg.store or meta.get("client") != cfg.client:
@@ -360,12 +380,14 @@ def undo(c, store, undofile, dry_run=False, yes=False, json=False, over_budget=F
             if not plan.rows:
                 _done(summary, json, f"{store}: No changes. Every value is already as before the run.")
                 return summary
+            values = undo_values(plan.ops)
+            summary["values"] = [dict(zip(UNDO_KEYS, row, strict=True)) for row in values[:SHOWN]]
             if not json:
-                render.console().print(
-                    f"{store}: would restore {plan.rows} value(s) from {path.name} "
-                    f"({plan.already} already restored)",
-                    highlight=False,
-                    markup=False,
+                render.table(
+                    f"Plan for {store}: restore {plan.rows} value(s) from {path.name} "
+                    f"({plan.already} already restored; first {min(SHOWN, len(values))} shown)",
+                    UNDO_COLUMNS,
+                    values[:SHOWN],
                 )
             if dry_run:
                 _done(summary, json, f"{store}: dry run, nothing changed.")
@@ -401,6 +423,50 @@ def undo(c, store, undofile, dry_run=False, yes=False, json=False, over_budget=F
         command=f"fab undo {store} {applied.undo_file}",
     )
     return summary
+
+
+UNDO_COLUMNS = ("table", "row", "column", "now", "back to")
+UNDO_KEYS = ("table", "row", "column", "now", "back_to")
+
+
+def undo_values(ops: list[Any]) -> list[tuple[str, str, str, str, str]]:
+    """Old → new per value, as the plan of the original change showed them."""
+    rows: list[tuple[str, str, str, str, str]] = []
+    for op in ops:
+        if isinstance(op, ColumnUpdate):
+            rows += [(op.table, f"{op.key} {key}", op.column, str(now), str(back)) for key, now, back in op.rows]
+        else:
+            rows.append((op.table, f"{len(op.scopes())} product/group pair(s)", "tiers",
+                         f"{len(op.before)} row(s)", f"{len(op.after)} row(s)"))
+    return rows
+
+
+def list_undo_files(cfg: Any, store: str, as_json: bool) -> list[dict[str, Any]]:
+    """The store's undo files, newest first, each with what it undoes."""
+    folder = store_dir(cfg.state_dir, cfg.client, cfg.store)
+    found = []
+    for path in sorted(folder.glob("*.undo"), reverse=True):
+        try:
+            with path.open(encoding="utf-8") as stream:
+                meta = _json.loads(stream.readline())
+        except (OSError, ValueError):
+            meta = {}
+        rows = sum(int(op.get("rows", 0) or 0) for op in meta.get("operations", []) if isinstance(op, dict))
+        stamp = str(meta.get("created", ""))  # 20261130T120000123456Z
+        when = (f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}+00:00"
+                if len(stamp) >= 15 else None)
+        found.append({"file": str(path), "task": meta.get("task", "?"), "created": when,
+                      "source": Path(str(meta.get("file", ""))).name, "rows": rows})
+    if as_json:
+        emit_json([{"store": store, "undo_files": found}])
+        return found
+    if not found:
+        render.console().print(f"{store}: no undo files yet (in {folder})", highlight=False, markup=False)
+        return found
+    render.table(f"Undo files of {store}, newest first", ("created", "task", "from", "values", "file"),
+                 [(f"{f['created'][:16].replace('T', ' ')} UTC" if f["created"] else "?", f["task"], f["source"], f["rows"], Path(f["file"]).name) for f in found])
+    render.command("restore the newest with:", f"fab undo {store} {found[0]['file']} --dry-run")
+    return found
 
 
 def discount_summary(plan: DiscountPlan) -> dict[str, Any]:
@@ -455,6 +521,10 @@ def _day(value: Any) -> str:
 
 @task(
     name="discounts",
+    examples=[
+        "fab discounts demo tiers.csv --dry-run",
+        "fab discounts demo tiers.xlsx --mode merge",
+    ],
     positional=["store", "file"],
     help={
         "store": "store name from the inventory",
@@ -492,7 +562,7 @@ def discounts(
     parsed = service.read_discount_sheet(path, match=match, sheet=sheet, columns=columns)
     with work_session(tc, cfg, "discounts", quiet=json, over_budget=over_budget, yes=yes):
         with _store_db(cfg, store, "discounts", dry_run=dry_run) as (conn, facts, db, lock):
-            with issues_shown(path, json):
+            with issues_shown(path, json, store):
                 plan, op = service.plan_discount_file(
                     db, facts.db.prefix, facts.version, parsed, mode=mode, skip_invalid=skip_invalid
                 )
@@ -559,7 +629,7 @@ def group_summary(plan: GroupPlan) -> dict[str, Any]:
     }
 
 
-def show_group_plan(store: str, plan: GroupPlan) -> None:
+def show_group_plan(store: str, plan: GroupPlan, names: dict[int, str] | None = None) -> None:
     if plan.skipped:
         render.table(
             f"Skipped {len(plan.skipped)} invalid row(s) (--skip-invalid)",
@@ -570,18 +640,23 @@ def show_group_plan(store: str, plan: GroupPlan) -> None:
         return
     rows: list[tuple[str, str, str]] = [("create group", name, f"id {gid}") for gid, name in plan.created]
     rows += [("rename group", old, new) for _, old, new in plan.renamed]
+    known = {**(names or {}), **dict(plan.created)}
+
+    def group(gid: int) -> str:
+        return known.get(gid, f"group {gid}")
+
     rows += [("update group", name, what) for _, name, what in plan.updated]
     rows += [
         (
             "delete group",
             f"{name} (id {gid})",
-            f"{count} customer(s) to group {to}; its discounts and specials removed"
+            f"{count} customer(s) to {group(to)}; its discounts and specials removed"
             if to is not None
             else "no customers; its discounts and specials removed",
         )
         for gid, name, to, count in plan.deleted
     ]
-    rows += [("move customer", email, f"group {old} → {new}") for _, email, old, new in plan.moved[:SHOWN]]
+    rows += [("move customer", email, f"{group(old)} → {group(new)}") for _, email, old, new in plan.moved[:SHOWN]]
     if len(plan.moved) > SHOWN:
         rows.append(("…", f"{len(plan.moved) - SHOWN} more customers", ""))
     render.table(
@@ -595,6 +670,10 @@ def show_group_plan(store: str, plan: GroupPlan) -> None:
 
 @task(
     name="groups",
+    examples=[
+        "fab groups demo groups.csv --dry-run",
+        "fab groups demo groups.csv --create-groups",
+    ],
     positional=["store", "file"],
     help={
         "store": "store name from the inventory",
@@ -631,7 +710,7 @@ def groups(
     parsed = service.read_group_sheet(path, sheet=sheet, columns=columns)
     with work_session(tc, cfg, "groups", quiet=json, over_budget=over_budget, yes=yes):
         with _store_db(cfg, store, "groups", dry_run=dry_run) as (conn, facts, db, lock):
-            with issues_shown(path, json):
+            with issues_shown(path, json, store):
                 plan, ops = service.plan_group_file(
                     db,
                     facts.db.prefix,
@@ -643,7 +722,7 @@ def groups(
             summary = {"store": store, **group_summary(plan), "dry_run": dry_run, "applied": False}
             _notes(summary, parsed.notes, json)
             if not json:
-                show_group_plan(store, plan)
+                show_group_plan(store, plan, get_group_names(db, facts.db.prefix))
             if not plan:
                 summary["noop_reason"] = "every group and customer already as in the file"
                 _done(summary, json, f"{store}: No changes. {summary['noop_reason']}")

@@ -20,6 +20,7 @@ from maint import __version__
 from maint.agency import CONFIG_NAME, config_problem, default_folder
 from maint.errors import ConfigError
 from maint.tasks import ns
+from maint.tasks.cli_compat import silence_stdout
 
 
 class MaintProgram(Fab):
@@ -46,4 +47,7 @@ program = MaintProgram(name="maint", version=__version__, namespace=ns, executor
 
 
 def main() -> None:
-    program.run()
+    try:
+        program.run()
+    except BrokenPipeError:  # `maint --help | head`: the reader has what it wanted
+        silence_stdout()

@@ -7,8 +7,6 @@ so the restore itself can be undone.
 
 from __future__ import annotations
 
-from invoke import task
-
 from maint import render
 from maint.errors import PreconditionError
 from maint.facts.opencart import get_store_facts
@@ -16,7 +14,7 @@ from maint.mirror.restore import apply_restore, archive_rows, prepare_restore, s
 from maint.mirror.run import MirrorOptions, apply_mirror, drop_extraction, mirror_of, prepare, repository_of
 from maint.mirror.sshmux import SshMux
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, confirm, maint_task, work_session
+from maint.tasks.common import TaskContext, confirm, maint_task, task, work_session
 from maint.tasks.serve import resolve_snapshot
 
 
@@ -38,6 +36,10 @@ def list_snapshots(cfg, json):
 
 @task(
     name="restore",
+    examples=[
+        "fab restore demo --snapshot 2026-11-30T0200 --dry-run",
+        "fab restore demo --snapshot 2026-11-30T0200",
+    ],
     help={
         "store": "store name from the inventory",
         "snapshot": "timestamp of the snapshot to restore, or `latest` (without it: list the snapshots)",

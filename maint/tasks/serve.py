@@ -7,15 +7,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from invoke import task
-
 from maint import render
 from maint.errors import VerificationError
 from maint.mirror import manifest as manifest_io
 from maint.mirror.run import drop_extraction, open_snapshot
 from maint.model import Plan
 from maint.ops.mirror import ServeFacts, plan_serve
-from maint.tasks.common import TaskContext, maint_task
+from maint.tasks.common import TaskContext, emit_json, maint_task, task
 from maint.workcopy import WorkCopy, db_name_for
 from maint.workcopy import serve as serve_copy
 
@@ -50,6 +48,11 @@ def resolve_snapshot(cfg: Any, snapshot: str) -> tuple[Path, manifest_io.Manifes
 
 @task(
     name="serve",
+    examples=[
+        "fab serve demo",
+        "fab serve demo --snapshot 2026-11-30T0200",
+        "fab serve demo --stop",
+    ],
     help={
         "store": "store name from the inventory",
         "snapshot": "timestamp of the snapshot (default: latest)",
@@ -69,6 +72,9 @@ def serve(c, store, snapshot="", port=0, docker=False, stop=False, identity="", 
     cfg = tc.store(store)
     if stop:
         stopped = WorkCopy(cfg.state_dir, cfg.client, cfg.store).stop()
+        if json:
+            emit_json([{"store": store, "stopped": list(stopped)}])
+            return
         print(f"{store}: stopped {', '.join(stopped) or 'nothing (not running)'}")
         return
     path, man = resolve_snapshot(cfg, snapshot)
@@ -92,7 +98,8 @@ def serve(c, store, snapshot="", port=0, docker=False, stop=False, identity="", 
     result.warnings = list(plan.warnings)
     bad = [ch for ch in result.checks if not ch.ok]
     if json:
-        render.print_json(result.as_dict())
+        emit_json([{"store": store, "ok": not bad, "error": f"{', '.join(b.name for b in bad)} did not render"
+                    if bad else None, "exit_code": 70 if bad else 0, **result.as_dict()}])
     else:
         pairs = [("URL", result.url), ("files", result.root), ("database", f"{result.database} (imported in "
                  f"{result.import_seconds:.1f}s)")]

@@ -6,15 +6,13 @@ import sys
 import time
 from typing import Any
 
-from invoke import task
-
 from maint import render
 from maint.errors import InputError, MaintError, PreconditionError
 from maint.facts.opencart import get_store_facts
 from maint.mirror.sshmux import SshMux
 from maint.remote.ssh import connect
 from maint.runner import Road, run_change
-from maint.tasks.common import TaskContext, maint_task
+from maint.tasks.common import TaskContext, emit_json, maint_task, task
 from maint.upgrade import service
 from maint.upgrade.procedure import Step, UpgradeStepError
 from maint.upgrade.release import open_release
@@ -66,6 +64,11 @@ def _platform_problems(tc: TaskContext, store: str, to: str, targets: dict[str, 
 
 @task(
     name="upgrade",
+    examples=[
+        "fab upgrade demo --release opencart-4.1.0.4.zip --to 4.1.0.4 --dry-run",
+        "fab upgrade demo --release opencart-4.1.0.4.zip --to 4.1.0.4 --rehearse-only",
+        "fab upgrade demo --release ~/releases/ --for-php 8.3",
+    ],
     help={
         "store": "store name from the inventory",
         "to": "the OpenCart version to upgrade to (must match the release's own index.php)",
@@ -165,12 +168,14 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
             service.cleanup_release(current_rel)
     if not done.applied or done.result is None:
         if json:
-            render.print_json({"store": store, "plan": done.plan.as_dict(), "applied": False, "reason": done.reason})
+            emit_json([{"store": store, "dry_run": dry_run, "plan": done.plan.as_dict(), "applied": False,
+                        "reason": done.reason}])
         return {"plan": done.plan.as_dict(), "applied": False, "reason": done.reason}
     outcome = done.result
     data = outcome.as_dict()
     if json:
-        render.print_json(data)
+        emit_json([{"store": store, "ok": not outcome.failure, "error": outcome.failure or None,
+                    "exit_code": 70 if outcome.failure else 0, **data}])
     else:
         _report(outcome, rehearse_only)
     if outcome.failure:
@@ -212,6 +217,7 @@ def _report(outcome: service.UpgradeOutcome, rehearse_only: bool) -> None:
 
 @task(
     name="rollback",
+    examples=["fab rollback demo --dry-run", "fab rollback demo"],
     help={
         "store": "store name from the inventory",
         "dry_run": "show what would be restored",
@@ -227,7 +233,11 @@ def rollback(c, store, dry_run=False, yes=False, json=False, over_budget=False):
     cfg = tc.store(store, dry_run=dry_run)
     last = service.last_upgrade(cfg)
     if last is None:
-        _say(f"{store}: No changes. no upgrade of this store to roll back (none recorded, or already rolled back)")
+        reason = "no upgrade of this store to roll back (none recorded, or already rolled back)"
+        if json:
+            emit_json([{"store": store, "applied": False, "noop_reason": reason}])
+        else:
+            _say(f"{store}: No changes. {reason}")
         return {"applied": False}
     from maint.model import Change, Plan
 
@@ -246,13 +256,14 @@ def rollback(c, store, dry_run=False, yes=False, json=False, over_budget=False):
         conn.close()
     if not done.applied or done.result is None:
         if json:
-            render.print_json({"store": store, "plan": plan.as_dict(), "applied": False, "reason": done.reason})
+            emit_json([{"store": store, "dry_run": dry_run, "plan": plan.as_dict(), "applied": False,
+                        "reason": done.reason}])
         return {"applied": False}
     steps = done.result
     service.mark_rolled_back(last["journal"], steps)
     data = {"store": store, "snapshot": last["snapshot"], "steps": steps, "applied": True}
     if json:
-        render.print_json(data)
+        emit_json([data])
     else:
         render.key_values(f"{store}: rolled back to {last['snapshot']} (OpenCart {last['from']})",
                           [("step", s) for s in steps])

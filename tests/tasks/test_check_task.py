@@ -58,7 +58,7 @@ def no_connection(monkeypatch):
 
 
 def test_store_and_all_together_fail_before_any_connection(c, no_connection, capsys) -> None:
-    assert run(c, "demo", all_=True) == 10
+    assert run(c, "demo", all_=True) == 2
     assert "not both" in capsys.readouterr().err
 
 

@@ -30,6 +30,6 @@ def test_every_option_of_every_task_has_help(name):
     text = fab("--help", name)
     options = text.split("Options:", 1)[1] if "Options:" in text else ""
     for line in options.splitlines():
-        if re.match(r"^\s+-", line):
+        if re.match(r"^  -", line):  # a flag; its help's continuation lines are indented deeper
             # "  -s STRING, --store=STRING   store name": flag spec, two or more spaces, help.
             assert re.match(r"^\s+-\S.*?\s{2,}\S", line), f"{name}: {line.strip()} has no help"

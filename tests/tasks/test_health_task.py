@@ -72,7 +72,7 @@ def test_conflicting_or_missing_arguments_fail_before_any_check(context, monkeyp
     monkeypatch.setattr("maint.tasks.health.run_health", lambda *a, **k: pytest.fail("must not run checks"))
     with pytest.raises(Exit) as err:
         health(context(), **kwargs)
-    assert err.value.code == 10
+    assert err.value.code == 2
 
 
 def test_malformed_playbook_exits_with_playbook_error(context, tmp_path, capsys) -> None:
@@ -101,8 +101,8 @@ def test_all_ok_exits_zero_and_json_lists_results(context, monkeypatch, capsys) 
     health(context(), "shop1", json=True)
     data = json.loads(capsys.readouterr().out)
     assert data["exit_code"] == 0
-    assert data["results"][0] == {
-        "store": "shop1", "check": "home", "state": "OK", "level": None, "value": 0.25, "uom": "s",
+    assert data["stores"][0]["checks"][0] == {
+        "check": "home", "state": "OK", "level": None, "value": 0.25, "uom": "s",
         "evidence": "home OK", "seconds": 0.0, "cause": None, "planned": None,
     }  # fmt: skip
 

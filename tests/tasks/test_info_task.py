@@ -17,13 +17,13 @@ def test_store_and_all_together_fail_before_any_connection(monkeypatch):
     monkeypatch.setattr("maint.tasks.info.connect", lambda cfg: pytest.fail("must not connect"))
     with pytest.raises(Exit) as err:
         info(context(), "demo", all_=True)
-    assert err.value.code == 10
+    assert err.value.code == 2
 
 
 def test_no_store_at_all_asks_for_one(capsys):
     with pytest.raises(Exit) as err:
         info(context(), "")
-    assert err.value.code == 10
+    assert err.value.code == 2
     assert "STORE" in capsys.readouterr().err
 
 

@@ -53,7 +53,7 @@ def _snapshot(mirror_dir: Path, ts: str, *, verified: bool) -> Path:
 
 
 @pytest.mark.parametrize(("kwargs", "code"), [
-    ({"store": "shop", "all_": True}, 10),
+    ({"store": "shop", "all_": True}, 2),
     ({"store": "shop", "method": "ftp"}, 50),
     ({"store": "shop", "dump_tool": "mydumper"}, 50),
     ({"store": "shop", "strip": "customers,passwords"}, 50),
@@ -96,6 +96,25 @@ def test_prune_without_snapshots_says_why_nothing_is_deleted(ctx: Context, mirro
     _snapshot(mirror_dir, "20260101T000000Z", verified=True)
     result = prune_store(TaskContext.from_c(ctx), "shop", dry_run=False, yes=False, json=False)
     assert result["deleted"] == [] and "kept" in capsys.readouterr().out
+
+
+def test_a_done_mirror_is_reported_before_the_refused_prune(ctx: Context, mirror_dir: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    for day in range(1, 21):
+        _snapshot(mirror_dir, f"202001{day:02d}T000000Z", verified=True)
+    plan = Plan(store="shop", action="mirror", changes=[])
+    monkeypatch.setattr("maint.tasks.mirror.mirror_one", lambda tc, name, options, **k: {
+        "store": name, "snapshot": "20200120T000000Z", "_plan": plan})
+    monkeypatch.setattr("maint.tasks.mirror.summary_rows", lambda data: [("snapshot", data["snapshot"])])
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    with pytest.raises(Exit) as err:
+        mirror(ctx, store="shop", prune=True)
+    out, errors = capsys.readouterr()
+    assert err.value.code == 3
+    assert "shop: snapshot 20200120T000000Z verified and published as latest" in out
+    assert "the snapshot was made and verified; pruning old snapshots was not done" in errors
+    assert len(list((mirror_dir / "acme" / "shop").glob("2020*"))) == 20
 
 
 def test_serve_refuses_an_unverified_snapshot_before_importing(ctx: Context, mirror_dir: Path,

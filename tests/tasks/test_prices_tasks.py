@@ -64,6 +64,7 @@ def fake_store(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(tasks.service, "early_lock", early_lock)
     plan = PricePlan("p.csv", [PriceDiff(1, "SKU-1", 2, Decimal("10.0000"), Decimal("11.0000"))], unchanged=3)
     monkeypatch.setattr(tasks.service, "plan_prices", lambda *a, **k: plan)
+    monkeypatch.setattr(tasks, "get_product_names", lambda db, prefix, ids: {1: "iMac"})
     monkeypatch.setattr(tasks.service, "apply_changes", lambda *a, **k: calls.append("apply"))
     return calls
 
@@ -90,7 +91,7 @@ def test_an_unreadable_sheet_fails_before_any_connection_naming_the_file(
 def test_dry_run_never_applies_and_json_has_the_plan(context, fake_store, capsys) -> None:
     tasks.prices(context, "demo", str(CORPUS / "good_prices.csv"), dry_run=True, json=True)
     assert fake_store == []  # a dry run doesn't even take the store lock
-    out = json.loads(capsys.readouterr().out)
+    out = json.loads(capsys.readouterr().out)["stores"][0]
     assert (out["changes"], out["unchanged"], out["dry_run"], out["applied"]) == (1, 3, True, False)
     assert out["largest"][0] == {
         "row": 2,
@@ -98,7 +99,8 @@ def test_dry_run_never_applies_and_json_has_the_plan(context, fake_store, capsys
         "product_id": 1,
         "old": "10.0000",
         "new": "11.0000",
-        "change": "+10.0%",
+        "change_percent": 10.0,
+        "product": "iMac",
     }
 
 

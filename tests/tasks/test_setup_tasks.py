@@ -41,7 +41,7 @@ def test_doctor_names_each_missing_tool_with_the_package_that_fixes_it(tmp_path,
     with pytest.raises(Exit) as err:
         doctor(c, json=True)
     assert err.value.code == 2
-    findings = {f["item"]: f for f in json.loads(capsys.readouterr().out)["findings"]}
+    findings = {f["item"]: f for f in json.loads(capsys.readouterr().out)["stores"][0]["findings"]}
     assert findings["rsync"]["state"] == "warn" and findings["rsync"]["fix"] == "sudo apt-get install -y rsync"
     assert findings["ssh"]["state"] == "error"
     assert findings[str(tmp_path / "none")]["fix"].startswith("maint init")

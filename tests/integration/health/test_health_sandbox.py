@@ -302,5 +302,5 @@ def test_fab_health_task_on_the_sandbox_shows_every_check(sandbox_env, capsys) -
     data = json.loads(capsys.readouterr().out)
     assert err.value.code == data["exit_code"] == 2
     ids = [s.id for s in load_checks(PROJECT / "maint" / "playbooks" / "health.yaml")]
-    assert [r["check"] for r in data["results"]] == ids
+    assert [r["check"] for r in data["stores"][0]["checks"]] == ids
     assert Path(sandbox_env["FABRIC_MAINT_STATE_DIR"], "health.sqlite").is_file()

@@ -48,7 +48,7 @@ def test_prices_from_the_command_line_with_dashed_flags(price_sandbox, monkeypat
     )
     captured = capsys.readouterr()
     assert captured.err == ""
-    out = json.loads(captured.out)
+    out = json.loads(captured.out)["stores"][0]
     assert (out["changes"], out["dry_run"]) == (1, True)
     assert out["largest"][0]["product_id"] == 11 and out["largest"][0]["new"] == "11.1100"
     assert Path(tmp_path / "diff.csv").read_text().splitlines()[1].startswith("2,M00011,11,")

@@ -158,8 +158,8 @@ def test_a_groups_workbook_is_one_unit_and_one_bad_row_in_any_sheet_changes_noth
     )
     with pytest.raises(Exit):
         groups(task_context, store, str(bad), yes=True, json=True)
-    report = json.loads(capsys.readouterr().out)
-    assert {(e["file"], e["row"]) for e in report["errors"]} == {
+    report = json.loads(capsys.readouterr().out)["stores"][0]
+    assert {(e["file"], e["row"]) for e in report["issues"]} == {
         ("bad.xlsx [Members]", 3),
         ("bad.xlsx [Members]", 4),
     }
@@ -286,7 +286,7 @@ def test_a_ragged_csv_line_and_an_ambiguous_amount_are_refused_naming_them(
     with pytest.raises(Exit) as caught:
         prices(task_context, "s3", str(sheet), yes=True, json=True)
     assert caught.value.code == 50
-    errors = json.loads(capsys.readouterr().out)["errors"]
+    errors = json.loads(capsys.readouterr().out)["stores"][0]["issues"]
     assert [e["row"] for e in errors] == [3, 4]
     assert errors[0]["reason"].startswith("line 3 has 3 fields, the header (line 1) has 2")
     assert errors[1]["reason"].startswith("price: ambiguous: '1,050' could be 1050 or 1.05")

@@ -14,22 +14,23 @@ from maint.health.model import CheckResult, State
 from maint.health.nagios import perfdata, status_line
 
 PERF_RE = re.compile(
-    r"^'[^']+(?:''[^']*)*'=-?[\d.]+(s|ms|us|%|B|KB|MB|GB|TB|c)?;[\d.]*;[\d.]*;[\d.]*;[\d.]*$"
+    r"^'[^']+(?:''[^']*)*'=-?[\d.]+(s|ms|us|%|B|KB|MB|GB|TB|c)?;(@?~?[\d.]*:?[\d.]*;){2}[\d.]*;[\d.]*$"
 )
 
 
-def res(store, check, state, value, uom="", warn=None, crit=None, level=None, evidence=""):
-    return CheckResult(store, check, state, level, value, evidence, uom=uom, warn=warn, crit=crit)
+def res(store, check, state, value, uom="", warn=None, crit=None, level=None, evidence="", bad_when="above"):
+    return CheckResult(store, check, state, level, value, evidence, uom=uom, warn=warn, crit=crit,
+                       bad_when=bad_when)
 
 
 def test_perfdata_follows_plugin_format() -> None:
     items = [
         perfdata(res("s3", "home", State.OK, 0.1234, "s", 2.0, 8.0)),
-        perfdata(res("s3", "disk_free", State.OK, 40.5, "%", 15.0, 5.0)),
+        perfdata(res("s3", "disk_free", State.OK, 40.5, "%", 15.0, 5.0, bad_when="below")),
         perfdata(res("it's", "tls", State.OK, 30)),
     ]
     assert items[0] == "'s3 home'=0.123s;2;8;0;"
-    assert items[1] == "'s3 disk_free'=40.5%;15;5;0;100"
+    assert items[1] == "'s3 disk_free'=40.5%;15:;5:;0;100"  # "warn below 15" in the range syntax
     assert items[2] == "'it''s tls'=30;;;0;"
     assert all(PERF_RE.match(i) for i in items if i)
 

@@ -1,0 +1,1 @@
+"""The monthly client report (`fab report`): model, HTML, PDF and sending."""

@@ -1,0 +1,397 @@
+"""The report as one self-contained HTML page: inline CSS and SVG, nothing fetched, phone-wide and printable.
+
+Branding comes from the agency's config (`maint.report`: agency, logo, colour, footer); the logo is a
+local image file embedded as a data: URI, so the page still makes no request.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from html import escape
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from maint.billing.duration import format_hours
+from maint.errors import ConfigError
+from maint.report.model import LEVEL_WORDS, Availability, Report, StoreReport
+
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{3,8}$")
+
+
+@dataclass(frozen=True)
+class Branding:
+    agency: str = "Your web agency"
+    colour: str = "#1f5f8b"
+    footer: str = ""
+    logo: str = ""  # a data: URI, or ""
+
+    @classmethod
+    def from_config(cls, raw: Mapping[str, Any] | None) -> Branding:
+        data = dict(raw or {})
+        colour = str(data.get("colour") or data.get("color") or cls.colour)
+        if not _COLOUR.match(colour):
+            raise ConfigError(f"maint.report.colour must look like #1f5f8b, not {colour!r}")
+        logo = ""
+        if data.get("logo"):
+            path = Path(str(data["logo"])).expanduser()
+            kind = mimetypes.guess_type(path.name)[0] or ""
+            if not kind.startswith("image/"):
+                raise ConfigError(f"maint.report.logo: {path} is not an image file")
+            try:
+                logo = f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
+            except OSError as exc:
+                raise ConfigError(f"maint.report.logo: cannot read {path}: {exc.strerror}") from None
+        return cls(
+            agency=str(data.get("agency") or cls.agency),
+            colour=colour,
+            footer=str(data.get("footer") or ""),
+            logo=logo,
+        )
+
+
+CSS = """
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.45 -apple-system,"Segoe UI",Roboto,"DejaVu Sans",Arial,sans-serif;color:#222;background:#f4f5f7}
+main{max-width:860px;margin:0 auto;padding:16px}
+header{background:var(--brand);color:#fff;padding:18px 16px}
+header .in{max-width:860px;margin:0 auto;display:flex;gap:14px;align-items:center;flex-wrap:wrap}
+header img{max-height:48px;max-width:160px;background:#fff;border-radius:4px;padding:4px}
+header h1{font-size:22px;margin:0}
+header p{margin:2px 0 0;opacity:.9}
+section{background:#fff;border-radius:8px;padding:14px 16px;margin:14px 0;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+h2{font-size:18px;margin:0 0 10px;color:var(--brand)}
+h3{font-size:16px;margin:16px 0 6px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px}
+.tile{border:1px solid #e3e5e8;border-radius:6px;padding:10px}
+.tile b{display:block;font-size:20px}
+.tile span{color:#555;font-size:13px}
+.good b{color:#1b7a3a}.bad b{color:#b3261e}.warn b{color:#a15c00}.unknown b{color:#666}
+table{border-collapse:collapse;width:100%;font-size:14px}
+th,td{text-align:left;padding:5px 6px;border-bottom:1px solid #eceef0;vertical-align:top}
+th{color:#555;font-weight:600}
+td.n,th.n{text-align:right;white-space:nowrap}
+td.d,span.d{white-space:nowrap}
+.muted{color:#666}
+.note{background:#fff8e1;border-left:4px solid #f0b400;padding:6px 10px;margin:8px 0}
+ul.steps li{margin:4px 0}
+svg{max-width:100%;height:auto;display:block}
+footer{color:#666;font-size:13px;text-align:center;padding:16px}
+@media (max-width:520px){main{padding:8px}section{padding:12px 10px}table{font-size:13px}
+ .wide td:nth-child(4),.wide th:nth-child(4){display:none}}
+svg.weeks{max-width:520px}
+@media print{body{background:#fff;font-size:12px}section{box-shadow:none;border:1px solid #ddd}
+ h2,h3{break-after:avoid}tr,.tile,svg{break-inside:avoid}
+ header{-webkit-print-color-adjust:exact;print-color-adjust:exact}.store{break-before:page}}
+"""
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _h(seconds: float) -> str:
+    return format_hours(seconds)
+
+
+def _pct(value: float | None) -> str:
+    if value is None:
+        return "not monitored"
+    return f"{value:.2f} %" if value < 100 else "100 %"
+
+
+def _when(epoch: float, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(epoch, zone).strftime("%d %b %H:%M")
+
+
+def _span(start: float, end: float | None, zone: ZoneInfo) -> str:
+    """'20 Nov 10:00–13:00' on one day, '20 Nov 22:00 – 21 Nov 01:00' across days."""
+    if end is None:
+        return f"{_when(start, zone)}, still open"
+    a, b = datetime.fromtimestamp(start, zone), datetime.fromtimestamp(end, zone)
+    if a.date() == b.date():
+        return f"<span class=d>{a:%d %b}</span> {a:%H:%M}–{b:%H:%M}"
+    return f"<span class=d>{a:%d %b %H:%M}</span> – <span class=d>{b:%d %b %H:%M}</span>"
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    return f"{hours // 24} days {hours % 24} h"
+
+
+def _age(age: timedelta) -> str:
+    if age < timedelta(hours=1):
+        return "under an hour"
+    if age < timedelta(days=2):
+        return f"{int(age.total_seconds() // 3600)} hours"
+    return f"{age.days} days"
+
+
+def _at_end(report: Report) -> str:
+    return "at the end of the month" if report.generated.timestamp() >= report.month.end else "today"
+
+
+def _tile(value: str, label: str, mood: str) -> str:
+    return f'<div class="tile {mood}"><b>{_e(value)}</b><span>{_e(label)}</span></div>'
+
+
+def weeks_chart(report: Report, colour: str) -> str:
+    """Hours per week against the weekly cap, as bars with a cap mark."""
+    weeks = report.statement.usage.weeks
+    if not weeks:
+        return ""
+    top = max([w.hours for w in weeks] + [w.cap or 0 for w in weeks] + [0.5])
+    # A fixed, narrow viewBox: on a phone the labels stay readable once scaled down. The bars start
+    # 16 units down, so the label over the tallest one is not cut off.
+    width, head, height, left, gap = 480, 16, 110, 8, 10
+    bar_w = (width - left) / len(weeks) - gap
+    capped = any(w.cap is not None for w in weeks)
+    parts = [
+        f'<svg class="weeks" viewBox="0 0 {width} {head + height + (34 if capped else 20)}" role="img" '
+        'aria-label="hours per week" xmlns="http://www.w3.org/2000/svg" font-size="12" font-family="sans-serif">'
+    ]
+    base = head + height
+    for i, w in enumerate(weeks):
+        x = left + i * (bar_w + gap)
+        h = height * w.hours / top
+        fill = "#b3261e" if w.over_cap else colour
+        parts.append(
+            f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{fill}"/>'
+        )
+        parts.append(
+            f'<text x="{x + bar_w / 2:.1f}" y="{base - h - 3:.1f}" text-anchor="middle">{w.hours:.1f} h</text>'
+        )
+        if w.cap is not None:
+            y = base - height * w.cap / top
+            parts.append(
+                f'<line x1="{x - 4:.1f}" x2="{x + bar_w + 4:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="#333" '
+                'stroke-dasharray="4 3"/>'
+            )
+        parts.append(
+            f'<text x="{x + bar_w / 2:.1f}" y="{base + 14}" text-anchor="middle">{w.start:%d %b}</text>'
+        )
+    parts.append(f'<line x1="{left - 4}" x2="{width}" y1="{base}" y2="{base}" stroke="#999"/>')
+    if capped:
+        parts.append(f'<text x="{left}" y="{base + 30}" fill="#555">dashed line: the weekly cap</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def timeline_chart(av: Availability, report: Report) -> str:
+    """The month as one strip: green up, red down, grey where no check ran."""
+    start, end = report.month.start, report.month.end
+    width, height = 600, 26
+    scale = width / (end - start)
+    parts = [
+        f'<svg viewBox="0 0 {width} {height + 18}" role="img" aria-label="availability timeline" '
+        f'xmlns="http://www.w3.org/2000/svg" font-size="13" font-family="sans-serif">',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#d9dbde"/>',
+    ]
+    for a, b, up in av.spans:
+        # A down span at least 2 px wide, so a 15-minute outage shows on a month-wide strip.
+        w = max((b - a) * scale, 0.0 if up else 2.0)
+        parts.append(
+            f'<rect x="{(a - start) * scale:.2f}" y="0" width="{w:.2f}" height="{height}" '
+            f'fill="{"#3a9d5d" if up else "#b3261e"}"/>'
+        )
+    day = report.month.first
+    while day < report.month.next_first:
+        x = (report.month.moment(day).timestamp() - start) * scale
+        if day.day in (1, 8, 15, 22, 29):
+            # The last label ends at its tick, so it is not cut off at the strip's right edge.
+            anchor = ' text-anchor="end"' if x > width - 60 else ""
+            parts.append(f'<text x="{x + 2:.1f}" y="{height + 14}"{anchor}>{day:%d %b}</text>')
+        day += timedelta(days=1)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _summary(report: Report, colour: str) -> str:
+    st = report.statement
+    rows = "".join(f"<tr><td>{_e(k.strip())}</td><td class=n>{_e(v)}</td></tr>" for k, v in st.summary())
+    weeks = ""
+    if st.usage.weeks:
+        body = "".join(
+            f"<tr><td>{w.start:%d %b}</td><td class=n>{_h(w.hours * 3600)}</td>"
+            f"<td class=n>{_h(w.cap * 3600) if w.cap is not None else '–'}</td>"
+            f"<td class=n>{_h(w.over_cap * 3600) if w.over_cap else ''}</td></tr>"
+            for w in st.usage.weeks
+        )
+        weeks = (
+            "<h3>Hours per week</h3>"
+            + weeks_chart(report, colour)
+            + "<table><tr><th>week of</th><th class=n>hours</th><th class=n>cap</th><th class=n>over cap</th></tr>"
+            + body
+            + "</table>"
+        )
+    extra = "".join(f'<p class="note">{_e(n)}</p>' for n in (*st.usage.warnings, *st.usage.notes))
+    return f"<section><h2>Your plan this month</h2><table>{rows}</table>{weeks}{extra}</section>"
+
+
+def _work(report: Report) -> str:
+    if not report.work:
+        return "<section><h2>Work done</h2><p>No work was recorded this month.</p></section>"
+    rows = "".join(
+        f"<tr><td class=d>{w.day:%d %b}</td><td>{_e(w.store)}</td><td>{_e(w.text)}</td><td class=n>{_h(w.seconds)}</td></tr>"
+        for w in report.work
+    )
+    return (
+        "<section><h2>Work done</h2><table class=wide><tr><th>day</th><th>shop</th><th>what</th>"
+        f"<th class=n>time</th></tr>{rows}</table></section>"
+    )
+
+
+def _availability(store: StoreReport, report: Report) -> str:
+    av = store.availability
+    if av is None:
+        return (
+            "<h3>Availability</h3><p><b>Not monitored this month</b>: no health check ran, so we cannot "
+            "say how often the shop was up.</p>"
+        )
+    zone = report.month.zone
+    assert av.first_run is not None and av.last_run is not None
+    covered = (
+        f"{av.runs:,} health checks from {_when(av.first_run, zone)} to {_when(av.last_run, zone)}; "
+        "the shop counts as up when its home page, cart and checkout all worked."
+    )
+    html = [
+        f"<h3>Availability: {_pct(av.percent)}</h3><p class=muted>{_e(covered)}</p>",
+        timeline_chart(av, report),
+    ]
+    if av.incidents:
+        rows = "".join(
+            f"<tr><td>{_span(i.start, i.end, zone)}</td>"
+            f"<td class=n>{_duration(i.seconds) if i.seconds is not None else '–'}</td>"
+            f"<td>level {_e(LEVEL_WORDS.get(i.level or 0, 'not graded'))} ({_e(', '.join(i.checks))})</td></tr>"
+            for i in av.incidents
+        )
+        html.append(f"<table><tr><th>when</th><th class=n>lasted</th><th>what failed</th></tr>{rows}</table>")
+    else:
+        html.append("<p>No outage was seen this month.</p>")
+    return "".join(html)
+
+
+def _backups(store: StoreReport, report: Report) -> str:
+    b = store.backups
+    if not b.mirror_root:
+        return "<h3>Backups</h3><p><b>No backup location is set up</b> for this shop.</p>"
+    verified = sum(1 for s in b.in_month if s.verified)
+    lines = [f"<p>{len(b.in_month)} backup(s) taken this month, {verified} verified.</p>"]
+    if b.newest is not None and b.age_at_end is not None:
+        lines.append(
+            f"<p>Newest verified backup: {b.newest.taken.astimezone(report.month.zone):%d %b %Y %H:%M}, "
+            f"{_age(b.age_at_end)} old {_at_end(report)}.</p>"
+        )
+    else:
+        lines.append("<p><b>No verified backup</b> existed at the end of the month.</p>")
+    if b.retention is not None:
+        r = b.retention
+        lines.append(
+            f"<p class=muted>Kept: the last {r.daily} days, {r.weekly} weeks and {r.monthly} months "
+            f"({b.kept} backups on hand now).</p>"
+        )
+    for w in b.failed_runs:
+        lines.append(f'<p class="note">A backup run on {w.day:%d %b} did not complete.</p>')
+    if b.in_month:
+        rows = "".join(
+            f"<tr><td class=d>{_when(s.taken.timestamp(), report.month.zone)}</td><td>{'verified' if s.verified else 'NOT verified'}</td>"
+            f"<td>{_e(s.opencart_version)}</td></tr>"
+            for s in b.in_month
+        )
+        lines.append(f"<table><tr><th>taken</th><th>check</th><th>OpenCart</th></tr>{rows}</table>")
+    return "<h3>Backups</h3>" + "".join(lines)
+
+
+def _platform(store: StoreReport) -> str:
+    p = store.platform
+
+    def known(v: str) -> str:
+        return _e(v) if v else '<span class="muted">not recorded</span>'
+
+    rows = (
+        f"<tr><td>OpenCart</td><td>{known(p.opencart)}</td></tr><tr><td>PHP</td><td>{known(p.php)}</td></tr>"
+        f"<tr><td>Database</td><td>{known(p.database)}</td></tr>"
+        '<tr><td>Web server</td><td><span class="muted">not recorded</span></td></tr>'
+    )
+    html = ["<h3>Platform and security</h3><table>", rows, "</table>"]
+    if p.source:
+        html.append(f"<p class=muted>Versions as seen in {_e(p.source)}.</p>")
+    html.append(
+        "<p>Changes this month: " + (_e("; ".join(p.changes)) if p.changes else "none recorded") + ".</p>"
+    )
+    if not p.advisories_state:
+        html.append("<p>Security advisories: <b>not checked this month</b>.</p>")
+    elif p.advisories_state in ("OK", "SKIPPED"):
+        html.append("<p>Security advisories: none known to apply at the month's end.</p>")
+    else:
+        html.append(
+            f"<p>Security advisories: <b>{_e(p.advisories_state.lower())}</b>: {_e(p.advisories_detail)}</p>"
+        )
+    if p.advisories_cleared:
+        html.append("<p>Cleared this month: " + _e("; ".join(p.advisories_cleared)) + "</p>")
+    return "".join(html)
+
+
+def _store(store: StoreReport, report: Report) -> str:
+    steps = "".join(f"<li>{_e(s)}</li>" for s in store.next_steps) or "<li>Nothing needs your attention.</li>"
+    return (
+        f'<section class="store"><h2>Shop: {_e(store.name)}</h2>'
+        + (f"<p class=muted>{_e(store.url)}</p>" if store.url else "")
+        + _availability(store, report)
+        + _backups(store, report)
+        + _platform(store)
+        + f'<h3>Next steps</h3><ul class="steps">{steps}</ul></section>'
+    )
+
+
+def _tiles(report: Report) -> str:
+    st = report.statement.usage
+    tiles = [_tile(_h(st.hours_used * 3600), "hours used", "good")]
+    if st.hours_included is not None:
+        left = max(0.0, st.hours_included - st.hours_covered)
+        tiles.append(_tile(_h(left * 3600), "hours left", "good" if left else "warn"))
+    if st.credits_balance is not None:
+        tiles.append(
+            _tile(str(st.credits_balance), "credits left", "good" if st.credits_balance > 0 else "warn")
+        )
+    for s in report.stores:
+        pct = s.availability.percent if s.availability else None
+        mood = "unknown" if pct is None else "good" if pct >= 99.5 else "warn" if pct >= 98 else "bad"
+        tiles.append(_tile(_pct(pct), f"{s.name} up", mood))
+        fresh = s.backups.age_at_end is not None and s.backups.age_at_end <= timedelta(days=7)
+        tiles.append(_tile("yes" if fresh else "no", f"{s.name}: recent backup", "good" if fresh else "bad"))
+    return f'<section><h2>At a glance</h2><div class="tiles">{"".join(tiles)}</div></section>'
+
+
+def render_html(report: Report, brand: Branding) -> str:
+    notes = "".join(f'<p class="note">{_e(n)}</p>' for n in report.notes)
+    logo = f'<img src="{brand.logo}" alt="{_e(brand.agency)}">' if brand.logo else ""
+    generated = report.generated.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    footer = _e(brand.footer) + "<br>" if brand.footer else ""
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        # No request may leave the page, even if a future section forgot and linked something.
+        "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'; "
+        'img-src data:">'
+        f"<title>{_e(report.title)}: maintenance report {_e(report.month_label)}</title>"
+        f"<style>:root{{--brand:{brand.colour}}}{CSS}</style></head><body>"
+        f'<header><div class="in">{logo}<div><h1>{_e(report.title)}</h1>'
+        f"<p>Maintenance report for {_e(report.month_label)} · {_e(brand.agency)}</p></div></div></header><main>"
+        + notes
+        + _tiles(report)
+        + _summary(report, brand.colour)
+        + _work(report)
+        + "".join(_store(s, report) for s in report.stores)
+        + f"</main><footer>{footer}Made by maint on {generated} from our maintenance records.</footer></body></html>"
+    )

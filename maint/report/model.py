@@ -1,0 +1,535 @@
+"""The monthly client report as data, gathered only from what maint already recorded.
+
+Sources: the billing ledger and its statement (the same `Statement` `fab hours` prints), the health
+history (`health.sqlite`), the mirror's snapshot manifests, the price/discount/group audit files
+(`<state_dir>/undo/<client>/<store>/audit.jsonl`) and the upgrade journal
+(`<state_dir>/upgrade/<client>/<store>/*-upgrade.json`). What no source recorded is said as unknown,
+never guessed: a store without health results is "not monitored this month", not 100 % up.
+Nothing here reads a store: the report can be made offline, for a past month, from the records.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from maint.billing.account import WorkItem
+from maint.billing.rules import add_months
+from maint.billing.statement import Statement
+from maint.health.history import AVAILABILITY_CHECKS
+from maint.mirror import manifest as manifests
+from maint.mirror.layout import StoreMirror, parse_timestamp
+from maint.mirror.retention import Retention
+from maint.pricing.undo import read_audit
+from maint.pricing.undo import store_dir as undo_dir
+
+# A newest verified backup older than this at month end is worth a next step.
+STALE_BACKUP = timedelta(days=7)
+LEVEL_WORDS = {
+    1: "1: shop down or no orders",
+    2: "2: partly down",
+    3: "3: a feature broken",
+    4: "4: a small issue",
+}
+# Tasks that only look: said in plain words, grouped per day so 30 health runs are one line.
+LOOKING = {
+    "info": "Checked the shop's platform and versions",
+    "check": "Ran the compatibility and security check",
+    "health": "Ran the health checks",
+    "doctor": "Checked the maintenance set-up",
+}
+
+
+CHANGE_STOPPED = {
+    "prices": "A price list was checked and not applied (a problem in the file or the shop); nothing changed",
+    "discounts": "A discount list was checked and not applied; nothing changed",
+    "groups": "A customer-group list was checked and not applied; nothing changed",
+    "undo": "An undo was stopped before changing anything",
+}
+
+
+@dataclass(frozen=True)
+class Month:
+    """A calendar month in the agency's time zone, as dates and as UTC epoch bounds."""
+
+    first: date
+    zone: ZoneInfo
+
+    @property
+    def next_first(self) -> date:
+        return add_months(self.first, 1)
+
+    @property
+    def last(self) -> date:
+        return self.next_first - timedelta(days=1)
+
+    def moment(self, day: date) -> datetime:
+        return datetime(day.year, day.month, day.day, tzinfo=self.zone)
+
+    @property
+    def start(self) -> float:
+        return self.moment(self.first).timestamp()
+
+    @property
+    def end(self) -> float:
+        return self.moment(self.next_first).timestamp()
+
+    def holds(self, moment: datetime) -> bool:
+        return self.start <= moment.timestamp() < self.end
+
+
+@dataclass
+class WorkLine:
+    day: date
+    store: str
+    text: str
+    seconds: float = 0.0
+    ok: bool = True
+
+
+@dataclass
+class Incident:
+    start: float
+    end: float | None  # None: still down at the month's end
+    level: int | None
+    checks: list[str]
+    evidence: str
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.end is None else self.end - self.start
+
+
+@dataclass
+class Availability:
+    runs: int
+    up_runs: int
+    first_run: float | None
+    last_run: float | None
+    incidents: list[Incident] = field(default_factory=list)
+    # (start, end, up) spans for the timeline chart, epoch seconds
+    spans: list[tuple[float, float, bool]] = field(default_factory=list)
+
+    @property
+    def percent(self) -> float | None:
+        return None if not self.runs else 100.0 * self.up_runs / self.runs
+
+
+@dataclass
+class Snapshot:
+    name: str
+    taken: datetime
+    verified: bool
+    opencart_version: str = ""
+    php_version: str = ""
+    bytes: int = 0
+
+
+@dataclass
+class Backups:
+    in_month: list[Snapshot] = field(default_factory=list)
+    newest: Snapshot | None = None  # newest at the month's end, any month
+    age_at_end: timedelta | None = None
+    kept: int = 0  # snapshots on disk now
+    retention: Retention | None = None
+    failed_runs: list[WorkLine] = field(default_factory=list)
+    mirror_root: str = ""
+
+
+@dataclass
+class Platform:
+    opencart: str = ""
+    php: str = ""
+    database: str = ""
+    source: str = ""  # where the versions come from, said in the report
+    changes: list[str] = field(default_factory=list)
+    advisories_state: str = ""  # the last health `advisories` result of the month
+    advisories_detail: str = ""
+    advisories_cleared: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StoreReport:
+    name: str
+    url: str
+    availability: Availability | None
+    backups: Backups
+    platform: Platform
+    next_steps: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    client: str
+    title: str
+    month: Month
+    statement: Statement
+    stores: list[StoreReport]
+    work: list[WorkLine]
+    notes: list[str] = field(default_factory=list)
+    generated: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def month_label(self) -> str:
+        return f"{self.month.first:%B %Y}"
+
+
+# --- work done -----------------------------------------------------------------------------------
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _file_name(path: Any) -> str:
+    return Path(str(path or "")).name or "a file"
+
+
+def audit_text(record: dict[str, Any]) -> str:
+    """One audit line (prices, discounts, groups, undo) in a shop owner's words."""
+    task, counts, name = record.get("task"), record.get("counts") or {}, _file_name(record.get("file"))
+    if task == "prices":
+        text = f"Updated {_plural(int(counts.get('changed', 0)), 'price')} from {name}"
+        if counts.get("specials"):
+            text += f" and {_plural(int(counts['specials']), 'special price')}"
+        return text
+    if task == "discounts":
+        return f"Updated quantity discounts for {_plural(int(counts.get('pairs', 0)), 'product/group pair')} from {name}"
+    if task == "groups":
+        parts = [f"{counts[k]:,} {k}" for k in ("created", "renamed", "moved") if counts.get(k)]
+        return f"Updated customer groups from {name}" + (f" ({', '.join(parts)})" if parts else "")
+    if task == "undo":
+        undone = {"prices": "price", "discounts": "discount", "groups": "customer-group"}.get(
+            str(record.get("undoes")), "an earlier"
+        )
+        what = f"the earlier {undone} change" if undone != "an earlier" else "an earlier change"
+        return f"Undid {what} ({_plural(int(counts.get('restored', 0)), 'value')} restored)"
+    return f"Applied {task} from {name}"
+
+
+# The ledger notes `fab mail` and `fab flyer` leave (maint/tasks/mail.py, flyer.py).
+_MAIL_NOTE = re.compile(r"campaign \S+ (['\"])(?P<subject>.*?)\1: (?P<now>\d+) sent now")
+_FLYER_NOTE = re.compile(r"flyer \S+: (?P<count>\d+) product\(s\), (?P<headline>.*)")
+
+
+def campaign_text(task: str, note: str) -> str:
+    if task == "mail":
+        sent = [m for m in _MAIL_NOTE.finditer(note)]
+        if not sent:
+            return "Sent an e-mail campaign"
+        return "; ".join(
+            f"Sent the e-mail “{m['subject']}” to {_plural(int(m['now']), 'recipient')}" for m in sent
+        )
+    found = _FLYER_NOTE.search(note)
+    if not found:
+        return "Made a flyer"
+    headline = found["headline"].strip()
+    named = f" “{headline}”" if headline and headline != "no headline" else ""
+    return f"Made the flyer{named} with {_plural(int(found['count']), 'product')}"
+
+
+def upgrade_text(journal: dict[str, Any]) -> str:
+    before, after = journal.get("from") or "?", journal.get("to") or "?"
+    if journal.get("ok"):
+        live = journal.get("live") or {}
+        window = live.get("maintenance_window_seconds")
+        down = f", {round(float(window)):,} s of downtime" if window is not None else ""
+        return f"Upgraded OpenCart {before} → {after}{down}"
+    if journal.get("rolled_back"):
+        return f"Tried to upgrade OpenCart {before} → {after}; it was rolled back and the shop kept {before}"
+    return f"Tried to upgrade OpenCart {before} → {after}; it stopped before changing the live shop"
+
+
+def _near(records: Sequence[tuple[float, dict[str, Any]]], item: WorkItem) -> dict[str, Any] | None:
+    """The record this ledger entry's run wrote: same task, written during the run (a minute of
+    slack either side), the closest to the run's end when several qualify (a prices run and its
+    undo a few seconds apart)."""
+    start, end = item.started.timestamp(), item.started.timestamp() + item.seconds
+    found = [
+        (abs(at - end), record)
+        for at, record in records
+        if start - 60 <= at <= end + 60 and record.get("task", item.task) == item.task
+    ]
+    return min(found, key=lambda pair: pair[0])[1] if found else None
+
+
+def read_audits(state_dir: Path, client: str, store: str) -> list[tuple[float, dict[str, Any]]]:
+    out = []
+    for record in read_audit(undo_dir(state_dir, client, store)):
+        try:
+            at = datetime.fromisoformat(str(record["when"])).timestamp()
+        except (KeyError, ValueError):
+            continue
+        if str(record.get("result", "")).startswith("applied"):
+            out.append((at, record))
+    return out
+
+
+def read_upgrades(state_dir: Path, client: str, store: str) -> list[tuple[float, dict[str, Any]]]:
+    folder = state_dir / "upgrade" / client / store
+    out = []
+    for path in sorted(folder.glob("*-upgrade.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            # The journal is written when the run ends: its time is the end of the ledger entry.
+            at = parse_timestamp(str(data.get("time") or path.name.split("-")[0])).timestamp()
+        except (OSError, ValueError):
+            continue
+        out.append((at, data))
+    return out
+
+
+def work_lines(
+    items: Iterable[WorkItem],
+    month: Month,
+    audits: dict[str, list[tuple[float, dict[str, Any]]]],
+    upgrades: dict[str, list[tuple[float, dict[str, Any]]]],
+) -> list[WorkLine]:
+    """Every run and manual entry of the month in plain words; dry runs and voided entries left out,
+    failed runs kept (said as not completed), look-only runs folded into one line per store and day."""
+    lines: list[WorkLine] = []
+    looked: dict[tuple[date, str, str], WorkLine] = {}
+    for item in sorted(items, key=lambda i: i.started):
+        if not month.holds(item.started) or item.seconds <= 0 or item.outcome.startswith("dry run"):
+            continue
+        ok = item.done
+        if item.source == "manual" or item.task in ("manual", "log"):
+            text = item.note or "Work by hand"
+        elif item.task in LOOKING:
+            key = (item.day, item.store, item.task)
+            if key in looked and ok:
+                looked[key].seconds += item.seconds
+                continue
+            text = LOOKING[item.task]
+            if ok:
+                looked[key] = line = WorkLine(item.day, item.store, text, item.seconds, ok)
+                lines.append(line)
+                continue
+        elif item.task in ("prices", "discounts", "groups", "undo"):
+            if not ok:
+                # These apply in one transaction: a failed run changed nothing in the shop.
+                lines.append(WorkLine(item.day, item.store, CHANGE_STOPPED[item.task], item.seconds, ok))
+                continue
+            record = _near(audits.get(item.store, []), item)
+            text = audit_text(record) if record else f"{item.task.capitalize()} change run"
+        elif item.task in ("upgrade", "rollback"):
+            journal = _near(upgrades.get(item.store, []), item)
+            if item.task == "rollback":
+                undone = f" {journal.get('to')} → {journal.get('from')}" if journal else ""
+                text = f"Rolled the OpenCart upgrade back{undone}"
+            else:
+                text = upgrade_text(journal) if journal else "Upgrade run"
+        elif item.task == "mirror":
+            text = "Took a backup of the shop's files and database"
+        elif item.task in ("mail", "flyer"):
+            text = campaign_text(item.task, item.note)
+        else:
+            text = f"Ran {item.task}"
+        if not ok:
+            text += " (did not complete)"
+        lines.append(WorkLine(item.day, item.store, text, item.seconds, ok))
+    return lines
+
+
+# --- availability --------------------------------------------------------------------------------
+
+
+def availability(db: sqlite3.Connection, store: str, month: Month) -> Availability | None:
+    """Runs of the month: a run is down when home, cart or checkout was CRITICAL, or UNKNOWN because
+    another failure explained it (the database was down); OK with a cause (planned maintenance) is
+    up. The rule of `History.availability`. An incident runs from its first down run to the first
+    up run after it."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+    # A history written before causes were recorded has no column (read-only here: not added).
+    down = "(state = 'CRITICAL' OR (state = 'UNKNOWN' AND cause != ''))" if "cause" in columns else "state = 'CRITICAL'"
+    marks = ",".join("?" * len(AVAILABILITY_CHECKS))
+    hit = f"{down} AND check_id IN ({marks})"
+    rows = db.execute(
+        f"SELECT run_at, MAX({hit}), MIN(CASE WHEN {hit} THEN level END), "  # noqa: S608 (fixed text, '?' marks)
+        f"GROUP_CONCAT(CASE WHEN {hit} THEN check_id END), MAX(CASE WHEN {hit} THEN evidence END) "
+        "FROM results WHERE store = ? AND run_at >= ? AND run_at < ? GROUP BY run_at ORDER BY run_at",
+        (*AVAILABILITY_CHECKS * 4, store, month.start, month.end),
+    ).fetchall()
+    if not rows:
+        return None
+    result = Availability(runs=len(rows), up_runs=0, first_run=rows[0][0], last_run=rows[-1][0])
+    current: Incident | None = None
+    span_start, span_up = rows[0][0], not rows[0][1]
+    for run_at, down, level, checks, evidence in rows:
+        up = not down
+        if up != span_up:
+            result.spans.append((span_start, run_at, span_up))
+            span_start, span_up = run_at, up
+        if up:
+            result.up_runs += 1
+            if current is not None:
+                current.end = run_at
+                current = None
+            continue
+        if current is None:
+            current = Incident(run_at, None, level, sorted(set(str(checks).split(","))), evidence or "")
+            result.incidents.append(current)
+        else:
+            if level is not None and (current.level is None or level < current.level):
+                current.level = level
+            current.checks = sorted({*current.checks, *str(checks).split(",")})
+    result.spans.append((span_start, rows[-1][0], span_up))
+    return result
+
+
+def last_result(db: sqlite3.Connection, store: str, check: str, month: Month) -> tuple[str, str, str] | None:
+    row = db.execute(
+        "SELECT state, COALESCE(value, ''), evidence FROM results WHERE store = ? AND check_id = ? "
+        "AND run_at >= ? AND run_at < ? ORDER BY run_at DESC LIMIT 1",
+        (store, check, month.start, month.end),
+    ).fetchone()
+    return None if row is None else (str(row[0]), str(row[1]), str(row[2]))
+
+
+def platform(
+    db: sqlite3.Connection | None,
+    store: str,
+    month: Month,
+    backups: Backups,
+    upgrades: Sequence[tuple[float, dict[str, Any]]],
+) -> Platform:
+    found = Platform()
+    if backups.newest is not None:
+        found.opencart, found.php = backups.newest.opencart_version, backups.newest.php_version
+        found.source = f"the backup of {backups.newest.taken:%Y-%m-%d}"
+    for at, journal in upgrades:
+        if month.start <= at < month.end and journal.get("ok"):
+            found.changes.append(f"OpenCart {journal.get('from')} → {journal.get('to')}")
+            found.opencart = str(journal.get("to") or found.opencart)
+    if db is None:
+        return found
+    for (evidence,) in db.execute(
+        "SELECT evidence FROM results WHERE store = ? AND check_id = 'versions_changed' "
+        "AND state NOT IN ('OK', 'SKIPPED') AND run_at >= ? AND run_at < ? ORDER BY run_at",
+        (store, month.start, month.end),
+    ):
+        if evidence and evidence not in found.changes:
+            found.changes.append(evidence)
+    memo = db.execute("SELECT value FROM memo WHERE store = ? AND key = 'versions'", (store,)).fetchone()
+    if memo and last_result(db, store, "versions_changed", month):
+        versions = json.loads(memo[0])
+        found.database = str(versions.get("database") or "")
+        if not found.source:
+            found.opencart, found.php = str(versions.get("opencart") or ""), str(versions.get("php") or "")
+            found.source = "the health checks"
+    advisories = last_result(db, store, "advisories", month)
+    if advisories:
+        found.advisories_state, _, found.advisories_detail = advisories
+        # Cleared: an advisory result that was a problem earlier in the month and is healthy at its end.
+        if advisories[0] in ("OK", "SKIPPED"):
+            found.advisories_cleared = [
+                str(e)
+                for (e,) in db.execute(
+                    "SELECT DISTINCT evidence FROM results WHERE store = ? AND check_id = 'advisories' "
+                    "AND state IN ('CRITICAL', 'WARNING') AND run_at >= ? AND run_at < ?",
+                    (store, month.start, month.end),
+                )
+            ]
+    return found
+
+
+# --- backups -------------------------------------------------------------------------------------
+
+
+def backups(
+    mirror_root: str,
+    client: str,
+    store: str,
+    month: Month,
+    options: dict[str, Any],
+    now: datetime | None = None,
+) -> Backups:
+    """Snapshots of the month; the newest verified one and its age at the month's end (or now, for
+    a month not over yet)."""
+    found = Backups(mirror_root=mirror_root)
+    keep = options.get("keep") if isinstance(options, dict) else None
+    try:
+        found.retention = Retention.from_options(keep if isinstance(keep, dict) else None)
+    except Exception:  # noqa: BLE001 (a bad option is `fab mirror`'s to report; the report says unknown)
+        found.retention = None
+    if not mirror_root:
+        return found
+    folder = StoreMirror.of(Path(mirror_root), client, store)
+    names = folder.snapshots()
+    found.kept = len(names)
+    end = datetime.fromtimestamp(month.end, UTC)
+    for name in names:
+        taken = parse_timestamp(name)
+        if taken >= end:
+            continue
+        try:
+            m = manifests.read(folder.snapshot(name))
+            snap = Snapshot(
+                name, taken, m.verified, m.opencart_version, m.php_version, m.bytes + m.dump.bytes
+            )
+        except Exception:  # noqa: BLE001 (a damaged manifest is an unverified backup, said as such)
+            snap = Snapshot(name, taken, False)
+        if taken.timestamp() >= month.start:
+            found.in_month.append(snap)
+        if snap.verified:
+            found.newest = snap
+    if found.newest is not None:
+        found.age_at_end = min(end, now or end) - found.newest.taken
+    return found
+
+
+# --- next steps ----------------------------------------------------------------------------------
+
+_UPGRADE_TO = re.compile(r"upgrade to (\d+(?:\.\d+)+)")
+_ADVISORY = re.compile(r"\bCVE-\d{4}-\d+")
+
+
+def _version_key(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def security_step(p: Platform) -> str:
+    """The advisories check's evidence (as `fab check` grades it) in a shop owner's words: the
+    release that fixes what a release can fix, and how many weaknesses are known."""
+    known = len(set(_ADVISORY.findall(p.advisories_detail)))
+    targets = sorted(set(_UPGRADE_TO.findall(p.advisories_detail)), key=_version_key)
+    what = (
+        f"{known} known security weakness{'es' if known != 1 else ''}"
+        if known
+        else "a known security weakness"
+    )
+    version = f" {p.opencart}" if p.opencart else ""
+    if targets:
+        return (
+            f"Security: {what} affect{'s' if known == 1 else ''} this shop's OpenCart{version}. "
+            f"Upgrading to OpenCart {targets[-1]} fixes those a release can fix; we recommend planning it."
+        )
+    return f"Security: {what} affect{'s' if known == 1 else ''} this shop's OpenCart{version}; see the advice above."
+
+
+def next_steps(store: StoreReport, month_closed: bool) -> list[str]:
+    steps = []
+    p, b, a = store.platform, store.backups, store.availability
+    if p.advisories_state in ("CRITICAL", "WARNING"):
+        steps.append(security_step(p))
+    if b.newest is None:
+        steps.append("Backups: no verified backup exists yet; we will set up regular backups.")
+    elif b.age_at_end is not None and b.age_at_end > STALE_BACKUP:
+        steps.append(
+            f"Backups: the newest verified backup is {b.age_at_end.days} days old; we will take a fresh one."
+        )
+    if a is None:
+        steps.append("Monitoring: the shop was not monitored this month; we recommend turning it on.")
+    elif a.incidents and a.incidents[-1].end is None:
+        when = "was still open at the end of the month" if month_closed else "is still open"
+        steps.append(f"Availability: a problem {when}; we are on it.")
+    if not month_closed:
+        steps.append("This month is not over yet: this report shows it up to today.")
+    return steps

@@ -1,0 +1,167 @@
+"""The report model from a month of records built in a temporary state dir (tests.unit.report.report_month)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from maint.billing.ledger import Ledger
+from maint.billing.plans import load_plans
+from maint.billing.service import client_statement
+from maint.config import Settings
+from maint.inventory import load_inventory
+from maint.report.html import Branding, render_html
+from maint.report.model import CHANGE_STOPPED, Report
+from maint.report.service import build_report
+from tests.unit.report.report_month import (
+    EXPLAINED,
+    MONTH_START,
+    OUTAGES,
+    PROJECT,
+    RUNS,
+    ZONE,
+    build_month,
+    write_inventory,
+)
+
+PLANS = load_plans(PROJECT / "maint" / "playbooks" / "plans.yaml")
+TODAY = date(2026, 12, 2)
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
+    base = tmp_path_factory.mktemp("month")
+    build_month(base / "state", base / "mirror")
+    inventory = write_inventory(base / "clients", base / "mirror")
+    return Settings(inventory=inventory, state_dir=base / "state"), base
+
+
+def make(
+    records: tuple[Settings, Path], client: str = "demo", first: date = date(2026, 11, 1), today: date = TODAY
+) -> Report:
+    settings, _ = records
+    found = load_inventory(settings.inventory).find_client(client)
+    with Ledger.in_state_dir(settings.state_dir) as ledger:
+        return build_report(settings, PLANS, ledger, found, first, today)
+
+
+def test_hours_are_the_statement_fab_hours_prints(records) -> None:
+    report = make(records)
+    settings, _ = records
+    with Ledger.in_state_dir(settings.state_dir) as ledger:
+        expected = client_statement(
+            PLANS, ledger, "demo", "Demo Outfitters", "starter", date(2026, 11, 1), TODAY
+        )
+    assert report.statement.as_dict() == expected.as_dict()
+    # Every November second of the demo client's entries, as the billing rules count them today.
+    assert report.statement.usage.hours_used * 3600 == pytest.approx(120 + 30 + 300 + 40 + 20 + 5 + 600 + 5400 + 180 + 60 + 900)
+
+
+def test_work_done_in_plain_words_without_dry_runs_or_other_months(records) -> None:
+    texts = [(w.day.isoformat(), w.store, w.text) for w in make(records).work]
+    assert texts == [
+        ("2026-11-03", "demo", "Took a backup of the shop's files and database"),
+        ("2026-11-05", "demo", "Took a backup of the shop's files and database (did not complete)"),
+        ("2026-11-10", "demo", "Updated 1,240 prices from prices-nov.xlsx"),
+        ("2026-11-10", "demo", "Undid the earlier price change (1,240 values restored)"),
+        ("2026-11-12", "demo4", "Upgraded OpenCart 3.0.3.8 → 3.0.5.1, 42 s of downtime"),
+        ("2026-11-14", "demo", "Fixed the shipping rule at checkout"),
+        ("2026-11-16", "demo", "Checked the shop's platform and versions"),  # three runs, one line
+        ("2026-11-16", "demo", CHANGE_STOPPED["prices"]),
+        ("2026-11-18", "demo", "Made the flyer “Winter deals” with 6 products"),
+        ("2026-11-18", "demo", "Sent the e-mail “Winter deals” to 1,905 recipients"),
+    ]
+
+
+def test_uptime_and_incidents_computed_by_hand(records) -> None:
+    demo = make(records).stores[0]
+    av = demo.availability
+    assert av is not None
+    down_runs = sum(runs for _, runs, _ in OUTAGES) + 1  # + the cart explained by the database
+    assert (av.runs, av.up_runs) == (RUNS, RUNS - down_runs)
+    assert av.percent == pytest.approx(100 * (RUNS - 5) / RUNS)  # 99.31 %; planned maintenance is up
+    assert [(datetime.fromtimestamp(i.start, ZONE), i.seconds, i.level, i.checks) for i in av.incidents] == [
+        (OUTAGES[0][0], 3 * 3600, 1, ["home"]),  # down at 10:00, 11:00, 12:00; up again at 13:00
+        (OUTAGES[1][0], 3600, 1, ["checkout"]),
+        (EXPLAINED, 3600, 2, ["cart"]),
+    ]
+    # The run before the month (a critical home page) does not count.
+    assert av.first_run == MONTH_START.timestamp()
+
+
+def test_a_store_without_health_results_is_not_monitored_not_100_percent(records) -> None:
+    report = make(records)
+    demo4 = report.stores[1]
+    assert demo4.availability is None
+    html = render_html(report, Branding())
+    assert "Not monitored this month" in html
+    assert "Monitoring: the shop was not monitored this month" in " ".join(demo4.next_steps)
+
+
+def test_backups_of_the_month_the_newest_verified_and_its_age(records) -> None:
+    b = make(records).stores[0].backups
+    assert [(s.name, s.verified) for s in b.in_month] == [
+        ("20261103T070000Z", True),
+        ("20261117T070000Z", False),
+    ]
+    assert b.newest is not None and b.newest.name == "20261103T070000Z"
+    # Month end is 1 Dec 00:00 in Johannesburg, 30 Nov 22:00 UTC.
+    assert b.age_at_end == timedelta(days=27, hours=15)
+    assert b.kept == 4
+    assert [w.day.isoformat() for w in b.failed_runs] == ["2026-11-05"]
+    assert any("27 days old" in s for s in make(records).stores[0].next_steps)
+
+
+def test_platform_changes_and_cleared_advisories(records) -> None:
+    p = make(records).stores[0].platform
+    assert (p.opencart, p.php, p.database) == ("3.0.5.1", "8.2.29", "10.11.6-MariaDB")
+    assert p.changes == ["opencart 3.0.3.8 -> 3.0.5.1"]
+    assert p.advisories_state == "OK"
+    assert p.advisories_cleared == ["CVE-2026-0001 applies to 3.0.3.8"]
+    assert make(records).stores[1].platform.changes == ["OpenCart 3.0.3.8 → 3.0.5.1"]
+
+
+def test_nothing_from_another_client(records) -> None:
+    html = render_html(make(records), Branding())
+    for foreign in ("other-shop", "Other client's secret work", "other down", "Olga"):
+        assert foreign not in html
+    other = make(records, "other")
+    assert [w.text for w in other.work] == ["Other client's secret work"]
+    assert "Fixed the shipping rule" not in render_html(other, Branding())
+
+
+def test_a_month_with_no_records_says_so(records) -> None:
+    report = make(records, first=date(2026, 9, 1))
+    assert report.work == [] and "No work was recorded for this month." in report.notes
+    assert all(s.availability is None and not s.backups.in_month for s in report.stores)
+    assert "No work was recorded this month." in render_html(report, Branding())
+
+
+def test_the_page_makes_no_request_and_names_no_secret(records) -> None:
+    html = render_html(make(records), Branding(agency="Acme Web", footer="Acme Web · 021 555 0100"))
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert 'src="http' not in html and "<link" not in html and "<script" not in html
+    assert "dana@demo.invalid" not in html and "password" not in html.lower()
+    assert "Acme Web · 021 555 0100" in html
+
+
+def test_branding_embeds_the_logo_and_refuses_a_bad_colour(tmp_path) -> None:
+    from maint.errors import ConfigError
+
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    brand = Branding.from_config({"agency": "Acme Web", "logo": str(logo), "colour": "#123abc"})
+    assert brand.logo.startswith("data:image/png;base64,")
+    with pytest.raises(ConfigError, match="colour"):
+        Branding.from_config({"colour": "red;}body{display:none"})
+    with pytest.raises(ConfigError, match="not an image"):
+        Branding.from_config({"logo": str(tmp_path / "notes.txt")})
+
+
+def test_a_new_client_with_no_records_and_no_backup_location_gets_a_report(records) -> None:
+    report = make(records, "quiet")
+    html = render_html(report, Branding())
+    assert "No backup location is set up" in html and "Not monitored this month" in html
+    assert "not checked this month" in html
