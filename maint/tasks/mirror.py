@@ -193,7 +193,8 @@ def show_mirrors(report: Any, *, dry_run: bool, many: bool) -> None:
         else:
             for w in plan.warnings:
                 print(f"warning: {r.store}: {w}", file=sys.stderr)
-            where = "archived in " + r.data["path"] if r.data["path"].startswith("borg:") else "published as latest"
+            path = str(r.data.get("path", ""))
+            where = "archived in " + path if path.startswith("borg:") else "published as latest"
             render.key_values(f"{r.store}: snapshot {r.data['snapshot']} verified and {where}",
                               summary_rows(r.data))
     if many:
