@@ -11,6 +11,10 @@ prints, best of --rounds:
   on the host over ssh, per engine                                                   target <= 1.2x
 - import into the working copy vs `zstd -dc | mariadb`                               target <= 1.2x
 - peak memory of a whole `mirror` run in a child process                             target <= 150 MB
+With --encrypt instead: the files and database parts with `mirror.encrypt` (age) against the same
+parts in clear                                                                       target <= 1.2x
+With --borg: the files part into a borg repository vs `rsync -a`                    target <= 2x
+and a no-change run                                                                  target <= 2 s
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ def ssh_base(cfg: Any) -> list[str]:
 def bench_files(cfg: Any, work: Path, rounds: int) -> dict[str, float]:
     from maint.facts.opencart import get_store_facts
     from maint.mirror.layout import StoreMirror
-    from maint.mirror.run import MirrorOptions, prepare, pull_files, verify_files
+    from maint.mirror.run import MirrorOptions, prepare, pull_files, pull_secret_archives, verify_files
     from maint.mirror.sshmux import SshMux
     from maint.remote.ssh import connect
 
@@ -120,6 +124,8 @@ def bench_files(cfg: Any, work: Path, rounds: int) -> dict[str, float]:
                 prep = prepare(conn, cfg, facts, MirrorOptions(), mux)  # planning: facts, not the transfer
                 started = time.monotonic()
                 roots = pull_files(conn, prep, mux, None)
+                if prep.recipient is not None:  # mirror.encrypt: configs and uploads as an encrypted tar
+                    pull_secret_archives(prep, mux)
                 verify_files(prep, roots)
                 return time.monotonic() - started  # includes the SSH handshake of the first rsync
         return run
@@ -165,7 +171,9 @@ def bench_db(cfg: Any, work: Path, rounds: int) -> tuple[dict[str, float], Path]
 
     out = {"plain": best(rounds, plain), "ours": best(rounds, ours)}
     keep = work / f"{cfg.store}-db.sql.zst"
-    shutil.copyfile(mirror.partial / "db.sql.zst", keep)
+    dump = mirror.dump_file(None)
+    assert dump is not None
+    shutil.copyfile(dump, keep)
     conn.close()
     cnf.unlink()
     return out, keep
@@ -205,10 +213,85 @@ def peak_memory(raw: dict[str, str], store: str, mirror_root: Path) -> float:
     return usage.ru_maxrss / 1024
 
 
+def bench_encrypted(c: dict[str, Any], work: Path, rounds: int) -> None:
+    """The files and database parts with mirror.encrypt (age) against the same parts in clear."""
+    import dataclasses
+
+    key = work / "agency.key"
+    key.unlink(missing_ok=True)
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    public = subprocess.run(["age-keygen", "-y", str(key)], check=True, capture_output=True, text=True).stdout.strip()
+    for name, cfg in c["cfg"].items():
+        sealed = dataclasses.replace(cfg, options={**cfg.options, "mirror": {"encrypt": public}})
+        if name == "innodb":
+            clear, enc = bench_files(cfg, work, rounds), bench_files(sealed, work, rounds)
+            print(f"files, first mirror: encrypted {enc['first_ours']:.2f}s  clear {clear['first_ours']:.2f}s  ratio "
+                  f"{enc['first_ours'] / clear['first_ours']:.2f}x; nothing changed: encrypted "
+                  f"{enc['again_ours']:.2f}s  clear {clear['again_ours']:.2f}s  (target <= 1.2x)", flush=True)
+        d_clear, _ = bench_db(cfg, work, rounds)
+        d_enc, _ = bench_db(sealed, work, rounds)
+        print(f"database ({name}): encrypted {d_enc['ours']:.2f}s  clear {d_clear['ours']:.2f}s  "
+              f"ratio {d_enc['ours'] / d_clear['ours']:.2f}x  (target <= 1.2x)", flush=True)
+
+
+def bench_borg(cfg: Any, work: Path, rounds: int) -> None:
+    """Files part with a borg repository as the target (pull, verify, `borg create`) against `rsync -a`."""
+    import dataclasses
+
+    from maint.facts.opencart import get_store_facts
+    from maint.mirror.layout import StoreMirror
+    from maint.mirror.run import MirrorOptions, prepare, pull_files, verify_files
+    from maint.mirror.sshmux import SshMux
+    from maint.remote.ssh import connect
+
+    os.environ.setdefault("BORG_PASSPHRASE", "bench")
+    os.environ["BORG_BASE_DIR"] = str(work / "borg-home")
+    repo = work / "borg-repo"
+    e = shlex.join(ssh_base(cfg))
+    src = f"{cfg.host}:{cfg.root.rstrip('/')}/"
+    excludes = ["--exclude=/image/cache/*", "--exclude=/system/storage/cache/*", "--exclude=/system/storage/logs/*",
+                "--exclude=/system/storage/session/*"]
+
+    def plain(i: int) -> float:
+        dest = work / f"plain-{i}"
+        shutil.rmtree(dest, ignore_errors=True)
+        return timed(lambda: subprocess.run(["rsync", "-a", "-e", e, *excludes, src, f"{dest}/"], check=True))
+
+    sealed = dataclasses.replace(cfg, options={**cfg.options, "mirror": {"repository": f"borg:{repo}"}})
+    conn = connect(sealed)
+    facts = get_store_facts(conn, sealed)
+    mirror = StoreMirror.of(Path(sealed.mirror_root), sealed.client, sealed.store)
+
+    def ours(again: bool) -> Callable[[int], float]:
+        def run(i: int) -> float:
+            if not again:
+                shutil.rmtree(mirror.path, ignore_errors=True)
+                shutil.rmtree(repo, ignore_errors=True)
+                subprocess.run(["borg", "init", "-e", "repokey", str(repo)], check=True, capture_output=True)
+            mirror.discard_partial()
+            mirror.prepare_partial()
+            with SshMux(sealed) as mux:
+                prep = prepare(conn, sealed, facts, MirrorOptions(), mux)
+                started = time.monotonic()
+                verify_files(prep, pull_files(conn, prep, mux, None))
+                assert prep.repo is not None
+                prep.repo.create(mirror.path, f"2026010{i}T00000{int(again)}Z")
+                return time.monotonic() - started
+        return run
+
+    first_plain, first_ours = best(rounds, plain), best(rounds, ours(False))
+    again = best(rounds, lambda i: ours(True)(i + 1))
+    print(f"borg target, first mirror of the files: ours {first_ours:.2f}s  rsync -a {first_plain:.2f}s  ratio "
+          f"{first_ours / first_plain:.2f}x (target <= 2x); nothing changed: {again:.2f}s (target <= 2 s)", flush=True)
+    conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--base", type=Path, default=Path("/dev/shm/maint-bench-mirror"))
+    parser.add_argument("--encrypt", action="store_true", help="measure encryption at rest (age) against clear")
+    parser.add_argument("--borg", action="store_true", help="measure a borg repository as the mirror target")
     parser.add_argument("--keep", action="store_true",
                         help="keep the sandbox's data (~2.6 GB) for the next run instead of deleting it")
     args = parser.parse_args()
@@ -232,6 +315,12 @@ def main() -> None:
                                capture_output=True, text=True, check=True).stdout.strip()
         size = subprocess.run(["du", "-sm", str(sb.store("b4").root)], capture_output=True, text=True).stdout.split()[0]
         print(f"store b4: {files} files, {size} MB; rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
+        if args.encrypt or args.borg:
+            if args.encrypt:
+                bench_encrypted(c, work, args.rounds)
+            if args.borg:
+                bench_borg(c["cfg"]["innodb"], work, args.rounds)
+            return
         f = bench_files(c["cfg"]["innodb"], work, args.rounds)
         print(f"files, first mirror:    ours {f['first_ours']:.2f}s  rsync -a {f['first_plain']:.2f}s  "
               f"ratio {f['first_ours'] / f['first_plain']:.2f}x  (target <= 1.2x)")

@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from maint.errors import MaintError, PreconditionError, VerificationError
+from maint.mirror.crypt import check_key, open_decrypt
 from maint.mirror.dump import COMPRESSORS
-from maint.mirror.layout import FILES
+from maint.mirror.layout import FILES, count_tree
 from maint.mirror.manifest import Manifest
+from maint.mirror.modes import open_private, private_dirs, private_file
+from maint.mirror.secrets import extract_local
 from maint.remote.sql import table
 
 COMPOSE_FILE = Path(__file__).resolve().parent.parent / "docker" / "workcopy" / "compose.yaml"
@@ -120,19 +123,30 @@ class WorkCopy:
             return {}
 
     def _save(self, **data: Any) -> None:
-        self.base.mkdir(parents=True, exist_ok=True)
-        self.state_file.write_text(json.dumps({**self._state(), **data}, indent=2))
+        private_dirs(self.base, top=self.base.parent)
+        text = json.dumps({**self._state(), **data}, indent=2)
+        with open(open_private(self.state_file), "w", encoding="utf-8") as handle:
+            handle.write(text)
 
     # -- the steps -------------------------------------------------------------------------------
-    def copy_files(self, snapshot: Path, manifest: Manifest) -> None:
-        """rsync the snapshot's trees into the copy (fast, and deletes what an older copy had extra)."""
-        self.files.mkdir(parents=True, exist_ok=True)
+    def copy_files(self, snapshot: Path, manifest: Manifest, identity: str = "") -> None:
+        """rsync the snapshot's trees into the copy (fast, and deletes what an older copy had extra);
+        an encrypted snapshot's secrets tar is decrypted into it. The copy is 0700: it holds client data."""
+        private_dirs(self.files, top=self.base.parent)
         for root in manifest.roots:
             src, dest = snapshot / FILES / root.name, self.files / root.name
             done = subprocess.run(["rsync", "-a", "--delete", f"{src}/", f"{dest}/"], capture_output=True, text=True,
                                   check=False)
             if done.returncode != 0:
                 raise MaintError(f"copying {src} failed: {done.stderr.strip()[-300:]}", store=self.store)
+        for archive in manifest.secrets:
+            tree = self.files / archive.tree
+            extract_local(snapshot / archive.file, manifest.encryption, identity, tree, store=self.store)
+            got = sum(count_tree(tree / p)[0] if (tree / p).is_dir() else int((tree / p).is_file())
+                      for p in archive.paths)
+            if got != archive.files:
+                raise VerificationError(f"{archive.file}: {got} files after decryption, the manifest says "
+                                        f"{archive.files}", store=self.store)
         for rel in ("image/cache", *(f"{manifest.storage_rel}/{d}" for d in ("cache", "logs", "session")
                                      if manifest.storage_rel)):
             (self.files / "www" / rel).mkdir(parents=True, exist_ok=True)
@@ -148,7 +162,8 @@ class WorkCopy:
         self._save(mariadb=ref.as_dict(), mariadb_port=server.port, socket=str(server.socket))
         return server
 
-    def import_dump(self, server: Any, dump: Path, database: str, password: str) -> float:
+    def import_dump(self, server: Any, dump: Path, database: str, password: str, encryption: str = "",
+                    identity: str = "") -> float:
         """Stream the dump through the local decompressor into the `mariadb` client (as fast as the tool)."""
         started = time.monotonic()
         with server.connect() as admin, admin.cursor() as cur:
@@ -157,9 +172,13 @@ class WorkCopy:
             for host in ("127.0.0.1", "localhost"):
                 cur.execute("CREATE OR REPLACE USER %s@%s IDENTIFIED BY %s", (database, host, password))
                 cur.execute(f"GRANT ALL ON `{database}`.* TO %s@%s", (database, host))
-        compression = "zstd" if dump.name.endswith(".zst") else "gzip"
-        unpack = subprocess.Popen([*COMPRESSORS[compression][1], str(dump)], stdout=subprocess.PIPE,
+        compression = "zstd" if ".zst" in dump.name else "gzip"
+        decrypt = open_decrypt(encryption, identity, dump) if encryption else None
+        unpack = subprocess.Popen([*COMPRESSORS[compression][1], *([] if decrypt else [str(dump)])],
+                                  stdin=decrypt.stdout if decrypt else None, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)
+        if decrypt is not None and decrypt.stdout is not None:
+            decrypt.stdout.close()
         client = subprocess.Popen(["mariadb", "--no-defaults", f"--socket={server.socket}", "--user=root",
                                    "--max-allowed-packet=512M", database], stdin=unpack.stdout,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -167,10 +186,25 @@ class WorkCopy:
         unpack.stdout.close()
         _, err = client.communicate()
         unpack.wait()
+        if decrypt is not None and decrypt.wait() != 0:
+            reason = decrypt.stderr.read().decode(errors="replace").strip() if decrypt.stderr else ""
+            raise MaintError(f"decrypting {dump.name} failed: {reason[-200:]}", store=self.store)
         if client.returncode != 0 or unpack.returncode != 0:
             raise MaintError(f"importing {dump.name} failed: {err.decode(errors='replace').strip()[-300:]}",
                              store=self.store)
         return time.monotonic() - started
+
+    def check_rows(self, server: Any, database: str, manifest: Manifest) -> None:
+        """Every table's row count as the manifest recorded it (after decryption, for an encrypted dump)."""
+        with server.connect(database) as conn, conn.cursor() as cur:
+            wrong = []
+            for name, rows in manifest.dump.tables.items():
+                cur.execute(f"SELECT COUNT(*) FROM {table('', name)}")  # noqa: S608 - name checked by table()
+                if int(cur.fetchone()[0]) != rows:
+                    wrong.append(name)
+        if wrong:
+            raise VerificationError(f"the imported {manifest.dump.file} differs from the manifest in {len(wrong)} "
+                                    f"table(s): {', '.join(wrong[:5])}", store=self.store)
 
     def rewrite(self, manifest: Manifest, url: str, db: dict[str, str], server: Any, database: str) -> None:
         """Both config files, and the URL settings in the database, for the local address."""
@@ -189,6 +223,7 @@ class WorkCopy:
             text = path.read_text(encoding="utf-8", errors="surrogateescape")
             path.write_text(rewrite_config(text, old_paths=paths, urls=urls, db=db), encoding="utf-8",
                             errors="surrogateescape")
+            private_file(path)  # it now holds the working copy's DB password
         prefix = manifest.db_prefix
         with server.connect(database) as conn, conn.cursor() as cur:
             cur.execute(f"UPDATE {table(prefix, 'setting')} SET `value` = %s "  # noqa: S608 - prefix checked
@@ -269,6 +304,7 @@ def _fetch(name: str, url: str) -> PageCheck:
 
 def serve(
     state_dir: Path, manifest: Manifest, snapshot: Path, *, port: int | None = None, docker: bool = False,
+    identity: str = "",
 ) -> ServeResult:
     """Import, copy, rewrite, start PHP, check pages. Stops an earlier copy of the same store first."""
     if not manifest.verified:
@@ -277,16 +313,19 @@ def serve(
     dump = snapshot / manifest.dump.file
     if not dump.is_file():
         raise VerificationError(f"snapshot {snapshot.name} has no {manifest.dump.file}", store=manifest.store)
+    if manifest.encryption:  # a wrong or missing key stops here, before an earlier copy is touched
+        check_key(manifest.encryption, identity, dump, store=manifest.store)
     wc = WorkCopy(state_dir, manifest.client, manifest.store)
     wc.stop()
     if not shutil.which("mariadb") or not shutil.which("php"):
         raise PreconditionError("a working copy needs the `mariadb` client and `php` on this machine",
                                 store=manifest.store)
-    wc.copy_files(snapshot, manifest)
+    wc.copy_files(snapshot, manifest, identity)
     server = wc.start_database()
     database = db_name_for(manifest.store)
     password = secrets.token_urlsafe(18)
-    seconds = wc.import_dump(server, dump, database, password)
+    seconds = wc.import_dump(server, dump, database, password, manifest.encryption, identity)
+    wc.check_rows(server, database, manifest)
     from maint.sandbox import ports
 
     port = port or ports.free_port()

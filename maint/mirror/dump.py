@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import IO
 
 from maint.errors import MaintError, PreconditionError, RemoteCommandError, VerificationError
+from maint.mirror.crypt import Recipient
 from maint.mirror.dumpfile import DumpCount, RowCounter
+from maint.mirror.modes import open_private
 from maint.remote.sql import DbCredentials
 
 FAILED_MARK = "maint-dump-failed"
@@ -114,8 +116,13 @@ def stream_dump(
     *,
     on_bytes: Callable[[int], None] | None = None,
     store: str | None = None,
+    recipient: Recipient | None = None,
 ) -> DumpResult:
-    """Run the dump on the host, write it to dest as it arrives, count its rows on the way."""
+    """Run the dump on the host, write it to dest (0600) as it arrives, count its rows on the way.
+
+    With a recipient the compressed stream goes through the encrypting tool on its way to dest; the
+    row count and sha256 are of the compressed clear stream.
+    """
     _, decompress, _ = COMPRESSORS[command.compression]
     proc = subprocess.Popen([*ssh_argv, command.script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
@@ -131,14 +138,23 @@ def stream_dump(
     try:
         proc.stdin.write(command.stdin)
         proc.stdin.close()
-        with open(dest, "wb") as out:
+        with open(open_private(dest), "wb") as out:
+            encrypt = None if recipient is None else subprocess.Popen(
+                recipient.encrypt_argv(), stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE)
+            sink = out if encrypt is None else encrypt.stdin
+            assert sink is not None
             while chunk := proc.stdout.read1(CHUNK):  # type: ignore[attr-defined]
-                out.write(chunk)
+                sink.write(chunk)
                 digest.update(chunk)
                 unpack.stdin.write(chunk)
                 total += len(chunk)
                 if on_bytes:
                     on_bytes(total)
+            if encrypt is not None:
+                _, enc_err = encrypt.communicate()
+                if encrypt.returncode != 0:
+                    raise OSError(f"{recipient.tool if recipient else ''} failed: "
+                                  f"{enc_err.decode(errors='replace').strip()[-200:]}")
     except OSError as exc:
         proc.kill()
         unpack.kill()

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from maint.errors import PreconditionError
+from maint.mirror.modes import private_dirs
 
 PARTIAL = ".partial"
 CURRENT = ".current"
@@ -24,6 +25,8 @@ FILES = "files"
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 _TIMESTAMP = re.compile(r"^\d{8}T\d{6}Z$")
 DUMP_NAMES = ("db.sql.zst", "db.sql.gz")
+ENCRYPTED_SUFFIXES = (".age", ".gpg")
+SECRETS_NAME = "secrets.tar"  # + .age/.gpg: config files and personal-data folders of an encrypted snapshot
 
 
 def timestamp(now: datetime | None = None) -> str:
@@ -85,12 +88,33 @@ class StoreMirror:
     def has_partial(self) -> bool:
         return self.partial.is_dir()
 
+    @property
+    def root(self) -> Path:
+        """The mirror root (MIRROR_ROOT above <client>/<store>)."""
+        return self.path.parent.parent
+
     def prepare_partial(self) -> bool:
-        """Create the partial folder; True when an interrupted run's folder is resumed."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        """Create the partial folder (0700 like every folder above it); True when an interrupted run's is resumed."""
         resumed = self.partial.is_dir()
+        private_dirs(self.partial, top=self.root)
         (self.partial / FILES).mkdir(parents=True, exist_ok=True)
         return resumed
+
+    def private_paths(self, admin_dir: str = "admin") -> tuple[list[Path], list[Path]]:
+        """Folders that must be 0700 and files that must be 0600 (dumps, manifests, config copies)."""
+        dirs = [self.root, self.root / self.path.parent.name, self.path, self.current, self.partial]
+        files: list[Path] = []
+        configs = ("www/config.php", f"www/{admin_dir}/config.php")
+        files += [self.current / rel for rel in configs]
+        for folder in [*(self.snapshot(ts) for ts in self.snapshots()), self.partial]:
+            if folder != self.partial:
+                dirs.append(folder)
+            if not folder.is_dir():
+                continue
+            files += [folder / MANIFEST, *(folder / name for name in DUMP_NAMES)]
+            files += [folder / e.name for e in os.scandir(folder) if e.name.endswith(ENCRYPTED_SUFFIXES)]
+            files += [folder / FILES / rel for rel in configs]
+        return dirs, files
 
     def discard_partial(self) -> None:
         shutil.rmtree(self.partial, ignore_errors=True)
@@ -117,8 +141,9 @@ class StoreMirror:
     def dump_file(self, ts: str | None) -> Path | None:
         folder = self.partial if ts is None else self.snapshot(ts)
         for name in DUMP_NAMES:
-            if (folder / name).is_file():
-                return folder / name
+            for suffix in ("", *ENCRYPTED_SUFFIXES):
+                if (folder / (name + suffix)).is_file():
+                    return folder / (name + suffix)
         return None
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from maint.errors import VerificationError
 from maint.mirror.layout import MANIFEST
+from maint.mirror.modes import open_private
 
 FORMAT = 1
 
@@ -41,6 +42,26 @@ class DumpInfo:
 
 
 @dataclass
+class SecretArchive:
+    """An encrypted tar of one tree's config files and personal-data folders (`secrets-www.tar.age`)."""
+
+    tree: str
+    file: str
+    files: int = 0
+    bytes: int = 0
+    paths: list[str] = field(default_factory=list)  # what it holds, relative to the tree
+
+
+@dataclass
+class Newest:
+    """The newest row of a table whose rows a restore would lose (orders, customers, reviews)."""
+
+    max_id: int = 0
+    latest: str = ""  # MAX(date_added) as the store wrote it ("" for an empty table)
+    rows: int = 0
+
+
+@dataclass
 class Manifest:
     client: str
     store: str
@@ -59,17 +80,29 @@ class Manifest:
     timings: dict[str, float] = field(default_factory=dict)
     verified: bool = False
     checks: list[str] = field(default_factory=list)
+    newest: dict[str, Newest] = field(default_factory=dict)  # "order" → its newest row when mirrored
+    modes: dict[str, str] = field(default_factory=dict)  # "www/config.php" → "0644": the store's own modes
+    encryption: str = ""  # "" | age | gpg
+    recipient: str = ""  # the public key the snapshot was encrypted to
+    secrets: list[SecretArchive] = field(default_factory=list)
+    note: str = ""  # why it was taken, when not by a plain `fab mirror` ("before restoring …")
     format: int = FORMAT
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def secret_files(self) -> int:
+        return sum(a.files for a in self.secrets)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
         data = dict(data)
         roots = [FileRoot(**r) for r in data.pop("roots", [])]
         dump = DumpInfo(**data.pop("dump", {}))
-        return cls(roots=roots, dump=dump, **data)
+        newest = {k: Newest(**v) for k, v in data.pop("newest", {}).items()}
+        secrets = [SecretArchive(**a) for a in data.pop("secrets", [])]
+        return cls(roots=roots, dump=dump, newest=newest, secrets=secrets, **data)
 
     @property
     def files(self) -> int:
@@ -81,10 +114,10 @@ class Manifest:
 
 
 def write(folder: Path, manifest: Manifest) -> Path:
-    """Write atomically (temp file, fsync, rename)."""
+    """Write atomically (temp file 0600, fsync, rename)."""
     path = folder / MANIFEST
     tmp = folder / (MANIFEST + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with open(open_private(tmp), "w", encoding="utf-8") as handle:
         json.dump(manifest.as_dict(), handle, indent=2, sort_keys=True)
         handle.write("\n")
         handle.flush()

@@ -19,8 +19,10 @@ import pymysql
 import pymysql.cursors
 
 from maint.errors import MaintError, SqlError
+from maint.mirror.crypt import Recipient
 from maint.mirror.dump import COMPRESSORS, DumpResult
 from maint.mirror.dumpfile import DumpCount
+from maint.mirror.modes import open_private
 from maint.remote.sql import table
 
 INSERT_BYTES = 1 << 20  # like mysqldump's net_buffer_length: one INSERT line per ~1 MB
@@ -47,10 +49,18 @@ def _insert(name: str, rows: list[str]) -> str:
 class _Writer:
     """Compress through a local zstd/gzip process; hash and count what lands on disk."""
 
-    def __init__(self, dest: Path, compression: str) -> None:
+    def __init__(self, dest: Path, compression: str, recipient: Recipient | None = None) -> None:
         compress = COMPRESSORS[compression][0].split()
-        self.out = open(dest, "wb")
-        self.proc = subprocess.Popen(compress, stdin=subprocess.PIPE, stdout=self.out)
+        self.out = open(open_private(dest), "wb")
+        self.encrypt = None
+        if recipient is None:
+            self.proc = subprocess.Popen(compress, stdin=subprocess.PIPE, stdout=self.out)
+        else:  # compress, then encrypt as it streams: the clear dump never reaches the disk
+            self.proc = subprocess.Popen(compress, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self.encrypt = subprocess.Popen(recipient.encrypt_argv(), stdin=self.proc.stdout, stdout=self.out,
+                                            stderr=subprocess.DEVNULL)
+            assert self.proc.stdout is not None
+            self.proc.stdout.close()
 
     def write(self, text: str) -> None:
         assert self.proc.stdin
@@ -60,6 +70,8 @@ class _Writer:
         assert self.proc.stdin
         self.proc.stdin.close()
         code = self.proc.wait()
+        if self.encrypt is not None:
+            code = code or self.encrypt.wait()
         self.out.close()
         return code
 
@@ -74,11 +86,12 @@ def dump_with_pymysql(
     compression: str = "gzip",
     on_rows: Callable[[int], None] | None = None,
     store: str | None = None,
+    recipient: Recipient | None = None,
 ) -> DumpResult:
     db.decoders = {}  # every value as text (binary columns stay bytes)
     count = DumpCount()
     skip = set(stripped)
-    writer = _Writer(dest, compression)
+    writer = _Writer(dest, compression, recipient)
     done = 0
     try:
         with db.cursor() as cur:

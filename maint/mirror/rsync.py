@@ -159,7 +159,7 @@ def parse_itemized(lines: Sequence[str]) -> dict[str, list[str]]:
                 out["deleted"].append(name)
             continue
         code, _, name = line.partition(" ")
-        if len(code) != 11 or code[1] != "f":
-            continue
+        if len(code) != 11 or code[1] != "f" or code[0] == ".":
+            continue  # "." = content unchanged (a mode or owner only, e.g. the mirror's 0600 config copies)
         out["new" if code[2:] == "+++++++++" else "changed"].append(name)
     return out

@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,10 +33,13 @@ from maint.errors import (
 from maint.facts.opencart import StoreFacts
 from maint.lock import local_lock
 from maint.mirror import manifest as manifest_io
+from maint.mirror import modes
+from maint.mirror.borg import BorgRepo, parse_repository
+from maint.mirror.crypt import Recipient, parse_recipient
 from maint.mirror.dump import COMPRESSORS, build_dump_command, consistency_for, stream_dump
 from maint.mirror.dumpfile import compare_counts, mismatches
 from maint.mirror.layout import FILES, StoreMirror, count_tree, free_bytes, timestamp
-from maint.mirror.manifest import DumpInfo, FileRoot, Manifest
+from maint.mirror.manifest import DumpInfo, FileRoot, Manifest, Newest, SecretArchive
 from maint.mirror.rsync import (
     RsyncStats,
     build_argv,
@@ -46,6 +49,7 @@ from maint.mirror.rsync import (
     parse_stats,
     relative_inside,
 )
+from maint.mirror.secrets import archive_name, excludes_for, pull_secrets, secret_paths
 from maint.mirror.sshmux import SshMux
 from maint.mirror.strip import stripped_tables
 from maint.model import Plan
@@ -54,6 +58,8 @@ from maint.remote.sql import open_db, table
 from maint.remote.ssh import run
 
 Progress = Callable[[str, int, int | None], None]  # (phase, done, total)
+# Tables whose new rows a restore would throw away, with their id column.
+NEWEST_TABLES = {"order": "order_id", "customer": "customer_id", "review": "review_id"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,11 @@ class Prepared:
     tools: HostTools
     options: MirrorOptions
     counted: dict[str, tuple[int, int]] = field(default_factory=dict)  # tree → (files, bytes) counted on disk
+    recipient: Recipient | None = None  # mirror.encrypt
+    loose: tuple[list[Path], list[Path]] = ([], [])  # folders / files of the mirror that are too open
+    note: str = ""  # recorded in the manifest (e.g. "before restoring 2026…")
+    newest: dict[str, Newest] = field(default_factory=dict)  # read in the dump's consistent view
+    repo: BorgRepo | None = None  # mirror.repository: the snapshot becomes an archive there
 
 
 @dataclass
@@ -123,17 +134,36 @@ def probe_tools(conn: Connection, store: str) -> HostTools:
     return HostTools(rsync="rsync" in out, dump=dump, zstd="zstd" in out, php=php)
 
 
-def trees_of(cfg: StoreConfig, facts: StoreFacts) -> tuple[tuple[TreeSource, ...], str | None]:
-    """The web root, plus DIR_STORAGE when it lives outside it; and storage's path inside the web root."""
+def trees_of(cfg: StoreConfig, facts: StoreFacts, encrypted: bool = False) -> tuple[tuple[TreeSource, ...], str | None]:
+    """The web root, plus DIR_STORAGE when it lives outside it; and storage's path inside the web root.
+
+    Encrypted, the secret paths (config files, uploads, downloads, backups) are excluded from the plain tree.
+    """
     storage_rel = relative_inside(facts.dir_storage, facts.root) if facts.dir_storage else None
     excludes = default_excludes(storage_rel)
     www_ex = cfg.option("mirror", "exclude", None)
     storage_ex = cfg.option("mirror", "storage_exclude", None)
-    trees = [TreeSource("www", facts.root, tuple(www_ex) if www_ex is not None else tuple(excludes["www"]))]
+    www = list(www_ex) if www_ex is not None else list(excludes["www"])
+    storage = list(storage_ex) if storage_ex is not None else list(excludes["storage"])
+    if encrypted:
+        www += excludes_for(secret_paths("www", facts.admin_dir, storage_rel))
+        storage += excludes_for(secret_paths("storage", facts.admin_dir, storage_rel))
+    trees = [TreeSource("www", facts.root, tuple(www))]
     if facts.dir_storage and storage_rel is None:
-        trees.append(TreeSource("storage", facts.dir_storage.rstrip("/"),
-                                tuple(storage_ex) if storage_ex is not None else tuple(excludes["storage"])))
+        trees.append(TreeSource("storage", facts.dir_storage.rstrip("/"), tuple(storage)))
     return tuple(trees), storage_rel
+
+
+def repository_of(cfg: StoreConfig) -> BorgRepo | None:
+    """`mirror.repository: borg:/path`: snapshots go into that borg repository as archives."""
+    value = cfg.option("mirror", "repository", "")
+    return BorgRepo(parse_repository(str(value)), cfg.client, cfg.store) if value else None
+
+
+def recipient_of(cfg: StoreConfig) -> Recipient | None:
+    """`mirror.encrypt` (the store's inventory entry, or maint.options.mirror for every store)."""
+    value = cfg.option("mirror", "encrypt", "")
+    return parse_recipient(str(value)) if value else None
 
 
 def table_facts(db: pymysql.connections.Connection, database: str) -> tuple[dict[str, str], int]:
@@ -160,10 +190,12 @@ def count_rows(db: pymysql.connections.Connection, tables: list[str]) -> dict[st
 def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: MirrorOptions, mux: SshMux) -> Prepared:
     """Read-only: tools on the host, tables and engines, sizes, the mirror disk; then the plan."""
     mirror = mirror_of(cfg)
+    recipient = recipient_of(cfg)
+    repo = repository_of(cfg)
     tools = probe_tools(conn, cfg.store)
     if options.method == "rsync" and not tools.rsync:
         raise PreconditionError("--method rsync: the host has no rsync", store=cfg.store)
-    trees, _ = trees_of(cfg, facts)
+    trees, _ = trees_of(cfg, facts, encrypted=recipient is not None)
     with open_db(conn, facts.db, store=cfg.store) as db:
         engines, db_bytes = table_facts(db, facts.db.database)
     stripped = tuple(stripped_tables(sorted(engines), facts.db.prefix, options.strip_groups))
@@ -171,6 +203,8 @@ def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: Mirr
     use_rsync = tools.rsync and options.method != "sftp"
     compression = _compression(options, tools)
     remote_files, remote_bytes = _remote_size(conn, cfg, trees)
+    loose = modes.loose(*mirror.private_paths(facts.admin_dir))
+    clear = _clear_snapshots(mirror) if recipient is not None else 0
     incoming: dict[str, int] = {}
     if options.dry_run and use_rsync:
         incoming = _rsync_preview(mux, cfg, mirror, trees, previous)
@@ -180,8 +214,24 @@ def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: Mirr
         free_bytes=free_bytes(mirror.path) if options.check_space else 1 << 62, has_rsync=use_rsync,
         has_mysqldump=bool(tools.dump or options.dump_command) and options.dump_tool != "pymysql", compression=compression,
         stripped=stripped, incoming=incoming,
+        loose_dirs=len(loose[0]), loose_files=len(loose[1]),
+        encryption=recipient.describe() if recipient else "", clear_snapshots=clear,
+        repository=f"borg:{repo.location}" if repo else "",
     )
-    return Prepared(cfg, facts, mirror, mf, plan_mirror(mf), tools, options)
+    return Prepared(cfg, facts, mirror, mf, plan_mirror(mf), tools, options, recipient=recipient, loose=loose,
+                    repo=repo)
+
+
+def _clear_snapshots(mirror: StoreMirror) -> int:
+    """Snapshots made before encryption was switched on (their dump and configs are in clear)."""
+    clear = 0
+    for ts in mirror.snapshots():
+        try:
+            if not manifest_io.read(mirror.snapshot(ts)).encryption:
+                clear += 1
+        except VerificationError:
+            continue
+    return clear
 
 
 def _compression(options: MirrorOptions, tools: HostTools) -> str:
@@ -227,17 +277,23 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
     """Run the plan under the store's local lock; publish only when every check passed."""
     cfg, mirror = prep.cfg, prep.mirror
     with local_lock(lock_path(cfg), "mirror", store=cfg.store):
+        modes.tighten(*modes.loose(*mirror.private_paths(prep.facts.admin_dir)))  # earlier, looser mirrors
         resumed = mirror.prepare_partial()
+        modes.private_dirs(mirror.current)  # rsync's base holds the store's files too
         ts = timestamp()
         timings: dict[str, float] = {}
         started = time.monotonic()
+        store_modes = remote_modes(conn, cfg, prep.facts)
         roots = pull_files(conn, prep, mux, progress)
+        secrets = pull_secret_archives(prep, mux) if prep.recipient is not None else []
+        _private_configs(mirror, prep.facts.admin_dir)
         timings["files"] = round(time.monotonic() - started, 3)
         started = time.monotonic()
         dump_info = dump_database(conn, prep, mux, progress)
         timings["database"] = round(time.monotonic() - started, 3)
         started = time.monotonic()
         checks = verify_files(prep, roots) + [f"dump complete, {len(dump_info.tables)} tables' row counts match"]
+        checks += [f"{a.file}: {a.files} files, as many as on the host" for a in secrets]
         timings["verify"] = round(time.monotonic() - started, 3)
         storage_rel = relative_inside(prep.facts.dir_storage, prep.facts.root) if prep.facts.dir_storage else None
         man = Manifest(
@@ -245,14 +301,71 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
             db_prefix=prep.facts.db.prefix, admin_dir=prep.facts.admin_dir,
             storage_root="" if storage_rel is not None else "storage", storage_rel=storage_rel or "",
             url=prep.facts.url, php_version=prep.tools.php, method="rsync" if prep.mirror_facts.has_rsync else "sftp", roots=roots,
-            dump=dump_info, timings=timings, verified=True, checks=checks,
+            dump=dump_info, timings=timings, verified=True, checks=checks, newest=prep.newest, modes=store_modes,
+            encryption=prep.recipient.tool if prep.recipient else "",
+            recipient=prep.recipient.value if prep.recipient else "", secrets=secrets, note=prep.note,
         )
         manifest_io.write(mirror.partial, man)
+        if prep.repo is not None:
+            started = time.monotonic()
+            prep.repo.create(mirror.path, ts)
+            man.timings["archive"] = round(time.monotonic() - started, 3)
+            mirror.discard_partial()
+            return MirrorResult(cfg.store, ts, Path(prep.repo.describe(ts)), man, resumed)
         try:
             path = mirror.publish(ts)
         except OSError as exc:
             raise MaintError(f"publishing the snapshot failed: {exc}", store=cfg.store) from None
         return MirrorResult(cfg.store, ts, path, man, resumed)
+
+
+def remote_modes(conn: Connection, cfg: StoreConfig, facts: StoreFacts) -> dict[str, str]:
+    """The store's own modes of the config files the mirror keeps 0600 ("www/config.php" → "0644")."""
+    paths = {f"www/{rel}": f"{facts.root.rstrip('/')}/{rel}" for rel in ("config.php", f"{facts.admin_dir}/config.php")}
+    from maint.remote.ssh import quote
+
+    out = run(conn, "stat -c '%a %n' " + " ".join(quote(p) for p in paths.values()) + " 2>/dev/null; true",
+              store=cfg.store).stdout
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        mode, _, path = line.partition(" ")
+        found[path] = mode
+    return {rel: f"{int(found[path], 8):04o}" for rel, path in paths.items() if path in found}
+
+
+def _private_configs(mirror: StoreMirror, admin_dir: str) -> None:
+    """Config copies 0600 in the partial snapshot and the `.current` base (the same inodes)."""
+    for rel in ("config.php", f"{admin_dir}/config.php"):
+        modes.private_file(mirror.partial / FILES / "www" / rel)
+        modes.private_file(mirror.current / "www" / rel)
+
+
+def pull_secret_archives(prep: Prepared, mux: SshMux) -> list[SecretArchive]:
+    """Each tree's config files and personal-data folders, tarred on the host and encrypted as they arrive."""
+    assert prep.recipient is not None
+    storage_rel = relative_inside(prep.facts.dir_storage, prep.facts.root) if prep.facts.dir_storage else None
+    out = []
+    for tree in prep.mirror_facts.trees:
+        paths = secret_paths(tree.name, prep.facts.admin_dir, storage_rel)
+        if not paths:
+            continue
+        dest = prep.mirror.partial / archive_name(tree.name, prep.recipient.suffix)
+        out.append(pull_secrets(mux.argv(), tree.remote, tree.name, paths, dest, prep.recipient, store=prep.cfg.store))
+    return out
+
+
+def newest_rows(db: pymysql.connections.Connection, prefix: str, tables: Sequence[str]) -> dict[str, Newest]:
+    """MAX(id) and MAX(date_added) of the orders, customers and reviews: what a restore would lose is above."""
+    out = {}
+    with db.cursor() as cur:
+        for name, key in NEWEST_TABLES.items():
+            if prefix + name not in tables:
+                continue
+            cur.execute(f"SELECT COALESCE(MAX({key}), 0), COALESCE(CAST(MAX(date_added) AS CHAR), ''), COUNT(*) "
+                        f"FROM {table(prefix, name)}")  # noqa: S608 - names are ours, prefix checked
+            max_id, latest, rows = cur.fetchone()
+            out[name] = Newest(int(max_id), str(latest), int(rows))
+    return out
 
 
 def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress | None) -> list[FileRoot]:
@@ -277,6 +390,12 @@ def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress
             stats = _rsync(mux, cfg, tree, current, None, progress, prep.mirror_facts.remote_bytes,
                            prep.options.rsync_args)
             try:
+                if prep.repo is not None:  # borg archives `.current` in place: no linked copy
+                    prep.counted[tree.name] = count_tree(current)
+                    roots.append(FileRoot(name=tree.name, remote=tree.remote, files=stats.files,
+                                          bytes=stats.total_bytes, new=stats.new, changed=stats.changed,
+                                          deleted=stats.deleted))
+                    continue
                 # Count what rsync wrote while cp links it into the snapshot: two cores, half the wait.
                 with ThreadPoolExecutor(max_workers=1) as pool:
                     counting = pool.submit(count_tree, current)
@@ -383,8 +502,9 @@ def dump_database(conn: Connection, prep: Prepared, mux: SshMux, progress: Progr
     cfg, facts, mf = prep.cfg, prep.facts, prep.mirror_facts
     consistency = consistency_for(mf.engines)
     for name in ("db.sql.zst", "db.sql.gz"):
-        (prep.mirror.partial / name).unlink(missing_ok=True)
-    filename = COMPRESSORS[mf.compression][2]
+        for suffix in ("", ".age", ".gpg"):
+            (prep.mirror.partial / (name + suffix)).unlink(missing_ok=True)
+    filename = COMPRESSORS[mf.compression][2] + (prep.recipient.suffix if prep.recipient else "")
     dest = prep.mirror.partial / filename
     tables = sorted(mf.engines)
     if mf.has_mysqldump:
@@ -393,15 +513,17 @@ def dump_database(conn: Connection, prep: Prepared, mux: SshMux, progress: Progr
                                      dump_binary=prep.options.dump_command or prep.tools.dump)
         with open_db(conn, facts.db, store=cfg.store) as snap_db, open_db(conn, facts.db, store=cfg.store) as now_db:
             result, before, after = _dump_while_counting(mux, command, dest, snap_db, now_db, tables, consistency,
-                                                         progress, cfg.store)
+                                                         progress, cfg.store, prep)
         tool = prep.tools.dump
     else:
         from maint.mirror.pydump import dump_with_pymysql
 
         with open_db(conn, facts.db, store=cfg.store) as db, open_db(conn, facts.db, store=cfg.store) as dump_db:
+            prep.newest = newest_rows(db, facts.db.prefix, tables)
             before = count_rows(db, tables)
             result = dump_with_pymysql(dump_db, facts.db.database, dest, consistency=consistency,
-                                       stripped=mf.stripped, compression=mf.compression, store=cfg.store)
+                                       stripped=mf.stripped, compression=mf.compression, store=cfg.store,
+                                       recipient=prep.recipient)
             after = count_rows(db, tables)
         tool = "pymysql"
     if not result.count.completed:
@@ -420,7 +542,7 @@ def dump_database(conn: Connection, prep: Prepared, mux: SshMux, progress: Progr
 def _dump_while_counting(
     mux: SshMux, command: Any, dest: Path, snap_db: pymysql.connections.Connection,
     now_db: pymysql.connections.Connection, tables: list[str], consistency: str, progress: Progress | None,
-    store: str,
+    store: str, prep: Prepared,
 ) -> tuple[Any, dict[str, int], dict[str, int]]:
     """Stream the dump while counting the source, so the counts cost (almost) no time.
 
@@ -436,8 +558,10 @@ def _dump_while_counting(
         if consistency == "single-transaction":
             with snap_db.cursor() as cur:
                 cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            prep.newest = newest_rows(snap_db, prep.facts.db.prefix, tables)
             before_future = pool.submit(count_rows, snap_db, tables)
         else:
+            prep.newest = newest_rows(snap_db, prep.facts.db.prefix, tables)
             before = count_rows(snap_db, tables)
 
         def on_bytes(n: int) -> None:
@@ -445,7 +569,8 @@ def _dump_while_counting(
                 progress("database", n, None)
 
         try:
-            result = stream_dump(mux.argv(), command, dest, on_bytes=on_bytes, store=store)
+            result = stream_dump(mux.argv(), command, dest, on_bytes=on_bytes, store=store,
+                                 recipient=prep.recipient)
         except OSError as exc:
             raise _disk_or_transfer_error(exc, store) from None
         finally:
@@ -471,3 +596,38 @@ def verify_files(prep: Prepared, roots: list[FileRoot]) -> list[str]:
                 f"{root.files} files, {root.bytes} bytes", store=prep.cfg.store)
         checks.append(f"files/{root.name}: {files} files, {size} bytes as reported by the transfer")
     return checks
+
+
+def open_snapshot(cfg: StoreConfig, snapshot: str = "") -> tuple[Path, Manifest]:
+    """A snapshot's folder and manifest (`latest` when snapshot is ""), from the mirror folder or, with
+    `mirror.repository`, extracted from the borg archive into the state folder (0700; remove it with
+    `drop_extraction` when done)."""
+    from maint.mirror.borg import extraction_dir
+
+    repo = repository_of(cfg)
+    if repo is not None:
+        have = repo.snapshots()
+        name = snapshot or (have[-1] if have else "")
+        if not name:
+            raise PreconditionError(f"no archive of {cfg.store} in {repo.location} yet: run `fab mirror` first",
+                                    store=cfg.store)
+        if name not in have:
+            raise PreconditionError(f"no archive {repo.prefix}{name} in {repo.location} (have: "
+                                    f"{', '.join(have) or 'none'})", store=cfg.store)
+        path = repo.extract(name, extraction_dir(cfg.state_dir, cfg.client, cfg.store, name))
+        return path, manifest_io.read(path)
+    mirror = mirror_of(cfg)
+    name = snapshot or mirror.latest() or ""
+    if not name:
+        raise PreconditionError("no snapshot yet: run `fab mirror` first", store=cfg.store)
+    path = mirror.snapshot(name)
+    if not path.is_dir():
+        raise PreconditionError(f"no snapshot {name} (have: {', '.join(mirror.snapshots()) or 'none'})",
+                                store=cfg.store)
+    return path, manifest_io.read(path)
+
+
+def drop_extraction(cfg: StoreConfig, path: Path) -> None:
+    """Remove a borg archive's extraction (client data in clear) once serve or restore is done with it."""
+    if repository_of(cfg) is not None and path.is_relative_to(Path(cfg.state_dir).expanduser() / "borg-extract"):
+        shutil.rmtree(path, ignore_errors=True)

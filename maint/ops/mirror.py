@@ -46,6 +46,11 @@ class MirrorFacts:
     compression: str = "zstd"
     stripped: tuple[str, ...] = ()
     incoming: dict[str, int] = field(default_factory=dict)  # from an rsync dry run: new, changed, bytes
+    loose_dirs: int = 0  # mirror folders not yet 0700 (made by an older maint, or by hand)
+    loose_files: int = 0  # dumps, manifests, config copies not yet 0600
+    encryption: str = ""  # "age to age1…" when mirror.encrypt is set
+    clear_snapshots: int = 0  # older snapshots made before encryption was switched on
+    repository: str = ""  # "borg:/path": the snapshot becomes an archive there, not a folder
 
 
 def estimate_lock_seconds(db_bytes: int) -> float:
@@ -82,6 +87,13 @@ def plan_mirror(facts: MirrorFacts) -> Plan:
         )
     if facts.partial:
         plan.warnings.append("an interrupted run left a partial snapshot: resuming it")
+    if facts.loose_dirs or facts.loose_files:
+        plan.changes.append(Change("permissions", "mirror folder",
+                                   f"tighten {facts.loose_dirs} folder(s) to 0700 and {facts.loose_files} file(s) "
+                                   "(dumps, manifests, config copies) to 0600: client data at rest"))
+    if facts.clear_snapshots:
+        plan.warnings.append(f"{facts.clear_snapshots} older snapshot(s) were made before mirror.encrypt and hold the "
+                             "dump and config.php in clear: delete them (or prune) once this one is verified")
     base = f"incremental against {facts.previous} (unchanged files hard-linked)" if facts.previous else "full copy"
     method = "rsync" if facts.has_rsync else "SFTP walk (no rsync on the host: copies files whose size or mtime changed)"
     if not facts.has_rsync:
@@ -112,15 +124,27 @@ def plan_mirror(facts: MirrorFacts) -> Plan:
             f"and holds the shop's writes (orders, carts, logins) for about {seconds:.0f} s"
         )
     ext = "zst" if facts.compression == "zstd" else "gz"
-    plan.changes.append(Change("dump", f"db.sql.{ext}",
-                               f"{how}, compressed on the host with {facts.compression}, {_mb(facts.db_bytes)} of tables",
-                               data={"consistency": consistency}))
+    sealed = f", encrypted as it arrives ({facts.encryption})" if facts.encryption else ""
+    plan.changes.append(Change("dump", f"db.sql.{ext}" + (".age" if facts.encryption.startswith("age") else
+                                                          ".gpg" if facts.encryption else ""),
+                               f"{how}, compressed on the host with {facts.compression}, {_mb(facts.db_bytes)} of "
+                               f"tables{sealed}", data={"consistency": consistency}))
+    if facts.encryption:
+        plan.changes.append(Change("secrets", "secrets-<tree>.tar",
+                                   "config.php files and storage upload/download/backup: tar on the host, "
+                                   f"encrypted as it arrives ({facts.encryption}); kept out of the plain tree"))
     if facts.stripped:
         plan.changes.append(Change("strip", ", ".join(facts.stripped),
                                    f"structure only, no rows ({len(facts.stripped)} tables with personal data)"))
     plan.changes.append(Change("verify", "snapshot",
                                "dump completion marker, row count of every table, file count and bytes vs rsync"))
-    plan.changes.append(Change("publish", "latest", "rename the partial folder to its timestamp and point latest at it"))
+    if facts.repository:
+        plan.changes.append(Change("archive", facts.repository, "borg create <client>-<store>-<timestamp> from the "
+                                   "verified snapshot (deduplicated, compressed, encrypted by borg), then remove "
+                                   "the local copy; the rsync base stays for the next run"))
+    else:
+        plan.changes.append(Change("publish", "latest",
+                                   "rename the partial folder to its timestamp and point latest at it"))
     return plan
 
 
@@ -199,6 +223,18 @@ def plan_serve(facts: ServeFacts) -> Plan:
 
 
 @dataclass(frozen=True)
+class NewerRows:
+    """Rows of one table the live store has and the snapshot does not: a restore would lose them."""
+
+    table: str  # order | customer | review
+    count: int
+    examples: tuple[str, ...] = ()  # "#12 2026-12-06 10:01:02 ann@example.com 101.0000"
+
+
+NOUNS = {"order": "order(s)", "customer": "customer(s)", "review": "review(s)"}
+
+
+@dataclass(frozen=True)
 class RestoreFacts:
     store: str
     snapshot: str
@@ -211,6 +247,13 @@ class RestoreFacts:
     rows: int
     stripped: tuple[str, ...] = ()
     extra_tables: tuple[str, ...] = ()  # live tables the snapshot does not have (created after it)
+    newer: tuple[NewerRows, ...] = ()  # orders, customers, reviews the restore would lose
+    discard_newer: bool = False  # --discard-newer: the user accepts losing them
+    file_changes: dict[str, int] = field(default_factory=dict)  # tree → files that would change (rsync dry run)
+    unchanged_since: str = ""  # the live store is exactly as a restore of this snapshot left it (why we know)
+    encrypted: str = ""  # age | gpg
+    safety_snapshot: bool = True  # snapshot the live store first, so the restore can be undone
+    modes: dict[str, str] = field(default_factory=dict)  # "www/config.php" → the store's own mode to put back
 
 
 def plan_restore(facts: RestoreFacts) -> Plan:
@@ -222,12 +265,35 @@ def plan_restore(facts: RestoreFacts) -> Plan:
         raise PreconditionError(f"snapshot {facts.snapshot} was taken with --strip ({len(facts.stripped)} tables "
                                 "without rows); restoring it would delete customers or orders", store=facts.store)
     plan = Plan(store=facts.store, action="restore")
+    if facts.unchanged_since:
+        plan.noop_reason = f"nothing to restore: {facts.unchanged_since}"
+        return plan
     if facts.snapshot_version != facts.live_version:
         plan.warnings.append(f"the live store runs {facts.live_version}; the snapshot holds {facts.snapshot_version}")
+    for rows in facts.newer:
+        shown = "; ".join(rows.examples) + ("; …" if rows.count > len(rows.examples) else "")
+        plan.changes.append(Change("lose", rows.table, f"{rows.count} {NOUNS.get(rows.table, rows.table)} newer "
+                                   f"than the snapshot would be lost: {shown}", destructive=True,
+                                   data={"count": rows.count, "examples": list(rows.examples)}))
+    if facts.newer and not facts.discard_newer:
+        lost = ", ".join(f"{r.count} {NOUNS.get(r.table, r.table)}" for r in facts.newer)
+        plan.warnings.append(f"{lost} newer than the snapshot would be lost: refused without --discard-newer")
+    if facts.safety_snapshot:
+        plan.changes.append(Change("snapshot", "the live store", "a new snapshot of the current files and database "
+                                   "first, so this restore can be undone with `fab restore --snapshot <it>`"))
     for tree in facts.trees:
+        changes = facts.file_changes.get(tree.name)
+        counted = f"{changes} file(s) differ; " if changes is not None else ""
         plan.changes.append(Change("files", tree.remote, f"replace with files/{tree.name} of {facts.snapshot} "
-                                   "(files not in the snapshot are deleted; excluded caches untouched)",
+                                   f"({counted}files not in the snapshot are deleted; excluded caches untouched)",
                                    destructive=True, data={"name": tree.name, "remote": tree.remote}))
+    if facts.encrypted:
+        plan.changes.append(Change("secrets", "config files, uploads, downloads", f"decrypt ({facts.encrypted}) "
+                                   "and unpack the snapshot's secrets tar on the host", destructive=True))
+    if facts.modes:
+        plan.changes.append(Change("modes", ", ".join(sorted(facts.modes)), "the store's own modes ("
+                                   + ", ".join(f"{k.split('/', 1)[-1]} {v}" for k, v in sorted(facts.modes.items()))
+                                   + "), not the mirror's 0600", data={"modes": dict(facts.modes)}))
     plan.changes.append(Change("database", facts.database, f"drop and re-create {facts.tables} tables, "
                                f"{facts.rows} rows from the snapshot's dump", destructive=True))
     if facts.extra_tables:

@@ -8,9 +8,10 @@ from typing import Any
 from maint import render
 from maint.errors import CancelledByUser, InputError
 from maint.facts.opencart import get_store_facts
+from maint.mirror.borg import BorgRepo
 from maint.mirror.layout import StoreMirror
 from maint.mirror.retention import Retention
-from maint.mirror.run import MirrorOptions, Prepared, apply_mirror, mirror_of, prepare
+from maint.mirror.run import MirrorOptions, Prepared, apply_mirror, mirror_of, prepare, repository_of
 from maint.mirror.sshmux import SshMux
 from maint.mirror.strip import parse_groups
 from maint.model import Plan
@@ -84,6 +85,9 @@ def summary_rows(data: dict[str, Any]) -> list[tuple[str, Any]]:
     pairs.append(("database", f"{dump['file']} {render.bytes_human(dump['bytes'])}, {len(dump['tables'])} tables, "
                   f"{sum(dump['tables'].values())} rows, {dump['consistency']}"
                   + (f", stripped {len(dump['stripped'])} tables" if dump["stripped"] else "")))
+    for archive in data.get("secrets", []):
+        pairs.append((archive["file"], f"{archive['files']} files, {render.bytes_human(archive['bytes'])} "
+                      f"encrypted ({data['encryption']}): {', '.join(archive['paths'])}"))
     pairs.append(("time", ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())))
     pairs += [("check", c) for c in data["checks"]]
     return pairs
@@ -91,7 +95,8 @@ def summary_rows(data: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def prune_store(tc: TaskContext, name: str, *, dry_run: bool, yes: bool, json: bool) -> dict[str, Any]:
     cfg = tc.store(name)
-    mirror: StoreMirror = mirror_of(cfg)
+    repo = repository_of(cfg)
+    mirror: StoreMirror | BorgRepo = repo if repo is not None else mirror_of(cfg)
     rules = Retention.from_options(dict(cfg.option("mirror", "keep", {}) or {}))
     plan, _ = plan_prune(name, mirror.snapshots(), rules, mirror.latest())
     if not json:
@@ -101,7 +106,10 @@ def prune_store(tc: TaskContext, name: str, *, dry_run: bool, yes: bool, json: b
     confirm(f"Delete {len(plan)} snapshot(s) of {name}?", yes=yes)
     deleted = []
     for change in plan:
-        mirror.remove(change.target)
+        if isinstance(mirror, BorgRepo):
+            mirror.delete(change.target)
+        else:
+            mirror.remove(change.target)
         deleted.append(change.target)
     return {"store": name, "prune": plan.as_dict(), "deleted": deleted}
 
@@ -185,7 +193,9 @@ def show_mirrors(report: Any, *, dry_run: bool, many: bool) -> None:
         else:
             for w in plan.warnings:
                 print(f"warning: {r.store}: {w}", file=sys.stderr)
-            render.key_values(f"{r.store}: snapshot {r.data['snapshot']} verified and published as latest",
+            path = str(r.data.get("path", ""))
+            where = "archived in " + path if path.startswith("borg:") else "published as latest"
+            render.key_values(f"{r.store}: snapshot {r.data['snapshot']} verified and {where}",
                               summary_rows(r.data))
     if many:
         render.table("mirror --all", ("store", "result"),

@@ -1,14 +1,37 @@
-"""`fab restore STORE --snapshot TS`: put a verified snapshot back on the live host (planned, confirmed)."""
+"""`fab restore STORE --snapshot TS`: put a verified snapshot back on the live host (planned, confirmed).
+
+Without --snapshot it lists the store's snapshots. Before anything changes it shows the orders, customers
+and reviews the restore would lose (and refuses without --discard-newer), then snapshots the live store
+so the restore itself can be undone.
+"""
 
 from __future__ import annotations
 
 from maint import render
-from maint.errors import UsageError
+from maint.errors import PreconditionError
 from maint.facts.opencart import get_store_facts
-from maint.mirror.restore import apply_restore, prepare_restore
+from maint.mirror.restore import apply_restore, archive_rows, prepare_restore, snapshot_rows
+from maint.mirror.run import MirrorOptions, apply_mirror, drop_extraction, mirror_of, prepare, repository_of
+from maint.mirror.sshmux import SshMux
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, confirm, emit_json, maint_task, task, work_session
+from maint.tasks.common import TaskContext, confirm, maint_task, task, work_session
 from maint.tasks.serve import resolve_snapshot
+
+
+def list_snapshots(cfg, json):
+    repo = repository_of(cfg)
+    rows = archive_rows(repo) if repo is not None else snapshot_rows(mirror_of(cfg))
+    if json:
+        render.print_json({"store": cfg.store, "snapshots": rows})
+        return
+    if not rows:
+        print(f"{cfg.store}: no snapshots yet (run `fab mirror {cfg.store}`)")
+        return
+    render.table(f"{cfg.store}: snapshots (restore one with --snapshot TS)",
+                 ("snapshot", "date", "OpenCart", "size", "verified", "encrypted", "note"),
+                 [(r["snapshot"] + (" (latest)" if r["latest"] else ""), r["date"], r["opencart"],
+                   render.bytes_human(r["bytes"]), "yes" if r["verified"] else "NO", r["encrypted"] or "no", r["note"])
+                  for r in rows])
 
 
 @task(
@@ -19,7 +42,10 @@ from maint.tasks.serve import resolve_snapshot
     ],
     help={
         "store": "store name from the inventory",
-        "snapshot": "timestamp of the snapshot to restore (required: no default on purpose)",
+        "snapshot": "timestamp of the snapshot to restore, or `latest` (without it: list the snapshots)",
+        "discard_newer": "restore even though orders, customers or reviews newer than the snapshot will be lost",
+        "identity": "private key for an encrypted snapshot: an age identity file, or a GnuPG home "
+                    "(default: mirror.identity; GnuPG's own keyring and agent)",
         "dry_run": "show the plan only",
         "yes": "don't ask (for scripts; MAINT_YES=1 does the same)",
         "json": "print JSON for machines",
@@ -27,30 +53,61 @@ from maint.tasks.serve import resolve_snapshot
     },
 )
 @maint_task
-def restore(c, store, snapshot="", dry_run=False, yes=False, json=False, over_budget=False):
+def restore(c, store, snapshot="", discard_newer=False, identity="", dry_run=False, yes=False, json=False,
+            over_budget=False):
     """Replace a live store's files and database with a verified snapshot (destructive; asks first)."""
-    if not snapshot:
-        raise UsageError("name the snapshot to restore with --snapshot TS (see the mirror folder)")
     tc = TaskContext.from_c(c)
     cfg = tc.store(store, dry_run=dry_run)
+    if not snapshot:
+        list_snapshots(cfg, json)
+        return
+    if snapshot == "latest":
+        snapshot = ""
     path, man = resolve_snapshot(cfg, snapshot)
+    identity = identity or str(cfg.option("mirror", "identity", "") or "")
     conn = connect(cfg)
     try:
-        facts = get_store_facts(conn, cfg)
-        plan = prepare_restore(conn, cfg, facts, path, man)
-        if json and dry_run:
-            emit_json([{"store": store, "dry_run": True, "plan": plan.as_dict()}])
-            return
-        if not json:
-            render.plan(plan)
-        if dry_run:
-            return
-        confirm(f"Replace the LIVE store {store} with snapshot {path.name}?", yes=yes)
-        with work_session(tc, cfg, "restore", over_budget=over_budget, yes=yes):
-            result = apply_restore(conn, cfg, facts, path, man, plan)
+        result = _restore(tc, cfg, conn, path, man, discard_newer=discard_newer, identity=identity,
+                          dry_run=dry_run, yes=yes, json=json, over_budget=over_budget)
     finally:
         conn.close()
+        drop_extraction(cfg, path)
+    if result is None:
+        return
+    plan, result = result
+    undo_hint = f"fab restore {store} --snapshot {result.undo_snapshot}"
     if json:
-        emit_json([{"store": store, "dry_run": False, "plan": plan.as_dict(), **result.as_dict()}])
+        render.print_json({"plan": plan.as_dict(), **result.as_dict(), "undo": undo_hint})
     else:
-        render.key_values(f"{store}: restored {path.name}", [("step", s) for s in result.steps])
+        render.key_values(f"{store}: restored {path.name}",
+                          [("before", f"snapshot {result.undo_snapshot} of the store as it was")]
+                          + [("step", s) for s in result.steps] + [("undo with", undo_hint)])
+
+
+def _restore(tc, cfg, conn, path, man, *, discard_newer, identity, dry_run, yes, json, over_budget):
+    """Plan, show, refuse or confirm, safety snapshot, apply; None when nothing was applied."""
+    store = cfg.store
+    facts = get_store_facts(conn, cfg)
+    plan = prepare_restore(conn, cfg, facts, path, man, discard_newer=discard_newer, identity=identity,
+                           safety_snapshot=True)
+    if json and (dry_run or not plan):
+        render.print_json(plan.as_dict())
+        return None
+    if not json:
+        render.plan(plan)
+    if dry_run or not plan:
+        return None
+    lost = [ch for ch in plan if ch.kind == "lose"]
+    if lost and not discard_newer:
+        raise PreconditionError(
+            "the restore would lose " + ", ".join(f"{ch.data['count']} {ch.target}(s)" for ch in lost)
+            + " newer than the snapshot; pass --discard-newer to accept that", store=store)
+    confirm(f"Replace the LIVE store {store} with snapshot {path.name}?", yes=yes)
+    with work_session(tc, cfg, "restore", over_budget=over_budget, yes=yes):
+        with SshMux(cfg) as mux:  # the safety snapshot: the restore itself can be undone
+            prep = prepare(conn, cfg, facts, MirrorOptions(), mux)
+            prep.note = f"before restoring {path.name}"
+            undo = apply_mirror(conn, prep, mux)
+        result = apply_restore(conn, cfg, facts, path, man, plan, identity=identity, guard=undo.manifest.newest)
+        result.undo_snapshot = undo.snapshot
+    return plan, result

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from maint import render
-from maint.errors import PreconditionError, VerificationError
+from maint.errors import VerificationError
 from maint.mirror import manifest as manifest_io
-from maint.mirror.run import mirror_of
+from maint.mirror.run import drop_extraction, open_snapshot
 from maint.model import Plan
 from maint.ops.mirror import ServeFacts, plan_serve
 from maint.tasks.common import TaskContext, emit_json, maint_task, task
@@ -43,15 +43,7 @@ def php_range(matrix_file: Path, version: str) -> tuple[str | None, str | None]:
 
 
 def resolve_snapshot(cfg: Any, snapshot: str) -> tuple[Path, manifest_io.Manifest]:
-    mirror = mirror_of(cfg)
-    name = snapshot or mirror.latest()
-    if not name:
-        raise PreconditionError("no snapshot yet: run `fab mirror` first", store=cfg.store)
-    path = mirror.snapshot(name)
-    if not path.is_dir():
-        raise PreconditionError(f"no snapshot {name} (have: {', '.join(mirror.snapshots()) or 'none'})",
-                                store=cfg.store)
-    return path, manifest_io.read(path)
+    return open_snapshot(cfg, snapshot)
 
 
 @task(
@@ -67,12 +59,14 @@ def resolve_snapshot(cfg: Any, snapshot: str) -> tuple[Path, manifest_io.Manifes
         "port": "local port for PHP (default: a free one)",
         "docker": "serve in the official PHP image of the store's own PHP version (needs a Docker engine)",
         "stop": "stop the store's working copy (PHP and its MariaDB)",
+        "identity": "private key for an encrypted snapshot: an age identity file, or a GnuPG home "
+                    "(default: mirror.identity; GnuPG's own keyring and agent)",
         "dry_run": "show the plan only",
         "json": "print JSON for machines",
     },
 )
 @maint_task
-def serve(c, store, snapshot="", port=0, docker=False, stop=False, dry_run=False, json=False):
+def serve(c, store, snapshot="", port=0, docker=False, stop=False, identity="", dry_run=False, json=False):
     """Serve a snapshot as a local working copy on 127.0.0.1 and check its pages render."""
     tc = TaskContext.from_c(c)
     cfg = tc.store(store)
@@ -90,13 +84,17 @@ def serve(c, store, snapshot="", port=0, docker=False, stop=False, dry_run=False
         local_php=local_php_version(), php_min=low, php_max=high, url=f"http://127.0.0.1:{port or 'PORT'}/",
         database=db_name_for(store), docker=docker, docker_available=docker_available() if docker else False))
     if json and dry_run:
-        emit_json([{"store": store, "dry_run": True, "plan": plan.as_dict()}])
-        return
-    if not json:
+        render.print_json(plan.as_dict())
+    elif not json:
         render.plan(plan)
     if dry_run:
+        drop_extraction(cfg, path)
         return
-    result = serve_copy(cfg.state_dir, man, path, port=port or None, docker=docker)
+    identity = identity or str(cfg.option("mirror", "identity", "") or "")
+    try:
+        result = serve_copy(cfg.state_dir, man, path, port=port or None, docker=docker, identity=identity)
+    finally:
+        drop_extraction(cfg, path)
     result.warnings = list(plan.warnings)
     bad = [ch for ch in result.checks if not ch.ok]
     if json:

@@ -3,6 +3,7 @@ that never apply, confirmation before a restore, refusal of unverified snapshots
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -131,11 +132,19 @@ def test_serve_without_any_snapshot_says_to_mirror_first(ctx: Context, capsys: p
     assert err.value.code == 60 and "fab mirror" in capsys.readouterr().err
 
 
-def test_restore_needs_an_explicit_snapshot(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_restore_without_a_snapshot_lists_them_and_connects_to_nothing(
+    ctx: Context, mirror_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
     _no_connect(monkeypatch, "maint.tasks.restore")
-    with pytest.raises(Exit) as err:
-        restore(ctx, "shop")
-    assert err.value.code == 2
+    _snapshot(mirror_dir, "20260101T000000Z", verified=True)
+    _snapshot(mirror_dir, "20260102T000000Z", verified=False)
+    restore(ctx, "shop", json=True)
+    rows = json.loads(capsys.readouterr().out)["snapshots"]
+    assert [(r["snapshot"], r["verified"], r["opencart"]) for r in rows] == [
+        ("20260102T000000Z", False, "4.1.0.4"), ("20260101T000000Z", True, "4.1.0.4")]
+    restore(ctx, "shop")
+    out = capsys.readouterr().out
+    assert "20260101T000000Z" in out and "NO" in out and "--snapshot" in out
 
 
 def test_restore_asks_before_changing_the_live_store(ctx: Context, mirror_dir: Path,
@@ -149,7 +158,7 @@ def test_restore_asks_before_changing_the_live_store(ctx: Context, mirror_dir: P
     plan = Plan(store="shop", action="restore", changes=[Change("database", "db", "replace", destructive=True)])
     monkeypatch.setattr("maint.tasks.restore.connect", lambda cfg: Conn())
     monkeypatch.setattr("maint.tasks.restore.get_store_facts", lambda conn, cfg: object())
-    monkeypatch.setattr("maint.tasks.restore.prepare_restore", lambda *a: plan)
+    monkeypatch.setattr("maint.tasks.restore.prepare_restore", lambda *a, **k: plan)
     monkeypatch.setattr("maint.tasks.restore.apply_restore", lambda *a: pytest.fail("applied without asking"))
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     with pytest.raises(Exit) as err:

@@ -1,0 +1,97 @@
+"""A borg repository as the mirror target (#20): snapshots go in as archives, are pruned by the same
+rules, and serve and restore from there."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from maint.mirror.layout import StoreMirror
+from maint.sandbox import Sandbox
+
+pytestmark = pytest.mark.skipif(shutil.which("borg") is None, reason="borg not installed (Debian borgbackup)")
+
+EMAIL = "borg-probe@example.invalid"
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("BORG_PASSPHRASE", "agency passphrase")
+    monkeypatch.setenv("BORG_BASE_DIR", str(tmp_path / "borg-home"))
+    path = tmp_path / "repo"
+    subprocess.run(["borg", "init", "-e", "repokey", str(path)], check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture
+def borg_context(monkeypatch: pytest.MonkeyPatch, task_context: Callable[..., Any], mirror_root: Path,
+                 tmp_path: Path, repo: Path) -> Any:
+    for module in ("maint.mirror.run", "maint.tasks.mirror", "maint.tasks.restore"):
+        monkeypatch.setattr(f"{module}.mirror_of", lambda cfg: StoreMirror.of(mirror_root, cfg.client, cfg.store))
+    return task_context(mirror_root, state_dir=str(tmp_path / "state"),
+                        options={"mirror": {"repository": f"borg:{repo}",
+                                            "keep": {"daily": 1, "weekly": 0, "monthly": 0}}})
+
+
+def _archives(repo: Path) -> list[str]:
+    out = subprocess.run(["borg", "list", "--short", str(repo)], check=True, capture_output=True, text=True)
+    return out.stdout.split()
+
+
+def test_borg_target_mirrors_into_archives_prunes_serves_and_restores(
+    mirror_sandbox: Sandbox, borg_context: Any, repo: Path, mirror_root: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from maint.tasks.mirror import mirror
+    from maint.tasks.restore import restore
+    from maint.tasks.serve import serve
+
+    store = mirror_sandbox.store("s4")
+    with mirror_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+        cur.execute("SET SESSION sql_mode = ''")
+        cur.execute("INSERT INTO oc_customer SET firstname = 'B', lastname = 'Org', email = %s, date_added = NOW()",
+                    (EMAIL,))
+    try:
+        mirror(borg_context, "s4", json=True)
+        first = json.loads(capsys.readouterr().out)["stores"][0]
+        assert first["verified"] and first["path"].startswith(f"borg:{repo}::mclient-s4-")
+        mirror(borg_context, "s4", json=True, prune=True, yes=True)
+        second = json.loads(capsys.readouterr().out)["stores"][0]
+        assert second["prune"]["deleted"] == [first["snapshot"]]  # daily 1: same day, the older one goes
+        assert _archives(repo) == [f"mclient-s4-{second['snapshot']}"]
+        local = StoreMirror.of(mirror_root, "mclient", "s4")
+        assert local.snapshots() == [] and not local.has_partial()  # no snapshot folders besides the repo
+        for path in repo.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                assert EMAIL.encode() not in data and store.db_password.encode() not in data, path
+
+        restore(borg_context, "s4", json=True)
+        listed = json.loads(capsys.readouterr().out)["snapshots"]
+        assert [r["snapshot"] for r in listed] == [second["snapshot"]] and listed[0]["verified"]
+
+        serve(borg_context, "s4", json=True)
+        served = json.loads(capsys.readouterr().out)
+        assert all(c["ok"] for c in served["checks"])
+        assert not (tmp_path / "state" / "borg-extract" / "mclient-s4" / second["snapshot"]).exists()
+    finally:
+        serve(borg_context, "s4", stop=True)
+        with mirror_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+            cur.execute("DELETE FROM oc_customer WHERE email = %s", (EMAIL,))
+
+    with mirror_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+        cur.execute("UPDATE oc_product SET price = price + 1")
+    capsys.readouterr()
+    restore(borg_context, "s4", snapshot=second["snapshot"], discard_newer=True, yes=True, json=True)
+    done = json.loads(capsys.readouterr().out)
+    assert f"mclient-s4-{done['undo_snapshot']}" in _archives(repo)  # the safety snapshot went in as well
+    with mirror_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM oc_customer WHERE email = %s", (EMAIL,))
+        assert cur.fetchone()[0] == 1  # the snapshot's rows are back (the probe was in it)
+        cur.execute("DELETE FROM oc_customer WHERE email = %s", (EMAIL,))

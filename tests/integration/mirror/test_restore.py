@@ -1,0 +1,143 @@
+"""`fab restore` through the task (#12): it lists snapshots, names what it would lose and refuses
+without --discard-newer, snapshots the live store first (the way back), and is proven three ways."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from invoke import Exit
+
+from maint.mirror import manifest
+from maint.mirror.layout import StoreMirror
+from maint.sandbox import Sandbox
+
+LATE_EMAIL = "late-order@example.invalid"
+
+
+@pytest.fixture
+def restore_task(monkeypatch: pytest.MonkeyPatch, task_context: Callable[..., Any], mirror_root: Path,
+                 tmp_path: Path) -> Callable[..., Any]:
+    """restore(...) as `fab restore` runs it, with this test's mirror folder and state folder."""
+    from maint.tasks.restore import restore
+
+    for module in ("maint.mirror.run", "maint.tasks.restore"):
+        monkeypatch.setattr(f"{module}.mirror_of", lambda cfg: StoreMirror.of(mirror_root, cfg.client, cfg.store))
+    c = task_context(mirror_root, state_dir=str(tmp_path / "state"))
+
+    def call(**kwargs: Any) -> None:
+        restore(c, "s4", **kwargs)
+
+    return call
+
+
+def _checksums(sandbox: Sandbox, database: str) -> dict[str, int]:
+    with sandbox.db_admin(database) as db, db.cursor() as cur:
+        cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", (database,))
+        names = sorted(r[0] for r in cur.fetchall())
+        cur.execute("CHECKSUM TABLE " + ", ".join(f"`{n}`" for n in names))
+        return {r[0]: r[1] for r in cur.fetchall()}
+
+
+def _late_order(sandbox: Sandbox, database: str) -> int:
+    with sandbox.db_admin(database) as db, db.cursor() as cur:
+        cur.execute("SET SESSION sql_mode = ''")
+        cur.execute("INSERT INTO oc_order SET firstname = 'Late', lastname = 'Buyer', email = %s, total = 42.5, "
+                    "date_added = NOW(), date_modified = NOW()", (LATE_EMAIL,))
+        return int(cur.lastrowid)
+
+
+def _orders_with_late_email(sandbox: Sandbox, database: str) -> int:
+    with sandbox.db_admin(database) as db, db.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM oc_order WHERE email = %s", (LATE_EMAIL,))
+        return int(cur.fetchone()[0])
+
+
+def test_restore_without_a_snapshot_lists_them_with_date_version_size_and_verification(
+    mh: Any, store_cfg: Callable[..., Any], restore_task: Callable[..., Any], capsys: pytest.CaptureFixture[str],
+) -> None:
+    first = mh.run_mirror(store_cfg("s4"))
+    second = mh.run_mirror(store_cfg("s4"))
+    restore_task(json=True)
+    rows = json.loads(capsys.readouterr().out)["snapshots"]
+    assert [r["snapshot"] for r in rows] == [second.snapshot, first.snapshot]
+    assert rows[0]["latest"] and rows[0]["verified"] and rows[0]["opencart"] == "4.1.0.4"
+    assert rows[0]["bytes"] > second.manifest.bytes and rows[0]["date"].startswith(second.snapshot[:4])
+    restore_task()
+    text = capsys.readouterr().out
+    assert first.snapshot in text and "4.1.0.4" in text and "see the mirror folder" not in text
+
+
+def test_restore_refuses_to_lose_a_newer_order_names_it_and_changes_nothing(
+    mh: Any, mirror_sandbox: Sandbox, store_cfg: Callable[..., Any], restore_task: Callable[..., Any],
+    mirror_root: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = mirror_sandbox.store("s4")
+    result = mh.run_mirror(store_cfg("s4"))
+    order_id = _late_order(mirror_sandbox, store.db_name)
+    try:
+        restore_task(snapshot=result.snapshot, dry_run=True, json=True)
+        plan = json.loads(capsys.readouterr().out)
+        lose = next(c for c in plan["changes"] if c["kind"] == "lose")
+        assert lose["target"] == "order" and f"#{order_id}" in lose["summary"] and LATE_EMAIL in lose["summary"]
+        assert any("--discard-newer" in w for w in plan["warnings"])
+        db_before, files_before = _checksums(mirror_sandbox, store.db_name), mh.tree_state(store.root)
+        mirror_before = mh.tree_state(mirror_root)
+        with pytest.raises(Exit) as refused:
+            restore_task(snapshot=result.snapshot, yes=True)
+        said = capsys.readouterr().err
+        assert refused.value.code == 60 and "would lose 1 order(s)" in said and "--discard-newer" in said
+        assert _checksums(mirror_sandbox, store.db_name) == db_before and mh.tree_state(store.root) == files_before
+        assert mh.tree_state(mirror_root) == mirror_before  # no safety snapshot for a refused restore
+    finally:
+        with mirror_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+            cur.execute("DELETE FROM oc_order WHERE email = %s", (LATE_EMAIL,))
+
+
+def test_restore_applied_again_and_dry_run_three_ways_with_a_safety_snapshot_to_undo_it(
+    mh: Any, mirror_sandbox: Sandbox, store_cfg: Callable[..., Any], restore_task: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str], mirror_root: Path,
+) -> None:
+    store = mirror_sandbox.store("s4")
+    result = mh.run_mirror(store_cfg("s4"))
+    snapshot_db = _checksums(mirror_sandbox, store.db_name)
+    junk = store.root / "junk-after-snapshot.php"
+    junk.write_text("<?php // created after the snapshot\n")
+    _late_order(mirror_sandbox, store.db_name)
+    with mirror_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+        cur.execute("UPDATE oc_product SET price = price + 1")
+
+    # --dry-run: the plan, and files, rows and the mirror folder byte for byte unchanged
+    db_before, files_before = _checksums(mirror_sandbox, store.db_name), mh.tree_state(store.root)
+    mirror_before = mh.tree_state(mirror_root)
+    restore_task(snapshot=result.snapshot, discard_newer=True, dry_run=True)
+    shown = capsys.readouterr().out
+    assert "newer than the snapshot would be lost" in shown and "1 file(s) differ" in shown
+    assert _checksums(mirror_sandbox, store.db_name) == db_before and mh.tree_state(store.root) == files_before
+    assert mh.tree_state(mirror_root) == mirror_before
+
+    # applied: the store is the snapshot again, and a snapshot of what it was is the way back
+    restore_task(snapshot=result.snapshot, discard_newer=True, yes=True, json=True)
+    done = json.loads(capsys.readouterr().out)
+    assert not junk.exists() and _orders_with_late_email(mirror_sandbox, store.db_name) == 0
+    assert _checksums(mirror_sandbox, store.db_name) == snapshot_db
+    undo = mirror_root / "mclient" / "s4" / done["undo_snapshot"]
+    assert manifest.read(undo).note == f"before restoring {result.snapshot}"
+    assert done["undo"] == f"fab restore s4 --snapshot {done['undo_snapshot']}"
+
+    # again: nothing to restore, and nothing changes
+    restore_task(snapshot=result.snapshot, yes=True, json=True)
+    again = json.loads(capsys.readouterr().out)
+    assert again["changes"] == [] and again["noop_reason"].startswith("nothing to restore")
+    assert _checksums(mirror_sandbox, store.db_name) == snapshot_db
+
+    # the way back: restoring the safety snapshot brings the late order and the file back
+    restore_task(snapshot=done["undo_snapshot"], yes=True, json=True)
+    capsys.readouterr()
+    assert junk.exists() and _orders_with_late_email(mirror_sandbox, store.db_name) == 1
+    restore_task(snapshot=result.snapshot, discard_newer=True, yes=True, json=True)  # leave s4 as it was
+    capsys.readouterr()
+    assert _checksums(mirror_sandbox, store.db_name) == snapshot_db and not junk.exists()
