@@ -151,8 +151,11 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
                                                                              outcome.baseline_failing)
                                 outcome.rolled_back = True
                         except MaintError as again:
+                            # Never leave a half-upgraded store serving customers: maintenance mode back on.
+                            left_on = service.keep_in_maintenance(conn, cfg, facts, mux)
                             outcome.failure += (f"; THE ROLLBACK FAILED TOO ({again.message}): the store may be "
-                                                f"half-upgraded; put it back with: fab restore {store} --snapshot "
+                                                f"half-upgraded{', left in maintenance mode' if left_on else ''}; "
+                                                f"put it back with: fab restore {store} --snapshot "
                                                 f"{outcome.snapshot} --yes")
                 outcome.seconds = service.elapsed(began)
                 outcome.journal = str(service.write_journal(cfg, outcome))

@@ -221,11 +221,20 @@ def rollback_to(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot:
                 tolerate: Sequence[str] = (), *, hold: bool = True, task: str = "rollback") -> list[str]:
     """Files and database back from the snapshot (under the lock the caller holds), maintenance off, pages.
     `tolerate`: pages that already failed before the upgrade (they are reported, not held against it)."""
+    from maint.mirror.run import drop_extraction, open_snapshot
+
+    path, man = open_snapshot(cfg, snapshot)  # a folder of the mirror, or extracted from its borg archive
+    try:
+        return _rollback_from(conn, cfg, facts, path, man, snapshot, mux, tolerate, hold=hold, task=task)
+    finally:
+        drop_extraction(cfg, path)
+
+
+def _rollback_from(conn: Connection, cfg: StoreConfig, facts: StoreFacts, path: Path, man: Any, snapshot: str,
+                   mux: SshMux, tolerate: Sequence[str], *, hold: bool, task: str) -> list[str]:
     from maint.maintenance import planned_maintenance
     from maint.mirror.restore import apply_restore, prepare_restore
 
-    path = mirror_of(cfg).snapshot(snapshot)
-    man = manifest_io.read(path)
     plan = prepare_restore(conn, cfg, facts, path, man)
     target = live_target(conn, cfg, facts, mux)
     hold_it = planned_maintenance(conn, cfg, facts.db, task=task, why=f"back to snapshot {snapshot}",
@@ -239,6 +248,15 @@ def rollback_to(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot:
     if set_maintenance(target, False):
         steps.append("maintenance mode was on in the snapshot: switched off")
     return steps + verify_rolled_back(target, snapshot, tolerate)
+
+
+def keep_in_maintenance(conn: Connection, cfg: StoreConfig, facts: StoreFacts, mux: SshMux) -> bool:
+    """Maintenance mode on after a failed rollback; True when that worked."""
+    try:
+        set_maintenance(live_target(conn, cfg, facts, mux), True)
+    except MaintError:
+        return False
+    return True
 
 
 def verify_rolled_back(target: Target, snapshot: str, tolerate: Sequence[str] = ()) -> list[str]:
