@@ -17,7 +17,7 @@ from maint.facts.opencart import get_store_facts
 from maint.mirror.sshmux import SshMux
 from maint.remote.ssh import connect
 from maint.runner import Road, run_change
-from maint.tasks.common import TaskContext, maint_task, task
+from maint.tasks.common import TaskContext, emit_json, maint_task, task
 from maint.upgrade.procedure import Step
 
 ACTIONS = ("list", "install", "remove")
@@ -123,12 +123,12 @@ def extension(c, action, store, target="", allow_overwrite=False, release="", no
         conn.close()
     if not done.applied or done.result is None:
         if json:
-            render.print_json({"store": store, "plan": done.plan.as_dict(), "applied": False, "reason": done.reason})
+            emit_json([{"store": store, "ok": True, "plan": done.plan.as_dict(), "applied": False, "reason": done.reason}])
         return {"plan": done.plan.as_dict(), "applied": False, "reason": done.reason}
     outcome = done.result
     data = {**outcome.as_dict(), "plan": plan.as_dict(), "applied": outcome.ok}
     if json:
-        render.print_json(data)
+        emit_json([{"store": store, "ok": outcome.ok, "error": None if outcome.ok else data.get("failure"), **data}])
     else:
         _report(outcome)
     if outcome.failure:
@@ -166,7 +166,7 @@ def _list(conn: Any, cfg: Any, facts: Any, mux: Any, release: str, json: bool) -
     _target, ext = service.store_facts(conn, cfg, facts, mux, core_files=core)
     data = ext.as_dict()
     if json:
-        render.print_json(data)
+        emit_json([{"store": cfg.store, "ok": True, **data}])
         return data
     render.table(f"{cfg.store}: packages (OpenCart {facts.version})", ["code", "name", "version", "author", "date",
                                                                       "files"],

@@ -50,7 +50,7 @@ def mirror_one(
     tc: TaskContext, name: str, options: MirrorOptions, *, show_bars: bool, over_budget: bool = False
 ) -> dict[str, Any]:
     cfg = tc.store(name, dry_run=options.dry_run)
-    with work_session(tc, cfg, "mirror", quiet=options.dry_run, over_budget=over_budget):
+    with work_session(tc, cfg, "mirror", quiet=options.dry_run, over_budget=over_budget, dry_run=options.dry_run):
         conn = connect(cfg)
         try:
             facts = get_store_facts(conn, cfg)

@@ -196,7 +196,7 @@ def prices(
     path = Path(file)
     # the header is checked before any connection; the rows are parsed while the store's products are read
     opened = service.open_price_sheet(path, match=match, sheet=sheet, columns=columns)
-    with work_session(tc, cfg, "prices", quiet=json, over_budget=over_budget, yes=yes):
+    with work_session(tc, cfg, "prices", quiet=json, over_budget=over_budget, yes=yes, dry_run=dry_run):
         # the collector stays off from parse to apply: 100,000-row lists create no cycles, and each
         # collection would walk every row object made so far
         with _store_db(cfg, store, "prices", dry_run=dry_run) as (conn, facts, db, lock), service.gc_paused():
@@ -357,7 +357,7 @@ def undo(c, store, undofile=None, dry_run=False, yes=False, json=False, over_bud
             f"{cfg.client}/{cfg.store}",
             file=str(path),
         )
-    with work_session(tc, cfg, "undo", quiet=json, over_budget=over_budget, yes=yes):
+    with work_session(tc, cfg, "undo", quiet=json, over_budget=over_budget, yes=yes, dry_run=dry_run):
         with _store_db(cfg, store, "undo", dry_run=dry_run) as (conn, facts, db, lock):
             plan = service.plan_undo(db, facts.db.prefix, ops)
             summary: dict[str, Any] = {
@@ -560,7 +560,7 @@ def discounts(
     cfg = tc.store(store)
     path = Path(file)
     parsed = service.read_discount_sheet(path, match=match, sheet=sheet, columns=columns)
-    with work_session(tc, cfg, "discounts", quiet=json, over_budget=over_budget, yes=yes):
+    with work_session(tc, cfg, "discounts", quiet=json, over_budget=over_budget, yes=yes, dry_run=dry_run):
         with _store_db(cfg, store, "discounts", dry_run=dry_run) as (conn, facts, db, lock):
             with issues_shown(path, json, store):
                 plan, op = service.plan_discount_file(
@@ -708,7 +708,7 @@ def groups(
     cfg = tc.store(store)
     path = Path(file)
     parsed = service.read_group_sheet(path, sheet=sheet, columns=columns)
-    with work_session(tc, cfg, "groups", quiet=json, over_budget=over_budget, yes=yes):
+    with work_session(tc, cfg, "groups", quiet=json, over_budget=over_budget, yes=yes, dry_run=dry_run):
         with _store_db(cfg, store, "groups", dry_run=dry_run) as (conn, facts, db, lock):
             with issues_shown(path, json, store):
                 plan, ops = service.plan_group_file(

@@ -16,7 +16,7 @@ from maint.remote.ssh import connect
 from maint.runner import Road, run_change
 from maint.sheets import Field, open_sheet
 from maint.sheets.values import cell_text
-from maint.tasks.common import TaskContext, maint_task, task
+from maint.tasks.common import TaskContext, emit_json, maint_task, task
 from maint.upgrade import storefront
 from maint.upgrade.target import live_target
 
@@ -121,13 +121,13 @@ def products(c, store, file, list="featured", module="", match="sku", sheet="", 
         conn.close()
     if not done.applied or done.result is None:
         if json:
-            render.print_json({"store": store, "plan": done.plan.as_dict(), "applied": False, "reason": done.reason})
+            emit_json([{"store": store, "ok": True, "plan": done.plan.as_dict(), "applied": False, "reason": done.reason}])
         return {"plan": done.plan.as_dict(), "applied": False, "reason": done.reason}
     undo_file, passed, problems = done.result
     data = {"store": store, "plan": plan.as_dict(), "applied": True, "undo_file": undo_file, "list": state.where,
             "members": members, "verified": passed, "problems": problems}
     if json:
-        render.print_json(data)
+        emit_json([{"ok": not problems, "error": "; ".join(problems) or None, **data}])
     else:
         render.key_values(f"{store}: {state.where} now lists {len(members)} products",
                           [("undo file", undo_file or "-"), ("verified", ", ".join(passed))])

@@ -14,7 +14,7 @@ from maint.mirror.restore import apply_restore, archive_rows, prepare_restore, s
 from maint.mirror.run import MirrorOptions, apply_mirror, drop_extraction, mirror_of, prepare, repository_of
 from maint.mirror.sshmux import SshMux
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, confirm, maint_task, task, work_session
+from maint.tasks.common import TaskContext, confirm, emit_json, maint_task, task, work_session
 from maint.tasks.serve import resolve_snapshot
 
 
@@ -22,7 +22,7 @@ def list_snapshots(cfg, json):
     repo = repository_of(cfg)
     rows = archive_rows(repo) if repo is not None else snapshot_rows(mirror_of(cfg))
     if json:
-        render.print_json({"store": cfg.store, "snapshots": rows})
+        emit_json([{"store": cfg.store, "ok": True, "snapshots": rows}])
         return
     if not rows:
         print(f"{cfg.store}: no snapshots yet (run `fab mirror {cfg.store}`)")
@@ -77,7 +77,7 @@ def restore(c, store, snapshot="", discard_newer=False, identity="", dry_run=Fal
     plan, result = result
     undo_hint = f"fab restore {store} --snapshot {result.undo_snapshot}"
     if json:
-        render.print_json({"plan": plan.as_dict(), **result.as_dict(), "undo": undo_hint})
+        emit_json([{"ok": True, "plan": plan.as_dict(), **result.as_dict(), "undo": undo_hint}])
     else:
         render.key_values(f"{store}: restored {path.name}",
                           [("before", f"snapshot {result.undo_snapshot} of the store as it was")]
@@ -91,7 +91,7 @@ def _restore(tc, cfg, conn, path, man, *, discard_newer, identity, dry_run, yes,
     plan = prepare_restore(conn, cfg, facts, path, man, discard_newer=discard_newer, identity=identity,
                            safety_snapshot=True)
     if json and (dry_run or not plan):
-        render.print_json(plan.as_dict())
+        emit_json([{"store": store, "ok": True, "dry_run": dry_run, "plan": plan.as_dict(), "applied": False}])
         return None
     if not json:
         render.plan(plan)

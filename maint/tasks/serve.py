@@ -84,7 +84,7 @@ def serve(c, store, snapshot="", port=0, docker=False, stop=False, identity="", 
         local_php=local_php_version(), php_min=low, php_max=high, url=f"http://127.0.0.1:{port or 'PORT'}/",
         database=db_name_for(store), docker=docker, docker_available=docker_available() if docker else False))
     if json and dry_run:
-        render.print_json(plan.as_dict())
+        emit_json([{"store": store, "ok": True, "dry_run": True, "plan": plan.as_dict()}])
     elif not json:
         render.plan(plan)
     if dry_run:

@@ -52,7 +52,7 @@ def footer(real, name) -> str:
 def test_extension_list_shows_the_stock_extensions_and_no_flags(name, real, real_env) -> None:
     run = fab("extension", "list", name, "--json")
     assert run.returncode == 0, run.stderr
-    data = json.loads(run.stdout)
+    data = json.loads(run.stdout)["stores"][0]
     assert {"type": "module", "code": "featured"}.items() <= next(
         e for e in data["extensions"] if e["code"] == "featured").items()
     assert data["flags"] == [] and data["unclaimed"] == []
@@ -75,7 +75,7 @@ def test_an_extension_installs_through_the_store_then_plans_nothing_and_removes_
     assert "rehearsal: ok  verify" in done.stderr and "live: ok  verify" in done.stderr
     assert "maint-hello-footer 1.0" in footer(real, name)  # the OCMOD change is live
     assert query(real, name, "SELECT `value` FROM {p}setting WHERE `key` = 'module_maint_hello_status'") == [("1",)]
-    listed = json.loads(fab("extension", "list", name, "--json").stdout)
+    listed = json.loads(fab("extension", "list", name, "--json").stdout)["stores"][0]
     assert any(i["code"] == "maint_hello" and i["version"] == "1.0" for i in listed["installs"])
     assert any(m["code"] == "maint_hello" and m["enabled"] for m in listed["modifications"])
     assert query(real, name, "SELECT COUNT(*) FROM {p}user WHERE username LIKE 'maint\\_%%'") == [(0,)]

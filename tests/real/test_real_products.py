@@ -34,7 +34,7 @@ def test_featured_products_are_added_and_removed_then_plan_nothing_and_undo_exac
 
     done = fab("products", name, str(sheet), "--list", "featured", "--match", "model", "--yes", "--json")
     assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
+    data = json.loads(done.stdout)["stores"][0]
     assert data["members"] == [43, 42, 30, 47] and "home" in data["verified"]
     assert json.loads(featured(real, name))["product"] == ["43", "42", "30", "47"]
     assert "product_id=47" in requests.get(real.store(name).url, timeout=30).text
@@ -82,7 +82,7 @@ def test_an_add_to_quote_list_described_in_the_inventory_is_planned_applied_and_
             [(40,), (43,)]
         again = fab("products", name, str(sheet), "--list", "quote", "--match", "product_id", "--yes")
         assert "No changes" in again.stderr
-        undone = fab("products", name, json.loads(done.stdout)["undo_file"], "--undo", "--yes")
+        undone = fab("products", name, json.loads(done.stdout)["stores"][0]["undo_file"], "--undo", "--yes")
         assert undone.returncode == 0, undone.stderr
         assert query(real, name, "SELECT COUNT(*) FROM {p}product WHERE quote_status = '1'") == [(0,)]
     finally:

@@ -44,14 +44,14 @@ def test_restore_on_a_real_store_refuses_a_newer_order_dry_run_changes_nothing_a
 
         done = fab("restore", name, "--snapshot", snapshot, "--discard-newer", "--yes", "--json")
         assert done.returncode == 0, done.stderr
-        result = json.loads(done.stdout)
+        result = json.loads(done.stdout)["stores"][0]
         assert db_state(real, name, skip=VOLATILE) == snap_db and files_state(store.root) == snap_files
         assert not junk.exists() and result["undo"].startswith(f"fab restore {name} --snapshot ")
 
         again = fab("restore", name, "--snapshot", snapshot, "--yes", "--json")
         assert again.returncode == 0, again.stderr
-        assert json.loads(again.stdout)["noop_reason"].startswith("nothing to restore")
-        listed = json.loads(fab("restore", name, "--json").stdout)["snapshots"]
+        assert json.loads(again.stdout)["stores"][0]["plan"]["noop_reason"].startswith("nothing to restore")
+        listed = json.loads(fab("restore", name, "--json").stdout)["stores"][0]["snapshots"]
         assert {snapshot, result["undo_snapshot"]} <= {r["snapshot"] for r in listed}
     finally:
         query(real, name, "DELETE FROM {p}order WHERE email = %s", (LATE,))

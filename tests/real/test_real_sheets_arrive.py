@@ -99,7 +99,7 @@ def test_a_groups_workbook_then_deleting_the_group_and_undoing_both(
         )
         with pytest.raises(Exit):
             groups(real_context, name, str(bad), yes=True, json=True)
-        errors = json.loads(capsys.readouterr().out)["errors"]
+        errors = json.loads(capsys.readouterr().out)["stores"][0]["issues"]
         assert [(e["file"], e["row"]) for e in errors] == [("bad.xlsx [Members]", 3)]
         assert db_state(real, name) == before  # the Groups sheet's group was not created either
 
@@ -160,7 +160,7 @@ def test_ragged_lines_rand_amounts_and_formulas_on_a_real_store(
     ragged.write_text("model,price\nproduct 11,107.00,oops\nProduct 15,R 1 049,50\n")
     with pytest.raises(Exit):
         prices(real_context, name, str(ragged), match="model", yes=True, json=True)
-    errors = json.loads(capsys.readouterr().out)["errors"]
+    errors = json.loads(capsys.readouterr().out)["stores"][0]["issues"]
     assert [e["row"] for e in errors] == [2, 3]  # line 3: "R 1 049" and "50" are two fields of a comma file
     wb = openpyxl.Workbook()
     for row in (["model", "price"], ["product 11", 10], ["Product 15", "=B2*2"]):

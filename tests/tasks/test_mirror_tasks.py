@@ -139,7 +139,7 @@ def test_restore_without_a_snapshot_lists_them_and_connects_to_nothing(
     _snapshot(mirror_dir, "20260101T000000Z", verified=True)
     _snapshot(mirror_dir, "20260102T000000Z", verified=False)
     restore(ctx, "shop", json=True)
-    rows = json.loads(capsys.readouterr().out)["snapshots"]
+    rows = json.loads(capsys.readouterr().out)["stores"][0]["snapshots"]
     assert [(r["snapshot"], r["verified"], r["opencart"]) for r in rows] == [
         ("20260102T000000Z", False, "4.1.0.4"), ("20260101T000000Z", True, "4.1.0.4")]
     restore(ctx, "shop")

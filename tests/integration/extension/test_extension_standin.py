@@ -66,7 +66,7 @@ def state(sandbox: Sandbox, name: str) -> tuple[dict[str, object], str]:
 def test_extension_list_reads_packages_extensions_and_modifications(ext_sandbox, name) -> None:
     run = fab(ext_sandbox, "extension", "list", name, "--json")
     assert run.returncode == 0, run.stderr
-    data = json.loads(run.stdout)
+    data = json.loads(run.stdout)["stores"][0]
     assert {i["code"] for i in data["installs"]} >= {"fixture_banner", "fixture_seo"}
     assert any(e["type"] == "module" and e["code"] == "featured" for e in data["extensions"])
     plain = fab(ext_sandbox, "extension", "list", name)
@@ -96,7 +96,7 @@ def test_a_dry_run_plans_the_install_and_changes_nothing(ext_sandbox, packages, 
     before = state(ext_sandbox, name)
     dry = fab(ext_sandbox, "extension", "install", name, str(packages(STORES[name], "good")), "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
-    kinds = {c["kind"] for c in json.loads(dry.stdout)["plan"]["changes"]}
+    kinds = {c["kind"] for c in json.loads(dry.stdout)["stores"][0]["plan"]["changes"]}
     assert {"file", "modification", "extension"} <= kinds
     assert state(ext_sandbox, name) == before
 
@@ -123,7 +123,7 @@ def test_featured_products_apply_plan_nothing_dry_run_nothing_and_undo_byte_for_
     done = fab(ext_sandbox, "products", name, str(sheet), "--list", "featured", "--match", "product_id", "--yes",
                "--json")
     assert done.returncode == 0, done.stderr + done.stdout
-    data = json.loads(done.stdout)
+    data = json.loads(done.stdout)["stores"][0]
     assert data["members"] == [4, 3, 2, 7]
     again = fab(ext_sandbox, "products", name, str(sheet), "--list", "featured", "--match", "product_id", "--yes")
     assert again.returncode == 0 and "No changes" in again.stderr

@@ -73,11 +73,11 @@ def test_borg_target_mirrors_into_archives_prunes_serves_and_restores(
                 assert EMAIL.encode() not in data and store.db_password.encode() not in data, path
 
         restore(borg_context, "s4", json=True)
-        listed = json.loads(capsys.readouterr().out)["snapshots"]
+        listed = json.loads(capsys.readouterr().out)["stores"][0]["snapshots"]
         assert [r["snapshot"] for r in listed] == [second["snapshot"]] and listed[0]["verified"]
 
         serve(borg_context, "s4", json=True)
-        served = json.loads(capsys.readouterr().out)
+        served = json.loads(capsys.readouterr().out)["stores"][0]
         assert all(c["ok"] for c in served["checks"])
         assert not (tmp_path / "state" / "borg-extract" / "mclient-s4" / second["snapshot"]).exists()
     finally:
@@ -89,7 +89,7 @@ def test_borg_target_mirrors_into_archives_prunes_serves_and_restores(
         cur.execute("UPDATE oc_product SET price = price + 1")
     capsys.readouterr()
     restore(borg_context, "s4", snapshot=second["snapshot"], discard_newer=True, yes=True, json=True)
-    done = json.loads(capsys.readouterr().out)
+    done = json.loads(capsys.readouterr().out)["stores"][0]
     assert f"mclient-s4-{done['undo_snapshot']}" in _archives(repo)  # the safety snapshot went in as well
     with mirror_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM oc_customer WHERE email = %s", (EMAIL,))

@@ -62,7 +62,7 @@ def test_restore_without_a_snapshot_lists_them_with_date_version_size_and_verifi
     first = mh.run_mirror(store_cfg("s4"))
     second = mh.run_mirror(store_cfg("s4"))
     restore_task(json=True)
-    rows = json.loads(capsys.readouterr().out)["snapshots"]
+    rows = json.loads(capsys.readouterr().out)["stores"][0]["snapshots"]
     assert [r["snapshot"] for r in rows] == [second.snapshot, first.snapshot]
     assert rows[0]["latest"] and rows[0]["verified"] and rows[0]["opencart"] == "4.1.0.4"
     assert rows[0]["bytes"] > second.manifest.bytes and rows[0]["date"].startswith(second.snapshot[:4])
@@ -80,7 +80,7 @@ def test_restore_refuses_to_lose_a_newer_order_names_it_and_changes_nothing(
     order_id = _late_order(mirror_sandbox, store.db_name)
     try:
         restore_task(snapshot=result.snapshot, dry_run=True, json=True)
-        plan = json.loads(capsys.readouterr().out)
+        plan = json.loads(capsys.readouterr().out)["stores"][0]["plan"]
         lose = next(c for c in plan["changes"] if c["kind"] == "lose")
         assert lose["target"] == "order" and f"#{order_id}" in lose["summary"] and LATE_EMAIL in lose["summary"]
         assert any("--discard-newer" in w for w in plan["warnings"])
@@ -121,7 +121,7 @@ def test_restore_applied_again_and_dry_run_three_ways_with_a_safety_snapshot_to_
 
     # applied: the store is the snapshot again, and a snapshot of what it was is the way back
     restore_task(snapshot=result.snapshot, discard_newer=True, yes=True, json=True)
-    done = json.loads(capsys.readouterr().out)
+    done = json.loads(capsys.readouterr().out)["stores"][0]
     assert not junk.exists() and _orders_with_late_email(mirror_sandbox, store.db_name) == 0
     assert _checksums(mirror_sandbox, store.db_name) == snapshot_db
     undo = mirror_root / "mclient" / "s4" / done["undo_snapshot"]
@@ -130,7 +130,7 @@ def test_restore_applied_again_and_dry_run_three_ways_with_a_safety_snapshot_to_
 
     # again: nothing to restore, and nothing changes
     restore_task(snapshot=result.snapshot, yes=True, json=True)
-    again = json.loads(capsys.readouterr().out)
+    again = json.loads(capsys.readouterr().out)["stores"][0]["plan"]
     assert again["changes"] == [] and again["noop_reason"].startswith("nothing to restore")
     assert _checksums(mirror_sandbox, store.db_name) == snapshot_db
 
