@@ -33,7 +33,7 @@ def test_add_store_writes_what_the_real_release_says(real, real_env, tmp_path, v
     env = {**os.environ, "FABRIC_MAINT_INVENTORY": str(inventory)}
     run = fab("add-store", "realclient", "shop", "--host", real.host, "--root", str(store.root), "--json", env=env)
     assert run.returncode == 0, run.stderr
-    summary = json.loads(run.stdout)
+    summary = json.loads(run.stdout)["stores"][0]
     assert summary["version"] == version and summary["host_key_added"] is False
     entry = yaml.safe_load((inventory / "realclient.yaml").read_text())["stores"][0]
     assert entry == {"name": "shop", "host": real.host, "root": str(store.root), "admin": "admin",

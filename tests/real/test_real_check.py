@@ -53,7 +53,7 @@ def test_real_4_1_0_4_is_not_critical_for_advisories_no_release_fixes(real, real
 
 def test_real_4_1_0_4_health_grades_advisories_as_a_warning(real, real_env) -> None:
     run = fab("health", REAL["4.1.0.4"], "--json")
-    results = {r["check"]: r for r in json.loads(run.stdout)["results"]}
+    results = {r["check"]: r for r in json.loads(run.stdout)["stores"][0]["checks"]}
     assert results["advisories"]["state"] == "WARNING" and results["advisories"]["level"] == 2
     assert "CVE-2024-21518" in results["advisories"]["evidence"]
 

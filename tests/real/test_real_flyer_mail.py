@@ -106,7 +106,7 @@ def test_on_a_real_store_a_test_send_then_a_campaign_to_a_list_killed_and_resume
         made = fab("flyer", name, "--products", SAMPLE, "--headline", "Real deals", "--json", "--over-budget",
                    env=env)
         assert made.returncode == 0, made.stderr
-        flyer_id = json.loads(made.stdout)["id"]
+        flyer_id = json.loads(made.stdout)["stores"][0]["id"]
         test = fab("mail", name, "--flyer", flyer_id, "--test-to", "me@agency.example", env=env)
         assert test.returncode == 0, test.stderr
         assert server.recipients() == ["me@agency.example"]
@@ -123,7 +123,7 @@ def test_on_a_real_store_a_test_send_then_a_campaign_to_a_list_killed_and_resume
         resumed = fab("mail", name, "--flyer", flyer_id, "--to", f"list:{sheet}", "--yes", "--json", env=env)
         assert resumed.returncode == 0, resumed.stderr
         got = [r for r in server.recipients() if r.startswith("friend")]
-        unsure = json.loads(resumed.stdout)["counts"]["sending"]
+        unsure = json.loads(resumed.stdout)["stores"][0]["counts"]["sending"]
         assert len(got) == len(set(got)) and len(got) + unsure == 12
     finally:
         for key in settings:
