@@ -194,6 +194,7 @@ def run_procedure(target: Target, release: Release, from_version: str, excludes:
                                      "maintenance page, fab health raises no alert", 0.0))
             try:
                 step("copy release", lambda: _copy(target, release, excludes))
+                step("code cache", _settle_opcache)
                 answers: list[Any] = []
                 step("database upgrade", lambda: _upgrade_db(target, release, answers))
                 step("data traps", lambda: "; ".join(traps.repair(target, state)) or "none for this pair")
@@ -223,6 +224,16 @@ def _toggled_maintenance(target: Target) -> Iterator[None]:
     finally:
         if not was_on:
             set_maintenance(target, False)
+
+
+OPCACHE_SETTLE = 2.5  # PHP's OPcache looks at a file's mtime at most every opcache.revalidate_freq (2 s)
+
+
+def _settle_opcache() -> str:
+    """Wait until the web server's PHP sees the new files: a request sooner may run the old compiled code
+    (measured on real 4.0.2.3 → 4.1.0.4: "Call to undefined function oc_glob()" in upgrade_1)."""
+    time.sleep(OPCACHE_SETTLE)
+    return f"waited {OPCACHE_SETTLE}s for PHP's code cache (opcache.revalidate_freq) to see the new files"
 
 
 def _copy(target: Target, release: Release, excludes: Sequence[str]) -> str:
