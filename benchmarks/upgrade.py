@@ -64,7 +64,7 @@ def with_maint(sandbox: Sandbox, name: str, tree: Path, to: str, rehearse: bool)
     total = time.perf_counter() - began
     if done.returncode != 0:
         raise SystemExit(f"fab upgrade failed: {done.stderr[-800:]}")
-    data = json.loads(done.stdout)
+    data = json.loads(done.stdout)["stores"][0]
     return float(data["live"]["maintenance_window_seconds"]), total
 
 
