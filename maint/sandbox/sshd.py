@@ -33,7 +33,8 @@ def generate_key(path: Path, comment: str) -> None:
         raise SandboxError(f"ssh-keygen failed: {done.stderr.strip()}")
 
 
-def sshd_config_text(*, port: int, host_key: Path, authorized_keys: Path, pid_file: Path, as_root: bool) -> str:
+def sshd_config_text(*, port: int, host_key: Path, authorized_keys: Path, pid_file: Path, as_root: bool,
+                     host_tmp: Path | None = None) -> str:
     lines = [
         f"ListenAddress 127.0.0.1:{port}",
         f"HostKey {host_key}",
@@ -55,6 +56,10 @@ def sshd_config_text(*, port: int, host_key: Path, authorized_keys: Path, pid_fi
         "LogLevel INFO",
         "Subsystem sftp internal-sftp",
     ]
+    if host_tmp is not None:
+        # The sandbox host gets its own temp folder, as a real host has its own /tmp: what a run leaves
+        # behind there (dump defaults files) is then this sandbox's, not another test run's on the machine.
+        lines.append(f"SetEnv TMPDIR={host_tmp}")
     return "\n".join(lines) + "\n"
 
 
@@ -91,17 +96,19 @@ class Sshd(DaemonOwner):
         self.known_hosts = base / "known_hosts"
         self.pid_file = base / "sshd.pid"
         self.log = base / "sshd.log"
+        self.host_tmp = base / "host-tmp"
         self._daemon: Daemon | None = None
 
     def write_files(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
         self.base.chmod(0o700)
+        self.host_tmp.mkdir(mode=0o700, exist_ok=True)
         generate_key(self.host_key, "maint-sandbox host")
         generate_key(self.user_key, f"maint-sandbox {self.user}")
         self.authorized_keys.write_text(Path(f"{self.user_key}.pub").read_text())
         self.sshd_config.write_text(sshd_config_text(
             port=self.port, host_key=self.host_key, authorized_keys=self.authorized_keys,
-            pid_file=self.pid_file, as_root=os.geteuid() == 0,
+            pid_file=self.pid_file, as_root=os.geteuid() == 0, host_tmp=self.host_tmp,
         ))
         self.ssh_config.write_text(ssh_config_text(
             port=self.port, user=self.user, identity=self.user_key, known_hosts=self.known_hosts,

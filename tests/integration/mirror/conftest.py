@@ -32,6 +32,7 @@ def mirror_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
     if missing:
         pytest.skip(f"sandbox services not installed: {', '.join(missing)}")
     with Sandbox(tmp_path_factory.mktemp("mirror-sandbox"), STORES, client="mclient") as sb:
+        _HOST_TMP[:] = [sb.sshd.host_tmp]
         yield sb
 
 
@@ -102,9 +103,12 @@ def tree_state(root: Path) -> dict[str, tuple[int, int, int]]:
     return out
 
 
+_HOST_TMP: list[Path] = []  # the mirror sandbox host's temp folder (its sshd sets TMPDIR for sessions)
+
+
 def host_temp_files() -> list[str]:
-    """Defaults files the dump/restore scripts would leave in the host's temp dir (the sandbox host is us)."""
-    tmp = Path(os.environ.get("TMPDIR", "/tmp"))
+    """Defaults files the dump/restore scripts would leave in the sandbox host's temp dir."""
+    tmp = _HOST_TMP[0]
     return sorted(p.name for p in tmp.glob("maint-dump.*")) + sorted(p.name for p in tmp.glob("maint-restore.*"))
 
 
