@@ -21,7 +21,7 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # Keys that would mean somebody put a secret in a file that gets copied around and committed.
 SECRET_KEY_RE = re.compile(r"pass(word)?|secret|token|private_key|api_key", re.IGNORECASE)
 
-CLIENT_KEYS = {"name", "title", "plan", "contacts", "stores", "notes", "options"}
+CLIENT_KEYS = {"name", "title", "plan", "contacts", "stores", "notes", "options", "locale"}
 STORE_KEYS = {"name", "host", "root", "admin", "url", "mirror", "options", "notes"}
 CONTACT_KEYS = {"name", "email", "phone", "role"}
 
@@ -53,6 +53,7 @@ class Client:
     title: str = ""
     contacts: tuple[Contact, ...] = ()
     stores: tuple[StoreEntry, ...] = ()
+    locale: str = ""  # how the client reads numbers and dates (en_ZA, de_DE): `fab report`
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,7 @@ def parse_client(data: Any, file: Path, plan_names: set[str] | None = None) -> C
         title=check.text(top, "title", "", required=False) or name,
         contacts=tuple(contacts),
         stores=tuple(stores),
+        locale=check.text(top, "locale", "", required=False),
     )
 
 

@@ -43,6 +43,8 @@ class Road:
     yes: bool = False
     json: bool = False
     over_budget: bool = False
+    # Lines the apply adds for the ledger entry's note (what was installed, how it ended): `fab report` reads them.
+    note: list[str] | None = None
 
 
 def run_change(tc: Any, cfg: StoreConfig, conn: Connection | None, plan: Plan, road: Road,
@@ -62,7 +64,7 @@ def run_change(tc: Any, cfg: StoreConfig, conn: Connection | None, plan: Plan, r
         print(f"{cfg.store}: dry run, nothing changed.", file=sys.stderr)
         return Outcome(plan, False, reason="dry run")
     confirm(road.question, yes=road.yes)
-    with work_session(tc, cfg, road.task, over_budget=road.over_budget, yes=road.yes):
+    with work_session(tc, cfg, road.task, over_budget=road.over_budget, yes=road.yes, detail=road.note):
         if conn is None:
             return Outcome(plan, True, apply())
         with store_lock(conn, cfg, road.task):

@@ -11,7 +11,7 @@ import mimetypes
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 
 from maint.billing.duration import format_hours
 from maint.errors import ConfigError
+from maint.report.formats import Formats
 from maint.report.model import LEVEL_WORDS, Availability, Report, StoreReport
+from maint.verdicts import Recorded
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{3,8}$")
 
@@ -71,7 +73,7 @@ h3{font-size:16px;margin:16px 0 6px}
 .tile{border:1px solid #e3e5e8;border-radius:6px;padding:10px}
 .tile b{display:block;font-size:20px}
 .tile span{color:#555;font-size:13px}
-.good b{color:#1b7a3a}.bad b{color:#b3261e}.warn b{color:#a15c00}.unknown b{color:#666}
+.good b,b.good{color:#1b7a3a}.bad b,b.bad{color:#b3261e}.warn b,b.warn{color:#a15c00}.unknown b{color:#666}
 table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{text-align:left;padding:5px 6px;border-bottom:1px solid #eceef0;vertical-align:top}
 th{color:#555;font-weight:600}
@@ -99,24 +101,24 @@ def _h(seconds: float) -> str:
     return format_hours(seconds)
 
 
-def _pct(value: float | None) -> str:
+def _pct(value: float | None, fmt: Formats) -> str:
     if value is None:
         return "not monitored"
-    return f"{value:.2f} %" if value < 100 else "100 %"
+    return fmt.percent(value)
 
 
-def _when(epoch: float, zone: ZoneInfo) -> str:
-    return datetime.fromtimestamp(epoch, zone).strftime("%d %b %H:%M")
+def _when(epoch: float, zone: ZoneInfo, fmt: Formats) -> str:
+    return fmt.day_time(datetime.fromtimestamp(epoch, zone))
 
 
-def _span(start: float, end: float | None, zone: ZoneInfo) -> str:
-    """'20 Nov 10:00–13:00' on one day, '20 Nov 22:00 – 21 Nov 01:00' across days."""
+def _span(start: float, end: float | None, zone: ZoneInfo, fmt: Formats) -> str:
+    """'20 Nov 10:00–13:00' on one day, '20 Nov 22:00 – 21 Nov 01:00' across days (in the client's locale)."""
     if end is None:
-        return f"{_when(start, zone)}, still open"
+        return f"{_e(_when(start, zone, fmt))}, still open"
     a, b = datetime.fromtimestamp(start, zone), datetime.fromtimestamp(end, zone)
     if a.date() == b.date():
-        return f"<span class=d>{a:%d %b}</span> {a:%H:%M}–{b:%H:%M}"
-    return f"<span class=d>{a:%d %b %H:%M}</span> – <span class=d>{b:%d %b %H:%M}</span>"
+        return f"<span class=d>{_e(fmt.day(a))}</span> {_e(fmt.time(a))}–{_e(fmt.time(b))}"
+    return f"<span class=d>{_e(fmt.day_time(a))}</span> – <span class=d>{_e(fmt.day_time(b))}</span>"
 
 
 def _duration(seconds: float) -> str:
@@ -129,12 +131,12 @@ def _duration(seconds: float) -> str:
     return f"{hours // 24} days {hours % 24} h"
 
 
-def _age(age: timedelta) -> str:
+def _age(age: timedelta, fmt: Formats) -> str:
     if age < timedelta(hours=1):
         return "under an hour"
     if age < timedelta(days=2):
         return f"{int(age.total_seconds() // 3600)} hours"
-    return f"{age.days} days"
+    return f"{fmt.number(age.days)} days"
 
 
 def _at_end(report: Report) -> str:
@@ -147,7 +149,7 @@ def _tile(value: str, label: str, mood: str) -> str:
 
 def weeks_chart(report: Report, colour: str) -> str:
     """Hours per week against the weekly cap, as bars with a cap mark."""
-    weeks = report.statement.usage.weeks
+    weeks, fmt = report.statement.usage.weeks, report.fmt
     if not weeks:
         return ""
     top = max([w.hours for w in weeks] + [w.cap or 0 for w in weeks] + [0.5])
@@ -169,7 +171,7 @@ def weeks_chart(report: Report, colour: str) -> str:
             f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{fill}"/>'
         )
         parts.append(
-            f'<text x="{x + bar_w / 2:.1f}" y="{base - h - 3:.1f}" text-anchor="middle">{w.hours:.1f} h</text>'
+            f'<text x="{x + bar_w / 2:.1f}" y="{base - h - 3:.1f}" text-anchor="middle">{_e(fmt.number(w.hours, 1))} h</text>'
         )
         if w.cap is not None:
             y = base - height * w.cap / top
@@ -178,7 +180,7 @@ def weeks_chart(report: Report, colour: str) -> str:
                 'stroke-dasharray="4 3"/>'
             )
         parts.append(
-            f'<text x="{x + bar_w / 2:.1f}" y="{base + 14}" text-anchor="middle">{w.start:%d %b}</text>'
+            f'<text x="{x + bar_w / 2:.1f}" y="{base + 14}" text-anchor="middle">{_e(fmt.day(w.start))}</text>'
         )
     parts.append(f'<line x1="{left - 4}" x2="{width}" y1="{base}" y2="{base}" stroke="#999"/>')
     if capped:
@@ -210,19 +212,23 @@ def timeline_chart(av: Availability, report: Report) -> str:
         if day.day in (1, 8, 15, 22, 29):
             # The last label ends at its tick, so it is not cut off at the strip's right edge.
             anchor = ' text-anchor="end"' if x > width - 60 else ""
-            parts.append(f'<text x="{x + 2:.1f}" y="{height + 14}"{anchor}>{day:%d %b}</text>')
+            parts.append(f'<text x="{x + 2:.1f}" y="{height + 14}"{anchor}>{_e(report.fmt.day(day))}</text>')
         day += timedelta(days=1)
     parts.append("</svg>")
     return "".join(parts)
 
 
 def _summary(report: Report, colour: str) -> str:
-    st = report.statement
-    rows = "".join(f"<tr><td>{_e(k.strip())}</td><td class=n>{_e(v)}</td></tr>" for k, v in st.summary())
+    st, fmt = report.statement, report.fmt
+    # The statement `fab hours` prints, the same numbers, written in the client's locale.
+    rows = "".join(
+        f"<tr><td>{_e(k.strip())}</td><td class=n>{_e(fmt.amounts(_iso_days(v, fmt)))}</td></tr>"
+        for k, v in st.summary()
+    )
     weeks = ""
     if st.usage.weeks:
         body = "".join(
-            f"<tr><td>{w.start:%d %b}</td><td class=n>{_h(w.hours * 3600)}</td>"
+            f"<tr><td>{_e(fmt.day(w.start))}</td><td class=n>{_h(w.hours * 3600)}</td>"
             f"<td class=n>{_h(w.cap * 3600) if w.cap is not None else '–'}</td>"
             f"<td class=n>{_h(w.over_cap * 3600) if w.over_cap else ''}</td></tr>"
             for w in st.usage.weeks
@@ -242,7 +248,8 @@ def _work(report: Report) -> str:
     if not report.work:
         return "<section><h2>Work done</h2><p>No work was recorded this month.</p></section>"
     rows = "".join(
-        f"<tr><td class=d>{w.day:%d %b}</td><td>{_e(w.store)}</td><td>{_e(w.text)}</td><td class=n>{_h(w.seconds)}</td></tr>"
+        f"<tr><td class=d>{_e(report.fmt.day(w.day))}</td><td>{_e(w.store)}</td><td>{_e(w.text)}</td>"
+        f"<td class=n>{_h(w.seconds)}</td></tr>"
         for w in report.work
     )
     return (
@@ -258,19 +265,20 @@ def _availability(store: StoreReport, report: Report) -> str:
             "<h3>Availability</h3><p><b>Not monitored this month</b>: no health check ran, so we cannot "
             "say how often the shop was up.</p>"
         )
-    zone = report.month.zone
+    zone, fmt = report.month.zone, report.fmt
     assert av.first_run is not None and av.last_run is not None
     covered = (
-        f"{av.runs:,} health checks from {_when(av.first_run, zone)} to {_when(av.last_run, zone)}; "
+        f"{fmt.number(av.runs)} health checks from {_when(av.first_run, zone, fmt)} "
+        f"to {_when(av.last_run, zone, fmt)}; "
         "the shop counts as up when its home page, cart and checkout all worked."
     )
     html = [
-        f"<h3>Availability: {_pct(av.percent)}</h3><p class=muted>{_e(covered)}</p>",
+        f"<h3>Availability: {_e(_pct(av.percent, fmt))}</h3><p class=muted>{_e(covered)}</p>",
         timeline_chart(av, report),
     ]
     if av.incidents:
         rows = "".join(
-            f"<tr><td>{_span(i.start, i.end, zone)}</td>"
+            f"<tr><td>{_span(i.start, i.end, zone, fmt)}</td>"
             f"<td class=n>{_duration(i.seconds) if i.seconds is not None else '–'}</td>"
             f"<td>level {_e(LEVEL_WORDS.get(i.level or 0, 'not graded'))} ({_e(', '.join(i.checks))})</td></tr>"
             for i in av.incidents
@@ -282,15 +290,16 @@ def _availability(store: StoreReport, report: Report) -> str:
 
 
 def _backups(store: StoreReport, report: Report) -> str:
-    b = store.backups
+    b, fmt = store.backups, report.fmt
     if not b.mirror_root:
         return "<h3>Backups</h3><p><b>No backup location is set up</b> for this shop.</p>"
     verified = sum(1 for s in b.in_month if s.verified)
     lines = [f"<p>{len(b.in_month)} backup(s) taken this month, {verified} verified.</p>"]
     if b.newest is not None and b.age_at_end is not None:
+        taken = b.newest.taken.astimezone(report.month.zone)
         lines.append(
-            f"<p>Newest verified backup: {b.newest.taken.astimezone(report.month.zone):%d %b %Y %H:%M}, "
-            f"{_age(b.age_at_end)} old {_at_end(report)}.</p>"
+            f"<p>Newest verified backup: {_e(fmt.long_day(taken))} {_e(fmt.time(taken))}, "
+            f"{_age(b.age_at_end, fmt)} old {_at_end(report)}.</p>"
         )
     else:
         lines.append("<p><b>No verified backup</b> existed at the end of the month.</p>")
@@ -301,10 +310,11 @@ def _backups(store: StoreReport, report: Report) -> str:
             f"({b.kept} backups on hand now).</p>"
         )
     for w in b.failed_runs:
-        lines.append(f'<p class="note">A backup run on {w.day:%d %b} did not complete.</p>')
+        lines.append(f'<p class="note">A backup run on {_e(fmt.day(w.day))} did not complete.</p>')
     if b.in_month:
         rows = "".join(
-            f"<tr><td class=d>{_when(s.taken.timestamp(), report.month.zone)}</td><td>{'verified' if s.verified else 'NOT verified'}</td>"
+            f"<tr><td class=d>{_e(_when(s.taken.timestamp(), report.month.zone, fmt))}</td>"
+            f"<td>{'verified' if s.verified else 'NOT verified'}</td>"
             f"<td>{_e(s.opencart_version)}</td></tr>"
             for s in b.in_month
         )
@@ -312,7 +322,46 @@ def _backups(store: StoreReport, report: Report) -> str:
     return "<h3>Backups</h3>" + "".join(lines)
 
 
-def _platform(store: StoreReport) -> str:
+_ISO_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+VERDICT_WORDS = {
+    "ok": "all supported",
+    "warning": "works, with points to watch",
+    "critical": "needs action",
+    "unsupported": "needs action",
+    "unknown": "could not be checked completely",
+}
+GRADE_WORDS = {"critical": "urgent", "warning": "to plan"}
+
+
+def _iso_days(text: str, fmt: Formats) -> str:
+    """'2026-11-01 to 2026-11-30' (the statement's period) as the client writes dates."""
+    return _ISO_DAY.sub(lambda m: fmt.long_day(date(int(m[1]), int(m[2]), int(m[3]))), text)
+
+
+def _verdict(check: Recorded, report: Report) -> str:
+    when = report.fmt.long_day(check.at.astimezone(report.month.zone))
+    mood = "bad" if check.status in ("critical", "unsupported") else "warn" if check.status != "ok" else "good"
+    return (
+        f'<p>Compatibility and security check ({_e(when)}): <b class="{mood}">'
+        f"{_e(VERDICT_WORDS.get(check.status, check.status))}</b>.</p>"
+    )
+
+
+def _advisories(check: Recorded) -> str:
+    if not check.advisories:
+        return "<p>Security advisories: none known to apply at the month's end.</p>"
+    rows = "".join(
+        f"<tr><td>{_e(a.get('id'))}</td><td>{_e(GRADE_WORDS.get(str(a.get('grade')), a.get('grade')))}</td>"
+        f"<td>{_e(a.get('fixed') or 'no fix yet')}</td><td>{_e(a.get('summary') or '')}</td></tr>"
+        for a in check.advisories
+    )
+    return (
+        "<p>Security advisories that apply at the month's end:</p><table class=wide><tr><th>advisory</th>"
+        f"<th>how urgent</th><th>fixed in</th><th>what it is</th></tr>{rows}</table>"
+    )
+
+
+def _platform(store: StoreReport, report: Report) -> str:
     p = store.platform
 
     def known(v: str) -> str:
@@ -321,7 +370,7 @@ def _platform(store: StoreReport) -> str:
     rows = (
         f"<tr><td>OpenCart</td><td>{known(p.opencart)}</td></tr><tr><td>PHP</td><td>{known(p.php)}</td></tr>"
         f"<tr><td>Database</td><td>{known(p.database)}</td></tr>"
-        '<tr><td>Web server</td><td><span class="muted">not recorded</span></td></tr>'
+        f"<tr><td>Web server</td><td>{known(p.web_server)}</td></tr>"
     )
     html = ["<h3>Platform and security</h3><table>", rows, "</table>"]
     if p.source:
@@ -329,7 +378,19 @@ def _platform(store: StoreReport) -> str:
     html.append(
         "<p>Changes this month: " + (_e("; ".join(p.changes)) if p.changes else "none recorded") + ".</p>"
     )
-    if not p.advisories_state:
+    if p.check is not None:
+        html.append(_verdict(p.check, report))
+    elif p.check_before is not None:
+        when = report.fmt.long_day(p.check_before.at.astimezone(report.month.zone))
+        html.append(
+            "<p>Compatibility and security check: <b>not run this month</b> (the last one, on "
+            f"{_e(when)}, found: {_e(VERDICT_WORDS.get(p.check_before.status, p.check_before.status))}).</p>"
+        )
+    else:
+        html.append("<p>Compatibility and security check: <b>not run yet</b>.</p>")
+    if p.check is not None and p.check_is_newest:
+        html.append(_advisories(p.check))
+    elif not p.advisories_state:
         html.append("<p>Security advisories: <b>not checked this month</b>.</p>")
     elif p.advisories_state in ("OK", "SKIPPED"):
         html.append("<p>Security advisories: none known to apply at the month's end.</p>")
@@ -349,7 +410,7 @@ def _store(store: StoreReport, report: Report) -> str:
         + (f"<p class=muted>{_e(store.url)}</p>" if store.url else "")
         + _availability(store, report)
         + _backups(store, report)
-        + _platform(store)
+        + _platform(store, report)
         + f'<h3>Next steps</h3><ul class="steps">{steps}</ul></section>'
     )
 
@@ -362,12 +423,16 @@ def _tiles(report: Report) -> str:
         tiles.append(_tile(_h(left * 3600), "hours left", "good" if left else "warn"))
     if st.credits_balance is not None:
         tiles.append(
-            _tile(str(st.credits_balance), "credits left", "good" if st.credits_balance > 0 else "warn")
+            _tile(
+                report.fmt.amounts(str(st.credits_balance)),
+                "credits left",
+                "good" if st.credits_balance > 0 else "warn",
+            )
         )
     for s in report.stores:
         pct = s.availability.percent if s.availability else None
         mood = "unknown" if pct is None else "good" if pct >= 99.5 else "warn" if pct >= 98 else "bad"
-        tiles.append(_tile(_pct(pct), f"{s.name} up", mood))
+        tiles.append(_tile(_pct(pct, report.fmt), f"{s.name} up", mood))
         fresh = s.backups.age_at_end is not None and s.backups.age_at_end <= timedelta(days=7)
         tiles.append(_tile("yes" if fresh else "no", f"{s.name}: recent backup", "good" if fresh else "bad"))
     return f'<section><h2>At a glance</h2><div class="tiles">{"".join(tiles)}</div></section>'
@@ -376,7 +441,8 @@ def _tiles(report: Report) -> str:
 def render_html(report: Report, brand: Branding) -> str:
     notes = "".join(f'<p class="note">{_e(n)}</p>' for n in report.notes)
     logo = f'<img src="{brand.logo}" alt="{_e(brand.agency)}">' if brand.logo else ""
-    generated = report.generated.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    made = report.generated.astimezone(UTC)
+    generated = f"{report.fmt.long_day(made)} {report.fmt.time(made)} UTC"
     footer = _e(brand.footer) + "<br>" if brand.footer else ""
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"

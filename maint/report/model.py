@@ -3,7 +3,8 @@
 Sources: the billing ledger and its statement (the same `Statement` `fab hours` prints), the health
 history (`health.sqlite`), the mirror's snapshot manifests, the price/discount/group audit files
 (`<state_dir>/undo/<client>/<store>/audit.jsonl`) and the upgrade journal
-(`<state_dir>/upgrade/<client>/<store>/*-upgrade.json`). What no source recorded is said as unknown,
+(`<state_dir>/upgrade/<client>/<store>/*-upgrade.json`), the products-list undo files, the mail journal
+(`mail.sqlite`, read-only) and `fab check`'s recorded verdicts (maint.verdicts). What no source recorded is said as unknown,
 never guessed: a store without health results is "not monitored this month", not 100 % up.
 Nothing here reads a store: the report can be made offline, for a past month, from the records.
 """
@@ -29,6 +30,9 @@ from maint.mirror.layout import StoreMirror, parse_timestamp
 from maint.mirror.retention import Retention
 from maint.pricing.undo import read_audit
 from maint.pricing.undo import store_dir as undo_dir
+from maint.report.campaigns import CampaignBook
+from maint.report.formats import DEFAULT, Formats
+from maint.verdicts import VERSION_COMPONENTS, Recorded
 
 # A newest verified backup older than this at month end is worth a next step.
 STALE_BACKUP = timedelta(days=7)
@@ -150,9 +154,25 @@ class Platform:
     database: str = ""
     source: str = ""  # where the versions come from, said in the report
     changes: list[str] = field(default_factory=list)
+    web_server: str = ""
     advisories_state: str = ""  # the last health `advisories` result of the month
     advisories_detail: str = ""
     advisories_cleared: list[str] = field(default_factory=list)
+    # `fab check`'s last recorded verdict of the month (maint.verdicts); None: no check ran in it.
+    check: Recorded | None = None
+    check_before: Recorded | None = None  # the last one before the month, when none ran in it
+    advisories_at: float = float("-inf")  # when the health check last judged the advisories
+
+    @property
+    def check_is_newest(self) -> bool:
+        """The recorded check is the latest word on advisories (newer than the health check's)."""
+        return self.check is not None and self.check.at.timestamp() >= self.advisories_at
+
+    @property
+    def advisories_apply(self) -> bool:
+        if self.check is not None and self.check_is_newest:
+            return bool(self.check.advisories)
+        return self.advisories_state in ("CRITICAL", "WARNING")
 
 
 @dataclass
@@ -175,76 +195,125 @@ class Report:
     work: list[WorkLine]
     notes: list[str] = field(default_factory=list)
     generated: datetime = field(default_factory=lambda: datetime.now(UTC))
+    fmt: Formats = DEFAULT
 
     @property
     def month_label(self) -> str:
-        return f"{self.month.first:%B %Y}"
+        return self.fmt.month(self.month.first)
 
 
 # --- work done -----------------------------------------------------------------------------------
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+def _plural(n: int, word: str, fmt: Formats = DEFAULT) -> str:
+    return f"{fmt.number(n)} {word}{'' if n == 1 else 's'}"
 
 
 def _file_name(path: Any) -> str:
     return Path(str(path or "")).name or "a file"
 
 
-def audit_text(record: dict[str, Any]) -> str:
+def audit_text(record: dict[str, Any], fmt: Formats = DEFAULT) -> str:
     """One audit line (prices, discounts, groups, undo) in a shop owner's words."""
     task, counts, name = record.get("task"), record.get("counts") or {}, _file_name(record.get("file"))
     if task == "prices":
-        text = f"Updated {_plural(int(counts.get('changed', 0)), 'price')} from {name}"
+        text = f"Updated {_plural(int(counts.get('changed', 0)), 'price', fmt)} from {name}"
         if counts.get("specials"):
-            text += f" and {_plural(int(counts['specials']), 'special price')}"
+            text += f" and {_plural(int(counts['specials']), 'special price', fmt)}"
         return text
     if task == "discounts":
-        return f"Updated quantity discounts for {_plural(int(counts.get('pairs', 0)), 'product/group pair')} from {name}"
+        pairs = _plural(int(counts.get("pairs", 0)), "product/group pair", fmt)
+        return f"Updated quantity discounts for {pairs} from {name}"
     if task == "groups":
-        parts = [f"{counts[k]:,} {k}" for k in ("created", "renamed", "moved") if counts.get(k)]
+        parts = [f"{fmt.number(counts[k])} {k}" for k in ("created", "renamed", "moved") if counts.get(k)]
         return f"Updated customer groups from {name}" + (f" ({', '.join(parts)})" if parts else "")
     if task == "undo":
         undone = {"prices": "price", "discounts": "discount", "groups": "customer-group"}.get(
             str(record.get("undoes")), "an earlier"
         )
         what = f"the earlier {undone} change" if undone != "an earlier" else "an earlier change"
-        return f"Undid {what} ({_plural(int(counts.get('restored', 0)), 'value')} restored)"
+        return f"Undid {what} ({_plural(int(counts.get('restored', 0)), 'value', fmt)} restored)"
     return f"Applied {task} from {name}"
 
 
-# The ledger notes `fab mail` and `fab flyer` leave (maint/tasks/mail.py, flyer.py).
-_MAIL_NOTE = re.compile(r"campaign \S+ (['\"])(?P<subject>.*?)\1: (?P<now>\d+) sent now")
+# The ledger note `fab flyer` leaves (maint/tasks/flyer.py); `fab mail`'s campaigns are read from its journal.
 _FLYER_NOTE = re.compile(r"flyer \S+: (?P<count>\d+) product\(s\), (?P<headline>.*)")
 
 
-def campaign_text(task: str, note: str) -> str:
-    if task == "mail":
-        sent = [m for m in _MAIL_NOTE.finditer(note)]
-        if not sent:
-            return "Sent an e-mail campaign"
-        return "; ".join(
-            f"Sent the e-mail “{m['subject']}” to {_plural(int(m['now']), 'recipient')}" for m in sent
-        )
+def flyer_text(note: str, fmt: Formats = DEFAULT) -> str:
     found = _FLYER_NOTE.search(note)
     if not found:
         return "Made a flyer"
     headline = found["headline"].strip()
     named = f" “{headline}”" if headline and headline != "no headline" else ""
-    return f"Made the flyer{named} with {_plural(int(found['count']), 'product')}"
+    return f"Made the flyer{named} with {_plural(int(found['count']), 'product', fmt)}"
 
 
-def upgrade_text(journal: dict[str, Any]) -> str:
+# Extension runs note what they installed or removed and how it ended (maint/tasks/extension.py).
+_EXTENSION_NOTE = re.compile(r"^(?P<action>install|remove) (?P<subject>.+?): (?P<end>done|failed, (?P<how>.+))$")
+
+
+def extension_text(task: str, note: str) -> str:
+    action = task.split()[-1]
+    found = _EXTENSION_NOTE.match(note.strip())
+    subject = f" {found['subject']}" if found else ""
+    if found is None or found["end"] == "done":
+        return f"{'Installed' if action == 'install' else 'Removed'} the extension{subject}"
+    if found["how"] == "rolled back":
+        return f"Tried to {action} the extension{subject}; it failed and the shop was put back as it was"
+    return f"Tried to {action} the extension{subject}; it failed before changing the live shop"
+
+
+LIST_NAMES = {"featured": "Featured products", "quote": "Add to Quote"}
+
+
+def products_text(record: dict[str, Any], fmt: Formats = DEFAULT) -> str:
+    """A products-list undo file (maint.extension.lists.write_undo): what the run added and removed."""
+    before, after = set(record.get("before") or []), set(record.get("after") or [])
+    name = str(record.get("list") or "")
+    label = LIST_NAMES.get(name, f"“{name}”" if name else "a product")
+    parts = [
+        f"{_plural(len(ids), 'product', fmt)} {verb}"
+        for ids, verb in ((after - before, "added"), (before - after, "removed"))
+        if ids
+    ]
+    what = ", ".join(parts) or "no product changed"
+    return f"Updated the {label} list from {_file_name(record.get('source'))}: {what}"
+
+
+def upgrade_text(journal: dict[str, Any], fmt: Formats = DEFAULT) -> str:
     before, after = journal.get("from") or "?", journal.get("to") or "?"
     if journal.get("ok"):
         live = journal.get("live") or {}
         window = live.get("maintenance_window_seconds")
-        down = f", {round(float(window)):,} s of downtime" if window is not None else ""
+        down = f", {_downtime(float(window), fmt)} of downtime" if window is not None else ""
         return f"Upgraded OpenCart {before} → {after}{down}"
     if journal.get("rolled_back"):
         return f"Tried to upgrade OpenCart {before} → {after}; it was rolled back and the shop kept {before}"
     return f"Tried to upgrade OpenCart {before} → {after}; it stopped before changing the live shop"
+
+
+def _downtime(seconds: float, fmt: Formats) -> str:
+    """'42 s', '3 min 05 s': a shop owner reads minutes better than 185 s."""
+    whole = round(seconds)
+    if whole < 120:
+        return f"{fmt.number(whole)} s"
+    return f"{fmt.number(whole // 60)} min {whole % 60:02d} s"
+
+
+def read_products(state_dir: Path, client: str, store: str) -> list[tuple[float, dict[str, Any]]]:
+    """The undo files `fab products` writes, with the time each was written (during the run)."""
+    folder = undo_dir(state_dir, client, store)
+    out = []
+    for path in sorted(folder.glob("*-products-*.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            at = parse_timestamp(str(data.get("time") or path.name.split("-")[0])[:15] + "Z").timestamp()
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            out.append((at, {**data, "task": "products"}))
+    return out
 
 
 def _near(records: Sequence[tuple[float, dict[str, Any]]], item: WorkItem) -> dict[str, Any] | None:
@@ -291,6 +360,10 @@ def work_lines(
     month: Month,
     audits: dict[str, list[tuple[float, dict[str, Any]]]],
     upgrades: dict[str, list[tuple[float, dict[str, Any]]]],
+    *,
+    products: dict[str, list[tuple[float, dict[str, Any]]]] | None = None,
+    campaigns: CampaignBook | None = None,
+    fmt: Formats = DEFAULT,
 ) -> list[WorkLine]:
     """Every run and manual entry of the month in plain words; dry runs and voided entries left out,
     failed runs kept (said as not completed), look-only runs folded into one line per store and day."""
@@ -318,18 +391,28 @@ def work_lines(
                 lines.append(WorkLine(item.day, item.store, CHANGE_STOPPED[item.task], item.seconds, ok))
                 continue
             record = _near(audits.get(item.store, []), item)
-            text = audit_text(record) if record else f"{item.task.capitalize()} change run"
+            text = audit_text(record, fmt) if record else f"{item.task.capitalize()} change run"
         elif item.task in ("upgrade", "rollback"):
             journal = _near(upgrades.get(item.store, []), item)
             if item.task == "rollback":
                 undone = f" {journal.get('to')} → {journal.get('from')}" if journal else ""
                 text = f"Rolled the OpenCart upgrade back{undone}"
             else:
-                text = upgrade_text(journal) if journal else "Upgrade run"
+                text = upgrade_text(journal, fmt) if journal else "Upgraded OpenCart (no journal of the run was found)"
         elif item.task == "mirror":
             text = "Took a backup of the shop's files and database"
-        elif item.task in ("mail", "flyer"):
-            text = campaign_text(item.task, item.note)
+        elif item.task == "mail":
+            text = (campaigns or CampaignBook.empty()).text(item, fmt)
+        elif item.task == "flyer":
+            text = flyer_text(item.note, fmt)
+        elif item.task.startswith("extension "):
+            # A failed change is rolled back inside the run, which itself ends normally: the note says so.
+            text = extension_text(item.task, item.note) + ("" if ok else " (did not complete)")
+            lines.append(WorkLine(item.day, item.store, text, item.seconds, ok and "failed" not in item.note))
+            continue
+        elif item.task == "products":
+            record = _near((products or {}).get(item.store, []), item)
+            text = products_text(record, fmt) if record else "Changed a product list (or put one back)"
         else:
             text = f"Ran {item.task}"
         if not ok:
@@ -384,13 +467,43 @@ def availability(db: sqlite3.Connection, store: str, month: Month) -> Availabili
     return result
 
 
-def last_result(db: sqlite3.Connection, store: str, check: str, month: Month) -> tuple[str, str, str] | None:
+def last_result(
+    db: sqlite3.Connection, store: str, check: str, month: Month
+) -> tuple[str, str, str, float] | None:
     row = db.execute(
-        "SELECT state, COALESCE(value, ''), evidence FROM results WHERE store = ? AND check_id = ? "
+        "SELECT state, COALESCE(value, ''), evidence, run_at FROM results WHERE store = ? AND check_id = ? "
         "AND run_at >= ? AND run_at < ? ORDER BY run_at DESC LIMIT 1",
         (store, check, month.start, month.end),
     ).fetchone()
-    return None if row is None else (str(row[0]), str(row[1]), str(row[2]))
+    return None if row is None else (str(row[0]), str(row[1]), str(row[2]), float(row[3]))
+
+
+_CHANGE = re.compile(r"^(?P<what>[A-Za-z][\w ]*?) (?P<old>\S+) (?:->|→) (?P<new>\S+)")
+
+
+def _change_key(text: str) -> tuple[str, str, str] | str:
+    """The same change said by the health check, the upgrade journal and `fab check` counts once."""
+    found = _CHANGE.match(text)
+    return (found["what"].lower(), found["old"], found["new"]) if found else text
+
+
+def _add_change(found: Platform, text: str) -> None:
+    if _change_key(text) not in {_change_key(t) for t in found.changes}:
+        found.changes.append(text)
+
+
+def check_changes(records: Sequence[Recorded], month: Month, fmt: Formats = DEFAULT) -> list[str]:
+    """Version changes between consecutive recorded checks, the later one in the month
+    ("PHP 8.1.27 → 8.2.29 (seen 12 Nov)"); the last check before the month is the starting point."""
+    out = []
+    for before, after in zip(records, records[1:], strict=False):
+        if not month.start <= after.at.timestamp() < month.end:
+            continue
+        for key, label in VERSION_COMPONENTS.items():
+            old, new = before.versions.get(key), after.versions.get(key)
+            if old and new and old != new:
+                out.append(f"{label} {old} → {new} (seen {fmt.day(after.at.astimezone(month.zone))})")
+    return out
 
 
 def platform(
@@ -399,15 +512,44 @@ def platform(
     month: Month,
     backups: Backups,
     upgrades: Sequence[tuple[float, dict[str, Any]]],
+    checks: Sequence[Recorded] = (),
+    fmt: Formats = DEFAULT,
 ) -> Platform:
     found = Platform()
+    seen_at = float("-inf")  # when the versions shown were read: a later source replaces them
     if backups.newest is not None:
         found.opencart, found.php = backups.newest.opencart_version, backups.newest.php_version
-        found.source = f"the backup of {backups.newest.taken:%Y-%m-%d}"
+        found.source = f"the backup of {fmt.long_day(backups.newest.taken.astimezone(month.zone))}"
+        seen_at = backups.newest.taken.timestamp()
     for at, journal in upgrades:
         if month.start <= at < month.end and journal.get("ok"):
-            found.changes.append(f"OpenCart {journal.get('from')} → {journal.get('to')}")
+            _add_change(found, f"OpenCart {journal.get('from')} → {journal.get('to')}")
             found.opencart = str(journal.get("to") or found.opencart)
+            seen_at = max(seen_at, at)
+    in_month = [r for r in checks if month.start <= r.at.timestamp() < month.end]
+    before = [r for r in checks if r.at.timestamp() < month.start]
+    for text in check_changes([*before[-1:], *in_month], month, fmt):
+        _add_change(found, text)
+    if in_month:
+        found.check = last = in_month[-1]
+        if last.at.timestamp() >= seen_at and last.versions:
+            found.opencart = last.versions.get("opencart", found.opencart)
+            found.php = last.versions.get("php", found.php)
+            found.source = f"the check of {fmt.long_day(last.at.astimezone(month.zone))}"
+            seen_at = last.at.timestamp()
+        found.database = last.versions.get("database", "")
+        found.web_server = last.versions.get("web server", "")
+        # Cleared: applied at the month's start (the last check before it) or earlier in it, not at its end.
+        standing = {str(a.get("id")) for a in last.advisories}
+        earlier: dict[str, str] = {}
+        for r in [*before[-1:], *in_month[:-1]]:
+            for a in r.advisories:
+                earlier.setdefault(str(a.get("id")), str(a.get("summary") or ""))
+        found.advisories_cleared = [
+            f"{aid}: {summary}" if summary else aid for aid, summary in earlier.items() if aid not in standing
+        ]
+    elif before:
+        found.check_before = before[-1]
     if db is None:
         return found
     for (evidence,) in db.execute(
@@ -415,20 +557,20 @@ def platform(
         "AND state NOT IN ('OK', 'SKIPPED') AND run_at >= ? AND run_at < ? ORDER BY run_at",
         (store, month.start, month.end),
     ):
-        if evidence and evidence not in found.changes:
-            found.changes.append(evidence)
+        if evidence:
+            _add_change(found, evidence)
     memo = db.execute("SELECT value FROM memo WHERE store = ? AND key = 'versions'", (store,)).fetchone()
     if memo and last_result(db, store, "versions_changed", month):
         versions = json.loads(memo[0])
-        found.database = str(versions.get("database") or "")
+        found.database = found.database or str(versions.get("database") or "")
         if not found.source:
             found.opencart, found.php = str(versions.get("opencart") or ""), str(versions.get("php") or "")
             found.source = "the health checks"
     advisories = last_result(db, store, "advisories", month)
     if advisories:
-        found.advisories_state, _, found.advisories_detail = advisories
+        found.advisories_state, _, found.advisories_detail, found.advisories_at = advisories
         # Cleared: an advisory result that was a problem earlier in the month and is healthy at its end.
-        if advisories[0] in ("OK", "SKIPPED"):
+        if advisories[0] in ("OK", "SKIPPED") and not found.check_is_newest:
             found.advisories_cleared = [
                 str(e)
                 for (e,) in db.execute(
@@ -495,30 +637,41 @@ def _version_key(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
 
 
+def _weaknesses(known: int, version: str) -> str:
+    what = f"{known} known security weakness{'es' if known != 1 else ''}" if known else "a known security weakness"
+    return f"{what} affect{'s' if known == 1 else ''} this shop's OpenCart{f' {version}' if version else ''}"
+
+
 def security_step(p: Platform) -> str:
-    """The advisories check's evidence (as `fab check` grades it) in a shop owner's words: the
-    release that fixes what a release can fix, and how many weaknesses are known."""
-    known = len(set(_ADVISORY.findall(p.advisories_detail)))
-    targets = sorted(set(_UPGRADE_TO.findall(p.advisories_detail)), key=_version_key)
-    what = (
-        f"{known} known security weakness{'es' if known != 1 else ''}"
-        if known
-        else "a known security weakness"
-    )
-    version = f" {p.opencart}" if p.opencart else ""
+    """The advisories (as `fab check` grades them, in its record or the health check's evidence) in a
+    shop owner's words: the release that fixes what a release can fix, and how many weaknesses are known."""
+    if p.check is not None and p.check_is_newest:
+        known = len(p.check.advisories)
+        targets = sorted({str(a["fixed"]) for a in p.check.advisories if a.get("fixed")}, key=_version_key)
+    else:
+        known = len(set(_ADVISORY.findall(p.advisories_detail)))
+        targets = sorted(set(_UPGRADE_TO.findall(p.advisories_detail)), key=_version_key)
     if targets:
         return (
-            f"Security: {what} affect{'s' if known == 1 else ''} this shop's OpenCart{version}. "
+            f"Security: {_weaknesses(known, p.opencart)}. "
             f"Upgrading to OpenCart {targets[-1]} fixes those a release can fix; we recommend planning it."
         )
-    return f"Security: {what} affect{'s' if known == 1 else ''} this shop's OpenCart{version}; see the advice above."
+    return f"Security: {_weaknesses(known, p.opencart)}; see the advice above."
 
 
 def next_steps(store: StoreReport, month_closed: bool) -> list[str]:
     steps = []
     p, b, a = store.platform, store.backups, store.availability
-    if p.advisories_state in ("CRITICAL", "WARNING"):
+    if p.advisories_apply:
         steps.append(security_step(p))
+    if p.check is not None and p.check.status in ("critical", "warning", "unsupported") and p.check.recommended:
+        if p.check.recommended != p.opencart:
+            steps.append(
+                f"Platform: we recommend upgrading OpenCart{f' {p.opencart}' if p.opencart else ''} to "
+                f"{p.check.recommended}, the newest release that suits this shop's server."
+            )
+    elif p.check is not None and p.check.status in ("critical", "unsupported"):
+        steps.append("Platform: the compatibility check found a problem with the server; we will look into it.")
     if b.newest is None:
         steps.append("Backups: no verified backup exists yet; we will set up regular backups.")
     elif b.age_at_end is not None and b.age_at_end > STALE_BACKUP:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from maint import verdicts
 from maint.billing.ledger import Ledger
 from maint.billing.plans import Plans
 from maint.billing.service import client_statement, local_items
 from maint.config import Settings
 from maint.inventory import Client
+from maint.report.campaigns import CampaignBook
+from maint.report.formats import Formats
 from maint.report.model import (
     Month,
     Report,
@@ -21,6 +25,7 @@ from maint.report.model import (
     next_steps,
     platform,
     read_audits,
+    read_products,
     read_upgrades,
     work_lines,
 )
@@ -36,6 +41,15 @@ def _health_db(state_dir: Path) -> sqlite3.Connection | None:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
 
 
+def client_formats(settings: Settings, client: Client) -> Formats:
+    """The client's locale (inventory `locale:`), else the agency's `maint.report.locale`, else the default."""
+    if client.locale:
+        return Formats.of(client.locale, f"{client.file}: locale")
+    section = settings.raw.get("report")
+    agency = section.get("locale") if isinstance(section, Mapping) else ""
+    return Formats.of(str(agency or ""), "maint.report.locale")
+
+
 def build_report(
     settings: Settings,
     plans: Plans,
@@ -45,6 +59,7 @@ def build_report(
     today: date,
     now: datetime | None = None,
 ) -> Report:
+    fmt = client_formats(settings, client)
     month = Month(first, plans.timezone)
     state_dir = Path(settings.state_dir).expanduser()
     statement = client_statement(plans, ledger, client.name, client.title, client.plan, first, today)
@@ -54,7 +69,12 @@ def build_report(
     )
     audits = {s.name: read_audits(state_dir, client.name, s.name) for s in client.stores}
     upgrades = {s.name: read_upgrades(state_dir, client.name, s.name) for s in client.stores}
-    work = work_lines(items, month, audits, upgrades)
+    products = {s.name: read_products(state_dir, client.name, s.name) for s in client.stores}
+    campaigns = CampaignBook.open(state_dir, client.name)
+    try:
+        work = work_lines(items, month, audits, upgrades, products=products, campaigns=campaigns, fmt=fmt)
+    finally:
+        campaigns.close()
     db = _health_db(state_dir)
     notes = []
     try:
@@ -69,7 +89,9 @@ def build_report(
                 url=entry.url,
                 availability=None if db is None else availability(db, entry.name, month),
                 backups=snaps,
-                platform=platform(db, entry.name, month, snaps, upgrades[entry.name]),
+                platform=platform(
+                    db, entry.name, month, snaps, upgrades[entry.name], verdicts.read(state_dir, entry.name), fmt
+                ),
             )
             store.next_steps = next_steps(store, month_closed=today >= month.next_first)
             stores.append(store)
@@ -89,6 +111,7 @@ def build_report(
         work=work,
         notes=notes,
         generated=now or datetime.now(UTC),
+        fmt=fmt,
     )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import posixpath
 import sys
 import textwrap
+from datetime import UTC, datetime
 from typing import Any
 
 from invoke.exceptions import Exit
 
-from maint import render
+from maint import render, verdicts
 from maint.errors import MaintError
 from maint.facts.host import get_host_facts
 from maint.facts.mysql import get_db_server, get_setting
@@ -228,6 +229,11 @@ def check(c, store=None, all_=False, php="", mysql="", mariadb="", apache="", js
         names, lambda name: check_store(tc, name, matrix, advisories, targets), parallel=tc.settings.parallel
     )
     reports = [r.data for r in run.results]
+    if not targets:
+        # The store's own platform judged now: kept for `fab report` (a what-if verdict is not the store's).
+        at = datetime.now(UTC)
+        for r in reports:
+            verdicts.record(tc.settings.state_dir, verdicts.from_report(r.as_dict(), at))
     if json:
         emit_json([r.as_dict() for r in reports], exit_code=combined_exit(reports))
     else:

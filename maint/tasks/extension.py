@@ -102,6 +102,8 @@ def extension(c, action, store, target="", allow_overwrite=False, release="", no
                 installed = ext.install_of(target)
                 plan = plan_remove(target, ext, provided_by(installed, ext) if installed else [])
                 subject = target
+            note: list[str] = []  # the ledger entry's note, for `fab report`: what, and how it ended
+
             def apply() -> service.ChangeOutcome:
                 began = time.monotonic()
                 outcome = service.ChangeOutcome(store, action, subject)
@@ -114,10 +116,12 @@ def extension(c, action, store, target="", allow_overwrite=False, release="", no
                 service.snapshot_rehearse_apply(conn, cfg, facts, mux, outcome, procedure, rehearse=not no_rehearse,
                                                 say=None if quiet or json else _say, printer=_printer(quiet or json))
                 outcome.seconds = time.monotonic() - began
+                ended = "rolled back" if outcome.rolled_back else "live store not touched"
+                note.append(f"{action} {subject}" + (f": failed, {ended}" if outcome.failure else ": done"))
                 return outcome
 
             road = Road(f"extension {action}", f"{action.capitalize()} {subject} on the LIVE store {store}?",
-                        dry_run=dry_run, yes=yes, json=json, over_budget=over_budget)
+                        dry_run=dry_run, yes=yes, json=json, over_budget=over_budget, note=note)
             done = run_change(tc, cfg, conn, plan, road, apply)
     finally:
         conn.close()

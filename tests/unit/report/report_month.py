@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from maint import verdicts
 from maint.billing.ledger import Ledger
 from maint.health.history import History
 from maint.health.model import CheckResult, State
+from maint.mail.journal import Campaign, Journal, Recipient
 from maint.mirror import manifest
 from maint.pricing.undo import store_dir
 
@@ -36,6 +38,11 @@ SNAPSHOTS = {  # name: verified
     "20261117T070000Z": False,
     "20261201T010000Z": True,  # after the month: not in the report
 }
+# The weekly e-mail's journal: who got it, who bounced, who is still to be tried, who unsubscribed.
+MAIL = {"sent": 1905, "refused": 3, "deferred": 2, "suppressed": 4}
+# `fab check` ran in October (critical: 3.0.3.8 on PHP 8.1) and after the last health run of November.
+CHECK_BEFORE = datetime(2026, 10, 28, 9, tzinfo=UTC)
+CHECK_END = datetime(2026, 11, 30, 23, 30, tzinfo=ZONE)
 
 
 def utc(day: int, hour: int, minute: int = 0) -> datetime:
@@ -94,6 +101,9 @@ def build_month(state: Path, mirror: Path) -> None:
         add("demo", "flyer", utc(18, 8), 60, note="flyer demo-20261118-1: 6 product(s), Winter deals")
         add("demo", "mail", utc(18, 9), 900,
             note="campaign demo-7f3a 'Winter deals': 1905 sent now, 1905 in all")
+        add("demo", "extension install", utc(19, 8), 200, note="install featured_plus 1.2.0: done")
+        add("demo", "extension remove", utc(19, 9), 100, note="remove old_slider: failed, rolled back")
+        add("demo", "products", utc(21, 8), 30)
         for minute in (0, 10, 20):
             add("demo", "info", utc(16, 9, minute), 60)
         add(
@@ -139,8 +149,49 @@ def build_month(state: Path, mirror: Path) -> None:
             }
         )
     )
+    products = {"format": 1, "client": "demo", "store": "demo", "list": "featured", "before": [40, 42, 30],
+                "after": [40, 42, 28, 33], "source": "/home/dev/featured-nov.xlsx", "time": "20261121T080010000000Z"}
+    (undo / "20261121T080010000000Z-products-featured.json").write_text(json.dumps(products))
+    _mail(state)
+    _checks(state)
     _health(state)
     _mirror(mirror)
+
+
+def _mail(state: Path) -> None:
+    """The campaign as `fab mail` journals it, each row's time inside the 18 Nov 09:00 run."""
+    with Journal.in_state_dir(state) as journal:
+        campaign = Campaign("demo-7f3a", "demo", "demo", "Winter deals", "ab", "newsletter",
+                            "2026-11-18T09:00:05+00:00", None)
+        people = [Recipient(f"c{n}@demo.invalid", "", "newsletter") for n in range(sum(MAIL.values()))]
+        journal.create(campaign, people, [])
+        for state_name, count in MAIL.items():
+            journal.db.execute(
+                "UPDATE recipients SET state = ? WHERE campaign = 'demo-7f3a' AND email IN "
+                "(SELECT email FROM recipients WHERE campaign = 'demo-7f3a' AND state = 'pending' LIMIT ?)",
+                (state_name, count),
+            )
+        journal.db.execute("UPDATE recipients SET updated = '2026-11-18T09:07:00+00:00'")
+        # A campaign of the other client, sent the same hour: not in demo's report.
+        journal.create(Campaign("other-1", "other", "other-shop", "Other news", "cd", "newsletter",
+                                "2026-11-18T09:00:00+00:00", None), [Recipient("x@other.invalid", "", "newsletter")], [])
+
+
+def _checks(state: Path) -> None:
+    old = verdicts.Recorded(
+        CHECK_BEFORE, "demo", "critical",
+        {"opencart": "3.0.3.8", "php": "8.1.27", "database": "MariaDB 10.11.6", "web server": "Apache 2.4.57"},
+        [{"id": "CVE-2024-21514", "grade": "critical", "fixed": "3.0.4.0", "summary": "SQL injection"},
+         {"id": "CVE-2026-0001", "grade": "warning", "fixed": "3.0.5.1", "summary": "stored XSS"}],
+        recommended="3.0.5.1",
+    )
+    new = verdicts.Recorded(
+        CHECK_END.astimezone(UTC), "demo", "warning",
+        {"opencart": "3.0.5.1", "php": "8.2.29", "database": "MariaDB 10.11.6", "web server": "Apache 2.4.62"},
+        [{"id": "CVE-2025-9999", "grade": "warning", "fixed": None, "summary": "admin path disclosure"}],
+    )
+    for found in (old, new):
+        verdicts.record(state, found)
 
 
 def _health(state: Path) -> None:
