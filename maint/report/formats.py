@@ -21,7 +21,7 @@ from maint.errors import ConfigError
 
 DEFAULT_LOCALE = "en_GB"
 # An amount or count as `fab hours` writes it ("1,234.50", "1,905"): re-written in the client's locale.
-_EN_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w,])|(?<![\w.,])\d+\.\d+(?![\w.,])")
+_EN_NUMBER = re.compile(r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])|\d+\.\d+(?![\d.,]))")
 
 
 @dataclass(frozen=True)

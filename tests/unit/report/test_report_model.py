@@ -13,9 +13,10 @@ from maint.billing.service import client_statement
 from maint.config import Settings
 from maint.inventory import load_inventory
 from maint.report.html import Branding, render_html
-from maint.report.model import CHANGE_STOPPED, Report
-from maint.report.service import build_report
+from maint.report.model import CHANGE_STOPPED, Backups, Month, Report, platform
+from maint.report.service import _health_db, build_report
 from tests.unit.report.report_month import (
+    CHECK_END,
     EXPLAINED,
     MONTH_START,
     OUTAGES,
@@ -56,7 +57,9 @@ def test_hours_are_the_statement_fab_hours_prints(records) -> None:
         )
     assert report.statement.as_dict() == expected.as_dict()
     # Every November second of the demo client's entries, as the billing rules count them today.
-    assert report.statement.usage.hours_used * 3600 == pytest.approx(120 + 30 + 300 + 40 + 20 + 5 + 600 + 5400 + 180 + 60 + 900)
+    assert report.statement.usage.hours_used * 3600 == pytest.approx(
+        120 + 30 + 300 + 40 + 20 + 5 + 600 + 5400 + 180 + 60 + 900 + 200 + 100 + 30
+    )
 
 
 def test_work_done_in_plain_words_without_dry_runs_or_other_months(records) -> None:
@@ -71,7 +74,15 @@ def test_work_done_in_plain_words_without_dry_runs_or_other_months(records) -> N
         ("2026-11-16", "demo", "Checked the shop's platform and versions"),  # three runs, one line
         ("2026-11-16", "demo", CHANGE_STOPPED["prices"]),
         ("2026-11-18", "demo", "Made the flyer “Winter deals” with 6 products"),
-        ("2026-11-18", "demo", "Sent the e-mail “Winter deals” to 1,905 recipients"),
+        (
+            "2026-11-18",
+            "demo",
+            "Sent the e-mail “Winter deals” to 1,905 subscribers (3 refused by their mail server (bounced); "
+            "2 not delivered yet (tried again on the next run); 4 left out (unsubscribed))",
+        ),
+        ("2026-11-19", "demo", "Installed the extension featured_plus 1.2.0"),
+        ("2026-11-19", "demo", "Tried to remove the extension old_slider; it failed and the shop was put back as it was"),
+        ("2026-11-21", "demo", "Updated the Featured products list from featured-nov.xlsx: 2 products added, 1 product removed"),
     ]
 
 
@@ -114,18 +125,59 @@ def test_backups_of_the_month_the_newest_verified_and_its_age(records) -> None:
     assert any("27 days old" in s for s in make(records).stores[0].next_steps)
 
 
-def test_platform_changes_and_cleared_advisories(records) -> None:
-    p = make(records).stores[0].platform
+def test_platform_from_the_health_history_when_no_check_was_recorded(records) -> None:
+    settings, _ = records
+    month = Month(date(2026, 11, 1), ZONE)
+    db = _health_db(settings.state_dir)
+    assert db is not None
+    try:
+        p = platform(db, "demo", month, Backups(), [], checks=())
+    finally:
+        db.close()
     assert (p.opencart, p.php, p.database) == ("3.0.5.1", "8.2.29", "10.11.6-MariaDB")
     assert p.changes == ["opencart 3.0.3.8 -> 3.0.5.1"]
-    assert p.advisories_state == "OK"
+    assert p.advisories_state == "OK" and p.check is None
     assert p.advisories_cleared == ["CVE-2026-0001 applies to 3.0.3.8"]
-    assert make(records).stores[1].platform.changes == ["OpenCart 3.0.3.8 → 3.0.5.1"]
+
+
+def test_the_check_verdict_at_month_end_its_advisories_those_cleared_and_version_changes(records) -> None:
+    report = make(records)
+    demo = report.stores[0]
+    p = demo.platform
+    assert p.check is not None and p.check.status == "warning" and p.check.at == CHECK_END
+    assert (p.opencart, p.php, p.database, p.web_server) == ("3.0.5.1", "8.2.29", "MariaDB 10.11.6", "Apache 2.4.62")
+    # October's check is the starting point; the health check's "opencart 3.0.3.8 -> 3.0.5.1" is the same change.
+    assert p.changes == [
+        "OpenCart 3.0.3.8 → 3.0.5.1 (seen 30 Nov)",
+        "PHP 8.1.27 → 8.2.29 (seen 30 Nov)",
+        "Web server Apache 2.4.57 → Apache 2.4.62 (seen 30 Nov)",
+    ]
+    assert p.advisories_cleared == ["CVE-2024-21514: SQL injection", "CVE-2026-0001: stored XSS"]
+    assert "Security: 1 known security weakness affects this shop's OpenCart 3.0.5.1; see the advice above." in (
+        demo.next_steps
+    )
+    html = render_html(report, Branding())
+    assert "Compatibility and security check (30 Nov 2026): <b class=\"warn\">works, with points to watch</b>" in html
+    assert "<td>CVE-2025-9999</td><td>to plan</td><td>no fix yet</td><td>admin path disclosure</td>" in html
+    assert "Cleared this month: CVE-2024-21514: SQL injection; CVE-2026-0001: stored XSS" in html
+    assert "<td>Web server</td><td>Apache 2.4.62</td>" in html
+    # demo4 was never checked: said, not guessed.
+    assert report.stores[1].platform.check is None
+    assert "Compatibility and security check: <b>not run yet</b>" in html
+
+
+def test_a_month_without_a_check_names_the_last_one_before_it(records) -> None:
+    december = make(records, first=date(2026, 12, 1), today=date(2027, 1, 3))
+    p = december.stores[0].platform
+    assert p.check is None and p.check_before is not None and p.check_before.at == CHECK_END
+    assert "<b>not run this month</b> (the last one, on 30 Nov 2026, found: works, with points to watch)" in (
+        render_html(december, Branding())
+    )
 
 
 def test_nothing_from_another_client(records) -> None:
     html = render_html(make(records), Branding())
-    for foreign in ("other-shop", "Other client's secret work", "other down", "Olga"):
+    for foreign in ("other-shop", "Other client's secret work", "other down", "Olga", "Other news"):
         assert foreign not in html
     other = make(records, "other")
     assert [w.text for w in other.work] == ["Other client's secret work"]
