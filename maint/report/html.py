@@ -272,6 +272,9 @@ def _availability(store: StoreReport, report: Report) -> str:
         f"to {_when(av.last_run, zone, fmt)}; "
         "the shop counts as up when its home page, cart and checkout all worked."
     )
+    if store.monitored_since is not None:
+        since = fmt.day(datetime.fromtimestamp(store.monitored_since, zone))
+        covered += f" Monitoring began on {since}, when the shop was added: the share covers the days since."
     html = [
         f"<h3>Availability: {_e(_pct(av.percent, fmt))}</h3><p class=muted>{_e(covered)}</p>",
         timeline_chart(av, report),

@@ -183,6 +183,9 @@ class StoreReport:
     backups: Backups
     platform: Platform
     next_steps: list[str] = field(default_factory=list)
+    # Health checks about the shop's set-up still failing at the month's end: check id → evidence.
+    standing: dict[str, str] = field(default_factory=dict)
+    monitored_since: float | None = None  # the store's first health run ever, when it was in this month
 
 
 @dataclass
@@ -629,6 +632,35 @@ def backups(
 
 # --- next steps ----------------------------------------------------------------------------------
 
+# Set-up problems the health checks find, said as what we will do (the last result of the month).
+SETTING_STEPS = {
+    "error_display": "Settings: the shop shows PHP errors to visitors (error display is on); we will turn it off.",
+    "install_dir": "Security: OpenCart's install/ folder is still on the server; we will remove it.",
+    "disk_free": "Hosting: the server's disk is nearly full; we will free space or ask the host for more.",
+    "php_fatals": "Errors: the shop's error log shows PHP errors; we will look into them.",
+    "ocmod_disabled": "Settings: some of the shop's modifications are switched off; we will check they should be.",
+    "tls": "Security: the shop's TLS (https) certificate expires soon; we will renew it.",
+    "maintenance": "Settings: the shop was left in maintenance mode; we will open it again.",
+    "admin_login": "Admin: the shop's admin login page did not work; we will fix it.",
+}
+
+
+def standing_problems(db: sqlite3.Connection, store: str, month: Month) -> dict[str, str]:
+    """The set-up checks (SETTING_STEPS) whose last result of the month was WARNING or CRITICAL."""
+    found = {}
+    for check in SETTING_STEPS:
+        last = last_result(db, store, check, month)
+        if last is not None and last[0] in ("WARNING", "CRITICAL"):
+            found[check] = last[2]
+    return found
+
+
+def monitored_since(db: sqlite3.Connection, store: str, month: Month) -> float | None:
+    """The store's first health run ever, when it fell after the month's first day (a shop added mid-month)."""
+    first = db.execute("SELECT MIN(run_at) FROM results WHERE store = ?", (store,)).fetchone()[0]
+    return float(first) if first is not None and month.start + 86400 <= first < month.end else None
+
+
 _UPGRADE_TO = re.compile(r"upgrade to (\d+(?:\.\d+)+)")
 _ADVISORY = re.compile(r"\bCVE-\d{4}-\d+")
 
@@ -672,6 +704,7 @@ def next_steps(store: StoreReport, month_closed: bool) -> list[str]:
             )
     elif p.check is not None and p.check.status in ("critical", "unsupported"):
         steps.append("Platform: the compatibility check found a problem with the server; we will look into it.")
+    steps += [SETTING_STEPS[check] for check in store.standing]
     if b.newest is None:
         steps.append("Backups: no verified backup exists yet; we will set up regular backups.")
     elif b.age_at_end is not None and b.age_at_end > STALE_BACKUP:

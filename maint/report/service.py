@@ -22,11 +22,13 @@ from maint.report.model import (
     StoreReport,
     availability,
     backups,
+    monitored_since,
     next_steps,
     platform,
     read_audits,
     read_products,
     read_upgrades,
+    standing_problems,
     work_lines,
 )
 
@@ -93,6 +95,9 @@ def build_report(
                     db, entry.name, month, snaps, upgrades[entry.name], verdicts.read(state_dir, entry.name), fmt
                 ),
             )
+            if db is not None:
+                store.standing = standing_problems(db, entry.name, month)
+                store.monitored_since = monitored_since(db, entry.name, month)
             store.next_steps = next_steps(store, month_closed=today >= month.next_first)
             stores.append(store)
     finally:

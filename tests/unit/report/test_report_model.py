@@ -217,3 +217,18 @@ def test_a_new_client_with_no_records_and_no_backup_location_gets_a_report(recor
     html = render_html(report, Branding())
     assert "No backup location is set up" in html and "Not monitored this month" in html
     assert "not checked this month" in html
+
+
+def test_a_setting_still_wrong_at_month_end_is_a_next_step_in_plain_words(records) -> None:
+    demo = make(records).stores[0]
+    assert demo.standing == {"error_display": "config_error_display=1"}
+    assert "Settings: the shop shows PHP errors to visitors (error display is on); we will turn it off." in (
+        demo.next_steps
+    )
+
+
+def test_a_shop_first_monitored_mid_month_says_so(records) -> None:
+    other = make(records, "other")
+    assert other.stores[0].monitored_since == (MONTH_START + timedelta(days=2)).timestamp()
+    assert "Monitoring began on 3 Nov, when the shop was added" in render_html(other, Branding())
+    assert make(records).stores[0].monitored_since is None  # monitored from the month's first hour
