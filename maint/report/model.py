@@ -319,7 +319,9 @@ def read_products(state_dir: Path, client: str, store: str) -> list[tuple[float,
     return out
 
 
-def _near(records: Sequence[tuple[float, dict[str, Any]]], item: WorkItem) -> dict[str, Any] | None:
+def _near(
+    records: Sequence[tuple[float, dict[str, Any]]], item: WorkItem, slack: float = 60
+) -> dict[str, Any] | None:
     """The record this ledger entry's run wrote: same task, written during the run (a minute of
     slack either side), the closest to the run's end when several qualify (a prices run and its
     undo a few seconds apart)."""
@@ -327,7 +329,7 @@ def _near(records: Sequence[tuple[float, dict[str, Any]]], item: WorkItem) -> di
     found = [
         (abs(at - end), record)
         for at, record in records
-        if start - 60 <= at <= end + 60 and record.get("task", item.task) == item.task
+        if start - slack <= at <= end + slack and record.get("task", item.task) == item.task
     ]
     return min(found, key=lambda pair: pair[0])[1] if found else None
 
@@ -414,8 +416,10 @@ def work_lines(
             lines.append(WorkLine(item.day, item.store, text, item.seconds, ok and "failed" not in item.note))
             continue
         elif item.task == "products":
-            record = _near((products or {}).get(item.store, []), item)
-            text = products_text(record, fmt) if record else "Changed a product list (or put one back)"
+            # The undo file is written inside the run (same clock): a tight window keeps a quick
+            # `--undo` run after it (which writes none) from taking it for its own.
+            record = _near((products or {}).get(item.store, []), item, slack=2)
+            text = products_text(record, fmt) if record else "Put a product list back as it was before an earlier change"
         else:
             text = f"Ran {item.task}"
         if not ok:

@@ -104,6 +104,7 @@ def build_month(state: Path, mirror: Path) -> None:
         add("demo", "extension install", utc(19, 8), 200, note="install featured_plus 1.2.0: done")
         add("demo", "extension remove", utc(19, 9), 100, note="remove old_slider: failed, rolled back")
         add("demo", "products", utc(21, 8), 30)
+        add("demo", "products", utc(21, 8, 1), 20)  # its --undo, a minute later (writes no undo file)
         for minute in (0, 10, 20):
             add("demo", "info", utc(16, 9, minute), 60)
         add(

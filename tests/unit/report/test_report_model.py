@@ -58,7 +58,7 @@ def test_hours_are_the_statement_fab_hours_prints(records) -> None:
     assert report.statement.as_dict() == expected.as_dict()
     # Every November second of the demo client's entries, as the billing rules count them today.
     assert report.statement.usage.hours_used * 3600 == pytest.approx(
-        120 + 30 + 300 + 40 + 20 + 5 + 600 + 5400 + 180 + 60 + 900 + 200 + 100 + 30
+        120 + 30 + 300 + 40 + 20 + 5 + 600 + 5400 + 180 + 60 + 900 + 200 + 100 + 30 + 20
     )
 
 
@@ -83,6 +83,7 @@ def test_work_done_in_plain_words_without_dry_runs_or_other_months(records) -> N
         ("2026-11-19", "demo", "Installed the extension featured_plus 1.2.0"),
         ("2026-11-19", "demo", "Tried to remove the extension old_slider; it failed and the shop was put back as it was"),
         ("2026-11-21", "demo", "Updated the Featured products list from featured-nov.xlsx: 2 products added, 1 product removed"),
+        ("2026-11-21", "demo", "Put a product list back as it was before an earlier change"),
     ]
 
 
