@@ -108,7 +108,7 @@ class CampaignBook:
         )
 
     def text(self, item: WorkItem, fmt: Formats = DEFAULT) -> str:
-        """'Sent the e-mail “Winter deals” to 1,905 subscribers; 3 refused by their mail servers'."""
+        """'Sent the e-mail “Winter deals” to 1,905 subscribers; 3 bounced (refused by their mail server)'."""
         if self.db is None:
             return "Sent an e-mail campaign (its journal is not on this machine)"
         found = [c for c in (self.counts(item, cid) for cid in self._campaigns(item)) if c is not None]
@@ -123,9 +123,9 @@ def _one(c: RunCounts, fmt: Formats) -> str:
     text = f"Sent the e-mail “{c.subject}” to {fmt.number(c.sent)} {who}{'' if c.sent == 1 else 's'}"
     extra = []
     if c.refused:
-        extra.append(f"{fmt.number(c.refused)} refused by their mail server (bounced)")
+        extra.append(f"{fmt.number(c.refused)} bounced (refused by their mail server)")
     if c.deferred:
-        extra.append(f"{fmt.number(c.deferred)} not delivered yet (tried again on the next run)")
+        extra.append(f"{fmt.number(c.deferred)} not delivered yet (retried on the next run)")
     if c.suppressed:
         extra.append(f"{fmt.number(c.suppressed)} left out (unsubscribed)")
-    return text + (f" ({'; '.join(extra)})" if extra else "")
+    return text + (f"; {', '.join(extra)}" if extra else "")

@@ -77,8 +77,8 @@ def test_work_done_in_plain_words_without_dry_runs_or_other_months(records) -> N
         (
             "2026-11-18",
             "demo",
-            "Sent the e-mail “Winter deals” to 1,905 subscribers (3 refused by their mail server (bounced); "
-            "2 not delivered yet (tried again on the next run); 4 left out (unsubscribed))",
+            "Sent the e-mail “Winter deals” to 1,905 subscribers; 3 bounced (refused by their mail server), "
+            "2 not delivered yet (retried on the next run), 4 left out (unsubscribed)",
         ),
         ("2026-11-19", "demo", "Installed the extension featured_plus 1.2.0"),
         ("2026-11-19", "demo", "Tried to remove the extension old_slider; it failed and the shop was put back as it was"),
