@@ -81,6 +81,9 @@ maint:
   #         user: maint, password: CHANGE-ME, starttls: true}}
   # and/or as a JSON POST to a chat or ticket system:
   # webhook: https://hooks.example.com/maint
+
+  # `maint report`: the agency's branding, and the locale for clients without their own `locale:`:
+  # report: {{agency: "Acme Web", colour: "#1f5f8b", logo: ~/acme-logo.png, footer: "Acme Web", locale: en_ZA}}
 """
 
 
@@ -92,6 +95,7 @@ EXAMPLE_CLIENT = """\
 # name: acme                      # used on the command line: lower-case, digits, - and _
 # title: ACME Outfitters
 # plan: starter                   # a plan name from plans.yaml (`maint doctor` shows which file)
+# locale: en_ZA                   # optional: numbers and dates in `maint report` as the client writes them
 # contacts:
 #   - {name: Ann Smith, email: ann@acme.example, role: owner}
 # stores:

@@ -456,7 +456,9 @@ def render_html(report: Report, brand: Branding) -> str:
         f"<title>{_e(report.title)}: maintenance report {_e(report.month_label)}</title>"
         f"<style>:root{{--brand:{brand.colour}}}{CSS}</style></head><body>"
         f'<header><div class="in">{logo}<div><h1>{_e(report.title)}</h1>'
-        f"<p>Maintenance report for {_e(report.month_label)} · {_e(brand.agency)}</p></div></div></header><main>"
+        f"<p>Maintenance report for {_e(report.month_label)} · {_e(brand.agency)}</p>"
+        + (f"<p>For {_e(', '.join(report.contacts))}</p>" if report.contacts else "")
+        + "</div></div></header><main>"
         + notes
         + _tiles(report)
         + _summary(report, brand.colour)

@@ -199,6 +199,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     generated: datetime = field(default_factory=lambda: datetime.now(UTC))
     fmt: Formats = DEFAULT
+    contacts: list[str] = field(default_factory=list)  # the inventory's contact names (never addresses)
 
     @property
     def month_label(self) -> str:

@@ -117,6 +117,7 @@ def build_report(
         notes=notes,
         generated=now or datetime.now(UTC),
         fmt=fmt,
+        contacts=[c.name for c in client.contacts],
     )
 
 

@@ -198,6 +198,7 @@ def test_the_page_makes_no_request_and_names_no_secret(records) -> None:
     assert 'src="http' not in html and "<link" not in html and "<script" not in html
     assert "dana@demo.invalid" not in html and "password" not in html.lower()
     assert "Acme Web · 021 555 0100" in html
+    assert "<p>For Dana Demo, No Mail</p>" in html  # the client's contacts by name, from the inventory
 
 
 def test_branding_embeds_the_logo_and_refuses_a_bad_colour(tmp_path) -> None:
