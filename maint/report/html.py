@@ -353,14 +353,21 @@ def _verdict(check: Recorded, report: Report) -> str:
 def _advisories(check: Recorded) -> str:
     if not check.advisories:
         return "<p>Security advisories: none known to apply at the month's end.</p>"
+    # "fixed in" last: the column a phone leaves out (table.wide); the next steps name the release anyway.
     rows = "".join(
-        f"<tr><td>{_e(a.get('id'))}</td><td>{_e(GRADE_WORDS.get(str(a.get('grade')), a.get('grade')))}</td>"
-        f"<td>{_e(a.get('fixed') or 'no fix yet')}</td><td>{_e(a.get('summary') or '')}</td></tr>"
+        f"<tr><td>{_e(a.get('id'))}</td><td>{_e(a.get('summary') or '')}</td>"
+        f"<td>{_e(GRADE_WORDS.get(str(a.get('grade')), a.get('grade')))}</td>"
+        f"<td>{_e(a.get('fixed') or 'no fix yet')}</td></tr>"
         for a in check.advisories
+    )
+    meanwhile = "".join(
+        f"<p class=muted>{_e(a.get('id'))} has no fix yet; meanwhile: {_e(a['action'])}</p>"
+        for a in check.advisories
+        if not a.get("fixed") and a.get("action")
     )
     return (
         "<p>Security advisories that apply at the month's end:</p><table class=wide><tr><th>advisory</th>"
-        f"<th>how urgent</th><th>fixed in</th><th>what it is</th></tr>{rows}</table>"
+        f"<th>what it is</th><th>how urgent</th><th>fixed in</th></tr>{rows}</table>{meanwhile}"
     )
 
 

@@ -189,7 +189,8 @@ def _checks(state: Path) -> None:
     new = verdicts.Recorded(
         CHECK_END.astimezone(UTC), "demo", "warning",
         {"opencart": "3.0.5.1", "php": "8.2.29", "database": "MariaDB 10.11.6", "web server": "Apache 2.4.62"},
-        [{"id": "CVE-2025-9999", "grade": "warning", "fixed": None, "summary": "admin path disclosure"}],
+        [{"id": "CVE-2025-9999", "grade": "warning", "fixed": None, "summary": "admin path disclosure",
+          "action": "rename the admin folder"}],
     )
     for found in (old, new):
         verdicts.record(state, found)

@@ -159,7 +159,8 @@ def test_the_check_verdict_at_month_end_its_advisories_those_cleared_and_version
     )
     html = render_html(report, Branding())
     assert "Compatibility and security check (30 Nov 2026): <b class=\"warn\">works, with points to watch</b>" in html
-    assert "<td>CVE-2025-9999</td><td>to plan</td><td>no fix yet</td><td>admin path disclosure</td>" in html
+    assert "<td>CVE-2025-9999</td><td>admin path disclosure</td><td>to plan</td><td>no fix yet</td>" in html
+    assert "CVE-2025-9999 has no fix yet; meanwhile: rename the admin folder" in html
     assert "Cleared this month: CVE-2024-21514: SQL injection; CVE-2026-0001: stored XSS" in html
     assert "<td>Web server</td><td>Apache 2.4.62</td>" in html
     # demo4 was never checked: said, not guessed.
