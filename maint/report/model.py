@@ -403,8 +403,15 @@ def work_lines(
             if item.task == "rollback":
                 undone = f" {journal.get('to')} → {journal.get('from')}" if journal else ""
                 text = f"Rolled the OpenCart upgrade back{undone}"
+            elif journal is not None:
+                # The journal says how the run ended (a rolled-back upgrade ends its ledger entry normally).
+                text = upgrade_text(journal, fmt)
+                lines.append(WorkLine(item.day, item.store, text, item.seconds, ok and bool(journal.get("ok"))))
+                continue
             else:
-                text = upgrade_text(journal, fmt) if journal else "Upgraded OpenCart (no journal of the run was found)"
+                text = "Upgraded OpenCart (no journal of the run was found)"
+        elif item.task == "restore":
+            text = "Put the shop back from a backup"
         elif item.task == "mirror":
             text = "Took a backup of the shop's files and database"
         elif item.task == "mail":

@@ -97,6 +97,7 @@ def build_month(state: Path, mirror: Path) -> None:
         add("demo", "prices", utc(15, 10), 20, outcome="dry run")
         add("demo", "prices", utc(16, 10), 5, outcome="failed: wrong.csv, row 2: unknown product")
         add("demo4", "upgrade", utc(12, 8), 600)
+        add("demo4", "upgrade", utc(13, 8), 300)  # a second try, rolled back inside its window
         add("demo", "manual", utc(14, 9), 5400, note="Fixed the shipping rule at checkout", source="manual")
         add("demo", "flyer", utc(18, 8), 60, note="flyer demo-20261118-1: 6 product(s), Winter deals")
         add("demo", "mail", utc(18, 9), 900,
@@ -153,6 +154,10 @@ def build_month(state: Path, mirror: Path) -> None:
     products = {"format": 1, "client": "demo", "store": "demo", "list": "featured", "before": [40, 42, 30],
                 "after": [40, 42, 28, 33], "source": "/home/dev/featured-nov.xlsx", "time": "20261121T080010000000Z"}
     (undo / "20261121T080010000000Z-products-featured.json").write_text(json.dumps(products))
+    (journal / "20261113T080500Z-upgrade.json").write_text(
+        json.dumps({"store": "demo4", "from": "3.0.5.1", "to": "4.0.2.3", "ok": False, "rolled_back": True,
+                    "failure": "the upgrader stopped: route error", "time": "20261113T080500Z"})
+    )
     _mail(state)
     _checks(state)
     _health(state)

@@ -58,7 +58,7 @@ def test_hours_are_the_statement_fab_hours_prints(records) -> None:
     assert report.statement.as_dict() == expected.as_dict()
     # Every November second of the demo client's entries, as the billing rules count them today.
     assert report.statement.usage.hours_used * 3600 == pytest.approx(
-        120 + 30 + 300 + 40 + 20 + 5 + 600 + 5400 + 180 + 60 + 900 + 200 + 100 + 30 + 20
+        120 + 30 + 300 + 40 + 20 + 5 + 600 + 300 + 5400 + 180 + 60 + 900 + 200 + 100 + 30 + 20
     )
 
 
@@ -70,6 +70,11 @@ def test_work_done_in_plain_words_without_dry_runs_or_other_months(records) -> N
         ("2026-11-10", "demo", "Updated 1,240 prices from prices-nov.xlsx"),
         ("2026-11-10", "demo", "Undid the earlier price change (1,240 values restored)"),
         ("2026-11-12", "demo4", "Upgraded OpenCart 3.0.3.8 → 3.0.5.1, 42 s of downtime"),
+        (
+            "2026-11-13",
+            "demo4",
+            "Tried to upgrade OpenCart 3.0.5.1 → 4.0.2.3; it was rolled back and the shop kept 3.0.5.1",
+        ),
         ("2026-11-14", "demo", "Fixed the shipping rule at checkout"),
         ("2026-11-16", "demo", "Checked the shop's platform and versions"),  # three runs, one line
         ("2026-11-16", "demo", CHANGE_STOPPED["prices"]),
