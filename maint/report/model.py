@@ -695,6 +695,9 @@ def security_step(p: Platform) -> str:
     else:
         known = len(set(_ADVISORY.findall(p.advisories_detail)))
         targets = sorted(set(_UPGRADE_TO.findall(p.advisories_detail)), key=_version_key)
+    if p.check is not None and p.check.recommended:
+        # The check's target fixes them too and suits the server: one release named, not two.
+        targets = [p.check.recommended]
     if targets:
         return (
             f"Security: {_weaknesses(known, p.opencart)}. "
@@ -707,9 +710,9 @@ def next_steps(store: StoreReport, month_closed: bool) -> list[str]:
     steps = []
     p, b, a = store.platform, store.backups, store.availability
     if p.advisories_apply:
-        steps.append(security_step(p))
+        steps.append(security_step(p))  # names the check's recommended release when there is one
     if p.check is not None and p.check.status in ("critical", "warning", "unsupported") and p.check.recommended:
-        if p.check.recommended != p.opencart:
+        if p.check.recommended != p.opencart and not p.advisories_apply:
             steps.append(
                 f"Platform: we recommend upgrading OpenCart{f' {p.opencart}' if p.opencart else ''} to "
                 f"{p.check.recommended}, the newest release that suits this shop's server."

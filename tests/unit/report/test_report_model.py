@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,8 +13,18 @@ from maint.billing.service import client_statement
 from maint.config import Settings
 from maint.inventory import load_inventory
 from maint.report.html import Branding, render_html
-from maint.report.model import CHANGE_STOPPED, Backups, Month, Report, platform
+from maint.report.model import (
+    CHANGE_STOPPED,
+    Backups,
+    Month,
+    Platform,
+    Report,
+    StoreReport,
+    next_steps,
+    platform,
+)
 from maint.report.service import _health_db, build_report
+from maint.verdicts import Recorded
 from tests.unit.report.report_month import (
     CHECK_END,
     EXPLAINED,
@@ -240,3 +250,22 @@ def test_a_shop_first_monitored_mid_month_says_so(records) -> None:
     assert other.stores[0].monitored_since == (MONTH_START + timedelta(days=2)).timestamp()
     assert "Monitoring began on 3 Nov, when the shop was added" in render_html(other, Branding())
     assert make(records).stores[0].monitored_since is None  # monitored from the month's first hour
+
+
+def test_next_steps_name_one_upgrade_target_the_check_s(records) -> None:
+    """Advisories fixed in 3.0.4.0 and a check recommending 3.0.5.1 (it fixes them and suits the
+    server): the shop owner reads one release, not two."""
+    at = datetime(2026, 11, 30, 8, tzinfo=UTC)
+    advisory = {"id": "CVE-2024-21514", "grade": "critical", "fixed": "3.0.4.0", "summary": "SQL injection"}
+    check = Recorded(at, "s", "critical", {"opencart": "3.0.3.8"}, [advisory], recommended="3.0.5.1")
+    store = StoreReport("s", "", None, Backups(), Platform(opencart="3.0.3.8", check=check))
+    steps = next_steps(store, month_closed=True)
+    platform_steps = [s for s in steps if s.startswith(("Security", "Platform"))]
+    assert platform_steps == [
+        "Security: 1 known security weakness affects this shop's OpenCart 3.0.3.8. Upgrading to OpenCart "
+        "3.0.5.1 fixes those a release can fix; we recommend planning it."
+    ]
+    plain = Recorded(at, "s", "warning", {"opencart": "4.0.2.3"}, [], recommended="4.1.0.4")
+    store = StoreReport("s", "", None, Backups(), Platform(opencart="4.0.2.3", check=plain))
+    assert "Platform: we recommend upgrading OpenCart 4.0.2.3 to 4.1.0.4, the newest release that suits this " \
+        "shop's server." in next_steps(store, month_closed=True)
