@@ -350,19 +350,19 @@ def _verdict(check: Recorded, report: Report) -> str:
     )
 
 
-def _advisories(check: Recorded) -> str:
-    if not check.advisories:
+def _advisories(advisories: list[dict[str, Any]]) -> str:
+    if not advisories:
         return "<p>Security advisories: none known to apply at the month's end.</p>"
     # "fixed in" last: the column a phone leaves out (table.wide); the next steps name the release anyway.
     rows = "".join(
-        f"<tr><td>{_e(a.get('id'))}</td><td>{_e(a.get('summary') or '')}</td>"
+        f"<tr><td>{_e(a.get('id'))}</td><td>{_e(a.get('summary') or a.get('severity') or '')}</td>"
         f"<td>{_e(GRADE_WORDS.get(str(a.get('grade')), a.get('grade')))}</td>"
         f"<td>{_e(a.get('fixed') or 'no fix yet')}</td></tr>"
-        for a in check.advisories
+        for a in advisories
     )
     meanwhile = "".join(
         f"<p class=muted>{_e(a.get('id'))} has no fix yet; meanwhile: {_e(a['action'])}</p>"
-        for a in check.advisories
+        for a in advisories
         if not a.get("fixed") and a.get("action")
     )
     return (
@@ -398,8 +398,8 @@ def _platform(store: StoreReport, report: Report) -> str:
         )
     else:
         html.append("<p>Compatibility and security check: <b>not run yet</b>.</p>")
-    if p.check is not None and p.check_is_newest:
-        html.append(_advisories(p.check))
+    if (p.check is not None and p.check_is_newest) or p.advisory_rows:
+        html.append(_advisories(p.advisory_rows))
     elif not p.advisories_state:
         html.append("<p>Security advisories: <b>not checked this month</b>.</p>")
     elif p.advisories_state in ("OK", "SKIPPED"):

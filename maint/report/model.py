@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from maint.advisories import URGENT_SEVERITIES
 from maint.billing.account import WorkItem
 from maint.billing.rules import add_months
 from maint.billing.statement import Statement
@@ -173,6 +174,39 @@ class Platform:
         if self.check is not None and self.check_is_newest:
             return bool(self.check.advisories)
         return self.advisories_state in ("CRITICAL", "WARNING")
+
+    @property
+    def advisory_rows(self) -> list[dict[str, Any]]:
+        """The advisories applying at the month's end, from whichever judged last: the recorded check,
+        or the health check's evidence (with the check's summaries where it knows the same id)."""
+        if self.check is not None and self.check_is_newest:
+            return self.check.advisories
+        if self.advisories_state not in ("CRITICAL", "WARNING"):
+            return []
+        known = {str(a.get("id")): a for a in (self.check or self.check_before or _NO_CHECK).advisories}
+        rows = parse_advisory_lines(self.advisories_detail)
+        return [{**row, "summary": known.get(row["id"], {}).get("summary") or ""} for row in rows]
+
+
+_NO_CHECK = Recorded(datetime(1970, 1, 1, tzinfo=UTC), "", "unknown")
+# One graded advisory as the health `advisories` check writes it (maint.advisories.GradedAdvisory.line).
+_ADVISORY_LINE = re.compile(
+    r"(?P<id>[A-Z][\w.-]+) \((?P<severity>[^,()]+), (?P<access>[^,()]+), "
+    r"(?:fixed in (?P<fixed>[\d.]+)|no fix)\): (?P<action>.*?)(?=; [A-Z][\w.-]+ \(|$)"
+)
+
+
+def parse_advisory_lines(detail: str) -> list[dict[str, Any]]:
+    """'3.0.3.8: CVE-… (critical, unauthenticated, fixed in 3.0.4.0): upgrade to 3.0.4.0; …' as rows,
+    graded by the rule of maint.advisories (fixed and critical/high or needing no login: urgent)."""
+    out = []
+    for m in _ADVISORY_LINE.finditer(detail):
+        urgent = m["fixed"] and (m["severity"] in URGENT_SEVERITIES or m["access"] == "unauthenticated")
+        out.append(
+            {"id": m["id"], "grade": "critical" if urgent else "warning", "fixed": m["fixed"],
+             "severity": m["severity"], "action": m["action"].strip()}
+        )
+    return out
 
 
 @dataclass
@@ -689,12 +723,11 @@ def _weaknesses(known: int, version: str) -> str:
 def security_step(p: Platform) -> str:
     """The advisories (as `fab check` grades them, in its record or the health check's evidence) in a
     shop owner's words: the release that fixes what a release can fix, and how many weaknesses are known."""
-    if p.check is not None and p.check_is_newest:
-        known = len(p.check.advisories)
-        targets = sorted({str(a["fixed"]) for a in p.check.advisories if a.get("fixed")}, key=_version_key)
-    else:
-        known = len(set(_ADVISORY.findall(p.advisories_detail)))
-        targets = sorted(set(_UPGRADE_TO.findall(p.advisories_detail)), key=_version_key)
+    rows = p.advisory_rows
+    known = len(rows) or len(set(_ADVISORY.findall(p.advisories_detail)))
+    targets = sorted({str(a["fixed"]) for a in rows if a.get("fixed")}, key=_version_key) or sorted(
+        set(_UPGRADE_TO.findall(p.advisories_detail)), key=_version_key
+    )
     if p.check is not None and p.check.recommended:
         # The check's target fixes them too and suits the server: one release named, not two.
         targets = [p.check.recommended]

@@ -21,7 +21,9 @@ from maint.report.model import (
     Report,
     StoreReport,
     next_steps,
+    parse_advisory_lines,
     platform,
+    security_step,
 )
 from maint.report.service import _health_db, build_report
 from maint.verdicts import Recorded
@@ -269,3 +271,23 @@ def test_next_steps_name_one_upgrade_target_the_check_s(records) -> None:
     store = StoreReport("s", "", None, Backups(), Platform(opencart="4.0.2.3", check=plain))
     assert "Platform: we recommend upgrading OpenCart 4.0.2.3 to 4.1.0.4, the newest release that suits this " \
         "shop's server." in next_steps(store, month_closed=True)
+
+
+def test_the_health_check_s_advisory_evidence_is_read_back_as_rows() -> None:
+    detail = (
+        "3.0.3.8: CVE-2024-21514 (critical, unauthenticated, fixed in 3.0.4.0): upgrade to 3.0.4.0; "
+        "CVE-2026-119558 (medium, customer, no fix): turn off the Free Checkout payment method; "
+        "CVE-2021-47923 (medium, unauthenticated, no fix): serve the shop over HTTPS only; later 3.0 releases "
+        "are outside the recorded range"
+    )
+    rows = parse_advisory_lines(detail)
+    assert [(r["id"], r["grade"], r["fixed"]) for r in rows] == [
+        ("CVE-2024-21514", "critical", "3.0.4.0"),
+        ("CVE-2026-119558", "warning", None),
+        ("CVE-2021-47923", "warning", None),
+    ]
+    assert rows[2]["action"] == "serve the shop over HTTPS only; later 3.0 releases are outside the recorded range"
+    p = Platform(opencart="3.0.3.8", advisories_state="CRITICAL", advisories_detail=detail)
+    assert p.advisory_rows[0]["summary"] == "" and len(p.advisory_rows) == 3
+    assert security_step(p).startswith("Security: 3 known security weaknesses affect this shop's OpenCart 3.0.3.8. "
+                                       "Upgrading to OpenCart 3.0.4.0")
