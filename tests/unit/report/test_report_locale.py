@@ -101,3 +101,8 @@ def test_the_inventory_takes_a_locale(tmp_path) -> None:
         "name: acme\nplan: starter\nlocale: de_DE\nstores:\n  - {name: acme-shop, host: h, root: /srv/a}\n"
     )
     assert load_inventory(tmp_path).find_client("acme").locale == "de_DE"
+
+
+def test_a_client_with_a_wrong_locale_gets_an_error_naming_its_inventory_file(records) -> None:
+    with pytest.raises(ConfigError, match=r"demo\.yaml: locale: 'klingon' is not a locale"):
+        html_for(records, "klingon")
