@@ -544,14 +544,17 @@ def _add_change(found: Platform, text: str) -> None:
 def check_changes(records: Sequence[Recorded], month: Month, fmt: Formats = DEFAULT) -> list[str]:
     """Version changes between consecutive recorded checks, the later one in the month
     ("PHP 8.1.27 → 8.2.29 (seen 12 Nov)"); the last check before the month is the starting point."""
-    out = []
-    for before, after in zip(records, records[1:], strict=False):
-        if not month.start <= after.at.timestamp() < month.end:
-            continue
+    out: list[str] = []
+    # Against the last value known, not the run before: a check that could not read PHP (unknown)
+    # sits between two that could without hiding the change.
+    known: dict[str, str] = {}
+    for record in records:
         for key, label in VERSION_COMPONENTS.items():
-            old, new = before.versions.get(key), after.versions.get(key)
-            if old and new and old != new:
-                out.append(f"{label} {old} → {new} (seen {fmt.day(after.at.astimezone(month.zone))})")
+            old, new = known.get(key), record.versions.get(key)
+            if old and new and old != new and month.start <= record.at.timestamp() < month.end:
+                out.append(f"{label} {old} → {new} (seen {fmt.day(record.at.astimezone(month.zone))})")
+            if new:
+                known[key] = new
     return out
 
 
@@ -577,7 +580,7 @@ def platform(
             seen_at = max(seen_at, at)
     in_month = [r for r in checks if month.start <= r.at.timestamp() < month.end]
     before = [r for r in checks if r.at.timestamp() < month.start]
-    for text in check_changes([*before[-1:], *in_month], month, fmt):
+    for text in check_changes(list(checks), month, fmt):
         _add_change(found, text)
     if in_month:
         found.check = last = in_month[-1]

@@ -20,6 +20,7 @@ from maint.report.model import (
     Platform,
     Report,
     StoreReport,
+    check_changes,
     next_steps,
     parse_advisory_lines,
     platform,
@@ -291,3 +292,14 @@ def test_the_health_check_s_advisory_evidence_is_read_back_as_rows() -> None:
     assert p.advisory_rows[0]["summary"] == "" and len(p.advisory_rows) == 3
     assert security_step(p).startswith("Security: 3 known security weaknesses affect this shop's OpenCart 3.0.3.8. "
                                        "Upgrading to OpenCart 3.0.4.0")
+
+
+def test_a_check_that_could_not_read_a_version_does_not_hide_a_change() -> None:
+    month = Month(date(2026, 11, 1), ZONE)
+    runs = [
+        Recorded(datetime(2026, 10, 30, tzinfo=UTC), "s", "ok", {"php": "8.1.27"}),
+        Recorded(datetime(2026, 11, 10, tzinfo=UTC), "s", "unknown", {}),  # the store was unreachable
+        Recorded(datetime(2026, 11, 20, tzinfo=UTC), "s", "ok", {"php": "8.2.29"}),
+        Recorded(datetime(2026, 12, 2, tzinfo=UTC), "s", "ok", {"php": "8.3.1"}),  # next month's
+    ]
+    assert check_changes(runs, month) == ["PHP 8.1.27 → 8.2.29 (seen 20 Nov)"]
