@@ -541,9 +541,23 @@ def _add_change(found: Platform, text: str) -> None:
         found.changes.append(text)
 
 
+def health_changes(evidence: str) -> list[str]:
+    """The health `versions_changed` evidence ("opencart 3.0.3.8 → 3.0.5.1; php 8.1 → 8.2 (run `fab
+    check`)") as one change each, named as the report names them, without the note for maintainers."""
+    out = []
+    for part in evidence.split("; "):
+        part = part.removesuffix(" (run `fab check`)").strip()
+        found = _CHANGE.match(part)
+        if found and found["what"].lower() in VERSION_COMPONENTS:
+            part = f"{VERSION_COMPONENTS[found['what'].lower()]} {found['old']} → {found['new']}"
+        if part:
+            out.append(part)
+    return out
+
+
 def check_changes(records: Sequence[Recorded], month: Month, fmt: Formats = DEFAULT) -> list[str]:
-    """Version changes between consecutive recorded checks, the later one in the month
-    ("PHP 8.1.27 → 8.2.29 (seen 12 Nov)"); the last check before the month is the starting point."""
+    """Version changes seen by recorded checks in the month ("PHP 8.1.27 → 8.2.29 (seen 12 Nov)"),
+    each against the last value known before it (the checks before the month are the starting point)."""
     out: list[str] = []
     # Against the last value known, not the run before: a check that could not read PHP (unknown)
     # sits between two that could without hiding the change.
@@ -609,8 +623,8 @@ def platform(
         "AND state NOT IN ('OK', 'SKIPPED') AND run_at >= ? AND run_at < ? ORDER BY run_at",
         (store, month.start, month.end),
     ):
-        if evidence:
-            _add_change(found, evidence)
+        for text in health_changes(evidence or ""):
+            _add_change(found, text)
     memo = db.execute("SELECT value FROM memo WHERE store = ? AND key = 'versions'", (store,)).fetchone()
     if memo and last_result(db, store, "versions_changed", month):
         versions = json.loads(memo[0])

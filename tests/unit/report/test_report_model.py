@@ -21,6 +21,7 @@ from maint.report.model import (
     Report,
     StoreReport,
     check_changes,
+    health_changes,
     next_steps,
     parse_advisory_lines,
     platform,
@@ -154,7 +155,7 @@ def test_platform_from_the_health_history_when_no_check_was_recorded(records) ->
     finally:
         db.close()
     assert (p.opencart, p.php, p.database) == ("3.0.5.1", "8.2.29", "10.11.6-MariaDB")
-    assert p.changes == ["opencart 3.0.3.8 -> 3.0.5.1"]
+    assert p.changes == ["OpenCart 3.0.3.8 → 3.0.5.1"]
     assert p.advisories_state == "OK" and p.check is None
     assert p.advisories_cleared == ["CVE-2026-0001 applies to 3.0.3.8"]
 
@@ -303,3 +304,8 @@ def test_a_check_that_could_not_read_a_version_does_not_hide_a_change() -> None:
         Recorded(datetime(2026, 12, 2, tzinfo=UTC), "s", "ok", {"php": "8.3.1"}),  # next month's
     ]
     assert check_changes(runs, month) == ["PHP 8.1.27 → 8.2.29 (seen 20 Nov)"]
+
+
+def test_the_health_check_s_version_changes_one_each_without_the_maintainer_s_note() -> None:
+    evidence = "opencart 3.0.3.8 → 3.0.5.1; php 8.1.27 → 8.2.29 (run `fab check`)"
+    assert health_changes(evidence) == ["OpenCart 3.0.3.8 → 3.0.5.1", "PHP 8.1.27 → 8.2.29"]
