@@ -75,8 +75,8 @@ class CampaignBook:
         return [str(r[0]) for r in rows]
 
     def counts(self, item: WorkItem, campaign: str) -> RunCounts | None:
-        """The recipients whose row changed during this run, by state (the campaign's totals when no
-        row carries a time inside the run: a journal written by an older maint)."""
+        """The recipients whose row changed during this run, by state (a row sent by an earlier run of
+        the same campaign keeps that run's time, so it is not counted again)."""
         assert self.db is not None
         head = self.db.execute(
             "SELECT subject, sources FROM campaigns WHERE id = ? AND client = ?", (campaign, self.client)
@@ -92,12 +92,6 @@ class CampaignBook:
                 (campaign, *window),
             ).fetchall()
         )
-        if not by_state:
-            by_state = dict(
-                self.db.execute(
-                    "SELECT state, COUNT(*) FROM recipients WHERE campaign = ? GROUP BY state", (campaign,)
-                ).fetchall()
-            )
         return RunCounts(
             str(head[0]),
             str(head[1]),
@@ -113,13 +107,16 @@ class CampaignBook:
             return "Sent an e-mail campaign (its journal is not on this machine)"
         found = [c for c in (self.counts(item, cid) for cid in self._campaigns(item)) if c is not None]
         if not found:
-            return "Sent an e-mail campaign (not found in the mail journal)"
+            # A test message, or a run that found nobody left to send to: the journal has no campaign for it.
+            return "Ran an e-mail campaign; nothing went to the shop's customers in this run"
         return "; ".join(_one(c, fmt) for c in found)
 
 
 def _one(c: RunCounts, fmt: Formats) -> str:
     # Everyone from the store's newsletter: subscribers; a customer list or the client's own list: recipients.
     who = "subscriber" if c.sources and all(s == "newsletter" for s in c.sources.split(",")) else "recipient"
+    if not (c.sent or c.refused or c.deferred or c.suppressed):
+        return f"Ran the e-mail “{c.subject}”; nobody was left to send it to"
     text = f"Sent the e-mail “{c.subject}” to {fmt.number(c.sent)} {who}{'' if c.sent == 1 else 's'}"
     extra = []
     if c.refused:

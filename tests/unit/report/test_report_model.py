@@ -309,3 +309,25 @@ def test_a_check_that_could_not_read_a_version_does_not_hide_a_change() -> None:
 def test_the_health_check_s_version_changes_one_each_without_the_maintainer_s_note() -> None:
     evidence = "opencart 3.0.3.8 → 3.0.5.1; php 8.1.27 → 8.2.29 (run `fab check`)"
     assert health_changes(evidence) == ["OpenCart 3.0.3.8 → 3.0.5.1", "PHP 8.1.27 → 8.2.29"]
+
+
+def test_a_mail_run_that_sent_nothing_says_so(tmp_path) -> None:
+    from maint.billing.account import WorkItem
+    from maint.mail.journal import Campaign, Journal, Recipient
+    from maint.report.campaigns import CampaignBook
+
+    with Journal.in_state_dir(tmp_path) as journal:
+        journal.create(Campaign("c-1", "demo", "demo", "News", "ab", "newsletter", "2026-11-18T09:00:00+00:00", None),
+                       [Recipient(f"r{n}@demo.invalid", "", "newsletter") for n in range(3)], [])
+        journal.db.execute("UPDATE recipients SET state = 'sent', updated = '2026-11-18T09:01:00+00:00'")
+    first = WorkItem(3, "demo", "demo", "mail", datetime(2026, 11, 18, 9, tzinfo=UTC), 90, note="campaign c-1 'News'")
+    started = datetime(2026, 11, 25, 9, tzinfo=UTC)  # a later run: no row of the campaign changed in it
+    book = CampaignBook.open(tmp_path, "demo")
+    try:
+        again = WorkItem(1, "demo", "demo", "mail", started, 20, note="campaign c-1 'News': 0 sent now, 0 in all")
+        test = WorkItem(2, "demo", "demo", "mail", started, 5)  # --test-to: nothing journalled
+        assert book.text(first) == "Sent the e-mail “News” to 3 subscribers"
+        assert book.text(again) == "Ran the e-mail “News”; nobody was left to send it to"  # not 3 again
+        assert book.text(test) == "Ran an e-mail campaign; nothing went to the shop's customers in this run"
+    finally:
+        book.close()
