@@ -334,6 +334,14 @@ VERDICT_WORDS = {
     "unknown": "could not be checked completely",
 }
 GRADE_WORDS = {"critical": "urgent", "warning": "to plan"}
+# The check's verdict on a tile: (word, mood).
+GLANCE = {
+    "ok": ("supported", "good"),
+    "warning": ("to watch", "warn"),
+    "critical": ("action needed", "bad"),
+    "unsupported": ("action needed", "bad"),
+    "unknown": ("not fully checked", "unknown"),
+}
 
 
 def _iso_days(text: str, fmt: Formats) -> str:
@@ -445,6 +453,9 @@ def _tiles(report: Report) -> str:
         tiles.append(_tile(_pct(pct, report.fmt), f"{s.name} up", mood))
         fresh = s.backups.age_at_end is not None and s.backups.age_at_end <= timedelta(days=7)
         tiles.append(_tile("yes" if fresh else "no", f"{s.name}: recent backup", "good" if fresh else "bad"))
+        status = s.platform.check.status if s.platform.check else ""
+        word, mood = GLANCE.get(status, ("not checked", "unknown"))
+        tiles.append(_tile(word, f"{s.name}: platform and security", mood))
     return f'<section><h2>At a glance</h2><div class="tiles">{"".join(tiles)}</div></section>'
 
 

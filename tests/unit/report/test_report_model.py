@@ -182,6 +182,8 @@ def test_the_check_verdict_at_month_end_its_advisories_those_cleared_and_version
     assert "CVE-2025-9999 has no fix yet; meanwhile: rename the admin folder" in html
     assert "Cleared this month: CVE-2024-21514: SQL injection; CVE-2026-0001: stored XSS" in html
     assert "<td>Web server</td><td>Apache 2.4.62</td>" in html
+    assert '<div class="tile warn"><b>to watch</b><span>demo: platform and security</span></div>' in html
+    assert '<div class="tile unknown"><b>not checked</b><span>demo4: platform and security</span></div>' in html
     # demo4 was never checked: said, not guessed.
     assert report.stores[1].platform.check is None
     assert "Compatibility and security check: <b>not run yet</b>" in html
