@@ -637,7 +637,7 @@ def platform(
         found.advisories_state, _, found.advisories_detail, found.advisories_at = advisories
         # Cleared: an advisory result that was a problem earlier in the month and is healthy at its end.
         if advisories[0] in ("OK", "SKIPPED") and not found.check_is_newest:
-            found.advisories_cleared = [
+            evidence = [
                 str(e)
                 for (e,) in db.execute(
                     "SELECT DISTINCT evidence FROM results WHERE store = ? AND check_id = 'advisories' "
@@ -645,7 +645,21 @@ def platform(
                     (store, month.start, month.end),
                 )
             ]
+            found.advisories_cleared = _cleared_by_id(evidence, [*checks])
     return found
+
+
+def _cleared_by_id(evidence: list[str], checks: Sequence[Recorded]) -> list[str]:
+    """Each advisory of the health evidence once, by id with the check's summary where one knows it
+    ("CVE-2024-21514: SQL injection"); evidence in no known shape is kept as written."""
+    summaries = {str(a.get("id")): str(a.get("summary") or "") for r in checks for a in r.advisories}
+    out: list[str] = []
+    for text in evidence:
+        rows = parse_advisory_lines(text)
+        for line in [f"{r['id']}: {summaries[r['id']]}" if summaries.get(r["id"]) else r["id"] for r in rows] or [text]:
+            if line not in out:
+                out.append(line)
+    return out
 
 
 # --- backups -------------------------------------------------------------------------------------

@@ -333,3 +333,15 @@ def test_a_mail_run_that_sent_nothing_says_so(tmp_path) -> None:
         assert book.text(test) == "Ran an e-mail campaign; nothing went to the shop's customers in this run"
     finally:
         book.close()
+
+
+def test_advisories_the_health_check_saw_cleared_are_named_by_id_once() -> None:
+    from maint.report.model import _cleared_by_id
+
+    early = "3.0.3.8: CVE-2024-21514 (critical, unauthenticated, fixed in 3.0.4.0): upgrade to 3.0.4.0"
+    later = early + "; CVE-2021-47923 (medium, unauthenticated, no fix): serve the shop over HTTPS only"
+    check = Recorded(datetime(2026, 11, 1, tzinfo=UTC), "s", "critical", {},
+                     [{"id": "CVE-2024-21514", "summary": "SQL injection"}])
+    assert _cleared_by_id([early, later, "CVE-2026-0001 applies"], [check]) == [
+        "CVE-2024-21514: SQL injection", "CVE-2021-47923", "CVE-2026-0001 applies"
+    ]
