@@ -108,9 +108,11 @@ class StoreConfig:
     dry_run: bool = False
     yes: bool = False
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    store_id: int = 0  # the store of a multi-store install (oc_store.store_id)
 
     def option(self, section: str, key: str, default: Any = None) -> Any:
-        """A per-task override from the inventory (``options: {mirror: {exclude: [...]}}``)."""
+        """A per-task override (``options: {mirror: {exclude: [...]}}``): the store's own, else its client's,
+        else the agency's (fabric.yaml ``maint.options``)."""
         part = self.options.get(section, {})
         return part.get(key, default) if isinstance(part, Mapping) else default
 
@@ -134,16 +136,21 @@ def store_config(
         "connect_timeout": settings.connect_timeout,
         "state_dir": settings.state_dir,
         "options": _frozen(entry.options),
+        "store_id": entry.store_id,
     }
-    # Agency-wide per-task defaults (fabric.yaml maint.options.mirror...) sit under the store's own.
+    # Agency-wide per-task defaults (fabric.yaml maint.options.mirror...) sit under the client's own
+    # (the inventory file's top-level options), which sit under the store's.
     agency_options = settings.raw.get("options")
-    if isinstance(agency_options, Mapping):
-        combined = {k: dict(v) for k, v in agency_options.items() if isinstance(v, Mapping)}
-        for section, values in entry.options.items():
-            if isinstance(values, Mapping):
-                combined.setdefault(section, {}).update(values)
-            else:
-                combined[section] = values
+    client_options = client.options
+    if isinstance(agency_options, Mapping) or client_options:
+        layers = [agency_options if isinstance(agency_options, Mapping) else {}, client_options, entry.options]
+        combined: dict[str, Any] = {}
+        for layer in layers:
+            for section, values in layer.items():
+                if isinstance(values, Mapping) and isinstance(combined.get(section), dict):
+                    combined[section].update(values)
+                else:
+                    combined[section] = dict(values) if isinstance(values, Mapping) else values
         merged["options"] = _frozen(combined)
     known = {f.name for f in dataclasses.fields(StoreConfig)}
     for key, value in (flags or {}).items():

@@ -22,7 +22,7 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SECRET_KEY_RE = re.compile(r"pass(word)?|secret|token|private_key|api_key", re.IGNORECASE)
 
 CLIENT_KEYS = {"name", "title", "plan", "contacts", "stores", "notes", "options", "locale"}
-STORE_KEYS = {"name", "host", "root", "admin", "url", "mirror", "options", "notes"}
+STORE_KEYS = {"name", "host", "root", "admin", "url", "mirror", "store_id", "options", "notes"}
 CONTACT_KEYS = {"name", "email", "phone", "role"}
 
 
@@ -43,6 +43,7 @@ class StoreEntry:
     url: str = ""
     mirror: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    store_id: int = 0  # which store of a multi-store install (oc_store.store_id; 0 = the default store)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Client:
     contacts: tuple[Contact, ...] = ()
     stores: tuple[StoreEntry, ...] = ()
     locale: str = ""  # how the client reads numbers and dates (en_ZA, de_DE): `fab report`
+    options: Mapping[str, Any] = field(default_factory=dict)  # per-task settings for all its stores
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,9 @@ def parse_client(data: Any, file: Path, plan_names: set[str] | None = None) -> C
         url = check.text(item, "url", where, required=False)
         if url and not re.match(r"^https?://", url):
             raise check.fail(f"{where}.url", f"{url!r} must start with http:// or https://")
+        store_id = item.get("store_id", 0)
+        if isinstance(store_id, bool) or not isinstance(store_id, int) or store_id < 0:
+            raise check.fail(f"{where}.store_id", f"{store_id!r} must be a whole number from 0 (oc_store.store_id)")
         admin = check.text(item, "admin", where, required=False) or "admin"
         if "/" in admin or admin in (".", ".."):
             raise check.fail(f"{where}.admin", f"{admin!r} must be a folder name under the store root")
@@ -188,9 +193,13 @@ def parse_client(data: Any, file: Path, plan_names: set[str] | None = None) -> C
                 url=url,
                 mirror=check.text(item, "mirror", where, required=False),
                 options=dict(options),
+                store_id=store_id,
             )
         )
-    check.no_secrets(top.get("options") or {}, "options")
+    client_options = top.get("options") or {}
+    if not isinstance(client_options, Mapping):
+        raise check.fail("options", "must be a mapping of task name to settings")
+    check.no_secrets(client_options, "options")
     return Client(
         name=name,
         plan=plan,
@@ -199,6 +208,7 @@ def parse_client(data: Any, file: Path, plan_names: set[str] | None = None) -> C
         contacts=tuple(contacts),
         stores=tuple(stores),
         locale=check.text(top, "locale", "", required=False),
+        options=dict(client_options),
     )
 
 

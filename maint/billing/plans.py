@@ -5,6 +5,7 @@ Every malformed entry raises PlaybookError naming the file, the plan and the key
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,6 +19,19 @@ from maint.playbook_files import read_playbook
 
 SUPPORT_MONTHS = (1, 3, 6, 12)
 CREDIT_PACKS = (25, 50, 100, 200)
+MARKETING_KEYS = ("flyers_per_week", "mails_per_week", "list_mails_per_week", "rate_per_minute")
+
+
+@dataclass(frozen=True)
+class Marketing:
+    """What a plan includes of `fab flyer` / `fab mail`, per week (Monday to Sunday in the agency's time zone):
+    flyers, bulk e-mails to the shop's customers, separate e-mails to the client's own list; 0 = not included.
+    `rate_per_minute`: the sending rate the plan's mail server allows (0 = no limit)."""
+
+    flyers_per_week: int = 0
+    mails_per_week: int = 0
+    list_mails_per_week: int = 0
+    rate_per_minute: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -25,6 +39,7 @@ class RetainerPlan:
     name: str
     fee_per_month: Decimal
     services: tuple[str, ...] = ()
+    marketing: Marketing = field(default_factory=Marketing)
     kind: str = "retainer"
 
 
@@ -37,6 +52,7 @@ class HoursPlan:
     overage_rate: Decimal
     one_year_discount_pct: Decimal = Decimal(10)
     levels: Mapping[int, str] = field(default_factory=dict)  # support levels 1-4 of requests
+    marketing: Marketing = field(default_factory=Marketing)
     kind: str = "hours"
 
 
@@ -57,6 +73,7 @@ class CreditsPlan:
     free_credits: int
     task_categories: Mapping[str, int] = field(default_factory=dict)
     licence_credits: int = 0  # free credits each additional licence brings
+    marketing: Marketing = field(default_factory=Marketing)
     kind: str = "credits"
 
     def category(self, key: int | str) -> CreditCategory:
@@ -73,6 +90,7 @@ class SupportPlan:
     months: int
     price: Decimal
     extra_licence_price: Decimal
+    marketing: Marketing = field(default_factory=Marketing)
     kind: str = "support"
 
 
@@ -82,6 +100,7 @@ class IncidentPlan:
     price: Decimal
     priority_price: Decimal = Decimal(0)
     includes: tuple[str, ...] = ()
+    marketing: Marketing = field(default_factory=Marketing)
     kind: str = "incident"
 
 
@@ -215,6 +234,27 @@ def _credits(r: _Reader) -> CreditsPlan:
     )
 
 
+def _marketing(r: _Reader) -> Marketing:
+    """`marketing: {flyers_per_week: 1, mails_per_week: 1, list_mails_per_week: 1, rate_per_minute: 120}`;
+    absent: the plan includes no flyers or bulk e-mail."""
+    raw = r.data.get("marketing")
+    if raw is None:
+        return Marketing()
+    if not isinstance(raw, Mapping):
+        raise r.fail("marketing", f"must be a mapping with {', '.join(MARKETING_KEYS)}")
+    extra = set(map(str, raw)) - set(MARKETING_KEYS)
+    if extra:
+        raise r.fail(f"marketing.{sorted(extra)[0]}", f"unknown key (allowed: {', '.join(MARKETING_KEYS)})")
+    counts = {}
+    for key in MARKETING_KEYS[:3]:
+        value = _number(raw.get(key, 0), lambda p, k=key: r.fail(f"marketing.{k}", p), positive=False)
+        if value != int(value):
+            raise r.fail(f"marketing.{key}", f"{value} must be a whole number")
+        counts[key] = int(value)
+    rate = _number(raw.get("rate_per_minute", 0), lambda p: r.fail("marketing.rate_per_minute", p), positive=False)
+    return Marketing(**counts, rate_per_minute=rate)
+
+
 def _support(r: _Reader) -> SupportPlan:
     months = r.whole("months")
     if months not in SUPPORT_MONTHS:
@@ -259,7 +299,8 @@ def parse_plans(data: Any, file: Path) -> Plans:
         if kind not in _KINDS:
             raise PlaybookError(f"{file}: plan {name!r}: kind: {kind!r} is not one of {', '.join(_KINDS)}")
         build, allowed = _KINDS[kind]
-        plans[str(name)] = build(_Reader(file, str(name), raw, allowed))
+        reader = _Reader(file, str(name), raw, allowed | {"marketing"})
+        plans[str(name)] = dataclasses.replace(build(reader), marketing=_marketing(reader))
     currency = data.get("currency", "R")
     try:
         zone = ZoneInfo(str(data.get("timezone", "UTC")))

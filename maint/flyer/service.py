@@ -33,6 +33,7 @@ from maint.flyer.store import (
     read_products,
     read_store,
     resolve_keys,
+    store_url,
 )
 from maint.pricing.issues import Issue
 from maint.pricing.schema import price_schema
@@ -180,11 +181,14 @@ def plan_flyer(
     layout: Layout,
     *,
     today: date,
+    store_id: int = 0,
 ) -> tuple[StoreData, list[FlyerProduct], list[tuple[FlyerProduct, bytes]], list[Issue], list[str]]:
-    """The store's data, the products that pass (with their image bytes), the problems, and notes."""
+    """The store's data, the products that pass (with their image bytes), the problems, and notes.
+    `store_id`: which store of a multi-store install (its name, logo, URL and products)."""
     schema = price_schema(facts.version)
     prefix = facts.db.prefix
-    store = read_store(db, prefix, facts.url, language_reader(conn, facts))
+    url = store_url(db, prefix, store_id, facts.url)
+    store = read_store(db, prefix, url, language_reader(conn, facts), store_id=store_id)
     send_date = request.send_date or today
     if send_date < today:
         raise InputError(f"the send date {send_date} is in the past", column="--send-date")
@@ -203,7 +207,7 @@ def plan_flyer(
     if len(ids) > layout.max_products:
         raise InputError(f"{len(ids)} products; layout {layout.name!r} takes at most {layout.max_products}",
                          column="--products")
-    rows = read_products(db, prefix, schema, ids, store.customer_group_id, store.language_id)
+    rows = read_products(db, prefix, schema, ids, store.customer_group_id, store.language_id, store_id=store_id)
     dir_image = facts.path("DIR_IMAGE") or facts.root.rstrip("/") + "/image/"
     problems: list[Issue] = []
     notes = list(store.notes)
@@ -219,7 +223,7 @@ def plan_flyer(
         if row.status != 1:
             problem("disabled in the store")
         if not row.in_store:
-            problem("not in the default store (product_to_store)")
+            problem("not in this store (product_to_store)" if store_id else "not in the default store (product_to_store)")
         if row.date_available and row.date_available not in ("0000-00-00",) and row.date_available > today.isoformat():
             problem(f"not available before {row.date_available}")
         if not row.name:

@@ -33,14 +33,29 @@ SETTING_KEYS = (
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
 
-def store_settings(db: pymysql.connections.Connection, prefix: str, keys: Sequence[str] = SETTING_KEYS) -> dict[str, str]:
-    """The default store's settings (store_id 0) for `keys`; absent keys are left out."""
+def store_settings(db: pymysql.connections.Connection, prefix: str, keys: Sequence[str] = SETTING_KEYS,
+                   store_id: int = 0) -> dict[str, str]:
+    """A store's settings for `keys`; absent keys are left out. Another store of a multi-store install
+    (store_id > 0) reads the default store's (0) with its own over them, as OpenCart's startup does; the
+    mail settings exist only on store 0."""
     marks = ",".join(["%s"] * len(keys))
     rows = query(
-        db, f"SELECT `key`, `value` FROM {table(prefix, 'setting')} WHERE store_id = 0 AND `key` IN ({marks})",
-        tuple(keys),
+        db, f"SELECT `key`, `value` FROM {table(prefix, 'setting')} WHERE store_id IN (0, %s) AND `key` IN ({marks}) "
+            "ORDER BY store_id",
+        (store_id, *keys),
     )
     return {str(k): "" if v is None else str(v) for k, v in rows}
+
+
+def store_url(db: pymysql.connections.Connection, prefix: str, store_id: int, default: str) -> str:
+    """The shop's address: config.php's for the default store, the `oc_store` row's for another."""
+    if not store_id:
+        return default
+    rows = query(db, f"SELECT url FROM {table(prefix, 'store')} WHERE store_id = %s", (store_id,))
+    if not rows:
+        raise PreconditionError(f"store_id {store_id} (the inventory's store_id) has no row in the store's "
+                                f"{table(prefix, 'store')} table")
+    return str(rows[0][0] or default)
 
 
 def existing_tables(db: pymysql.connections.Connection, prefix: str, names: Iterable[str]) -> set[str]:
@@ -82,9 +97,10 @@ def read_store(
     prefix: str,
     url: str,
     language_file: Any,
+    store_id: int = 0,
 ) -> StoreData:
     """The store's settings, language, currency and tax rules. `language_file(code) -> php text | None`."""
-    settings = store_settings(db, prefix)
+    settings = store_settings(db, prefix, store_id=store_id)
     notes: list[str] = []
     code = settings.get("config_language_catalog") or settings.get("config_language") or ""
     langs = query(db, f"SELECT language_id, code FROM {table(prefix, 'language')} ORDER BY sort_order, language_id")
@@ -241,6 +257,7 @@ def current_specials(
 def read_products(
     db: pymysql.connections.Connection, prefix: str, schema: PriceSchema, ids: Sequence[int], group: int,
     language_id: int,
+    store_id: int = 0,
 ) -> dict[int, ProductRow]:
     if not ids:
         return {}
@@ -267,7 +284,7 @@ def read_products(
                 found[int(pid)].sku = str(value)
     if "product_to_store" in existing_tables(db, prefix, ["product_to_store"]):
         in_store = {int(r[0]) for r in query(db, f"SELECT product_id FROM {table(prefix, 'product_to_store')} "
-                                                 f"WHERE store_id = 0 AND product_id IN ({marks})", tuple(ids))}
+                                                 f"WHERE store_id = %s AND product_id IN ({marks})", (store_id, *ids))}
         for pid, row in found.items():
             row.in_store = pid in in_store
     discount = table(prefix, "product_discount")

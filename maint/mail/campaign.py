@@ -39,6 +39,27 @@ def choose_smtp(store_settings: Mapping[str, str], agency: Mapping[str, Any], se
                         chosen.timeout, sender, store_settings.get("config_name") or "", "maint.smtp")
 
 
+def sending_rate(flag: float, layers: Sequence[tuple[str, Mapping[str, Any]]], plan: str, plan_rate: float
+                 ) -> tuple[float, str]:
+    """Messages per minute and where that came from: `--rate` (when ≥ 0), else `options.mail.rate_per_minute`
+    of the first of `layers` (highest first: the store, its client, fabric.yaml) that sets it, else the plan's
+    `marketing.rate_per_minute`; 0 is no limit."""
+    if flag >= 0:
+        return float(flag), "--rate"
+    for where, options in layers:
+        section = options.get("mail") if isinstance(options, Mapping) else None
+        value = section.get("rate_per_minute") if isinstance(section, Mapping) else None
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{where}: options.mail.rate_per_minute: {value!r} is not a number of messages "
+                              "per minute (0 = no limit)")
+        return float(value), where
+    if plan_rate:
+        return float(plan_rate), f"plan {plan!r}"
+    return 0.0, "no limit set"
+
+
 def campaign_id(store: str, content: Content, sources: Sequence[Source]) -> str:
     """The same content to the same sources is the same campaign: running it again resumes it."""
     key = content.sha + "|" + ",".join(sorted(str(s) for s in sources))

@@ -225,6 +225,15 @@ def confirm(question: str, *, yes: bool = False) -> None:
         raise CancelledByUser("cancelled, nothing was changed")
 
 
+def wants_over_budget(tc: TaskContext, flag: bool) -> bool:
+    """The flag, or MAINT_OVER_BUDGET=1 / maint.over_budget for scripted runs."""
+    return (
+        flag
+        or os.environ.get("MAINT_OVER_BUDGET", "") in ("1", "true", "yes")
+        or bool(tc.settings.raw.get("over_budget"))
+    )
+
+
 @contextmanager
 def work_session(
     tc: TaskContext,
@@ -242,12 +251,7 @@ def work_session(
     `detail`: lines the task adds while it runs (e.g. the flyer's id), kept as the ledger entry's note."""
     from maint.billing import hooks  # imported here: the billing layer is optional for library users
 
-    # The flag, or MAINT_OVER_BUDGET=1 / maint.over_budget for scripted runs.
-    over_budget = (
-        over_budget
-        or os.environ.get("MAINT_OVER_BUDGET", "") in ("1", "true", "yes")
-        or bool(tc.settings.raw.get("over_budget"))
-    )
+    over_budget = wants_over_budget(tc, over_budget)
 
     def client_confirmed(question: str) -> bool:
         confirm(question, yes=yes)

@@ -8,15 +8,16 @@ from datetime import date
 from pathlib import Path
 
 from maint import render
-from maint.billing.plans import load_plans
-from maint.errors import BudgetError, InputError
+from maint.billing.marketing import refuse_beyond
+from maint.errors import InputError
 from maint.facts.opencart import get_store_facts
 from maint.flyer import service
 from maint.flyer.layout import load_layout
 from maint.pricing.issues import issue_table
 from maint.remote.sql import open_db
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, emit_json, maint_task, task, work_session
+from maint.tasks.common import emit_json, maint_task, task, wants_over_budget, work_session
+from maint.tasks.marketing import marketing_week
 
 ISSUE_COLUMNS = ("where", "product id", "field", "product", "reason")
 
@@ -66,7 +67,7 @@ def _request(products, specials, sheet, headline, text, footer, content, send_da
         "skip_invalid": "leave out products that can't go on the flyer, instead of stopping",
         "dry_run": "show the products and prices and stop (no files)",
         "json": "print the result as JSON",
-        "over_budget": "a second flyer in the same week (the plan has one per week)",
+        "over_budget": "a flyer beyond what the client's plan includes this week (plans.yaml marketing)",
     },
 )
 @maint_task
@@ -88,19 +89,14 @@ def flyer(
     over_budget=False,
 ):
     """Make the weekly flyer: PNGs (e-mail, square) and an HTML body from the store's products and prices."""
-    tc = TaskContext.from_c(c)
-    cfg = tc.store(store)
+    week = marketing_week(c, store)
+    tc, cfg, today = week.tc, week.cfg, week.today
     request = _request(products, specials, sheet, headline, text, footer, content, send_date, skip_invalid)
     the_layout = load_layout(layout, tc.settings.playbooks)
-    zone = load_plans(tc.settings.plans_file).timezone  # weeks as the plan counts them
-    today = service.now_utc().astimezone(zone).date()
     root = service.flyers_root(cfg.state_dir, cfg.client)
-    this_week = service.flyers_in_week(root, today, zone=zone)
-    if this_week and not dry_run and not over_budget:
-        raise BudgetError(
-            f"{cfg.client}: the plan has one flyer per week and {this_week[0]['id']} was made this week; "
-            "use --over-budget for another"
-        )
+    allowed = week.allowance("flyer", [f["id"] for f in service.flyers_in_week(root, today, zone=week.zone)])
+    if not dry_run:
+        refuse_beyond([allowed], cfg.client, over_budget=wants_over_budget(tc, over_budget))
     ledger_note: list[str] = []
     with work_session(tc, cfg, "flyer", quiet=json, over_budget=over_budget, dry_run=dry_run, detail=ledger_note):
         conn = connect(cfg)
@@ -108,7 +104,7 @@ def flyer(
             facts = get_store_facts(conn, cfg)
             with open_db(conn, facts.db, store=store) as db:
                 store_data, chosen, passed, problems, notes = service.plan_flyer(
-                    conn, facts, db, request, the_layout, today=today
+                    conn, facts, db, request, the_layout, today=today, store_id=cfg.store_id
                 )
                 logo = None
                 if store_data.logo and not dry_run:
@@ -137,6 +133,8 @@ def flyer(
         if not passed:
             raise InputError("no product left for the flyer", column="--products")
         flyer_id = service.next_flyer_id(root, store, today)
+        if allowed.over:
+            notes.append(f"beyond the plan (--over-budget): {allowed.describe()}")
         result = service.Flyer(
             id=flyer_id, folder=None, store=store, created=service.now_utc().isoformat(timespec="seconds"),
             send_date=(request.send_date or today).isoformat(), headline=request.headline, text=request.text,
@@ -148,15 +146,17 @@ def flyer(
             render.table(f"Flyer for {store}: {len(chosen)} product(s), prices as a customer sees them today",
                          ("id", "sku/model", "name", "price", "special", "special until", "quantity prices"), rows)
         if dry_run:
-            _done(result.summary() | {"dry_run": True}, json, f"{store}: dry run, no flyer written.", notes)
-            return result.summary()
+            summary = result.summary() | {"dry_run": True, "allowance": allowed.as_dict()}
+            _done(summary, json, f"{store}: dry run, no flyer written ({allowed.describe()}).", notes)
+            return summary
         began = time.perf_counter()
         email_png, square_png = service.draw(the_layout, store_data, passed, request.headline, request.text,
                                              request.footer, logo)
         result.render_seconds = time.perf_counter() - began
         folder = service.write_flyer(root, result, store_data, email_png, square_png)
         ledger_note.append(f"flyer {flyer_id}: {len(chosen)} product(s), {request.headline or 'no headline'}")
-    summary = result.summary() | {"dry_run": False, "render_seconds": round(result.render_seconds, 3)}
+    summary = result.summary() | {"dry_run": False, "render_seconds": round(result.render_seconds, 3),
+                                  "allowance": allowed.as_dict()}
     _done(summary, json, f"{store}: flyer {flyer_id} written to {folder} (flyer.png, flyer-square.png, body.html); "
                          f"send it with: fab mail {store} --flyer {flyer_id}", notes)
     return summary
