@@ -15,6 +15,7 @@ from maint.mail.journal import Journal, Recipient
 from maint.mail.message import Content, MessageFactory, html_to_text
 from maint.mail.recipients import Audience, Source
 from maint.mail.smtp import SmtpSettings, settings_from_config, settings_from_store
+from maint.model import Change, Plan
 
 
 def client_dir(state_dir: Path, client: str) -> Path:
@@ -78,6 +79,33 @@ def unsubscribe_links(store_url: str, store_email: str) -> tuple[str, str]:
     url = f"{store_url.rstrip('/')}/index.php?route=account/newsletter" if store_url else ""
     mailto = f"mailto:{store_email}?subject=unsubscribe" if store_email else ""
     return url, mailto
+
+
+def plan_campaign(store: str, campaign: str, audience: Audience, new: Sequence[Recipient], earlier: Mapping[str, int],
+                  *, resend_unsure: bool = False) -> Plan:
+    """What a run would send: new recipients per source, what an earlier run left pending or deferred, and
+    (when asked) the unsure ones. Empty, with the reason, when everyone has it already."""
+    plan = Plan(store, "mail")
+    per_source: dict[str, int] = {}
+    for r in new:
+        per_source[r.source] = per_source.get(r.source, 0) + 1
+    for source, count in per_source.items():
+        plan.changes.append(Change("send", source, f"{count} new recipient(s)", data={"count": count}))
+    waiting = earlier.get("pending", 0) + earlier.get("deferred", 0)
+    if waiting:
+        plan.changes.append(Change("resume", campaign, f"{earlier.get('pending', 0)} pending and "
+                                   f"{earlier.get('deferred', 0)} deferred from an earlier run", data={"count": waiting}))
+    if resend_unsure and earlier.get("sending", 0):
+        plan.changes.append(Change("resend", campaign, f"{earlier['sending']} that were in flight when a run stopped",
+                                   data={"count": earlier["sending"]}))
+    if not plan:
+        if earlier:
+            plan.noop_reason = (f"campaign {campaign}: everyone has had it ({earlier.get('sent', 0)} sent, "
+                                f"{earlier.get('refused', 0)} refused, {earlier.get('suppressed', 0)} suppressed, "
+                                f"{earlier.get('sending', 0)} unsure)")
+        else:
+            plan.noop_reason = f"nobody to send to ({len(audience.suppressed)} suppressed)"
+    return plan
 
 
 def write_preview(folder: Path, factory: MessageFactory, first: Recipient | None, audience: Audience) -> list[Path]:

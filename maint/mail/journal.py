@@ -153,6 +153,10 @@ class Journal:
                 )
         return added
 
+    def addresses(self, campaign_id: str) -> set[str]:
+        """Every (lower-cased) address the campaign already has a row for, whatever its state."""
+        return {r[0] for r in self.db.execute("SELECT email FROM recipients WHERE campaign = ?", (campaign_id,))}
+
     def finish(self, campaign_id: str) -> None:
         self.db.execute("UPDATE campaigns SET finished = ? WHERE id = ?", (_now(), campaign_id))
 

@@ -99,12 +99,14 @@ def read_list(path: Path, *, skip_invalid: bool = False) -> tuple[list[Recipient
     return found, issues
 
 
-def store_customers(db: pymysql.connections.Connection, prefix: str, source: Source) -> list[Recipient]:
-    """Enabled customers of the store for a newsletter / customers / group source."""
+def store_customers(db: pymysql.connections.Connection, prefix: str, source: Source, store_id: int = 0
+                    ) -> list[Recipient]:
+    """Enabled customers of the store for a newsletter / customers / group source. A multi-store install
+    keeps every store's customers in one table: only those who signed up in `store_id` are this store's."""
     customer = table(prefix, "customer")
     sql = f"SELECT c.email, TRIM(CONCAT(c.firstname, ' ', c.lastname)) FROM {customer} c"
-    params: tuple[Any, ...] = ()
-    where = ["c.status = 1", "c.email <> ''"]
+    params: tuple[Any, ...] = (store_id,)
+    where = ["c.store_id = %s", "c.status = 1", "c.email <> ''"]
     if source.kind == "newsletter":
         where.append("c.newsletter = 1")
     elif source.kind == "group":
@@ -119,7 +121,7 @@ def store_customers(db: pymysql.connections.Connection, prefix: str, source: Sou
             raise InputError(f"no customer group named {source.arg!r}; the store has: {', '.join(names)}",
                              column="--to")
         where.append(f"c.customer_group_id IN ({','.join('%s' for _ in groups)})")
-        params = tuple(g[0] for g in groups)
+        params += tuple(g[0] for g in groups)
     rows = query(db, f"{sql} WHERE {' AND '.join(where)} ORDER BY c.customer_id", params)
     return [Recipient(str(email).strip(), str(name or ""), str(source)) for email, name in rows]
 

@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 from maint import render
-from maint.billing.plans import load_plans
-from maint.errors import BudgetError, InputError, PreconditionError
+from maint.billing.marketing import Allowance, campaign_kinds, refuse_beyond
+from maint.errors import InputError, PreconditionError
 from maint.facts.opencart import get_store_facts
 from maint.flyer.service import find_flyer, now_utc
-from maint.flyer.store import store_settings
+from maint.flyer.store import store_settings, store_url
 from maint.lock import local_lock
 from maint.mail import campaign as camp
 from maint.mail.journal import Campaign, Journal, Recipient
@@ -32,7 +32,9 @@ from maint.mail.smtp import open_smtp
 from maint.pricing.issues import SheetInvalidError, issue_table
 from maint.remote.sql import open_db
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, confirm, emit_json, maint_task, task, work_session
+from maint.runner import Road, run_change
+from maint.tasks.common import emit_json, maint_task, task, wants_over_budget, work_session
+from maint.tasks.marketing import marketing_week
 
 ISSUE_COLUMNS = ("file", "row", "column", "value", "reason")
 
@@ -69,7 +71,8 @@ def _check_specials_last(meta, today):
         "subject": "the subject line (default: the flyer's headline)",
         "to": "newsletter (default), customers, group:NAME, list:FILE.csv|xlsx; comma-separated",
         "server": "store (its own SMTP settings; maint.smtp when it uses PHP mail) or agency (maint.smtp)",
-        "rate": "messages per minute (default: the store's options.mail.rate_per_minute, else no limit)",
+        "rate": "messages per minute, 0 = no limit (default: options.mail.rate_per_minute of the store, its "
+                "client or fabric.yaml, else the plan's marketing.rate_per_minute, else no limit)",
         "test_to": "send one message to this address only (nothing journalled)",
         "suppress": "add these addresses (comma-separated) to the client's suppression list and stop",
         "report": "write a per-recipient CSV report to this file",
@@ -77,7 +80,7 @@ def _check_specials_last(meta, today):
         "dry_run": "show the plan, write a preview of the first message, send nothing",
         "yes": "don't ask before sending",
         "json": "print the plan and result as JSON",
-        "over_budget": "a second bulk e-mail in the same week (the plan has one per week)",
+        "over_budget": "a campaign beyond what the client's plan includes this week (plans.yaml marketing)",
         "resend_unsure": "send again to those whose message was in flight when a run was killed",
     },
 )
@@ -102,8 +105,8 @@ def mail(
     resend_unsure=False,
 ):
     """Send the weekly bulk e-mail (a flyer or an HTML file) to subscribers and the client's list, once each."""
-    tc = TaskContext.from_c(c)
-    cfg = tc.store(store)
+    week = marketing_week(c, store)
+    tc, cfg = week.tc, week.cfg
     base = camp.client_dir(cfg.state_dir, cfg.client)
     sup_file = suppression_path(cfg.state_dir, cfg.client)
     if suppress:
@@ -128,82 +131,69 @@ def mail(
             except SheetInvalidError as exc:
                 _issues(f"{len(exc.issues)} problem(s) in {Path(source.arg).name}; nothing was sent", exc.issues, json)
                 raise
-    per_minute = float(rate) if rate >= 0 else float(cfg.option("mail", "rate_per_minute", 0) or 0)
-    ledger_note = []
-    with work_session(tc, cfg, "mail", quiet=json, over_budget=over_budget, yes=yes, dry_run=dry_run,
-                      detail=ledger_note):
-        conn = connect(cfg)
-        try:
-            facts = get_store_facts(conn, cfg)
-            with open_db(conn, facts.db, store=store) as db:
-                settings = store_settings(db, facts.db.prefix)
-                batches = []
-                opt_outs = set()
-                if not test_to:
-                    for source in sources:
-                        if source.kind == "list":
-                            batches.append((source, lists[source.arg][0]))
-                        else:
-                            batches.append((source, store_customers(db, facts.db.prefix, source)))
-                    if any(s.kind == "list" for s in sources):
-                        opt_outs = opted_out(db, facts.db.prefix)
-        finally:
-            conn.close()
-        smtp = camp.choose_smtp(settings, tc.settings.smtp, server)
-        content = Content.from_html_file(path, subject, settings.get("config_name") or store)
-        cid = camp.campaign_id(store, content, sources)
-        unsub_url, unsub_mailto = camp.unsubscribe_links(facts.url, settings.get("config_email") or smtp.sender)
-        factory = MessageFactory(content, smtp.sender, smtp.sender_name, unsub_url, unsub_mailto, cid)
-        if test_to:
-            test_content = Content(f"[TEST] {content.subject}", content.html, content.images, content.sha)
-            one = MessageFactory(test_content, smtp.sender, smtp.sender_name, unsub_url, unsub_mailto, cid)
-            client = open_smtp(smtp)
-            try:
-                client.sendmail(smtp.sender, [test_to], one.build(Recipient(test_to, "Test Recipient", "test")))
-            finally:
-                client.quit()
-            result = {"store": store, "campaign": cid, "test_to": test_to, "server": str(smtp)}
-            _done(result, json, f"{store}: one test message sent to {test_to} via {smtp} (nothing journalled)", [])
-            return result
-        audience = build_audience(batches, read_suppressed(sup_file), opt_outs)
-        warnings = [f"{i.file}: {i.value}: {i.reason}" for i in audience.issues]
-        if any(s.kind in ("customers", "group") for s in sources):
-            warnings.append("customers/group: includes customers who did not subscribe to the newsletter; "
-                            "bulk marketing may need their consent")
-        warnings += [f"list row {i.row}: {i.reason} (skipped)" for _, found in lists.items() for i in found[1]]
-        journal_path = Path(cfg.state_dir).expanduser() / "mail.sqlite"
-        earlier = {}
-        if journal_path.exists():
-            with Journal(journal_path) as journal:
-                if journal.campaign(cid) is not None:
-                    earlier = journal.counts(cid)
-                zone = load_plans(tc.settings.plans_file).timezone  # weeks as the plan counts them
-                others = camp.campaigns_this_week(journal, cfg.client, now_utc().astimezone(zone).date(),
-                                                  other_than=cid, zone=zone)
-        else:
-            others = []
-        summary = {
-            "store": store, "campaign": cid, "subject": subject, "server": str(smtp), "server_source": smtp.source,
-            "sender": smtp.sender, "per_source": audience.per_source, "to_send": len(audience.recipients),
-            "suppressed": len(audience.suppressed), "already": earlier, "rate_per_minute": per_minute,
-            "dry_run": dry_run,
-        }
+    per_minute, rate_source = week.rate(rate)
+    conn = connect(cfg)
+    try:
+        facts = get_store_facts(conn, cfg)
+        with open_db(conn, facts.db, store=store) as db:
+            settings = store_settings(db, facts.db.prefix, store_id=cfg.store_id)
+            shop_url = store_url(db, facts.db.prefix, cfg.store_id, facts.url)
+            batches = []
+            opt_outs = set()
+            if not test_to:
+                for source in sources:
+                    if source.kind == "list":
+                        batches.append((source, lists[source.arg][0]))
+                    else:
+                        batches.append((source, store_customers(db, facts.db.prefix, source, cfg.store_id)))
+                if any(s.kind == "list" for s in sources):
+                    opt_outs = opted_out(db, facts.db.prefix)
+    finally:
+        conn.close()
+    smtp = camp.choose_smtp(settings, tc.settings.smtp, server)
+    content = Content.from_html_file(path, subject, settings.get("config_name") or store)
+    cid = camp.campaign_id(store, content, sources)
+    unsub_url, unsub_mailto = camp.unsubscribe_links(shop_url, settings.get("config_email") or smtp.sender)
+    factory = MessageFactory(content, smtp.sender, smtp.sender_name, unsub_url, unsub_mailto, cid)
+    if test_to:
+        return _test_send(tc, cfg, content, smtp, unsub_url, unsub_mailto, cid, test_to, json)
+    audience = build_audience(batches, read_suppressed(sup_file), opt_outs)
+    warnings = [f"{i.file}: {i.value}: {i.reason}" for i in audience.issues]
+    if any(s.kind in ("customers", "group") for s in sources):
+        warnings.append("customers/group: includes customers who did not subscribe to the newsletter; "
+                        "bulk marketing may need their consent")
+    warnings += [f"list row {i.row}: {i.reason} (skipped)" for _, found in lists.items() for i in found[1]]
+    journal_path = Path(cfg.state_dir).expanduser() / "mail.sqlite"
+    earlier: dict[str, int] = {}
+    known: set[str] = set()
+    used: dict[str, list[str]] = {"mail": [], "list": []}
+    if journal_path.exists():
+        with Journal(journal_path) as journal:
+            if journal.campaign(cid) is not None:
+                earlier, known = journal.counts(cid), journal.addresses(cid)
+            for other in journal.campaigns_since(cfg.client, week.since):
+                if other.id != cid:
+                    for kind in campaign_kinds(other.sources.split(",")):
+                        used[kind].append(other.id)
+    allowances = [week.allowance(kind, used[kind]) for kind in sorted(campaign_kinds([str(s) for s in sources]))]
+    new = [r for r in audience.recipients if r.key not in known]
+    plan = camp.plan_campaign(store, cid, audience, new, earlier, resend_unsure=resend_unsure)
+    summary = {
+        "store": store, "campaign": cid, "subject": subject, "server": str(smtp), "server_source": smtp.source,
+        "sender": smtp.sender, "per_source": audience.per_source, "to_send": len(audience.recipients),
+        "new": len(new), "suppressed": len(audience.suppressed), "already": earlier,
+        "rate_per_minute": per_minute, "rate_source": rate_source,
+        "allowance": [a.as_dict() for a in allowances], "plan": plan.as_dict(), "dry_run": dry_run,
+    }
+    over_budget = wants_over_budget(tc, over_budget)
+    if plan and not dry_run and any(a.over for a in allowances) and not over_budget:
         if not json:
             _show_plan(summary)
-        if dry_run:
-            folder = base / "mail" / cid / "preview"
-            first = audience.recipients[0] if audience.recipients else None
-            written = camp.write_preview(folder, factory, first, audience)
-            summary["preview"] = [str(p) for p in written]
-            _done(summary, json, f"{store}: dry run, nothing sent; preview in {folder}", warnings)
-            return summary
-        if others and not over_budget:
-            raise BudgetError(f"{cfg.client}: the plan has one bulk e-mail per week and {others[0]} went out this "
-                              "week; use --over-budget for another")
-        if not audience.recipients and not earlier:
-            _done(summary, json, f"{store}: nobody to send to", warnings)
-            return summary
-        confirm(f"Send {subject!r} to up to {len(audience.recipients)} recipient(s) from {store} via {smtp}?", yes=yes)
+        refuse_beyond(allowances, cfg.client, over_budget=over_budget)
+    warnings += [f"beyond the plan (--over-budget): {a.describe()}" for a in allowances if a.over and plan]
+    ledger_note: list[str] = []
+
+    def apply():
         with local_lock(base / "mail" / f"{store}.lock", "mail", store=store), Journal(journal_path) as journal:
             journal.create(
                 Campaign(cid, cfg.client, store, subject, content.sha, ",".join(str(s) for s in sources),
@@ -213,9 +203,8 @@ def mail(
             if resend_unsure:
                 journal.retry_unsure(cid)
             counts = journal.counts(cid)
-            total = counts["pending"] + counts["deferred"]
             with render.progress(out=render.console(sys.stderr)) as bar:
-                job = bar.add_task(f"{store}: sending", total=total)
+                job = bar.add_task(f"{store}: sending", total=counts["pending"] + counts["deferred"])
                 result = send_campaign(
                     journal, cid, factory, smtp, policy=SendPolicy(rate_per_minute=per_minute),
                     suppression_file=sup_file, progress=lambda n, r, s: bar.update(job, completed=n),
@@ -226,6 +215,23 @@ def mail(
                 journal.finish(cid)
             if report:
                 camp.write_report(Path(report), journal, cid)
+        return result, final
+
+    question = f"Send {subject!r} to {len(new)} new recipient(s) from {store} via {smtp}?"
+    road = Road("mail", question, dry_run=dry_run, yes=yes, json=json, over_budget=over_budget, note=ledger_note)
+    done = run_change(tc, cfg, None, plan, road, apply, show=lambda _plan: _show_plan(summary))
+    if dry_run:
+        folder = base / "mail" / cid / "preview"
+        first = new[0] if new else (audience.recipients[0] if audience.recipients else None)
+        written = camp.write_preview(folder, factory, first, audience)
+        summary["preview"] = [str(p) for p in written]
+        _done(summary, json, f"{store}: dry run, nothing sent; preview in {folder}", warnings)
+        return summary
+    if not done.applied or done.result is None:
+        summary |= {"sent_now": 0, "counts": earlier}
+        _done(summary, json, f"{store}: {plan.noop_reason}", warnings)
+        return summary
+    result, final = done.result
     summary |= {"sent_now": result.sent, "counts": final, "reconnects": result.reconnects}
     if final["sending"]:
         warnings.append(f"{final['sending']} message(s) were being sent when an earlier run stopped: they may have "
@@ -238,14 +244,36 @@ def mail(
     return summary
 
 
+def _test_send(tc, cfg, content, smtp, unsub_url, unsub_mailto, cid, test_to, as_json):
+    """One message to the maintainer, nothing journalled; the store is not changed, so no road to walk."""
+    test_content = Content(f"[TEST] {content.subject}", content.html, content.images, content.sha)
+    one = MessageFactory(test_content, smtp.sender, smtp.sender_name, unsub_url, unsub_mailto, cid)
+    with work_session(tc, cfg, "mail", quiet=as_json, detail=[f"test message of {cid} to {test_to}"]):
+        client = open_smtp(smtp)
+        try:
+            client.sendmail(smtp.sender, [test_to], one.build(Recipient(test_to, "Test Recipient", "test")))
+        finally:
+            client.quit()
+    result = {"store": cfg.store, "campaign": cid, "test_to": test_to, "server": str(smtp)}
+    _done(result, as_json, f"{cfg.store}: one test message sent to {test_to} via {smtp} (nothing journalled)", [])
+    return result
+
+
 def _show_plan(summary):
     rows = [(source, c["found"], c["duplicate"], c["suppressed"], c["invalid"], c["to_send"])
             for source, c in summary["per_source"].items()]
+    rate = summary["rate_per_minute"]
     render.table(
         f"Mail plan for {summary['store']}: campaign {summary['campaign']}, {summary['subject']!r}, "
         f"via {summary['server']} ({summary['server_source']}) from {summary['sender']}",
         ("source", "found", "duplicate", "suppressed", "invalid", "to send"), rows,
     )
+    con = render.console()
+    con.print(f"rate: {f'{rate:g} messages a minute' if rate else 'no limit'} ({summary['rate_source']})",
+              highlight=False, markup=False)
+    for a in summary["allowance"]:
+        beyond = " (this one is beyond it: --over-budget)" if a["over"] else ""
+        con.print(_allowance_text(a) + beyond, highlight=False, markup=False, soft_wrap=True)
     already = summary["already"]
     if already:
         render.console().print(
@@ -253,6 +281,10 @@ def _show_plan(summary):
             f"{already.get('deferred', 0)} deferred, {already.get('sending', 0)} unsure",
             highlight=False, markup=False,
         )
+
+
+def _allowance_text(data):
+    return Allowance(data["kind"], data["plan"], data["included"], tuple(data["used"])).describe()
 
 
 def _issues(title, issues, as_json):
