@@ -16,11 +16,11 @@ from typing import Any
 from maint.billing.plans import Marketing, PlanDef
 from maint.errors import BudgetError
 
-# kind → (the plan's key, what it is in a sentence)
+# kind → (the plan's key, what one is, what several are)
 KINDS = {
-    "flyer": ("flyers_per_week", "flyer"),
-    "mail": ("mails_per_week", "bulk e-mail to the shop's customers"),
-    "list": ("list_mails_per_week", "e-mail to the client's own list"),
+    "flyer": ("flyers_per_week", "flyer", "flyers"),
+    "mail": ("mails_per_week", "bulk e-mail to the shop's customers", "bulk e-mails to the shop's customers"),
+    "list": ("list_mails_per_week", "e-mail to the client's own list", "e-mails to the client's own list"),
 }
 
 
@@ -56,7 +56,8 @@ class Allowance:
         if self.included == 0:
             return f"plan {self.plan!r} includes no {self.what} (plans.yaml: marketing.{key})"
         used = f": {', '.join(self.used)}" if self.used else ""
-        return f"plan {self.plan!r} includes {self.included} {self.what} a week, {len(self.used)} made this week{used}"
+        what = self.what if self.included == 1 else KINDS[self.kind][2]
+        return f"plan {self.plan!r} includes {self.included} {what} a week, {len(self.used)} made this week{used}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "plan": self.plan, "included": self.included, "used": list(self.used),

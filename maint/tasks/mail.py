@@ -270,7 +270,7 @@ def _show_plan(summary):
     )
     con = render.console()
     con.print(f"rate: {f'{rate:g} messages a minute' if rate else 'no limit'} ({summary['rate_source']})",
-              highlight=False, markup=False)
+              highlight=False, markup=False, soft_wrap=True)
     for a in summary["allowance"]:
         beyond = " (this one is beyond it: --over-budget)" if a["over"] else ""
         con.print(_allowance_text(a) + beyond, highlight=False, markup=False, soft_wrap=True)
