@@ -14,8 +14,7 @@ def _columns(cur: Any, table: str) -> list[str]:
 
 
 def add_store(db: Any, prefix: str, store_id: int, name: str, url: str, subscribers: Sequence[str]) -> None:
-    """The store row and setting, and one newsletter subscriber per address: copies of the first customer
-    row with `store_id`, the address and newsletter=1, status=1."""
+    """The store row and setting, and one enabled newsletter subscriber of `store_id` per address."""
     with db.cursor() as cur:
         row = {"store_id": store_id, "name": name, "url": url, "ssl": url}
         cols = [c for c in _columns(cur, f"{prefix}store") if c in row]
@@ -23,13 +22,12 @@ def add_store(db: Any, prefix: str, store_id: int, name: str, url: str, subscrib
                     f"VALUES ({', '.join(['%s'] * len(cols))})", tuple(row[c] for c in cols))
         cur.execute(f"INSERT INTO `{prefix}setting` (store_id, code, `key`, value, serialized) "
                     "VALUES (%s, 'config', 'config_name', %s, 0)", (store_id, name))
-        columns = [c for c in _columns(cur, f"{prefix}customer") if c != "customer_id"]
-        fixed = {"store_id": "%s", "email": "%s", "newsletter": "1", "status": "1"}
-        picks = ", ".join(fixed.get(c, f"`{c}`") for c in columns)
-        for address in subscribers:
-            args = tuple(store_id if c == "store_id" else address for c in columns if c in ("store_id", "email"))
-            cur.execute(f"INSERT INTO `{prefix}customer` ({', '.join(f'`{c}`' for c in columns)}) "
-                        f"SELECT {picks} FROM `{prefix}customer` ORDER BY customer_id LIMIT 1", args)
+        # no strict mode for these rows: the NOT NULL columns without a default differ between releases
+        cur.execute("SET SESSION sql_mode = ''")
+        for n, address in enumerate(subscribers):
+            cur.execute(f"INSERT INTO `{prefix}customer` SET customer_group_id = 1, store_id = %s, language_id = 1, "
+                        "firstname = %s, lastname = 'Customer', email = %s, newsletter = 1, status = 1, "
+                        "date_added = NOW()", (store_id, f"Second{n}", address))
     db.commit()
 
 

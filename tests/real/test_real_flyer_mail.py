@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
+from invoke.exceptions import Exit
 from PIL import Image
-from realtier import FAB, PROJECT, REAL, fab, query
+from realtier import FAB, PROJECT, REAL, db_state, fab, query
 
+from maint.sandbox.multistore import add_store, remove_store
 from maint.tasks.flyer import flyer
 from maint.tasks.mail import mail
 
@@ -71,13 +74,15 @@ def test_a_campaign_on_a_real_store_reaches_each_subscriber_once_and_dry_run_sen
               (f"Sub{i}", address, 0 if i == 2 else 1), relaxed=True)
     try:
         made = flyer(ctx, name, products=SAMPLE, headline="Real deals", json=True)
+        rows = db_state(real, name)
         dry = mail(ctx, name, flyer=made["id"], dry_run=True, json=True)
-        assert dry["to_send"] == 2 and server.recipients() == []
+        assert dry["to_send"] == 2 and server.recipients() == [] and db_state(real, name) == rows
         assert not (tmp_path / "state" / "mail.sqlite").exists()
         sent = mail(ctx, name, flyer=made["id"], yes=True, json=True)
         assert sorted(server.recipients()) == emails[:2] and sent["counts"]["sent"] == 2
+        assert db_state(real, name) == rows  # sending changes none of the shop's own rows
         again = mail(ctx, name, flyer=made["id"], yes=True, json=True)
-        assert again["sent_now"] == 0 and len(server.recipients()) == 2
+        assert again["sent_now"] == 0 and again["plan"]["changes"] == [] and len(server.recipients()) == 2
         message = server.messages()[0]
         assert "Dear Sub" in message.get_body(("html",)).get_content() and message["List-Unsubscribe"]
     finally:
@@ -131,3 +136,46 @@ def test_on_a_real_store_a_test_send_then_a_campaign_to_a_list_killed_and_resume
         for key, value in old:
             query(real, name, "INSERT INTO {p}setting SET store_id = 0, code = 'config', `key` = %s, value = %s, "
                   "serialized = 0", (key, value))
+
+
+@pytest.mark.parametrize("name", STORES)
+def test_on_a_real_multi_store_install_each_inventory_store_reaches_only_its_own_customers_and_the_plan_counts(
+    name, tmp_path, real, real_context, smtp_server
+) -> None:
+    """A second store (as Settings → Stores → Add makes it) with two subscribers of its own; the inventory
+    names it with store_id 1. The plan's one bulk e-mail a week is used by the first campaign."""
+    server = smtp_server()
+    url = "http://second.example.test/"
+    second = ["second.a@example.test", "second.b@example.test"]
+    data = real.inventory()
+    entry = next(s for s in data["stores"] if s["name"] == name)
+    data["stores"].append(dict(entry, name=f"{name}-b", store_id=1))
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory" / f"{data['name']}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    ctx = type(real_context)(real_context.config.clone())
+    ctx.config.maint.smtp = server.config()
+    ctx.config.maint.state_dir = str(tmp_path / "state")
+    ctx.config.maint.inventory = str(tmp_path / "inventory")
+    store = real.store(name)
+    (tmp_path / "news.html").write_text("<p>{{greeting}}</p><p>News</p>")
+    with real.db_admin(store.db_name) as db:
+        add_store(db, store.prefix, 1, "Second shop", url, second)
+    try:
+        own = sorted(r[0] for r in query(real, name, "SELECT email FROM {p}customer WHERE newsletter = 1 "
+                                                     "AND status = 1 AND store_id = 0"))
+        rows = db_state(real, name)
+        first = mail(ctx, name, html=str(tmp_path / "news.html"), subject="Main", yes=True, json=True)
+        assert sorted(server.recipients()) == own and first["allowance"][0]["included"] == 1
+        with pytest.raises(Exit) as beyond:
+            mail(ctx, f"{name}-b", html=str(tmp_path / "news.html"), subject="Second", yes=True, json=True)
+        assert beyond.value.code == 62
+        sent = mail(ctx, f"{name}-b", html=str(tmp_path / "news.html"), subject="Second", yes=True, json=True,
+                    over_budget=True)
+        assert sent["counts"]["sent"] == 2 and sorted(server.recipients()) == sorted(own + second)
+        for message in server.messages()[len(own):]:
+            assert url + "index.php?route=account/newsletter" in message["List-Unsubscribe"]
+            assert "Second shop" in message["From"]
+        assert db_state(real, name) == rows
+    finally:
+        with real.db_admin(store.db_name) as db:
+            remove_store(db, store.prefix, 1)
