@@ -179,3 +179,55 @@ def test_on_a_real_multi_store_install_each_inventory_store_reaches_only_its_own
     finally:
         with real.db_admin(store.db_name) as db:
             remove_store(db, store.prefix, 1)
+
+
+@pytest.mark.parametrize("name", STORES)
+def test_on_a_real_store_a_bad_password_a_dropped_connection_refused_recipients_and_a_bad_sheet(
+    name, tmp_path, real, real_env, smtp_server
+) -> None:
+    """The store's own SMTP settings with a login: a wrong password stops at once (nothing sent, the password
+    nowhere in the output); fixed, a server that drops the connection midway and refuses one recipient gets
+    every other message once; a bad list is refused naming its rows before anything is sent."""
+    server = smtp_server(auth="shop:right-Pa55", drop_at=3, refuse=["friend5"])
+    settings = {"config_mail_engine": "smtp", "config_mail_smtp_hostname": server.host,
+                "config_mail_smtp_port": str(server.port), "config_mail_smtp_timeout": "5",
+                "config_mail_smtp_username": "shop", "config_mail_smtp_password": "wrong-S3cret"}
+    marks = ", ".join(["%s"] * len(settings))
+    old = query(real, name, f"SELECT `key`, value FROM {{p}}setting WHERE store_id = 0 AND `key` IN ({marks})",
+                tuple(settings))
+
+    def put(values: dict[str, str]) -> None:
+        for key, value in values.items():
+            query(real, name, "DELETE FROM {p}setting WHERE store_id = 0 AND `key` = %s", (key,))
+            query(real, name, "INSERT INTO {p}setting SET store_id = 0, code = 'config', `key` = %s, value = %s, "
+                  "serialized = 0", (key, value))
+
+    sheet = tmp_path / "list.csv"
+    sheet.write_text("email,name\n" + "".join(f"friend{i}@example.org,Friend {i}\n" for i in range(8)))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email,name\nok@example.org,A\nnot-an-address,B\n,C\n")
+    (tmp_path / "news.html").write_text("<p>{{greeting}}</p><p>News</p>")
+    env = dict(real_env) | {"FABRIC_MAINT_STATE_DIR": str(tmp_path / "state"), "PATH": os.environ["PATH"],
+                            "HOME": os.environ["HOME"]}
+    args = ["mail", name, "--html", str(tmp_path / "news.html"), "--subject", "News", "--yes"]
+    put(settings)
+    try:
+        refused = fab(*args, "--to", f"list:{bad}", env=env)
+        assert refused.returncode == 50 and "bad.csv" in refused.stderr and "not an e-mail address" in refused.stderr
+        stopped = fab(*args, "--to", f"list:{sheet}", env=env)
+        assert stopped.returncode == 40, stopped.stderr
+        assert "wrong-S3cret" not in stopped.stdout + stopped.stderr and server.recipients() == []
+        put({"config_mail_smtp_password": "right-Pa55"})
+        done = fab(*args, "--to", f"list:{sheet}", "--json", env=env)
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)["stores"][0]
+        got = server.recipients()
+        assert len(got) == len(set(got)) == 7 and "friend5@example.org" not in got
+        assert result["counts"]["refused"] == 1 and result["reconnects"] >= 1
+        again = fab(*args, "--to", f"list:{sheet}", "--json", env=env)
+        assert json.loads(again.stdout)["stores"][0]["plan"]["changes"] == [] and len(server.recipients()) == 7
+    finally:
+        for key in settings:
+            query(real, name, "DELETE FROM {p}setting WHERE store_id = 0 AND `key` = %s", (key,))
+        for key, value in old:
+            put({key: value})

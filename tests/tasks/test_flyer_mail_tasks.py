@@ -106,3 +106,40 @@ def test_a_flyer_whose_special_has_ended_is_not_sent(ctx, tmp_path, capsys) -> N
     with pytest.raises(Exit) as err:
         mail(ctx, "demo", flyer="demo-20200101-1")
     assert err.value.code == 60 and "Kettle (last day 2020-01-05)" in capsys.readouterr().err
+
+
+def test_a_plan_that_includes_no_flyers_says_so_before_connecting(ctx, tmp_path, capsys) -> None:
+    import yaml
+
+    data = yaml.safe_load((PROJECT / "maint" / "playbooks" / "clients" / "demo.yaml").read_text())
+    data["plan"] = "credits"  # CS-Cart credits: no flyers or bulk e-mail in it
+    (tmp_path / "inv").mkdir()
+    (tmp_path / "inv" / "demo.yaml").write_text(yaml.safe_dump(data))
+    ctx.config.maint.inventory = str(tmp_path / "inv")
+    with pytest.raises(Exit) as err:
+        flyer(ctx, "demo", products="1")
+    assert err.value.code == 62
+    assert "plan 'credits' includes no flyer (plans.yaml: marketing.flyers_per_week)" in capsys.readouterr().err
+
+
+def test_the_plans_own_weekly_flyers_let_a_second_one_through(ctx, tmp_path, monkeypatch) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    class Connected(Exception):
+        pass
+
+    def connect(cfg):
+        raise Connected
+
+    monkeypatch.setattr("maint.tasks.flyer.connect", connect)
+    folder = tmp_path / "state" / "clients" / "demo" / "flyers" / "demo-1"
+    folder.mkdir(parents=True)
+    (folder / "flyer.json").write_text(json.dumps({"id": "demo-1", "store": "demo",
+                                                   "created": datetime.now(UTC).isoformat()}))
+    (tmp_path / "pb").mkdir()
+    (tmp_path / "pb" / "plans.yaml").write_text("extends: builtin\nplans:\n  starter:\n"
+                                                "    marketing: {flyers_per_week: 2}\n")
+    ctx.config.maint.playbooks = str(tmp_path / "pb")
+    with pytest.raises(Connected):  # past the plan's allowance: on to the store
+        flyer(ctx, "demo", products="1")
