@@ -17,7 +17,7 @@ from maint.pricing.issues import issue_table
 from maint.remote.sql import open_db
 from maint.remote.ssh import connect
 from maint.tasks.common import emit_json, maint_task, task, wants_over_budget, work_session
-from maint.tasks.marketing import marketing_week
+from maint.tasks.marketing import done, marketing_week
 
 ISSUE_COLUMNS = ("where", "product id", "field", "product", "reason")
 
@@ -147,7 +147,7 @@ def flyer(
                          ("id", "sku/model", "name", "price", "special", "special until", "quantity prices"), rows)
         if dry_run:
             summary = result.summary() | {"dry_run": True, "allowance": allowed.as_dict()}
-            _done(summary, json, f"{store}: dry run, no flyer written ({allowed.describe()}).", notes)
+            done(summary, json, f"{store}: dry run, no flyer written ({allowed.describe()}).", notes)
             return summary
         began = time.perf_counter()
         email_png, square_png = service.draw(the_layout, store_data, passed, request.headline, request.text,
@@ -157,16 +157,7 @@ def flyer(
         ledger_note.append(f"flyer {flyer_id}: {len(chosen)} product(s), {request.headline or 'no headline'}")
     summary = result.summary() | {"dry_run": False, "render_seconds": round(result.render_seconds, 3),
                                   "allowance": allowed.as_dict()}
-    _done(summary, json, f"{store}: flyer {flyer_id} written to {folder} (flyer.png, flyer-square.png, body.html); "
+    done(summary, json, f"{store}: flyer {flyer_id} written to {folder} (flyer.png, flyer-square.png, body.html); "
                          f"send it with: fab mail {store} --flyer {flyer_id}", notes)
     return summary
 
-
-def _done(summary, as_json, message, warnings):
-    if as_json:
-        emit_json([summary])
-        return
-    con = render.console()
-    con.print(message, highlight=False, markup=False, soft_wrap=True)
-    for w in warnings or []:
-        con.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)

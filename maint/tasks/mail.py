@@ -34,7 +34,7 @@ from maint.remote.sql import open_db
 from maint.remote.ssh import connect
 from maint.runner import Road, run_change
 from maint.tasks.common import emit_json, maint_task, task, wants_over_budget, work_session
-from maint.tasks.marketing import marketing_week
+from maint.tasks.marketing import done, marketing_week
 
 ISSUE_COLUMNS = ("file", "row", "column", "value", "reason")
 
@@ -112,7 +112,7 @@ def mail(
     if suppress:
         added = add_suppressed(sup_file, [a for a in suppress.split(",") if a.strip()], "unsubscribed (--suppress)")
         result = {"suppressed_added": added, "file": str(sup_file)}
-        _done(result, json, f"{cfg.client}: {len(added)} address(es) added to {sup_file}", [])
+        done(result, json, f"{cfg.client}: {len(added)} address(es) added to {sup_file}", [])
         return result
     if server not in ("store", "agency"):
         raise InputError("--server is store or agency", column="--server")
@@ -219,26 +219,26 @@ def mail(
 
     question = f"Send {subject!r} to {len(new)} new recipient(s) from {store} via {smtp}?"
     road = Road("mail", question, dry_run=dry_run, yes=yes, json=json, over_budget=over_budget, note=ledger_note)
-    done = run_change(tc, cfg, None, plan, road, apply, show=lambda _plan: _show_plan(summary))
+    went = run_change(tc, cfg, None, plan, road, apply, show=lambda _plan: _show_plan(summary))
     if dry_run:
         folder = base / "mail" / cid / "preview"
         first = new[0] if new else (audience.recipients[0] if audience.recipients else None)
         written = camp.write_preview(folder, factory, first, audience)
         summary["preview"] = [str(p) for p in written]
-        _done(summary, json, f"{store}: dry run, nothing sent; preview in {folder}", warnings)
+        done(summary, json, f"{store}: dry run, nothing sent; preview in {folder}", warnings)
         return summary
-    if not done.applied or done.result is None:
+    if not went.applied or went.result is None:
         summary |= {"sent_now": 0, "counts": earlier}
-        _done(summary, json, f"{store}: {plan.noop_reason}", warnings)
+        done(summary, json, f"{store}: {plan.noop_reason}", warnings)
         return summary
-    result, final = done.result
+    result, final = went.result
     summary |= {"sent_now": result.sent, "counts": final, "reconnects": result.reconnects}
     if final["sending"]:
         warnings.append(f"{final['sending']} message(s) were being sent when an earlier run stopped: they may have "
                         "gone out and are not sent again (see the report; --resend-unsure sends them)")
     if final["deferred"]:
         warnings.append(f"{final['deferred']} deferred (temporary failures): run again later to retry them")
-    _done(summary, json,
+    done(summary, json,
           f"{store}: campaign {cid}: sent {final['sent']} ({result.sent} now), suppressed {final['suppressed']}, "
           f"refused {final['refused']}, deferred {final['deferred']}", warnings)
     return summary
@@ -255,7 +255,7 @@ def _test_send(tc, cfg, content, smtp, unsub_url, unsub_mailto, cid, test_to, as
         finally:
             client.quit()
     result = {"store": cfg.store, "campaign": cid, "test_to": test_to, "server": str(smtp)}
-    _done(result, as_json, f"{cfg.store}: one test message sent to {test_to} via {smtp} (nothing journalled)", [])
+    done(result, as_json, f"{cfg.store}: one test message sent to {test_to} via {smtp} (nothing journalled)", [])
     return result
 
 
@@ -294,13 +294,3 @@ def _issues(title, issues, as_json):
         return
     render.table(title, ISSUE_COLUMNS, issue_table(issues), out=render.console(sys.stderr))
 
-
-def _done(summary, as_json, message, warnings):
-    summary["warnings"] = list(warnings or [])
-    if as_json:
-        emit_json([summary])
-        return
-    con = render.console()
-    con.print(message, highlight=False, markup=False, soft_wrap=True)
-    for w in warnings or []:
-        con.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)

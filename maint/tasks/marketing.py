@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
+from maint import render
 from maint.billing.marketing import Allowance, allowance, marketing_of, week_start
 from maint.billing.plans import PlanDef, load_plans
 from maint.config import StoreConfig
 from maint.flyer.service import now_utc
 from maint.mail.campaign import sending_rate
-from maint.tasks.common import TaskContext
+from maint.tasks.common import TaskContext, emit_json
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,15 @@ def marketing_week(c: Any, store: str) -> MarketingWeek:
     plans = load_plans(tc.settings.plans_file)
     plan = plans.get(cfg.plan) if cfg.plan else None
     return MarketingWeek(tc, cfg, plan, now_utc().astimezone(plans.timezone).date(), plans.timezone)
+
+
+def done(summary: dict[str, Any], as_json: bool, message: str, warnings: Sequence[str]) -> None:
+    """The run's last words: the JSON envelope, or the message and one line per warning."""
+    summary["warnings"] = list(warnings or [])
+    if as_json:
+        emit_json([summary])
+        return
+    con = render.console()
+    con.print(message, highlight=False, markup=False, soft_wrap=True)
+    for w in warnings or []:
+        con.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)

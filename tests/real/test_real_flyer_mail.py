@@ -160,11 +160,15 @@ def test_on_a_real_multi_store_install_each_inventory_store_reaches_only_its_own
     (tmp_path / "news.html").write_text("<p>{{greeting}}</p><p>News</p>")
     with real.db_admin(store.db_name) as db:
         add_store(db, store.prefix, 1, "Second shop", url, second)
+    query(real, name, "INSERT INTO {p}customer SET customer_group_id = 1, language_id = 1, firstname = 'Main', "
+          "lastname = 'Sub', email = 'main.sub@example.test', newsletter = 1, status = 1, date_added = NOW()",
+          relaxed=True)
     try:
         own = sorted(r[0] for r in query(real, name, "SELECT email FROM {p}customer WHERE newsletter = 1 "
                                                      "AND status = 1 AND store_id = 0"))
         rows = db_state(real, name)
         first = mail(ctx, name, html=str(tmp_path / "news.html"), subject="Main", yes=True, json=True)
+        assert "main.sub@example.test" in own and not set(second) & set(own)
         assert sorted(server.recipients()) == own and first["allowance"][0]["included"] == 1
         with pytest.raises(Exit) as beyond:
             mail(ctx, f"{name}-b", html=str(tmp_path / "news.html"), subject="Second", yes=True, json=True)
@@ -177,6 +181,7 @@ def test_on_a_real_multi_store_install_each_inventory_store_reaches_only_its_own
             assert "Second shop" in message["From"]
         assert db_state(real, name) == rows
     finally:
+        query(real, name, "DELETE FROM {p}customer WHERE email = 'main.sub@example.test'")
         with real.db_admin(store.db_name) as db:
             remove_store(db, store.prefix, 1)
 
