@@ -71,10 +71,12 @@ maint:
   # Stores worked on at once by --all.
   parallel: 8
 
-  # Per-task defaults for every store (a store's own `options:` in its inventory entry win), e.g.
-  # where `maint mirror` keeps snapshots (MIRROR_ROOT/<client>/<store>/<time>/) and how many:
+  # Per-task defaults for every store (a client's `options:` in its inventory file, and a store's own,
+  # win), e.g. where `maint mirror` keeps snapshots (MIRROR_ROOT/<client>/<store>/<time>/) and how
+  # many, and how many messages a minute `maint mail` sends (else the plan's, else no limit):
   # options:
   #   mirror: {{root: /mnt/offsite/mirrors, keep: {{daily: 7, weekly: 4, monthly: 6}}}}
+  #   mail: {{rate_per_minute: 120}}
 
   # Alerts (`maint health`) and statements go out by mail when this is set:
   # smtp: {{host: smtp.example.com, port: 587, from: maint@example.com, to: ops@example.com,
@@ -105,9 +107,12 @@ EXAMPLE_CLIENT = """\
 #     admin: admin                # the admin folder (4.x lets shops rename it)
 #     url: https://acme.example/  # optional: read from config.php's HTTP_SERVER when absent
 #     mirror: /mnt/offsite/mirrors
+#     store_id: 0                 # which store of a multi-store install (oc_store.store_id)
 #     options:                    # per-task overrides
 #       mirror: {exclude: [image/cache/]}
 #       health: {disable: [tls]}
+# options:                        # the client's own, for all its stores (a store's own win)
+#   mail: {rate_per_minute: 120}
 """
 
 PLAYBOOKS_README = f"""\
