@@ -47,7 +47,10 @@ class Capture:
             number = self.count
         (self.out / f"{number:06d}.eml").write_bytes(envelope.original_content or envelope.content)
         meta = {"from": envelope.mail_from, "to": list(envelope.rcpt_tos)}
-        (self.out / f"{number:06d}.json").write_text(json.dumps(meta))
+        # written aside and renamed: a test polling recipients() never reads a half-written envelope
+        part = self.out / f"{number:06d}.json.part"
+        part.write_text(json.dumps(meta))
+        part.rename(self.out / f"{number:06d}.json")
         return "250 Message accepted"
 
 
