@@ -1,4 +1,4 @@
-"""`fab mail`: what to send, through which server, to whom; the weekly budget; preview and report files."""
+"""`fab mail`: what to send, through which server, to whom, at what rate; the campaign's plan; preview and report files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import csv
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +64,6 @@ def campaign_id(store: str, content: Content, sources: Sequence[Source]) -> str:
     """The same content to the same sources is the same campaign: running it again resumes it."""
     key = content.sha + "|" + ",".join(sorted(str(s) for s in sources))
     return f"{store}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-
-
-def campaigns_this_week(journal: Journal, client: str, today: date, *, other_than: str, zone: tzinfo = UTC
-                        ) -> list[str]:
-    """Other campaigns started since Monday 00:00 of `today`'s week in the agency's time zone."""
-    monday = datetime.combine(today - timedelta(days=today.weekday()), datetime.min.time(), zone)
-    return [c.id for c in journal.campaigns_since(client, monday) if c.id != other_than]
 
 
 def unsubscribe_links(store_url: str, store_email: str) -> tuple[str, str]:
