@@ -57,7 +57,7 @@ def sending_rate(flag: float, layers: Sequence[tuple[str, Mapping[str, Any]]], p
         return float(value), where
     if plan_rate:
         return float(plan_rate), f"plan {plan!r}"
-    return 0.0, "no limit set"
+    return 0.0, "none set"
 
 
 def campaign_id(store: str, content: Content, sources: Sequence[Source]) -> str:

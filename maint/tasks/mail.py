@@ -229,7 +229,7 @@ def mail(
         return summary
     if not went.applied or went.result is None:
         summary |= {"sent_now": 0, "counts": earlier}
-        done(summary, json, f"{store}: {plan.noop_reason}", warnings)
+        done(summary, json, "", warnings)  # the road said "No changes" and why
         return summary
     result, final = went.result
     summary |= {"sent_now": result.sent, "counts": final, "reconnects": result.reconnects}

@@ -63,6 +63,7 @@ def done(summary: dict[str, Any], as_json: bool, message: str, warnings: Sequenc
         emit_json([summary])
         return
     con = render.console()
-    con.print(message, highlight=False, markup=False, soft_wrap=True)
+    if message:
+        con.print(message, highlight=False, markup=False, soft_wrap=True)
     for w in warnings or []:
         con.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)

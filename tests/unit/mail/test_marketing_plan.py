@@ -98,7 +98,7 @@ def test_the_rate_comes_from_the_flag_then_store_client_agency_options_then_the_
     assert sending_rate(-1, [("s", {}), client, agency], "r", 90) == (45.0, "acme.yaml: client acme")
     assert sending_rate(-1, [("s", {}), ("c", {}), agency], "r", 90) == (60.0, "fabric.yaml maint.options")
     assert sending_rate(-1, [("s", {})], "r", 90) == (90.0, "plan 'r'")
-    assert sending_rate(-1, [("s", {})], "r", 0) == (0.0, "no limit set")
+    assert sending_rate(-1, [("s", {})], "r", 0) == (0.0, "none set")
     with pytest.raises(ConfigError) as err:
         sending_rate(-1, [("acme.yaml: store shop", {"mail": {"rate_per_minute": "fast"}})], "r", 0)
     assert "acme.yaml: store shop: options.mail.rate_per_minute: 'fast'" in str(err.value)
