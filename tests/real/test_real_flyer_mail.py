@@ -129,7 +129,9 @@ def test_on_a_real_store_a_test_send_then_a_campaign_to_a_list_killed_and_resume
         assert resumed.returncode == 0, resumed.stderr
         got = [r for r in server.recipients() if r.startswith("friend")]
         unsure = json.loads(resumed.stdout)["stores"][0]["counts"]["sending"]
-        assert len(got) == len(set(got)) and len(got) + unsure == 12
+        # nobody twice; whoever didn't get it is among the unsure (killed between the server's answer and the
+        # journal's commit, an unsure message may have arrived: then everyone has it)
+        assert len(got) == len(set(got)) and 12 - unsure <= len(got) <= 12
     finally:
         for key in settings:
             query(real, name, "DELETE FROM {p}setting WHERE store_id = 0 AND `key` = %s", (key,))

@@ -137,7 +137,8 @@ def test_a_run_killed_midway_and_started_again_sends_to_everyone_exactly_once(
     got = server.recipients()
     assert len(got) == len(set(got))  # nobody twice
     unsure = resumed["counts"]["sending"]
-    assert len(got) + unsure == len(subscribers(store_sql, "s30"))
+    everyone = len(subscribers(store_sql, "s30"))
+    assert everyone - unsure <= len(got) <= everyone  # an unsure message may have arrived before the kill
 
 
 def test_refused_recipients_are_reported_and_suppressed_and_not_tried_again(
