@@ -10,7 +10,7 @@ import gc
 import math
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -760,8 +760,14 @@ def plan_group_file(
         raise SheetInvalidError(issues)
     plan.skipped = issues
     ops: list[Operation] = list(group_operations(plan, snapshot))
-    ops += deletion_operations(db, prefix, price_schema(version), [gid for gid, *_ in plan.deleted])
-    return plan, ops
+    removals = deletion_operations(db, prefix, price_schema(version), [gid for gid, *_ in plan.deleted])
+    for op in removals:
+        if isinstance(op, SetReplace) and "customer_group_id" in op.columns:
+            at = op.columns.index("customer_group_id") + 1
+            for row in op.before:
+                counts = plan.removed.setdefault(int(str(row[at])), {})
+                counts[op.table] = counts.get(op.table, 0) + 1
+    return plan, [*ops, *removals]
 
 
 def read_members(db: Any, prefix: str, group_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
@@ -785,25 +791,50 @@ SETTING_COLUMNS = ("store_id", "code", "key", "value", "serialized")
 GROUP_DISPLAY = "config_customer_group_display"
 
 
+# Every other table keyed by customer_group_id in 3.0, 4.0 and 4.1 (git grep customer_group_id over each
+# release's schema), with its primary key ("" when the row is its own key) and content columns. OpenCart's
+# own admin (model/customer/customer_group.php deleteCustomerGroup) removes the group's discounts, specials,
+# reward points and tax-rate links; its custom-field links and subscription plans (3.0 product_recurring,
+# 4.x product_subscription) it leaves behind, pointing at a group that no longer exists: removed here too.
+# `order` keeps the group a past order was placed in; `customer` rows are moved, never removed.
+_SPECIAL_COLUMNS = ("product_id", "customer_group_id", "priority", "price", "date_start", "date_end")
+GROUP_ROW_TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("product_reward", "product_reward_id", ("product_id", "customer_group_id", "points")),
+    ("tax_rate_to_customer_group", "", ("tax_rate_id", "customer_group_id")),
+    ("custom_field_customer_group", "", ("custom_field_id", "customer_group_id", "required")),
+    ("product_recurring", "", ("product_id", "recurring_id", "customer_group_id")),
+    ("product_subscription", "", ("product_id", "subscription_plan_id", "customer_group_id", "trial_price",
+                                  "price")),
+)
+
+
+def group_row_tables(schema: PriceSchema) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(table, primary key, content columns) of every table whose rows belong to a customer group."""
+    tables = [("product_discount", "product_discount_id", discount_columns(schema))]
+    if schema.special_table:
+        tables.append((schema.special_table, "product_special_id", _SPECIAL_COLUMNS))
+    return tables + list(GROUP_ROW_TABLES)
+
+
 def deletion_operations(
     db: Any, prefix: str, schema: PriceSchema, group_ids: Sequence[int]
 ) -> list[Operation]:
-    """What deleting groups removes besides their own rows, as OpenCart's admin does: their discount rows
-    (on 4.1 specials too, which are discount rows), their specials (3.0/4.0), and their ids from the
-    setting that lists the groups offered at sign-up (config_customer_group_display, of every store)."""
+    """What deleting groups removes besides their own rows: their rows in every table keyed by the group
+    (`group_row_tables`: discounts, on 4.1 specials too, specials on 3.0/4.0, reward points, tax-rate links,
+    custom-field links, subscription plans) and their ids from the setting that lists the groups offered at
+    sign-up (config_customer_group_display, of every store). A table the store doesn't have is skipped."""
     if not group_ids:
         return []
     ops: list[Operation] = []
     marks = ",".join(["%s"] * len(group_ids))
-    special_columns = ("product_id", "customer_group_id", "priority", "price", "date_start", "date_end")
-    tables: list[tuple[str, str, tuple[str, ...]]] = [
-        ("product_discount", "product_discount_id", discount_columns(schema))
-    ]
-    if schema.special_table:
-        tables.append((schema.special_table, "product_special_id", special_columns))
+    tables = group_row_tables(schema)
+    present = existing_tables(db, prefix, (name for name, _, _ in tables))
     with db.cursor() as cur:
         for name, pk, columns in tables:
-            select = ", ".join(f"CAST(`{c}` AS CHAR)" for c in (pk, *columns))
+            if name not in present:
+                continue
+            select = ", ".join(["NULL" if not pk else f"CAST(`{pk}` AS CHAR)",
+                                *(f"CAST(`{c}` AS CHAR)" for c in columns)])
             cur.execute(
                 f"SELECT {select} FROM {table(prefix, name)} WHERE customer_group_id IN ({marks})",  # noqa: S608
                 list(group_ids),
@@ -838,3 +869,17 @@ def deletion_operations(
             )
         )
     return ops
+
+
+def existing_tables(db: Any, prefix: str, names: Iterable[str]) -> set[str]:
+    """Which of these tables (names without the prefix) the store's database has."""
+    wanted = {prefix + n: n for n in names}
+    if not wanted:
+        return set()
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+            f"AND TABLE_NAME IN ({','.join(['%s'] * len(wanted))})",
+            list(wanted),
+        )
+        return {wanted[str(r[0])] for r in cur.fetchall() if str(r[0]) in wanted}

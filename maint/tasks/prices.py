@@ -620,7 +620,8 @@ def group_summary(plan: GroupPlan) -> dict[str, Any]:
             {"customer_group_id": gid, "name": name, "changes": what} for gid, name, what in plan.updated
         ],
         "deleted": [
-            {"customer_group_id": gid, "name": name, "customers_moved_to": to, "customers": count}
+            {"customer_group_id": gid, "name": name, "customers_moved_to": to, "customers": count,
+             "rows_removed": plan.removed.get(gid, {})}
             for gid, name, to, count in plan.deleted
         ],
         "moved": len(plan.moved),
@@ -650,9 +651,9 @@ def show_group_plan(store: str, plan: GroupPlan, names: dict[int, str] | None = 
         (
             "delete group",
             f"{name} (id {gid})",
-            f"{count} customer(s) to {group(to)}; its discounts and specials removed"
-            if to is not None
-            else "no customers; its discounts and specials removed",
+            (f"{count} customer(s) to {group(to)}" if to is not None else "no customers")
+            + "; "
+            + removed_rows(plan.removed.get(gid, {})),
         )
         for gid, name, to, count in plan.deleted
     ]
@@ -666,6 +667,13 @@ def show_group_plan(store: str, plan: GroupPlan, names: dict[int, str] | None = 
         ("change", "what", "to"),
         rows,
     )
+
+
+def removed_rows(counts: dict[str, int]) -> str:
+    """The rows a deleted group takes with it, per table: "removes 2 product_discount, 1 product_reward row(s)"."""
+    if not counts:
+        return "no rows in other tables"
+    return "removes " + ", ".join(f"{n} {t}" for t, n in counts.items()) + " row(s)"
 
 
 @task(

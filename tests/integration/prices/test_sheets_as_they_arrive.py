@@ -229,8 +229,17 @@ def test_deleting_a_group_moves_its_customers_removes_its_rows_and_undoes_exactl
             "Kundengruppe;Aktion;Move customers to\nWholesale;löschen;Default\n", encoding="utf-8"
         )
         dry = groups(task_context, store, str(sheet), dry_run=True)
+        discounts = query(
+            price_sandbox, store, "SELECT COUNT(*) FROM oc_product_discount WHERE customer_group_id = 3"
+        )[0][0]
+        specials = query(
+            price_sandbox, store, "SELECT COUNT(*) FROM oc_product_special WHERE customer_group_id = 3"
+        )[0][0] if store == "s3" else 0
+        removed = {"product_discount": discounts, "product_special": specials, "product_reward": 3,
+                   "tax_rate_to_customer_group": 2, "custom_field_customer_group": 1}
         assert dry["deleted"] == [
-            {"customer_group_id": 3, "name": "Wholesale", "customers_moved_to": 1, "customers": len(members)}
+            {"customer_group_id": 3, "name": "Wholesale", "customers_moved_to": 1, "customers": len(members),
+             "rows_removed": {t: n for t, n in removed.items() if n}}
         ]
         assert whole_store(store) == before
 
@@ -259,6 +268,11 @@ def test_deleting_a_group_moves_its_customers_removes_its_rows_and_undoes_exactl
             query(price_sandbox, store, "SELECT COUNT(*) FROM oc_customer WHERE customer_group_id = 3")[0][0]
             == 0
         )
+        for table in ("product_reward", "tax_rate_to_customer_group", "custom_field_customer_group"):
+            assert query(price_sandbox, store, f"SELECT COUNT(*) FROM oc_{table} WHERE customer_group_id = 3") == [
+                (0,)
+            ]
+            assert query(price_sandbox, store, f"SELECT COUNT(*) FROM oc_{table} WHERE customer_group_id = 1")[0][0]
         assert query(
             price_sandbox, store, "SELECT value FROM oc_setting WHERE `key` = 'config_customer_group_display'"
         ) == [('["1"]',)]
