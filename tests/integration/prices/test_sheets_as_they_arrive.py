@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 from invoke.exceptions import Exit
 
-from maint.tasks.prices import groups, prices, undo
+from maint.tasks.prices import discounts, groups, prices, undo
 
 
 @pytest.fixture
@@ -98,6 +98,45 @@ def test_percent_changes_are_rounded_to_the_currency_and_nothing_else_of_the_sho
     again = prices(task_context, store, str(sheet), yes=True)
     assert again["changes"] == 0 and not again["applied"]
 
+    undo(task_context, store, done["undo_file"], yes=True)
+    assert whole_store(store) == before
+
+
+@pytest.mark.parametrize("store", ["s3", "s40"])
+def test_percent_discounts_stored_as_prices_list_their_rounding_in_the_plan(
+    store, tmp_path, price_sandbox, task_context, whole_store, prices_of, capsys
+) -> None:
+    # 3.0 and 4.0 store a discount as a price: -3.33 % of the base price is rounded to the currency (2
+    # places, half up) and the plan lists each rounding as prices does
+    old = prices_of(store, [1, 2])
+    sheet = tmp_path / "tiers.csv"
+    sheet.write_text("sku,group,quantity,price\nSKU-00001,Default,50,-3.33%\nSKU-00002,Default,50,-3.33%\n")
+    exact = {pid: Decimal(price) * Decimal("0.9667") for pid, price in old.items()}
+    new = {pid: value.quantize(Decimal("0.01"), ROUND_HALF_UP) for pid, value in exact.items()}
+    listed = [
+        {"row": row, "key": f"SKU-0000{pid}", "what": "discount Default ≥50", "old": old[pid], "change": "-3.33%",
+         "exact": f"{exact[pid].normalize():f}", "new": str(new[pid].quantize(Decimal("0.0001")))}
+        for row, pid in ((2, 1), (3, 2)) if exact[pid] != new[pid]
+    ]
+    assert listed  # the sample prices give at least one rounding
+    before = whole_store(store)
+
+    dry = discounts(task_context, store, str(sheet), dry_run=True)
+    assert dry["rounded_to_places"] == 2 and dry["rounded"] == listed
+    assert whole_store(store) == before
+    discounts(task_context, store, str(sheet), dry_run=True)
+    shown = capsys.readouterr().out
+    assert "percent change(s) rounded half up to 2 decimal(s)" in shown
+    assert f"= {listed[0]['exact']} → {listed[0]['new']}" in shown
+
+    done = discounts(task_context, store, str(sheet), yes=True)
+    stored = query(
+        price_sandbox, store,
+        "SELECT product_id, CAST(price AS CHAR) FROM oc_product_discount WHERE quantity = 50 AND product_id IN (1, 2) "
+        "ORDER BY product_id",
+    )
+    assert stored == [(pid, str(new[pid].quantize(Decimal("0.0001")))) for pid in (1, 2)]
+    assert discounts(task_context, store, str(sheet), yes=True)["pairs_changed"] == 0
     undo(task_context, store, done["undo_file"], yes=True)
     assert whole_store(store) == before
 
