@@ -78,7 +78,7 @@ from maint.pricing.undo import (
 )
 from maint.remote.sql import connect_db, table
 from maint.remote.ssh import quote, run
-from maint.sheets import Sheet, open_sheets
+from maint.sheets import Sheet, no_rows_error, open_sheets
 from maint.sheets.headers import parse_columns_option
 from maint.sheets.values import FOUR_PLACES
 
@@ -149,6 +149,8 @@ def parse_price_sheet(path: Path, opened: Sheet | list[Sheet], match: str) -> Pr
     with gc_paused():
         for one in sheets:
             parse_price_rows(one, match, rows, issues)
+    if not len(rows) and not issues:
+        raise no_rows_error(sheets)
     return PriceSheet(path, match, rows, issues, label(sheets[0].columns[match]), sheet_notes(sheets))
 
 
@@ -629,6 +631,8 @@ def read_discount_sheet(
         more_rows, more_issues = parse_discount_rows(one, match)
         rows += more_rows
         issues += more_issues
+    if not rows and not issues:
+        raise no_rows_error(sheets)
     first = sheets[0]
     return DiscountSheet(
         path,
@@ -726,6 +730,8 @@ def read_group_sheet(path: Path, *, sheet: str = "", columns: str = "") -> Group
         issues += more_issues
         for name, col in one.columns.items():
             labels.setdefault(name, label(col))
+    if not rows and not issues:
+        raise no_rows_error(sheets)
     return GroupSheet(
         path, rows, issues, {n: labels.get(n, n) for n in GROUP_FIELD_NAMES}, sheet_notes(sheets)
     )
