@@ -512,11 +512,8 @@ def show_discount_plan(store: str, plan: DiscountPlan, columns: tuple[str, ...])
 def _tier(columns: tuple[str, ...], row: tuple[Any, ...]) -> str:
     value = dict(zip(columns, row, strict=False))
     price = f"{value['price']}% off" if value.get("type") == "P" else str(value["price"])
-    dates = (
-        ""
-        if value["date_start"] == value["date_end"] == NO_DATE
-        else f" {_day(value['date_start'])}..{_day(value['date_end'])}"
-    )
+    start, end = _day(value["date_start"]), _day(value["date_end"])
+    dates = "" if start == end == "open" else f" {start}..{end}"  # 4.1 stores "no date" as NULL
     return f"≥{value['quantity']}: {price}{dates}"
 
 
