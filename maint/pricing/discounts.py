@@ -236,7 +236,7 @@ def resolve_discounts(
         content = _content(row, entry.product_id, group_id, entry.price, schema, places)
         wanted.setdefault(pair, []).append(content)
         if row.amount.percent and not schema.discount_type:  # 4.1 keeps the percent itself (type P)
-            exact, new = row.amount.exact(entry.price), Decimal(content[4])
+            exact, new = row.amount.exact(entry.price), Decimal(str(content[4]))
             if exact != new:
                 what = f"discount {row.group} ≥{row.quantity}"
                 rounded.append(

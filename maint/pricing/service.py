@@ -12,7 +12,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -81,6 +81,7 @@ from maint.remote.ssh import quote, run
 from maint.sheets import Sheet, no_rows_error, open_sheets
 from maint.sheets.headers import parse_columns_option
 from maint.sheets.values import FOUR_PLACES
+from maint.storefront import StorefrontReader
 
 PRICE_TYPE = "DECIMAL(15,4)"
 
@@ -403,7 +404,7 @@ def check_storefront(
 ) -> list[str]:
     """Open a few changed products' pages and warn about those that don't show what they should now
     (special, quantity-1 discount, taxes and currency worked out first: see maint.pricing.storefront),
-    then take back what the visit left in the shop (3.0's view counts, the session)."""
+    through the storefront reader, which takes back what the visits left in the shop."""
     picked = list(dict.fromkeys(product_ids))[:sample]
     if not picked:
         return []
@@ -420,19 +421,38 @@ def check_storefront(
             )
             return {}
 
-    visit = storefront.PageVisit(storefront.new_session_id())
-    try:
-        problems = storefront.storefront_mismatches(facts.url, expected, picked, visit=visit)
-        return failed or problems
-    finally:
-        session_dir = facts.path("DIR_SESSION") or (
-            facts.dir_storage.rstrip("/") + "/session/" if facts.dir_storage else ""
-        )
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            if schema.line != "3.0" and session_dir:  # 4.x keeps sessions in files: remove the check's own
-                path = f"{session_dir.rstrip('/')}/sess_{visit.session_id}"
-                pool.submit(run, conn, f"rm -f -- {quote(path)}", check=False)
-            storefront.take_back_visit(db, prefix, schema.line, visit)
+    with StorefrontReader(_StoreSide(conn, facts, db)) as reader:
+        problems = storefront.storefront_mismatches(reader, expected, picked)
+    return failed or problems
+
+
+@dataclass
+class _StoreSide:
+    """The store as the storefront reader needs it, over the task's own SSH and database connections."""
+
+    conn: Any
+    facts: Any
+    database: Any
+
+    @property
+    def url(self) -> str:
+        return str(self.facts.url).rstrip("/") + "/"
+
+    @property
+    def prefix(self) -> str:
+        return str(self.facts.db.prefix)
+
+    def db(self) -> AbstractContextManager[Any]:
+        return nullcontext(self.database)
+
+    def path(self, key: str) -> str:
+        found = str(self.facts.path(key) or "")
+        if not found and key == "DIR_SESSION" and self.facts.dir_storage:
+            found = self.facts.dir_storage.rstrip("/") + "/session/"  # 4.x's default under DIR_STORAGE
+        return found
+
+    def sh(self, command: str, *, check: bool = False) -> Any:
+        return run(self.conn, command, check=check)
 
 
 @dataclass

@@ -338,3 +338,50 @@ def test_plans_show_open_dates_small_percentages_and_the_undo_command_on_its_own
     back = fab("undo", name, command.split()[-1], "--yes")
     assert back.returncode == 0, back.stderr
     assert db_state(real, name) == before
+
+
+@pytest.mark.parametrize("name", STORES)
+def test_a_price_check_leaves_views_sessions_carts_and_product_reports_as_they_were(
+    name, tmp_path, real, real_context
+) -> None:
+    # 3.0 counts product page visits in product.viewed and keeps sessions in the database; 4.x logs each
+    # visit in product_report when config_product_report_status is on (turned on here) and keeps
+    # session files: the check reads pages through maint.storefront.StorefrontReader, which takes all back
+    tables = {row[0].removeprefix(real.store(name).prefix) for row in query(real, name, "SHOW TABLES")}
+    report = query(real, name, "SELECT value FROM {p}setting WHERE store_id = 0 AND `key` = "
+                   "'config_product_report_status'")
+
+    def set_report(value: str | None, existing: list[tuple[object, ...]]) -> None:
+        where = "WHERE store_id = 0 AND `key` = 'config_product_report_status'"
+        if value is None:
+            query(real, name, f"DELETE FROM {{p}}setting {where}")
+        elif existing:
+            query(real, name, f"UPDATE {{p}}setting SET value = %s {where}", (value,))
+        else:
+            query(real, name, "INSERT INTO {p}setting (store_id, code, `key`, value, serialized) VALUES "
+                  "(0, 'config', 'config_product_report_status', %s, 0)", (value,))
+    if "product_report" in tables:
+        set_report("1", report)
+    sessions = Path(real.store(name).storage, "session")
+
+    def left_behind() -> dict[str, object]:
+        seen: dict[str, object] = {
+            t: query(real, name, f"SELECT * FROM {{p}}{t} ORDER BY 1")
+            for t in ("session", "cart", "product_report") if t in tables
+        }
+        if name == REAL["3.0.5.1"]:
+            seen["viewed"] = query(real, name, "SELECT product_id, viewed FROM {p}product ORDER BY product_id")
+        seen["session files"] = sorted(p.name for p in sessions.iterdir()) if sessions.is_dir() else []
+        return seen
+
+    sheet = tmp_path / "one.csv"
+    sheet.write_text("model,price\nProduct 15,122.22\nproduct 11,99.99\n")
+    try:
+        before, sums = left_behind(), db_state(real, name)
+        done = prices(real_context, name, str(sheet), match="model", yes=True)
+        assert done["applied"] and left_behind() == before
+        undo(real_context, name, done["undo_file"], yes=True)
+        assert left_behind() == before and db_state(real, name) == sums
+    finally:
+        if "product_report" in tables:
+            set_report(report[0][0] if report else None, report)
