@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from decimal import Decimal
 from pathlib import Path
 
@@ -186,6 +187,13 @@ def test_ragged_lines_rand_amounts_and_formulas_on_a_real_store(
     with pytest.raises(Exit):
         prices(real_context, name, str(tmp_path / "formula.xlsx"), match="model", yes=True)
     assert db_state(real, name) == before
+    # a formula whose result Excel saved is refused too (the result may be stale), naming the cell
+    saved = Path(__file__).resolve().parents[2] / "fixtures" / "sheets" / "bad_formula_with_saved_result.xlsx"
+    with pytest.raises(Exit):
+        prices(real_context, name, str(saved), yes=True, json=True)
+    reasons = [(e["row"], e["reason"]) for e in json.loads(capsys.readouterr().out)["stores"][0]["issues"]]
+    assert (3, "formula (its saved result may be out of date); paste values instead") in reasons
+    assert db_state(real, name) == before
 
     rand = tmp_path / "rand.csv"
     rand.write_text("Modell;Preis\nProduct 15;R 1 049,50\n", encoding="utf-8")
@@ -222,9 +230,9 @@ def test_percent_cells_are_changes_in_a_change_column_and_refused_in_a_price_col
     with pytest.raises(Exit):
         prices(real_context, name, str(refused), match="model", yes=True, json=True)
     issues = json.loads(capsys.readouterr().out)["stores"][0]["issues"]
-    assert [(i["row"], i["column"], i["reason"]) for i in issues] == [
-        (2, "B (Price)", "a percent-formatted cell (5%) in a price column is ambiguous"),
-        (3, "B (Price)", "a percent-formatted cell (12.5%) in a price column is ambiguous"),
+    assert [(i["row"], i["column"], i["reason"].split(" (a price")[0]) for i in issues] == [
+        (2, "B (Price)", "price: a percent-formatted cell (5%) in a price column is ambiguous"),
+        (3, "B (Price)", "price: a percent-formatted cell (12.5%) in a price column is ambiguous"),
     ]
     assert (db_state(real, name), files_state(root)) == (before, files)
 
@@ -232,6 +240,9 @@ def test_percent_cells_are_changes_in_a_change_column_and_refused_in_a_price_col
     assert not prices(real_context, name, str(changes), match="model", dry_run=True)["applied"]
     assert (db_state(real, name), files_state(root)) == (before, files)
     done = prices(real_context, name, str(changes), match="model", yes=True)
+    undo_file = Path(done["undo_file"])  # private, as ssh keeps its keys: 0600 files in 0700 folders
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (undo_file, undo_file.parent / "audit.jsonl", undo_file.parent)
+            ] == [0o600, 0o600, 0o700]
     assert query(real, name, "SELECT product_id, price FROM {p}product WHERE product_id IN (31, 36, 48) "
                  "ORDER BY product_id") == [(31, Decimal("72.0000")), (36, Decimal("112.5000")),
                                             (48, Decimal("105.0000"))]

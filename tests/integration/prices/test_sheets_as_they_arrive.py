@@ -142,6 +142,19 @@ def test_percent_discounts_stored_as_prices_list_their_rounding_in_the_plan(
 
 
 @pytest.mark.parametrize("store", ["s3", "s4"])
+def test_discount_plans_show_open_dates_as_open(store, tmp_path, task_context, whole_store, monkeypatch, capsys) -> None:
+    # OpenCart's "no date" is 0000-00-00 (4.1: NULL too); a plan says "open", never 0000-00-00
+    monkeypatch.setenv("COLUMNS", "200")
+    sheet = tmp_path / "tiers.csv"
+    sheet.write_text("sku,group,quantity,price,date_start,date_end\nSKU-00001,Default,10,85,,31.12.2027\n")
+    before = whole_store(store)
+    discounts(task_context, store, str(sheet), dry_run=True)
+    shown = capsys.readouterr().out
+    assert "open..2027-12-31" in shown and "0000-00-00" not in shown and "None" not in shown
+    assert whole_store(store) == before
+
+
+@pytest.mark.parametrize("store", ["s3", "s4"])
 def test_a_page_showing_a_quantity_one_discount_instead_of_the_new_price_is_not_a_warning(
     store, tmp_path, price_sandbox, task_context, prices_of
 ) -> None:
