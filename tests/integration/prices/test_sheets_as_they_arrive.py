@@ -367,3 +367,51 @@ def test_rand_amounts_are_read_and_applied(tmp_path, task_context, prices_of) ->
     assert prices_of("s4", [5, 6]) == {5: "1049.5000", 6: "104.9900"}
     undo(task_context, "s4", done["undo_file"], yes=True)
     assert prices_of("s4", [5, 6]) == old
+
+
+CORPUS = Path(__file__).resolve().parents[3] / "fixtures" / "sheets"
+REFUSED = [
+    "bad_percent_cells_in_price_column.xlsx",
+    "bad_merged_header.xlsx",
+    "bad_empty.xlsx",
+    "bad_empty.csv",
+    "bad_header_only.csv",
+    "bad_header_only.xlsx",
+    "bad_csv_named_xlsx.xlsx",
+    "bad_excel_named_csv.csv",
+    "bad_formula.xlsx",
+    "bad_formula_with_saved_result.xlsx",
+]
+
+
+@pytest.mark.parametrize("store", ["s3", "s4"])
+def test_files_as_they_arrive_are_refused_with_the_store_unchanged(store, task_context, whole_store, capsys) -> None:
+    before = whole_store(store)
+    for name in REFUSED:
+        with pytest.raises(Exit) as caught:
+            prices(task_context, store, str(CORPUS / name), yes=True, json=True)
+        out = capsys.readouterr().out
+        assert caught.value.code == 50 and name in out, (name, out)
+    assert whole_store(store) == before
+
+
+@pytest.mark.parametrize("store", ["s3", "s4"])
+def test_percent_formatted_cells_in_a_change_column_are_applied_as_percent_changes(
+    store, task_context, whole_store, prices_of
+) -> None:
+    # the corpus workbook: SKU-00001..3 with -0.1, 0.05, 0.125 shown as -10%, 5%, 12.5% under "Price change"
+    sheet = CORPUS / "good_percent_cells_in_change_column.xlsx"
+    old = prices_of(store, [1, 2, 3])
+    before = whole_store(store)
+    assert not prices(task_context, store, str(sheet), dry_run=True)["applied"]
+    assert whole_store(store) == before
+    done = prices(task_context, store, str(sheet), yes=True)
+    factors = {1: Decimal("0.9"), 2: Decimal("1.05"), 3: Decimal("1.125")}
+    assert prices_of(store, [1, 2, 3]) == {
+        pid: str((Decimal(old[pid]) * f).quantize(Decimal("0.01"), ROUND_HALF_UP).quantize(Decimal("0.0001")))
+        for pid, f in factors.items()
+    }
+    again = prices(task_context, store, str(sheet), yes=True)  # relative changes would compound: refused
+    assert not again["applied"] and "already applied" in again["noop_reason"]
+    undo(task_context, store, done["undo_file"], yes=True)
+    assert whole_store(store) == before
