@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from maint.pricing.issues import Issue
-from maint.pricing.prices import Catalog, label, normalise_key
+from maint.pricing.prices import Catalog, Rounding, label, normalise_key
 from maint.pricing.schema import PriceSchema
 from maint.sheets import Sheet
 from maint.sheets.headers import is_change_header
@@ -55,6 +55,7 @@ class DiscountRow:
     date_start: str
     date_end: str
     source: str = ""  # "file [sheet]" of a workbook read as several sheets
+    raw: str = ""  # the price cell as written ("-3%"), for the plan's list of roundings
 
 
 def _date(value: object) -> str:
@@ -122,7 +123,16 @@ def parse_discount_rows(sheet: Sheet, match: str) -> tuple[list[DiscountRow], li
         if len(issues) == before and amount is not None:
             rows.append(
                 DiscountRow(
-                    row.number, key, group, quantity, priority, amount, dates[0], dates[1], sheet.label
+                    row.number,
+                    key,
+                    group,
+                    quantity,
+                    priority,
+                    amount,
+                    dates[0],
+                    dates[1],
+                    sheet.label,
+                    cell_text(values["price"]),
                 )
             )
     return rows, issues
@@ -145,6 +155,8 @@ class DiscountPlan:
     pairs: list[PairChange] = field(default_factory=list)
     unchanged_pairs: int = 0
     skipped: list[Issue] = field(default_factory=list)
+    places: int = 2  # the store's currency decimals, to which a percent discount stored as a price is rounded
+    rounded: list[Rounding] = field(default_factory=list)  # those whose exact result was rounded
 
     @property
     def deleted(self) -> int:
@@ -189,6 +201,7 @@ def resolve_discounts(
     wanted: dict[tuple[int, int], list[Content]] = {}
     labels: dict[tuple[int, int], tuple[str, str]] = {}
     seen: dict[tuple[int, int, int], int] = {}
+    rounded: list[Rounding] = []
     for row in rows:
         file = row.source or default_file
         entries = catalog.get(normalise_key(row.key), [])
@@ -220,11 +233,17 @@ def resolve_discounts(
             continue
         seen[tier] = row.row
         pair = (entry.product_id, group_id)
-        wanted.setdefault(pair, []).append(
-            _content(row, entry.product_id, group_id, entry.price, schema, places)
-        )
+        content = _content(row, entry.product_id, group_id, entry.price, schema, places)
+        wanted.setdefault(pair, []).append(content)
+        if row.amount.percent and not schema.discount_type:  # 4.1 keeps the percent itself (type P)
+            exact, new = row.amount.exact(entry.price), Decimal(str(content[4]))
+            if exact != new:
+                what = f"discount {row.group} ≥{row.quantity}"
+                rounded.append(
+                    Rounding(row.row, row.key, what, entry.price, row.raw or f"{row.amount.amount:+f}%", exact, new)
+                )
         labels[pair] = (row.key, row.group)
-    plan = DiscountPlan(default_file, mode)
+    plan = DiscountPlan(default_file, mode, places=places, rounded=rounded)
     quantity_at = 2
     for pair, desired in wanted.items():
         before = existing.get(pair, [])

@@ -191,6 +191,8 @@ class GroupPlan:
     skipped: list[Issue] = field(default_factory=list)
     # wanted fields of created and updated groups: id → (description or None, sort order, approval)
     fields: dict[int, tuple[str | None, int | None, int | None]] = field(default_factory=dict)
+    # rows a deleted group leaves in other tables, removed with it: group id → table → row count
+    removed: dict[int, dict[str, int]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.created or self.renamed or self.moved or self.updated or self.deleted)

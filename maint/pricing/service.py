@@ -10,9 +10,9 @@ import gc
 import math
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -78,9 +78,10 @@ from maint.pricing.undo import (
 )
 from maint.remote.sql import connect_db, table
 from maint.remote.ssh import quote, run
-from maint.sheets import Sheet, open_sheets
+from maint.sheets import Sheet, no_rows_error, open_sheets
 from maint.sheets.headers import parse_columns_option
 from maint.sheets.values import FOUR_PLACES
+from maint.storefront import StorefrontReader
 
 PRICE_TYPE = "DECIMAL(15,4)"
 
@@ -149,6 +150,8 @@ def parse_price_sheet(path: Path, opened: Sheet | list[Sheet], match: str) -> Pr
     with gc_paused():
         for one in sheets:
             parse_price_rows(one, match, rows, issues)
+    if not len(rows) and not issues:
+        raise no_rows_error(sheets)
     return PriceSheet(path, match, rows, issues, label(sheets[0].columns[match]), sheet_notes(sheets))
 
 
@@ -401,7 +404,7 @@ def check_storefront(
 ) -> list[str]:
     """Open a few changed products' pages and warn about those that don't show what they should now
     (special, quantity-1 discount, taxes and currency worked out first: see maint.pricing.storefront),
-    then take back what the visit left in the shop (3.0's view counts, the session)."""
+    through the storefront reader, which takes back what the visits left in the shop."""
     picked = list(dict.fromkeys(product_ids))[:sample]
     if not picked:
         return []
@@ -418,19 +421,38 @@ def check_storefront(
             )
             return {}
 
-    visit = storefront.PageVisit(storefront.new_session_id())
-    try:
-        problems = storefront.storefront_mismatches(facts.url, expected, picked, visit=visit)
-        return failed or problems
-    finally:
-        session_dir = facts.path("DIR_SESSION") or (
-            facts.dir_storage.rstrip("/") + "/session/" if facts.dir_storage else ""
-        )
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            if schema.line != "3.0" and session_dir:  # 4.x keeps sessions in files: remove the check's own
-                path = f"{session_dir.rstrip('/')}/sess_{visit.session_id}"
-                pool.submit(run, conn, f"rm -f -- {quote(path)}", check=False)
-            storefront.take_back_visit(db, prefix, schema.line, visit)
+    with StorefrontReader(_StoreSide(conn, facts, db)) as reader:
+        problems = storefront.storefront_mismatches(reader, expected, picked)
+    return failed or problems
+
+
+@dataclass
+class _StoreSide:
+    """The store as the storefront reader needs it, over the task's own SSH and database connections."""
+
+    conn: Any
+    facts: Any
+    database: Any
+
+    @property
+    def url(self) -> str:
+        return str(self.facts.url).rstrip("/") + "/"
+
+    @property
+    def prefix(self) -> str:
+        return str(self.facts.db.prefix)
+
+    def db(self) -> AbstractContextManager[Any]:
+        return nullcontext(self.database)
+
+    def path(self, key: str) -> str:
+        found = str(self.facts.path(key) or "")
+        if not found and key == "DIR_SESSION" and self.facts.dir_storage:
+            found = self.facts.dir_storage.rstrip("/") + "/session/"  # 4.x's default under DIR_STORAGE
+        return found
+
+    def sh(self, command: str, *, check: bool = False) -> Any:
+        return run(self.conn, command, check=check)
 
 
 @dataclass
@@ -629,6 +651,8 @@ def read_discount_sheet(
         more_rows, more_issues = parse_discount_rows(one, match)
         rows += more_rows
         issues += more_issues
+    if not rows and not issues:
+        raise no_rows_error(sheets)
     first = sheets[0]
     return DiscountSheet(
         path,
@@ -726,6 +750,8 @@ def read_group_sheet(path: Path, *, sheet: str = "", columns: str = "") -> Group
         issues += more_issues
         for name, col in one.columns.items():
             labels.setdefault(name, label(col))
+    if not rows and not issues:
+        raise no_rows_error(sheets)
     return GroupSheet(
         path, rows, issues, {n: labels.get(n, n) for n in GROUP_FIELD_NAMES}, sheet_notes(sheets)
     )
@@ -760,8 +786,14 @@ def plan_group_file(
         raise SheetInvalidError(issues)
     plan.skipped = issues
     ops: list[Operation] = list(group_operations(plan, snapshot))
-    ops += deletion_operations(db, prefix, price_schema(version), [gid for gid, *_ in plan.deleted])
-    return plan, ops
+    removals = deletion_operations(db, prefix, price_schema(version), [gid for gid, *_ in plan.deleted])
+    for op in removals:
+        if isinstance(op, SetReplace) and "customer_group_id" in op.columns:
+            at = op.columns.index("customer_group_id") + 1
+            for row in op.before:
+                counts = plan.removed.setdefault(int(str(row[at])), {})
+                counts[op.table] = counts.get(op.table, 0) + 1
+    return plan, [*ops, *removals]
 
 
 def read_members(db: Any, prefix: str, group_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
@@ -785,25 +817,50 @@ SETTING_COLUMNS = ("store_id", "code", "key", "value", "serialized")
 GROUP_DISPLAY = "config_customer_group_display"
 
 
+# Every other table keyed by customer_group_id in 3.0, 4.0 and 4.1 (git grep customer_group_id over each
+# release's schema), with its primary key ("" when the row is its own key) and content columns. OpenCart's
+# own admin (model/customer/customer_group.php deleteCustomerGroup) removes the group's discounts, specials,
+# reward points and tax-rate links; its custom-field links and subscription plans (3.0 product_recurring,
+# 4.x product_subscription) it leaves behind, pointing at a group that no longer exists: removed here too.
+# `order` keeps the group a past order was placed in; `customer` rows are moved, never removed.
+_SPECIAL_COLUMNS = ("product_id", "customer_group_id", "priority", "price", "date_start", "date_end")
+GROUP_ROW_TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("product_reward", "product_reward_id", ("product_id", "customer_group_id", "points")),
+    ("tax_rate_to_customer_group", "", ("tax_rate_id", "customer_group_id")),
+    ("custom_field_customer_group", "", ("custom_field_id", "customer_group_id", "required")),
+    ("product_recurring", "", ("product_id", "recurring_id", "customer_group_id")),
+    ("product_subscription", "", ("product_id", "subscription_plan_id", "customer_group_id", "trial_price",
+                                  "price")),
+)
+
+
+def group_row_tables(schema: PriceSchema) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(table, primary key, content columns) of every table whose rows belong to a customer group."""
+    tables = [("product_discount", "product_discount_id", discount_columns(schema))]
+    if schema.special_table:
+        tables.append((schema.special_table, "product_special_id", _SPECIAL_COLUMNS))
+    return tables + list(GROUP_ROW_TABLES)
+
+
 def deletion_operations(
     db: Any, prefix: str, schema: PriceSchema, group_ids: Sequence[int]
 ) -> list[Operation]:
-    """What deleting groups removes besides their own rows, as OpenCart's admin does: their discount rows
-    (on 4.1 specials too, which are discount rows), their specials (3.0/4.0), and their ids from the
-    setting that lists the groups offered at sign-up (config_customer_group_display, of every store)."""
+    """What deleting groups removes besides their own rows: their rows in every table keyed by the group
+    (`group_row_tables`: discounts, on 4.1 specials too, specials on 3.0/4.0, reward points, tax-rate links,
+    custom-field links, subscription plans) and their ids from the setting that lists the groups offered at
+    sign-up (config_customer_group_display, of every store). A table the store doesn't have is skipped."""
     if not group_ids:
         return []
     ops: list[Operation] = []
     marks = ",".join(["%s"] * len(group_ids))
-    special_columns = ("product_id", "customer_group_id", "priority", "price", "date_start", "date_end")
-    tables: list[tuple[str, str, tuple[str, ...]]] = [
-        ("product_discount", "product_discount_id", discount_columns(schema))
-    ]
-    if schema.special_table:
-        tables.append((schema.special_table, "product_special_id", special_columns))
+    tables = group_row_tables(schema)
+    present = existing_tables(db, prefix, (name for name, _, _ in tables))
     with db.cursor() as cur:
         for name, pk, columns in tables:
-            select = ", ".join(f"CAST(`{c}` AS CHAR)" for c in (pk, *columns))
+            if name not in present:
+                continue
+            select = ", ".join(["NULL" if not pk else f"CAST(`{pk}` AS CHAR)",
+                                *(f"CAST(`{c}` AS CHAR)" for c in columns)])
             cur.execute(
                 f"SELECT {select} FROM {table(prefix, name)} WHERE customer_group_id IN ({marks})",  # noqa: S608
                 list(group_ids),
@@ -838,3 +895,17 @@ def deletion_operations(
             )
         )
     return ops
+
+
+def existing_tables(db: Any, prefix: str, names: Iterable[str]) -> set[str]:
+    """Which of these tables (names without the prefix) the store's database has."""
+    wanted = {prefix + n: n for n in names}
+    if not wanted:
+        return set()
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+            f"AND TABLE_NAME IN ({','.join(['%s'] * len(wanted))})",
+            list(wanted),
+        )
+        return {wanted[str(r[0])] for r in cur.fetchall() if str(r[0]) in wanted}

@@ -7,16 +7,13 @@ default currency (its rate, decimals and symbols). The check computes that from 
 with OpenCart's own queries (catalog/model/catalog/product.php getProduct of each release), before it
 warns that a page does not show it.
 
-Opening a product page is not free of side effects: OpenCart 3.0 counts every visit in
-`product.viewed` (the client's "most viewed" report), and every request without a session cookie
-leaves a session (3.0: an `oc_session` row; 4.x: a file under DIR_SESSION). The check therefore sends
-one session id of its own with every request, and afterwards takes back exactly what it caused: one
-view per page it opened (viewed - 1: the visits customers made meanwhile still count) and its session.
+Opening a product page is not free of side effects (3.0 counts the visit in `product.viewed`, every
+request leaves a session, 4.x may log it in `product_report`): the pages are read through
+`maint.storefront.StorefrontReader`, which takes all of that back, as for the upgrade's checks.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,10 +21,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pymysql
-import requests
 
 from maint.pricing.schema import PriceSchema
 from maint.remote.sql import table
+from maint.storefront import StorefrontReader
 
 NO_SUCH_TABLE = 1146
 
@@ -228,49 +225,24 @@ def shows(html: str, expected: Expected) -> bool:
     return all(any(t in text for t in expected.currency.texts(value)) for value in wanted)
 
 
-@dataclass
-class PageVisit:
-    """What opening the pages left behind, to take back: the session id it used, the views it caused."""
-
-    session_id: str
-    viewed: list[int] = field(default_factory=list)  # product ids whose page was served (3.0 counted it)
-
-
-def new_session_id() -> str:
-    # 32 letters and digits: accepted by 3.0 (22-52 of [a-zA-Z0-9,-]) and 4.x ([a-zA-Z0-9]{26,32})
-    return secrets.token_hex(16)
-
-
 def storefront_mismatches(
-    url: str,
+    reader: StorefrontReader,
     expected: Mapping[int, Expected] | Callable[[], Mapping[int, Expected]],
     product_ids: Sequence[int],
     *,
-    visit: PageVisit,
     timeout: float = 10.0,
-    get: Callable[..., Any] = requests.get,
 ) -> list[str]:
-    """Open the products' pages (in parallel, under the one session id of `visit`) and report those that
-    don't show what they should. `expected` may be a function: it is called while the pages load. Taxes,
-    currency and caches are accounted for, so a mismatch is worth a human's look; it is still a warning,
-    not a failure: the change itself is done and verified."""
-
-    def fetch(product_id: int) -> Any:
-        page = f"{url.rstrip('/')}/index.php?route=product/product&product_id={product_id}"
-        try:
-            response = get(page, timeout=timeout, cookies={"OCSESSID": visit.session_id})
-        except requests.RequestException as exc:
-            return exc
-        if response.status_code == 200:
-            visit.viewed.append(product_id)  # the product was found and shown: OpenCart 3.0 counted a view
-        return response
-
+    """Open the products' pages (in parallel, through the `reader`, which takes back what the visits
+    wrote) and report those that don't show what they should. `expected` may be a function: it is called
+    while the pages load. Taxes, currency and caches are accounted for, so a mismatch is worth a human's
+    look; it is still a warning, not a failure: the change itself is done and verified."""
     if not product_ids:
         return []
-    with ThreadPoolExecutor(max_workers=len(product_ids)) as pool:
-        pages = [pool.submit(fetch, product_id) for product_id in product_ids]
+    reader.record(product_ids)  # before the pages load: expected() then has the database to itself
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        loading = pool.submit(reader.product_pages, product_ids, timeout=timeout)
         wanted = expected() if callable(expected) else expected
-        responses = [page.result() for page in pages]
+        responses = loading.result()
     problems = []
     for product_id, response in zip(product_ids, responses, strict=True):
         if isinstance(response, Exception):
@@ -284,24 +256,3 @@ def storefront_mismatches(
                 f"(HTTP {response.status_code}; a theme, a cache or an extension?)"
             )
     return problems
-
-
-def take_back_visit(db: Any, prefix: str, schema_line: str, visit: PageVisit) -> str:
-    """Undo what opening the pages did to the shop's data: one view per page served (3.0 counts views in
-    product.viewed; 4.x in product_report only when enabled, which this check leaves alone) and the
-    session row (3.0). Returns the session file to delete on 4.x hosts (its DIR_SESSION name), or ""."""
-    with db.cursor() as cur:
-        if schema_line == "3.0":
-            for product_id in visit.viewed:
-                cur.execute(
-                    f"UPDATE {table(prefix, 'product')} SET viewed = viewed - 1 "  # noqa: S608
-                    "WHERE product_id = %s AND viewed > 0",
-                    (product_id,),
-                )
-        try:  # 3.0 keeps sessions in the database; a 4.x store may be set up so too
-            cur.execute(f"DELETE FROM {table(prefix, 'session')} WHERE session_id = %s", (visit.session_id,))  # noqa: S608
-        except pymysql.err.ProgrammingError as exc:
-            if not exc.args or exc.args[0] != NO_SUCH_TABLE:
-                raise
-    db.commit()
-    return "" if schema_line == "3.0" else f"sess_{visit.session_id}"

@@ -46,6 +46,10 @@ COLUMN_TYPES = {
     "key": "VARCHAR(128)",
     "value": "MEDIUMTEXT",
     "serialized": "TINYINT",
+    # the other rows a deleted customer group leaves (service.GROUP_ROW_TABLES); ids are INT by their name
+    "points": "INT",
+    "required": "TINYINT",
+    "trial_price": "DECIMAL(15,4)",
 }
 
 

@@ -347,6 +347,13 @@ def customer_groups(count: int) -> list[TableRows]:
                   [(i, 0, i) for i in range(1, count + 1)]),
         TableRows("customer_group_description", ("customer_group_id", "language_id", "name", "description"),
                   [(i, 1, name, f"{name} customers") for i, name in enumerate(names, start=1)]),
+        # the sample data's reward points (products 1-3) and tax rates 86/87, for every group
+        TableRows("product_reward", ("product_id", "customer_group_id", "points"),
+                  [(pid, i, 10 * pid) for i in range(1, count + 1) for pid in (1, 2, 3)]),
+        TableRows("tax_rate_to_customer_group", ("tax_rate_id", "customer_group_id"),
+                  [(rate, i) for i in range(1, count + 1) for rate in (86, 87)]),
+        TableRows("custom_field_customer_group", ("custom_field_id", "customer_group_id", "required"),
+                  [(1, i, 0) for i in range(1, count + 1)]),
     ]
 
 

@@ -114,6 +114,17 @@ _V30_COLUMNS: dict[str, tuple[tuple[Column, ...], tuple[str, ...]]] = {
         _c("priority", "int(5)", 1), _c("price", "decimal(15,4)", "0.0000"),
         _c("date_start", "date", _DATE0), _c("date_end", "date", _DATE0),
     ), ("product_special_id",)),
+    # Rows that belong to a customer group, which fab groups removes with a deleted group (as the admin does).
+    "product_reward": ((
+        _id("product_reward_id"), _c("product_id", "int(11)", 0), _c("customer_group_id", "int(11)", 0),
+        _c("points", "int(8)", 0),
+    ), ("product_reward_id",)),
+    "tax_rate_to_customer_group": ((
+        _c("tax_rate_id", "int(11)"), _c("customer_group_id", "int(11)"),
+    ), ("tax_rate_id", "customer_group_id")),
+    "custom_field_customer_group": ((
+        _c("custom_field_id", "int(11)"), _c("customer_group_id", "int(11)"), _c("required", "tinyint(1)"),
+    ), ("custom_field_id", "customer_group_id")),
     # What a customer can buy (fab health's cart check): required options and the default store.
     "product_option": ((
         _id("product_option_id"), _c("product_id", "int(11)"), _c("option_id", "int(11)"), _c("value", "text"),

@@ -19,7 +19,7 @@ from maint.sheets.table import RawSheet, Row, column_letter
 from maint.sheets.values import CellValue, is_blank
 from maint.sheets.xlsxfile import open_workbook, read_xlsx, visible_sheets
 
-__all__ = ["Column", "Field", "Sheet", "SheetRow", "open_sheet", "open_sheets"]
+__all__ = ["Column", "Field", "Sheet", "SheetRow", "no_rows_error", "open_sheet", "open_sheets"]
 
 
 @dataclass(slots=True)  # one per data row: slots keep 100,000 of them small and quick
@@ -117,6 +117,18 @@ def open_sheets(
         raise first_error
     found[0].ignored = ignored
     return found
+
+
+def no_rows_error(sheets: Sequence[Sheet]) -> InputError:
+    """A file whose header is all there is (a template sent back unfilled): said plainly, rather than
+    "No changes", which would read as if every row were already applied."""
+    first = sheets[0]
+    where = first.label if len(sheets) == 1 else first.file
+    return InputError(
+        f"no rows below the header (row {first.header_row}): the file has nothing to apply",
+        file=where,
+        row=first.header_row,
+    )
 
 
 def _header(raw: RawSheet, fields: Sequence[Field], explicit: dict[str, str]) -> Sheet:

@@ -17,7 +17,7 @@ from maint.pricing import service
 from maint.pricing.discounts import NO_DATE, DiscountPlan
 from maint.pricing.groups import GroupPlan
 from maint.pricing.issues import SheetInvalidError, issue_table
-from maint.pricing.prices import PriceChanges, PricePlan
+from maint.pricing.prices import PriceChanges, PricePlan, Rounding
 from maint.pricing.undo import ColumnUpdate, file_sha256, read_undo, store_dir
 from maint.remote.sql import connect_db, open_db
 from maint.remote.ssh import connect
@@ -59,6 +59,24 @@ def price_summary(plan: PricePlan) -> dict[str, Any]:
     }
 
 
+def show_roundings(store: str, rounded: list[Rounding], places: int) -> None:
+    """Percent changes whose exact result had more decimals than the store's currency, each as
+    old, change, exact result → stored (prices and discounts alike)."""
+    if not rounded:
+        return
+    con = render.console()
+    con.print(
+        f"{store}: {len(rounded)} percent change(s) rounded half up to {places} decimal(s), as the "
+        "store's currency shows prices:",
+        highlight=False,
+        markup=False,
+    )
+    for rounding in rounded[:SHOWN]:
+        con.print(f"  {rounding.describe()}", highlight=False, markup=False)
+    if len(rounded) > SHOWN:
+        con.print(f"  … and {len(rounded) - SHOWN} more (--json lists them all)", highlight=False, markup=False)
+
+
 def show_price_plan(store: str, plan: PricePlan, names: dict[int, str] | None = None) -> None:
     if plan.skipped:
         render.table(
@@ -73,22 +91,7 @@ def show_price_plan(store: str, plan: PricePlan, names: dict[int, str] | None = 
             highlight=False,
             markup=False,
         )
-    if plan.rounded:
-        con = render.console()
-        con.print(
-            f"{store}: {len(plan.rounded)} percent change(s) rounded half up to {plan.places} decimal(s), as the "
-            "store's currency shows prices:",
-            highlight=False,
-            markup=False,
-        )
-        for rounding in plan.rounded[:SHOWN]:
-            con.print(f"  {rounding.describe()}", highlight=False, markup=False)
-        if len(plan.rounded) > SHOWN:
-            con.print(
-                f"  … and {len(plan.rounded) - SHOWN} more (--json lists them all)",
-                highlight=False,
-                markup=False,
-            )
+    show_roundings(store, plan.rounded, plan.places)
     if not plan.changes:
         return
     rows = [
@@ -477,6 +480,8 @@ def discount_summary(plan: DiscountPlan) -> dict[str, Any]:
         "pairs_unchanged": plan.unchanged_pairs,
         "rows_deleted": plan.deleted,
         "rows_inserted": plan.inserted,
+        "rounded_to_places": plan.places,
+        "rounded": [r.as_dict() for r in plan.rounded],
         "skipped": [i.as_dict() for i in plan.skipped],
     }
 
@@ -488,6 +493,7 @@ def show_discount_plan(store: str, plan: DiscountPlan, columns: tuple[str, ...])
             ISSUE_COLUMNS,
             issue_table(plan.skipped),
         )
+    show_roundings(store, plan.rounded, plan.places)
     if not plan.pairs:
         return
     shown = []
@@ -506,11 +512,8 @@ def show_discount_plan(store: str, plan: DiscountPlan, columns: tuple[str, ...])
 def _tier(columns: tuple[str, ...], row: tuple[Any, ...]) -> str:
     value = dict(zip(columns, row, strict=False))
     price = f"{value['price']}% off" if value.get("type") == "P" else str(value["price"])
-    dates = (
-        ""
-        if value["date_start"] == value["date_end"] == NO_DATE
-        else f" {_day(value['date_start'])}..{_day(value['date_end'])}"
-    )
+    start, end = _day(value["date_start"]), _day(value["date_end"])
+    dates = "" if start == end == "open" else f" {start}..{end}"  # 4.1 stores "no date" as NULL
     return f"≥{value['quantity']}: {price}{dates}"
 
 
@@ -620,7 +623,8 @@ def group_summary(plan: GroupPlan) -> dict[str, Any]:
             {"customer_group_id": gid, "name": name, "changes": what} for gid, name, what in plan.updated
         ],
         "deleted": [
-            {"customer_group_id": gid, "name": name, "customers_moved_to": to, "customers": count}
+            {"customer_group_id": gid, "name": name, "customers_moved_to": to, "customers": count,
+             "rows_removed": plan.removed.get(gid, {})}
             for gid, name, to, count in plan.deleted
         ],
         "moved": len(plan.moved),
@@ -650,9 +654,9 @@ def show_group_plan(store: str, plan: GroupPlan, names: dict[int, str] | None = 
         (
             "delete group",
             f"{name} (id {gid})",
-            f"{count} customer(s) to {group(to)}; its discounts and specials removed"
-            if to is not None
-            else "no customers; its discounts and specials removed",
+            (f"{count} customer(s) to {group(to)}" if to is not None else "no customers")
+            + "; "
+            + removed_rows(plan.removed.get(gid, {})),
         )
         for gid, name, to, count in plan.deleted
     ]
@@ -666,6 +670,13 @@ def show_group_plan(store: str, plan: GroupPlan, names: dict[int, str] | None = 
         ("change", "what", "to"),
         rows,
     )
+
+
+def removed_rows(counts: dict[str, int]) -> str:
+    """The rows a deleted group takes with it, per table: "removes 2 product_discount, 1 product_reward row(s)"."""
+    if not counts:
+        return "no rows in other tables"
+    return "removes " + ", ".join(f"{n} {t}" for t, n in counts.items()) + " row(s)"
 
 
 @task(

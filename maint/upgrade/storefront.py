@@ -16,9 +16,11 @@ import requests
 
 from maint.health.pages import DB_ERROR_RE, FATAL_RE, cart_add_url, has_login_form, page_title, route_url
 from maint.remote.sql import table
+from maint.storefront.reader import MONEY as MONEY
+from maint.storefront.reader import StorefrontReader as StorefrontReader
+from maint.storefront.reader import price_block as price_block
 from maint.upgrade.target import Target
 
-MONEY = re.compile(r"(?:[$€£¥]|\bR)\s?\d[\d.,\s]*\d|\d[\d.,]*\d\s?(?:€|zł|Kč|kr|Ft|lei|CHF)")
 SAMPLE = 8  # products without a special or discount whose price is compared too
 PAGE_TIMEOUT = 60
 
@@ -72,77 +74,6 @@ def priced_products(target: Target) -> list[int]:
     others = [pid for pid in enabled if pid not in chosen]
     step = max(1, len(others) // SAMPLE)
     return chosen + others[::step][:SAMPLE]
-
-
-def price_block(html: str) -> list[str]:
-    """The money amounts of a product page's own price area: between its <h1> and the product form
-    (price, old price, tax line, quantity discounts), without related products or the cart total."""
-    start = html.find("<h1")
-    end = html.find('id="product"', start)
-    if start < 0:
-        return []
-    block = re.sub(r"<[^>]+>", " ", html[start:end if end > 0 else start + 4000])
-    return [" ".join(m.split()) for m in MONEY.findall(block)]
-
-
-class StorefrontReader:
-    """Fetches storefront pages with one cookie session and undoes what the visits wrote."""
-
-    def __init__(self, target: Target) -> None:
-        self.target = target
-        self.http = requests.Session()
-        self.http.headers["User-Agent"] = "maint-upgrade-check"
-        self._viewed: dict[int, int] = {}
-        self._report_max: int | None = None
-        self._tables: set[str] = set()
-
-    def __enter__(self) -> StorefrontReader:
-        p = self.target.prefix
-        with self.target.db() as db, db.cursor() as cur:
-            self._tables = {n for n in ("product_report", "session", "cart", "customer_online") if _has_table(db, p + n)}
-            cur.execute("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-                        "AND TABLE_NAME = %s AND COLUMN_NAME = 'viewed'", (p + "product",))
-            if cur.fetchone()[0]:
-                cur.execute(f"SELECT product_id, viewed FROM {table(p, 'product')}")
-                self._viewed = {int(a): int(b) for a, b in cur.fetchall()}
-            if "product_report" in self._tables:
-                cur.execute(f"SELECT COALESCE(MAX(product_report_id), 0) FROM {table(p, 'product_report')}")
-                self._report_max = int(cur.fetchone()[0])
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.undo_visits()
-
-    def undo_visits(self) -> None:
-        p = self.target.prefix
-        sessions = [c.value for c in self.http.cookies if c.name == "OCSESSID" and c.value]
-        with self.target.db() as db, db.cursor() as cur:
-            if self._viewed:
-                cur.execute(f"SELECT product_id, viewed FROM {table(p, 'product')}")
-                changed = [(v, pid) for pid, v in ((int(a), int(b)) for a, b in cur.fetchall())
-                           if pid in self._viewed and self._viewed[pid] != v]
-                if changed:
-                    cur.executemany(f"UPDATE {table(p, 'product')} SET viewed = %s WHERE product_id = %s",
-                                    [(self._viewed[pid], pid) for _, pid in changed])
-            if self._report_max is not None:
-                cur.execute(f"DELETE FROM {table(p, 'product_report')} WHERE product_report_id > %s",
-                            (self._report_max,))
-            if sessions:
-                marks = ", ".join(["%s"] * len(sessions))
-                for name in ("session", "cart"):
-                    if name in self._tables:
-                        cur.execute(f"DELETE FROM {table(p, name)} WHERE session_id IN ({marks})", sessions)
-        session_dir = self.target.path("DIR_SESSION")
-        safe = [s for s in sessions if re.fullmatch(r"[A-Za-z0-9,-]+", s)]
-        if session_dir and safe:
-            self.target.sh("rm -f " + " ".join(f"'{session_dir}sess_{s}'" for s in safe), check=False)
-
-    def get(self, route: str = "", **query: Any) -> requests.Response:
-        url = self.target.url if not route else route_url(self.target.url, route, "slash", **query)
-        return self.http.get(url, timeout=PAGE_TIMEOUT)
-
-    def prices(self, product_ids: list[int]) -> dict[int, list[str]]:
-        return {pid: price_block(self.get("product/product", product_id=pid).text) for pid in product_ids}
 
 
 def page_problem(name: str, response: requests.Response) -> str:

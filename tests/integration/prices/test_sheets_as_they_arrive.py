@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 from invoke.exceptions import Exit
 
-from maint.tasks.prices import groups, prices, undo
+from maint.tasks.prices import discounts, groups, prices, undo
 
 
 @pytest.fixture
@@ -99,6 +99,58 @@ def test_percent_changes_are_rounded_to_the_currency_and_nothing_else_of_the_sho
     assert again["changes"] == 0 and not again["applied"]
 
     undo(task_context, store, done["undo_file"], yes=True)
+    assert whole_store(store) == before
+
+
+@pytest.mark.parametrize("store", ["s3", "s40"])
+def test_percent_discounts_stored_as_prices_list_their_rounding_in_the_plan(
+    store, tmp_path, price_sandbox, task_context, whole_store, prices_of, capsys
+) -> None:
+    # 3.0 and 4.0 store a discount as a price: -3.33 % of the base price is rounded to the currency (2
+    # places, half up) and the plan lists each rounding as prices does
+    old = prices_of(store, [1, 2])
+    sheet = tmp_path / "tiers.csv"
+    sheet.write_text("sku,group,quantity,price\nSKU-00001,Default,50,-3.33%\nSKU-00002,Default,50,-3.33%\n")
+    exact = {pid: Decimal(price) * Decimal("0.9667") for pid, price in old.items()}
+    new = {pid: value.quantize(Decimal("0.01"), ROUND_HALF_UP) for pid, value in exact.items()}
+    listed = [
+        {"row": row, "key": f"SKU-0000{pid}", "what": "discount Default ≥50", "old": old[pid], "change": "-3.33%",
+         "exact": f"{exact[pid].normalize():f}", "new": str(new[pid].quantize(Decimal("0.0001")))}
+        for row, pid in ((2, 1), (3, 2)) if exact[pid] != new[pid]
+    ]
+    assert listed  # the sample prices give at least one rounding
+    before = whole_store(store)
+
+    dry = discounts(task_context, store, str(sheet), dry_run=True)
+    assert dry["rounded_to_places"] == 2 and dry["rounded"] == listed
+    assert whole_store(store) == before
+    discounts(task_context, store, str(sheet), dry_run=True)
+    shown = capsys.readouterr().out
+    assert "percent change(s) rounded half up to 2 decimal(s)" in shown
+    assert f"= {listed[0]['exact']} → {listed[0]['new']}" in shown
+
+    done = discounts(task_context, store, str(sheet), yes=True)
+    stored = query(
+        price_sandbox, store,
+        "SELECT product_id, CAST(price AS CHAR) FROM oc_product_discount WHERE quantity = 50 AND product_id IN (1, 2) "
+        "ORDER BY product_id",
+    )
+    assert stored == [(pid, str(new[pid].quantize(Decimal("0.0001")))) for pid in (1, 2)]
+    assert discounts(task_context, store, str(sheet), yes=True)["pairs_changed"] == 0
+    undo(task_context, store, done["undo_file"], yes=True)
+    assert whole_store(store) == before
+
+
+@pytest.mark.parametrize("store", ["s3", "s4"])
+def test_discount_plans_show_open_dates_as_open(store, tmp_path, task_context, whole_store, monkeypatch, capsys) -> None:
+    # OpenCart's "no date" is 0000-00-00 (4.1: NULL too); a plan says "open", never 0000-00-00
+    monkeypatch.setenv("COLUMNS", "200")
+    sheet = tmp_path / "tiers.csv"
+    sheet.write_text("sku,group,quantity,price,date_start,date_end\nSKU-00001,Default,10,85,,31.12.2027\n")
+    before = whole_store(store)
+    discounts(task_context, store, str(sheet), dry_run=True)
+    shown = capsys.readouterr().out
+    assert "open..2027-12-31" in shown and "0000-00-00" not in shown and "None" not in shown
     assert whole_store(store) == before
 
 
@@ -229,8 +281,17 @@ def test_deleting_a_group_moves_its_customers_removes_its_rows_and_undoes_exactl
             "Kundengruppe;Aktion;Move customers to\nWholesale;löschen;Default\n", encoding="utf-8"
         )
         dry = groups(task_context, store, str(sheet), dry_run=True)
+        discounts = query(
+            price_sandbox, store, "SELECT COUNT(*) FROM oc_product_discount WHERE customer_group_id = 3"
+        )[0][0]
+        specials = query(
+            price_sandbox, store, "SELECT COUNT(*) FROM oc_product_special WHERE customer_group_id = 3"
+        )[0][0] if store == "s3" else 0
+        removed = {"product_discount": discounts, "product_special": specials, "product_reward": 3,
+                   "tax_rate_to_customer_group": 2, "custom_field_customer_group": 1}
         assert dry["deleted"] == [
-            {"customer_group_id": 3, "name": "Wholesale", "customers_moved_to": 1, "customers": len(members)}
+            {"customer_group_id": 3, "name": "Wholesale", "customers_moved_to": 1, "customers": len(members),
+             "rows_removed": {t: n for t, n in removed.items() if n}}
         ]
         assert whole_store(store) == before
 
@@ -259,6 +320,11 @@ def test_deleting_a_group_moves_its_customers_removes_its_rows_and_undoes_exactl
             query(price_sandbox, store, "SELECT COUNT(*) FROM oc_customer WHERE customer_group_id = 3")[0][0]
             == 0
         )
+        for table in ("product_reward", "tax_rate_to_customer_group", "custom_field_customer_group"):
+            assert query(price_sandbox, store, f"SELECT COUNT(*) FROM oc_{table} WHERE customer_group_id = 3") == [
+                (0,)
+            ]
+            assert query(price_sandbox, store, f"SELECT COUNT(*) FROM oc_{table} WHERE customer_group_id = 1")[0][0]
         assert query(
             price_sandbox, store, "SELECT value FROM oc_setting WHERE `key` = 'config_customer_group_display'"
         ) == [('["1"]',)]
@@ -301,3 +367,51 @@ def test_rand_amounts_are_read_and_applied(tmp_path, task_context, prices_of) ->
     assert prices_of("s4", [5, 6]) == {5: "1049.5000", 6: "104.9900"}
     undo(task_context, "s4", done["undo_file"], yes=True)
     assert prices_of("s4", [5, 6]) == old
+
+
+CORPUS = Path(__file__).resolve().parents[3] / "fixtures" / "sheets"
+REFUSED = [
+    "bad_percent_cells_in_price_column.xlsx",
+    "bad_merged_header.xlsx",
+    "bad_empty.xlsx",
+    "bad_empty.csv",
+    "bad_header_only.csv",
+    "bad_header_only.xlsx",
+    "bad_csv_named_xlsx.xlsx",
+    "bad_excel_named_csv.csv",
+    "bad_formula.xlsx",
+    "bad_formula_with_saved_result.xlsx",
+]
+
+
+@pytest.mark.parametrize("store", ["s3", "s4"])
+def test_files_as_they_arrive_are_refused_with_the_store_unchanged(store, task_context, whole_store, capsys) -> None:
+    before = whole_store(store)
+    for name in REFUSED:
+        with pytest.raises(Exit) as caught:
+            prices(task_context, store, str(CORPUS / name), yes=True, json=True)
+        out = capsys.readouterr().out
+        assert caught.value.code == 50 and name in out, (name, out)
+    assert whole_store(store) == before
+
+
+@pytest.mark.parametrize("store", ["s3", "s4"])
+def test_percent_formatted_cells_in_a_change_column_are_applied_as_percent_changes(
+    store, task_context, whole_store, prices_of
+) -> None:
+    # the corpus workbook: SKU-00001..3 with -0.1, 0.05, 0.125 shown as -10%, 5%, 12.5% under "Price change"
+    sheet = CORPUS / "good_percent_cells_in_change_column.xlsx"
+    old = prices_of(store, [1, 2, 3])
+    before = whole_store(store)
+    assert not prices(task_context, store, str(sheet), dry_run=True)["applied"]
+    assert whole_store(store) == before
+    done = prices(task_context, store, str(sheet), yes=True)
+    factors = {1: Decimal("0.9"), 2: Decimal("1.05"), 3: Decimal("1.125")}
+    assert prices_of(store, [1, 2, 3]) == {
+        pid: str((Decimal(old[pid]) * f).quantize(Decimal("0.01"), ROUND_HALF_UP).quantize(Decimal("0.0001")))
+        for pid, f in factors.items()
+    }
+    again = prices(task_context, store, str(sheet), yes=True)  # relative changes would compound: refused
+    assert not again["applied"] and "already applied" in again["noop_reason"]
+    undo(task_context, store, done["undo_file"], yes=True)
+    assert whole_store(store) == before

@@ -79,3 +79,28 @@ def test_unknown_groups_products_and_duplicate_tiers_are_reported() -> None:
         (4, "unknown customer group"),
         (5, "unknown product"),
     ]
+
+
+def test_a_percent_discount_rounded_to_the_currency_is_listed_in_the_plan() -> None:
+    # 100.00 - 3.33 % = 96.67 exactly (listed nowhere); 101.00 - 3.33 % = 97.6367 → 97.64 (listed)
+    catalog = {**CATALOG, normalise_key("B"): [CatalogEntry(2, Decimal("101.0000"))]}
+    rows = [
+        DiscountRow(2, "A", "Default", 10, 1, PriceChange(Decimal("-3.33"), True), NO, NO, raw="-3.33%"),
+        DiscountRow(3, "B", "Wholesale", 5, 1, PriceChange(Decimal("-3.33"), True), NO, NO, raw="-3.33%"),
+    ]
+    result, issues = resolve_discounts(
+        rows, catalog, GROUPS, {}, price_schema("3.0.5.1"), file="d.csv", match="sku",
+        key_column="A (sku)", group_column="B (group)", places=2,
+    )
+    assert issues == [] and result.places == 2
+    assert [r.as_dict() for r in result.rounded] == [
+        {"row": 3, "key": "B", "what": "discount Wholesale ≥5", "old": "101.0000", "change": "-3.33%",
+         "exact": "97.6367", "new": "97.6400"}
+    ]
+    assert result.pairs[1].after[0][4] == "97.6400"
+    # 4.1 stores the percent itself (type P): nothing is rounded
+    native, _ = resolve_discounts(
+        rows, catalog, GROUPS, {}, price_schema("4.1.0.4"), file="d.csv", match="sku",
+        key_column="A (sku)", group_column="B (group)", places=2,
+    )
+    assert native.rounded == []
