@@ -441,9 +441,19 @@ def languages(version: str) -> TableRows:
                      [(1, "English", "en-gb", "en-gb,en", "", 1, 1)])
 
 
+EXTENSION_TYPES = ("module", "payment", "shipping", "total", "theme", "dashboard", "report", "analytics",
+                   "captcha", "feed", "fraud")
+
+
 def admin_users(version: str) -> list[TableRows]:
-    permission = json.dumps({"access": ["common/dashboard", "setting/setting", "marketplace/modification"],
-                             "modify": ["common/dashboard", "setting/setting", "marketplace/modification"]})
+    # The Administrator group's routes the toolkit uses (the stock group has every route), written as PHP's
+    # json_encode writes it, so a permission the installer adds and maint takes back leaves the same bytes.
+    routes = ["common/dashboard", "setting/setting", "marketplace/modification", "marketplace/installer"]
+    if line_of(version) == "3.0":
+        routes += ["marketplace/install", *(f"extension/extension/{t}" for t in EXTENSION_TYPES)]
+    else:
+        routes += [f"extension/{t}" for t in EXTENSION_TYPES]
+    permission = json.dumps({"access": routes, "modify": routes}, separators=(",", ":")).replace("/", "\\/")
     groups = TableRows("user_group", ("user_group_id", "name", "permission"), [(1, "Administrator", permission)])
     common = ["user_id", "user_group_id", "username", "password", "firstname", "lastname", "email", "image",
               "code", "ip", "status", "date_added"]
