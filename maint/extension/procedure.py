@@ -248,7 +248,9 @@ def php_json(data: Any) -> str:
 
 
 def _drop_permissions(target: Target, folder: str, provided: list[tuple[str, str]]) -> str:
-    routes = {f"extension/{folder}/{t}/{c}" for t, c in provided}
+    # 4.x routes are extension/<folder>/<type>/<code>; many published extensions' install() also grants the
+    # 3.0-style extension/<type>/<code>, which names no 4.x controller: both go.
+    routes = {f"extension/{folder}/{t}/{c}" for t, c in provided} | {f"extension/{t}/{c}" for t, c in provided}
     changed = 0
     with target.db() as db, db.cursor() as cur:
         cur.execute(f"SELECT user_group_id, permission FROM {table(target.prefix, 'user_group')}")
