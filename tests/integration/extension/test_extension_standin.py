@@ -1,7 +1,6 @@
 """`fab extension` and `fab products` on the stand-in store (3.0.5.1 and 4.1.0.4 shaped): listing, bad packages
-refused with nothing changed, a failed rehearsal that leaves the live store untouched, and the Featured list
-applied, planned again as nothing, dry-run unchanged and undone byte for byte. The stand-in has no installer
-routes: installing for real is the real tier's (tests/real/test_real_extension.py)."""
+refused with nothing changed, and the Featured list applied, planned again as nothing, dry-run unchanged and
+undone byte for byte. Install and remove through the stand-in's installer routes: test_extension_install_standin.py."""
 
 from __future__ import annotations
 
@@ -99,15 +98,6 @@ def test_a_dry_run_plans_the_install_and_changes_nothing(ext_sandbox, packages, 
     kinds = {c["kind"] for c in json.loads(dry.stdout)["stores"][0]["plan"]["changes"]}
     assert {"file", "modification", "extension"} <= kinds
     assert state(ext_sandbox, name) == before
-
-
-def test_a_failed_rehearsal_leaves_the_live_store_untouched(ext_sandbox, packages) -> None:
-    # The stand-in has no installer routes: the rehearsal on the working copy fails at the upload.
-    before = state(ext_sandbox, "e3")
-    run = fab(ext_sandbox, "extension", "install", "e3", str(packages("3", "good")), "--yes")
-    assert run.returncode == 70, run.stderr
-    assert "the rehearsal failed, the live store was not touched" in run.stderr
-    assert state(ext_sandbox, "e3") == before
 
 
 @pytest.mark.parametrize("name", STORES)
