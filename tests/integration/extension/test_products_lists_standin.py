@@ -1,0 +1,124 @@
+"""`fab products --list NAME` on the stand-in (3.0.5.1 and 4.1.0.4 shaped) for the lists an inventory describes,
+one per kind besides Featured's module setting: the Quote module preset's product flag column, a setting holding
+a JSON list, a table with a row per product. Each: `--dry-run` changes nothing, applied the list is as the sheet
+asks, applied again "No changes", `--undo` puts every row back byte for byte."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from maint.sandbox import Sandbox, StoreSpec
+
+PROJECT = Path(__file__).resolve().parents[3]
+FAB = PROJECT / ".venv" / "bin" / "fab"
+# product: the storefront check's page views (3.0 product.viewed); the list's own column is compared by its query.
+VOLATILE = ("session", "customer_online", "product", "product_viewed", "product_report")
+STORES = ("l3", "l4")
+# What each extension's install() leaves in the store, the inventory's description of it, and how to read it.
+KINDS = {
+    "column": (["ALTER TABLE {p}product ADD quote_status varchar(255) NOT NULL DEFAULT '0'"],
+               {"preset": "quote_module"},
+               "SELECT product_id FROM {p}product WHERE quote_status = '1' ORDER BY 1",
+               ["ALTER TABLE {p}product DROP quote_status"]),
+    "setting": (["INSERT INTO {p}setting (store_id, code, `key`, `value`, serialized) VALUES "
+                 "(0, 'module_quote', 'module_quote_products', '[\"5\"]', 1)"],
+                {"kind": "setting", "key": "module_quote_products"},
+                "SELECT `value` FROM {p}setting WHERE `key` = 'module_quote_products'",
+                ["DELETE FROM {p}setting WHERE `key` = 'module_quote_products'"]),
+    "table": (["CREATE TABLE {p}quote_product (product_id int(11) NOT NULL PRIMARY KEY)",
+               "INSERT INTO {p}quote_product VALUES (5)"],
+              {"kind": "table", "table": "quote_product"},
+              "SELECT product_id FROM {p}quote_product ORDER BY 1",
+              ["DROP TABLE {p}quote_product"]),
+}
+AFTER = {"column": [(6,), (8,)], "setting": [('["6","8"]',)], "table": [(6,), (8,)]}
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with Sandbox(tmp_path_factory.mktemp("lists"), (StoreSpec("l3", "3.0.5.1"), StoreSpec("l4", "4.1.0.4")),
+                 client="lists") as sb:
+        yield sb
+
+
+def fab(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **sandbox.env()}
+    return subprocess.run([str(FAB), "-r", str(PROJECT), *args], capture_output=True, text=True, timeout=600,
+                          env=env, check=False, stdin=subprocess.DEVNULL)
+
+
+def sql(sandbox: Sandbox, name: str, statement: str) -> list[tuple[object, ...]]:
+    store = sandbox.store(name)
+    with sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+        cur.execute(statement.replace("{p}", store.prefix))
+        rows = list(cur.fetchall())
+        db.commit()
+        return rows
+
+
+def state(sandbox: Sandbox, name: str) -> dict[str, object]:
+    store = sandbox.store(name)
+    sums: dict[str, object] = {}
+    with sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+        cur.execute("SHOW TABLES")
+        for (table,) in sorted(cur.fetchall()):
+            if table.removeprefix(store.prefix) not in VOLATILE:
+                cur.execute(f"CHECKSUM TABLE `{table}` EXTENDED")
+                sums[table] = cur.fetchone()[1]
+    return sums
+
+
+def describe(sandbox: Sandbox, name: str, lists: dict[str, object] | None) -> str:
+    """Set (or, with None, drop) the store's options.products.lists in its inventory file; the old text."""
+    path = next(Path(sandbox.env()["FABRIC_MAINT_INVENTORY"]).glob("lists.yaml"))
+    text = path.read_text()
+    data = yaml.safe_load(text)
+    for store in data["stores"]:
+        if store["name"] == name:
+            store.pop("options", None)
+            if lists is not None:
+                store["options"] = {"products": {"lists": lists}}
+    path.write_text(yaml.safe_dump(data))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("name", STORES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_list_the_inventory_describes_is_applied_planned_as_nothing_dry_run_unchanged_and_undone(
+    sandbox, tmp_path, name, kind
+) -> None:
+    setup, description, read, teardown = KINDS[kind]
+    for statement in setup:
+        sql(sandbox, name, statement)
+    describe(sandbox, name, {"quote": description})
+    try:
+        sheet = tmp_path / "quote.csv"
+        sheet.write_text("product_id,action\n6,add\n8,add\n5,remove\n")
+        before, listed = state(sandbox, name), sql(sandbox, name, read)
+        dry = fab(sandbox, "products", name, str(sheet), "--list", "quote", "--match", "product_id", "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert state(sandbox, name) == before
+
+        done = fab(sandbox, "products", name, str(sheet), "--list", "quote", "--match", "product_id", "--yes",
+                   "--json")
+        assert done.returncode == 0, done.stderr + done.stdout
+        data = json.loads(done.stdout)["stores"][0]
+        assert sql(sandbox, name, read) == AFTER[kind] and "home" in data["verified"]
+        again = fab(sandbox, "products", name, str(sheet), "--list", "quote", "--match", "product_id", "--yes")
+        assert again.returncode == 0 and "No changes" in again.stderr
+
+        undone = fab(sandbox, "products", name, data["undo_file"], "--undo", "--yes")
+        assert undone.returncode == 0, undone.stderr
+        assert state(sandbox, name) == before and sql(sandbox, name, read) == listed
+    finally:
+        for statement in teardown:
+            sql(sandbox, name, statement)
+        describe(sandbox, name, None)
