@@ -136,7 +136,9 @@ def extension(c, action, store, target="", allow_overwrite=False, release="", no
     else:
         _report(outcome)
     if outcome.failure:
+        # A live step that failed and a rollback that failed too is neither "rolled back" nor "untouched".
         state = ("rolled back to the snapshot and verified" if outcome.rolled_back
+                 else "the store may be half-changed" if "THE ROLLBACK FAILED" in outcome.failure
                  else "the live store was not touched")
         raise _Failed(f"{store}: extension {action} {subject} failed ({outcome.failure}); {state}")
     return data
