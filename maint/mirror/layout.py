@@ -6,6 +6,7 @@ swapping the `latest` symlink with an atomic rename, so a reader never sees a ha
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -169,6 +170,33 @@ def count_tree(root: Path) -> tuple[int, int]:
             files += 1
         size += entry.stat(follow_symlinks=False).st_size
     return files, size
+
+
+def tree_fingerprint(root: Path) -> tuple[int, int, str]:
+    """count_tree's (files, bytes) and a digest of every entry's path, type, mode, owner, size, mtime and
+    inode, in one walk: equal digests mean the same tree, since rsync replaces a changed file by a new
+    inode and applies a changed mode or time in place (the ctime is left out: the config files' mode
+    goes to the store's and back to 0600 on every run)."""
+    digest = hashlib.blake2b(digest_size=20)
+    files = size = 0
+    stack = [root] if root.is_dir() else []
+    while stack:
+        folder = stack.pop()
+        with os.scandir(folder) as found:
+            entries = sorted(found, key=lambda e: e.name)
+        for entry in entries:
+            st = entry.stat(follow_symlinks=False)
+            digest.update(f"{entry.path}\0{st.st_mode}\0{st.st_uid}\0{st.st_gid}\0{st.st_size}\0"
+                          f"{st.st_mtime_ns}\0{st.st_ino}\n".encode(errors="surrogateescape"))
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+                continue
+            if entry.is_file(follow_symlinks=False):
+                files += 1
+                size += st.st_size
+            elif entry.is_symlink():
+                size += st.st_size
+    return files, size, digest.hexdigest()
 
 
 def free_bytes(path: Path) -> int:

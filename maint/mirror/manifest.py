@@ -86,6 +86,7 @@ class Manifest:
     recipient: str = ""  # the public key the snapshot was encrypted to
     secrets: list[SecretArchive] = field(default_factory=list)
     note: str = ""  # why it was taken, when not by a plain `fab mirror` ("before restoring …")
+    files_archive: str = ""  # borg target: the tree archive holding the files ("<ts>.files"), "" = in this one
     format: int = FORMAT
 
     def as_dict(self) -> dict[str, Any]:

@@ -34,11 +34,11 @@ from maint.facts.opencart import StoreFacts
 from maint.lock import local_lock
 from maint.mirror import manifest as manifest_io
 from maint.mirror import modes
-from maint.mirror.borg import BorgRepo, parse_repository
+from maint.mirror.borg import TREE_SUFFIX, BorgRepo, TreeState, parse_repository, summary_of
 from maint.mirror.crypt import Recipient, parse_recipient
 from maint.mirror.dump import COMPRESSORS, build_dump_command, consistency_for, stream_dump
 from maint.mirror.dumpfile import compare_counts, mismatches
-from maint.mirror.layout import FILES, StoreMirror, count_tree, free_bytes, timestamp
+from maint.mirror.layout import FILES, StoreMirror, count_tree, free_bytes, timestamp, tree_fingerprint
 from maint.mirror.manifest import DumpInfo, FileRoot, Manifest, Newest, SecretArchive
 from maint.mirror.rsync import (
     RsyncStats,
@@ -99,6 +99,7 @@ class Prepared:
     note: str = ""  # recorded in the manifest (e.g. "before restoring 2026…")
     newest: dict[str, Newest] = field(default_factory=dict)  # read in the dump's consistent view
     repo: BorgRepo | None = None  # mirror.repository: the snapshot becomes an archive there
+    fingerprints: dict[str, str] = field(default_factory=dict)  # borg target: tree → tree_fingerprint digest
 
 
 @dataclass
@@ -276,11 +277,13 @@ def _rsync_preview(mux: SshMux, cfg: StoreConfig, mirror: StoreMirror, trees: tu
 def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress | None = None) -> MirrorResult:
     """Run the plan under the store's local lock; publish only when every check passed."""
     cfg, mirror = prep.cfg, prep.mirror
-    with local_lock(lock_path(cfg), "mirror", store=cfg.store):
+    with local_lock(lock_path(cfg), "mirror", store=cfg.store), ThreadPoolExecutor(max_workers=1) as pool:
         modes.tighten(*modes.loose(*mirror.private_paths(prep.facts.admin_dir)))  # earlier, looser mirrors
         resumed = mirror.prepare_partial()
         modes.private_dirs(mirror.current)  # rsync's base holds the store's files too
         ts = timestamp()
+        # borg target: which tree archives exist, asked while rsync runs (a borg call costs ~0.4 s).
+        trees = pool.submit(prep.repo.trees) if prep.repo is not None and prep.mirror_facts.has_rsync else None
         timings: dict[str, float] = {}
         started = time.monotonic()
         store_modes = remote_modes(conn, cfg, prep.facts)
@@ -295,6 +298,7 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
         checks = verify_files(prep, roots) + [f"dump complete, {len(dump_info.tables)} tables' row counts match"]
         checks += [f"{a.file}: {a.files} files, as many as on the host" for a in secrets]
         timings["verify"] = round(time.monotonic() - started, 3)
+        tree = tree_archive(prep, ts, trees.result() if trees is not None else None)
         storage_rel = relative_inside(prep.facts.dir_storage, prep.facts.root) if prep.facts.dir_storage else None
         man = Manifest(
             client=cfg.client, store=cfg.store, timestamp=ts, host=cfg.host, opencart_version=prep.facts.version,
@@ -304,11 +308,15 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
             dump=dump_info, timings=timings, verified=True, checks=checks, newest=prep.newest, modes=store_modes,
             encryption=prep.recipient.tool if prep.recipient else "",
             recipient=prep.recipient.value if prep.recipient else "", secrets=secrets, note=prep.note,
+            files_archive=tree.archive if tree is not None else "",
         )
         manifest_io.write(mirror.partial, man)
         if prep.repo is not None:
             started = time.monotonic()
-            prep.repo.create(mirror.path, ts)
+            new_tree = tree is not None and tree.archive == ts + TREE_SUFFIX
+            prep.repo.create(mirror.path, ts, summary_of(man), tree=new_tree)
+            if tree is not None:
+                tree.write(mirror.path)
             man.timings["archive"] = round(time.monotonic() - started, 3)
             mirror.discard_partial()
             return MirrorResult(cfg.store, ts, Path(prep.repo.describe(ts)), man, resumed)
@@ -317,6 +325,20 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
         except OSError as exc:
             raise MaintError(f"publishing the snapshot failed: {exc}", store=cfg.store) from None
         return MirrorResult(cfg.store, ts, path, man, resumed)
+
+
+def tree_archive(prep: Prepared, ts: str, trees: list[str] | None) -> TreeState | None:
+    """borg target with an rsync base: the tree archive holding this run's files. The last one when the
+    tree's fingerprint is unchanged and the archive is still in the repository, else a new one
+    (`<ts>.files`). None without a borg target or for an SFTP run (its files go in the snapshot's archive)."""
+    if prep.repo is None or trees is None:
+        return None
+    names = sorted(e.name for e in os.scandir(prep.mirror.current))  # a tree dropped from the config too
+    fingerprint = "/".join(names + [f"{k}={v}" for k, v in sorted(prep.fingerprints.items())])
+    last = TreeState.read(prep.mirror.path)
+    if last is not None and last.fingerprint == fingerprint and last.archive[:-len(TREE_SUFFIX)] in trees:
+        return last
+    return TreeState(ts + TREE_SUFFIX, fingerprint)
 
 
 def remote_modes(conn: Connection, cfg: StoreConfig, facts: StoreFacts) -> dict[str, str]:
@@ -391,7 +413,8 @@ def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress
                            prep.options.rsync_args)
             try:
                 if prep.repo is not None:  # borg archives `.current` in place: no linked copy
-                    prep.counted[tree.name] = count_tree(current)
+                    files, size, prep.fingerprints[tree.name] = tree_fingerprint(current)
+                    prep.counted[tree.name] = (files, size)
                     roots.append(FileRoot(name=tree.name, remote=tree.remote, files=stats.files,
                                           bytes=stats.total_bytes, new=stats.new, changed=stats.changed,
                                           deleted=stats.deleted))

@@ -111,6 +111,8 @@ def prune_store(tc: TaskContext, name: str, *, dry_run: bool, yes: bool, json: b
         else:
             mirror.remove(change.target)
         deleted.append(change.target)
+    if isinstance(mirror, BorgRepo):
+        mirror.drop_unused_trees()  # the files of the deleted snapshots, unless a kept one shares them
     return {"store": name, "prune": plan.as_dict(), "deleted": deleted}
 
 

@@ -64,7 +64,9 @@ def test_borg_target_mirrors_into_archives_prunes_serves_and_restores(
         mirror(borg_context, "s4", json=True, prune=True, yes=True)
         second = json.loads(capsys.readouterr().out)["stores"][0]
         assert second["prune"]["deleted"] == [first["snapshot"]]  # daily 1: same day, the older one goes
-        assert _archives(repo) == [f"mclient-s4-{second['snapshot']}"]
+        # Nothing changed in between: the second snapshot names the first run's tree archive, which stays.
+        assert second["files_archive"] == first["files_archive"] == f"{first['snapshot']}.files"
+        assert sorted(_archives(repo)) == [f"mclient-s4-{first['snapshot']}.files", f"mclient-s4-{second['snapshot']}"]
         local = StoreMirror.of(mirror_root, "mclient", "s4")
         assert local.snapshots() == [] and not local.has_partial()  # no snapshot folders besides the repo
         for path in repo.rglob("*"):
@@ -95,3 +97,40 @@ def test_borg_target_mirrors_into_archives_prunes_serves_and_restores(
         cur.execute("SELECT COUNT(*) FROM oc_customer WHERE email = %s", (EMAIL,))
         assert cur.fetchone()[0] == 1  # the snapshot's rows are back (the probe was in it)
         cur.execute("DELETE FROM oc_customer WHERE email = %s", (EMAIL,))
+
+
+def test_a_borg_mirror_archives_the_files_again_only_when_they_changed_and_prune_drops_unused_trees(
+    mirror_sandbox: Sandbox, borg_context: Any, repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from maint.tasks.mirror import mirror
+    from maint.tasks.serve import serve
+
+    def run(**flags: Any) -> dict[str, Any]:
+        mirror(borg_context, "s4", json=True, **flags)
+        return dict(json.loads(capsys.readouterr().out)["stores"][0])
+
+    page = mirror_sandbox.store("s4").root / "borg-probe.txt"
+    first = run()
+    again = run()
+    assert again["files_archive"] == first["files_archive"]  # unchanged tree: no new tree archive
+    page.write_text("changed on the host\n")
+    try:
+        changed = run(prune=True, yes=True)
+    finally:
+        page.unlink()
+    assert changed["files_archive"] == f"{changed['snapshot']}.files"
+    # daily 1 keeps only the newest snapshot: the first tree archive is named by none any more.
+    assert sorted(_archives(repo)) == [f"mclient-s4-{changed['snapshot']}", f"mclient-s4-{changed['files_archive']}"]
+    listing = subprocess.run(["borg", "list", "--format", "{comment}{NL}", str(repo)], check=True,
+                             capture_output=True, text=True).stdout
+    assert '"verified": true' in listing and "borg-probe" not in listing  # a summary, no client data
+    try:
+        serve(borg_context, "s4", json=True)
+        served = json.loads(capsys.readouterr().out)["stores"][0]
+        assert all(c["ok"] for c in served["checks"])
+        from maint.workcopy import WorkCopy
+
+        wc = WorkCopy(tmp_path / "state", "mclient", "s4")
+        assert (wc.files / "www" / "borg-probe.txt").read_text() == "changed on the host\n"
+    finally:
+        serve(borg_context, "s4", stop=True)
