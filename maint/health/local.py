@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import ssl
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
+from maint.errors import MaintError
 from maint.health.model import Observation, State
+from maint.mirror.layout import is_timestamp
+from maint.mirror.listing import SnapshotPlace
 
 
 def days_left(not_after: str, now: float) -> float:
@@ -43,29 +43,25 @@ def probe_tls(
     return Observation(left, f"certificate valid until {not_after} ({left:g} days)")
 
 
-def manifest_path(mirror_root: str, client: str, store: str) -> Path:
-    return Path(mirror_root).expanduser() / client / store / "latest" / "manifest.json"
-
-
-def probe_mirror_age(mirror_root: str, client: str, store: str, *, now: float | None = None) -> Observation:
-    if not mirror_root:
-        return Observation("unknown", "unknown: no mirror folder configured for this store", State.UNKNOWN)
-    path = manifest_path(mirror_root, client, store)
+def probe_mirror_age(place: SnapshotPlace, *, now: float | None = None) -> Observation:
+    """Age in hours of the newest snapshot, from the mirror folder or the borg repository alike."""
+    if not place.configured:
+        return Observation("unknown", "unknown: no mirror folder or repository configured for this store",
+                           State.UNKNOWN)
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return Observation("unknown", f"unknown: no snapshot yet ({path} missing)", State.UNKNOWN)
-    except (OSError, ValueError) as exc:
-        return Observation(
-            "unknown", f"unknown: unreadable manifest {path}: {type(exc).__name__}", State.UNKNOWN
-        )
-    stamp = str(manifest.get("timestamp", ""))
-    try:
-        taken = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return Observation("unknown", f"unknown: manifest has no valid timestamp ({stamp!r})", State.UNKNOWN)
-    hours = round(((time.time() if now is None else now) - taken) / 3600, 1)
-    if not manifest.get("verified"):
+        latest = place.latest()
+    except MaintError as exc:  # borg: no passphrase, no repository, restic named
+        return Observation("unknown", f"unknown: {place.describe()} unreadable: {exc.message}", State.UNKNOWN)
+    if latest is None:
+        return Observation("unknown", f"unknown: no snapshot yet in {place.describe()}", State.UNKNOWN)
+    if not latest.readable:
+        return Observation("unknown", f"unknown: unreadable manifest of {latest.name} in {place.describe()}",
+                           State.UNKNOWN)
+    if not is_timestamp(latest.name):
+        return Observation("unknown", f"unknown: manifest has no valid timestamp ({latest.name!r})", State.UNKNOWN)
+    stamp = latest.name
+    hours = round(((time.time() if now is None else now) - latest.taken.timestamp()) / 3600, 1)
+    if not latest.verified:
         return Observation(
             hours, f"latest snapshot {stamp} ({hours:g} h old) was not verified", State.WARNING
         )

@@ -22,6 +22,7 @@ from maint.health.local import probe_mirror_age, probe_tls
 from maint.health.model import CheckResult, CheckSpec, Observation, State
 from maint.health.remote import REMOTE_PROBES, run_remote_checks
 from maint.health.web import WEB_PROBES, Purchase, purchase_product, run_web_checks
+from maint.mirror.listing import SnapshotPlace
 
 SLACK = 5.0  # seconds on top of a unit's timeouts (retry waits, thread start, grading)
 UnitOutput = tuple[list[CheckResult], dict[str, Any]]
@@ -101,7 +102,8 @@ def units_for(job: StoreJob, *, attempts: int = 3) -> list[Unit]:
                 probe_tls, cfg.url, spec.timeout, cafile=cafile
             )
         elif spec.probe == "mirror_age":
-            probe = functools.partial(probe_mirror_age, cfg.mirror_root, cfg.client, cfg.store)
+            place = SnapshotPlace.of(cfg.mirror_root, cfg.options.get("mirror"), cfg.client, cfg.store)
+            probe = functools.partial(probe_mirror_age, place)
         else:
             continue
         units.append(Unit(cfg.store, [spec], spec.timeout + SLACK, _single(cfg, spec, probe)))

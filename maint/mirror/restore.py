@@ -76,14 +76,15 @@ def snapshot_rows(mirror: StoreMirror) -> list[dict[str, Any]]:
 
 
 def archive_rows(repo: BorgRepo) -> list[dict[str, Any]]:
-    """The store's archives in a borg repository, newest first, as `snapshot_rows` lists folders."""
-    names = repo.snapshots()
+    """The store's archives in a borg repository, newest first, as `snapshot_rows` lists folders (from the
+    archives' summary comments: one `borg list`, nothing extracted)."""
+    found = repo.summaries()
     rows = []
-    for ts in reversed(names):
-        man = repo.manifest(ts)
-        rows.append({"snapshot": ts, "date": parse_timestamp(ts).isoformat(), "opencart": man.opencart_version,
-                     "bytes": man.bytes + man.dump.bytes, "verified": man.verified, "encrypted": "borg",
-                     "latest": ts == names[-1], "note": man.note})
+    for ts, summary in reversed(found):
+        rows.append({"snapshot": ts, "date": parse_timestamp(ts).isoformat(),
+                     "opencart": str(summary.get("opencart_version") or ""), "bytes": int(summary.get("bytes") or 0),
+                     "verified": bool(summary.get("verified")), "encrypted": "borg", "latest": ts == found[-1][0],
+                     "note": str(summary.get("note") or "")})
     return rows
 
 

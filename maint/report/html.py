@@ -296,6 +296,8 @@ def _backups(store: StoreReport, report: Report) -> str:
     b, fmt = store.backups, report.fmt
     if not b.mirror_root:
         return "<h3>Backups</h3><p><b>No backup location is set up</b> for this shop.</p>"
+    if b.unreadable:  # the reason (borg's message) is the agency's to read in the log, not the client's
+        return "<h3>Backups</h3><p><b>The backups could not be read</b> when this report was made.</p>"
     verified = sum(1 for s in b.in_month if s.verified)
     lines = [f"<p>{len(b.in_month)} backup(s) taken this month, {verified} verified.</p>"]
     if b.newest is not None and b.age_at_end is not None:

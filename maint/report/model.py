@@ -25,9 +25,10 @@ from maint.advisories import URGENT_SEVERITIES
 from maint.billing.account import WorkItem
 from maint.billing.rules import add_months
 from maint.billing.statement import Statement
+from maint.errors import MaintError
 from maint.health.history import AVAILABILITY_CHECKS
-from maint.mirror import manifest as manifests
-from maint.mirror.layout import StoreMirror, parse_timestamp
+from maint.mirror.layout import parse_timestamp
+from maint.mirror.listing import SnapshotPlace
 from maint.mirror.retention import Retention
 from maint.pricing.undo import read_audit
 from maint.pricing.undo import store_dir as undo_dir
@@ -145,7 +146,8 @@ class Backups:
     kept: int = 0  # snapshots on disk now
     retention: Retention | None = None
     failed_runs: list[WorkLine] = field(default_factory=list)
-    mirror_root: str = ""
+    mirror_root: str = ""  # where the backups are: the store's mirror folder or its repository
+    unreadable: str = ""  # why the backups could not be read (a repository without its passphrase here)
 
 
 @dataclass
@@ -674,30 +676,32 @@ def backups(
     now: datetime | None = None,
 ) -> Backups:
     """Snapshots of the month; the newest verified one and its age at the month's end (or now, for
-    a month not over yet)."""
+    a month not over yet). From the mirror folder or the store's borg repository alike
+    (`options["repository"]`, read through `maint.mirror.listing`)."""
     found = Backups(mirror_root=mirror_root)
     keep = options.get("keep") if isinstance(options, dict) else None
     try:
         found.retention = Retention.from_options(keep if isinstance(keep, dict) else None)
     except Exception:  # noqa: BLE001 (a bad option is `fab mirror`'s to report; the report says unknown)
         found.retention = None
-    if not mirror_root:
+    place = SnapshotPlace.of(mirror_root, options, client, store)
+    if not place.configured:
         return found
-    folder = StoreMirror.of(Path(mirror_root), client, store)
-    names = folder.snapshots()
-    found.kept = len(names)
+    found.mirror_root = place.describe()
+    try:
+        summaries = place.summaries()
+    except MaintError as exc:  # a repository maint can't read now (no passphrase here, drive unplugged)
+        found.unreadable = exc.message
+        return found
+    found.kept = len(summaries)
     end = datetime.fromtimestamp(month.end, UTC)
-    for name in names:
-        taken = parse_timestamp(name)
+    for summary in summaries:
+        taken = summary.taken
         if taken >= end:
             continue
-        try:
-            m = manifests.read(folder.snapshot(name))
-            snap = Snapshot(
-                name, taken, m.verified, m.opencart_version, m.php_version, m.bytes + m.dump.bytes
-            )
-        except Exception:  # noqa: BLE001 (a damaged manifest is an unverified backup, said as such)
-            snap = Snapshot(name, taken, False)
+        # A damaged manifest is an unverified backup, said as such.
+        snap = Snapshot(summary.name, taken, summary.verified and summary.readable, summary.opencart_version,
+                        summary.php_version, summary.bytes)
         if taken.timestamp() >= month.start:
             found.in_month.append(snap)
         if snap.verified:
@@ -784,7 +788,9 @@ def next_steps(store: StoreReport, month_closed: bool) -> list[str]:
     elif p.check is not None and p.check.status in ("critical", "unsupported"):
         steps.append("Platform: the compatibility check found a problem with the server; we will look into it.")
     steps += [SETTING_STEPS[check] for check in store.standing]
-    if b.newest is None:
+    if b.unreadable:
+        steps.append("Backups: the backups could not be read when this report was made; we will check them.")
+    elif b.newest is None:
         steps.append("Backups: no verified backup exists yet; we will set up regular backups.")
     elif b.age_at_end is not None and b.age_at_end > STALE_BACKUP:
         steps.append(

@@ -7,13 +7,14 @@ import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from maint import verdicts
 from maint.billing.ledger import Ledger
 from maint.billing.plans import Plans
 from maint.billing.service import client_statement, local_items
 from maint.config import Settings
-from maint.inventory import Client
+from maint.inventory import Client, StoreEntry
 from maint.report.campaigns import CampaignBook
 from maint.report.formats import Formats
 from maint.report.model import (
@@ -52,6 +53,15 @@ def client_formats(settings: Settings, client: Client) -> Formats:
     return Formats.of(str(agency or ""), "maint.report.locale")
 
 
+def _mirror_options(settings: Settings, entry: StoreEntry) -> dict[str, Any]:
+    """The store's `mirror` options over the agency's (fabric.yaml maint.options.mirror), as `fab mirror`
+    merges them: where its backups are (`root`, `repository`) and what is kept."""
+    agency = settings.raw.get("options")
+    merged = dict(agency.get("mirror") or {}) if isinstance(agency, Mapping) else {}
+    own = entry.options.get("mirror") if entry.options else None
+    return {**merged, **(dict(own) if isinstance(own, Mapping) else {})}
+
+
 def build_report(
     settings: Settings,
     plans: Plans,
@@ -82,8 +92,7 @@ def build_report(
     try:
         stores = []
         for entry in client.stores:
-            mirror_options = entry.options.get("mirror") if entry.options else None
-            snaps = backups(entry.mirror, client.name, entry.name, month, dict(mirror_options or {}), now)
+            snaps = backups(entry.mirror, client.name, entry.name, month, _mirror_options(settings, entry), now)
             # Failed backup runs are the ledger's: a failed run leaves no snapshot to read.
             snaps.failed_runs = [w for w in work if w.store == entry.name and not w.ok and "backup" in w.text]
             store = StoreReport(

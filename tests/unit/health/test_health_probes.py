@@ -16,6 +16,7 @@ from maint.health.local import days_left, probe_mirror_age, probe_tls
 from maint.health.model import State
 from maint.health.remote import compare_versions, log_scan_command, parse_log_scan
 from maint.health.web import describe_request_error
+from maint.mirror.listing import SnapshotPlace
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "health"
 
@@ -88,27 +89,31 @@ def test_tls_refused_is_critical() -> None:
     assert obs.state is State.CRITICAL and "TLS handshake" in obs.evidence
 
 
+def place(root: str, repository: str = "") -> SnapshotPlace:
+    return SnapshotPlace(root, repository, "acme", "shop")
+
+
 def manifest(root: Path, **fields) -> None:
     folder = root / "acme" / "shop" / "latest"
     folder.mkdir(parents=True)
-    (folder / "manifest.json").write_text(json.dumps(fields))
+    (folder / "manifest.json").write_text(json.dumps({"client": "acme", "store": "shop", **fields}))
 
 
 def test_mirror_age_of_a_verified_snapshot(tmp_path: Path) -> None:
     manifest(tmp_path, timestamp="20261126T000000Z", verified=True)
     now = time.mktime(time.strptime("2026-11-26 12:00", "%Y-%m-%d %H:%M")) - time.timezone
-    obs = probe_mirror_age(str(tmp_path), "acme", "shop", now=now)
+    obs = probe_mirror_age(place(str(tmp_path)), now=now)
     assert (obs.value, obs.state) == (12.0, None)
 
 
 def test_mirror_age_unverified_is_a_warning(tmp_path: Path) -> None:
     manifest(tmp_path, timestamp="20261126T000000Z", verified=False)
-    assert probe_mirror_age(str(tmp_path), "acme", "shop").state is State.WARNING
+    assert probe_mirror_age(place(str(tmp_path))).state is State.WARNING
 
 
 @pytest.mark.parametrize("root", ["", "/nonexistent-mirror"])
 def test_mirror_age_without_snapshot_is_unknown(root: str) -> None:
-    obs = probe_mirror_age(root, "acme", "shop")
+    obs = probe_mirror_age(place(root))
     assert (obs.state, obs.value) == (State.UNKNOWN, "unknown")
 
 
