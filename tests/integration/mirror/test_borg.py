@@ -134,3 +134,67 @@ def test_a_borg_mirror_archives_the_files_again_only_when_they_changed_and_prune
         assert (wc.files / "www" / "borg-probe.txt").read_text() == "changed on the host\n"
     finally:
         serve(borg_context, "s4", stop=True)
+
+
+def _snapshot_dirs(store_dir: Path, ts: str, *, verified: bool) -> None:
+    """What `apply_mirror` leaves before archiving: the rsync base and the partial snapshot's manifest."""
+    from maint.mirror import manifest as manifest_io
+    from maint.mirror.manifest import DumpInfo, FileRoot, Manifest
+
+    (store_dir / ".current" / "www").mkdir(parents=True, exist_ok=True)
+    (store_dir / ".current" / "www" / "index.php").write_text("<?php\n")
+    (store_dir / ".partial").mkdir(parents=True, exist_ok=True)
+    manifest_io.write(store_dir / ".partial", Manifest(
+        "acme", "shop", ts, opencart_version="4.1.0.4", php_version="8.2", verified=verified,
+        roots=[FileRoot("www", "/srv/shop", files=1, bytes=6)], dump=DumpInfo(file="db.sql.zst", bytes=100)))
+
+
+def test_health_and_report_read_a_borg_repository_as_they_read_a_mirror_folder(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
+
+    from maint.health.local import probe_mirror_age
+    from maint.health.model import State
+    from maint.mirror import manifest as manifest_io
+    from maint.mirror.borg import BorgRepo, summary_of
+    from maint.mirror.listing import SnapshotPlace
+    from maint.report.model import Month, backups
+
+    # The same two snapshots (a verified one, then a newer one that failed verification) in both kinds.
+    root = tmp_path / "mirror"
+    folder = StoreMirror.of(root, "acme", "shop")
+    borg = BorgRepo(str(repo), "acme", "shop")
+    work = tmp_path / "work"
+    for ts, verified in (("20261103T020000Z", True), ("20261110T020000Z", False)):
+        _snapshot_dirs(folder.path, ts, verified=verified)
+        shutil.rmtree(folder.current)
+        (folder.partial / "files").mkdir()
+        folder.publish(ts)
+        _snapshot_dirs(work, ts, verified=verified)
+        borg.create(work, ts, summary_of(manifest_io.read(work / ".partial")), tree=True)
+    places = {"folder": SnapshotPlace(str(root), "", "acme", "shop"),
+              "borg": SnapshotPlace("", f"borg:{repo}", "acme", "shop")}
+    now = datetime(2026, 11, 10, 14, tzinfo=UTC).timestamp()
+    month = Month(date(2026, 11, 1), ZoneInfo("UTC"))
+    seen = {}
+    for kind, place in places.items():
+        obs = probe_mirror_age(place, now=now)
+        b = backups(place.mirror_root, "acme", "shop", month, {"repository": place.repository},
+                    now=datetime.fromtimestamp(now, UTC))
+        assert b.newest is not None and b.age_at_end is not None
+        seen[kind] = (obs.value, obs.state, obs.evidence.split(",")[0], b.kept, b.newest.name,
+                      b.newest.opencart_version, [(s.name, s.verified) for s in b.in_month], b.age_at_end)
+    assert seen["borg"] == seen["folder"]
+    assert seen["borg"][:2] == (12.0, State.WARNING)  # the newest failed verification
+    assert seen["borg"][4] == "20261103T020000Z"  # the report's newest verified backup
+
+    # Without the passphrase (and no terminal to ask on) both say why, in one line, and nothing breaks.
+    monkeypatch.delenv("BORG_PASSPHRASE")
+    obs = probe_mirror_age(places["borg"], now=now)
+    assert obs.state is State.UNKNOWN and f"borg:{repo} unreadable" in obs.evidence and "\n" not in obs.evidence
+    b = backups("", "acme", "shop", month, {"repository": f"borg:{repo}"})
+    assert b.unreadable and b.newest is None and b.mirror_root == f"borg:{repo}"
+    restic = probe_mirror_age(SnapshotPlace("", "restic:/srv/restic", "acme", "shop"), now=now)
+    assert restic.state is State.UNKNOWN and "restic" in restic.evidence
