@@ -98,7 +98,7 @@ class StoreMirror:
         """Create the partial folder (0700 like every folder above it); True when an interrupted run's is resumed."""
         resumed = self.partial.is_dir()
         private_dirs(self.partial, top=self.root)
-        (self.partial / FILES).mkdir(parents=True, exist_ok=True)
+        private_dirs(self.partial / FILES, top=self.root)  # 0700 too: a snapshot copied alone stays closed
         return resumed
 
     def private_paths(self, admin_dir: str = "admin") -> tuple[list[Path], list[Path]]:
@@ -112,6 +112,8 @@ class StoreMirror:
                 dirs.append(folder)
             if not folder.is_dir():
                 continue
+            if (folder / FILES).is_dir():
+                dirs.append(folder / FILES)
             files += [folder / MANIFEST, *(folder / name for name in DUMP_NAMES)]
             files += [folder / e.name for e in os.scandir(folder) if e.name.endswith(ENCRYPTED_SUFFIXES)]
             files += [folder / FILES / rel for rel in configs]

@@ -142,7 +142,7 @@ class MariaDB(DaemonOwner):
         self.base.chmod(0o700)
         self.socket.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a /tmp one may have been cleaned
         self.socket.parent.chmod(0o700)
-        self.tmpdir.mkdir(exist_ok=True)
+        self.tmpdir.mkdir(mode=0o700, exist_ok=True)
         if not (self.datadir / "mysql").is_dir():
             shutil.copytree(build_template(self.cache_dir), self.datadir, symlinks=True)
         argv = [
@@ -152,7 +152,9 @@ class MariaDB(DaemonOwner):
         ]
         if _run_as_root():
             argv.append("--user=root")
-        self._daemon = Daemon("mariadb", argv, log=self.log)
+        # Its own files (pid, data, logs) private like everything else of a working copy (mysqld's UMASK).
+        env = {**os.environ, "UMASK": "0600", "UMASK_DIR": "0700"}
+        self._daemon = Daemon("mariadb", argv, log=self.log, env=env)
         ref = self._daemon.spawn()
         self._daemon.wait_until(self._answers, timeout, "accept connections")
         return ref

@@ -82,8 +82,9 @@ class Daemon:
         self.ref: ProcessRef | None = None
 
     def spawn(self) -> ProcessRef:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as log:
+        # Private: a working copy's PHP and MariaDB logs may quote a client's data.
+        self.log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
             try:
                 self._proc = subprocess.Popen(
                     self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

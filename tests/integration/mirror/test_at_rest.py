@@ -244,3 +244,48 @@ def test_an_openpgp_encrypted_snapshot_serves_with_the_gnupg_home_and_refuses_an
         assert all(c.ok for c in served.checks)
     finally:
         WorkCopy(state, "mclient", "s4").stop()
+
+
+def _open_to_others(root: Path, trees: tuple[str, ...] = ("files", ".current")) -> list[str]:
+    """Every path under root that another local user could reach or read: a folder not 0700 or a file
+    not 0600 outside the copied store trees; inside them (the store's own modes, kept for restore) any
+    config file not 0600, and any tree whose top folder is not 0700 (nothing below it is reachable)."""
+    found = []
+    for dirpath, _, filenames in os.walk(root):
+        here = Path(dirpath)
+        rel = here.relative_to(root).parts
+        inside = any(part in trees for part in rel)
+        if not inside and _mode(here) != 0o700:
+            found.append(f"{here} {_mode(here):04o}")
+        if inside and rel[-1] in trees and _mode(here) != 0o700:
+            found.append(f"{here} {_mode(here):04o} (top of a store tree)")
+        for name in filenames:
+            path = here / name
+            if path.is_symlink():
+                continue
+            if (not inside or name == "config.php") and _mode(path) != 0o600:
+                found.append(f"{path} {_mode(path):04o}")
+    return found
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["clear", "encrypted"])
+def test_no_file_or_folder_of_a_mirror_or_its_working_copy_is_open_to_other_users(
+    mh: Any, store_cfg: Callable[..., Any], mirror_root: Path, tmp_path: Path, encrypted: bool,
+) -> None:
+    public, identity = _age_key(tmp_path)
+    cfg = store_cfg("s4", options={"mirror": {"encrypt": public}} if encrypted else {})
+    old_umask = os.umask(0o022)  # a usual login's umask: everything maint writes must not depend on it
+    try:
+        mh.run_mirror(cfg)
+        result = mh.run_mirror(cfg)  # the second run works from the rsync base
+        state = tmp_path / "state"
+        serve(state, result.manifest, result.path, identity=str(identity) if encrypted else "")
+    finally:
+        os.umask(old_umask)
+    wc = WorkCopy(state, "mclient", "s4")
+    try:
+        assert _open_to_others(mirror_root) == []
+        # The working copy's MariaDB writes its own data files inside its 0700 data folder.
+        assert _open_to_others(state / "workcopy", trees=("files", "data")) == []
+    finally:
+        wc.stop()
