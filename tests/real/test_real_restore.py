@@ -1,12 +1,14 @@
 """`fab mirror` + `fab restore` on real 3.0.5.1 (MyISAM) and 4.1.0.4 (InnoDB): a newer order is named and
 refused, `--dry-run` changes nothing, applied the store is the snapshot again (a safety snapshot first),
-and a second run has nothing to restore. An encrypted snapshot of a real store reveals nothing in clear
-and serves with the key."""
+and a second run has nothing to restore. An encrypted snapshot of a real store reveals nothing in clear,
+serves and restores with the key, and a wrong key changes nothing; a borg repository holds a real store,
+serves and restores it."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -58,37 +60,76 @@ def test_restore_on_a_real_store_refuses_a_newer_order_dry_run_changes_nothing_a
         junk.unlink(missing_ok=True)
 
 
-def test_an_encrypted_snapshot_of_real_4104_reveals_nothing_in_clear_and_serves_with_the_key(
-    real, real_env, tmp_path
-) -> None:
+def _real_cfg(real, name: str, tmp_path: Path, mirror: dict[str, object]):
     from maint.config import load_settings, store_config
-    from maint.facts.opencart import get_store_facts
     from maint.inventory import load_inventory
+
+    settings = load_settings(real.maint_config())
+    return store_config(settings, load_inventory(settings.inventory), name,
+                        {"mirror_root": str(tmp_path / "mirror"), "state_dir": tmp_path / "state",
+                         "options": {"mirror": mirror}})
+
+
+def _mirror(cfg):
+    from maint.facts.opencart import get_store_facts
     from maint.mirror.run import MirrorOptions, apply_mirror, prepare
     from maint.mirror.sshmux import SshMux
     from maint.remote.ssh import connect
+
+    conn = connect(cfg)
+    try:
+        facts = get_store_facts(conn, cfg)
+        with SshMux(cfg) as mux:
+            return apply_mirror(conn, prepare(conn, cfg, facts, MirrorOptions(), mux), mux)
+    finally:
+        conn.close()
+
+
+def _restore(cfg, path: Path, man, identity: str = "") -> None:
+    from maint.facts.opencart import get_store_facts
+    from maint.mirror.restore import apply_restore, prepare_restore
+    from maint.remote.ssh import connect
+
+    conn = connect(cfg)
+    try:
+        facts = get_store_facts(conn, cfg)
+        plan = prepare_restore(conn, cfg, facts, path, man, identity=identity, discard_newer=True)
+        apply_restore(conn, cfg, facts, path, man, plan, identity=identity)
+    finally:
+        conn.close()
+
+
+def _bad_day(real, name: str) -> None:
+    """What restores are for: a price changed, a file dropped in, the config edited."""
+    store = real.store(name)
+    query(real, name, "UPDATE {p}product SET price = 1.0 WHERE product_id = 40")
+    (store.root / "image" / "catalog" / "intruder.txt").write_text("not in the snapshot")
+    with (store.root / "config.php").open("a") as config:
+        config.write("// edited after the snapshot\n")
+
+
+def test_an_encrypted_snapshot_of_real_4104_reveals_nothing_in_clear_serves_and_restores_only_with_the_key(
+    real, real_env, tmp_path
+) -> None:
+    from maint.errors import PreconditionError
     from maint.workcopy import WorkCopy, serve
 
     name = REAL["4.1.0.4"]
-    key = tmp_path / "agency.key"
-    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    store = real.store(name)
+    key, stranger = tmp_path / "agency.key", tmp_path / "stranger.key"
+    for path in (key, stranger):
+        subprocess.run(["age-keygen", "-o", str(path)], check=True, capture_output=True)
     public = subprocess.run(["age-keygen", "-y", str(key)], check=True, capture_output=True, text=True).stdout.strip()
-    settings = load_settings(real.maint_config())
+    cfg = _real_cfg(real, name, tmp_path, {"encrypt": public})
     mirror_root = tmp_path / "mirror"
-    cfg = store_config(settings, load_inventory(settings.inventory), name,
-                       {"mirror_root": str(mirror_root), "options": {"mirror": {"encrypt": public}}})
     query(real, name, "INSERT INTO {p}customer SET customer_group_id = 1, language_id = 1, firstname = 'Ann', "
           "lastname = 'Secret', email = %s, status = 1, date_added = NOW()", (LATE,), relaxed=True)
+    config = (store.root / "config.php").read_bytes()
     try:
-        conn = connect(cfg)
-        try:
-            facts = get_store_facts(conn, cfg)
-            with SshMux(cfg) as mux:
-                result = apply_mirror(conn, prepare(conn, cfg, facts, MirrorOptions(), mux), mux)
-        finally:
-            conn.close()
+        result = _mirror(cfg)
+        snap_db, snap_files = db_state(real, name, skip=VOLATILE), files_state(store.root)
         # Real code mentions INSERT INTO and DB_PASSWORD: look for the dump's and the config's own bytes.
-        needles = [LATE.encode(), real.store(name).db_password.encode(), b"-- Dump completed",
+        needles = [LATE.encode(), store.db_password.encode(), b"-- Dump completed",
                    b"CREATE TABLE `oc_customer`", b"define('DB_PASSWORD'"]
         for dirpath, _, files in os.walk(mirror_root):
             for file in files:
@@ -100,5 +141,59 @@ def test_an_encrypted_snapshot_of_real_4104_reveals_nothing_in_clear_and_serves_
             assert all(c.ok for c in served.checks), served.checks
         finally:
             WorkCopy(state, cfg.client, cfg.store).stop()
+
+        _bad_day(real, name)
+        live_db, live_files = db_state(real, name, skip=VOLATILE), files_state(store.root)
+        with pytest.raises(PreconditionError, match="cannot decrypt") as wrong:
+            _restore(cfg, result.path, result.manifest, identity=str(stranger))
+        assert "\n" not in str(wrong.value)
+        assert db_state(real, name, skip=VOLATILE) == live_db and files_state(store.root) == live_files
+        _restore(cfg, result.path, result.manifest, identity=str(key))
+        assert db_state(real, name, skip=VOLATILE) == snap_db and files_state(store.root) == snap_files
+        assert (store.root / "config.php").read_bytes() == config
     finally:
+        (store.root / "image" / "catalog" / "intruder.txt").unlink(missing_ok=True)
+        (store.root / "config.php").write_bytes(config)
         query(real, name, "DELETE FROM {p}customer WHERE email = %s", (LATE,))
+
+
+def test_a_borg_repository_holds_real_4104_and_serves_and_restores_it(real, real_env, tmp_path, monkeypatch) -> None:
+    from maint.mirror.run import drop_extraction, open_snapshot
+    from maint.workcopy import WorkCopy, serve
+
+    if shutil.which("borg") is None:
+        pytest.skip("borg not installed (Debian borgbackup)")
+    monkeypatch.setenv("BORG_PASSPHRASE", "agency passphrase")
+    monkeypatch.setenv("BORG_BASE_DIR", str(tmp_path / "borg-home"))
+    repo = tmp_path / "repo"
+    subprocess.run(["borg", "init", "-e", "repokey", str(repo)], check=True, capture_output=True)
+    name = REAL["4.1.0.4"]
+    store = real.store(name)
+    cfg = _real_cfg(real, name, tmp_path, {"repository": f"borg:{repo}"})
+    config = (store.root / "config.php").read_bytes()
+    try:
+        first = _mirror(cfg)
+        snap_db, snap_files = db_state(real, name, skip=VOLATILE), files_state(store.root)
+        again = _mirror(cfg)  # nothing changed: the files stay in the first run's tree archive
+        assert again.manifest.files_archive == first.manifest.files_archive == f"{first.snapshot}.files"
+        for path in repo.rglob("*"):
+            if path.is_file():
+                assert store.db_password.encode() not in path.read_bytes(), path
+
+        path, man = open_snapshot(cfg)
+        state = tmp_path / "state"
+        try:
+            served = serve(state, man, path)
+            try:
+                assert all(c.ok for c in served.checks), served.checks
+            finally:
+                WorkCopy(state, cfg.client, cfg.store).stop()
+            _bad_day(real, name)
+            _restore(cfg, path, man)
+        finally:
+            drop_extraction(cfg, path)
+        assert db_state(real, name, skip=VOLATILE) == snap_db and files_state(store.root) == snap_files
+        assert not path.exists()
+    finally:
+        (store.root / "image" / "catalog" / "intruder.txt").unlink(missing_ok=True)
+        (store.root / "config.php").write_bytes(config)
