@@ -71,7 +71,7 @@ class BorgRepo:
             raise MaintError(f"borg {args[0]} failed (exit {done.returncode}): {last}", store=self.store)
         return done
 
-    def create(self, store_dir: Path, ts: str, comment: dict[str, Any], *, tree: bool) -> None:
+    def create(self, store_dir: Path, ts: str, comment: dict[str, Any], *, tree: bool, sftp: bool = False) -> None:
         """The snapshot's archive of `.partial` (dump, manifest, secrets; an SFTP run's files too), and
         first, when `tree`, the tree archive of the rsync base `.current`.
 
@@ -81,7 +81,11 @@ class BorgRepo:
         if tree:
             self._borg(*self._create_args(), self.archive(ts + TREE_SUFFIX), CURRENT, cwd=store_dir)
         text = json.dumps(comment, sort_keys=True).replace("{", "{{").replace("}", "}}")  # borg's placeholders
-        self._borg(*self._create_args(), "--comment", text, self.archive(ts), PARTIAL, cwd=store_dir)
+        # No files cache for `.partial` (unless an SFTP run's files are in it): its dump is new every run, and
+        # a run that uses the cache ages the tree's entries (borg drops them after 20 runs unseen, and the
+        # next tree archive would read every file again).
+        cache = () if sftp else ("--files-cache=disabled",)
+        self._borg(*self._create_args(), *cache, "--comment", text, self.archive(ts), PARTIAL, cwd=store_dir)
 
     @staticmethod
     def _create_args() -> tuple[str, ...]:

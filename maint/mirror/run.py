@@ -314,7 +314,7 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
         if prep.repo is not None:
             started = time.monotonic()
             new_tree = tree is not None and tree.archive == ts + TREE_SUFFIX
-            prep.repo.create(mirror.path, ts, summary_of(man), tree=new_tree)
+            prep.repo.create(mirror.path, ts, summary_of(man), tree=new_tree, sftp=tree is None)
             if tree is not None:
                 tree.write(mirror.path)
             man.timings["archive"] = round(time.monotonic() - started, 3)
