@@ -179,25 +179,23 @@ def tree_fingerprint(root: Path) -> tuple[int, int, str]:
     inode, in one walk: equal digests mean the same tree, since rsync replaces a changed file by a new
     inode and applies a changed mode or time in place (the ctime is left out: the config files' mode
     goes to the store's and back to 0600 on every run)."""
-    digest = hashlib.blake2b(digest_size=20)
+    rows = []
     files = size = 0
-    stack = [root] if root.is_dir() else []
+    stack = [str(root)] if root.is_dir() else []
     while stack:
-        folder = stack.pop()
-        with os.scandir(folder) as found:
-            entries = sorted(found, key=lambda e: e.name)
-        for entry in entries:
-            st = entry.stat(follow_symlinks=False)
-            digest.update(f"{entry.path}\0{st.st_mode}\0{st.st_uid}\0{st.st_gid}\0{st.st_size}\0"
-                          f"{st.st_mtime_ns}\0{st.st_ino}\n".encode(errors="surrogateescape"))
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(Path(entry.path))
-                continue
-            if entry.is_file(follow_symlinks=False):
-                files += 1
-                size += st.st_size
-            elif entry.is_symlink():
-                size += st.st_size
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                st = entry.stat(follow_symlinks=False)
+                rows.append((entry.path, st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, st.st_ino))
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    files += 1
+                    size += st.st_size
+                elif entry.is_symlink():
+                    size += st.st_size
+    rows.sort()
+    digest = hashlib.blake2b(repr(rows).encode(errors="surrogateescape"), digest_size=20)
     return files, size, digest.hexdigest()
 
 

@@ -7,6 +7,7 @@ the snapshot's content, so nothing is extracted and no client data is read.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -55,7 +56,7 @@ class SnapshotPlace:
     @classmethod
     def of(cls, mirror_root: str, options: Any, client: str, store: str) -> SnapshotPlace:
         """From the store's mirror folder and its `mirror` options (`root`, `repository`)."""
-        opts = options if isinstance(options, dict) else dict(options or {})
+        opts = dict(options) if isinstance(options, Mapping) else {}
         return cls(mirror_root or str(opts.get("root") or ""), str(opts.get("repository") or ""), client, store)
 
     @property

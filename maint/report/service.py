@@ -57,9 +57,9 @@ def _mirror_options(settings: Settings, entry: StoreEntry) -> dict[str, Any]:
     """The store's `mirror` options over the agency's (fabric.yaml maint.options.mirror), as `fab mirror`
     merges them: where its backups are (`root`, `repository`) and what is kept."""
     agency = settings.raw.get("options")
-    merged = dict(agency.get("mirror") or {}) if isinstance(agency, Mapping) else {}
+    theirs = agency.get("mirror") if isinstance(agency, Mapping) else None
     own = entry.options.get("mirror") if entry.options else None
-    return {**merged, **(dict(own) if isinstance(own, Mapping) else {})}
+    return {**(dict(theirs) if isinstance(theirs, Mapping) else {}), **(dict(own) if isinstance(own, Mapping) else {})}
 
 
 def build_report(
