@@ -104,14 +104,14 @@ class BorgRepo:
         return sorted(n[:-len(TREE_SUFFIX)] for n in names
                       if n.endswith(TREE_SUFFIX) and is_timestamp(n[:-len(TREE_SUFFIX)]))
 
-    def summaries(self) -> list[tuple[str, dict[str, Any]]]:
-        """(timestamp, summary) of each snapshot archive, oldest first, from one `borg list`: the summary
-        is the archive's comment; an archive made before maint wrote one is read from its manifest."""
+    def summaries(self, newest_only: bool = False) -> list[tuple[str, dict[str, Any]]]:
+        """(timestamp, summary) of each snapshot archive (or the newest), oldest first, from one `borg list`:
+        the summary is the archive's comment; an archive made before maint wrote one is read from its
+        manifest."""
         out = []
-        for entry in self.archives():
-            ts = str(entry["name"])[len(self.prefix):]
-            if not is_timestamp(ts):
-                continue
+        entries = [(str(e["name"])[len(self.prefix):], e) for e in self.archives()]
+        entries = sorted(((ts, e) for ts, e in entries if is_timestamp(ts)), key=lambda pair: pair[0])
+        for ts, entry in entries[-1:] if newest_only else entries:
             try:
                 summary = json.loads(str(entry.get("comment") or ""))
             except ValueError:

@@ -81,9 +81,10 @@ class SnapshotPlace:
 
     def latest(self) -> SnapshotSummary | None:
         """The newest snapshot: the folder `latest` points to, or the repository's newest archive."""
-        if self._repo() is not None:
-            found = self.summaries()
-            return found[-1] if found else None
+        repo = self._repo()
+        if repo is not None:
+            found = repo.summaries(newest_only=True)
+            return SnapshotSummary.of(*found[-1]) if found else None
         if not self.mirror_root:
             return None
         path = Path(self.mirror_root).expanduser() / self.client / self.store / LATEST
