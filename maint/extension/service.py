@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
 from fabric import Connection
 
@@ -17,6 +15,7 @@ from maint.extension.facts import ExtensionFacts, read_extensions, read_sh
 from maint.extension.plan import dest
 from maint.facts.opencart import StoreFacts
 from maint.mirror.sshmux import SshMux
+from maint.runner import Guarded
 from maint.upgrade import service as upgrade_service
 from maint.upgrade.procedure import ProcedureResult, Step
 from maint.upgrade.target import Target, live_target
@@ -49,29 +48,8 @@ def package_existing(target: Target, files: Iterable[str], code: str, line: str)
     return existing_paths(target, paths)
 
 
-@dataclass
-class ChangeOutcome:
-    store: str
-    action: str
-    subject: str
-    snapshot: str = ""
-    rehearsal: ProcedureResult | None = None
-    live: ProcedureResult | None = None
-    rolled_back: bool = False
-    rollback_steps: list[str] = field(default_factory=list)
-    failure: str = ""
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.failure
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"store": self.store, "action": self.action, "subject": self.subject, "ok": self.ok,
-                "snapshot": self.snapshot, "failure": self.failure, "rolled_back": self.rolled_back,
-                "rollback_steps": self.rollback_steps, "seconds": round(self.seconds, 3),
-                "rehearsal": self.rehearsal.as_dict() if self.rehearsal else None,
-                "live": self.live.as_dict() if self.live else None}
+# The runner's record of a guarded change, as `fab upgrade` returns it too: Guarded(store, action, subject).
+ChangeOutcome = Guarded
 
 
 def snapshot_rehearse_apply(conn: Connection, cfg: StoreConfig, facts: StoreFacts, mux: SshMux, outcome: ChangeOutcome,

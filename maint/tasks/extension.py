@@ -16,7 +16,7 @@ from maint.extension.procedure import install_on, provided_by, remove_on
 from maint.facts.opencart import get_store_facts
 from maint.mirror.sshmux import SshMux
 from maint.remote.ssh import connect
-from maint.runner import Road, run_change
+from maint.runner import Guarded, Road, run_change
 from maint.tasks.common import TaskContext, emit_json, maint_task, task
 from maint.upgrade.procedure import Step
 
@@ -104,9 +104,9 @@ def extension(c, action, store, target="", allow_overwrite=False, release="", no
                 subject = target
             note: list[str] = []  # the ledger entry's note, for `fab report`: what, and how it ended
 
-            def apply() -> service.ChangeOutcome:
+            def apply() -> Guarded:
                 began = time.monotonic()
-                outcome = service.ChangeOutcome(store, action, subject)
+                outcome = Guarded(store, action, subject)
                 if pkg is not None:
                     def procedure(t: Any, on_step: Any) -> Any:
                         return install_on(t, facts.version, pkg, on_step=on_step)
@@ -126,9 +126,7 @@ def extension(c, action, store, target="", allow_overwrite=False, release="", no
     finally:
         conn.close()
     if not done.applied or done.result is None:
-        if json:
-            emit_json([{"store": store, "ok": True, "plan": done.plan.as_dict(), "applied": False, "reason": done.reason}])
-        return {"plan": done.plan.as_dict(), "applied": False, "reason": done.reason}
+        return done.report(store, json)
     outcome = done.result
     data = {**outcome.as_dict(), "plan": plan.as_dict(), "applied": outcome.ok}
     if json:
@@ -144,7 +142,7 @@ def extension(c, action, store, target="", allow_overwrite=False, release="", no
     return data
 
 
-def _report(outcome: service.ChangeOutcome) -> None:
+def _report(outcome: Guarded) -> None:
     rows: list[tuple[str, Any]] = [("snapshot", outcome.snapshot)]
     if outcome.rehearsal:
         rows.append(("rehearsal", "ok" if not outcome.failure.startswith("the rehearsal") else "FAILED"))

@@ -21,7 +21,8 @@ from maint.pricing.prices import PriceChanges, PricePlan, Rounding
 from maint.pricing.undo import ColumnUpdate, file_sha256, read_undo, store_dir
 from maint.remote.sql import connect_db, open_db
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, assume_yes, confirm, emit_json, maint_task, task, work_session
+from maint.runner import Road, run_change
+from maint.tasks.common import TaskContext, emit_json, maint_task, task, work_session
 
 ISSUE_COLUMNS = ("file", "row", "column", "value", "reason")
 SHOWN = 10
@@ -117,6 +118,18 @@ def applied_summary(applied: Any) -> dict[str, Any]:
     }
 
 
+def _road(task: str, question: str, dry_run: bool, yes: bool, json: bool, over_budget: bool) -> Road:
+    """The sheets' road: the store lock is taken early (see _store_db) and the task's work session, which
+    records dry runs too, spans the run."""
+    return Road(task, question, dry_run=dry_run, yes=yes, json=json, over_budget=over_budget, lock="early",
+                ledger=False)
+
+
+def _say(line: str) -> None:
+    """The sheets' stop lines go to stdout, with their result."""
+    render.console().print(line, highlight=False, markup=False)
+
+
 @contextmanager
 def issues_shown(path: Path, json: bool, store: str = "") -> Iterator[None]:
     """Show the table of every problem in the sheet before the one-line error ends the task."""
@@ -144,14 +157,6 @@ def _store_db(cfg: Any, store: str, task: str, *, dry_run: bool) -> Iterator[tup
             yield conn, facts, db, lock
     finally:
         conn.close()
-
-
-def _confirm(question: str, lock: Any, yes: bool) -> None:
-    """Ask before applying, once the store lock is ours (a locked store is said before the question).
-    With the answer given (--yes), the apply waits for the lock itself, while it loads the change list."""
-    if lock is not None and not assume_yes(yes):
-        lock.wait()
-    confirm(question, yes=yes)
 
 
 @task(
@@ -245,45 +250,46 @@ def prices(
             _notes(summary, parsed.notes, json)
             if diff_csv:
                 service.write_diff_csv(plan, Path(diff_csv))
-            if not json:
-                show_price_plan(store, plan, names)
-            if plan.empty:
-                reason = noop or f"all {plan.unchanged} price(s) already as in the file"
-                summary["noop_reason"] = reason
-                _done(summary, json, f"{store}: No changes. {reason}")
-                return summary
-            if dry_run:
-                try:
-                    service.check_large(plan, allow_large_changes)
-                except PreconditionError as exc:
-                    summary["warnings"] = [exc.message]
-                _done(summary, json, f"{store}: dry run, nothing changed.", summary.get("warnings"))
-                return summary
-            service.check_large(plan, allow_large_changes)
-            _confirm(
-                f"Apply {len(plan.changes)} price change(s) and {plan.special_pairs_changed} special(s) "
-                f"to {store}?",
-                lock,
-                yes,
+
+            def apply() -> service.Applied:
+                return service.apply_changes(
+                    conn,
+                    cfg,
+                    facts,
+                    db,
+                    service.price_operations(plan),
+                    task="prices",
+                    header={"file": str(path.resolve()), "sha256": sha, "match": match},
+                    counts={
+                        "changed": len(plan.changes),
+                        "specials": plan.special_pairs_changed,
+                        "unchanged": plan.unchanged,
+                        "skipped": len(plan.skipped),
+                    },
+                    sample=[int(i) for i in plan.changes.id_texts[:3]],
+                    lock=lock,
+                )
+
+            question = (
+                f"Apply {len(plan.changes)} price change(s) and {plan.special_pairs_changed} special(s) to {store}?"
             )
-            header = {"file": str(path.resolve()), "sha256": sha, "match": match}
-            applied = service.apply_changes(
-                conn,
+            done = run_change(
+                tc,
                 cfg,
-                facts,
-                db,
-                service.price_operations(plan),
-                task="prices",
-                header=header,
-                counts={
-                    "changed": len(plan.changes),
-                    "specials": plan.special_pairs_changed,
-                    "unchanged": plan.unchanged,
-                    "skipped": len(plan.skipped),
-                },
-                sample=[int(i) for i in plan.changes.id_texts[:3]],
+                conn,
+                plan,
+                _road("prices", question, dry_run, yes, json, over_budget),
+                apply,
+                show=lambda p: show_price_plan(store, p, names),
+                empty=plan.empty,
+                noop_reason=noop or f"all {plan.unchanged} price(s) already as in the file",
+                check=lambda: service.check_large(plan, allow_large_changes),
                 lock=lock,
+                say=_say,
             )
+            if not done.applied:
+                return done.report(store, json, summary)
+    applied = done.result
     summary |= applied_summary(applied)
     _done(
         summary,
@@ -380,39 +386,47 @@ def undo(c, store, undofile=None, dry_run=False, yes=False, json=False, over_bud
                     f"{table_} {key}: was {old}, set to {new}, now {now}); nothing was restored",
                     store=store,
                 )
-            if not plan.rows:
-                _done(summary, json, f"{store}: No changes. Every value is already as before the run.")
-                return summary
-            values = undo_values(plan.ops)
-            summary["values"] = [dict(zip(UNDO_KEYS, row, strict=True)) for row in values[:SHOWN]]
-            if not json:
-                render.table(
-                    f"Plan for {store}: restore {plan.rows} value(s) from {path.name} "
-                    f"({plan.already} already restored; first {min(SHOWN, len(values))} shown)",
-                    UNDO_COLUMNS,
-                    values[:SHOWN],
+            values = undo_values(plan.ops) if plan.rows else []
+            if plan.rows:
+                summary["values"] = [dict(zip(UNDO_KEYS, row, strict=True)) for row in values[:SHOWN]]
+
+            def show(_plan: Any) -> None:
+                if plan.rows:
+                    render.table(
+                        f"Plan for {store}: restore {plan.rows} value(s) from {path.name} "
+                        f"({plan.already} already restored; first {min(SHOWN, len(values))} shown)",
+                        UNDO_COLUMNS,
+                        values[:SHOWN],
+                    )
+
+            def apply() -> service.Applied:
+                header = {
+                    "file": str(path.resolve()),
+                    "sha256": file_sha256(path),
+                    "undoes": meta.get("task"),
+                    "undoes_sha256": meta.get("sha256"),
+                }
+                return service.apply_changes(
+                    conn, cfg, facts, db, plan.ops, task="undo", header=header, counts={"restored": plan.rows},
+                    lock=lock,
                 )
-            if dry_run:
-                _done(summary, json, f"{store}: dry run, nothing changed.")
-                return summary
-            _confirm(f"Restore {plan.rows} value(s) on {store}?", lock, yes)
-            header = {
-                "file": str(path.resolve()),
-                "sha256": file_sha256(path),
-                "undoes": meta.get("task"),
-                "undoes_sha256": meta.get("sha256"),
-            }
-            applied = service.apply_changes(
-                conn,
+
+            done = run_change(
+                tc,
                 cfg,
-                facts,
-                db,
-                plan.ops,
-                task="undo",
-                header=header,
-                counts={"restored": plan.rows},
+                conn,
+                plan,
+                _road("undo", f"Restore {plan.rows} value(s) on {store}?", dry_run, yes, json, over_budget),
+                apply,
+                show=show,
+                empty=not plan.rows,
+                noop_reason="Every value is already as before the run.",
                 lock=lock,
+                say=_say,
             )
+            if not done.applied:
+                return done.report(store, json, summary)
+    applied = done.result
     summary |= {
         "applied": True,
         "rows_changed": applied.rows_changed,
@@ -571,37 +585,38 @@ def discounts(
                 )
             summary = {"store": store, **discount_summary(plan), "dry_run": dry_run, "applied": False}
             _notes(summary, parsed.notes, json)
-            if not json:
-                show_discount_plan(store, plan, op.columns)
-            if not plan.pairs:
-                summary["noop_reason"] = (
-                    f"all {plan.unchanged_pairs} product/group pair(s) already as in the file"
+
+            def apply() -> service.Applied:
+                header = {"file": str(path.resolve()), "sha256": file_sha256(path), "match": match, "mode": mode}
+                return service.apply_changes(
+                    conn,
+                    cfg,
+                    facts,
+                    db,
+                    [op],
+                    task="discounts",
+                    header=header,
+                    counts={"pairs": len(plan.pairs), "deleted": plan.deleted, "inserted": plan.inserted},
+                    lock=lock,
                 )
-                _done(summary, json, f"{store}: No changes. {summary['noop_reason']}")
-                return summary
-            if dry_run:
-                _done(summary, json, f"{store}: dry run, nothing changed.")
-                return summary
-            _confirm(
-                f"Replace the discounts of {len(plan.pairs)} product/group pair(s) on {store}?", lock, yes
-            )
-            header = {
-                "file": str(path.resolve()),
-                "sha256": file_sha256(path),
-                "match": match,
-                "mode": mode,
-            }
-            applied = service.apply_changes(
-                conn,
+
+            question = f"Replace the discounts of {len(plan.pairs)} product/group pair(s) on {store}?"
+            done = run_change(
+                tc,
                 cfg,
-                facts,
-                db,
-                [op],
-                task="discounts",
-                header=header,
-                counts={"pairs": len(plan.pairs), "deleted": plan.deleted, "inserted": plan.inserted},
+                conn,
+                plan,
+                _road("discounts", question, dry_run, yes, json, over_budget),
+                apply,
+                show=lambda p: show_discount_plan(store, p, op.columns),
+                empty=not plan.pairs,
+                noop_reason=f"all {plan.unchanged_pairs} product/group pair(s) already as in the file",
                 lock=lock,
+                say=_say,
             )
+            if not done.applied:
+                return done.report(store, json, summary)
+    applied = done.result
     summary |= applied_summary(applied)
     _done(
         summary,
@@ -732,34 +747,41 @@ def groups(
                 )
             summary = {"store": store, **group_summary(plan), "dry_run": dry_run, "applied": False}
             _notes(summary, parsed.notes, json)
-            if not json:
-                show_group_plan(store, plan, get_group_names(db, facts.db.prefix))
-            if not plan:
-                summary["noop_reason"] = "every group and customer already as in the file"
-                _done(summary, json, f"{store}: No changes. {summary['noop_reason']}")
-                return summary
-            if dry_run:
-                _done(summary, json, f"{store}: dry run, nothing changed.")
-                return summary
-            _confirm(f"Apply these group changes to {store}?", lock, yes)
-            header = {"file": str(path.resolve()), "sha256": file_sha256(path)}
-            applied = service.apply_changes(
-                conn,
+
+            def apply() -> service.Applied:
+                return service.apply_changes(
+                    conn,
+                    cfg,
+                    facts,
+                    db,
+                    ops,
+                    task="groups",
+                    header={"file": str(path.resolve()), "sha256": file_sha256(path)},
+                    counts={
+                        "created": len(plan.created),
+                        "renamed": len(plan.renamed),
+                        "updated": len(plan.updated),
+                        "deleted": len(plan.deleted),
+                        "moved": len(plan.moved),
+                    },
+                    lock=lock,
+                )
+
+            done = run_change(
+                tc,
                 cfg,
-                facts,
-                db,
-                ops,
-                task="groups",
-                header=header,
-                counts={
-                    "created": len(plan.created),
-                    "renamed": len(plan.renamed),
-                    "updated": len(plan.updated),
-                    "deleted": len(plan.deleted),
-                    "moved": len(plan.moved),
-                },
+                conn,
+                plan,
+                _road("groups", f"Apply these group changes to {store}?", dry_run, yes, json, over_budget),
+                apply,
+                show=lambda p: show_group_plan(store, p, get_group_names(db, facts.db.prefix)),
+                noop_reason="every group and customer already as in the file",
                 lock=lock,
+                say=_say,
             )
+            if not done.applied:
+                return done.report(store, json, summary)
+    applied = done.result
     summary |= applied_summary(applied)
     _done(
         summary,

@@ -120,9 +120,7 @@ def products(c, store, file, list="featured", module="", match="sku", sheet="", 
     finally:
         conn.close()
     if not done.applied or done.result is None:
-        if json:
-            emit_json([{"store": store, "ok": True, "plan": done.plan.as_dict(), "applied": False, "reason": done.reason}])
-        return {"plan": done.plan.as_dict(), "applied": False, "reason": done.reason}
+        return done.report(store, json)
     undo_file, passed, problems = done.result
     data = {"store": store, "plan": plan.as_dict(), "applied": True, "undo_file": undo_file, "list": state.where,
             "members": members, "verified": passed, "problems": problems}

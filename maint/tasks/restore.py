@@ -14,7 +14,8 @@ from maint.mirror.restore import apply_restore, archive_rows, prepare_restore, s
 from maint.mirror.run import MirrorOptions, apply_mirror, drop_extraction, mirror_of, prepare, repository_of
 from maint.mirror.sshmux import SshMux
 from maint.remote.ssh import connect
-from maint.tasks.common import TaskContext, confirm, emit_json, maint_task, task, work_session
+from maint.runner import Road, run_change
+from maint.tasks.common import TaskContext, emit_json, maint_task, task
 from maint.tasks.serve import resolve_snapshot
 
 
@@ -67,14 +68,14 @@ def restore(c, store, snapshot="", discard_newer=False, identity="", dry_run=Fal
     identity = identity or str(cfg.option("mirror", "identity", "") or "")
     conn = connect(cfg)
     try:
-        result = _restore(tc, cfg, conn, path, man, discard_newer=discard_newer, identity=identity,
-                          dry_run=dry_run, yes=yes, json=json, over_budget=over_budget)
+        done = _restore(tc, cfg, conn, path, man, discard_newer=discard_newer, identity=identity,
+                        dry_run=dry_run, yes=yes, json=json, over_budget=over_budget)
     finally:
         conn.close()
         drop_extraction(cfg, path)
-    if result is None:
-        return
-    plan, result = result
+    if not done.applied or done.result is None:
+        return done.report(store, json)
+    plan, result = done.plan, done.result
     undo_hint = f"fab restore {store} --snapshot {result.undo_snapshot}"
     if json:
         emit_json([{"ok": True, "plan": plan.as_dict(), **result.as_dict(), "undo": undo_hint}])
@@ -85,29 +86,29 @@ def restore(c, store, snapshot="", discard_newer=False, identity="", dry_run=Fal
 
 
 def _restore(tc, cfg, conn, path, man, *, discard_newer, identity, dry_run, yes, json, over_budget):
-    """Plan, show, refuse or confirm, safety snapshot, apply; None when nothing was applied."""
+    """Plan, then the change road: show, refuse or confirm, safety snapshot and restore under the store's lock."""
     store = cfg.store
     facts = get_store_facts(conn, cfg)
     plan = prepare_restore(conn, cfg, facts, path, man, discard_newer=discard_newer, identity=identity,
                            safety_snapshot=True)
-    if json and (dry_run or not plan):
-        emit_json([{"store": store, "ok": True, "dry_run": dry_run, "plan": plan.as_dict(), "applied": False}])
-        return None
-    if not json:
-        render.plan(plan)
-    if dry_run or not plan:
-        return None
-    lost = [ch for ch in plan if ch.kind == "lose"]
-    if lost and not discard_newer:
-        raise PreconditionError(
-            "the restore would lose " + ", ".join(f"{ch.data['count']} {ch.target}(s)" for ch in lost)
-            + " newer than the snapshot; pass --discard-newer to accept that", store=store)
-    confirm(f"Replace the LIVE store {store} with snapshot {path.name}?", yes=yes)
-    with work_session(tc, cfg, "restore", over_budget=over_budget, yes=yes):
+
+    def check():
+        lost = [ch for ch in plan if ch.kind == "lose"]
+        if lost and not discard_newer:
+            raise PreconditionError(
+                "the restore would lose " + ", ".join(f"{ch.data['count']} {ch.target}(s)" for ch in lost)
+                + " newer than the snapshot; pass --discard-newer to accept that", store=store)
+
+    def apply():
         with SshMux(cfg) as mux:  # the safety snapshot: the restore itself can be undone
             prep = prepare(conn, cfg, facts, MirrorOptions(), mux)
             prep.note = f"before restoring {path.name}"
             undo = apply_mirror(conn, prep, mux)
-        result = apply_restore(conn, cfg, facts, path, man, plan, identity=identity, guard=undo.manifest.newest)
+        result = apply_restore(conn, cfg, facts, path, man, plan, identity=identity, guard=undo.manifest.newest,
+                               lock=False)  # the road holds the store's lock, since before the safety snapshot
         result.undo_snapshot = undo.snapshot
-    return plan, result
+        return result
+
+    road = Road("restore", f"Replace the LIVE store {store} with snapshot {path.name}?", dry_run=dry_run, yes=yes,
+                json=json, over_budget=over_budget)
+    return run_change(tc, cfg, conn, plan, road, apply, check=check)

@@ -11,7 +11,7 @@ from maint.errors import InputError, MaintError, PreconditionError
 from maint.facts.opencart import get_store_facts
 from maint.mirror.sshmux import SshMux
 from maint.remote.ssh import connect
-from maint.runner import Road, run_change
+from maint.runner import Guarded, Road, run_change
 from maint.tasks.common import TaskContext, emit_json, maint_task, task
 from maint.upgrade import service
 from maint.upgrade.procedure import Step, UpgradeStepError
@@ -122,8 +122,8 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
                                                platform_problems=problems, rehearse=not no_rehearse,
                                                snapshot_max_age=float(snapshot_max_age))
 
-            def apply() -> service.UpgradeOutcome:
-                outcome = service.UpgradeOutcome(store, facts.version, rel.version)
+            def apply() -> Guarded:
+                outcome = Guarded(store, "upgrade", from_version=facts.version, to_version=rel.version)
                 outcome.snapshot = prepared.snapshot or service.take_snapshot(conn, cfg, facts, mux)
                 if not quiet and not json:
                     _say(f"  snapshot {outcome.snapshot} verified (the way back)")
@@ -170,10 +170,7 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
         if current_rel is not None:
             service.cleanup_release(current_rel)
     if not done.applied or done.result is None:
-        if json:
-            emit_json([{"store": store, "dry_run": dry_run, "plan": done.plan.as_dict(), "applied": False,
-                        "reason": done.reason}])
-        return {"plan": done.plan.as_dict(), "applied": False, "reason": done.reason}
+        return done.report(store, json)
     outcome = done.result
     data = outcome.as_dict()
     if json:
@@ -196,7 +193,7 @@ class _Failed(MaintError):
         self.exit_code = code
 
 
-def _report(outcome: service.UpgradeOutcome, rehearse_only: bool) -> None:
+def _report(outcome: Guarded, rehearse_only: bool) -> None:
     rows: list[tuple[str, Any]] = [("snapshot", outcome.snapshot)]
     if outcome.rehearsal:
         rows.append(("rehearsal", f"{'ok' if not outcome.rehearsal.problems and not outcome.failure.startswith('the rehearsal') else 'FAILED'}, "
@@ -258,10 +255,7 @@ def rollback(c, store, dry_run=False, yes=False, json=False, over_budget=False):
     finally:
         conn.close()
     if not done.applied or done.result is None:
-        if json:
-            emit_json([{"store": store, "dry_run": dry_run, "plan": plan.as_dict(), "applied": False,
-                        "reason": done.reason}])
-        return {"applied": False}
+        return done.report(store, json)
     steps = done.result
     service.mark_rolled_back(last["journal"], steps)
     data = {"store": store, "snapshot": last["snapshot"], "steps": steps, "applied": True}

@@ -9,7 +9,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ from maint.model import Plan
 from maint.ops.upgrade import Touching, UpgradeFacts, ocmod_files, plan_upgrade, touching_changed
 from maint.remote.sql import open_db, table
 from maint.remote.ssh import quote, run
+from maint.runner import Guarded
 from maint.upgrade import traps
 from maint.upgrade.procedure import (
     ProcedureResult,
@@ -56,38 +57,9 @@ class Prepared:
     upgrade_facts: UpgradeFacts
 
 
-@dataclass
-class UpgradeOutcome:
-    store: str
-    from_version: str
-    to_version: str
-    snapshot: str = ""
-    rehearsal: ProcedureResult | None = None
-    live: ProcedureResult | None = None
-    rolled_back: bool = False
-    rollback_steps: list[str] = field(default_factory=list)
-    failure: str = ""
-    seconds: float = 0.0
-    journal: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.failure
-
-    @property
-    def baseline_failing(self) -> list[str]:
-        for result in (self.live, self.rehearsal):
-            if result is not None:
-                return result.baseline_failing
-        return []
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"store": self.store, "from": self.from_version, "to": self.to_version, "ok": self.ok,
-                "snapshot": self.snapshot, "failure": self.failure, "rolled_back": self.rolled_back,
-                "baseline_failing": self.baseline_failing,
-                "rollback_steps": self.rollback_steps, "seconds": round(self.seconds, 3), "journal": self.journal,
-                "rehearsal": self.rehearsal.as_dict() if self.rehearsal else None,
-                "live": self.live.as_dict() if self.live else None}
+# One record for every guarded change (snapshot, rehearsal, live, rollback): the runner's; `fab extension`
+# returns the same type. An upgrade's is Guarded(store, "upgrade", from_version=…, to_version=…).
+UpgradeOutcome = Guarded
 
 
 def storage_rel(facts: StoreFacts) -> str | None:
