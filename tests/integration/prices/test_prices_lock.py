@@ -12,6 +12,7 @@ from invoke.exceptions import Exit
 from maint.errors import CancelledByUser
 from maint.lock import remote_lock_path
 from maint.remote.ssh import connect, home_dir
+from maint.tasks import common
 from maint.tasks import prices as price_tasks
 from maint.tasks.common import TaskContext
 
@@ -42,7 +43,7 @@ def test_the_store_is_locked_while_the_plan_waits_for_an_answer_and_free_after_a
         seen.append(held.exists())
         raise CancelledByUser("not now")
 
-    monkeypatch.setattr(price_tasks, "confirm", answer_no)
+    monkeypatch.setattr(common, "confirm", answer_no)  # the change road asks through it
     before = store_state(store)
     with pytest.raises(Exit) as caught:
         price_tasks.prices(task_context, store, str(sheet(tmp_path, "77.77")), allow_large_changes=True)
@@ -59,7 +60,7 @@ def test_a_dry_run_takes_no_lock_and_a_real_run_stops_before_the_question(
     held.mkdir()
     (held / "holder").write_text('{"user": "someone", "machine": "elsewhere", "pid": 1, "task": "mirror"}')
     asked: list[str] = []
-    monkeypatch.setattr(price_tasks, "confirm", lambda question, *, yes=False: asked.append(question))
+    monkeypatch.setattr(common, "confirm", lambda question, *, yes=False: asked.append(question))
     before = store_state("s4")
     try:
         dry = price_tasks.prices(
