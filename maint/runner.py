@@ -8,8 +8,8 @@ reports from the `Outcome`: `outcome.report(store, json)` answers a run that app
 JSON item and return value, one copy for every task), the task itself answers what its apply did.
 
 Every mutating task walks it: prices, discounts, groups and undo (`maint/tasks/prices.py`), restore,
-upgrade, rollback, extension install/remove and products. The `Road` says where it may stop and how the
-store is locked:
+upgrade, rollback, extension install/remove, products and mail. The `Road` says where it may stop and
+how the store is locked:
 
 - `lock="apply"` (default): the store's lock is taken after the answer, around apply (upgrade, restore …);
 - `lock="early"`: the task is already taking the lock (the sheets' `PendingLock`, started right after the
