@@ -4,20 +4,16 @@ undone byte for byte. Install and remove through the stand-in's installer routes
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
-import os
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+import standin
+from standin import PROJECT, fab
 
 from maint.sandbox import Sandbox, StoreSpec
 
-PROJECT = Path(__file__).resolve().parents[3]
-FAB = PROJECT / ".venv" / "bin" / "fab"
 VOLATILE = ("session", "customer_online", "product")
 STORES = {"e3": "3", "e4": "4"}
 
@@ -39,26 +35,8 @@ def packages(tmp_path_factory: pytest.TempPathFactory):
     return lambda line, kind: module.build(out, line, kind)
 
 
-def fab(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **sandbox.env()}
-    return subprocess.run([str(FAB), "-r", str(PROJECT), *args], capture_output=True, text=True, timeout=600,
-                          env=env, check=False, stdin=subprocess.DEVNULL)
-
-
 def state(sandbox: Sandbox, name: str) -> tuple[dict[str, object], str]:
-    store = sandbox.store(name)
-    sums: dict[str, object] = {}
-    with sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
-        cur.execute("SHOW TABLES")
-        for (table,) in sorted(cur.fetchall()):
-            if table.removeprefix(store.prefix) not in VOLATILE:
-                cur.execute(f"CHECKSUM TABLE `{table}` EXTENDED")
-                sums[table] = cur.fetchone()[1]
-    digest = hashlib.sha256()
-    for path in sorted(p for p in store.root.rglob("*") if p.is_file()):
-        if not {"cache", "session", "logs"} & set(path.relative_to(store.root).parts):
-            digest.update(str(path).encode() + path.read_bytes())
-    return sums, digest.hexdigest()
+    return standin.state(sandbox, name, VOLATILE)
 
 
 @pytest.mark.parametrize("name", STORES)

@@ -3,21 +3,15 @@ mutating task is proven, a rollback on request, and faults that end back at the 
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from standin import fab, state
 
 from maint.sandbox import Sandbox, StoreSpec
 from maint.sandbox.fixture import export_release
-
-PROJECT = Path(__file__).resolve().parents[3]
-FAB = PROJECT / ".venv" / "bin" / "fab"
-VOLATILE = ("session", "customer_online")
 
 
 @pytest.fixture(scope="module")
@@ -35,28 +29,6 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         export_release(version, base / version)
         out[version] = base / version
     return out
-
-
-def fab(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **sandbox.env()}
-    return subprocess.run([str(FAB), "-r", str(PROJECT), *args], capture_output=True, text=True, timeout=600,
-                          env=env, check=False, stdin=subprocess.DEVNULL)
-
-
-def state(sandbox: Sandbox, name: str) -> tuple[dict[str, object], str]:
-    store = sandbox.store(name)
-    sums: dict[str, object] = {}
-    with sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
-        cur.execute("SHOW TABLES")
-        for (table,) in sorted(cur.fetchall()):
-            if table.removeprefix(store.prefix) not in VOLATILE:
-                cur.execute(f"CHECKSUM TABLE `{table}` EXTENDED")
-                sums[table] = cur.fetchone()[1]
-    digest = hashlib.sha256()
-    for path in sorted(p for p in store.root.rglob("*") if p.is_file()):
-        if not {"cache", "session", "logs"} & set(path.relative_to(store.root).parts):
-            digest.update(str(path).encode() + path.read_bytes())
-    return sums, digest.hexdigest()
 
 
 @pytest.mark.parametrize(("name", "target"), [("f3", "3.0.5.1"), ("f4", "4.1.0.4")])

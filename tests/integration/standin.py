@@ -1,0 +1,40 @@
+"""Helpers for the stand-in tier's tests that drive `fab` against a Sandbox (imported as `from standin import
+...`, like tests/real/realtier.py for the real tier)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+from maint.sandbox import Sandbox
+
+PROJECT = Path(__file__).resolve().parents[2]
+FAB = PROJECT / ".venv" / "bin" / "fab"
+VOLATILE = ("session", "customer_online")  # tables a page visit writes to
+
+
+def fab(sandbox: Sandbox, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """The `fab` command line against the sandbox's stores, as a maintainer runs it (no terminal)."""
+    env = {**os.environ, **sandbox.env()}
+    return subprocess.run([str(FAB), "-r", str(PROJECT), *args], capture_output=True, text=True, timeout=timeout,
+                          env=env, check=False, stdin=subprocess.DEVNULL)
+
+
+def state(sandbox: Sandbox, name: str, volatile: tuple[str, ...] = VOLATILE) -> tuple[dict[str, object], str]:
+    """(CHECKSUM TABLE of every table but the volatile ones, a hash of every file's path and bytes outside
+    caches, sessions and logs): equal states are byte-for-byte the same store."""
+    store = sandbox.store(name)
+    sums: dict[str, object] = {}
+    with sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+        cur.execute("SHOW TABLES")
+        for (table,) in sorted(cur.fetchall()):
+            if table.removeprefix(store.prefix) not in volatile:
+                cur.execute(f"CHECKSUM TABLE `{table}` EXTENDED")
+                sums[table] = cur.fetchone()[1]
+    digest = hashlib.sha256()
+    for path in sorted(p for p in store.root.rglob("*") if p.is_file()):
+        if not {"cache", "session", "logs"} & set(path.relative_to(store.root).parts):
+            digest.update(str(path).encode() + path.read_bytes())
+    return sums, digest.hexdigest()
