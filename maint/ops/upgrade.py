@@ -33,7 +33,8 @@ class UpgradeFacts:
     replaced: tuple[str, ...] = ()
     protected: tuple[str, ...] = ()
     modified_core: tuple[str, ...] | None = None  # None: the current release is not at hand
-    removed: tuple[str, ...] | None = None
+    removed: tuple[str, ...] = ()  # store files of the current release the target doesn't have
+    removed_by: str = ""  # release: the current release compared; list: store files against the target's list
     touching: tuple[Touching, ...] = ()
     traps: tuple[str, ...] = ()
     platform_problems: tuple[str, ...] = ()
@@ -84,8 +85,13 @@ def plan_upgrade(f: UpgradeFacts) -> Plan:
         plan.warnings.append(f"core files modified against {f.current} are unknown: pass --from-release with "
                              f"OpenCart {f.current} to find customisations before they are replaced")
     if f.removed:
-        plan.warnings.append(f"{len(f.removed)} file(s) of {f.current} are not in {f.target}; they are left in place "
-                             "(the release's upgrader deletes those it knows)")
+        how = (f"OpenCart {f.current}'s files that {f.target} doesn't have" if f.removed_by == "release" else
+               f"files in core folders that OpenCart {f.target} doesn't have (without --from-release, only folders "
+               "the release alone writes to)")
+        add(Change("remove", f"{len(f.removed)} old core file(s)",
+                   f"delete {how}: " + ", ".join(_folders(f.removed)) + "; the snapshot keeps them; protected paths "
+                   "and files of installed extensions are never removed", destructive=True,
+                   data={"files": list(f.removed), "found_by": f.removed_by}))
     for t in f.touching:
         state = "" if t.enabled else " (disabled)"
         files = ", ".join(t.files[:5]) + (" …" if len(t.files) > 5 else "")
@@ -102,9 +108,19 @@ def plan_upgrade(f: UpgradeFacts) -> Plan:
     add(Change("maintenance", "off", "maintenance mode off"))
     add(Change("verify", "storefront", "version, home, product, search, add to cart, checkout, admin login, "
                "no new PHP errors, counts and storefront prices unchanged; any failure rolls back to the snapshot"))
-    window = (len(f.added) + len(f.replaced)) / COPY_FILES_PER_SECOND + steps * ROUTE_SECONDS[f.target[0]] + 2
+    window = (len(f.added) + len(f.replaced) + len(f.removed)) / COPY_FILES_PER_SECOND + steps * ROUTE_SECONDS[f.target[0]] + 2
     plan.warnings.append(f"estimated maintenance window: about {window:.0f}s")
     return plan
+
+
+def _folders(paths: Sequence[str], shown: int = 6) -> list[str]:
+    """'system/storage/vendor/twig (212)' per top folders, the biggest first: a plan line, not 2,000 paths."""
+    from collections import Counter
+
+    counts = Counter("/".join(p.split("/")[:-1][:4 if p.startswith("system/storage/vendor/") else 3]) or p
+                     for p in paths)
+    out = [f"{folder} ({n})" for folder, n in counts.most_common(shown)]
+    return out + [f"… {len(counts) - shown} more folder(s)"] if len(counts) > shown else out
 
 
 def ocmod_files(xml: str) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from typing import Any
 from maint.errors import MaintError, VerificationError
 from maint.mirror.rsync import parse_itemized
 from maint.remote.sql import table
-from maint.upgrade import storefront, traps
+from maint.upgrade import removed, storefront, traps
 from maint.upgrade.admin import refresh_modifications_30
 from maint.upgrade.release import Release
 from maint.upgrade.routes import run_upgrader
@@ -154,8 +154,9 @@ def clear_caches(target: Target) -> str:
 
 def run_procedure(target: Target, release: Release, from_version: str, excludes: Sequence[str], *,
                   on_step: Callable[[Step], None] | None = None,
-                  rollback: Callable[[], list[str]] | None = None) -> ProcedureResult:
-    """rollback: called inside the maintenance window when a step fails there (the live store's snapshot);
+                  rollback: Callable[[], list[str]] | None = None, remove: Sequence[str] = ()) -> ProcedureResult:
+    """remove: store files of the old release the new one doesn't have (maint.upgrade.removed), deleted after
+    the copy. rollback: called inside the maintenance window when a step fails there (the live store's snapshot);
     a failed verification (after the window) is rolled back by the caller."""
     result = ProcedureResult(target.label, from_version, release.version)
 
@@ -194,6 +195,8 @@ def run_procedure(target: Target, release: Release, from_version: str, excludes:
                                      "maintenance page, fab health raises no alert", 0.0))
             try:
                 step("copy release", lambda: _copy(target, release, excludes))
+                if remove:
+                    step("remove old files", lambda: removed.remove(target, remove, release.tree))
                 step("code cache", _settle_opcache)
                 answers: list[Any] = []
                 step("database upgrade", lambda: _upgrade_db(target, release, answers))

@@ -39,6 +39,7 @@ from maint.upgrade.procedure import (
     set_maintenance,
 )
 from maint.upgrade.release import Release
+from maint.upgrade.removed import removed_files
 from maint.upgrade.storefront import StorefrontReader, check_pages, new_problems
 from maint.upgrade.target import Target, live_target, local_target
 
@@ -90,13 +91,12 @@ def _touching(db: Any, prefix: str, replaced: Sequence[str], facts: StoreFacts, 
     return out
 
 
-def _modified_core(target: Target, current: Release | None, excludes: Sequence[str]) -> tuple[tuple[str, ...] | None,
-                                                                                          tuple[str, ...] | None]:
-    """Core files the store changed against its own release, and files of that release the target drops."""
+def _modified_core(target: Target, current: Release | None, excludes: Sequence[str]) -> tuple[str, ...] | None:
+    """Core files the store changed against its own release (None: that release is not at hand)."""
     if current is None:
-        return None, None
+        return None
     changes = file_changes(target, current, [*excludes, "/install/"])
-    return tuple(changes["changed"]), None
+    return tuple(changes["changed"])
 
 
 def prepare_upgrade(conn: Connection, cfg: StoreConfig, facts: StoreFacts, release: Release, mux: SshMux, *,
@@ -110,7 +110,9 @@ def prepare_upgrade(conn: Connection, cfg: StoreConfig, facts: StoreFacts, relea
     state = traps.capture(target, facts.version, release.version)
     with open_db(conn, facts.db, store=cfg.store) as db:
         touching = [] if same else _touching(db, facts.db.prefix, changes["changed"], facts, conn)
-    modified, removed = (None, None) if same else _modified_core(target, current, excludes)
+    modified = None if same else _modified_core(target, current, excludes)
+    removed, found_by = ([], "") if same else removed_files(
+        target, release.tree, current.tree if current is not None else None, facts.version[:1], excludes)
     df = run(conn, f"df -Pk {quote(facts.root)} | tail -1", check=False, store=cfg.store).stdout.split()
     free = int(df[3]) * 1024 if len(df) >= 4 and df[3].isdigit() else None
     size = sum(p.stat().st_size for p in release.tree.rglob("*") if p.is_file())
@@ -119,7 +121,7 @@ def prepare_upgrade(conn: Connection, cfg: StoreConfig, facts: StoreFacts, relea
         store=cfg.store, current=facts.version, target=release.version, admin_dir=facts.admin_dir,
         added=tuple(changes["new"]), replaced=tuple(changes["changed"]),
         protected=("config.php", f"{facts.admin_dir}/config.php", "image/", "storage data", *extra),
-        modified_core=modified, removed=removed, touching=tuple(touching), traps=tuple(state.describe()),
+        modified_core=modified, removed=tuple(removed), removed_by=found_by, touching=tuple(touching), traps=tuple(state.describe()),
         platform_problems=tuple(platform_problems), snapshot=snapshot, disk_free=free, disk_needed=2 * size,
         rehearse=rehearse, upgrade_steps=len(list((release.tree / "install" / "model" / "upgrade").glob("*.php")))
         if release.version.startswith("3") else 0,
@@ -169,7 +171,8 @@ def rehearse(cfg: StoreConfig, snapshot: str, prepared: Prepared,
              on_step: Callable[[Step], None] | None = None) -> ProcedureResult:
     """The whole upgrade procedure on a working copy of the snapshot."""
     return rehearse_with(cfg, snapshot, prepared.facts.admin_dir, lambda target: run_procedure(
-        target, prepared.release, prepared.facts.version, prepared.excludes, on_step=on_step))
+        target, prepared.release, prepared.facts.version, prepared.excludes, on_step=on_step,
+        remove=prepared.upgrade_facts.removed))
 
 
 def apply_live(conn: Connection, cfg: StoreConfig, facts: StoreFacts, prepared: Prepared, mux: SshMux,
@@ -182,7 +185,7 @@ def apply_live(conn: Connection, cfg: StoreConfig, facts: StoreFacts, prepared: 
     target = live_target(conn, cfg, facts, mux)
     try:
         return run_procedure(target, prepared.release, facts.version, prepared.excludes, on_step=on_step,
-                             rollback=rollback)
+                             rollback=rollback, remove=prepared.upgrade_facts.removed)
     except UpgradeStepError as exc:
         if exc.rolled_back:  # the window has ended: the store serves the snapshot's files and rows again
             exc.rollback_steps += verify_rolled_back(target, snapshot, exc.result.baseline_failing)
