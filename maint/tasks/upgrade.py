@@ -138,9 +138,12 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
                     try:
                         outcome.live = service.apply_live(conn, cfg, facts, prepared, mux, outcome.snapshot,
                                                           _step_printer("live", quiet or json))
+                        outcome.snapshot = outcome.live.snapshot or outcome.snapshot
                     except MaintError as exc:
                         outcome.live = getattr(exc, "result", None)
                         outcome.failure = exc.message
+                        if outcome.live is not None and outcome.live.snapshot:
+                            outcome.snapshot = outcome.live.snapshot  # taken in the window: newer orders
                         if getattr(exc, "rolled_back", False):  # rolled back inside the maintenance window
                             outcome.rollback_steps, outcome.rolled_back = exc.rollback_steps, True
                         elif not quiet and not json:
@@ -217,9 +220,10 @@ def _report(outcome: Guarded, rehearse_only: bool) -> None:
 
 @task(
     name="rollback",
-    examples=["fab rollback demo --dry-run", "fab rollback demo"],
+    examples=["fab rollback demo --dry-run", "fab rollback demo", "fab rollback demo --discard-newer"],
     help={
         "store": "store name from the inventory",
+        "discard_newer": "roll back even though orders, customers or reviews newer than the snapshot will be lost",
         "dry_run": "show what would be restored",
         "yes": "don't ask (for scripts; MAINT_YES=1 does the same)",
         "json": "print JSON for machines",
@@ -227,7 +231,7 @@ def _report(outcome: Guarded, rehearse_only: bool) -> None:
     },
 )
 @maint_task
-def rollback(c, store, dry_run=False, yes=False, json=False, over_budget=False):
+def rollback(c, store, discard_newer=False, dry_run=False, yes=False, json=False, over_budget=False):
     """Undo the last upgrade: restore the snapshot taken before it, maintenance off, verify the storefront."""
     tc = TaskContext.from_c(c)
     cfg = tc.store(store, dry_run=dry_run)
@@ -240,18 +244,35 @@ def rollback(c, store, dry_run=False, yes=False, json=False, over_budget=False):
             _say(f"{store}: No changes. {reason}")
         return {"applied": False}
     from maint.model import Change, Plan
+    from maint.ops.mirror import NOUNS
 
     summary = (f"restore snapshot {last['snapshot']} (taken before the upgrade {last['from']} → {last['to']} of "
-               f"{last['time']}); orders and changes made since then are lost")
+               f"{last['time']}): files and database as they were then")
     plan = Plan(store, "rollback", [Change("restore", last["snapshot"], summary, destructive=True)])
     conn = connect(cfg)
     try:
         facts = get_store_facts(conn, cfg)
+        # Orders placed on the upgraded store are not in the snapshot: listed, and refused without the flag.
+        newer = service.newer_than(conn, cfg, facts, last["snapshot"])
+        for rows in newer:
+            plan.changes.insert(0, Change("lose", rows.table, f"{rows.count} {NOUNS.get(rows.table, rows.table)} "
+                                          f"newer than the snapshot would be lost: {'; '.join(rows.examples)}"
+                                          f"{'; …' if rows.count > len(rows.examples) else ''}", destructive=True))
+        if newer and not discard_newer:
+            plan.warnings.append(f"{service.describe_newer(newer)} newer than the snapshot would be lost: "
+                                 "refused without --discard-newer")
+            if not dry_run:
+                if not json:
+                    render.plan(plan)
+                raise PreconditionError(f"the rollback would lose {service.describe_newer(newer)} placed since the "
+                                        f"upgrade; nothing was changed: pass --discard-newer to accept that",
+                                        store=store)
         with SshMux(cfg) as mux:
             road = Road("rollback", f"Roll the LIVE store {store} back to OpenCart {last['from']}?", dry_run=dry_run,
                         yes=yes, json=json, over_budget=over_budget)
             done = run_change(tc, cfg, conn, plan, road, lambda: service.rollback_to(
-                conn, cfg, facts, last["snapshot"], mux, last.get("baseline_failing", [])))
+                conn, cfg, facts, last["snapshot"], mux, last.get("baseline_failing", []),
+                discard_newer=discard_newer))
     finally:
         conn.close()
     if not done.applied or done.result is None:

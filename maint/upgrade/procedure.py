@@ -52,12 +52,13 @@ class ProcedureResult:
     prices_compared: int = 0
     baseline_failing: list[str] = field(default_factory=list)  # pages already failing before the upgrade
     notes: list[str] = field(default_factory=list)
+    snapshot: str = ""  # the live store: the snapshot a rollback of this run restores
 
     def as_dict(self) -> dict[str, Any]:
         return {"target": self.target, "from": self.from_version, "to": self.to_version,
                 "maintenance_window_seconds": round(self.window_seconds, 3),
                 "verified": self.verified, "problems": self.problems, "prices_compared": self.prices_compared,
-                "baseline_failing": self.baseline_failing, "notes": self.notes,
+                "baseline_failing": self.baseline_failing, "notes": self.notes, "snapshot": self.snapshot,
                 "steps": [s.as_dict() for s in self.steps]}
 
 
@@ -154,8 +155,10 @@ def clear_caches(target: Target) -> str:
 
 def run_procedure(target: Target, release: Release, from_version: str, excludes: Sequence[str], *,
                   on_step: Callable[[Step], None] | None = None,
-                  rollback: Callable[[], list[str]] | None = None, remove: Sequence[str] = ()) -> ProcedureResult:
-    """remove: store files of the old release the new one doesn't have (maint.upgrade.removed), deleted after
+                  rollback: Callable[[], list[str]] | None = None, remove: Sequence[str] = (),
+                  way_back: Callable[[], str] | None = None) -> ProcedureResult:
+    """way_back: the first step inside the window, before anything changes (the live store: make sure the
+    snapshot holds every order placed until now). remove: store files of the old release the new one doesn't have (maint.upgrade.removed), deleted after
     the copy. rollback: called inside the maintenance window when a step fails there (the live store's snapshot);
     a failed verification (after the window) is rolled back by the caller."""
     result = ProcedureResult(target.label, from_version, release.version)
@@ -194,6 +197,8 @@ def run_procedure(target: Target, release: Release, from_version: str, excludes:
             result.steps.append(Step("maintenance mode on", True, f"planned maintenance ({why}): customers see the "
                                      "maintenance page, fab health raises no alert", 0.0))
             try:
+                if way_back is not None:
+                    step("way back", way_back)
                 step("copy release", lambda: _copy(target, release, excludes))
                 if remove:
                     step("remove old files", lambda: removed.remove(target, remove, release.tree))

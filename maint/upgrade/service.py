@@ -17,13 +17,15 @@ from typing import Any, TypeVar
 from fabric import Connection
 
 from maint.config import StoreConfig
-from maint.errors import MaintError, VerificationError
+from maint.errors import MaintError, PreconditionError, VerificationError
 from maint.facts.opencart import StoreFacts
 from maint.facts.phpconfig import parse_config_php
 from maint.mirror import manifest as manifest_io
-from maint.mirror.run import MirrorOptions, apply_mirror, mirror_of, prepare
+from maint.mirror.restore import live_tables
+from maint.mirror.run import MirrorOptions, apply_mirror, mirror_of, newest_rows, prepare
 from maint.mirror.sshmux import SshMux
 from maint.model import Plan
+from maint.ops.mirror import NOUNS, NewerRows
 from maint.ops.upgrade import Touching, UpgradeFacts, ocmod_files, plan_upgrade, touching_changed
 from maint.remote.sql import open_db, table
 from maint.remote.ssh import quote, run
@@ -178,51 +180,96 @@ def rehearse(cfg: StoreConfig, snapshot: str, prepared: Prepared,
 def apply_live(conn: Connection, cfg: StoreConfig, facts: StoreFacts, prepared: Prepared, mux: SshMux,
                snapshot: str, on_step: Callable[[Step], None] | None = None) -> ProcedureResult:
     """The procedure on the live store; a step failing inside the maintenance window is rolled back there
-    (UpgradeStepError.rolled_back), before customers see the store again."""
+    (UpgradeStepError.rolled_back), before customers see the store again. The result's `snapshot` is the
+    one a rollback restores: a newer one when orders arrived after `snapshot` (during the rehearsal)."""
+    way = [snapshot]
+
+    def way_back() -> str:
+        # Customers see the maintenance page from here on: what they ordered until now must survive a rollback.
+        newer = newer_than(conn, cfg, facts, way[0])
+        if not newer:
+            return f"snapshot {way[0]} holds every order, customer and review: it is the way back"
+        way[0] = take_snapshot(conn, cfg, facts, mux)
+        return (f"{describe_newer(newer)} arrived after snapshot {snapshot}: snapshot {way[0]} taken in the "
+                "window, so a rollback keeps them")
+
     def rollback() -> list[str]:
-        return rollback_to(conn, cfg, facts, snapshot, mux, hold=False)
+        return rollback_to(conn, cfg, facts, way[0], mux, hold=False)
 
     target = live_target(conn, cfg, facts, mux)
     try:
-        return run_procedure(target, prepared.release, facts.version, prepared.excludes, on_step=on_step,
-                             rollback=rollback, remove=prepared.upgrade_facts.removed)
+        result = run_procedure(target, prepared.release, facts.version, prepared.excludes, on_step=on_step,
+                               rollback=rollback, remove=prepared.upgrade_facts.removed, way_back=way_back)
     except UpgradeStepError as exc:
+        exc.result.snapshot = way[0]
         if exc.rolled_back:  # the window has ended: the store serves the snapshot's files and rows again
-            exc.rollback_steps += verify_rolled_back(target, snapshot, exc.result.baseline_failing)
+            exc.rollback_steps += verify_rolled_back(target, way[0], exc.result.baseline_failing)
         raise
+    result.snapshot = way[0]
+    return result
 
 
 def rollback_to(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot: str, mux: SshMux,
-                tolerate: Sequence[str] = (), *, hold: bool = True, task: str = "rollback") -> list[str]:
+                tolerate: Sequence[str] = (), *, hold: bool = True, task: str = "rollback",
+                discard_newer: bool = True) -> list[str]:
     """Files and database back from the snapshot (under the lock the caller holds), maintenance off, pages.
-    `tolerate`: pages that already failed before the upgrade (they are reported, not held against it)."""
+    `tolerate`: pages that already failed before the upgrade (they are reported, not held against it).
+    Orders, customers and reviews newer than the snapshot: refused (PreconditionError, nothing changed)
+    unless `discard_newer`; when discarded they are listed in the steps, so nobody has to guess what went."""
     from maint.mirror.run import drop_extraction, open_snapshot
 
     path, man = open_snapshot(cfg, snapshot)  # a folder of the mirror, or extracted from its borg archive
     try:
-        return _rollback_from(conn, cfg, facts, path, man, snapshot, mux, tolerate, hold=hold, task=task)
+        return _rollback_from(conn, cfg, facts, path, man, snapshot, mux, tolerate, hold=hold, task=task,
+                              discard_newer=discard_newer)
     finally:
         drop_extraction(cfg, path)
 
 
 def _rollback_from(conn: Connection, cfg: StoreConfig, facts: StoreFacts, path: Path, man: Any, snapshot: str,
-                   mux: SshMux, tolerate: Sequence[str], *, hold: bool, task: str) -> list[str]:
+                   mux: SshMux, tolerate: Sequence[str], *, hold: bool, task: str, discard_newer: bool) -> list[str]:
     from maint.maintenance import planned_maintenance
     from maint.mirror.restore import apply_restore, prepare_restore
 
-    plan = prepare_restore(conn, cfg, facts, path, man)
+    plan = prepare_restore(conn, cfg, facts, path, man, discard_newer=discard_newer)
+    lost = [ch for ch in plan if ch.kind == "lose"]
+    if lost and not discard_newer:
+        raise PreconditionError(f"the rollback to {snapshot} would lose " + "; ".join(ch.summary for ch in lost)
+                                + "; nothing was changed: pass --discard-newer to accept that", store=cfg.store)
+    guard = None
+    if not discard_newer:  # nothing to lose now: refuse rows arriving before the restore reaches the database
+        with open_db(conn, facts.db, store=cfg.store) as db:
+            guard = newest_rows(db, facts.db.prefix, live_tables(db, facts.db.database))
     target = live_target(conn, cfg, facts, mux)
     hold_it = planned_maintenance(conn, cfg, facts.db, task=task, why=f"back to snapshot {snapshot}",
                                   expected_minutes=15) if hold else nullcontext()
     with hold_it:
-        result = apply_restore(conn, cfg, facts, path, man, plan, lock=False)
+        result = apply_restore(conn, cfg, facts, path, man, plan, lock=False, guard=guard)
         run(conn, f"rm -rf {quote(facts.root.rstrip('/') + '/install')}", check=False, store=cfg.store)
-    steps = list(result.steps)
+    steps = [f"discarded: {ch.summary}" for ch in lost] + list(result.steps)
     if not hold:  # inside the caller's maintenance window: the pages are checked once it ends
         return steps
     if set_maintenance(target, False):
         steps.append("maintenance mode was on in the snapshot: switched off")
     return steps + verify_rolled_back(target, snapshot, tolerate)
+
+
+def newer_than(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot: str) -> tuple[NewerRows, ...]:
+    """Orders, customers and reviews the live store has that the snapshot doesn't (read-only)."""
+    from maint.mirror.restore import newer_rows
+    from maint.mirror.run import drop_extraction, open_snapshot
+
+    path, man = open_snapshot(cfg, snapshot)
+    try:
+        with open_db(conn, facts.db, store=cfg.store) as db:
+            return newer_rows(db, facts.db.prefix, man)
+    finally:
+        drop_extraction(cfg, path)
+
+
+def describe_newer(newer: Sequence[NewerRows]) -> str:
+    return "; ".join(f"{r.count} {NOUNS.get(r.table, r.table)} ({', '.join(r.examples)}"
+                     f"{', …' if r.count > len(r.examples) else ''})" for r in newer)
 
 
 def keep_in_maintenance(conn: Connection, cfg: StoreConfig, facts: StoreFacts, mux: SshMux) -> bool:
