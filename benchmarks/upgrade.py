@@ -54,7 +54,7 @@ def bare(sandbox: Sandbox, name: str, tree: Path, line: str) -> float:
     return time.perf_counter() - began
 
 
-def with_maint(sandbox: Sandbox, name: str, tree: Path, to: str, rehearse: bool) -> tuple[float, float]:
+def with_maint(sandbox: Sandbox, name: str, tree: Path, to: str, rehearse: bool) -> tuple[float, float, str]:
     env = {**os.environ, **sandbox.env()}
     argv = [str(FAB), "-r", str(PROJECT), "upgrade", name, "--to", to, "--release", str(tree), "--yes", "--json"]
     if not rehearse:
@@ -65,7 +65,8 @@ def with_maint(sandbox: Sandbox, name: str, tree: Path, to: str, rehearse: bool)
     if done.returncode != 0:
         raise SystemExit(f"fab upgrade failed: {done.stderr[-800:]}")
     data = json.loads(done.stdout)["stores"][0]
-    return float(data["live"]["maintenance_window_seconds"]), total
+    steps = ", ".join(f"{s['step']} {s['seconds']:.1f}" for s in data["live"]["steps"])
+    return float(data["live"]["maintenance_window_seconds"]), total, steps
 
 
 def main() -> int:
@@ -83,10 +84,10 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="bench-upgrade-") as base, \
                 Sandbox(Path(base), (StoreSpec("hand", old), StoreSpec("tool", old)), builder=builder) as sb:
             hand = bare(sb, "hand", tree, ".".join(new.split(".")[:2]))
-            window, total = with_maint(sb, "tool", tree, new, not args.no_rehearse)
+            window, total, steps = with_maint(sb, "tool", tree, new, not args.no_rehearse)
         print(f"{old} → {new}: bare procedure {hand:.1f}s; fab upgrade window {window:.1f}s "
               f"= {window / hand:.2f}× (target ≤ 1.5×); whole run {total:.1f}s "
-              f"({'under' if total < 60 else 'OVER'} a minute)")
+              f"({'under' if total < 60 else 'OVER'} a minute); live steps (s): {steps}")
     return 0
 
 

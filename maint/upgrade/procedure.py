@@ -20,7 +20,7 @@ from typing import Any
 from maint.errors import MaintError, VerificationError
 from maint.mirror.rsync import parse_itemized
 from maint.remote.sql import table
-from maint.upgrade import removed, storefront, traps
+from maint.upgrade import codecache, removed, storefront, traps
 from maint.upgrade.admin import refresh_modifications_30
 from maint.upgrade.release import Release
 from maint.upgrade.routes import run_upgrader
@@ -200,9 +200,10 @@ def run_procedure(target: Target, release: Release, from_version: str, excludes:
                 if way_back is not None:
                     step("way back", way_back)
                 step("copy release", lambda: _copy(target, release, excludes))
+                copied_at = time.monotonic()
                 if remove:
                     step("remove old files", lambda: removed.remove(target, remove, release.tree))
-                step("code cache", _settle_opcache)
+                step("code cache", lambda: codecache.settle(target, copied_at))
                 answers: list[Any] = []
                 step("database upgrade", lambda: _upgrade_db(target, release, answers))
                 step("data traps", lambda: "; ".join(traps.repair(target, state)) or "none for this pair")
@@ -232,16 +233,6 @@ def _toggled_maintenance(target: Target) -> Iterator[None]:
     finally:
         if not was_on:
             set_maintenance(target, False)
-
-
-OPCACHE_SETTLE = 2.5  # PHP's OPcache looks at a file's mtime at most every opcache.revalidate_freq (2 s)
-
-
-def _settle_opcache() -> str:
-    """Wait until the web server's PHP sees the new files: a request sooner may run the old compiled code
-    (measured on real 4.0.2.3 → 4.1.0.4: "Call to undefined function oc_glob()" in upgrade_1)."""
-    time.sleep(OPCACHE_SETTLE)
-    return f"waited {OPCACHE_SETTLE}s for PHP's code cache (opcache.revalidate_freq) to see the new files"
 
 
 def _copy(target: Target, release: Release, excludes: Sequence[str]) -> str:
