@@ -10,6 +10,7 @@ the evidence; the caller (the task) rolls the live store back to the snapshot.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -103,12 +104,15 @@ def _rsync_argv(target: Target, release: Release, excludes: Sequence[str], *, dr
 RSYNC_CONNECTION_CODES = (10, 12, 30, 35, 255)  # socket, protocol stream, timeouts, ssh: a dropped connection
 
 
-def _rsync(argv: list[str], attempts: int = 3) -> subprocess.CompletedProcess[str]:
-    """rsync, tried again when the connection drops: copying a release is idempotent, so a retry resumes it."""
+def _rsync(argv: list[str], attempts: int = 3, dropped: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    """rsync, tried again when the connection drops: copying a release is idempotent, so a retry resumes it
+    (files already there match by size and time). `dropped` collects each lost attempt's reason."""
     for attempt in range(1, attempts + 1):
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         if done.returncode not in RSYNC_CONNECTION_CODES or attempt == attempts:
             return done
+        if dropped is not None:
+            dropped.append(f"rsync exit {done.returncode}: {done.stderr.strip().splitlines()[-1][:120] if done.stderr.strip() else 'connection lost'}")
         time.sleep(attempt)
     return done
 
@@ -144,13 +148,15 @@ def set_maintenance(target: Target, on: bool) -> bool:
 
 
 def clear_caches(target: Target) -> str:
+    """Data cache, compiled templates, thumbnails and install/ (its routes have no authentication): one command."""
     cache, image = target.path("DIR_CACHE"), target.path("DIR_IMAGE") or target.root + "image/"
     commands = []
     if cache:
-        commands += [f"rm -f '{cache}'cache.*", f"rm -rf '{cache}template/'*"]
-    commands.append(f"rm -rf '{image}cache/'*")
-    target.sh("; ".join(commands), check=False)
-    return "data cache, compiled templates and image thumbnails cleared"
+        commands += [f"rm -f {shlex.quote(cache)}cache.*", f"rm -rf {shlex.quote(cache + 'template/')}*"]
+    commands.append(f"rm -rf {shlex.quote(image + 'cache/')}*")
+    # One round trip; only install/'s removal must succeed (the caches are rebuilt on demand anyway).
+    target.sh("{ " + "; ".join(commands) + f"; }} 2>/dev/null; rm -rf {shlex.quote(target.root + 'install')}")
+    return "data cache, compiled templates and image thumbnails cleared; install/ removed (no authentication)"
 
 
 def run_procedure(target: Target, release: Release, from_version: str, excludes: Sequence[str], *,
@@ -206,12 +212,11 @@ def run_procedure(target: Target, release: Release, from_version: str, excludes:
                 step("code cache", lambda: codecache.settle(target, copied_at))
                 answers: list[Any] = []
                 step("database upgrade", lambda: _upgrade_db(target, release, answers))
-                step("data traps", lambda: "; ".join(traps.repair(target, state)) or "none for this pair")
+                if state.needs_repair:  # no database round trip for a pair (or store) without traps
+                    step("data traps", lambda: "; ".join(traps.repair(target, state)) or "none for this pair")
                 if state.enabled_modifications:
                     step("modification refresh", lambda: refresh_modifications_30(target))
-                step("clear caches", lambda: clear_caches(target))
-                step("delete install/", lambda: (target.sh(f"rm -rf '{target.root}install'"),
-                                                 "install/ removed (its routes have no authentication)")[1])
+                step("clear caches, delete install/", lambda: clear_caches(target))
             except UpgradeStepError as exc:
                 if rollback is not None:  # still inside the window: customers never see the half-done store
                     exc.rollback_steps = rollback()
@@ -238,13 +243,17 @@ def _toggled_maintenance(target: Target) -> Iterator[None]:
 def _copy(target: Target, release: Release, excludes: Sequence[str]) -> str:
     """One rsync pass (inside the maintenance window: no second comparison), counting what it wrote."""
     added = replaced = 0
+    dropped: list[str] = []
     for argv in _rsync_argv(target, release, excludes, dry_run=False):
-        done = _rsync([*argv[:1], "--out-format=%i %n", *argv[1:]])
+        done = _rsync([*argv[:1], "--out-format=%i %n", *argv[1:]], dropped=dropped)
         if done.returncode != 0:
-            raise MaintError(f"rsync exit {done.returncode}: {done.stderr.strip()[-200:]}", store=target.store)
+            lost = f" after {len(dropped)} dropped connection(s)" if dropped else ""
+            raise MaintError(f"rsync exit {done.returncode}{lost}: {done.stderr.strip()[-200:]}", store=target.store)
         items = parse_itemized(done.stdout.splitlines())
         added, replaced = added + len(items["new"]), replaced + len(items["changed"])
-    return f"{added} file(s) added, {replaced} replaced; protected paths kept"
+    resumed = (f"; resumed after {len(dropped)} dropped connection(s) ({dropped[0]}; counts are the last "
+               "attempt's)") if dropped else ""
+    return f"{added} file(s) added, {replaced} replaced; protected paths kept{resumed}"
 
 
 def _upgrade_db(target: Target, release: Release, answers: list[Any]) -> str:

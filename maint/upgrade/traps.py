@@ -40,6 +40,10 @@ class TrapState:
     discount_ids: list[int] = field(default_factory=list)
     specials: list[tuple[Any, ...]] = field(default_factory=list)
 
+    @property
+    def needs_repair(self) -> bool:
+        return bool(self.enabled_modifications or self.discount_ids or self.specials)
+
     def describe(self) -> list[str]:
         """What the plan says about this pair's traps."""
         out = []

@@ -1,0 +1,134 @@
+"""SSH dropped during the upgrade's file copy, injected for real: once the live store is in maintenance, the
+server side of the copy's rsync (the `rsync --server` sshd started for it) is killed mid-transfer. One drop:
+rsync is tried again, resumes and the upgrade completes and verifies. The connection lost for good (every
+attempt cut): the store is rolled back inside the window, identical to before. Never half-upgraded."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from standin import fab, state
+
+from maint.sandbox import Sandbox, StoreSpec
+from maint.sandbox.fixture import export_release
+
+BULK = "system/library/bulk"  # enough bytes that the copy takes a while: a cut lands mid-transfer
+
+
+@pytest.fixture(scope="module")
+def drop_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with Sandbox(tmp_path_factory.mktemp("drop-sandbox"), (StoreSpec("d3", "3.0.3.8"),), client="drop") as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def big_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tree = tmp_path_factory.mktemp("release") / "3.0.5.1"
+    export_release("3.0.5.1", tree)
+    bulk = tree / BULK
+    bulk.mkdir(parents=True)
+    for i in range(300):
+        (bulk / f"part{i:03}.bin").write_bytes(os.urandom(128 * 1024))
+    return tree
+
+
+def rsync_servers(root: Path) -> list[int]:
+    """The pids of `rsync --server` processes receiving into root (started by the sandbox's sshd for us)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        args = [a.decode(errors="replace") for a in argv if a]
+        if args and args[0].endswith("rsync") and "--server" in args and "--sender" not in args \
+                and any(a.rstrip("/") == str(root).rstrip("/") for a in args):
+            pids.append(int(entry.name))
+    return pids
+
+
+class Cutter(threading.Thread):
+    """Kills the copy's rsync server `cuts` times, armed once the store is in maintenance mode."""
+
+    def __init__(self, sandbox: Sandbox, name: str, cuts: int) -> None:
+        super().__init__(daemon=True)
+        self.sandbox, self.name, self.cuts = sandbox, name, cuts
+        self.killed: list[int] = []
+        self.stop = threading.Event()
+
+    def in_maintenance(self) -> bool:
+        store = self.sandbox.store(self.name)
+        with self.sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+            cur.execute(f"SELECT `value` FROM `{store.prefix}setting` WHERE store_id = 0 "
+                        "AND `key` = 'config_maintenance'")
+            row = cur.fetchone()
+            db.commit()
+            return bool(row and str(row[0]) == "1")
+
+    def run(self) -> None:
+        root = self.sandbox.store(self.name).root
+        while not self.stop.is_set() and not self.in_maintenance():
+            time.sleep(0.05)
+        while not self.stop.is_set() and len(self.killed) < self.cuts:
+            written = root / BULK
+            for pid in rsync_servers(root):
+                # the first cut waits for some bytes to land: mid-transfer, not before it
+                if self.killed or (written.is_dir() and any(written.iterdir())):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        continue
+                    self.killed.append(pid)
+                    break
+            time.sleep(0.005)
+
+
+def upgrade_with_cuts(sandbox: Sandbox, release: Path, cuts: int):
+    cutter = Cutter(sandbox, "d3", cuts)
+    cutter.start()
+    try:
+        run = fab(sandbox, "upgrade", "d3", "--to", "3.0.5.1", "--release", str(release), "--yes", "--no-rehearse",
+                  "--json")
+    finally:
+        cutter.stop.set()
+        cutter.join(10)
+    return run, cutter.killed
+
+
+def test_a_connection_dropped_once_during_the_copy_is_resumed_and_the_upgrade_completes(
+        drop_sandbox, big_release) -> None:
+    run, killed = upgrade_with_cuts(drop_sandbox, big_release, cuts=1)
+    assert len(killed) == 1, "the copy's rsync was never cut"
+    assert run.returncode == 0, run.stdout + run.stderr
+    data = json.loads(run.stdout)["stores"][0]
+    copy = next(s for s in data["live"]["steps"] if s["step"] == "copy release")
+    assert "resumed after 1 dropped connection(s) (rsync exit" in copy["detail"]
+    root = drop_sandbox.store("d3").root
+    assert "define('VERSION', '3.0.5.1');" in (root / "index.php").read_text()
+    assert sorted(p.name for p in (root / BULK).iterdir()) == sorted(p.name for p in (big_release / BULK).iterdir())
+    assert all((root / BULK / p.name).read_bytes() == p.read_bytes() for p in (big_release / BULK).iterdir())
+
+    back = fab(drop_sandbox, "rollback", "d3", "--yes")  # back to 3.0.3.8 for the next test
+    assert back.returncode == 0, back.stdout + back.stderr
+
+
+def test_a_connection_lost_for_good_during_the_copy_rolls_back_inside_the_window(drop_sandbox, big_release) -> None:
+    before = state(drop_sandbox, "d3")
+    run, killed = upgrade_with_cuts(drop_sandbox, big_release, cuts=3)  # every attempt of the copy
+    assert len(killed) == 3
+    assert run.returncode == 70, run.stdout + run.stderr
+    data = json.loads(run.stdout)["stores"][0]
+    assert "after 2 dropped connection(s)" in data["failure"] and data["rolled_back"]
+    assert [s["step"] for s in data["live"]["steps"] if not s["ok"]] == ["copy release"]
+    assert not any(s["step"] == "database upgrade" for s in data["live"]["steps"])
+    assert state(drop_sandbox, "d3") == before
+    assert not (drop_sandbox.store("d3").root / BULK).exists()
