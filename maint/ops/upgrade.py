@@ -35,6 +35,7 @@ class UpgradeFacts:
     modified_core: tuple[str, ...] | None = None  # None: the current release is not at hand
     removed: tuple[str, ...] = ()  # store files of the current release the target doesn't have
     removed_by: str = ""  # release: the current release compared; list: store files against the target's list
+    removed_kept: tuple[str, ...] = ()  # dropped by the target but used by an installed extension: kept
     touching: tuple[Touching, ...] = ()
     traps: tuple[str, ...] = ()
     platform_problems: tuple[str, ...] = ()
@@ -92,6 +93,10 @@ def plan_upgrade(f: UpgradeFacts) -> Plan:
                    f"delete {how}: " + ", ".join(_folders(f.removed)) + "; the snapshot keeps them; protected paths "
                    "and files of installed extensions are never removed", destructive=True,
                    data={"files": list(f.removed), "found_by": f.removed_by}))
+    if f.removed_kept:
+        plan.warnings.append(f"{len(f.removed_kept)} file(s) of installed extensions that OpenCart {f.target} no "
+                             "longer ships are kept (check they still work, or uninstall them): "
+                             + ", ".join(f.removed_kept[:5]) + (" …" if len(f.removed_kept) > 5 else ""))
     for t in f.touching:
         state = "" if t.enabled else " (disabled)"
         files = ", ".join(t.files[:5]) + (" …" if len(t.files) > 5 else "")

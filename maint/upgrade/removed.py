@@ -13,6 +13,7 @@ snapshot: a rollback puts them back.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -55,6 +56,25 @@ def is_protected(path: str, rules: Sequence[str]) -> bool:
     return False
 
 
+_EXTENSION_FILE = re.compile(r"(?:^|/)(\w+)/(\w+)\.\w+$")
+
+
+def installed_extensions(target: Target) -> set[tuple[str, str]]:
+    """(type, code) of every extension installed on the store, the bundled ones included."""
+    with target.db() as db, db.cursor() as cur:
+        cur.execute(f"SELECT type, code FROM {table(target.prefix, 'extension')}")
+        return {(str(t), str(c)) for t, c in cur.fetchall()}
+
+
+def of_installed(path: str, installed: set[tuple[str, str]]) -> bool:
+    """A file of an installed bundled extension: '…/extension/payment/pp_standard.php' (3.0),
+    'extension/opencart/admin/controller/payment/cod.php' (4.x), its language and template files too."""
+    if "extension/" not in path:
+        return False
+    match = _EXTENSION_FILE.search(path)
+    return bool(match and (match.group(1), match.group(2)) in installed)
+
+
 def extension_files(target: Target, line: str) -> set[str]:
     """Store-relative files installed extensions recorded (never removed by an upgrade)."""
     from maint.extension.facts import store_path
@@ -84,22 +104,27 @@ def _existing(target: Target, paths: Sequence[str]) -> list[str]:
 
 
 def removed_files(target: Target, release: Path, current: Path | None, line: str, rules: Sequence[str]
-                  ) -> tuple[list[str], str]:
-    """(store-relative files the upgrade removes, how they were found: 'release' or 'list')."""
+                  ) -> tuple[list[str], str, list[str]]:
+    """(store-relative files the upgrade removes, how they were found: 'release' or 'list', files kept because
+    an installed extension uses them: a bundled payment module the target dropped still takes payments)."""
     wanted = {on_store(p, target.admin_dir) for p in tree_files(release)}
     claimed = extension_files(target, line)
     if current is not None:
         old = {on_store(p, target.admin_dir) for p in tree_files(current)}
-        return _existing(target, _keep(old - wanted, rules, claimed)), "release"
-    folders = [on_store(f + "/", target.admin_dir).rstrip("/") for f in CORE_FOLDERS[line]]
-    found = target.sh(f"cd {shlex.quote(target.root)} && for d in {' '.join(shlex.quote(f) for f in folders)}; do "
-                      '[ -d "$d" ] && find "$d" \\( -type f -o -type l \\) -print; done; true').stdout.splitlines()
-    # A file in a folder the release doesn't have is someone's own (a language pack, a custom controller),
-    # except under vendor/, where the release drops whole libraries.
-    have = {on_store(d, target.admin_dir) for d in tree_files(release, folders=True)}
-    found = [f for f in found if f and f not in wanted
-             and (f.rsplit("/", 1)[0] in have or f.startswith("system/storage/vendor/"))]
-    return _keep(found, rules, claimed), "list"
+        found, how = _existing(target, _keep(old - wanted, rules, claimed)), "release"
+    else:
+        folders = [on_store(f + "/", target.admin_dir).rstrip("/") for f in CORE_FOLDERS[line]]
+        listed = target.sh(f"cd {shlex.quote(target.root)} && for d in {' '.join(shlex.quote(f) for f in folders)}; "
+                           'do [ -d "$d" ] && find "$d" \\( -type f -o -type l \\) -print; done; true').stdout.splitlines()
+        # A file in a folder the release doesn't have is someone's own (a language pack, a custom controller),
+        # except under vendor/, where the release drops whole libraries.
+        have = {on_store(d, target.admin_dir) for d in tree_files(release, folders=True)}
+        found = _keep((f for f in listed if f and f not in wanted
+                       and (f.rsplit("/", 1)[0] in have or f.startswith("system/storage/vendor/"))), rules, claimed)
+        how = "list"
+    installed = installed_extensions(target) if found else set()
+    kept = [f for f in found if of_installed(f, installed)]
+    return [f for f in found if f not in set(kept)], how, kept
 
 
 def remove(target: Target, paths: Sequence[str], release: Path) -> str:

@@ -113,7 +113,7 @@ def prepare_upgrade(conn: Connection, cfg: StoreConfig, facts: StoreFacts, relea
     with open_db(conn, facts.db, store=cfg.store) as db:
         touching = [] if same else _touching(db, facts.db.prefix, changes["changed"], facts, conn)
     modified = None if same else _modified_core(target, current, excludes)
-    removed, found_by = ([], "") if same else removed_files(
+    removed, found_by, kept = ([], "", []) if same else removed_files(
         target, release.tree, current.tree if current is not None else None, facts.version[:1], excludes)
     df = run(conn, f"df -Pk {quote(facts.root)} | tail -1", check=False, store=cfg.store).stdout.split()
     free = int(df[3]) * 1024 if len(df) >= 4 and df[3].isdigit() else None
@@ -123,7 +123,7 @@ def prepare_upgrade(conn: Connection, cfg: StoreConfig, facts: StoreFacts, relea
         store=cfg.store, current=facts.version, target=release.version, admin_dir=facts.admin_dir,
         added=tuple(changes["new"]), replaced=tuple(changes["changed"]),
         protected=("config.php", f"{facts.admin_dir}/config.php", "image/", "storage data", *extra),
-        modified_core=modified, removed=tuple(removed), removed_by=found_by, touching=tuple(touching), traps=tuple(state.describe()),
+        modified_core=modified, removed=tuple(removed), removed_by=found_by, removed_kept=tuple(kept), touching=tuple(touching), traps=tuple(state.describe()),
         platform_problems=tuple(platform_problems), snapshot=snapshot, disk_free=free, disk_needed=2 * size,
         rehearse=rehearse, upgrade_steps=len(list((release.tree / "install" / "model" / "upgrade").glob("*.php")))
         if release.version.startswith("3") else 0,

@@ -6,11 +6,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
+from test_upgrade_plan import facts
+
 from maint.ops.upgrade import plan_upgrade
 from maint.upgrade.procedure import protected_excludes
-from maint.upgrade.removed import is_protected, on_store, remove, removed_files
+from maint.upgrade.removed import is_protected, of_installed, on_store, remove, removed_files
 from maint.upgrade.target import Target
-from test_upgrade_plan import facts
 
 
 def tree(base: Path, files: list[str]) -> Path:
@@ -22,7 +23,7 @@ def tree(base: Path, files: list[str]) -> Path:
 
 
 class _NoDb:
-    """A store without an extension_path table."""
+    """A store without an extension_path table and no extension installed."""
 
     def cursor(self) -> _NoDb:
         return self
@@ -38,6 +39,9 @@ class _NoDb:
 
     def fetchone(self) -> tuple[int]:
         return (0,)
+
+    def fetchall(self) -> list[tuple[str, str]]:
+        return []
 
 
 def local(root: Path, admin: str = "admin") -> Target:
@@ -60,8 +64,8 @@ def test_with_the_old_release_every_dropped_file_is_removed_except_protected_and
     old, new = tree(tmp_path / "old", OLD), tree(tmp_path / "new", NEW)
     store = tree(tmp_path / "store", [p.replace("admin/", "backoffice/", 1) for p in OLD] + ["mine.php"])
     rules = protected_excludes("backoffice", "system/storage")
-    found, how = removed_files(local(store, "backoffice"), new, old, "3", rules)
-    assert how == "release"
+    found, how, kept = removed_files(local(store, "backoffice"), new, old, "3", rules)
+    assert how == "release" and kept == []
     assert found == ["backoffice/controller/common/old.php", "catalog/language/en-gb/old.php",
                      "system/engine/old.php", "system/storage/vendor/gone/lib/a.php"]
 
@@ -70,12 +74,12 @@ def test_without_the_old_release_only_core_folders_are_compared_and_own_folders_
     new = tree(tmp_path / "new", NEW)
     store = tree(tmp_path / "store", [*OLD, "catalog/language/fr-fr/fr-fr.php", "extension/mine/x.php",
                                       "catalog/controller/custom/mine.php"])
-    found, how = removed_files(local(store), new, None, "4", protected_excludes("admin", "system/storage"))
+    found, how, _ = removed_files(local(store), new, None, "4", protected_excludes("admin", "system/storage"))
     assert how == "list"
     # fr-fr and custom/ are folders the release doesn't have: someone's own; extension/mine is an extension
     assert found == ["admin/controller/common/old.php", "catalog/language/en-gb/old.php", "system/engine/old.php",
                      "system/storage/vendor/gone/lib/a.php"]
-    found3, _ = removed_files(local(store), new, None, "3", protected_excludes("admin", "system/storage"))
+    found3, _, _ = removed_files(local(store), new, None, "3", protected_excludes("admin", "system/storage"))
     assert found3 == ["system/engine/old.php", "system/storage/vendor/gone/lib/a.php"]  # 3.0: system/ only
 
 
@@ -106,3 +110,19 @@ def test_removed_files_are_planned_as_a_destructive_step_grouped_by_folder() -> 
     assert "system/storage/vendor/twig (2)" in change.summary and "the snapshot keeps them" in change.summary
     assert change.data["files"][2] == "system/fixture/legacy.php"
     assert not any(ch.kind == "remove" for ch in plan_upgrade(facts()))
+
+
+def test_files_of_an_installed_bundled_extension_are_recognised_in_both_layouts() -> None:
+    installed = {("payment", "pp_standard"), ("payment", "cod")}
+    assert of_installed("admin/controller/extension/payment/pp_standard.php", installed)
+    assert of_installed("catalog/view/theme/default/template/extension/payment/pp_standard.twig", installed)
+    assert of_installed("extension/opencart/admin/controller/payment/cod.php", installed)
+    assert not of_installed("admin/controller/extension/payment/divido.php", installed)
+    assert not of_installed("system/library/payment/cod.php", installed)  # not an extension folder
+
+
+def test_kept_extension_files_are_a_warning_of_the_plan() -> None:
+    plan = plan_upgrade(facts(removed=("a/b.php",), removed_by="release",
+                              removed_kept=("admin/controller/extension/payment/pp_standard.php",)))
+    assert any("installed extensions that OpenCart 3.0.5.1 no longer ships are kept" in w
+               and "pp_standard.php" in w for w in plan.warnings)
