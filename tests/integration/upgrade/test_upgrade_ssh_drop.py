@@ -34,7 +34,7 @@ def big_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     export_release("3.0.5.1", tree)
     bulk = tree / BULK
     bulk.mkdir(parents=True)
-    for i in range(300):
+    for i in range(500):
         (bulk / f"part{i:03}.bin").write_bytes(os.urandom(128 * 1024))
     return tree
 
@@ -64,23 +64,24 @@ class Cutter(threading.Thread):
         self.sandbox, self.name, self.cuts = sandbox, name, cuts
         self.killed: list[int] = []
         self.stop = threading.Event()
-
-    def in_maintenance(self) -> bool:
-        store = self.sandbox.store(self.name)
-        with self.sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
-            cur.execute(f"SELECT `value` FROM `{store.prefix}setting` WHERE store_id = 0 "
-                        "AND `key` = 'config_maintenance'")
-            row = cur.fetchone()
-            db.commit()
-            return bool(row and str(row[0]) == "1")
+        self.armed = False
 
     def run(self) -> None:
-        root = self.sandbox.store(self.name).root
-        while not self.stop.is_set() and not self.in_maintenance():
-            time.sleep(0.05)
+        store = self.sandbox.store(self.name)
+        root = store.root
+        with self.sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+            while not self.stop.is_set():
+                db.commit()  # a fresh read each time
+                cur.execute(f"SELECT `value` FROM `{store.prefix}setting` WHERE store_id = 0 "
+                            "AND `key` = 'config_maintenance'")
+                row = cur.fetchone()
+                if row and str(row[0]) == "1":
+                    break
+                time.sleep(0.02)
+        self.armed = True
         while not self.stop.is_set() and len(self.killed) < self.cuts:
             written = root / BULK
-            for pid in rsync_servers(root):
+            for pid in (p for p in rsync_servers(root) if p not in self.killed):
                 # the first cut waits for some bytes to land: mid-transfer, not before it
                 if self.killed or (written.is_dir() and any(written.iterdir())):
                     try:
@@ -101,13 +102,13 @@ def upgrade_with_cuts(sandbox: Sandbox, release: Path, cuts: int):
     finally:
         cutter.stop.set()
         cutter.join(10)
-    return run, cutter.killed
+    return run, cutter.killed, cutter.armed
 
 
 def test_a_connection_dropped_once_during_the_copy_is_resumed_and_the_upgrade_completes(
         drop_sandbox, big_release) -> None:
-    run, killed = upgrade_with_cuts(drop_sandbox, big_release, cuts=1)
-    assert len(killed) == 1, "the copy's rsync was never cut"
+    run, killed, armed = upgrade_with_cuts(drop_sandbox, big_release, cuts=1)
+    assert len(killed) == 1, f"the copy's rsync was never cut (maintenance seen: {armed}): {run.stdout[-2000:]}"
     assert run.returncode == 0, run.stdout + run.stderr
     data = json.loads(run.stdout)["stores"][0]
     copy = next(s for s in data["live"]["steps"] if s["step"] == "copy release")
@@ -123,8 +124,8 @@ def test_a_connection_dropped_once_during_the_copy_is_resumed_and_the_upgrade_co
 
 def test_a_connection_lost_for_good_during_the_copy_rolls_back_inside_the_window(drop_sandbox, big_release) -> None:
     before = state(drop_sandbox, "d3")
-    run, killed = upgrade_with_cuts(drop_sandbox, big_release, cuts=3)  # every attempt of the copy
-    assert len(killed) == 3
+    run, killed, armed = upgrade_with_cuts(drop_sandbox, big_release, cuts=3)  # every attempt of the copy
+    assert len(killed) == 3, f"cut {len(killed)} time(s) (maintenance seen: {armed}): {run.stdout[-2000:]}"
     assert run.returncode == 70, run.stdout + run.stderr
     data = json.loads(run.stdout)["stores"][0]
     assert "after 2 dropped connection(s)" in data["failure"] and data["rolled_back"]
