@@ -10,6 +10,7 @@ the evidence; the caller (the task) rolls the live store back to the snapshot.
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import time
@@ -251,9 +252,27 @@ def _copy(target: Target, release: Release, excludes: Sequence[str]) -> str:
             raise MaintError(f"rsync exit {done.returncode}{lost}: {done.stderr.strip()[-200:]}", store=target.store)
         items = parse_itemized(done.stdout.splitlines())
         added, replaced = added + len(items["new"]), replaced + len(items["changed"])
-    resumed = (f"; resumed after {len(dropped)} dropped connection(s) ({dropped[0]}; counts are the last "
-               "attempt's)") if dropped else ""
+    resumed = ""
+    if dropped:
+        left = _remove_partials(target, release)
+        resumed = (f"; resumed after {len(dropped)} dropped connection(s) ({dropped[0]}; counts are the last "
+                   f"attempt's{f'; {left} partial file(s) of the cut attempt removed' if left else ''})")
     return f"{added} file(s) added, {replaced} replaced; protected paths kept{resumed}"
+
+
+_PARTIAL = re.compile(r"^\.(.+)\.[A-Za-z0-9]{6}$")  # rsync's temporary name for a file being received
+
+
+def _remove_partials(target: Target, release: Release) -> int:
+    """A cut rsync leaves the file it was receiving as `.name.XXXXXX` beside it; the retry doesn't remove it.
+    Those named after a release file, written in the last hour, are deleted."""
+    names = {p.name for p in release.tree.rglob("*") if p.is_file()}
+    found = target.sh(f"find {shlex.quote(target.root)} -type f -name '.*' -mmin -60 -print", check=False).stdout
+    partials = [line for line in found.splitlines()
+                if (m := _PARTIAL.match(line.rsplit("/", 1)[-1])) and m.group(1) in names]
+    if partials:
+        target.sh("xargs -0 rm -f --", stdin="\0".join(partials).encode(), check=False)
+    return len(partials)
 
 
 def _upgrade_db(target: Target, release: Release, answers: list[Any]) -> str:

@@ -82,7 +82,7 @@ def test_3038_to_3051_dry_run_changes_nothing_then_upgrades_keeping_prices_and_o
     changes = json.loads(dry.stdout)["stores"][0]["plan"]["changes"]
     assert any(ch["target"] == "11 upgrade steps" for ch in changes)
     removing = next(ch for ch in changes if ch["kind"] == "remove")
-    assert int(removing["target"].split()[0]) > 100 and "admin/controller/extension" in removing["summary"]
+    assert int(removing["target"].split()[0]) > 100 and "system/storage/vendor" in removing["summary"]
     assert state(up30, "u30") == before
 
     done = fab(*upgrade, "--yes", timeout=1800)

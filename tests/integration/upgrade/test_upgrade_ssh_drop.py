@@ -79,17 +79,19 @@ class Cutter(threading.Thread):
                     break
                 time.sleep(0.02)
         self.armed = True
+        gone: set[int] = set()
         while not self.stop.is_set() and len(self.killed) < self.cuts:
             written = root / BULK
-            for pid in (p for p in rsync_servers(root) if p not in self.killed):
-                # the first cut waits for some bytes to land: mid-transfer, not before it
-                if self.killed or (written.is_dir() and any(written.iterdir())):
+            # the first cut waits for some bytes to land: mid-transfer, not before it
+            servers = [p for p in rsync_servers(root) if p not in gone]  # rsync's receiver and its generator
+            if servers and (self.killed or (written.is_dir() and any(written.iterdir()))):
+                for pid in servers:
                     try:
                         os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
-                        continue
-                    self.killed.append(pid)
-                    break
+                        pass
+                gone.update(servers)
+                self.killed.append(servers[0])
             time.sleep(0.005)
 
 
