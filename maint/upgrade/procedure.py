@@ -186,8 +186,6 @@ def run_procedure(target: Target, release: Release, from_version: str, excludes:
 
     # Before anything changes: what must be true afterwards.
     state = traps.capture(target, from_version, release.version)
-    counts_before = storefront.counts(target)
-    log_before = storefront.log_size(target)
     with storefront.StorefrontReader(target) as reader:
         products = storefront.priced_products(target)
         prices_before = reader.prices(products)
@@ -203,6 +201,10 @@ def run_procedure(target: Target, release: Release, from_version: str, excludes:
         with hold:
             result.steps.append(Step("maintenance mode on", True, f"planned maintenance ({why}): customers see the "
                                      "maintenance page, fab health raises no alert", 0.0))
+            # Counted once nobody can order: an order placed just before the window is no "changed count",
+            # nor a customer's PHP warning a "new error" of the upgrade.
+            counts_before = storefront.counts(target)
+            log_before = storefront.log_size(target)
             try:
                 if way_back is not None:
                     step("way back", way_back)
