@@ -255,16 +255,15 @@ def _rollback_from(conn: Connection, cfg: StoreConfig, facts: StoreFacts, path: 
 
 
 def newer_than(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot: str) -> tuple[NewerRows, ...]:
-    """Orders, customers and reviews the live store has that the snapshot doesn't (read-only)."""
+    """Orders, customers and reviews the live store has that the snapshot doesn't (read-only; only the
+    snapshot's manifest is read, from the mirror folder or the borg archive, never the whole snapshot)."""
     from maint.mirror.restore import newer_rows
-    from maint.mirror.run import drop_extraction, open_snapshot
+    from maint.mirror.run import repository_of
 
-    path, man = open_snapshot(cfg, snapshot)
-    try:
-        with open_db(conn, facts.db, store=cfg.store) as db:
-            return newer_rows(db, facts.db.prefix, man)
-    finally:
-        drop_extraction(cfg, path)
+    repo = repository_of(cfg)
+    man = repo.manifest(snapshot) if repo is not None else manifest_io.read(mirror_of(cfg).snapshot(snapshot))
+    with open_db(conn, facts.db, store=cfg.store) as db:
+        return newer_rows(db, facts.db.prefix, man)
 
 
 def describe_newer(newer: Sequence[NewerRows]) -> str:
