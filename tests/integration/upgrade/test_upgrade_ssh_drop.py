@@ -80,18 +80,26 @@ class Cutter(threading.Thread):
                 time.sleep(0.02)
         self.armed = True
         gone: set[int] = set()
-        while not self.stop.is_set() and len(self.killed) < self.cuts:
+        last_cut = 0.0
+        while not self.stop.is_set():
             written = root / BULK
-            # the first cut waits for some bytes to land: mid-transfer, not before it
-            servers = [p for p in rsync_servers(root) if p not in gone]  # rsync's receiver and its generator
-            if servers and (self.killed or (written.is_dir() and any(written.iterdir()))):
+            # rsync's receiver and the generator it forks: one attempt, killed together. maint waits at least
+            # 1 s before trying again, so a process appearing sooner belongs to the attempt just cut.
+            servers = [p for p in rsync_servers(root) if p not in gone]
+            same_attempt = time.monotonic() - last_cut < 0.5
+            if servers and (same_attempt or (len(self.killed) < self.cuts and (
+                    self.killed or (written.is_dir() and any(written.iterdir()))))):  # the first: mid-transfer
                 for pid in servers:
                     try:
                         os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
                 gone.update(servers)
-                self.killed.append(servers[0])
+                if not same_attempt:
+                    self.killed.append(servers[0])
+                    last_cut = time.monotonic()
+            elif len(self.killed) >= self.cuts and not same_attempt:
+                break
             time.sleep(0.005)
 
 
