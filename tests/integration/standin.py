@@ -22,9 +22,20 @@ def fab(sandbox: Sandbox, *args: str, timeout: float = 600) -> subprocess.Comple
                           env=env, check=False, stdin=subprocess.DEVNULL)
 
 
-def state(sandbox: Sandbox, name: str, volatile: tuple[str, ...] = VOLATILE) -> tuple[dict[str, object], str]:
+def rows(sandbox: Sandbox, name: str, sql: str) -> list[tuple[object, ...]]:
+    """The rows of one statement on the store's database (`{p}` stands for its table prefix), committed."""
+    store = sandbox.store(name)
+    with sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+        cur.execute(sql.replace("{p}", store.prefix))
+        found = list(cur.fetchall())
+        db.commit()
+        return found
+
+
+def state(sandbox: Sandbox, name: str, volatile: tuple[str, ...] = VOLATILE,
+          skip: tuple[str, ...] = ()) -> tuple[dict[str, object], str]:
     """(CHECKSUM TABLE of every table but the volatile ones, a hash of every file's path and bytes outside
-    caches, sessions and logs): equal states are byte-for-byte the same store."""
+    caches, sessions, logs and the `skip` folders): equal states are byte-for-byte the same store."""
     store = sandbox.store(name)
     sums: dict[str, object] = {}
     with sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
@@ -35,6 +46,7 @@ def state(sandbox: Sandbox, name: str, volatile: tuple[str, ...] = VOLATILE) -> 
                 sums[table] = cur.fetchone()[1]
     digest = hashlib.sha256()
     for path in sorted(p for p in store.root.rglob("*") if p.is_file()):
-        if not {"cache", "session", "logs"} & set(path.relative_to(store.root).parts):
+        rel = path.relative_to(store.root)
+        if not {"cache", "session", "logs"} & set(rel.parts) and not str(rel).startswith(skip):
             digest.update(str(path).encode() + path.read_bytes())
     return sums, digest.hexdigest()

@@ -5,21 +5,18 @@ a package that breaks the storefront fails the rehearsal (live untouched) and, l
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
-import os
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
+import standin
+from standin import PROJECT, rows
 
 from maint.sandbox import Sandbox, StoreSpec
 
-PROJECT = Path(__file__).resolve().parents[3]
-FAB = PROJECT / ".venv" / "bin" / "fab"
 # Rows the storefront checks write and undo, and the temporary admin's login records.
 VOLATILE = ("session", "customer_online", "product", "user_login")
 STORES = {"i3": "3", "i4": "4"}
@@ -44,37 +41,14 @@ def packages(tmp_path_factory: pytest.TempPathFactory):
     return lambda line, kind: str(module.build(out, line, kind))
 
 
-def fab(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **sandbox.env()}
-    return subprocess.run([str(FAB), "-r", str(PROJECT), *args], capture_output=True, text=True, timeout=900,
-                          env=env, check=False, stdin=subprocess.DEVNULL)
-
-
-def rows(sandbox: Sandbox, name: str, sql: str) -> list[tuple[object, ...]]:
-    store = sandbox.store(name)
-    with sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
-        cur.execute(sql.replace("{p}", store.prefix))
-        return list(cur.fetchall())
-
-
 def state(sandbox: Sandbox, name: str) -> tuple[dict[str, object], str]:
     """Every table's checksum and every file's bytes, but for sessions, caches, logs and the OCMOD output
     (Refresh rebuilds it from the enabled modifications, whoever clicks it: checked on its own)."""
-    store = sandbox.store(name)
-    sums: dict[str, object] = {}
-    with sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
-        cur.execute("SHOW TABLES")
-        for (table,) in sorted(cur.fetchall()):
-            if table.removeprefix(store.prefix) not in VOLATILE:
-                cur.execute(f"CHECKSUM TABLE `{table}` EXTENDED")
-                sums[table] = cur.fetchone()[1]
-    digest = hashlib.sha256()
-    skip = OCMOD_OUT[STORES[name]]
-    for path in sorted(p for p in store.root.rglob("*") if p.is_file()):
-        rel = path.relative_to(store.root)
-        if not {"cache", "session", "logs"} & set(rel.parts) and not str(rel).startswith(skip):
-            digest.update(str(path).encode() + path.read_bytes())
-    return sums, digest.hexdigest()
+    return standin.state(sandbox, name, VOLATILE, skip=(OCMOD_OUT[STORES[name]],))
+
+
+def fab(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
+    return standin.fab(sandbox, *args, timeout=900)
 
 
 def home(sandbox: Sandbox, name: str) -> str:

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import standin
 import yaml
+from standin import fab
+from standin import rows as sql
 
 from maint.sandbox import Sandbox, StoreSpec
 
-PROJECT = Path(__file__).resolve().parents[3]
-FAB = PROJECT / ".venv" / "bin" / "fab"
 # product: the storefront check's page views (3.0 product.viewed); the list's own column is compared by its query.
 VOLATILE = ("session", "customer_online", "product", "product_viewed", "product_report")
 STORES = ("l3", "l4")
@@ -49,31 +48,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         yield sb
 
 
-def fab(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **sandbox.env()}
-    return subprocess.run([str(FAB), "-r", str(PROJECT), *args], capture_output=True, text=True, timeout=600,
-                          env=env, check=False, stdin=subprocess.DEVNULL)
-
-
-def sql(sandbox: Sandbox, name: str, statement: str) -> list[tuple[object, ...]]:
-    store = sandbox.store(name)
-    with sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
-        cur.execute(statement.replace("{p}", store.prefix))
-        rows = list(cur.fetchall())
-        db.commit()
-        return rows
-
-
-def state(sandbox: Sandbox, name: str) -> dict[str, object]:
-    store = sandbox.store(name)
-    sums: dict[str, object] = {}
-    with sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
-        cur.execute("SHOW TABLES")
-        for (table,) in sorted(cur.fetchall()):
-            if table.removeprefix(store.prefix) not in VOLATILE:
-                cur.execute(f"CHECKSUM TABLE `{table}` EXTENDED")
-                sums[table] = cur.fetchone()[1]
-    return sums
+def state(sandbox: Sandbox, name: str) -> tuple[dict[str, object], str]:
+    return standin.state(sandbox, name, VOLATILE)
 
 
 def describe(sandbox: Sandbox, name: str, lists: dict[str, object] | None) -> str:
