@@ -43,7 +43,8 @@ _ROWS = [
     "(87, 3, 'Eco Tax (-2.00)', 2.0000, 'F', NOW(), NOW())",
     "INSERT INTO `{p}tax_rule` VALUES (121, 10, 86, 'payment', 1), (120, 10, 87, 'store', 0), "
     "(128, 9, 86, 'shipping', 1), (127, 9, 87, 'shipping', 2)",
-    "INSERT INTO `{p}tax_rate_to_customer_group` VALUES (86, 1), (87, 1)",
+    # the stand-in seeds these links itself now (group deletion removes them); IGNORE keeps either way
+    "INSERT IGNORE INTO `{p}tax_rate_to_customer_group` VALUES (86, 1), (87, 1)",
     "INSERT INTO `{p}zone_to_geo_zone` VALUES (57, 222, 0, 3, NOW(), NOW())",
 ]
 _SETTINGS = {
