@@ -5,7 +5,6 @@ a package that breaks the storefront fails the rehearsal (live untouched) and, l
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 import standin
-from standin import PROJECT, rows
+from standin import rows
 
 from maint.sandbox import Sandbox, StoreSpec
 
@@ -29,16 +28,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     with Sandbox(tmp_path_factory.mktemp("ext-install"), (StoreSpec("i3", "3.0.5.1"), StoreSpec("i4", "4.1.0.4")),
                  client="exti") as sb:
         yield sb
-
-
-@pytest.fixture(scope="module")
-def packages(tmp_path_factory: pytest.TempPathFactory):
-    spec = importlib.util.spec_from_file_location("ext_build", PROJECT / "fixtures" / "extensions" / "build.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    out = tmp_path_factory.mktemp("packages")
-    return lambda line, kind: str(module.build(out, line, kind))
 
 
 def state(sandbox: Sandbox, name: str) -> tuple[dict[str, object], str]:

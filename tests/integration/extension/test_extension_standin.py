@@ -4,13 +4,12 @@ undone byte for byte. Install and remove through the stand-in's installer routes
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 
 import pytest
 import standin
-from standin import PROJECT, fab
+from standin import fab
 
 from maint.sandbox import Sandbox, StoreSpec
 
@@ -23,16 +22,6 @@ def ext_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     with Sandbox(tmp_path_factory.mktemp("ext-sandbox"), (StoreSpec("e3", "3.0.5.1"), StoreSpec("e4", "4.1.0.4")),
                  client="ext") as sb:
         yield sb
-
-
-@pytest.fixture(scope="module")
-def packages(tmp_path_factory: pytest.TempPathFactory):
-    spec = importlib.util.spec_from_file_location("ext_build", PROJECT / "fixtures" / "extensions" / "build.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    out = tmp_path_factory.mktemp("packages")
-    return lambda line, kind: module.build(out, line, kind)
 
 
 def state(sandbox: Sandbox, name: str) -> tuple[dict[str, object], str]:
