@@ -113,8 +113,7 @@ def bench_files(cfg: Any, work: Path, rounds: int) -> dict[str, float]:
     facts = get_store_facts(conn, cfg)
     mirror = StoreMirror.of(Path(cfg.mirror_root), cfg.client, cfg.store)
 
-    def ours(again: bool, whole_tree: bool = False) -> Callable[[int], float]:
-        """whole_tree: archive `.current` every run, as before tree archives were shared (for comparison)."""
+    def ours(again: bool) -> Callable[[int], float]:
         def run(i: int) -> float:
             if not again:
                 shutil.rmtree(mirror.path, ignore_errors=True)
