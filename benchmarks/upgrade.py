@@ -66,7 +66,10 @@ def with_maint(sandbox: Sandbox, name: str, tree: Path, to: str, rehearse: bool)
         raise SystemExit(f"fab upgrade failed: {done.stderr[-800:]}")
     data = json.loads(done.stdout)["stores"][0]
     steps = ", ".join(f"{s['step']} {s['seconds']:.1f}" for s in data["live"]["steps"])
-    return float(data["live"]["maintenance_window_seconds"]), total, steps
+    if data.get("rehearsal"):
+        steps += "; rehearsal steps (s): " + ", ".join(f"{s['step']} {s['seconds']:.1f}" for s in data["rehearsal"]["steps"])
+    phases = ", ".join(f"{name} {secs:.1f}" for name, secs in data.get("phases", {}).items())
+    return float(data["live"]["maintenance_window_seconds"]), total, f"{steps}; phases (s): {phases}"
 
 
 def main() -> int:

@@ -178,6 +178,7 @@ class Guarded:
     failure: str = ""
     seconds: float = 0.0
     journal: str = ""
+    phases: dict[str, float] = field(default_factory=dict)  # where the whole run's time went, in order
 
     @property
     def ok(self) -> bool:
@@ -200,6 +201,8 @@ class Guarded:
         data |= {"ok": self.ok, "snapshot": self.snapshot, "failure": self.failure, "rolled_back": self.rolled_back,
                  "baseline_failing": self.baseline_failing, "rollback_steps": self.rollback_steps,
                  "seconds": round(self.seconds, 3)}
+        if self.phases:
+            data["phases"] = {name: round(secs, 3) for name, secs in self.phases.items()}
         if self.journal:
             data["journal"] = self.journal
         return data | {"rehearsal": self.rehearsal.as_dict() if self.rehearsal else None,

@@ -147,9 +147,13 @@ class StorefrontReader:
             return list(pool.map(fetch, product_ids))
 
     def prices(self, product_ids: list[int]) -> dict[int, list[str]]:
-        """The money amounts of each product page's price area (`price_block`)."""
-        self.record(product_ids)
-        return {pid: price_block(self.get("product/product", product_id=pid).text) for pid in product_ids}
+        """The money amounts of each product page's price area (`price_block`), pages fetched in parallel."""
+        out: dict[int, list[str]] = {}
+        for pid, page in zip(product_ids, self.product_pages(product_ids), strict=True):
+            if isinstance(page, Exception):
+                raise page
+            out[pid] = price_block(page.text)
+        return out
 
     def session_ids(self) -> list[str]:
         """The reader's own session id and any other the store gave it instead."""

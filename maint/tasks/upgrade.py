@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from maint import render
@@ -101,6 +102,14 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
     if rehearse_only and no_rehearse:
         raise InputError("--rehearse-only and --no-rehearse contradict each other", column="--rehearse-only")
     began = time.monotonic()
+    phases: dict[str, float] = {}
+    lap = [began]
+
+    def mark(name: str) -> None:  # where the whole run's time goes, reported with it
+        now = time.monotonic()
+        phases[name] = phases.get(name, 0.0) + now - lap[0]
+        lap[0] = now
+
     tc = TaskContext.from_c(c)
     cfg = tc.store(store, dry_run=dry_run)
     problems, recommended = _platform_problems(tc, store, to, {"php": for_php, "mysql": mysql})
@@ -109,8 +118,10 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
             raise PreconditionError(f"`fab check --php {for_php}` recommends no release for {store}", store=store)
         to = recommended
         problems, _ = _platform_problems(tc, store, to, {"php": for_php, "mysql": mysql})
+    mark("platform check")
     rel = open_release(release, expect=to, sha256=sha256)
     current_rel = open_release(from_release) if from_release else None
+    mark("release")
     conn = connect(cfg)
     try:
         facts = get_store_facts(conn, cfg)
@@ -121,23 +132,38 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
             prepared = service.prepare_upgrade(conn, cfg, facts, rel, mux, current=current_rel,
                                                platform_problems=problems, rehearse=not no_rehearse,
                                                snapshot_max_age=float(snapshot_max_age))
+            mark("plan")
 
             def apply() -> Guarded:
-                outcome = Guarded(store, "upgrade", from_version=facts.version, to_version=rel.version)
+                outcome = Guarded(store, "upgrade", from_version=facts.version, to_version=rel.version,
+                                  phases=phases)
+                mark("confirm")
                 outcome.snapshot = prepared.snapshot or service.take_snapshot(conn, cfg, facts, mux)
+                mark("snapshot")
                 if not quiet and not json:
                     _say(f"  snapshot {outcome.snapshot} verified (the way back)")
+                before = None
                 if not no_rehearse:
-                    try:
-                        outcome.rehearsal = service.rehearse(cfg, outcome.snapshot, prepared,
-                                                             _step_printer("rehearsal", quiet or json))
-                    except UpgradeStepError as exc:
-                        outcome.rehearsal = exc.result
-                        outcome.failure = f"the rehearsal failed, the live store was not touched: {exc.message}"
+                    # The live storefront's prices and pages are read while the rehearsal runs (read-only, on
+                    # another machine): that read is off the whole run's time. Both finish before the live run.
+                    with ThreadPoolExecutor(max_workers=1) as pool:
+                        live_read = (pool.submit(service.read_live_storefront, conn, cfg, facts, mux)
+                                     if not rehearse_only else None)
+                        try:
+                            outcome.rehearsal = service.rehearse(cfg, outcome.snapshot, prepared,
+                                                                 _step_printer("rehearsal", quiet or json))
+                        except UpgradeStepError as exc:
+                            outcome.rehearsal = exc.result
+                            outcome.failure = f"the rehearsal failed, the live store was not touched: {exc.message}"
+                        try:
+                            before = live_read.result() if live_read is not None else None
+                        except Exception:  # noqa: BLE001 - read again at the live run's start, where it is reported
+                            before = None
+                    mark("rehearsal")
                 if not outcome.failure and not rehearse_only:
                     try:
                         outcome.live = service.apply_live(conn, cfg, facts, prepared, mux, outcome.snapshot,
-                                                          _step_printer("live", quiet or json))
+                                                          _step_printer("live", quiet or json), before)
                         outcome.snapshot = outcome.live.snapshot or outcome.snapshot
                     except MaintError as exc:
                         outcome.live = getattr(exc, "result", None)
@@ -160,6 +186,7 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
                                                 f"half-upgraded{', left in maintenance mode' if left_on else ''}; "
                                                 f"put it back with: fab restore {store} --snapshot "
                                                 f"{outcome.snapshot} --yes")
+                    mark("live")
                 outcome.seconds = service.elapsed(began)
                 outcome.journal = str(service.write_journal(cfg, outcome))
                 return outcome
@@ -209,6 +236,8 @@ def _report(outcome: Guarded, rehearse_only: bool) -> None:
     if outcome.rolled_back:
         rows += [("rollback", step) for step in outcome.rollback_steps]
     rows.append(("total time", f"{outcome.seconds:.1f}s"))
+    if outcome.phases:
+        rows.append(("time spent", ", ".join(f"{name} {secs:.1f}s" for name, secs in outcome.phases.items())))
     if outcome.failure:
         title = f"{outcome.store}: upgrade {outcome.from_version} → {outcome.to_version} FAILED"
     elif rehearse_only:

@@ -160,11 +160,30 @@ def clear_caches(target: Target) -> str:
     return "data cache, compiled templates and image thumbnails cleared; install/ removed (no authentication)"
 
 
+@dataclass
+class StorefrontBefore:
+    """The storefront before anything changes: what the verification compares with."""
+
+    prices: dict[int, list[str]]  # product id -> the money amounts of its page's price area
+    baseline: list[str]  # pages already failing (not held against the upgrade)
+    seconds: float
+
+
+def read_storefront(target: Target) -> StorefrontBefore:
+    began = time.monotonic()
+    with storefront.StorefrontReader(target) as reader:
+        prices = reader.prices(storefront.priced_products(target))
+        _, baseline = storefront.check_pages(reader)
+    return StorefrontBefore(prices, baseline, time.monotonic() - began)
+
+
 def run_procedure(target: Target, release: Release, from_version: str, excludes: Sequence[str], *,
                   on_step: Callable[[Step], None] | None = None,
                   rollback: Callable[[], list[str]] | None = None, remove: Sequence[str] = (),
-                  way_back: Callable[[], str] | None = None) -> ProcedureResult:
-    """way_back: the first step inside the window, before anything changes (the live store: make sure the
+                  way_back: Callable[[], str] | None = None, before: StorefrontBefore | None = None
+                  ) -> ProcedureResult:
+    """before: the storefront as customers see it now, when it was read already (the live store's, read while
+    the rehearsal ran: its seconds are off the whole run). way_back: the first step inside the window, before anything changes (the live store: make sure the
     snapshot holds every order placed until now). remove: store files of the old release the new one doesn't have (maint.upgrade.removed), deleted after
     the copy. rollback: called inside the maintenance window when a step fails there (the live store's snapshot);
     a failed verification (after the window) is rolled back by the caller."""
@@ -186,13 +205,13 @@ def run_procedure(target: Target, release: Release, from_version: str, excludes:
 
     # Before anything changes: what must be true afterwards.
     state = traps.capture(target, from_version, release.version)
-    with storefront.StorefrontReader(target) as reader:
-        products = storefront.priced_products(target)
-        prices_before = reader.prices(products)
-        _, baseline = storefront.check_pages(reader)
+    seen = before or read_storefront(target)
+    prices_before, baseline = seen.prices, seen.baseline
     result.baseline_failing = sorted(storefront.failing_pages(baseline))
     already = f"; already failing before: {', '.join(baseline)}" if baseline else ""
-    result.steps.append(Step("storefront read", True, f"{len(products)} product pages' prices recorded{already}", 0.0))
+    ahead = " (read during the rehearsal)" if before is not None else ""
+    result.steps.append(Step("storefront read", True, f"{len(prices_before)} product pages' prices recorded{ahead}"
+                             f"{already}", seen.seconds))
 
     window = time.monotonic()
     why = f"OpenCart {from_version} → {release.version}"

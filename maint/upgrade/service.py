@@ -34,9 +34,11 @@ from maint.upgrade import traps
 from maint.upgrade.procedure import (
     ProcedureResult,
     Step,
+    StorefrontBefore,
     UpgradeStepError,
     file_changes,
     protected_excludes,
+    read_storefront,
     run_procedure,
     set_maintenance,
 )
@@ -159,12 +161,15 @@ def rehearse_with(cfg: StoreConfig, snapshot: str, admin_dir: str, procedure: Ca
     mirror = mirror_of(cfg)
     path = mirror.snapshot(snapshot)
     man = manifest_io.read(path)
+    began = time.monotonic()
     served = serve(cfg.state_dir, man, path)
     wc = WorkCopy(cfg.state_dir, man.client, man.store)
     try:
         root = Path(served.root)
         consts = parse_config_php((root / "config.php").read_text(errors="replace"), file="config.php")
-        return procedure(local_target("working copy", cfg.store, served.url, root, admin_dir, consts))
+        target = local_target("working copy", cfg.store, served.url, root, admin_dir, consts)
+        target.served_in = time.monotonic() - began
+        return procedure(target)
     finally:
         wc.stop()
 
@@ -172,13 +177,30 @@ def rehearse_with(cfg: StoreConfig, snapshot: str, admin_dir: str, procedure: Ca
 def rehearse(cfg: StoreConfig, snapshot: str, prepared: Prepared,
              on_step: Callable[[Step], None] | None = None) -> ProcedureResult:
     """The whole upgrade procedure on a working copy of the snapshot."""
-    return rehearse_with(cfg, snapshot, prepared.facts.admin_dir, lambda target: run_procedure(
-        target, prepared.release, prepared.facts.version, prepared.excludes, on_step=on_step,
-        remove=prepared.upgrade_facts.removed))
+    def procedure(target: Target) -> ProcedureResult:
+        up = Step("working copy", True, f"snapshot {snapshot} served at {target.url}", target.served_in)
+        if on_step:
+            on_step(up)
+        try:
+            result = run_procedure(target, prepared.release, prepared.facts.version, prepared.excludes,
+                                   on_step=on_step, remove=prepared.upgrade_facts.removed)
+        except UpgradeStepError as exc:
+            exc.result.steps.insert(0, up)
+            raise
+        result.steps.insert(0, up)
+        return result
+
+    return rehearse_with(cfg, snapshot, prepared.facts.admin_dir, procedure)
+
+
+def read_live_storefront(conn: Connection, cfg: StoreConfig, facts: StoreFacts, mux: SshMux) -> StorefrontBefore:
+    """The live storefront's prices and pages before the upgrade (read-only; run while the rehearsal runs)."""
+    return read_storefront(live_target(conn, cfg, facts, mux))
 
 
 def apply_live(conn: Connection, cfg: StoreConfig, facts: StoreFacts, prepared: Prepared, mux: SshMux,
-               snapshot: str, on_step: Callable[[Step], None] | None = None) -> ProcedureResult:
+               snapshot: str, on_step: Callable[[Step], None] | None = None,
+               before: StorefrontBefore | None = None) -> ProcedureResult:
     """The procedure on the live store; a step failing inside the maintenance window is rolled back there
     (UpgradeStepError.rolled_back), before customers see the store again. The result's `snapshot` is the
     one a rollback restores: a newer one when orders arrived after `snapshot` (during the rehearsal)."""
@@ -199,7 +221,8 @@ def apply_live(conn: Connection, cfg: StoreConfig, facts: StoreFacts, prepared: 
     target = live_target(conn, cfg, facts, mux)
     try:
         result = run_procedure(target, prepared.release, facts.version, prepared.excludes, on_step=on_step,
-                               rollback=rollback, remove=prepared.upgrade_facts.removed, way_back=way_back)
+                               rollback=rollback, remove=prepared.upgrade_facts.removed, way_back=way_back,
+                               before=before)
     except UpgradeStepError as exc:
         exc.result.snapshot = way[0]
         if exc.rolled_back:  # the window has ended: the store serves the snapshot's files and rows again

@@ -38,6 +38,7 @@ class Target:
     # why -> context holding the store in planned maintenance (the live store: maint.maintenance, so
     # fab health reports it as planned); None: plain maintenance mode on and back (a working copy)
     maintenance: Callable[[str], AbstractContextManager[Any]] | None = field(default=None, repr=False)
+    served_in: float = 0.0  # a working copy: seconds `fab serve` took to stand it up (reported by the rehearsal)
 
     def sh(self, command: str, *, check: bool = True, timeout: float = 600, stdin: bytes | None = None
            ) -> subprocess.CompletedProcess[str]:
