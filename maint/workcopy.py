@@ -15,6 +15,8 @@ import secrets
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -304,9 +306,10 @@ def _fetch(name: str, url: str) -> PageCheck:
 
 def serve(
     state_dir: Path, manifest: Manifest, snapshot: Path, *, port: int | None = None, docker: bool = False,
-    identity: str = "",
+    identity: str = "", check_pages: bool = True,
 ) -> ServeResult:
-    """Import, copy, rewrite, start PHP, check pages. Stops an earlier copy of the same store first."""
+    """Import, copy, rewrite, start PHP, check pages (`check_pages=False`: the caller checks them itself, as
+    the upgrade's rehearsal does). Stops an earlier copy of the same store first."""
     if not manifest.verified:
         raise VerificationError(f"snapshot {snapshot.name} did not pass verification; refusing to import it",
                                 store=manifest.store)
@@ -320,8 +323,16 @@ def serve(
     if not shutil.which("mariadb") or not shutil.which("php"):
         raise PreconditionError("a working copy needs the `mariadb` client and `php` on this machine",
                                 store=manifest.store)
-    wc.copy_files(snapshot, manifest, identity)
-    server = wc.start_database()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        starting = pool.submit(wc.start_database)  # MariaDB starts while the files are copied
+        try:
+            wc.copy_files(snapshot, manifest, identity)
+        except BaseException:
+            with suppress(Exception):
+                starting.result()
+            wc.stop()  # nothing half-up left behind
+            raise
+        server = starting.result()
     database = db_name_for(manifest.store)
     password = secrets.token_urlsafe(18)
     seconds = wc.import_dump(server, dump, database, password, manifest.encryption, identity)
@@ -339,6 +350,7 @@ def serve(
     else:
         wc.start_php(port)
     result = ServeResult(manifest.store, manifest.timestamp, url, str(wc.files / "www"), database, round(seconds, 3))
-    result.checks = wc.check_pages(server, database, manifest.db_prefix, url)
+    if check_pages:
+        result.checks = wc.check_pages(server, database, manifest.db_prefix, url)
     wc._save(snapshot=manifest.timestamp, url=url, database=database)
     return result

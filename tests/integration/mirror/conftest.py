@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -112,9 +113,16 @@ def host_temp_files() -> list[str]:
     return sorted(p.name for p in tmp.glob("maint-dump.*")) + sorted(p.name for p in tmp.glob("maint-restore.*"))
 
 
-def stop_ssh_masters(started_after: set[str]) -> None:
+def private_tmp() -> Path:
+    """A temp folder of the test's own for the runs it kills (TMPDIR of a child, tempfile.tempdir in-process):
+    their SSH ControlPath dirs land there, so nothing another test run on the machine made is touched. Short,
+    because a unix socket's path must stay under 108 bytes."""
+    return Path(tempfile.mkdtemp(prefix="mt-", dir="/tmp"))
+
+
+def stop_ssh_masters(started_after: set[str], base: Path) -> None:
     """Stop SSH masters of runs a test killed (their ControlPath dirs are the ones created since)."""
-    for path in Path("/tmp").glob("maint-ssh-*"):
+    for path in base.glob("maint-ssh-*"):
         if path.name in started_after:
             continue
         sock = path / "mux"
@@ -124,8 +132,8 @@ def stop_ssh_masters(started_after: set[str]) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def ssh_dirs() -> set[str]:
-    return {p.name for p in Path("/tmp").glob("maint-ssh-*")}
+def ssh_dirs(base: Path) -> set[str]:
+    return {p.name for p in base.glob("maint-ssh-*")}
 
 
 @pytest.fixture
@@ -134,4 +142,5 @@ def mh() -> Any:
     from types import SimpleNamespace
 
     return SimpleNamespace(run_mirror=run_mirror, plan_only=plan_only, tree_state=tree_state,
-                           host_temp_files=host_temp_files, stop_ssh_masters=stop_ssh_masters, ssh_dirs=ssh_dirs)
+                           host_temp_files=host_temp_files, stop_ssh_masters=stop_ssh_masters, ssh_dirs=ssh_dirs,
+                           private_tmp=private_tmp)

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -51,10 +52,12 @@ def _assert_untouched(mh: Any, mirror: StoreMirror, snapshot: str, state: dict[s
     assert mh.host_temp_files() == temp_before
 
 
-def _start_child(settings_for: dict[str, str], store: str, options: dict[str, Any], mirror_root: Path) -> subprocess.Popen[str]:
+def _start_child(settings_for: dict[str, str], store: str, options: dict[str, Any], mirror_root: Path,
+                 tmp: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(CHILD), json.dumps(settings_for), store, json.dumps(options), str(mirror_root)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "TMPDIR": str(tmp)})
 
 
 def _wait_for(check: Callable[[], bool], timeout: float = 30) -> None:
@@ -82,12 +85,13 @@ def test_killed_mid_transfer_keeps_the_previous_snapshot_and_the_next_run_resume
     mirror, snap, state = previous("s3")
     probe = mirror_sandbox.store("s3").root / "image" / "catalog" / "kill-probe.bin"
     probe.write_bytes(os.urandom(200_000))  # new data, so the next transfer takes a while
-    ssh_before, temp_before = mh.ssh_dirs(), mh.host_temp_files()
+    tmp = mh.private_tmp()
+    ssh_before, temp_before = mh.ssh_dirs(tmp), mh.host_temp_files()
     try:
-        child = _start_child(settings_for, "s3", {"rsync_args": SLOW_RSYNC}, mirror_root)
+        child = _start_child(settings_for, "s3", {"rsync_args": SLOW_RSYNC}, mirror_root, tmp)
         _wait_for(lambda: _fetching(mirror, probe.name))
         _kill_group(child)
-        mh.stop_ssh_masters(ssh_before)
+        mh.stop_ssh_masters(ssh_before, tmp)
         _assert_untouched(mh, mirror, snap, state, temp_before)
         assert mirror.has_partial()
         resumed = mh.run_mirror(store_cfg("s3"))
@@ -101,11 +105,12 @@ def test_killed_mid_dump_leaves_no_defaults_file_on_the_host(
     mh: Any, previous: Any, settings_for: dict[str, str], mirror_root: Path,
 ) -> None:
     mirror, snap, state = previous("s4")
-    ssh_before, temp_before = mh.ssh_dirs(), mh.host_temp_files()
-    child = _start_child(settings_for, "s4", {"dump_command": "sleep 4; mysqldump"}, mirror_root)
+    tmp = mh.private_tmp()
+    ssh_before, temp_before = mh.ssh_dirs(tmp), mh.host_temp_files()
+    child = _start_child(settings_for, "s4", {"dump_command": "sleep 4; mysqldump"}, mirror_root, tmp)
     _wait_for(lambda: len(mh.host_temp_files()) > len(temp_before))  # the dump's shell is running on the host
     _kill_group(child)
-    mh.stop_ssh_masters(ssh_before)
+    mh.stop_ssh_masters(ssh_before, tmp)
     _assert_untouched(mh, mirror, snap, state, temp_before)
 
 
@@ -124,12 +129,14 @@ def test_a_bad_dump_is_never_published(
 
 
 def test_ssh_dropped_mid_transfer_is_a_connect_error(
-    mh: Any, previous: Any, store_cfg: Callable[..., Any], mirror_sandbox: Sandbox,
+    mh: Any, previous: Any, store_cfg: Callable[..., Any], mirror_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     mirror, snap, state = previous("s3")
     probe = mirror_sandbox.store("s3").root / "image" / "catalog" / "drop-probe.bin"
     probe.write_bytes(os.urandom(200_000))
-    ssh_before, temp_before = mh.ssh_dirs(), mh.host_temp_files()
+    tmp = mh.private_tmp()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))  # this run's SSH dirs, and only they, land there
+    ssh_before, temp_before = mh.ssh_dirs(tmp), mh.host_temp_files()
     errors: list[BaseException] = []
 
     def work() -> None:
@@ -142,9 +149,9 @@ def test_ssh_dropped_mid_transfer_is_a_connect_error(
     thread.start()
     try:
         _wait_for(lambda: _fetching(mirror, probe.name))
-        new_dirs = mh.ssh_dirs() - ssh_before
+        new_dirs = mh.ssh_dirs(tmp) - ssh_before
         assert new_dirs
-        _kill_ssh_of(new_dirs)
+        _kill_ssh_of(new_dirs, tmp)
         thread.join(60)
     finally:
         probe.unlink()
@@ -153,7 +160,7 @@ def test_ssh_dropped_mid_transfer_is_a_connect_error(
     _assert_untouched(mh, mirror, snap, state, temp_before)
 
 
-def _kill_ssh_of(dirs: set[str]) -> None:
+def _kill_ssh_of(dirs: set[str], base: Path) -> None:
     """SIGKILL the ssh processes (master and clients) of this run, found by their own ControlPath."""
     for pid_dir in Path("/proc").iterdir():
         if not pid_dir.name.isdigit():
@@ -162,7 +169,7 @@ def _kill_ssh_of(dirs: set[str]) -> None:
             cmdline = (pid_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if cmdline.startswith("ssh ") and any(f"/tmp/{d}/mux" in cmdline for d in dirs):
+        if cmdline.startswith("ssh ") and any(f"{base}/{d}/mux" in cmdline for d in dirs):
             try:
                 os.kill(int(pid_dir.name), signal.SIGKILL)
             except ProcessLookupError:
