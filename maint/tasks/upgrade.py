@@ -131,7 +131,7 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
         with SshMux(cfg) as mux:
             prepared = service.prepare_upgrade(conn, cfg, facts, rel, mux, current=current_rel,
                                                platform_problems=problems, rehearse=not no_rehearse,
-                                               snapshot_max_age=float(snapshot_max_age))
+                                               snapshot_max_age=_snapshot_max_age(cfg, snapshot_max_age))
             mark("plan")
 
             def apply() -> Guarded:
@@ -213,6 +213,19 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
                  if outcome.rolled_back else "the live store was not touched")
         raise _Failed(f"{store}: upgrade to {outcome.to_version} failed ({outcome.failure}); {state}", 70)
     return data
+
+
+def _snapshot_max_age(cfg: Any, flag: Any) -> float:
+    """--snapshot-max-age, else the inventory's / fabric.yaml's `options: {upgrade: {snapshot_max_age: S}}`."""
+    value = flag or cfg.option("upgrade", "snapshot_max_age", 0) or 0
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"snapshot_max_age must be a number of seconds, not {value!r}",
+                         column="options.upgrade.snapshot_max_age") from None
+    if seconds < 0:
+        raise InputError("snapshot_max_age can't be negative", column="options.upgrade.snapshot_max_age")
+    return seconds
 
 
 class _Failed(MaintError):
