@@ -129,7 +129,7 @@ def run_change(
 
     nothing = (not plan) if empty is None else empty
     tell = (lambda _line: None) if road.json else say
-    if not road.json:
+    if not road.json and not (nothing and show is None):  # an empty plan is said once, below
         (show or render.plan)(plan)
     if nothing:
         why = getattr(plan, "noop_reason", "") if noop_reason is None else noop_reason

@@ -77,7 +77,9 @@ def test_a_plan_with_nothing_to_do_stops_before_the_question_and_says_why(
 
     assert store.steps == [] and not done.applied and done.result is None
     assert done.reason == "no changes" and done.noop_reason == "already as in the file"
-    assert "demo: No changes. already as in the file" in capsys.readouterr().err
+    said = capsys.readouterr()
+    assert "demo: No changes. already as in the file" in said.err
+    assert "No changes" not in said.out  # said once, not by the plan's render too
 
 
 def test_a_dry_run_shows_the_plan_and_stops_with_what_the_real_run_would_refuse(
