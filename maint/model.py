@@ -45,6 +45,7 @@ class Plan:
             "warnings": list(self.warnings),
             "changes": [
                 {"kind": c.kind, "target": c.target, "summary": c.summary, "destructive": c.destructive}
+                | ({"data": c.data} if c.data else {})  # what the summary shortens (an upgrade's file lists)
                 for c in self.changes
             ],
         }

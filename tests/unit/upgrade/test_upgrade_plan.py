@@ -129,3 +129,12 @@ def test_a_corrupt_or_truncated_archive_a_checksum_mismatch_and_a_zip_slip_are_r
     (tmp_path / "text.zip").write_text("not a zip")
     with pytest.raises(InputError, match="not a readable zip"):
         open_release(tmp_path / "text.zip", work=tmp_path)
+
+
+def test_the_json_plan_carries_every_file_the_upgrade_adds_replaces_and_removes() -> None:
+    plan = plan_upgrade(facts(added=("a.php",), replaced=("index.php",), removed=("old/gone.php",),
+                              removed_by="release")).as_dict()
+    files = {c["kind"]: c.get("data", {}) for c in plan["changes"]}
+    assert files["files"] == {"added": ["a.php"], "replaced": ["index.php"]}
+    assert files["remove"] == {"files": ["old/gone.php"], "found_by": "release"}
+    assert "data" not in next(c for c in plan["changes"] if c["kind"] == "verify")  # nothing to add: left out
