@@ -44,13 +44,13 @@ def probe_tls(
 
 
 def probe_mirror_age(place: SnapshotPlace, *, now: float | None = None) -> Observation:
-    """Age in hours of the newest snapshot, from the mirror folder or the borg repository alike."""
+    """Age in hours of the newest snapshot, from the mirror folder or the borg or restic repository alike."""
     if not place.configured:
         return Observation("unknown", "unknown: no mirror folder or repository configured for this store",
                            State.UNKNOWN)
     try:
         latest = place.latest()
-    except MaintError as exc:  # borg: no passphrase, no repository, restic named
+    except MaintError as exc:  # no passphrase or password, no repository
         return Observation("unknown", f"unknown: {place.describe()} unreadable: {exc.message}", State.UNKNOWN)
     if latest is None:
         return Observation("unknown", f"unknown: no snapshot yet in {place.describe()}", State.UNKNOWN)

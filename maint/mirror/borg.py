@@ -27,9 +27,10 @@ from typing import Any
 
 from maint.errors import ConfigError, MaintError, PreconditionError
 from maint.mirror import manifest as manifest_io
-from maint.mirror.layout import CURRENT, FILES, MANIFEST, PARTIAL, is_timestamp
+from maint.mirror.layout import CURRENT, MANIFEST, PARTIAL, is_timestamp
 from maint.mirror.manifest import Manifest
 from maint.mirror.modes import open_private, private_dirs
+from maint.mirror.repository import as_snapshot_folder, summary_of
 
 TREE_SUFFIX = ".files"  # `<prefix><ts>.files`: the store's files of that run and of the unchanged runs after it
 TREE_STATE = ".borg-tree.json"  # in the store's mirror folder: the last tree archive and its tree's fingerprint
@@ -38,10 +39,8 @@ TREE_STATE = ".borg-tree.json"  # in the store's mirror folder: the last tree ar
 def parse_repository(text: str) -> str:
     """The borg location of `mirror.repository: borg:LOCATION`."""
     kind, sep, location = str(text).partition(":")
-    if kind == "restic":
-        raise ConfigError("mirror.repository: restic is not supported yet; use borg:/path (or mirror.encrypt)")
     if kind != "borg" or not sep or not location:
-        raise ConfigError(f"mirror.repository must be borg:/path/to/repo, not {text!r}")
+        raise ConfigError(f"mirror.repository must be borg:/path/to/repo or restic:/path/to/repo, not {text!r}")
     if shutil.which("borg") is None:
         raise PreconditionError("mirror.repository needs `borg` on this machine (Debian package borgbackup)")
     return location
@@ -52,6 +51,10 @@ class BorgRepo:
     location: str
     client: str
     store: str
+
+    @property
+    def kind(self) -> str:
+        return "borg"
 
     @property
     def prefix(self) -> str:
@@ -160,27 +163,7 @@ class BorgRepo:
                 raise MaintError(f"the files of snapshot {ts} are in the archive {self.prefix}{tree}, which is "
                                  f"missing from {self.location}", store=self.store)
             self._borg("extract", self.archive(tree), CURRENT, cwd=dest)
-        # Back to a snapshot folder's layout: .current/<tree> → files/<tree>, .partial/* → top (an SFTP
-        # run has no rsync base: its files are in .partial/files).
-        copied = dest / PARTIAL / FILES
-        if copied.is_dir() and any(copied.iterdir()):
-            shutil.rmtree(dest / CURRENT, ignore_errors=True)
-        else:
-            shutil.rmtree(copied, ignore_errors=True)
-            os.rename(dest / CURRENT, dest / FILES)
-        for entry in os.scandir(dest / PARTIAL):
-            os.rename(entry.path, dest / entry.name)
-        shutil.rmtree(dest / PARTIAL)
-        manifest_io.read(dest)  # a readable manifest, or a clear error
-        return dest
-
-
-def summary_of(man: Manifest) -> dict[str, Any]:
-    """What `summaries()` and the snapshot lists need of a manifest; no client data (it is the archive's
-    comment, readable with the repository's key alone)."""
-    return {"verified": man.verified, "opencart_version": man.opencart_version, "php_version": man.php_version,
-            "bytes": man.bytes + man.dump.bytes, "encryption": man.encryption, "note": man.note,
-            "files_archive": man.files_archive}
+        return as_snapshot_folder(dest)
 
 
 @dataclass(frozen=True)
@@ -204,7 +187,3 @@ class TreeState:
         with open(open_private(tmp), "w", encoding="utf-8") as handle:
             json.dump({"archive": self.archive, "fingerprint": self.fingerprint}, handle)
         os.replace(tmp, store_dir / TREE_STATE)
-
-
-def extraction_dir(state_dir: str | Path, client: str, store: str, ts: str) -> Path:
-    return Path(state_dir).expanduser() / "borg-extract" / f"{client}-{store}" / ts

@@ -1,5 +1,5 @@
 """A store's snapshots wherever `fab mirror` keeps them, read the same way: the mirror folder's manifests,
-or a borg repository's archives (their summary comments, one `borg list`).
+or a borg or restic repository's snapshots (their summaries: one `borg list` or `restic snapshots`).
 
 `fab health`'s mirror-age check and `fab report`'s backups read through `SnapshotPlace`; neither needs
 the snapshot's content, so nothing is extracted and no client data is read.
@@ -37,7 +37,7 @@ class SnapshotSummary:
 
     @classmethod
     def of(cls, name: str, data: dict[str, Any]) -> SnapshotSummary:
-        """From `borg.summary_of`'s dict (an archive's comment)."""
+        """From `repository.summary_of`'s dict (a borg archive's comment, a restic snapshot's tag)."""
         return cls(name, bool(data.get("verified")), str(data.get("opencart_version") or ""),
                    str(data.get("php_version") or ""), int(data.get("bytes") or 0),
                    str(data.get("encryption") or ""), str(data.get("note") or ""))
@@ -45,19 +45,21 @@ class SnapshotSummary:
 
 @dataclass(frozen=True)
 class SnapshotPlace:
-    """Where one store's snapshots are: `repository` ("borg:/path", the store's `mirror.repository`) when
-    set, else the mirror folder `mirror_root/<client>/<store>`."""
+    """Where one store's snapshots are: `repository` ("borg:/path" or "restic:/path", the store's
+    `mirror.repository`) when set, else the mirror folder `mirror_root/<client>/<store>`."""
 
     mirror_root: str
     repository: str
     client: str
     store: str
+    password_file: str = ""  # restic: `mirror.password_file`
 
     @classmethod
     def of(cls, mirror_root: str, options: Any, client: str, store: str) -> SnapshotPlace:
         """From the store's mirror folder and its `mirror` options (`root`, `repository`)."""
         opts = dict(options) if isinstance(options, Mapping) else {}
-        return cls(mirror_root or str(opts.get("root") or ""), str(opts.get("repository") or ""), client, store)
+        return cls(mirror_root or str(opts.get("root") or ""), str(opts.get("repository") or ""), client, store,
+                   str(opts.get("password_file") or ""))
 
     @property
     def configured(self) -> bool:
@@ -70,7 +72,7 @@ class SnapshotPlace:
 
     def summaries(self) -> list[SnapshotSummary]:
         """Every snapshot, oldest first. Raises MaintError when a repository can't be read (its message
-        is borg's last line: no passphrase, no repository, ...)."""
+        is the tool's: no passphrase or password, no repository, ...)."""
         repo = self._repo()
         if repo is not None:
             return [SnapshotSummary.of(ts, data) for ts, data in repo.summaries()]
@@ -95,9 +97,9 @@ class SnapshotPlace:
     def _repo(self) -> Any:
         if not self.repository:
             return None
-        from maint.mirror.borg import BorgRepo, parse_repository
+        from maint.mirror.repository import open_repository
 
-        return BorgRepo(parse_repository(self.repository), self.client, self.store)
+        return open_repository(self.repository, self.client, self.store, self.password_file)
 
 
 def _read(folder: Path, name: str) -> SnapshotSummary:

@@ -28,11 +28,11 @@ from maint.errors import PreconditionError, RemoteCommandError, SqlError, Verifi
 from maint.facts.opencart import StoreFacts
 from maint.lock import store_lock
 from maint.mirror import crypt
-from maint.mirror.borg import BorgRepo
 from maint.mirror.dump import COMPRESSORS, defaults_file
 from maint.mirror.layout import FILES, StoreMirror, parse_timestamp
 from maint.mirror.manifest import Manifest, Newest
 from maint.mirror.modes import open_private, private_dirs
+from maint.mirror.repository import Repository
 from maint.mirror.rsync import STORAGE_EXCLUDES, WEBROOT_EXCLUDES, parse_itemized
 from maint.mirror.run import (
     NEWEST_TABLES,
@@ -75,15 +75,15 @@ def snapshot_rows(mirror: StoreMirror) -> list[dict[str, Any]]:
     return rows
 
 
-def archive_rows(repo: BorgRepo) -> list[dict[str, Any]]:
-    """The store's archives in a borg repository, newest first, as `snapshot_rows` lists folders (from the
-    archives' summary comments: one `borg list`, nothing extracted)."""
+def archive_rows(repo: Repository) -> list[dict[str, Any]]:
+    """The store's snapshots in a borg or restic repository, newest first, as `snapshot_rows` lists folders
+    (from their summaries: one `borg list` or `restic snapshots`, nothing extracted)."""
     found = repo.summaries()
     rows = []
     for ts, summary in reversed(found):
         rows.append({"snapshot": ts, "date": parse_timestamp(ts).isoformat(),
                      "opencart": str(summary.get("opencart_version") or ""), "bytes": int(summary.get("bytes") or 0),
-                     "verified": bool(summary.get("verified")), "encrypted": "borg", "latest": ts == found[-1][0],
+                     "verified": bool(summary.get("verified")), "encrypted": repo.kind, "latest": ts == found[-1][0],
                      "note": str(summary.get("note") or "")})
     return rows
 

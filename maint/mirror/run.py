@@ -34,12 +34,14 @@ from maint.facts.opencart import StoreFacts
 from maint.lock import local_lock
 from maint.mirror import manifest as manifest_io
 from maint.mirror import modes
-from maint.mirror.borg import TREE_SUFFIX, BorgRepo, TreeState, parse_repository, summary_of
+from maint.mirror.borg import TREE_SUFFIX, BorgRepo, TreeState
 from maint.mirror.crypt import Recipient, parse_recipient
 from maint.mirror.dump import COMPRESSORS, build_dump_command, consistency_for, stream_dump
 from maint.mirror.dumpfile import compare_counts, mismatches
 from maint.mirror.layout import FILES, StoreMirror, count_tree, free_bytes, timestamp, tree_fingerprint
 from maint.mirror.manifest import DumpInfo, FileRoot, Manifest, Newest, SecretArchive
+from maint.mirror.repository import extraction_dir, open_repository, summary_of
+from maint.mirror.restic import ResticRepo
 from maint.mirror.rsync import (
     RsyncStats,
     build_argv,
@@ -98,7 +100,7 @@ class Prepared:
     loose: tuple[list[Path], list[Path]] = ([], [])  # folders / files of the mirror that are too open
     note: str = ""  # recorded in the manifest (e.g. "before restoring 2026…")
     newest: dict[str, Newest] = field(default_factory=dict)  # read in the dump's consistent view
-    repo: BorgRepo | None = None  # mirror.repository: the snapshot becomes an archive there
+    repo: BorgRepo | ResticRepo | None = None  # mirror.repository: the snapshot becomes an archive there
     fingerprints: dict[str, str] = field(default_factory=dict)  # borg target: tree → tree_fingerprint digest
 
 
@@ -155,10 +157,11 @@ def trees_of(cfg: StoreConfig, facts: StoreFacts, encrypted: bool = False) -> tu
     return tuple(trees), storage_rel
 
 
-def repository_of(cfg: StoreConfig) -> BorgRepo | None:
-    """`mirror.repository: borg:/path`: snapshots go into that borg repository as archives."""
+def repository_of(cfg: StoreConfig) -> BorgRepo | ResticRepo | None:
+    """`mirror.repository: borg:/path` or `restic:/path`: snapshots go into that repository."""
     value = cfg.option("mirror", "repository", "")
-    return BorgRepo(parse_repository(str(value)), cfg.client, cfg.store) if value else None
+    password_file = str(cfg.option("mirror", "password_file", "") or "")
+    return open_repository(str(value), cfg.client, cfg.store, password_file) if value else None
 
 
 def recipient_of(cfg: StoreConfig) -> Recipient | None:
@@ -193,6 +196,8 @@ def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: Mirr
     mirror = mirror_of(cfg)
     recipient = recipient_of(cfg)
     repo = repository_of(cfg)
+    if isinstance(repo, ResticRepo):
+        repo.check_access()  # a missing or wrong password is said before anything changes
     tools = probe_tools(conn, cfg.store)
     if options.method == "rsync" and not tools.rsync:
         raise PreconditionError("--method rsync: the host has no rsync", store=cfg.store)
@@ -217,7 +222,7 @@ def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: Mirr
         stripped=stripped, incoming=incoming,
         loose_dirs=len(loose[0]), loose_files=len(loose[1]),
         encryption=recipient.describe() if recipient else "", clear_snapshots=clear,
-        repository=f"borg:{repo.location}" if repo else "",
+        repository=f"{repo.kind}:{repo.location}" if repo else "",
     )
     return Prepared(cfg, facts, mirror, mf, plan_mirror(mf), tools, options, recipient=recipient, loose=loose,
                     repo=repo)
@@ -283,7 +288,7 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
         modes.private_dirs(mirror.current)  # rsync's base holds the store's files too
         ts = timestamp()
         # borg target: which tree archives exist, asked while rsync runs (a borg call costs ~0.4 s).
-        trees = pool.submit(prep.repo.trees) if prep.repo is not None and prep.mirror_facts.has_rsync else None
+        trees = pool.submit(prep.repo.trees) if isinstance(prep.repo, BorgRepo) and prep.mirror_facts.has_rsync else None
         timings: dict[str, float] = {}
         started = time.monotonic()
         store_modes = remote_modes(conn, cfg, prep.facts)
@@ -313,10 +318,13 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
         manifest_io.write(mirror.partial, man)
         if prep.repo is not None:
             started = time.monotonic()
-            new_tree = tree is not None and tree.archive == ts + TREE_SUFFIX
-            prep.repo.create(mirror.path, ts, summary_of(man), tree=new_tree, sftp=tree is None)
-            if tree is not None:
-                tree.write(mirror.path)
+            if isinstance(prep.repo, ResticRepo):  # restic skips unchanged files itself (its parent snapshot)
+                prep.repo.create(mirror.path, ts, summary_of(man), files=prep.mirror_facts.has_rsync)
+            else:
+                new_tree = tree is not None and tree.archive == ts + TREE_SUFFIX
+                prep.repo.create(mirror.path, ts, summary_of(man), tree=new_tree, sftp=tree is None)
+                if tree is not None:
+                    tree.write(mirror.path)
             man.timings["archive"] = round(time.monotonic() - started, 3)
             mirror.discard_partial()
             return MirrorResult(cfg.store, ts, Path(prep.repo.describe(ts)), man, resumed)
@@ -412,7 +420,7 @@ def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress
             stats = _rsync(mux, cfg, tree, current, None, progress, prep.mirror_facts.remote_bytes,
                            prep.options.rsync_args)
             try:
-                if prep.repo is not None:  # borg archives `.current` in place: no linked copy
+                if prep.repo is not None:  # the repository archives `.current` in place: no linked copy
                     files, size, prep.fingerprints[tree.name] = tree_fingerprint(current)
                     prep.counted[tree.name] = (files, size)
                     roots.append(FileRoot(name=tree.name, remote=tree.remote, files=stats.files,
@@ -623,10 +631,8 @@ def verify_files(prep: Prepared, roots: list[FileRoot]) -> list[str]:
 
 def open_snapshot(cfg: StoreConfig, snapshot: str = "") -> tuple[Path, Manifest]:
     """A snapshot's folder and manifest (`latest` when snapshot is ""), from the mirror folder or, with
-    `mirror.repository`, extracted from the borg archive into the state folder (0700; remove it with
-    `drop_extraction` when done)."""
-    from maint.mirror.borg import extraction_dir
-
+    `mirror.repository`, extracted from the borg archive or restic snapshot into the state folder (0700;
+    remove it with `drop_extraction` when done)."""
     repo = repository_of(cfg)
     if repo is not None:
         have = repo.snapshots()
@@ -637,7 +643,7 @@ def open_snapshot(cfg: StoreConfig, snapshot: str = "") -> tuple[Path, Manifest]
         if name not in have:
             raise PreconditionError(f"no archive {repo.prefix}{name} in {repo.location} (have: "
                                     f"{', '.join(have) or 'none'})", store=cfg.store)
-        path = repo.extract(name, extraction_dir(cfg.state_dir, cfg.client, cfg.store, name))
+        path = repo.extract(name, extraction_dir(cfg.state_dir, cfg.client, cfg.store, name, repo.kind))
         return path, manifest_io.read(path)
     mirror = mirror_of(cfg)
     name = snapshot or mirror.latest() or ""
@@ -651,6 +657,7 @@ def open_snapshot(cfg: StoreConfig, snapshot: str = "") -> tuple[Path, Manifest]
 
 
 def drop_extraction(cfg: StoreConfig, path: Path) -> None:
-    """Remove a borg archive's extraction (client data in clear) once serve or restore is done with it."""
-    if repository_of(cfg) is not None and path.is_relative_to(Path(cfg.state_dir).expanduser() / "borg-extract"):
+    """Remove a repository snapshot's extraction (client data in clear) once serve or restore is done with it."""
+    repo = repository_of(cfg)
+    if repo is not None and path.is_relative_to(Path(cfg.state_dir).expanduser() / f"{repo.kind}-extract"):
         shutil.rmtree(path, ignore_errors=True)

@@ -50,7 +50,7 @@ class MirrorFacts:
     loose_files: int = 0  # dumps, manifests, config copies not yet 0600
     encryption: str = ""  # "age to age1…" when mirror.encrypt is set
     clear_snapshots: int = 0  # older snapshots made before encryption was switched on
-    repository: str = ""  # "borg:/path": the snapshot becomes an archive there, not a folder
+    repository: str = ""  # "borg:/path", "restic:/path": the snapshot goes in there, not into a folder
 
 
 def estimate_lock_seconds(db_bytes: int) -> float:
@@ -138,7 +138,11 @@ def plan_mirror(facts: MirrorFacts) -> Plan:
                                    f"structure only, no rows ({len(facts.stripped)} tables with personal data)"))
     plan.changes.append(Change("verify", "snapshot",
                                "dump completion marker, row count of every table, file count and bytes vs rsync"))
-    if facts.repository:
+    if facts.repository.startswith("restic:"):
+        plan.changes.append(Change("archive", facts.repository, "restic backup of the verified snapshot, tagged "
+                                   "<client>-<store>-<timestamp> (deduplicated, compressed, encrypted by restic), "
+                                   "then remove the local copy; the rsync base stays for the next run"))
+    elif facts.repository:
         plan.changes.append(Change("archive", facts.repository, "borg create <client>-<store>-<timestamp> from the "
                                    "verified snapshot (deduplicated, compressed, encrypted by borg), then remove "
                                    "the local copy; the rsync base stays for the next run"))

@@ -10,6 +10,7 @@ from maint.errors import CancelledByUser, InputError
 from maint.facts.opencart import get_store_facts
 from maint.mirror.borg import BorgRepo
 from maint.mirror.layout import StoreMirror
+from maint.mirror.restic import ResticRepo
 from maint.mirror.retention import Retention
 from maint.mirror.run import MirrorOptions, Prepared, apply_mirror, mirror_of, prepare, repository_of
 from maint.mirror.sshmux import SshMux
@@ -96,7 +97,7 @@ def summary_rows(data: dict[str, Any]) -> list[tuple[str, Any]]:
 def prune_store(tc: TaskContext, name: str, *, dry_run: bool, yes: bool, json: bool) -> dict[str, Any]:
     cfg = tc.store(name)
     repo = repository_of(cfg)
-    mirror: StoreMirror | BorgRepo = repo if repo is not None else mirror_of(cfg)
+    mirror: StoreMirror | BorgRepo | ResticRepo = repo if repo is not None else mirror_of(cfg)
     rules = Retention.from_options(dict(cfg.option("mirror", "keep", {}) or {}))
     plan, _ = plan_prune(name, mirror.snapshots(), rules, mirror.latest())
     if not json:
@@ -105,6 +106,9 @@ def prune_store(tc: TaskContext, name: str, *, dry_run: bool, yes: bool, json: b
         return {"store": name, "prune": plan.as_dict(), "deleted": []}
     confirm(f"Delete {len(plan)} snapshot(s) of {name}?", yes=yes)
     deleted = []
+    if isinstance(mirror, ResticRepo):  # one `restic forget` of exactly these, then one `restic prune`
+        mirror.drop([change.target for change in plan])
+        return {"store": name, "prune": plan.as_dict(), "deleted": [change.target for change in plan]}
     for change in plan:
         if isinstance(mirror, BorgRepo):
             mirror.delete(change.target)
@@ -196,7 +200,7 @@ def show_mirrors(report: Any, *, dry_run: bool, many: bool) -> None:
             for w in plan.warnings:
                 print(f"warning: {r.store}: {w}", file=sys.stderr)
             path = str(r.data.get("path", ""))
-            where = "archived in " + path if path.startswith("borg:") else "published as latest"
+            where = "archived in " + path if path.startswith(("borg:", "restic:")) else "published as latest"
             render.key_values(f"{r.store}: snapshot {r.data['snapshot']} verified and {where}",
                               summary_rows(r.data))
     if many:

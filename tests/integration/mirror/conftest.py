@@ -136,6 +136,19 @@ def ssh_dirs(base: Path) -> set[str]:
     return {p.name for p in base.glob("maint-ssh-*")}
 
 
+def snapshot_dirs(store_dir: Path, ts: str, *, verified: bool) -> None:
+    """What `apply_mirror` leaves before archiving: the rsync base and the partial snapshot's manifest."""
+    from maint.mirror import manifest as manifest_io
+    from maint.mirror.manifest import DumpInfo, FileRoot, Manifest
+
+    (store_dir / ".current" / "www").mkdir(parents=True, exist_ok=True)
+    (store_dir / ".current" / "www" / "index.php").write_text("<?php\n")
+    (store_dir / ".partial").mkdir(parents=True, exist_ok=True)
+    manifest_io.write(store_dir / ".partial", Manifest(
+        "acme", "shop", ts, opencart_version="4.1.0.4", php_version="8.2", verified=verified,
+        roots=[FileRoot("www", "/srv/shop", files=1, bytes=6)], dump=DumpInfo(file="db.sql.zst", bytes=100)))
+
+
 @pytest.fixture
 def mh() -> Any:
     """The helpers above, for test modules (tests/ is not a package, so they can't be imported)."""
@@ -143,4 +156,4 @@ def mh() -> Any:
 
     return SimpleNamespace(run_mirror=run_mirror, plan_only=plan_only, tree_state=tree_state,
                            host_temp_files=host_temp_files, stop_ssh_masters=stop_ssh_masters, ssh_dirs=ssh_dirs,
-                           private_tmp=private_tmp)
+                           private_tmp=private_tmp, snapshot_dirs=snapshot_dirs)

@@ -136,21 +136,8 @@ def test_a_borg_mirror_archives_the_files_again_only_when_they_changed_and_prune
         serve(borg_context, "s4", stop=True)
 
 
-def _snapshot_dirs(store_dir: Path, ts: str, *, verified: bool) -> None:
-    """What `apply_mirror` leaves before archiving: the rsync base and the partial snapshot's manifest."""
-    from maint.mirror import manifest as manifest_io
-    from maint.mirror.manifest import DumpInfo, FileRoot, Manifest
-
-    (store_dir / ".current" / "www").mkdir(parents=True, exist_ok=True)
-    (store_dir / ".current" / "www" / "index.php").write_text("<?php\n")
-    (store_dir / ".partial").mkdir(parents=True, exist_ok=True)
-    manifest_io.write(store_dir / ".partial", Manifest(
-        "acme", "shop", ts, opencart_version="4.1.0.4", php_version="8.2", verified=verified,
-        roots=[FileRoot("www", "/srv/shop", files=1, bytes=6)], dump=DumpInfo(file="db.sql.zst", bytes=100)))
-
-
 def test_health_and_report_read_a_borg_repository_as_they_read_a_mirror_folder(
-    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    mh: Any, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from datetime import UTC, date, datetime
     from zoneinfo import ZoneInfo
@@ -158,8 +145,9 @@ def test_health_and_report_read_a_borg_repository_as_they_read_a_mirror_folder(
     from maint.health.local import probe_mirror_age
     from maint.health.model import State
     from maint.mirror import manifest as manifest_io
-    from maint.mirror.borg import BorgRepo, summary_of
+    from maint.mirror.borg import BorgRepo
     from maint.mirror.listing import SnapshotPlace
+    from maint.mirror.repository import summary_of
     from maint.report.model import Month, backups
 
     # The same two snapshots (a verified one, then a newer one that failed verification) in both kinds.
@@ -168,11 +156,11 @@ def test_health_and_report_read_a_borg_repository_as_they_read_a_mirror_folder(
     borg = BorgRepo(str(repo), "acme", "shop")
     work = tmp_path / "work"
     for ts, verified in (("20261103T020000Z", True), ("20261110T020000Z", False)):
-        _snapshot_dirs(folder.path, ts, verified=verified)
+        mh.snapshot_dirs(folder.path, ts, verified=verified)
         shutil.rmtree(folder.current)
         (folder.partial / "files").mkdir()
         folder.publish(ts)
-        _snapshot_dirs(work, ts, verified=verified)
+        mh.snapshot_dirs(work, ts, verified=verified)
         borg.create(work, ts, summary_of(manifest_io.read(work / ".partial")), tree=True)
     places = {"folder": SnapshotPlace(str(root), "", "acme", "shop"),
               "borg": SnapshotPlace("", f"borg:{repo}", "acme", "shop")}
