@@ -144,3 +144,11 @@ def test_serve_warns_when_local_php_is_outside_the_releases_range() -> None:
 def test_docker_is_refused_without_an_engine() -> None:
     with pytest.raises(PreconditionError, match="Docker"):
         plan_serve(_serve(docker=True, docker_available=False))
+
+
+@pytest.mark.parametrize(("repository", "says"), [("borg:/r", "borg create"), ("restic:/r", "restic backup")])
+def test_a_repository_target_plans_an_archive_by_its_own_tool_instead_of_publishing(repository: str, says: str) -> None:
+    plan = plan_mirror(_facts(repository=repository))
+    archive = [c for c in plan.changes if c.kind == "archive"]
+    assert [c.target for c in archive] == [repository] and says in archive[0].summary
+    assert not any(c.kind == "publish" for c in plan.changes)

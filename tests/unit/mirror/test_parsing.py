@@ -77,3 +77,37 @@ def test_row_counts_do_not_depend_on_how_the_stream_is_chunked(size: int) -> Non
     whole = count_rows([data])
     chunked = count_rows(data[i : i + size] for i in range(0, len(data), size))
     assert chunked == whole and whole.completed
+
+
+@pytest.mark.parametrize("text", ["restic:", "restic:relative/repo", "restic:sftp:host:/repo", "rustic:/repo"])
+def test_a_restic_repository_must_be_a_local_absolute_path(text: str) -> None:
+    from maint.errors import ConfigError
+    from maint.mirror.restic import parse_repository
+
+    with pytest.raises(ConfigError, match="restic:/absolute/path"):
+        parse_repository(text)
+
+
+def test_a_repository_of_either_kind_is_opened_by_its_prefix_and_anything_else_is_refused() -> None:
+    from maint.errors import ConfigError
+    from maint.mirror.borg import BorgRepo
+    from maint.mirror.repository import open_repository
+    from maint.mirror.restic import ResticRepo
+
+    restic = open_repository("restic:/srv/restic", "acme", "shop", "~/.restic-pw")
+    assert isinstance(restic, ResticRepo) and (restic.kind, restic.location, restic.password_file) == (
+        "restic", "/srv/restic", "~/.restic-pw")
+    assert restic.describe("20261207T030405Z") == "restic:/srv/restic::acme-shop-20261207T030405Z"
+    assert isinstance(open_repository("borg:/srv/borg", "acme", "shop"), BorgRepo)
+    with pytest.raises(ConfigError, match="borg:/path/to/repo or restic:/path/to/repo"):
+        open_repository("s3:bucket", "acme", "shop")
+
+
+def test_a_restic_summary_tag_round_trips_and_holds_no_comma() -> None:
+    from maint.mirror.restic import _decode, _encode
+
+    summary = {"verified": True, "opencart_version": "4.1.0.4", "bytes": 123, "note": "before restoring 2026, etc.",
+               "encryption": "", "files_archive": ""}
+    tag = _encode(summary)
+    assert "," not in tag and _decode(tag) == summary
+    assert _decode("not base64 json!") is None and _decode(_encode({})[:0]) is None
