@@ -15,6 +15,7 @@ With --encrypt instead: the files and database parts with `mirror.encrypt` (age)
 parts in clear                                                                       target <= 1.2x
 With --borg: the files part into a borg repository vs `rsync -a`                    target <= 2x
 and a no-change run                                                                  target <= 2 s
+With --restic: the same into a restic repository (`restic backup` with its parent)   same targets
 """
 
 from __future__ import annotations
@@ -322,12 +323,90 @@ def bench_borg(cfg: Any, work: Path, rounds: int) -> None:
     conn.close()
 
 
+def rsync_baseline(cfg: Any, work: Path) -> tuple[Callable[[int], float], Callable[[int], float]]:
+    """`rsync -a` of the store's files over the same ssh: a first copy into work/plain-i, and a no-change
+    one into work/plain-0."""
+    e = shlex.join(ssh_base(cfg))
+    src = f"{cfg.host}:{cfg.root.rstrip('/')}/"
+    excludes = ["--exclude=/image/cache/*", "--exclude=/system/storage/cache/*", "--exclude=/system/storage/logs/*",
+                "--exclude=/system/storage/session/*"]
+
+    def first(i: int) -> float:
+        dest = work / f"plain-{i}"
+        shutil.rmtree(dest, ignore_errors=True)
+        return timed(lambda: subprocess.run(["rsync", "-a", "-e", e, *excludes, src, f"{dest}/"], check=True))
+
+    def again(i: int) -> float:
+        return timed(lambda: subprocess.run(["rsync", "-a", "-e", e, *excludes, src, f"{work / 'plain-0'}/"],
+                                            check=True))
+
+    return first, again
+
+
+def bench_restic(cfg: Any, work: Path, rounds: int) -> None:
+    """Files part with a restic repository as the target (pull, verify, `restic backup`) against `rsync -a`."""
+    import dataclasses
+
+    from maint.facts.opencart import get_store_facts
+    from maint.mirror import manifest as manifest_io
+    from maint.mirror.layout import StoreMirror
+    from maint.mirror.manifest import Manifest
+    from maint.mirror.repository import summary_of
+    from maint.mirror.restic import ResticRepo
+    from maint.mirror.run import MirrorOptions, prepare, pull_files, verify_files
+    from maint.mirror.sshmux import SshMux
+    from maint.remote.ssh import connect
+
+    os.environ.setdefault("RESTIC_PASSWORD", "bench")
+    os.environ["RESTIC_CACHE_DIR"] = str(work / "restic-cache")
+    repo = work / "restic-repo"
+    plain, plain_again = rsync_baseline(cfg, work)
+    sealed = dataclasses.replace(cfg, options={**cfg.options, "mirror": {"repository": f"restic:{repo}"}})
+    conn = connect(sealed)
+    facts = get_store_facts(conn, sealed)
+    mirror = StoreMirror.of(Path(sealed.mirror_root), sealed.client, sealed.store)
+
+    def ours(again: bool) -> Callable[[int], float]:
+        def run(i: int) -> float:
+            if not again:
+                for path in (mirror.path, repo, work / "restic-cache"):
+                    shutil.rmtree(path, ignore_errors=True)
+                subprocess.run(["restic", "init", "--repo", str(repo)], check=True, capture_output=True)
+            mirror.discard_partial()
+            mirror.prepare_partial()
+            with SshMux(sealed) as mux:
+                prep = prepare(conn, sealed, facts, MirrorOptions(), mux)
+                assert isinstance(prep.repo, ResticRepo)
+                ts = f"2026010{i}T00000{int(again)}Z"
+                started, cpu = time.monotonic(), _cpu()
+                verify_files(prep, pull_files(conn, prep, mux, None))
+                pulled = time.monotonic()
+                man = Manifest(sealed.client, sealed.store, ts, verified=True)
+                manifest_io.write(mirror.partial, man)
+                prep.repo.create(mirror.path, ts, summary_of(man), files=True)
+                took = time.monotonic() - started
+                print(f"  {'no-change' if again else 'first'} run {i}: {took:.2f}s = rsync + count "
+                      f"{pulled - started:.2f}s, restic backup {time.monotonic() - pulled:.2f}s; CPU "
+                      f"{_cpu() - cpu:.2f}s (all processes)", flush=True)
+                return took
+        return run
+
+    first_plain, first_ours = best(rounds, plain), best(rounds, ours(False))
+    again = best(rounds, lambda i: ours(True)(i + 1))
+    again_plain = best(rounds, plain_again)
+    print(f"restic target, first mirror of the files: ours {first_ours:.2f}s  rsync -a {first_plain:.2f}s  ratio "
+          f"{first_ours / first_plain:.2f}x (target <= 2x); nothing changed: {again:.2f}s (target <= 2 s; a "
+          f"no-change rsync -a alone took {again_plain:.2f}s, ratio {again / again_plain:.2f}x)", flush=True)
+    conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--base", type=Path, default=Path("/dev/shm/maint-bench-mirror"))
     parser.add_argument("--encrypt", action="store_true", help="measure encryption at rest (age) against clear")
     parser.add_argument("--borg", action="store_true", help="measure a borg repository as the mirror target")
+    parser.add_argument("--restic", action="store_true", help="measure a restic repository as the mirror target")
     parser.add_argument("--keep", action="store_true",
                         help="keep the sandbox's data (~2.6 GB) for the next run instead of deleting it")
     args = parser.parse_args()
@@ -351,11 +430,13 @@ def main() -> None:
                                capture_output=True, text=True, check=True).stdout.strip()
         size = subprocess.run(["du", "-sm", str(sb.store("b4").root)], capture_output=True, text=True).stdout.split()[0]
         print(f"store b4: {files} files, {size} MB; rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
-        if args.encrypt or args.borg:
+        if args.encrypt or args.borg or args.restic:
             if args.encrypt:
                 bench_encrypted(c, work, args.rounds)
             if args.borg:
                 bench_borg(c["cfg"]["innodb"], work, args.rounds)
+            if args.restic:
+                bench_restic(c["cfg"]["innodb"], work, args.rounds)
             return
         f = bench_files(c["cfg"]["innodb"], work, args.rounds)
         print(f"files, first mirror:    ours {f['first_ours']:.2f}s  rsync -a {f['first_plain']:.2f}s  "

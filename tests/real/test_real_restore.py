@@ -1,7 +1,7 @@
 """`fab mirror` + `fab restore` on real 3.0.5.1 (MyISAM) and 4.1.0.4 (InnoDB): a newer order is named and
 refused, `--dry-run` changes nothing, applied the store is the snapshot again (a safety snapshot first),
 and a second run has nothing to restore. An encrypted snapshot of a real store reveals nothing in clear,
-serves and restores with the key, and a wrong key changes nothing; a borg repository holds a real store,
+serves and restores with the key, and a wrong key changes nothing; a borg or a restic repository holds a real store,
 serves and restores it."""
 
 from __future__ import annotations
@@ -181,6 +181,55 @@ def test_a_borg_repository_holds_real_4104_and_serves_and_restores_it(real, real
                 assert store.db_password.encode() not in path.read_bytes(), path
 
         path, man = open_snapshot(cfg)
+        state = tmp_path / "state"
+        try:
+            served = serve(state, man, path)
+            try:
+                assert all(c.ok for c in served.checks), served.checks
+            finally:
+                WorkCopy(state, cfg.client, cfg.store).stop()
+            _bad_day(real, name)
+            _restore(cfg, path, man)
+        finally:
+            drop_extraction(cfg, path)
+        assert db_state(real, name, skip=VOLATILE) == snap_db and files_state(store.root) == snap_files
+        assert not path.exists()
+    finally:
+        (store.root / "image" / "catalog" / "intruder.txt").unlink(missing_ok=True)
+        (store.root / "config.php").write_bytes(config)
+
+
+def test_a_restic_repository_holds_real_4104_and_serves_and_restores_it(real, real_env, tmp_path, monkeypatch) -> None:
+    from maint.mirror.restic import ResticRepo
+    from maint.mirror.run import drop_extraction, open_snapshot
+    from maint.workcopy import WorkCopy, serve
+
+    if shutil.which("restic") is None:
+        pytest.skip("restic not installed (Debian restic)")
+    password = "restic real-tier password"
+    monkeypatch.setenv("RESTIC_PASSWORD", password)
+    monkeypatch.setenv("RESTIC_CACHE_DIR", str(tmp_path / "restic-cache"))
+    repo = tmp_path / "repo"
+    subprocess.run(["restic", "init", "--repo", str(repo)], check=True, capture_output=True)
+    name = REAL["4.1.0.4"]
+    store = real.store(name)
+    cfg = _real_cfg(real, name, tmp_path, {"repository": f"restic:{repo}"})
+    config = (store.root / "config.php").read_bytes()
+    try:
+        first = _mirror(cfg)
+        snap_db, snap_files = db_state(real, name, skip=VOLATILE), files_state(store.root)
+        again = _mirror(cfg)
+        assert ResticRepo(str(repo), cfg.client, cfg.store).snapshots() == [first.snapshot, again.snapshot]
+        listed = json.loads(subprocess.run(["restic", "--repo", str(repo), "snapshots", "--json"], check=True,
+                                           capture_output=True, text=True).stdout)
+        assert sorted(listed, key=lambda s: s["time"])[1]["parent"] == sorted(listed, key=lambda s: s["time"])[0]["id"]
+        for path in repo.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                assert store.db_password.encode() not in data and password.encode() not in data, path
+
+        path, man = open_snapshot(cfg)
+        assert man.timestamp == again.snapshot
         state = tmp_path / "state"
         try:
             served = serve(state, man, path)
