@@ -134,19 +134,21 @@ def prepare_upgrade(conn: Connection, cfg: StoreConfig, facts: StoreFacts, relea
 
 
 def _fresh_snapshot(cfg: StoreConfig, max_age: float) -> str:
+    """The newest verified snapshot when it is at most max_age seconds old, from the mirror folder or the
+    store's repository alike (its summary: nothing extracted)."""
+    from maint.mirror.listing import SnapshotPlace
+
     if max_age <= 0:
         return ""
-    mirror = mirror_of(cfg)
-    name = mirror.latest()
-    if not name:
-        return ""
+    place = SnapshotPlace.of(cfg.mirror_root, cfg.options.get("mirror"), cfg.client, cfg.store)
     try:
-        man = manifest_io.read(mirror.snapshot(name))
+        latest = place.latest()
     except (MaintError, OSError):
         return ""
-    taken = datetime.strptime(name, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    fresh = man.verified and datetime.now(UTC) - taken <= timedelta(seconds=max_age)
-    return name if fresh else ""
+    if latest is None or not latest.readable:
+        return ""
+    fresh = latest.verified and datetime.now(UTC) - latest.taken <= timedelta(seconds=max_age)
+    return latest.name if fresh else ""
 
 
 def take_snapshot(conn: Connection, cfg: StoreConfig, facts: StoreFacts, mux: SshMux) -> str:
@@ -156,13 +158,15 @@ def take_snapshot(conn: Connection, cfg: StoreConfig, facts: StoreFacts, mux: Ss
 
 def rehearse_with(cfg: StoreConfig, snapshot: str, admin_dir: str, procedure: Callable[[Target], T]) -> T:
     """Run `procedure` on a local working copy of the snapshot (`fab serve`'s), then stop the copy."""
+    from maint.mirror.run import drop_extraction, open_snapshot
     from maint.workcopy import WorkCopy, serve
 
-    mirror = mirror_of(cfg)
-    path = mirror.snapshot(snapshot)
-    man = manifest_io.read(path)
-    began = time.monotonic()
-    served = serve(cfg.state_dir, man, path, check_pages=False)  # the procedure checks every page itself
+    began = time.monotonic()  # extracting from a repository is part of serving the working copy
+    path, man = open_snapshot(cfg, snapshot)  # a folder of the mirror, or extracted from its repository
+    try:
+        served = serve(cfg.state_dir, man, path, check_pages=False)  # the procedure checks every page itself
+    finally:
+        drop_extraction(cfg, path)  # the working copy has its own files and database now
     wc = WorkCopy(cfg.state_dir, man.client, man.store)
     try:
         root = Path(served.root)
@@ -241,7 +245,7 @@ def rollback_to(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot:
     unless `discard_newer`; when discarded they are listed in the steps, so nobody has to guess what went."""
     from maint.mirror.run import drop_extraction, open_snapshot
 
-    path, man = open_snapshot(cfg, snapshot)  # a folder of the mirror, or extracted from its borg archive
+    path, man = open_snapshot(cfg, snapshot)  # a folder of the mirror, or extracted from its repository
     try:
         return _rollback_from(conn, cfg, facts, path, man, snapshot, mux, tolerate, hold=hold, task=task,
                               discard_newer=discard_newer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,3 +170,32 @@ def test_orders_placed_after_the_snapshot_survive_the_automatic_rollback(upgrade
     assert data["rolled_back"] and data["snapshot"] == data["live"]["snapshot"]
     assert orders_of(upgrade_sandbox, name, email) == 1
     assert state(upgrade_sandbox, name) == before
+
+
+def test_an_upgrade_into_a_restic_repository_rehearses_from_its_snapshot_and_rolls_back_from_it(
+        upgrade_sandbox, releases, tmp_path, monkeypatch) -> None:
+    """With `mirror.repository` the upgrade's snapshot is a restic snapshot: the rehearsal serves it and
+    `fab rollback` restores it, each from an extraction removed afterwards."""
+    if shutil.which("restic") is None:
+        pytest.skip("restic not installed (Debian restic)")
+    monkeypatch.setenv("RESTIC_PASSWORD", "upgrade restic password")
+    monkeypatch.setenv("RESTIC_CACHE_DIR", str(tmp_path / "restic-cache"))
+    repo = tmp_path / "repo"
+    subprocess.run(["restic", "init", "--repo", str(repo)], check=True, capture_output=True)
+    config = tmp_path / "restic.yaml"
+    config.write_text(f"maint:\n  options:\n    mirror:\n      repository: restic:{repo}\n")
+    name = "f3b"  # at 3.0.3.8 (the last test rolled back)
+    before = state(upgrade_sandbox, name)
+    done = fab(upgrade_sandbox, "-f", str(config), "upgrade", name, "--to", "3.0.5.1", "--release",
+               str(releases["3.0.5.1"]), "--yes", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    snapshot = json.loads(done.stdout)["stores"][0]["snapshot"]
+    listed = subprocess.run(["restic", "--repo", str(repo), "snapshots", "--json"], check=True, capture_output=True,
+                            text=True).stdout
+    assert f"up-{name}-{snapshot}" in listed and state(upgrade_sandbox, name) != before
+
+    back = fab(upgrade_sandbox, "-f", str(config), "rollback", name, "--yes", "--discard-newer")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert state(upgrade_sandbox, name) == before
+    extracted = Path(upgrade_sandbox.state_dir) / "restic-extract"
+    assert not [p for p in extracted.rglob("*") if p.is_file()]  # client data in clear: gone after use
