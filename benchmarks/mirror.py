@@ -377,7 +377,7 @@ def bench_restic(cfg: Any, work: Path, rounds: int) -> None:
             with SshMux(sealed) as mux:
                 prep = prepare(conn, sealed, facts, MirrorOptions(), mux)
                 assert isinstance(prep.repo, ResticRepo)
-                ts = f"2026010{i}T00000{int(again)}Z"
+                ts = f"202601{i + 1:02d}T00000{int(again)}Z"  # a valid day: restic's --time is parsed from it
                 started, cpu = time.monotonic(), _cpu()
                 verify_files(prep, pull_files(conn, prep, mux, None))
                 pulled = time.monotonic()
