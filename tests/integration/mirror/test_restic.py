@@ -241,3 +241,22 @@ def test_health_and_report_read_a_restic_repository_as_they_read_a_mirror_folder
     assert obs.state is State.UNKNOWN and f"restic:{repo} unreadable" in obs.evidence and "\n" not in obs.evidence
     b = backups("", "acme", "shop", month, {"repository": f"restic:{repo}"})
     assert b.unreadable and b.newest is None and b.mirror_root == f"restic:{repo}"
+
+
+def test_a_store_mirrored_over_sftp_goes_into_restic_with_its_files_and_comes_back_as_a_snapshot_folder(
+    mh: Any, mirror_sandbox: Sandbox, store_cfg: Callable[..., Any], repo: Path, tmp_path: Path,
+) -> None:
+    from maint.mirror.run import MirrorOptions, drop_extraction, open_snapshot
+
+    cfg = store_cfg("s4", state_dir=tmp_path / "state",
+                    options={"mirror": {"repository": f"restic:{repo}"}})
+    made = mh.run_mirror(cfg, MirrorOptions(method="sftp", dump_tool="pymysql", compression="gzip"))
+    assert made.manifest.method == "sftp" and made.path == Path(f"restic:{repo}::mclient-s4-{made.snapshot}")
+    path, man = open_snapshot(cfg)
+    try:
+        assert man.timestamp == made.snapshot and (path / "files" / "www" / "index.php").is_file()
+        assert (path / "db.sql.gz").is_file() and not (path / ".partial").exists() and not (path / ".current").exists()
+        assert oct(path.stat().st_mode & 0o777) == "0o700"
+    finally:
+        drop_extraction(cfg, path)
+    assert not path.exists()
