@@ -77,8 +77,9 @@ def snapshot_rehearse_apply(conn: Connection, cfg: StoreConfig, facts: StoreFact
             tell(f"  live: {exc.message}; rolling back to {outcome.snapshot}")
             tolerate = outcome.live.baseline_failing if outcome.live else []
             try:
+                # Customers may have ordered since the snapshot: their rows are carried over the rollback.
                 outcome.rollback_steps = upgrade_service.rollback_to(conn, cfg, facts, outcome.snapshot, mux,
-                                                                     tolerate)
+                                                                     tolerate, carry_newer=True)
                 outcome.rolled_back = True
             except MaintError as again:
                 outcome.failure += (f"; THE ROLLBACK FAILED TOO ({again.message}): put the store back with: "

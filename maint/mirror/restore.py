@@ -100,6 +100,17 @@ def identity_of(cfg: StoreConfig) -> str:
     return str(cfg.option("mirror", "identity", "") or "")
 
 
+def newer_where(man: Manifest, name: str, key: str) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its parameters) of one table's rows the snapshot lacks (see `newer_rows`)."""
+    known = man.newest.get(name)
+    if known is None:
+        latest = parse_timestamp(man.timestamp).strftime("%Y-%m-%d %H:%M:%S")
+        return "date_added > %s", [latest]
+    if known.latest:
+        return f"{key} > %s OR date_added > %s", [known.max_id, known.latest]
+    return f"{key} > %s", [known.max_id]
+
+
 def newer_rows(db: pymysql.connections.Connection, prefix: str, man: Manifest) -> tuple[NewerRows, ...]:
     """Orders, customers and reviews above the snapshot's newest: ids past its max or added after it.
 
@@ -113,15 +124,7 @@ def newer_rows(db: pymysql.connections.Connection, prefix: str, man: Manifest) -
         for name, key in NEWEST_TABLES.items():
             if prefix + name not in present:
                 continue
-            known = man.newest.get(name)
-            args: list[Any]
-            if known is None:
-                known = Newest(max_id=0, latest=parse_timestamp(man.timestamp).strftime("%Y-%m-%d %H:%M:%S"))
-                where, args = "date_added > %s", [known.latest]
-            elif known.latest:
-                where, args = f"{key} > %s OR date_added > %s", [known.max_id, known.latest]
-            else:
-                where, args = f"{key} > %s", [known.max_id]
+            where, args = newer_where(man, name, key)
             tbl = table(prefix, name)
             cur.execute(f"SELECT COUNT(*) FROM {tbl} WHERE {where}", args)  # noqa: S608 - names are ours
             count = int(cur.fetchone()[0])

@@ -177,7 +177,8 @@ def upgrade(c, store, to="", release="", sha256="", for_php="", mysql="", from_r
                         try:
                             if not outcome.rolled_back:
                                 outcome.rollback_steps = service.rollback_to(conn, cfg, facts, outcome.snapshot, mux,
-                                                                             outcome.baseline_failing)
+                                                                             outcome.baseline_failing,
+                                                                             carry_newer=True)
                                 outcome.rolled_back = True
                         except MaintError as again:
                             # Never leave a half-upgraded store serving customers: maintenance mode back on.

@@ -238,42 +238,51 @@ def apply_live(conn: Connection, cfg: StoreConfig, facts: StoreFacts, prepared: 
 
 def rollback_to(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot: str, mux: SshMux,
                 tolerate: Sequence[str] = (), *, hold: bool = True, task: str = "rollback",
-                discard_newer: bool = True) -> list[str]:
+                discard_newer: bool = True, carry_newer: bool = False) -> list[str]:
     """Files and database back from the snapshot (under the lock the caller holds), maintenance off, pages.
     `tolerate`: pages that already failed before the upgrade (they are reported, not held against it).
     Orders, customers and reviews newer than the snapshot: refused (PreconditionError, nothing changed)
-    unless `discard_newer`; when discarded they are listed in the steps, so nobody has to guess what went."""
+    unless `discard_newer`; when discarded they are listed in the steps, so nobody has to guess what went.
+    `carry_newer`: read once the store is in maintenance, and written back after the restore instead
+    (maint.mirror.carryover); what could not be is listed with the reason."""
     from maint.mirror.run import drop_extraction, open_snapshot
 
     path, man = open_snapshot(cfg, snapshot)  # a folder of the mirror, or extracted from its repository
     try:
         return _rollback_from(conn, cfg, facts, path, man, snapshot, mux, tolerate, hold=hold, task=task,
-                              discard_newer=discard_newer)
+                              discard_newer=discard_newer, carry_newer=carry_newer)
     finally:
         drop_extraction(cfg, path)
 
 
 def _rollback_from(conn: Connection, cfg: StoreConfig, facts: StoreFacts, path: Path, man: Any, snapshot: str,
-                   mux: SshMux, tolerate: Sequence[str], *, hold: bool, task: str, discard_newer: bool) -> list[str]:
+                   mux: SshMux, tolerate: Sequence[str], *, hold: bool, task: str, discard_newer: bool,
+                   carry_newer: bool = False) -> list[str]:
     from maint.maintenance import planned_maintenance
+    from maint.mirror import carryover
     from maint.mirror.restore import apply_restore, prepare_restore
 
     plan = prepare_restore(conn, cfg, facts, path, man, discard_newer=discard_newer)
     lost = [ch for ch in plan if ch.kind == "lose"]
-    if lost and not discard_newer:
+    if lost and not discard_newer and not carry_newer:
         raise PreconditionError(f"the rollback to {snapshot} would lose " + "; ".join(ch.summary for ch in lost)
                                 + "; nothing was changed: pass --discard-newer to accept that", store=cfg.store)
     guard = None
-    if not discard_newer:  # nothing to lose now: refuse rows arriving before the restore reaches the database
+    if not discard_newer and not carry_newer:  # nothing to lose now: refuse rows arriving before the restore reaches the database
         with open_db(conn, facts.db, store=cfg.store) as db:
             guard = newest_rows(db, facts.db.prefix, live_tables(db, facts.db.database))
     target = live_target(conn, cfg, facts, mux)
     hold_it = planned_maintenance(conn, cfg, facts.db, task=task, why=f"back to snapshot {snapshot}",
                                   expected_minutes=15) if hold else nullcontext()
     with hold_it:
-        result = apply_restore(conn, cfg, facts, path, man, plan, lock=False, guard=guard)
+        # In maintenance from here: what customers placed since the snapshot is read before the restore,
+        # and a row arriving after that read refuses the restore (the guard), nothing changed.
+        held = carryover.hold(conn, cfg, facts, man, snapshot) if carry_newer else None
+        result = apply_restore(conn, cfg, facts, path, man, plan, lock=False,
+                               guard=held.guard if held is not None else guard)
         run(conn, f"rm -rf {quote(facts.root.rstrip('/') + '/install')}", check=False, store=cfg.store)
-    steps = [f"discarded: {ch.summary}" for ch in lost] + list(result.steps)
+        carried = carryover.put_back(conn, cfg, facts, held, man.opencart_version) if held is not None else []
+    steps = [f"discarded: {ch.summary}" for ch in lost if not carry_newer] + list(result.steps) + carried
     if not hold:  # inside the caller's maintenance window: the pages are checked once it ends
         return steps
     if set_maintenance(target, False):
