@@ -379,3 +379,9 @@ def _write(db: pymysql.connections.Connection, prefix: str, plan: WritePlan, res
                             [row.values.get(c) for c in match])
         db.commit()
         return reason
+
+
+def preview(conn: Connection, cfg: StoreConfig, facts: StoreFacts, man: Manifest, snapshot: str) -> list[str]:
+    """Read-only, for a plan: what a rollback with --carry-newer would write back (nothing saved)."""
+    with open_db(conn, facts.db, store=cfg.store) as db:
+        return read_held(db, facts.db.prefix, man, snapshot).describe()

@@ -263,10 +263,13 @@ def _report(outcome: Guarded, rehearse_only: bool) -> None:
 
 @task(
     name="rollback",
-    examples=["fab rollback demo --dry-run", "fab rollback demo", "fab rollback demo --discard-newer"],
+    examples=["fab rollback demo --dry-run", "fab rollback demo", "fab rollback demo --carry-newer",
+              "fab rollback demo --discard-newer"],
     help={
         "store": "store name from the inventory",
         "discard_newer": "roll back even though orders, customers or reviews newer than the snapshot will be lost",
+        "carry_newer": "roll back and write the orders, customers and reviews newer than the snapshot back into "
+                       "the restored store (ids kept; what can't go back is listed)",
         "dry_run": "show what would be restored",
         "yes": "don't ask (for scripts; MAINT_YES=1 does the same)",
         "json": "print JSON for machines",
@@ -274,8 +277,11 @@ def _report(outcome: Guarded, rehearse_only: bool) -> None:
     },
 )
 @maint_task
-def rollback(c, store, discard_newer=False, dry_run=False, yes=False, json=False, over_budget=False):
+def rollback(c, store, discard_newer=False, carry_newer=False, dry_run=False, yes=False, json=False,
+             over_budget=False):
     """Undo the last upgrade: restore the snapshot taken before it, maintenance off, verify the storefront."""
+    if discard_newer and carry_newer:
+        raise InputError("--discard-newer and --carry-newer contradict each other", column="--carry-newer")
     tc = TaskContext.from_c(c)
     cfg = tc.store(store, dry_run=dry_run)
     last = service.last_upgrade(cfg)
@@ -297,25 +303,28 @@ def rollback(c, store, discard_newer=False, dry_run=False, yes=False, json=False
         facts = get_store_facts(conn, cfg)
         # Orders placed on the upgraded store are not in the snapshot: listed, and refused without the flag.
         newer = service.newer_than(conn, cfg, facts, last["snapshot"])
-        for rows in newer:
+        for rows in newer if not carry_newer else ():
             plan.changes.insert(0, Change("lose", rows.table, f"{rows.count} {NOUNS.get(rows.table, rows.table)} "
                                           f"newer than the snapshot would be lost: {'; '.join(rows.examples)}"
                                           f"{'; …' if rows.count > len(rows.examples) else ''}", destructive=True))
-        if newer and not discard_newer:
+        if newer and carry_newer:  # read once more in maintenance, right before the restore
+            plan.changes += [Change("carry", "newer rows", f"{line} newer than the snapshot: carried over into "
+                                    "the restored store, ids kept") for line in _carry_preview(cfg, conn, facts, last)]
+        if newer and not discard_newer and not carry_newer:
             plan.warnings.append(f"{service.describe_newer(newer)} newer than the snapshot would be lost: "
                                  "refused without --discard-newer")
             if not dry_run:
                 if not json:
                     render.plan(plan)
                 raise PreconditionError(f"the rollback would lose {service.describe_newer(newer)} placed since the "
-                                        f"upgrade; nothing was changed: pass --discard-newer to accept that",
-                                        store=store)
+                                        f"upgrade; nothing was changed: pass --carry-newer to keep them, or "
+                                        f"--discard-newer to accept that", store=store)
         with SshMux(cfg) as mux:
             road = Road("rollback", f"Roll the LIVE store {store} back to OpenCart {last['from']}?", dry_run=dry_run,
                         yes=yes, json=json, over_budget=over_budget)
             done = run_change(tc, cfg, conn, plan, road, lambda: service.rollback_to(
                 conn, cfg, facts, last["snapshot"], mux, last.get("baseline_failing", []),
-                discard_newer=discard_newer))
+                discard_newer=discard_newer, carry_newer=carry_newer))
     finally:
         conn.close()
     if not done.applied or done.result is None:
@@ -329,3 +338,15 @@ def rollback(c, store, discard_newer=False, dry_run=False, yes=False, json=False
         render.key_values(f"{store}: rolled back to {last['snapshot']} (OpenCart {last['from']})",
                           [("step", s) for s in steps])
     return data
+
+
+def _carry_preview(cfg: Any, conn: Any, facts: Any, last: dict[str, Any]) -> list[str]:
+    """What --carry-newer would write back, read from the live store now (nothing changes)."""
+    from maint.mirror import carryover
+    from maint.mirror import manifest as manifest_io
+    from maint.mirror.run import mirror_of, repository_of
+
+    repo = repository_of(cfg)
+    snapshot = last["snapshot"]
+    man = repo.manifest(snapshot) if repo is not None else manifest_io.read(mirror_of(cfg).snapshot(snapshot))
+    return carryover.preview(conn, cfg, facts, man, snapshot)
