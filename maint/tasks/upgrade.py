@@ -263,8 +263,7 @@ def _report(outcome: Guarded, rehearse_only: bool) -> None:
 
 @task(
     name="rollback",
-    examples=["fab rollback demo --dry-run", "fab rollback demo", "fab rollback demo --carry-newer",
-              "fab rollback demo --discard-newer"],
+    examples=["fab rollback demo --dry-run", "fab rollback demo --carry-newer", "fab rollback demo --discard-newer"],
     help={
         "store": "store name from the inventory",
         "discard_newer": "roll back even though orders, customers or reviews newer than the snapshot will be lost",
