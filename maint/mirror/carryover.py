@@ -12,6 +12,9 @@ restores the snapshot, and writes them back (`put_back`) into the restored, olde
   report); a column only the old schema requires (NOT NULL, no default) gets its type's zero (named too);
 - ids kept: they are above the snapshot's, so they cannot clash; any that does (a row with that primary
   key, or rows of that order/customer already in the restored store) is not carried, with the reason;
+- stock: the restore puts back the snapshot's quantities, which the carried orders had already taken
+  from on the live store (OpenCart subtracts on the order's first processing status): the quantities of
+  the products and option values the carried orders name are set back to what the live store had;
 - one transaction; OpenCart 3.0's tables are MyISAM, which ignore a rollback, so a failed write also
   deletes the rows it had inserted: nothing half-applied;
 - what was read is also saved (0600, in the state folder) before the restore, and kept when anything
@@ -76,6 +79,8 @@ class Held:
     shapes: dict[str, Shape]  # the live (newer) schema's tables that were read
     guard: dict[str, Newest]  # the newest rows when read: a row arriving after that refuses the restore
     saved: Path | None = None
+    # The stock the live store had after those orders: (table, id) → (quantity, the orders that took from it).
+    stock: dict[tuple[str, int], tuple[int, frozenset[int]]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return any(self.ids.values())
@@ -103,6 +108,7 @@ class WritePlan:
     refused: list[str] = field(default_factory=list)  # "order #13: why" / "3 order_subscription row(s) …: why"
     left_out: list[str] = field(default_factory=list)  # columns only the live schema has
     filled: list[str] = field(default_factory=list)  # columns only the restored schema requires
+    stock: dict[tuple[str, int], int] = field(default_factory=dict)  # (table, id) → the live store's quantity
 
     @property
     def rows(self) -> int:
@@ -186,6 +192,9 @@ def plan_writes(held: Held, restored: Mapping[str, Shape], present: set[tuple[st
         kept = [i for i in ids if (entity, i) not in refused]
         if kept:
             plan.carried[entity] = kept
+    # The restore put back the snapshot's stock; a carried order took its products from the live store's.
+    carried = set(plan.carried.get("order", ()))
+    plan.stock = {k: qty for k, (qty, orders) in held.stock.items() if orders & carried and k[0] in restored}
     return plan
 
 
@@ -257,7 +266,34 @@ def read_held(db: pymysql.connections.Connection, prefix: str, man: Manifest, sn
                         old = found.get((name, ident))
                         found[(name, ident)] = Row(name, values, (old.owners if old else frozenset()) | {owner})
     guard = newest_rows(db, prefix, [prefix + t for t in shapes])
-    return Held(snapshot, ids, list(found.values()), {t: shapes[t] for t in {r.table for r in found.values()}}, guard)
+    held = Held(snapshot, ids, list(found.values()), {t: shapes[t] for t in {r.table for r in found.values()}}, guard)
+    held.stock = read_stock(db, prefix, shapes, held.rows)
+    return held
+
+
+# Where an order's lines take stock from: (line table, its column naming the stock row, the stock table).
+STOCK = (("order_product", "product_id", "product"), ("order_option", "product_option_value_id", "product_option_value"))
+
+
+def read_stock(db: pymysql.connections.Connection, prefix: str, shapes: Mapping[str, Shape],
+               rows: Sequence[Row]) -> dict[tuple[str, int], tuple[int, frozenset[int]]]:
+    """The quantity of every product (and option value) the held orders' lines name, as the live store has it."""
+    out: dict[tuple[str, int], tuple[int, frozenset[int]]] = {}
+    with db.cursor() as cur:
+        for lines, column, stock in STOCK:
+            if stock not in shapes or "quantity" not in shapes[stock].columns:
+                continue
+            orders: dict[int, set[int]] = {}
+            for row in rows:
+                if row.table == lines and row.values.get(column):
+                    orders.setdefault(int(row.values[column]), set()).add(int(row.values["order_id"]))
+            ids = sorted(orders)
+            for part in _chunks(ids):
+                marks = ", ".join(["%s"] * len(part))
+                cur.execute(f"SELECT {column}, quantity FROM {table(prefix, stock)} WHERE {column} IN ({marks})",  # noqa: S608
+                            list(part))
+                out |= {(stock, int(i)): (int(q), frozenset(orders[int(i)])) for i, q in cur.fetchall()}
+    return out
 
 
 def save(cfg: StoreConfig, held: Held) -> Path:
@@ -325,7 +361,7 @@ def put_back(conn: Connection, cfg: StoreConfig, facts: StoreFacts, held: Held, 
         restored = read_shapes(db, prefix)
         present, owned = _present(db, prefix, held, restored)
         plan = plan_writes(held, restored, present, owned, f"OpenCart {version}")
-        failed = _write(db, prefix, plan, restored)
+        failed, moved = _write(db, prefix, plan, restored)
     lines = []
     if failed:
         plan.refused = [f"{', '.join(held.describe())}: writing them back failed ({failed}); nothing of them was "
@@ -341,6 +377,8 @@ def put_back(conn: Connection, cfg: StoreConfig, facts: StoreFacts, held: Held, 
         lines.append(f"left out (not in OpenCart {version}'s schema): {', '.join(plan.left_out)}")
     if plan.filled and plan.carried:
         lines.append(f"filled (required by OpenCart {version}'s schema): {', '.join(plan.filled)}")
+    if moved:
+        lines.append(f"stock as the live store had it after the carried orders: {', '.join(moved)}")
     if held.saved is not None:
         if plan.refused:
             lines.append(f"the rows read before the restore are kept in {held.saved}")
@@ -349,10 +387,12 @@ def put_back(conn: Connection, cfg: StoreConfig, facts: StoreFacts, held: Held, 
     return lines
 
 
-def _write(db: pymysql.connections.Connection, prefix: str, plan: WritePlan, restored: Mapping[str, Shape]) -> str:
-    """The inserts in one transaction; "" when committed, else why (and every row it inserted deleted again:
-    MyISAM tables keep inserts through a rollback)."""
+def _write(db: pymysql.connections.Connection, prefix: str, plan: WritePlan,
+           restored: Mapping[str, Shape]) -> tuple[str, list[str]]:
+    """The inserts and stock in one transaction: ("", stock moved) when committed, else (why, []), and every
+    row it inserted deleted again and stock put back (MyISAM tables keep their changes through a rollback)."""
     done: list[tuple[str, Row]] = []
+    moved: list[tuple[str, int, int, int]] = []  # (table, id, restored quantity, live quantity)
     try:
         with db.cursor() as cur:
             for name, (columns, rows) in plan.inserts.items():
@@ -363,12 +403,24 @@ def _write(db: pymysql.connections.Connection, prefix: str, plan: WritePlan, res
                     cur.execute(f"INSERT INTO {table(prefix, name)} ({cols}) VALUES ({marks})",  # noqa: S608
                                 values_of(row, columns, shape))
                     done.append((name, row))
+            for (stock, ident), quantity in sorted(plan.stock.items()):
+                column = restored[stock].primary[0]
+                cur.execute(f"SELECT quantity FROM {table(prefix, stock)} WHERE {column} = %s", (ident,))  # noqa: S608
+                found = cur.fetchone()
+                if found is not None and int(found[0]) != quantity:
+                    cur.execute(f"UPDATE {table(prefix, stock)} SET quantity = %s WHERE {column} = %s",  # noqa: S608
+                                (quantity, ident))
+                    moved.append((stock, ident, int(found[0]), quantity))
         db.commit()
-        return ""
+        return "", [f"{stock.replace('_', ' ')} {ident} {was} → {now}" for stock, ident, was, now in moved]
     except pymysql.MySQLError as exc:
         reason = str(exc.args[-1] if exc.args else exc)
         db.rollback()
         with db.cursor() as cur:
+            for stock, ident, was, _ in moved:
+                if not restored[stock].transactional:
+                    cur.execute(f"UPDATE {table(prefix, stock)} SET quantity = %s "  # noqa: S608
+                                f"WHERE {restored[stock].primary[0]} = %s", (was, ident))
             for name, row in reversed(done):
                 shape = restored[name]
                 if shape.transactional:  # already undone by the rollback
@@ -378,7 +430,7 @@ def _write(db: pymysql.connections.Connection, prefix: str, plan: WritePlan, res
                 cur.execute(f"DELETE FROM {table(prefix, name)} WHERE {where} LIMIT 1",  # noqa: S608
                             [row.values.get(c) for c in match])
         db.commit()
-        return reason
+        return reason, []
 
 
 def preview(conn: Connection, cfg: StoreConfig, facts: StoreFacts, man: Manifest, snapshot: str) -> list[str]:
