@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,6 +58,9 @@ class Shape:
     primary: tuple[str, ...] = ()
     required: Mapping[str, str] = field(default_factory=dict)  # NOT NULL, no default, not auto: column → type
     transactional: bool = True  # InnoDB; MyISAM (OpenCart 3.0) keeps an insert through a rollback
+    # NOT NULL columns → what goes in for a NULL (4.1 made most columns nullable; 4.0 and 3.0 refuse NULL there,
+    # even outside strict mode): the column's default, else its type's zero.
+    not_null: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,10 @@ def plan_writes(held: Held, restored: Mapping[str, Shape], present: set[tuple[st
             plan.inserts[row.table] = (columns, [])
             plan.left_out += [f"{row.table}.{c}" for c in live if c not in shape.columns]
             plan.filled += [f"{row.table}.{c} = {zero_of(t)!r}" for c, t in shape.required.items() if c not in live]
+        for column, value in shape.not_null.items():
+            note = f"{row.table}.{column} NULL → {value!r}"
+            if row.values.get(column, 0) is None and note not in plan.filled:
+                plan.filled.append(note)
         plan.inserts[row.table][1].append(row)
     plan.refused += [f"{n} {t} row(s): {version}'s schema has no {t} table" for t, n in sorted(missing.items())]
     for entity, ids in held.ids.items():
@@ -199,7 +207,21 @@ def plan_writes(held: Held, restored: Mapping[str, Shape], present: set[tuple[st
 
 
 def values_of(row: Row, columns: Sequence[str], restored: Shape) -> tuple[Any, ...]:
-    return tuple(row.values[c] if c in row.values else zero_of(restored.required.get(c, "")) for c in columns)
+    out = []
+    for column in columns:
+        value = row.values[column] if column in row.values else zero_of(restored.required.get(column, ""))
+        out.append(restored.not_null[column] if value is None and column in restored.not_null else value)
+    return tuple(out)
+
+
+def default_of(default: str | None, data_type: str) -> Any:
+    """information_schema's COLUMN_DEFAULT as a value ('abc' quoted by MariaDB, numbers bare; an expression
+    such as current_timestamp() or none at all: the type's zero)."""
+    if default is not None and len(default) >= 2 and default[0] == default[-1] == "'":
+        return default[1:-1].replace("''", "'")
+    if default is not None and re.fullmatch(r"-?\d+(\.\d+)?", default):
+        return default
+    return zero_of(data_type)
 
 
 # -- the database side --------------------------------------------------------------------------------------------
@@ -207,6 +229,7 @@ def read_shapes(db: pymysql.connections.Connection, prefix: str) -> dict[str, Sh
     """Every table of the store's prefix: columns (generated ones left out), primary key, required columns."""
     columns: dict[str, list[str]] = {}
     required: dict[str, dict[str, str]] = {}
+    not_null: dict[str, dict[str, Any]] = {}
     with db.cursor() as cur:
         cur.execute("SELECT TABLE_NAME, COLUMN_NAME, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, DATA_TYPE "
                     "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, "
@@ -216,8 +239,10 @@ def read_shapes(db: pymysql.connections.Connection, prefix: str) -> dict[str, Sh
                 continue
             short = str(name)[len(prefix):]
             columns.setdefault(short, []).append(str(column))
-            if nullable == "NO" and default is None and "auto_increment" not in str(extra or "").lower():
-                required.setdefault(short, {})[str(column)] = str(data_type)
+            if nullable == "NO" and "auto_increment" not in str(extra or "").lower():
+                not_null.setdefault(short, {})[str(column)] = default_of(default, str(data_type))
+                if default is None:
+                    required.setdefault(short, {})[str(column)] = str(data_type)
         cur.execute("SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
                     "AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX")
         primary: dict[str, list[str]] = {}
@@ -227,7 +252,7 @@ def read_shapes(db: pymysql.connections.Connection, prefix: str) -> dict[str, Sh
         cur.execute("SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
         plain = {str(name)[len(prefix):] for name, engine in cur.fetchall()
                  if str(name).startswith(prefix) and str(engine or "").lower() in ("myisam", "aria", "memory")}
-    return {t: Shape(tuple(cols), tuple(primary.get(t, ())), required.get(t, {}), t not in plain)
+    return {t: Shape(tuple(cols), tuple(primary.get(t, ())), required.get(t, {}), t not in plain, not_null.get(t, {}))
             for t, cols in columns.items()}
 
 

@@ -121,3 +121,21 @@ def test_the_stock_a_carried_order_took_is_kept_and_a_refused_orders_is_not() ->
     plan = plan_writes(h, LIVE, set(), {("order", 13)})
     assert plan.carried == {"order": [12]}
     assert plan.stock == {("product", 40): 6}  # the restored schema here has no product_option_value table
+
+
+def test_a_null_the_older_schema_refuses_becomes_the_columns_default_or_its_zero_and_is_named() -> None:
+    # 4.1 made order.invoice_prefix nullable; 4.0.2.3 has it NOT NULL (a real rollback found this).
+    restored = {**LIVE, "order": Shape(ORDER.columns, ("order_id",), not_null={"email": "", "total": "0.0000"})}
+    order = row("order", {("order", 12)}, order_id=12, customer_id=0, email=None, total=None)
+    plan = plan_writes(held(order), restored, set(), set(), "OpenCart 4.0.2.3")
+    assert plan.filled == ["order.email NULL → ''", "order.total NULL → '0.0000'"]
+    columns, rows = plan.inserts["order"]
+    assert values_of(rows[0], columns, restored["order"]) == (12, 0, "", "0.0000")
+
+
+def test_information_schema_defaults_are_read_as_values() -> None:
+    from maint.mirror.carryover import default_of
+
+    assert [default_of(d, t) for d, t in (("'P'", "char"), ("'it''s'", "varchar"), ("0", "int"), ("-1.5", "decimal"),
+                                           ("current_timestamp()", "datetime"), (None, "int"))] == \
+        ["P", "it's", "0", "-1.5", "0000-00-00 00:00:00", 0]
