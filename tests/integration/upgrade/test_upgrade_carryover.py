@@ -25,15 +25,15 @@ EMAIL = "carried@example.com"
 ORDERING_CATALOG = """<?php
 if ((string)FxApp::setting('config_maintenance', '0') !== '1') {
 	FxApp::$db->query("SET SESSION sql_mode = ''");
-	if (!FxApp::$db->row('SELECT customer_id FROM ' . FxApp::table('customer') . " WHERE email = '%(email)s'")) {
-		FxApp::$db->query('INSERT INTO ' . FxApp::table('customer') . " SET customer_group_id = 1, firstname = 'Carried', lastname = 'Over', email = '%(email)s', status = 1, date_added = NOW()");
+	if (!FxApp::$db->row('SELECT customer_id FROM ' . FxApp::table('customer') . " WHERE email = '@EMAIL@'")) {
+		FxApp::$db->query('INSERT INTO ' . FxApp::table('customer') . " SET customer_group_id = 1, firstname = 'Carried', lastname = 'Over', email = '@EMAIL@', status = 1, date_added = NOW()");
 		$customer = FxApp::$db->getLastId();
-		FxApp::$db->query('INSERT INTO ' . FxApp::table('order') . ' SET customer_id = ' . $customer . ", firstname = 'Carried', lastname = 'Over', email = '%(email)s', total = 42.5, order_status_id = 1, currency_code = 'EUR', date_added = NOW(), date_modified = NOW()");
+		FxApp::$db->query('INSERT INTO ' . FxApp::table('order') . ' SET customer_id = ' . $customer . ", firstname = 'Carried', lastname = 'Over', email = '@EMAIL@', total = 42.5, order_status_id = 1, currency_code = 'EUR', date_added = NOW(), date_modified = NOW()");
 		FxApp::$db->query('INSERT INTO ' . FxApp::table('cart') . ' SET customer_id = ' . $customer . ", session_id = 'carried', product_id = 1, quantity = 2, date_added = NOW()");
 	}
 }
 fx_a_broken_release_calls_what_does_not_exist();
-""" % {"email": EMAIL}
+""".replace("@EMAIL@", EMAIL)
 
 
 @pytest.fixture(scope="module")
