@@ -16,6 +16,7 @@ parts in clear                                                                  
 With --borg: the files part into a borg repository vs `rsync -a`                    target <= 2x
 and a no-change run                                                                  target <= 2 s
 With --restic: the same into a restic repository (`restic backup` with its parent)   same targets
+then whole mirror runs into borg (first, no change), by part (--borg-whole: only those)
 """
 
 from __future__ import annotations
@@ -400,6 +401,52 @@ def bench_restic(cfg: Any, work: Path, rounds: int) -> None:
     conn.close()
 
 
+def bench_borg_whole(cfg: Any, work: Path, rounds: int) -> None:
+    """A whole `fab mirror` run into a borg repository (facts, plan, files, dump, verification, archive), first
+    and with nothing changed, broken into its parts as the manifest's timings record them."""
+    import dataclasses
+
+    from maint.facts.opencart import get_store_facts
+    from maint.mirror.layout import StoreMirror
+    from maint.mirror.run import MirrorOptions, apply_mirror, prepare
+    from maint.mirror.sshmux import SshMux
+    from maint.remote.ssh import connect
+
+    os.environ.setdefault("BORG_PASSPHRASE", "bench")
+    os.environ["BORG_BASE_DIR"] = str(work / "borg-home")
+    repo = work / "borg-whole"
+    sealed = dataclasses.replace(cfg, options={**cfg.options, "mirror": {"repository": f"borg:{repo}"}})
+    mirror = StoreMirror.of(Path(sealed.mirror_root), sealed.client, sealed.store)
+    shutil.rmtree(mirror.path, ignore_errors=True)
+    shutil.rmtree(repo, ignore_errors=True)
+    subprocess.run(["borg", "init", "-e", "repokey", str(repo)], check=True, capture_output=True)
+
+    def one(label: str) -> float:
+        started = time.monotonic()
+        conn = connect(sealed)
+        try:
+            facts = get_store_facts(conn, sealed)
+            with SshMux(sealed) as mux:
+                factsed = time.monotonic()
+                prep = prepare(conn, sealed, facts, MirrorOptions(), mux)
+                planned = time.monotonic()
+                result = apply_mirror(conn, prep, mux, None)
+        finally:
+            conn.close()
+        took = time.monotonic() - started
+        parts = ", ".join(f"{k} {v:.2f}s" for k, v in result.manifest.timings.items())
+        print(f"  whole {label} mirror: {took:.2f}s = connect + facts {factsed - started:.2f}s, prepare "
+              f"{planned - factsed:.2f}s, apply {time.monotonic() - planned:.2f}s ({parts}); tree archive "
+              f"{result.manifest.files_archive}; dump {result.manifest.dump.reused_from or 'new'}", flush=True)
+        return took
+
+    first = one("first")
+    again = min(one("no-change") for _ in range(max(rounds, 2)))
+    print(f"borg target, whole mirror run (connect, facts, plan, files, dump, verify, archive): first {first:.2f}s, "
+          f"nothing changed {again:.2f}s", flush=True)
+    shutil.rmtree(mirror.path, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -407,6 +454,8 @@ def main() -> None:
     parser.add_argument("--encrypt", action="store_true", help="measure encryption at rest (age) against clear")
     parser.add_argument("--borg", action="store_true", help="measure a borg repository as the mirror target")
     parser.add_argument("--restic", action="store_true", help="measure a restic repository as the mirror target")
+    parser.add_argument("--borg-whole", action="store_true",
+                        help="with --borg: only the whole mirror runs (facts, dump, archive), not the files part")
     parser.add_argument("--keep", action="store_true",
                         help="keep the sandbox's data (~2.6 GB) for the next run instead of deleting it")
     args = parser.parse_args()
@@ -434,7 +483,9 @@ def main() -> None:
             if args.encrypt:
                 bench_encrypted(c, work, args.rounds)
             if args.borg:
-                bench_borg(c["cfg"]["innodb"], work, args.rounds)
+                if not args.borg_whole:
+                    bench_borg(c["cfg"]["innodb"], work, args.rounds)
+                bench_borg_whole(c["cfg"]["innodb"], work, args.rounds)
             if args.restic:
                 bench_restic(c["cfg"]["innodb"], work, args.rounds)
             return

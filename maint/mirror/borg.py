@@ -12,7 +12,8 @@ when the tree changed since the last one (`TreeState`): `borg create` of 20,000 
 2.5 s of CPU (stat and files-cache lookup of each) where the snapshot's own archive (dump, manifest)
 costs a fraction. The snapshot's manifest names its tree archive (`files_archive`), and so does the
 archive's comment, a small JSON summary that lets `summaries()` list every snapshot in one `borg list`.
-A tree archive goes when no snapshot archive names it any more (`drop_unused_trees`).
+A tree archive goes when no snapshot archive names it any more (`drop_unused_trees`). An unchanged
+database is not dumped again either: see `dbstate` (the kept dump goes into each snapshot's archive).
 """
 
 from __future__ import annotations
@@ -74,21 +75,25 @@ class BorgRepo:
             raise MaintError(f"borg {args[0]} failed (exit {done.returncode}): {last}", store=self.store)
         return done
 
-    def create(self, store_dir: Path, ts: str, comment: dict[str, Any], *, tree: bool, sftp: bool = False) -> None:
-        """The snapshot's archive of `.partial` (dump, manifest, secrets; an SFTP run's files too), and
-        first, when `tree`, the tree archive of the rsync base `.current`.
+    def create(self, store_dir: Path, ts: str, comment: dict[str, Any], *, tree: bool) -> None:
+        """The snapshot's archive of `.partial` (dump, manifest, secrets), and first, when `tree`, the tree
+        archive of the rsync base `.current` (`apply_mirror` makes that one itself, while it dumps).
 
         Both archived in place, not from a hard-linked copy: linking changes every inode's ctime, and
         borg's files cache (ctime, size, inode) would then read every unchanged file again.
         """
         if tree:
-            self._borg(*self._create_args(), self.archive(ts + TREE_SUFFIX), CURRENT, cwd=store_dir)
+            self.create_tree(store_dir, ts)
         text = json.dumps(comment, sort_keys=True).replace("{", "{{").replace("}", "}}")  # borg's placeholders
-        # No files cache for `.partial` (unless an SFTP run's files are in it): its dump is new every run, and
-        # a run that uses the cache ages the tree's entries (borg drops them after 20 runs unseen, and the
-        # next tree archive would read every file again).
-        cache = () if sftp else ("--files-cache=disabled",)
-        self._borg(*self._create_args(), *cache, "--comment", text, self.archive(ts), PARTIAL, cwd=store_dir)
+        # No files cache for `.partial`: its dump is new on most runs, and a run that uses the cache ages the
+        # tree's entries (borg drops them after 20 runs unseen, and the next tree archive would read every
+        # file again). A reused dump is read again (borg stores no new chunk of it).
+        self._borg(*self._create_args(), "--files-cache=disabled", "--comment", text, self.archive(ts), PARTIAL,
+                   cwd=store_dir)
+
+    def create_tree(self, store_dir: Path, ts: str) -> None:
+        """The tree archive `<ts>.files` of the rsync base `.current` (before the snapshot's own archive)."""
+        self._borg(*self._create_args(), self.archive(ts + TREE_SUFFIX), CURRENT, cwd=store_dir)
 
     @staticmethod
     def _create_args() -> tuple[str, ...]:

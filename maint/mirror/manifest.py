@@ -39,6 +39,7 @@ class DumpInfo:
     tables: dict[str, int] = field(default_factory=dict)  # rows per table, as counted in the dump
     stripped: list[str] = field(default_factory=list)
     engines: dict[str, int] = field(default_factory=dict)
+    reused_from: str = ""  # borg target: the snapshot whose dump this is, the database being unchanged since
 
 
 @dataclass

@@ -74,7 +74,8 @@ def summary_of(man: Manifest) -> dict[str, Any]:
 
 def as_snapshot_folder(dest: Path) -> Path:
     """An extraction (`.current`, `.partial`) back in a snapshot folder's layout: `.current/<tree>` →
-    `files/<tree>`, `.partial/*` → top (an SFTP run has no rsync base: its files are in `.partial/files`)."""
+    `files/<tree>`, `.partial/*` → top (an SFTP run into restic, or into borg before SFTP used `.current`
+    too, has its files in `.partial/files`)."""
     copied = dest / PARTIAL / FILES
     if copied.is_dir() and any(copied.iterdir()):
         shutil.rmtree(dest / CURRENT, ignore_errors=True)

@@ -6,6 +6,7 @@ sees read-only commands plus a temporary defaults file that the dump's shell rem
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -36,6 +37,15 @@ from maint.mirror import manifest as manifest_io
 from maint.mirror import modes
 from maint.mirror.borg import TREE_SUFFIX, BorgRepo, TreeState
 from maint.mirror.crypt import Recipient, parse_recipient
+from maint.mirror.dbstate import (
+    DumpState,
+    Fingerprint,
+    dump_key,
+    file_sha256,
+    forget,
+    read_fingerprint,
+    settled,
+)
 from maint.mirror.dump import COMPRESSORS, build_dump_command, consistency_for, stream_dump
 from maint.mirror.dumpfile import compare_counts, mismatches
 from maint.mirror.layout import FILES, StoreMirror, count_tree, free_bytes, timestamp, tree_fingerprint
@@ -198,17 +208,20 @@ def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: Mirr
     repo = repository_of(cfg)
     if isinstance(repo, ResticRepo):
         repo.check_access()  # a missing or wrong password is said before anything changes
-    tools = probe_tools(conn, cfg.store)
+    trees, _ = trees_of(cfg, facts, encrypted=recipient is not None)
+    # Three round trips to the host (tools, tables, tree size), asked at once: each channel waits on its own.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        sizing = pool.submit(_remote_size, conn, cfg, trees)
+        tabling = pool.submit(_table_facts_of, conn, cfg, facts)
+        tools = probe_tools(conn, cfg.store)
+        engines, db_bytes = tabling.result()
+        remote_files, remote_bytes = sizing.result()
     if options.method == "rsync" and not tools.rsync:
         raise PreconditionError("--method rsync: the host has no rsync", store=cfg.store)
-    trees, _ = trees_of(cfg, facts, encrypted=recipient is not None)
-    with open_db(conn, facts.db, store=cfg.store) as db:
-        engines, db_bytes = table_facts(db, facts.db.database)
     stripped = tuple(stripped_tables(sorted(engines), facts.db.prefix, options.strip_groups))
     previous = mirror.latest()
     use_rsync = tools.rsync and options.method != "sftp"
     compression = _compression(options, tools)
-    remote_files, remote_bytes = _remote_size(conn, cfg, trees)
     loose = modes.loose(*mirror.private_paths(facts.admin_dir))
     clear = _clear_snapshots(mirror) if recipient is not None else 0
     incoming: dict[str, int] = {}
@@ -226,6 +239,11 @@ def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: Mirr
     )
     return Prepared(cfg, facts, mirror, mf, plan_mirror(mf), tools, options, recipient=recipient, loose=loose,
                     repo=repo)
+
+
+def _table_facts_of(conn: Connection, cfg: StoreConfig, facts: StoreFacts) -> tuple[dict[str, str], int]:
+    with open_db(conn, facts.db, store=cfg.store) as db:
+        return table_facts(db, facts.db.database)
 
 
 def _clear_snapshots(mirror: StoreMirror) -> int:
@@ -282,13 +300,16 @@ def _rsync_preview(mux: SshMux, cfg: StoreConfig, mirror: StoreMirror, trees: tu
 def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress | None = None) -> MirrorResult:
     """Run the plan under the store's local lock; publish only when every check passed."""
     cfg, mirror = prep.cfg, prep.mirror
-    with local_lock(lock_path(cfg), "mirror", store=cfg.store), ThreadPoolExecutor(max_workers=1) as pool:
+    with local_lock(lock_path(cfg), "mirror", store=cfg.store), ThreadPoolExecutor(max_workers=2) as pool:
         modes.tighten(*modes.loose(*mirror.private_paths(prep.facts.admin_dir)))  # earlier, looser mirrors
         resumed = mirror.prepare_partial()
         modes.private_dirs(mirror.current)  # rsync's base holds the store's files too
         ts = timestamp()
         # borg target: which tree archives exist, asked while rsync runs (a borg call costs ~0.4 s).
-        trees = pool.submit(prep.repo.trees) if isinstance(prep.repo, BorgRepo) and prep.mirror_facts.has_rsync else None
+        borg = prep.repo if isinstance(prep.repo, BorgRepo) else None
+        trees = pool.submit(borg.trees) if borg is not None else None
+        # borg target: whether the database is still as the kept dump holds it, read while the files come.
+        kept_check = pool.submit(_kept_dump, conn, prep) if borg is not None else None
         timings: dict[str, float] = {}
         started = time.monotonic()
         store_modes = remote_modes(conn, cfg, prep.facts)
@@ -297,13 +318,27 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
         _private_configs(mirror, prep.facts.admin_dir)
         timings["files"] = round(time.monotonic() - started, 3)
         started = time.monotonic()
-        dump_info = dump_database(conn, prep, mux, progress)
-        timings["database"] = round(time.monotonic() - started, 3)
-        started = time.monotonic()
-        checks = verify_files(prep, roots) + [f"dump complete, {len(dump_info.tables)} tables' row counts match"]
-        checks += [f"{a.file}: {a.files} files, as many as on the host" for a in secrets]
+        checks = verify_files(prep, roots)
         timings["verify"] = round(time.monotonic() - started, 3)
         tree = tree_archive(prep, ts, trees.result() if trees is not None else None)
+        new_tree = tree is not None and tree.archive == ts + TREE_SUFFIX
+        # A new tree archive goes in while the database is dumped: borg reads the mirror disk, the dump runs on
+        # the host. If the dump fails, the archive is named by no snapshot and `--prune` drops it.
+        tree_job = pool.submit(borg.create_tree, mirror.path, ts) if borg is not None and new_tree else None
+        started = time.monotonic()
+        kept, before = kept_check.result() if kept_check is not None else (None, None)
+        if kept is not None:
+            dump_info = _reuse_dump(prep, kept)
+            dump_check = (f"database unchanged since snapshot {kept.snapshot} (schema and row fingerprint): its "
+                          f"verified dump ({len(dump_info.tables)} tables) reused, sha256 checked")
+        else:
+            dump_info = dump_database(conn, prep, mux, progress)
+            dump_check = f"dump complete, {len(dump_info.tables)} tables' row counts match"
+            # Kept for the next runs only if the database did not move while it was dumped.
+            after = _fingerprint(conn, prep) if before is not None else None
+            before = before if before is not None and after is not None and settled(before, after) else None
+        timings["database"] = round(time.monotonic() - started, 3)
+        checks += [dump_check] + [f"{a.file}: {a.files} files, as many as on the host" for a in secrets]
         storage_rel = relative_inside(prep.facts.dir_storage, prep.facts.root) if prep.facts.dir_storage else None
         man = Manifest(
             client=cfg.client, store=cfg.store, timestamp=ts, host=cfg.host, opencart_version=prep.facts.version,
@@ -321,10 +356,13 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
             if isinstance(prep.repo, ResticRepo):  # restic skips unchanged files itself (its parent snapshot)
                 prep.repo.create(mirror.path, ts, summary_of(man), files=prep.mirror_facts.has_rsync)
             else:
-                new_tree = tree is not None and tree.archive == ts + TREE_SUFFIX
-                prep.repo.create(mirror.path, ts, summary_of(man), tree=new_tree, sftp=tree is None)
+                if tree_job is not None:
+                    tree_job.result()
+                prep.repo.create(mirror.path, ts, summary_of(man), tree=False)
                 if tree is not None:
                     tree.write(mirror.path)
+                if kept is None:
+                    _keep_dump(prep, ts, dump_info, before)
             man.timings["archive"] = round(time.monotonic() - started, 3)
             mirror.discard_partial()
             return MirrorResult(cfg.store, ts, Path(prep.repo.describe(ts)), man, resumed)
@@ -335,10 +373,63 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
         return MirrorResult(cfg.store, ts, path, man, resumed)
 
 
+def _dump_key(prep: Prepared) -> str:
+    mf = prep.mirror_facts
+    return dump_key(host=prep.cfg.host, database=prep.facts.db.database, compression=mf.compression,
+                    tool="mysqldump" if mf.has_mysqldump else "pymysql", stripped=list(mf.stripped),
+                    consistency=consistency_for(mf.engines), dump_command=prep.options.dump_command,
+                    recipient=prep.recipient.value if prep.recipient else "")
+
+
+def _fingerprint(conn: Connection, prep: Prepared) -> Fingerprint | None:
+    """The database's fingerprint; None when it cannot be read (the run then dumps, as it always did)."""
+    try:
+        with open_db(conn, prep.facts.db, store=prep.cfg.store) as db:
+            return read_fingerprint(db, prep.facts.db.database)
+    except (pymysql.MySQLError, MaintError):
+        return None
+
+
+def _kept_dump(conn: Connection, prep: Prepared) -> tuple[DumpState | None, Fingerprint | None]:
+    """borg target: the kept dump when the database is provably as it holds it, and this run's fingerprint
+    (read before any dump: a dump after it that finds it again may be kept for the next runs)."""
+    now = _fingerprint(conn, prep)
+    kept = DumpState.read(prep.mirror.path)
+    if now is None or kept is None or kept.key != _dump_key(prep) or kept.fingerprint != now.digest:
+        return None, now
+    try:
+        if file_sha256(kept.path(prep.mirror.path)) != kept.file_sha256:
+            return None, now  # damaged or replaced on the mirror disk: dump again
+    except OSError:
+        return None, now
+    return kept, now
+
+
+def _reuse_dump(prep: Prepared, kept: DumpState) -> DumpInfo:
+    """The kept dump into the partial snapshot (a hard link: borg stores its bytes once) and its manifest entry."""
+    for name in ("db.sql.zst", "db.sql.gz"):
+        for suffix in ("", ".age", ".gpg"):
+            (prep.mirror.partial / (name + suffix)).unlink(missing_ok=True)
+    os.link(kept.path(prep.mirror.path), prep.mirror.partial / kept.dump.file)
+    prep.newest = dict(kept.newest)
+    return dataclasses.replace(kept.dump, reused_from=kept.snapshot)
+
+
+def _keep_dump(prep: Prepared, ts: str, info: DumpInfo, settled_at: Fingerprint | None) -> None:
+    """After a borg run that dumped: keep its dump for the next runs when the database did not move while it
+    was dumped (`settled_at`: the fingerprint read before it, found again after it), else keep none."""
+    if settled_at is None:
+        forget(prep.mirror.path)
+        return
+    source = prep.mirror.partial / info.file
+    DumpState(ts, _dump_key(prep), settled_at.digest, info, file_sha256(source), dict(prep.newest)).keep(
+        prep.mirror.path, source)
+
+
 def tree_archive(prep: Prepared, ts: str, trees: list[str] | None) -> TreeState | None:
-    """borg target with an rsync base: the tree archive holding this run's files. The last one when the
-    tree's fingerprint is unchanged and the archive is still in the repository, else a new one
-    (`<ts>.files`). None without a borg target or for an SFTP run (its files go in the snapshot's archive)."""
+    """borg target: the tree archive holding this run's files (`.current`, by rsync or SFTP). The last one
+    when the tree's fingerprint is unchanged and the archive is still in the repository, else a new one
+    (`<ts>.files`). None without a borg target."""
     if prep.repo is None or trees is None:
         return None
     names = sorted(e.name for e in os.scandir(prep.mirror.current))  # a tree dropped from the config too
@@ -434,6 +525,21 @@ def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress
                     prep.counted[tree.name] = counting.result()
             except OSError as exc:
                 raise _disk_or_transfer_error(exc, cfg.store) from None
+            deleted = stats.deleted
+        elif isinstance(prep.repo, BorgRepo):  # SFTP into a borg target: `.current` as the rsync base, same tree skip
+            from maint.mirror.sftpcopy import copy_tree
+
+            current = mirror.current / tree.name
+            try:
+                stats = copy_tree(conn.sftp(), tree.remote, current, None, tree.excludes,
+                                  on_file=_byte_counter(progress, prep.mirror_facts.remote_bytes))
+                # Configs 0600 before the fingerprint: SFTP leaves an unchanged file's mode as the last run set
+                # it (rsync puts the store's back, and takes it away again, on every run).
+                _private_configs(mirror, prep.facts.admin_dir)
+                files, size, prep.fingerprints[tree.name] = tree_fingerprint(current)
+            except OSError as exc:
+                raise _disk_or_transfer_error(exc, cfg.store) from None
+            prep.counted[tree.name] = (files, size)
             deleted = stats.deleted
         else:
             from maint.mirror.sftpcopy import copy_tree

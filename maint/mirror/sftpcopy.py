@@ -1,8 +1,10 @@
 """Fallback file transfer over SFTP for hosts without rsync.
 
 Walks the remote tree and copies only files whose size or mtime differ from the previous snapshot;
-unchanged files become hard links to it, as rsync --link-dest would make them. Far slower than rsync
-for many small files (one request per file), so only used when rsync is missing.
+unchanged files become hard links to it, as rsync --link-dest would make them. With no previous
+snapshot given (a borg target's `.current` copy) it works in place as rsync does: unchanged files and
+symlinks keep their inodes, a changed file becomes a new one. Far slower than rsync for many small
+files (one request per file), so only used when rsync is missing.
 """
 
 from __future__ import annotations
@@ -65,10 +67,13 @@ def copy_tree(
             continue
         if stat.S_ISLNK(mode):
             link = sftp.readlink(posixpath.join(remote, rel))
+            stats.links += 1
+            if target.is_symlink() and os.readlink(target) == link:
+                stats.total_bytes += len(os.fsencode(link))
+                continue  # kept as it is: a borg target's `.current` keeps its inodes while unchanged
             if target.is_symlink() or target.exists():
                 target.unlink()
             os.symlink(link, target)
-            stats.links += 1
             stats.total_bytes += len(os.fsencode(link))
             continue
         if not stat.S_ISREG(mode):
@@ -79,7 +84,8 @@ def copy_tree(
             continue  # resumed run: already here
         old = previous / rel if previous else None
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
+        existed = target.is_symlink() or target.exists()
+        if existed:
             target.unlink()
         if old is not None and _same(old, attr):
             os.link(old, target)
@@ -89,8 +95,8 @@ def copy_tree(
         os.chmod(target, stat.S_IMODE(mode))
         stats.transferred += 1
         stats.transferred_bytes += attr.st_size
-        if old is None or not (old.exists() or old.is_symlink()):
-            stats.created += 1
+        if not existed if old is None else not (old.exists() or old.is_symlink()):
+            stats.created += 1  # new to the last snapshot (or, copying in place, to dest)
         if on_file:
             on_file(attr.st_size)
     stats.deleted = _remove_unseen(dest, seen)

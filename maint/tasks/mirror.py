@@ -85,7 +85,8 @@ def summary_rows(data: dict[str, Any]) -> list[tuple[str, Any]]:
     dump = data["dump"]
     pairs.append(("database", f"{dump['file']} {render.bytes_human(dump['bytes'])}, {len(dump['tables'])} tables, "
                   f"{sum(dump['tables'].values())} rows, {dump['consistency']}"
-                  + (f", stripped {len(dump['stripped'])} tables" if dump["stripped"] else "")))
+                  + (f", stripped {len(dump['stripped'])} tables" if dump["stripped"] else "")
+                  + (f", unchanged since {dump['reused_from']}: its dump reused" if dump.get("reused_from") else "")))
     for archive in data.get("secrets", []):
         pairs.append((archive["file"], f"{archive['files']} files, {render.bytes_human(archive['bytes'])} "
                       f"encrypted ({data['encryption']}): {', '.join(archive['paths'])}"))

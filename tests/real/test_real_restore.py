@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -172,10 +173,13 @@ def test_a_borg_repository_holds_real_4104_and_serves_and_restores_it(real, real
     cfg = _real_cfg(real, name, tmp_path, {"repository": f"borg:{repo}"})
     config = (store.root / "config.php").read_bytes()
     try:
+        time.sleep(1.1)  # no write in the second the first fingerprint is read: its dump can be kept
         first = _mirror(cfg)
         snap_db, snap_files = db_state(real, name, skip=VOLATILE), files_state(store.root)
         again = _mirror(cfg)  # nothing changed: the files stay in the first run's tree archive
         assert again.manifest.files_archive == first.manifest.files_archive == f"{first.snapshot}.files"
+        # ... and the database is not dumped again: the restore below is of the reused dump.
+        assert again.manifest.dump.reused_from == first.snapshot and not first.manifest.dump.reused_from
         for path in repo.rglob("*"):
             if path.is_file():
                 assert store.db_password.encode() not in path.read_bytes(), path

@@ -186,3 +186,138 @@ def test_health_and_report_read_a_borg_repository_as_they_read_a_mirror_folder(
     assert b.unreadable and b.newest is None and b.mirror_root == f"borg:{repo}"
     restic = probe_mirror_age(SnapshotPlace("", "restic:/srv/restic", "acme", "shop"), now=now)
     assert restic.state is State.UNKNOWN and "restic" in restic.evidence
+
+
+def _price(sandbox: Sandbox, product_id: int) -> str:
+    with sandbox.db_admin(sandbox.store("s4").db_name) as db, db.cursor() as cur:
+        cur.execute("SELECT price FROM oc_product WHERE product_id = %s", (product_id,))
+        return str(cur.fetchone()[0])
+
+
+def test_a_borg_mirror_reuses_the_last_dump_while_the_database_is_unchanged_and_every_snapshot_restores_its_state(
+    mirror_sandbox: Sandbox, borg_context: Any, repo: Path, mirror_root: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    import time
+
+    from maint.mirror.borg import BorgRepo
+    from maint.mirror.dbstate import DB_STATE
+    from maint.tasks.mirror import mirror
+    from maint.tasks.restore import restore
+
+    def run() -> dict[str, Any]:
+        mirror(borg_context, "s4", json=True)
+        return dict(json.loads(capsys.readouterr().out)["stores"][0])
+
+    store = mirror_sandbox.store("s4")
+    with mirror_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+        cur.execute("SELECT MIN(product_id) FROM oc_product")
+        product = int(cur.fetchone()[0])
+    old_price = _price(mirror_sandbox, product)
+    time.sleep(1.1)  # no write in the second the first fingerprint is read: its dump can be kept
+    first = run()
+    assert first["dump"]["reused_from"] == ""
+    kept = StoreMirror.of(mirror_root, "mclient", "s4").path / DB_STATE
+    assert oct(kept.stat().st_mode & 0o777) == "0o700"
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in kept.iterdir())
+    again = run()
+    assert again["dump"]["reused_from"] == first["snapshot"]  # nothing written: no dump, the first one's reused
+    assert again["dump"]["sha256"] == first["dump"]["sha256"] and again["dump"]["tables"] == first["dump"]["tables"]
+    assert any("database unchanged since snapshot" in c for c in again["checks"])
+    borg = BorgRepo(str(repo), "mclient", "s4")
+    assert borg.manifest(again["snapshot"]).dump.reused_from == first["snapshot"]
+
+    with mirror_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+        cur.execute("UPDATE oc_product SET price = price + 1.5 WHERE product_id = %s", (product,))
+    new_price = _price(mirror_sandbox, product)
+    changed = run()  # one row changed, in the same second maybe: a new dump either way
+    assert changed["dump"]["reused_from"] == "" and changed["dump"]["sha256"] != first["dump"]["sha256"]
+
+    try:
+        # Each snapshot restores the database as it was when it was taken.
+        restore(borg_context, "s4", snapshot=again["snapshot"], discard_newer=True, yes=True, json=True)
+        capsys.readouterr()
+        assert _price(mirror_sandbox, product) == old_price
+        restore(borg_context, "s4", snapshot=changed["snapshot"], discard_newer=True, yes=True, json=True)
+        capsys.readouterr()
+        assert _price(mirror_sandbox, product) == new_price
+    finally:
+        with mirror_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+            cur.execute("UPDATE oc_product SET price = %s WHERE product_id = %s", (old_price, product))
+
+
+def test_a_borg_mirror_dumps_again_after_a_schema_change_that_writes_no_row(
+    mirror_sandbox: Sandbox, borg_context: Any, capsys: pytest.CaptureFixture[str],
+) -> None:
+    import time
+
+    from maint.tasks.mirror import mirror
+
+    def run() -> dict[str, Any]:
+        mirror(borg_context, "s4", json=True)
+        return dict(json.loads(capsys.readouterr().out)["stores"][0])
+
+    store = mirror_sandbox.store("s4")
+    time.sleep(1.1)
+    first = run()
+    with mirror_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+        cur.execute("CREATE INDEX maint_probe ON oc_product (price)")
+    try:
+        changed = run()
+        assert changed["dump"]["reused_from"] == "" and changed["dump"]["sha256"] != first["dump"]["sha256"]
+    finally:
+        with mirror_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+            cur.execute("DROP INDEX maint_probe ON oc_product")
+
+
+def test_a_borg_mirror_over_sftp_archives_the_files_again_only_when_they_changed(
+    mirror_sandbox: Sandbox, store_cfg: Callable[..., Any], repo: Path, tmp_path: Path, mh: Any,
+) -> None:
+    import dataclasses
+
+    from maint.mirror.borg import BorgRepo
+    from maint.mirror.run import MirrorOptions
+
+    cfg = store_cfg("s4")
+    cfg = dataclasses.replace(cfg, options={**cfg.options, "mirror": {"repository": f"borg:{repo}"}})
+    sftp = MirrorOptions(method="sftp")
+    page = mirror_sandbox.store("s4").root / "borg-sftp-probe.txt"
+    page.write_text("first\n")
+    try:
+        first = mh.run_mirror(cfg, sftp)
+        again = mh.run_mirror(cfg, sftp)
+        assert first.manifest.method == "sftp" and first.manifest.files_archive == f"{first.snapshot}.files"
+        assert again.manifest.files_archive == first.manifest.files_archive  # unchanged tree: no tree archive
+        assert [r.new for r in again.manifest.roots] == [0] * len(again.manifest.roots)
+        page.write_text("changed on the host\n")
+        changed = mh.run_mirror(cfg, sftp)
+    finally:
+        page.unlink()
+    assert changed.manifest.files_archive == f"{changed.snapshot}.files"
+    assert sum(r.changed for r in changed.manifest.roots) == 1
+    borg = BorgRepo(str(repo), cfg.client, cfg.store)
+    for result, text in ((again, "first\n"), (changed, "changed on the host\n")):
+        folder = borg.extract(result.snapshot, tmp_path / "x" / result.snapshot)
+        assert (folder / "files" / "www" / "borg-sftp-probe.txt").read_text() == text
+
+
+def test_a_borg_mirror_dumps_again_when_the_kept_dump_was_altered_on_the_mirror_disk(
+    mirror_sandbox: Sandbox, borg_context: Any, mirror_root: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    import time
+
+    from maint.mirror.dbstate import DumpState
+    from maint.tasks.mirror import mirror
+
+    def run() -> dict[str, Any]:
+        mirror(borg_context, "s4", json=True)
+        return dict(json.loads(capsys.readouterr().out)["stores"][0])
+
+    time.sleep(1.1)
+    first = run()
+    store_dir = StoreMirror.of(mirror_root, "mclient", "s4").path
+    kept = DumpState.read(store_dir)
+    assert kept is not None and kept.snapshot == first["snapshot"]
+    with open(kept.path(store_dir), "ab") as handle:
+        handle.write(b"\0")  # the database is unchanged, but the kept file is not what was verified
+    again = run()
+    assert again["dump"]["reused_from"] == "" and again["dump"]["sha256"] != first["dump"]["sha256"]
