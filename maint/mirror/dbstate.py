@@ -151,11 +151,8 @@ def forget(store_dir: Path) -> None:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()  # streamed, never the whole file in memory
 
 
 def dump_key(**parts: Any) -> str:

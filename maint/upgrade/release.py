@@ -34,11 +34,8 @@ class Release:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()  # streamed, never the whole file in memory
 
 
 def read_version(tree: Path) -> str | None:
