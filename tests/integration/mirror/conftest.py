@@ -149,6 +149,49 @@ def snapshot_dirs(store_dir: Path, ts: str, *, verified: bool) -> None:
         roots=[FileRoot("www", "/srv/shop", files=1, bytes=6)], dump=DumpInfo(file="db.sql.zst", bytes=100)))
 
 
+AGE_NOW = 1794319200.0  # 2026-11-10 14:00 UTC: the moment health and the report look at the two snapshots below
+
+
+def health_and_report_seen(tmp_path: Path, repository: str, put: Callable[[Path, str, str], None]
+                           ) -> tuple[dict[str, tuple[Any, ...]], dict[str, Any]]:
+    """The same two snapshots (a verified one, then a newer one that failed verification) in a mirror folder
+    and in `repository` (borg:… or restic:…; `put(work, ts, summary)` archives the work folder's snapshot
+    there); what `fab health`'s mirror_age and `fab report`'s backups say of each, keyed "folder" and
+    "repository", and the two places."""
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
+
+    from maint.health.local import probe_mirror_age
+    from maint.mirror import manifest as manifest_io
+    from maint.mirror.layout import StoreMirror
+    from maint.mirror.listing import SnapshotPlace
+    from maint.mirror.repository import summary_of
+    from maint.report.model import Month, backups
+
+    root = tmp_path / "mirror"
+    folder = StoreMirror.of(root, "acme", "shop")
+    work = tmp_path / "work"
+    for ts, verified in (("20261103T020000Z", True), ("20261110T020000Z", False)):
+        snapshot_dirs(folder.path, ts, verified=verified)
+        shutil.rmtree(folder.current)
+        (folder.partial / "files").mkdir()
+        folder.publish(ts)
+        snapshot_dirs(work, ts, verified=verified)
+        put(work, ts, summary_of(manifest_io.read(work / ".partial")))
+    places = {"folder": SnapshotPlace(str(root), "", "acme", "shop"),
+              "repository": SnapshotPlace("", repository, "acme", "shop")}
+    month = Month(date(2026, 11, 1), ZoneInfo("UTC"))
+    seen = {}
+    for kind, place in places.items():
+        obs = probe_mirror_age(place, now=AGE_NOW)
+        b = backups(place.mirror_root, "acme", "shop", month, {"repository": place.repository},
+                    now=datetime.fromtimestamp(AGE_NOW, UTC))
+        assert b.newest is not None and b.age_at_end is not None
+        seen[kind] = (obs.value, obs.state, obs.evidence.split(",")[0], b.kept, b.newest.name,
+                      b.newest.opencart_version, [(s.name, s.verified) for s in b.in_month], b.age_at_end)
+    return seen, places
+
+
 @pytest.fixture
 def mh() -> Any:
     """The helpers above, for test modules (tests/ is not a package, so they can't be imported)."""
@@ -156,4 +199,5 @@ def mh() -> Any:
 
     return SimpleNamespace(run_mirror=run_mirror, plan_only=plan_only, tree_state=tree_state,
                            host_temp_files=host_temp_files, stop_ssh_masters=stop_ssh_masters, ssh_dirs=ssh_dirs,
-                           private_tmp=private_tmp, snapshot_dirs=snapshot_dirs)
+                           private_tmp=private_tmp, snapshot_dirs=snapshot_dirs,
+                           health_and_report_seen=health_and_report_seen, age_now=AGE_NOW)

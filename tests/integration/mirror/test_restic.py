@@ -187,41 +187,19 @@ def test_a_restic_password_file_from_the_config_opens_the_repository(
 def test_health_and_report_read_a_restic_repository_as_they_read_a_mirror_folder(
     mh: Any, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from datetime import UTC, date, datetime
+    from datetime import date
     from zoneinfo import ZoneInfo
 
     from maint.health.local import probe_mirror_age
     from maint.health.model import State
-    from maint.mirror import manifest as manifest_io
-    from maint.mirror.listing import SnapshotPlace
-    from maint.mirror.repository import summary_of
     from maint.mirror.restic import ResticRepo
     from maint.report.model import Month, backups
 
-    # The same two snapshots (a verified one, then a newer one that failed verification) in both kinds.
-    root = tmp_path / "mirror"
-    folder = StoreMirror.of(root, "acme", "shop")
     restic = ResticRepo(str(repo), "acme", "shop")
-    work = tmp_path / "work"
-    for ts, verified in (("20261103T020000Z", True), ("20261110T020000Z", False)):
-        mh.snapshot_dirs(folder.path, ts, verified=verified)
-        shutil.rmtree(folder.current)
-        (folder.partial / "files").mkdir()
-        folder.publish(ts)
-        mh.snapshot_dirs(work, ts, verified=verified)
-        restic.create(work, ts, summary_of(manifest_io.read(work / ".partial")), files=True)
-    places = {"folder": SnapshotPlace(str(root), "", "acme", "shop"),
-              "restic": SnapshotPlace("", f"restic:{repo}", "acme", "shop")}
-    now = datetime(2026, 11, 10, 14, tzinfo=UTC).timestamp()
-    month = Month(date(2026, 11, 1), ZoneInfo("UTC"))
-    seen = {}
-    for kind, place in places.items():
-        obs = probe_mirror_age(place, now=now)
-        b = backups(place.mirror_root, "acme", "shop", month, {"repository": place.repository},
-                    now=datetime.fromtimestamp(now, UTC))
-        assert b.newest is not None and b.age_at_end is not None
-        seen[kind] = (obs.value, obs.state, obs.evidence.split(",")[0], b.kept, b.newest.name,
-                      b.newest.opencart_version, [(s.name, s.verified) for s in b.in_month], b.age_at_end)
+    seen, places = mh.health_and_report_seen(
+        tmp_path, f"restic:{repo}", lambda work, ts, summary: restic.create(work, ts, summary, files=True))
+    seen["restic"], places["restic"] = seen.pop("repository"), places.pop("repository")
+    now, month = mh.age_now, Month(date(2026, 11, 1), ZoneInfo("UTC"))
     assert seen["restic"] == seen["folder"]
     assert seen["restic"][:2] == (12.0, State.WARNING)  # the newest failed verification
     assert seen["restic"][4] == "20261103T020000Z"  # the report's newest verified backup
