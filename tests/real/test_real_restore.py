@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from realtier import REAL, db_state, fab, files_state, query
@@ -158,9 +159,26 @@ def test_an_encrypted_snapshot_of_real_4104_reveals_nothing_in_clear_serves_and_
         query(real, name, "DELETE FROM {p}customer WHERE email = %s", (LATE,))
 
 
-def test_a_borg_repository_holds_real_4104_and_serves_and_restores_it(real, real_env, tmp_path, monkeypatch) -> None:
-    from maint.mirror.run import drop_extraction, open_snapshot
+def _serve_then_restore(real: Any, name: str, cfg: Any, path: Path, man: Any, state: Path) -> None:
+    """A snapshot extracted from a repository: served (every page check passes), then, after a bad day,
+    restored over the store; the extraction is removed on every path."""
+    from maint.mirror.run import drop_extraction
     from maint.workcopy import WorkCopy, serve
+
+    try:
+        served = serve(state, man, path)
+        try:
+            assert all(c.ok for c in served.checks), served.checks
+        finally:
+            WorkCopy(state, cfg.client, cfg.store).stop()
+        _bad_day(real, name)
+        _restore(cfg, path, man)
+    finally:
+        drop_extraction(cfg, path)
+
+
+def test_a_borg_repository_holds_real_4104_and_serves_and_restores_it(real, real_env, tmp_path, monkeypatch) -> None:
+    from maint.mirror.run import open_snapshot
 
     if shutil.which("borg") is None:
         pytest.skip("borg not installed (Debian borgbackup)")
@@ -185,17 +203,7 @@ def test_a_borg_repository_holds_real_4104_and_serves_and_restores_it(real, real
                 assert store.db_password.encode() not in path.read_bytes(), path
 
         path, man = open_snapshot(cfg)
-        state = tmp_path / "state"
-        try:
-            served = serve(state, man, path)
-            try:
-                assert all(c.ok for c in served.checks), served.checks
-            finally:
-                WorkCopy(state, cfg.client, cfg.store).stop()
-            _bad_day(real, name)
-            _restore(cfg, path, man)
-        finally:
-            drop_extraction(cfg, path)
+        _serve_then_restore(real, name, cfg, path, man, tmp_path / "state")
         assert db_state(real, name, skip=VOLATILE) == snap_db and files_state(store.root) == snap_files
         assert not path.exists()
     finally:
@@ -205,8 +213,7 @@ def test_a_borg_repository_holds_real_4104_and_serves_and_restores_it(real, real
 
 def test_a_restic_repository_holds_real_4104_and_serves_and_restores_it(real, real_env, tmp_path, monkeypatch) -> None:
     from maint.mirror.restic import ResticRepo
-    from maint.mirror.run import drop_extraction, open_snapshot
-    from maint.workcopy import WorkCopy, serve
+    from maint.mirror.run import open_snapshot
 
     if shutil.which("restic") is None:
         pytest.skip("restic not installed (Debian restic)")
@@ -234,17 +241,7 @@ def test_a_restic_repository_holds_real_4104_and_serves_and_restores_it(real, re
 
         path, man = open_snapshot(cfg)
         assert man.timestamp == again.snapshot
-        state = tmp_path / "state"
-        try:
-            served = serve(state, man, path)
-            try:
-                assert all(c.ok for c in served.checks), served.checks
-            finally:
-                WorkCopy(state, cfg.client, cfg.store).stop()
-            _bad_day(real, name)
-            _restore(cfg, path, man)
-        finally:
-            drop_extraction(cfg, path)
+        _serve_then_restore(real, name, cfg, path, man, tmp_path / "state")
         assert db_state(real, name, skip=VOLATILE) == snap_db and files_state(store.root) == snap_files
         assert not path.exists()
     finally:
