@@ -735,6 +735,12 @@ def verify_files(prep: Prepared, roots: list[FileRoot]) -> list[str]:
     return checks
 
 
+def snapshot_manifest(cfg: StoreConfig, snapshot: str) -> Manifest:
+    """One snapshot's manifest alone, nothing extracted: from the mirror folder, or the repository's copy."""
+    repo = repository_of(cfg)
+    return repo.manifest(snapshot) if repo is not None else manifest_io.read(mirror_of(cfg).snapshot(snapshot))
+
+
 def open_snapshot(cfg: StoreConfig, snapshot: str = "") -> tuple[Path, Manifest]:
     """A snapshot's folder and manifest (`latest` when snapshot is ""), from the mirror folder or, with
     `mirror.repository`, extracted from the borg archive or restic snapshot into the state folder (0700;

@@ -291,6 +291,8 @@ def rollback(c, store, discard_newer=False, carry_newer=False, dry_run=False, ye
         else:
             _say(f"{store}: No changes. {reason}")
         return {"applied": False}
+    from maint.mirror import carryover
+    from maint.mirror.run import snapshot_manifest
     from maint.model import Change, Plan
     from maint.ops.mirror import NOUNS
 
@@ -301,14 +303,16 @@ def rollback(c, store, discard_newer=False, carry_newer=False, dry_run=False, ye
     try:
         facts = get_store_facts(conn, cfg)
         # Orders placed on the upgraded store are not in the snapshot: listed, and refused without the flag.
-        newer = service.newer_than(conn, cfg, facts, last["snapshot"])
+        man = snapshot_manifest(cfg, last["snapshot"])  # read once: a repository's copy costs a tool run
+        newer = service.newer_than(conn, cfg, facts, last["snapshot"], man)
         for rows in newer if not carry_newer else ():
             plan.changes.insert(0, Change("lose", rows.table, f"{rows.count} {NOUNS.get(rows.table, rows.table)} "
                                           f"newer than the snapshot would be lost: {'; '.join(rows.examples)}"
                                           f"{'; …' if rows.count > len(rows.examples) else ''}", destructive=True))
         if newer and carry_newer:  # read once more in maintenance, right before the restore
             plan.changes += [Change("carry", "newer rows", f"{line} newer than the snapshot: carried over into "
-                                    "the restored store, ids kept") for line in _carry_preview(cfg, conn, facts, last)]
+                                    "the restored store, ids kept")
+                             for line in carryover.preview(conn, cfg, facts, man, last["snapshot"])]
         if newer and not discard_newer and not carry_newer:
             plan.warnings.append(f"{service.describe_newer(newer)} newer than the snapshot would be lost: "
                                  "refused without --discard-newer")
@@ -338,14 +342,3 @@ def rollback(c, store, discard_newer=False, carry_newer=False, dry_run=False, ye
                           [("step", s) for s in steps])
     return data
 
-
-def _carry_preview(cfg: Any, conn: Any, facts: Any, last: dict[str, Any]) -> list[str]:
-    """What --carry-newer would write back, read from the live store now (nothing changes)."""
-    from maint.mirror import carryover
-    from maint.mirror import manifest as manifest_io
-    from maint.mirror.run import mirror_of, repository_of
-
-    repo = repository_of(cfg)
-    snapshot = last["snapshot"]
-    man = repo.manifest(snapshot) if repo is not None else manifest_io.read(mirror_of(cfg).snapshot(snapshot))
-    return carryover.preview(conn, cfg, facts, man, snapshot)

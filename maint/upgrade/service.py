@@ -22,7 +22,7 @@ from maint.facts.opencart import StoreFacts
 from maint.facts.phpconfig import parse_config_php
 from maint.mirror import manifest as manifest_io
 from maint.mirror.restore import live_tables
-from maint.mirror.run import MirrorOptions, apply_mirror, mirror_of, newest_rows, prepare
+from maint.mirror.run import MirrorOptions, apply_mirror, newest_rows, prepare
 from maint.mirror.sshmux import SshMux
 from maint.model import Plan
 from maint.ops.mirror import NOUNS, NewerRows
@@ -290,14 +290,15 @@ def _rollback_from(conn: Connection, cfg: StoreConfig, facts: StoreFacts, path: 
     return steps + verify_rolled_back(target, snapshot, tolerate)
 
 
-def newer_than(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot: str) -> tuple[NewerRows, ...]:
+def newer_than(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot: str,
+               man: manifest_io.Manifest | None = None) -> tuple[NewerRows, ...]:
     """Orders, customers and reviews the live store has that the snapshot doesn't (read-only; only the
-    snapshot's manifest is read, from the mirror folder or the borg archive, never the whole snapshot)."""
+    snapshot's manifest is read, from the mirror folder or the repository, never the whole snapshot;
+    `man`: that manifest when the caller has it already)."""
     from maint.mirror.restore import newer_rows
-    from maint.mirror.run import repository_of
+    from maint.mirror.run import snapshot_manifest
 
-    repo = repository_of(cfg)
-    man = repo.manifest(snapshot) if repo is not None else manifest_io.read(mirror_of(cfg).snapshot(snapshot))
+    man = man or snapshot_manifest(cfg, snapshot)
     with open_db(conn, facts.db, store=cfg.store) as db:
         return newer_rows(db, facts.db.prefix, man)
 
