@@ -183,9 +183,12 @@ def run_procedure(target: Target, release: Release, from_version: str, excludes:
                   way_back: Callable[[], str] | None = None, before: StorefrontBefore | None = None
                   ) -> ProcedureResult:
     """before: the storefront as customers see it now, when it was read already (the live store's, read while
-    the rehearsal ran: its seconds are off the whole run). way_back: the first step inside the window, before anything changes (the live store: make sure the
-    snapshot holds every order placed until now). remove: store files of the old release the new one doesn't have (maint.upgrade.removed), deleted after
-    the copy. rollback: called inside the maintenance window when a step fails there (the live store's snapshot);
+    the rehearsal ran: its seconds are off the whole run).
+    way_back: the first step inside the window, before anything changes (the live store: make sure the
+    snapshot holds every order placed until now).
+    remove: store files of the old release the new one doesn't have (maint.upgrade.removed), deleted after
+    the copy.
+    rollback: called inside the maintenance window when a step fails there (the live store's snapshot);
     a failed verification (after the window) is rolled back by the caller."""
     result = ProcedureResult(target.label, from_version, release.version)
 
