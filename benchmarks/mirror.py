@@ -249,7 +249,7 @@ def bench_borg(cfg: Any, work: Path, rounds: int) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from maint.facts.opencart import get_store_facts
-    from maint.mirror.borg import TREE_SUFFIX, summary_of
+    from maint.mirror.borg import TAR_SUFFIX, summary_of
     from maint.mirror.layout import StoreMirror
     from maint.mirror.manifest import Manifest
     from maint.mirror.run import MirrorOptions, prepare, pull_files, tree_archive, verify_files
@@ -289,22 +289,23 @@ def bench_borg(cfg: Any, work: Path, rounds: int) -> None:
                 ts = f"2026010{i}T00000{int(again)}Z"
                 started, cpu = time.monotonic(), _cpu()
                 trees = pool.submit(prep.repo.trees)  # as apply_mirror does: while rsync runs
-                verify_files(prep, pull_files(conn, prep, mux, None))
+                verify_files(prep, pull_files(conn, prep, mux, None, stream_ts=ts))
                 pulled = time.monotonic()
                 tree = tree_archive(prep, ts, trees.result())
                 assert tree is not None
                 if whole_tree:
-                    tree = dataclasses.replace(tree, archive=ts + TREE_SUFFIX)
+                    tree = dataclasses.replace(tree, archive=ts + TAR_SUFFIX)
                 listed = time.monotonic()
                 man = Manifest(sealed.client, sealed.store, ts, verified=True, files_archive=tree.archive)
-                prep.repo.create(mirror.path, ts, summary_of(man), tree=tree.archive == ts + TREE_SUFFIX)
+                new_tree = tree.archive == ts + TAR_SUFFIX and tree.archive != prep.streamed_tree
+                prep.repo.create(mirror.path, ts, summary_of(man), tree=new_tree)
                 tree.write(mirror.path)
                 took = time.monotonic() - started
                 if again:
                     print(f"  no-change run {i}{' (whole tree archived)' if whole_tree else ''}: {took:.2f}s = "
                           f"rsync + count {pulled - started:.2f}s, waiting for borg list {listed - pulled:.2f}s, "
                           f"borg create {time.monotonic() - listed:.2f}s; tree archive "
-                          f"{'reused' if tree.archive != ts + TREE_SUFFIX else 'NEW'}; CPU {_cpu() - cpu:.2f}s "
+                          f"{'reused' if tree.archive != ts + TAR_SUFFIX else 'NEW'}; CPU {_cpu() - cpu:.2f}s "
                           f"(all processes)", flush=True)
                 return took
         return run
@@ -380,7 +381,7 @@ def bench_restic(cfg: Any, work: Path, rounds: int) -> None:
                 assert isinstance(prep.repo, ResticRepo)
                 ts = f"202601{i + 1:02d}T00000{int(again)}Z"  # a valid day: restic's --time is parsed from it
                 started, cpu = time.monotonic(), _cpu()
-                verify_files(prep, pull_files(conn, prep, mux, None))
+                verify_files(prep, pull_files(conn, prep, mux, None, stream_ts=ts))
                 pulled = time.monotonic()
                 man = Manifest(sealed.client, sealed.store, ts, verified=True)
                 manifest_io.write(mirror.partial, man)

@@ -35,7 +35,7 @@ from maint.facts.opencart import StoreFacts
 from maint.lock import local_lock
 from maint.mirror import manifest as manifest_io
 from maint.mirror import modes
-from maint.mirror.borg import TREE_SUFFIX, BorgRepo, TreeState
+from maint.mirror.borg import TAR_SUFFIX, BorgRepo, TreeState
 from maint.mirror.crypt import Recipient, parse_recipient
 from maint.mirror.dbstate import (
     DumpState,
@@ -92,6 +92,7 @@ class HostTools:
     dump: str  # mysqldump | mariadb-dump | ""
     zstd: bool
     php: str = ""  # the host's CLI PHP version, for a working copy in the same PHP (serve --docker)
+    gnu_tar: str = ""  # the host's GNU tar version ("1.34"): a first mirror into borg streams from it (tarstream)
 
 
 @dataclass
@@ -112,6 +113,8 @@ class Prepared:
     newest: dict[str, Newest] = field(default_factory=dict)  # read in the dump's consistent view
     repo: BorgRepo | ResticRepo | None = None  # mirror.repository: the snapshot becomes an archive there
     fingerprints: dict[str, str] = field(default_factory=dict)  # borg target: tree → tree_fingerprint digest
+    streamed_tree: str = ""  # borg target: the tree archive a first mirror made while the files arrived
+    stream_check: str = ""  # its verification line
 
 
 @dataclass
@@ -141,10 +144,13 @@ def lock_path(cfg: StoreConfig) -> Path:
 
 def probe_tools(conn: Connection, store: str) -> HostTools:
     out = run(conn, "for t in rsync mysqldump mariadb-dump zstd; do command -v $t >/dev/null 2>&1 && echo $t; done; "
-              "php -r 'echo \"php=\", PHP_VERSION;' 2>/dev/null; true", store=store).stdout.split()
+              "php -r 'echo \"php=\", PHP_VERSION;' 2>/dev/null; echo; "
+              "tar --version 2>/dev/null | sed -n '1s/^tar (GNU tar) \\([0-9][0-9.]*\\).*/gnutar=\\1/p'; true",
+              store=store).stdout.split()
     dump = "mysqldump" if "mysqldump" in out else "mariadb-dump" if "mariadb-dump" in out else ""
     php = next((w[4:] for w in out if w.startswith("php=")), "")
-    return HostTools(rsync="rsync" in out, dump=dump, zstd="zstd" in out, php=php)
+    gnu_tar = next((w[7:] for w in out if w.startswith("gnutar=")), "")
+    return HostTools(rsync="rsync" in out, dump=dump, zstd="zstd" in out, php=php, gnu_tar=gnu_tar)
 
 
 def trees_of(cfg: StoreConfig, facts: StoreFacts, encrypted: bool = False) -> tuple[tuple[TreeSource, ...], str | None]:
@@ -313,15 +319,15 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
         timings: dict[str, float] = {}
         started = time.monotonic()
         store_modes = remote_modes(conn, cfg, prep.facts)
-        roots = pull_files(conn, prep, mux, progress)
+        roots = pull_files(conn, prep, mux, progress, stream_ts=ts)
         secrets = pull_secret_archives(prep, mux) if prep.recipient is not None else []
         _private_configs(mirror, prep.facts.admin_dir)
         timings["files"] = round(time.monotonic() - started, 3)
         started = time.monotonic()
-        checks = verify_files(prep, roots)
+        checks = verify_files(prep, roots) + ([prep.stream_check] if prep.stream_check else [])
         timings["verify"] = round(time.monotonic() - started, 3)
         tree = tree_archive(prep, ts, trees.result() if trees is not None else None)
-        new_tree = tree is not None and tree.archive == ts + TREE_SUFFIX
+        new_tree = tree is not None and tree.archive == ts + TAR_SUFFIX and prep.streamed_tree != tree.archive
         # A new tree archive goes in while the database is dumped: borg reads the mirror disk, the dump runs on
         # the host. If the dump fails, the archive is named by no snapshot and `--prune` drops it.
         tree_job = pool.submit(borg.create_tree, mirror.path, ts) if borg is not None and new_tree else None
@@ -435,9 +441,9 @@ def tree_archive(prep: Prepared, ts: str, trees: list[str] | None) -> TreeState 
     names = sorted(e.name for e in os.scandir(prep.mirror.current))  # a tree dropped from the config too
     fingerprint = "/".join(names + [f"{k}={v}" for k, v in sorted(prep.fingerprints.items())])
     last = TreeState.read(prep.mirror.path)
-    if last is not None and last.fingerprint == fingerprint and last.archive[:-len(TREE_SUFFIX)] in trees:
+    if last is not None and last.fingerprint == fingerprint and last.archive in trees:
         return last
-    return TreeState(ts + TREE_SUFFIX, fingerprint)
+    return TreeState(ts + TAR_SUFFIX, fingerprint)
 
 
 def remote_modes(conn: Connection, cfg: StoreConfig, facts: StoreFacts) -> dict[str, str]:
@@ -489,14 +495,21 @@ def newest_rows(db: pymysql.connections.Connection, prefix: str, tables: Sequenc
     return out
 
 
-def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress | None) -> list[FileRoot]:
+def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress | None,
+               stream_ts: str | None = None) -> list[FileRoot]:
     """rsync each tree into the store's `.current` copy, then hard-link that into the partial snapshot.
 
     rsync with --link-dest spends ~3.5 s linking 20,000 unchanged files (opencart-facts part C); a no-change
     rsync into a kept copy takes ~0.7 s and `cp -al` ~0.25 s. rsync replaces a changed file by a new
     inode (temp file + rename, never --inplace), so published snapshots keep their content.
+
+    `stream_ts`: a borg target's first mirror may stream the files into `.current` and the tree archive
+    `<stream_ts>.files.tar` at once instead (`tarstream`; `prep.streamed_tree` says it did).
     """
     cfg, mirror = prep.cfg, prep.mirror
+    command = first_stream(prep) if stream_ts is not None else None
+    if command is not None and isinstance(prep.repo, BorgRepo) and stream_ts is not None:
+        return _stream_files(prep, mux, progress, command, prep.repo, stream_ts)
     previous = prep.mirror_facts.previous
     roots = []
     for tree in prep.mirror_facts.trees:
@@ -554,6 +567,42 @@ def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress
             deleted = max(prev_files + stats.new - stats.files, 0) if link is not None else 0
         roots.append(FileRoot(name=tree.name, remote=tree.remote, files=stats.files, bytes=stats.total_bytes,
                               new=stats.new, changed=stats.changed, deleted=deleted))
+    return roots
+
+
+def first_stream(prep: Prepared) -> str | None:
+    """The host's tar command when this run can stream its files into a borg tree archive (see tarstream):
+    a borg target, a first mirror (no `.current` tree yet), GNU tar >= 1.28 on the host, excludes tar reads
+    as rsync does."""
+    from maint.mirror import tarstream
+
+    version = tarstream.gnu_tar_version(f"tar (GNU tar) {prep.tools.gnu_tar}") if prep.tools.gnu_tar else None
+    if (not isinstance(prep.repo, BorgRepo) or not prep.mirror_facts.has_rsync or version is None
+            or version < tarstream.MIN_GNU_TAR):
+        return None
+    if any((prep.mirror.current / tree.name).exists() for tree in prep.mirror_facts.trees):
+        return None
+    return tarstream.remote_command(prep.mirror_facts.trees)
+
+
+def _stream_files(prep: Prepared, mux: SshMux, progress: Progress | None, command: str, repo: BorgRepo,
+                  ts: str) -> list[FileRoot]:
+    from maint.mirror import tarstream
+
+    mirror = prep.mirror
+    modes.private_dirs(mirror.current)  # tar makes the trees inside; the copy is client data
+    try:
+        size = tarstream.stream_first_mirror(mux.argv(), command, mirror.path, repo, ts,
+                                                _byte_counter(progress, prep.mirror_facts.remote_bytes))
+        roots = []
+        for tree in prep.mirror_facts.trees:
+            files, size, prep.fingerprints[tree.name] = tree_fingerprint(mirror.current / tree.name)
+            prep.counted[tree.name] = (files, size)
+            roots.append(FileRoot(name=tree.name, remote=tree.remote, files=files, bytes=size, new=files))
+    except OSError as exc:
+        raise _disk_or_transfer_error(exc, prep.cfg.store) from None
+    prep.stream_check = tarstream.check_copy(size, list(prep.counted.values()))
+    prep.streamed_tree = ts + TAR_SUFFIX
     return roots
 
 

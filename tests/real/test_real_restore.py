@@ -195,7 +195,7 @@ def test_a_borg_repository_holds_real_4104_and_serves_and_restores_it(real, real
         first = _mirror(cfg)
         snap_db, snap_files = db_state(real, name, skip=VOLATILE), files_state(store.root)
         again = _mirror(cfg)  # nothing changed: the files stay in the first run's tree archive
-        assert again.manifest.files_archive == first.manifest.files_archive == f"{first.snapshot}.files"
+        assert again.manifest.files_archive == first.manifest.files_archive == f"{first.snapshot}.files.tar"
         # ... and the database is not dumped again: the restore below is of the reused dump.
         assert again.manifest.dump.reused_from == first.snapshot and not first.manifest.dump.reused_from
         for path in repo.rglob("*"):

@@ -61,12 +61,15 @@ def test_borg_target_mirrors_into_archives_prunes_serves_and_restores(
         mirror(borg_context, "s4", json=True)
         first = json.loads(capsys.readouterr().out)["stores"][0]
         assert first["verified"] and first["path"].startswith(f"borg:{repo}::mclient-s4-")
+        assert any("tar stream arrived whole" in c for c in first["checks"])  # a first mirror streams
         mirror(borg_context, "s4", json=True, prune=True, yes=True)
         second = json.loads(capsys.readouterr().out)["stores"][0]
         assert second["prune"]["deleted"] == [first["snapshot"]]  # daily 1: same day, the older one goes
         # Nothing changed in between: the second snapshot names the first run's tree archive, which stays.
-        assert second["files_archive"] == first["files_archive"] == f"{first['snapshot']}.files"
-        assert sorted(_archives(repo)) == [f"mclient-s4-{first['snapshot']}.files", f"mclient-s4-{second['snapshot']}"]
+        assert second["files_archive"] == first["files_archive"] == f"{first['snapshot']}.files.tar"
+        assert not any("tar stream" in c for c in second["checks"])  # later runs: rsync into `.current`
+        assert sorted(_archives(repo)) == [f"mclient-s4-{first['snapshot']}.files.tar",
+                                           f"mclient-s4-{second['snapshot']}"]
         local = StoreMirror.of(mirror_root, "mclient", "s4")
         assert local.snapshots() == [] and not local.has_partial()  # no snapshot folders besides the repo
         for path in repo.rglob("*"):
@@ -118,7 +121,7 @@ def test_a_borg_mirror_archives_the_files_again_only_when_they_changed_and_prune
         changed = run(prune=True, yes=True)
     finally:
         page.unlink()
-    assert changed["files_archive"] == f"{changed['snapshot']}.files"
+    assert changed["files_archive"] == f"{changed['snapshot']}.files.tar"
     # daily 1 keeps only the newest snapshot: the first tree archive is named by none any more.
     assert sorted(_archives(repo)) == [f"mclient-s4-{changed['snapshot']}", f"mclient-s4-{changed['files_archive']}"]
     listing = subprocess.run(["borg", "list", "--format", "{comment}{NL}", str(repo)], check=True,
@@ -264,14 +267,14 @@ def test_a_borg_mirror_over_sftp_archives_the_files_again_only_when_they_changed
     try:
         first = mh.run_mirror(cfg, sftp)
         again = mh.run_mirror(cfg, sftp)
-        assert first.manifest.method == "sftp" and first.manifest.files_archive == f"{first.snapshot}.files"
+        assert first.manifest.method == "sftp" and first.manifest.files_archive == f"{first.snapshot}.files.tar"
         assert again.manifest.files_archive == first.manifest.files_archive  # unchanged tree: no tree archive
         assert [r.new for r in again.manifest.roots] == [0] * len(again.manifest.roots)
         page.write_text("changed on the host\n")
         changed = mh.run_mirror(cfg, sftp)
     finally:
         page.unlink()
-    assert changed.manifest.files_archive == f"{changed.snapshot}.files"
+    assert changed.manifest.files_archive == f"{changed.snapshot}.files.tar"
     assert sum(r.changed for r in changed.manifest.roots) == 1
     borg = BorgRepo(str(repo), cfg.client, cfg.store)
     for result, text in ((again, "first\n"), (changed, "changed on the host\n")):
@@ -300,3 +303,29 @@ def test_a_borg_mirror_dumps_again_when_the_kept_dump_was_altered_on_the_mirror_
         handle.write(b"\0")  # the database is unchanged, but the kept file is not what was verified
     again = run()
     assert again["dump"]["reused_from"] == "" and again["dump"]["sha256"] != first["dump"]["sha256"]
+
+
+def test_a_first_borg_mirror_whose_excludes_tar_would_read_otherwise_fetches_by_rsync_then_archives(
+    mirror_sandbox: Sandbox, store_cfg: Callable[..., Any], repo: Path, tmp_path: Path, mh: Any,
+) -> None:
+    import dataclasses
+
+    from maint.mirror.borg import BorgRepo
+
+    cfg = store_cfg("s4")
+    # "*.log" is unanchored: rsync matches it in every folder, which tar's anchored patterns don't say.
+    cfg = dataclasses.replace(cfg, options={**cfg.options, "mirror": {
+        "repository": f"borg:{repo}", "exclude": ["/image/cache/*", "*.log"]}})
+    log = mirror_sandbox.store("s4").root / "admin" / "borg-probe.log"
+    log.write_text("left out\n")
+    try:
+        first = mh.run_mirror(cfg)
+        again = mh.run_mirror(cfg)
+    finally:
+        log.unlink()
+    assert not any("tar stream" in c for c in first.manifest.checks)
+    assert first.manifest.files_archive == f"{first.snapshot}.files.tar"  # made from `.current` after rsync
+    assert again.manifest.files_archive == first.manifest.files_archive
+    folder = BorgRepo(str(repo), cfg.client, cfg.store).extract(first.snapshot, tmp_path / "x")
+    assert (folder / "files" / "www" / "index.php").is_file()
+    assert not (folder / "files" / "www" / "admin" / "borg-probe.log").exists()
