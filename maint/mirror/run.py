@@ -113,6 +113,7 @@ class Prepared:
     newest: dict[str, Newest] = field(default_factory=dict)  # read in the dump's consistent view
     repo: BorgRepo | ResticRepo | None = None  # mirror.repository: the snapshot becomes an archive there
     fingerprints: dict[str, str] = field(default_factory=dict)  # borg target: tree → tree_fingerprint digest
+    stream_command: str = ""  # borg target, first mirror: the host's tar that streams the files (first_stream)
     streamed_tree: str = ""  # borg target: the tree archive a first mirror made while the files arrived
     stream_check: str = ""  # its verification line
 
@@ -233,6 +234,7 @@ def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: Mirr
     incoming: dict[str, int] = {}
     if options.dry_run and use_rsync:
         incoming = _rsync_preview(mux, cfg, mirror, trees, previous)
+    stream = first_stream(repo, tools, use_rsync, mirror.current, trees)
     mf = MirrorFacts(
         store=cfg.store, version=facts.version, trees=trees, engines=engines, db_bytes=db_bytes,
         remote_files=remote_files, remote_bytes=remote_bytes, previous=previous, partial=mirror.has_partial(),
@@ -241,10 +243,10 @@ def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: Mirr
         stripped=stripped, incoming=incoming,
         loose_dirs=len(loose[0]), loose_files=len(loose[1]),
         encryption=recipient.describe() if recipient else "", clear_snapshots=clear,
-        repository=f"{repo.kind}:{repo.location}" if repo else "",
+        repository=f"{repo.kind}:{repo.location}" if repo else "", streamed=stream is not None,
     )
     return Prepared(cfg, facts, mirror, mf, plan_mirror(mf), tools, options, recipient=recipient, loose=loose,
-                    repo=repo)
+                    repo=repo, stream_command=stream or "")
 
 
 def _table_facts_of(conn: Connection, cfg: StoreConfig, facts: StoreFacts) -> tuple[dict[str, str], int]:
@@ -324,7 +326,8 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
         _private_configs(mirror, prep.facts.admin_dir)
         timings["files"] = round(time.monotonic() - started, 3)
         started = time.monotonic()
-        checks = verify_files(prep, roots) + ([prep.stream_check] if prep.stream_check else [])
+        # A streamed copy's counts come from the disk itself: the stream's own check replaces rsync's.
+        checks = [prep.stream_check] if prep.stream_check else verify_files(prep, roots)
         timings["verify"] = round(time.monotonic() - started, 3)
         tree = tree_archive(prep, ts, trees.result() if trees is not None else None)
         new_tree = tree is not None and tree.archive == ts + TAR_SUFFIX and prep.streamed_tree != tree.archive
@@ -507,9 +510,8 @@ def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress
     `<stream_ts>.files.tar` at once instead (`tarstream`; `prep.streamed_tree` says it did).
     """
     cfg, mirror = prep.cfg, prep.mirror
-    command = first_stream(prep) if stream_ts is not None else None
-    if command is not None and isinstance(prep.repo, BorgRepo) and stream_ts is not None:
-        return _stream_files(prep, mux, progress, command, prep.repo, stream_ts)
+    if prep.stream_command and isinstance(prep.repo, BorgRepo) and stream_ts is not None:
+        return _stream_files(prep, mux, progress, prep.stream_command, prep.repo, stream_ts)
     previous = prep.mirror_facts.previous
     roots = []
     for tree in prep.mirror_facts.trees:
@@ -570,19 +572,19 @@ def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress
     return roots
 
 
-def first_stream(prep: Prepared) -> str | None:
+def first_stream(repo: BorgRepo | ResticRepo | None, tools: HostTools, use_rsync: bool, current: Path,
+                 trees: Sequence[TreeSource]) -> str | None:
     """The host's tar command when this run can stream its files into a borg tree archive (see tarstream):
     a borg target, a first mirror (no `.current` tree yet), GNU tar >= 1.28 on the host, excludes tar reads
     as rsync does."""
     from maint.mirror import tarstream
 
-    version = tarstream.gnu_tar_version(f"tar (GNU tar) {prep.tools.gnu_tar}") if prep.tools.gnu_tar else None
-    if (not isinstance(prep.repo, BorgRepo) or not prep.mirror_facts.has_rsync or version is None
-            or version < tarstream.MIN_GNU_TAR):
+    version = tarstream.gnu_tar_version(f"tar (GNU tar) {tools.gnu_tar}") if tools.gnu_tar else None
+    if not isinstance(repo, BorgRepo) or not use_rsync or version is None or version < tarstream.MIN_GNU_TAR:
         return None
-    if any((prep.mirror.current / tree.name).exists() for tree in prep.mirror_facts.trees):
+    if any((current / tree.name).exists() for tree in trees):
         return None
-    return tarstream.remote_command(prep.mirror_facts.trees)
+    return tarstream.remote_command(trees)
 
 
 def _stream_files(prep: Prepared, mux: SshMux, progress: Progress | None, command: str, repo: BorgRepo,

@@ -51,6 +51,7 @@ class MirrorFacts:
     encryption: str = ""  # "age to age1…" when mirror.encrypt is set
     clear_snapshots: int = 0  # older snapshots made before encryption was switched on
     repository: str = ""  # "borg:/path", "restic:/path": the snapshot goes in there, not into a folder
+    streamed: bool = False  # borg target, first mirror: the host's tar streams into `.current` and borg at once
 
 
 def estimate_lock_seconds(db_bytes: int) -> float:
@@ -98,6 +99,8 @@ def plan_mirror(facts: MirrorFacts) -> Plan:
     method = "rsync" if facts.has_rsync else "SFTP walk (no rsync on the host: copies files whose size or mtime changed)"
     if not facts.has_rsync:
         plan.warnings.append("the host has no rsync: the SFTP fallback is much slower (12-37x)")
+    if facts.streamed:
+        method, base = "tar stream from the host", "unpacked into the rsync base and archived by borg as it arrives"
     for tree in facts.trees:
         detail = f"{method}, {base}"
         if tree.excludes:
@@ -136,8 +139,8 @@ def plan_mirror(facts: MirrorFacts) -> Plan:
     if facts.stripped:
         plan.changes.append(Change("strip", ", ".join(facts.stripped),
                                    f"structure only, no rows ({len(facts.stripped)} tables with personal data)"))
-    plan.changes.append(Change("verify", "snapshot",
-                               "dump completion marker, row count of every table, file count and bytes vs rsync"))
+    against = "the stream's length vs what the host's tar wrote" if facts.streamed else "file count and bytes vs rsync"
+    plan.changes.append(Change("verify", "snapshot", f"dump completion marker, row count of every table, {against}"))
     if facts.repository.startswith("restic:"):
         plan.changes.append(Change("archive", facts.repository, "restic backup of the verified snapshot, tagged "
                                    "<client>-<store>-<timestamp> (deduplicated, compressed, encrypted by restic), "

@@ -152,3 +152,13 @@ def test_a_repository_target_plans_an_archive_by_its_own_tool_instead_of_publish
     archive = [c for c in plan.changes if c.kind == "archive"]
     assert [c.target for c in archive] == [repository] and says in archive[0].summary
     assert not any(c.kind == "publish" for c in plan.changes)
+
+
+def test_a_streamed_first_borg_mirror_plans_the_host_tar_and_says_how_it_is_checked() -> None:
+    plan = plan_mirror(_facts(repository="borg:/r", streamed=True))
+    files = [c for c in plan.changes if c.kind == "files"]
+    assert files and all("tar stream from the host" in c.summary and "archived by borg" in c.summary for c in files)
+    verify = next(c for c in plan.changes if c.kind == "verify")
+    assert "what the host's tar wrote" in verify.summary
+    plain = plan_mirror(_facts(repository="borg:/r"))
+    assert all("rsync" in c.summary for c in plain.changes if c.kind == "files")
