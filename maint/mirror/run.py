@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -234,7 +235,7 @@ def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: Mirr
     incoming: dict[str, int] = {}
     if options.dry_run and use_rsync:
         incoming = _rsync_preview(mux, cfg, mirror, trees, previous)
-    stream = first_stream(repo, tools, use_rsync, mirror.current, trees)
+    stream = first_stream(conn, cfg, repo, tools, use_rsync, mirror.current, trees)
     mf = MirrorFacts(
         store=cfg.store, version=facts.version, trees=trees, engines=engines, db_bytes=db_bytes,
         remote_files=remote_files, remote_bytes=remote_bytes, previous=previous, partial=mirror.has_partial(),
@@ -572,19 +573,24 @@ def pull_files(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress
     return roots
 
 
-def first_stream(repo: BorgRepo | ResticRepo | None, tools: HostTools, use_rsync: bool, current: Path,
-                 trees: Sequence[TreeSource]) -> str | None:
+def first_stream(conn: Connection, cfg: StoreConfig, repo: BorgRepo | ResticRepo | None, tools: HostTools,
+                 use_rsync: bool, current: Path, trees: Sequence[TreeSource]) -> str | None:
     """The host's tar command when this run can stream its files into a borg tree archive (see tarstream):
     a borg target, a first mirror (no `.current` tree yet), GNU tar >= 1.28 on the host, excludes tar reads
-    as rsync does."""
+    as rsync does. The trees by their real paths: tar archives a symlinked root as the link, where rsync
+    (`root/`) copies what it points to."""
     from maint.mirror import tarstream
 
     version = tarstream.gnu_tar_version(f"tar (GNU tar) {tools.gnu_tar}") if tools.gnu_tar else None
     if not isinstance(repo, BorgRepo) or not use_rsync or version is None or version < tarstream.MIN_GNU_TAR:
         return None
-    if any((current / tree.name).exists() for tree in trees):
+    if any((current / tree.name).exists() for tree in trees) or tarstream.remote_command(trees) is None:
         return None
-    return tarstream.remote_command(trees)
+    script = "; ".join(f"(cd -- {shlex.quote(t.remote)} && pwd -P) || echo" for t in trees)
+    real = run(conn, script, store=cfg.store, check=False).stdout.split("\n")[:len(trees)]
+    if len(real) != len(trees) or not all(path.startswith("/") for path in real):
+        return None
+    return tarstream.remote_command([dataclasses.replace(t, remote=path) for t, path in zip(trees, real, strict=True)])
 
 
 def _stream_files(prep: Prepared, mux: SshMux, progress: Progress | None, command: str, repo: BorgRepo,
@@ -603,6 +609,9 @@ def _stream_files(prep: Prepared, mux: SshMux, progress: Progress | None, comman
             roots.append(FileRoot(name=tree.name, remote=tree.remote, files=files, bytes=size, new=files))
     except OSError as exc:
         raise _disk_or_transfer_error(exc, prep.cfg.store) from None
+    if prep.mirror_facts.remote_files and not any(files for files, _ in prep.counted.values()):
+        raise VerificationError(f"the host's tar stream held no files, where the host counted "
+                                f"{prep.mirror_facts.remote_files}", store=prep.cfg.store)
     prep.stream_check = tarstream.check_copy(size, list(prep.counted.values()))
     prep.streamed_tree = ts + TAR_SUFFIX
     return roots

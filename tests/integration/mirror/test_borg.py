@@ -329,3 +329,22 @@ def test_a_first_borg_mirror_whose_excludes_tar_would_read_otherwise_fetches_by_
     folder = BorgRepo(str(repo), cfg.client, cfg.store).extract(first.snapshot, tmp_path / "x")
     assert (folder / "files" / "www" / "index.php").is_file()
     assert not (folder / "files" / "www" / "admin" / "borg-probe.log").exists()
+
+
+def test_a_first_borg_mirror_of_a_store_whose_root_is_a_symlink_streams_what_it_points_to(
+    mirror_sandbox: Sandbox, store_cfg: Callable[..., Any], repo: Path, tmp_path: Path, mh: Any,
+) -> None:
+    import dataclasses
+
+    from maint.mirror.borg import BorgRepo
+
+    cfg = store_cfg("s4")
+    link = tmp_path / "public_html"  # as hosting panels link a user's folder to the real web root
+    link.symlink_to(cfg.root)
+    cfg = dataclasses.replace(cfg, root=str(link), options={**cfg.options, "mirror": {"repository": f"borg:{repo}"}})
+    first = mh.run_mirror(cfg)
+    assert any("tar stream arrived whole" in c for c in first.manifest.checks)
+    folder = BorgRepo(str(repo), cfg.client, cfg.store).extract(first.snapshot, tmp_path / "x")
+    www = folder / "files" / "www"
+    assert www.is_dir() and not www.is_symlink() and (www / "index.php").is_file()
+    assert first.manifest.roots[0].files == sum(1 for p in www.rglob("*") if p.is_file() and not p.is_symlink())
