@@ -19,6 +19,7 @@ from pathlib import Path
 from maint.errors import ConfigError, PreconditionError
 
 PGP_ARMOUR = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
+PACKAGES = {"age": "age", "gpg": "gnupg"}  # the Debian package of each tool
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,16 @@ class Recipient:
 
 
 def parse_recipient(text: str) -> Recipient:
+    """The recipient `mirror.encrypt` names, its tool on this machine (else PreconditionError)."""
+    recipient = read_recipient(text)
+    if shutil.which(recipient.tool) is None:
+        raise PreconditionError(f"mirror.encrypt needs the `{recipient.tool}` tool on this machine "
+                                f"(Debian package {PACKAGES[recipient.tool]})")
+    return recipient
+
+
+def read_recipient(text: str) -> Recipient:
+    """The recipient and its tool, from the value alone (`maint doctor` asks for the tool itself)."""
     value = str(text or "").strip()
     if not value:
         raise ConfigError("mirror.encrypt is empty: give an age public key (age1…), a key file or an OpenPGP key id")
@@ -56,9 +67,6 @@ def parse_recipient(text: str) -> Recipient:
         raise ConfigError(f"mirror.encrypt: no key file {value}")
     else:
         recipient = Recipient("gpg", value)
-    if shutil.which(recipient.tool) is None:
-        raise PreconditionError(f"mirror.encrypt needs the `{recipient.tool}` tool on this machine "
-                                f"(Debian package {'age' if recipient.tool == 'age' else 'gnupg'})")
     return recipient
 
 

@@ -21,6 +21,7 @@ from maint.doctor import (
     check_tools,
     exit_code,
 )
+from maint.doctor_at_rest import check_at_rest
 from maint.errors import MaintError
 from maint.health.playbook import load_checks
 from maint.matrix import load_advisories, load_matrix
@@ -61,6 +62,7 @@ def diagnose(c, path: str | None = None) -> list[Finding]:
     findings += inv_findings
     if inventory is not None:
         findings += check_known_hosts(settings, inventory)
+    findings += check_at_rest(settings, inventory, path)  # the stores' mirror.encrypt / mirror.repository
     return findings
 
 
