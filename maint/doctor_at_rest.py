@@ -158,9 +158,9 @@ def check_encrypt(need: Need, env: Mapping[str, str]) -> Finding:
         fix = (f"gpg --import the agency's public key (gpg --list-keys {recipient.value} must show it, with an "
                "encryption subkey), or fix mirror.encrypt" if recipient.tool == "gpg"
                else "fix mirror.encrypt: an age public key (age1…), an SSH public key or a file of them")
-        return Finding("at rest", recipient.tool, ERROR, f"{version}; cannot encrypt to {recipient.describe()}: "
+        return Finding("at rest", recipient.tool, ERROR, f"{version}; cannot encrypt ({recipient.describe()}): "
                        f"{_last_line(done.stderr, env)}; needed by {setting}", fix)
-    return Finding("at rest", recipient.tool, OK, f"{version} at {where}; encrypts to {recipient.describe()}; "
+    return Finding("at rest", recipient.tool, OK, f"{version} at {where}; encrypts ({recipient.describe()}); "
                    f"needed by {setting}")
 
 

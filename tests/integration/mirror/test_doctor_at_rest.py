@@ -135,7 +135,7 @@ def test_an_age_recipient_needs_age_and_a_missing_age_is_an_error_for_that_store
 @pytest.mark.skipif(shutil.which("age") is None, reason="age not installed")
 def test_a_malformed_age_recipient_is_an_error_before_any_mirror_runs(tmp_path, capsys, age_key) -> None:
     code, [age], _ = _doctor(tmp_path, {"typo": {"encrypt": age_key[:-3] + "qqq"}}, capsys)
-    assert code == 2 and age["state"] == "error" and "cannot encrypt to age to" in age["detail"]
+    assert code == 2 and age["state"] == "error" and "cannot encrypt (age to" in age["detail"]
     assert "typo" in age["detail"] and "mirror.encrypt" in age["fix"]
 
 
@@ -147,7 +147,7 @@ def test_an_openpgp_recipient_needs_its_key_in_the_keyring_usable_for_encryption
     assert "gpg (GnuPG)" in gpg["detail"] and "store shop (mirror.encrypt)" in gpg["detail"]
 
     code, [gpg], _ = _doctor(tmp_path, {"shop": {"encrypt": "nobody@example.invalid"}}, capsys)
-    assert code == 2 and gpg["state"] == "error" and "cannot encrypt to gpg to nobody@example.invalid" in gpg["detail"]
+    assert code == 2 and gpg["state"] == "error" and "cannot encrypt (gpg to nobody@example.invalid)" in gpg["detail"]
     assert gpg["fix"].startswith("gpg --import")
 
 
