@@ -1,4 +1,4 @@
-"""`maint doctor`: local tools per task, config files, inventory, playbooks, known_hosts; each with its fix."""
+"""`maint doctor`: local tools per task, config files, inventory, playbooks, known_hosts, data at rest; each with its fix."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def diagnose(c, path: str | None = None) -> list[Finding]:
 )
 @maint_task
 def doctor(c, json=False):
-    """Check this machine: local tools per task, config, inventory, playbooks, known_hosts; exit 0 when all is well."""
+    """Check this machine: local tools per task, config, inventory, playbooks, known_hosts, and what the stores' encryption or backup repository needs; exit 0 when all is well."""
     findings = diagnose(c)
     code = exit_code(findings)
     if json:
