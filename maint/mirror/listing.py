@@ -82,7 +82,7 @@ class SnapshotPlace:
         return [_read(folder.snapshot(ts), ts) for ts in folder.snapshots()]
 
     def latest(self) -> SnapshotSummary | None:
-        """The newest snapshot: the folder `latest` points to, or the repository's newest archive."""
+        """The newest snapshot: the folder `latest` points to, or the repository's newest (borg archive or restic snapshot)."""
         repo = self._repo()
         if repo is not None:
             found = repo.summaries(newest_only=True)

@@ -64,6 +64,11 @@ def open_repository(text: str, client: str, store: str, password_file: str = "")
     return borg.BorgRepo(borg.parse_repository(text), client, store)
 
 
+def noun(kind: str) -> str:
+    """What one of a repository's snapshots is called in messages: borg says archive, restic snapshot."""
+    return "snapshot" if kind == "restic" else "archive"
+
+
 def summary_of(man: Manifest) -> dict[str, Any]:
     """What the snapshot lists need of a manifest; no client data (it is readable with the repository's
     key alone: a borg archive's comment, a restic snapshot's tag)."""

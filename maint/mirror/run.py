@@ -51,7 +51,7 @@ from maint.mirror.dump import COMPRESSORS, build_dump_command, consistency_for, 
 from maint.mirror.dumpfile import compare_counts, mismatches
 from maint.mirror.layout import FILES, StoreMirror, count_tree, free_bytes, timestamp, tree_fingerprint
 from maint.mirror.manifest import DumpInfo, FileRoot, Manifest, Newest, SecretArchive
-from maint.mirror.repository import extraction_dir, open_repository, summary_of
+from maint.mirror.repository import extraction_dir, noun, open_repository, summary_of
 from maint.mirror.restic import ResticRepo
 from maint.mirror.rsync import (
     RsyncStats,
@@ -810,10 +810,10 @@ def open_snapshot(cfg: StoreConfig, snapshot: str = "") -> tuple[Path, Manifest]
         have = repo.snapshots()
         name = snapshot or (have[-1] if have else "")
         if not name:
-            raise PreconditionError(f"no archive of {cfg.store} in {repo.location} yet: run `fab mirror` first",
-                                    store=cfg.store)
+            raise PreconditionError(f"no {noun(repo.kind)} of {cfg.store} in {repo.kind}:{repo.location} yet: run "
+                                    "`fab mirror` first", store=cfg.store)
         if name not in have:
-            raise PreconditionError(f"no archive {repo.prefix}{name} in {repo.location} (have: "
+            raise PreconditionError(f"no {noun(repo.kind)} {repo.prefix}{name} in {repo.kind}:{repo.location} (have: "
                                     f"{', '.join(have) or 'none'})", store=cfg.store)
         path = repo.extract(name, extraction_dir(cfg.state_dir, cfg.client, cfg.store, name, repo.kind))
         return path, manifest_io.read(path)

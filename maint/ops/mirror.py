@@ -142,7 +142,7 @@ def plan_mirror(facts: MirrorFacts) -> Plan:
     against = "the stream's length vs what the host's tar wrote" if facts.streamed else "file count and bytes vs rsync"
     plan.changes.append(Change("verify", "snapshot", f"dump completion marker, row count of every table, {against}"))
     if facts.repository.startswith("restic:"):
-        plan.changes.append(Change("archive", facts.repository, "restic backup of the verified snapshot, tagged "
+        plan.changes.append(Change("snapshot", facts.repository, "restic backup of the verified snapshot, tagged "
                                    "<client>-<store>-<timestamp> (deduplicated, compressed, encrypted by restic), "
                                    "then remove the local copy; the rsync base stays for the next run"))
     elif facts.repository:

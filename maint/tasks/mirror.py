@@ -201,7 +201,9 @@ def show_mirrors(report: Any, *, dry_run: bool, many: bool) -> None:
             for w in plan.warnings:
                 print(f"warning: {r.store}: {w}", file=sys.stderr)
             path = str(r.data.get("path", ""))
-            where = "archived in " + path if path.startswith(("borg:", "restic:")) else "published as latest"
+            # borg keeps archives, restic snapshots: each said in its own word
+            where = ("archived in " + path if path.startswith("borg:") else "saved as the restic snapshot " + path
+                     if path.startswith("restic:") else "published as latest")
             render.key_values(f"{r.store}: snapshot {r.data['snapshot']} verified and {where}",
                               summary_rows(r.data))
     if many:

@@ -83,7 +83,7 @@ def test_restic_target_mirrors_into_snapshots_prunes_serves_and_restores(
         before = _bytes_under(repo, mirror_root)
         mirror(restic_context, "s4", dry_run=True, json=True)
         plan = json.loads(capsys.readouterr().out)["stores"][0]["plan"]
-        assert any(c["kind"] == "archive" and "restic backup" in c["summary"] for c in plan["changes"])
+        assert any(c["kind"] == "snapshot" and "restic backup" in c["summary"] for c in plan["changes"])
         assert _bytes_under(repo, mirror_root) == before
 
         mirror(restic_context, "s4", json=True, prune=True, yes=True)

@@ -146,10 +146,12 @@ def test_docker_is_refused_without_an_engine() -> None:
         plan_serve(_serve(docker=True, docker_available=False))
 
 
-@pytest.mark.parametrize(("repository", "says"), [("borg:/r", "borg create"), ("restic:/r", "restic backup")])
-def test_a_repository_target_plans_an_archive_by_its_own_tool_instead_of_publishing(repository: str, says: str) -> None:
+@pytest.mark.parametrize(("repository", "kind", "says"), [("borg:/r", "archive", "borg create"),
+                                                           ("restic:/r", "snapshot", "restic backup")])
+def test_a_repository_target_plans_an_archive_or_a_restic_snapshot_by_its_own_tool_instead_of_publishing(
+        repository: str, kind: str, says: str) -> None:
     plan = plan_mirror(_facts(repository=repository))
-    archive = [c for c in plan.changes if c.kind == "archive"]
+    archive = [c for c in plan.changes if c.kind == kind]
     assert [c.target for c in archive] == [repository] and says in archive[0].summary
     assert not any(c.kind == "publish" for c in plan.changes)
 
