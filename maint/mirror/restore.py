@@ -27,7 +27,7 @@ from maint.config import StoreConfig
 from maint.errors import PreconditionError, RemoteCommandError, SqlError, VerificationError
 from maint.facts.opencart import StoreFacts
 from maint.lock import store_lock
-from maint.mirror import crypt
+from maint.mirror import carryover, crypt
 from maint.mirror.dump import COMPRESSORS, defaults_file
 from maint.mirror.layout import FILES, StoreMirror, parse_timestamp
 from maint.mirror.manifest import Manifest, Newest
@@ -190,11 +190,13 @@ def _push_argv(mux: SshMux, cfg: StoreConfig, src: Path, remote: str, rules: lis
 
 
 def prepare_restore(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot: Path, man: Manifest, *,
-                    discard_newer: bool = False, identity: str = "", safety_snapshot: bool = False) -> Plan:
+                    discard_newer: bool = False, carry_newer: bool = False, identity: str = "",
+                    safety_snapshot: bool = False) -> Plan:
     """Read-only: the key (encrypted snapshots), live tables, newer rows, files that differ; then the plan.
 
     safety_snapshot: the caller snapshots the live store before applying (`fab restore` does); identity
     defaults to `mirror.identity`, so the upgrade's rollback decrypts an encrypted snapshot too.
+    carry_newer: the plan lists the newer rows `restore_carrying` would write back, instead of losing them.
     """
     identity = identity or identity_of(cfg)
     if man.encryption and man.dump.file:
@@ -202,9 +204,13 @@ def prepare_restore(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snaps
     with open_db(conn, facts.db, store=cfg.store) as db:
         tables = live_tables(db, facts.db.database)
         newer = newer_rows(db, facts.db.prefix, man)
+        carry = tuple(carryover.read_held(db, facts.db.prefix, man, snapshot.name).describe()) if (
+            carry_newer and newer) else ()
         record = _read_record(cfg)
         unchanged = ""
-        if record.get("snapshot") == snapshot.name and set(tables) == set(man.dump.tables):
+        # A restore that carried rows over left them newer than the snapshot: only a carrying restore is a no-op then.
+        same = record.get("snapshot") == snapshot.name and (carry_newer or not record.get("carried"))
+        if same and set(tables) == set(man.dump.tables):
             if table_checksums(db, tables) == record.get("checksums"):
                 unchanged = f"{cfg.store} is as the restore of {snapshot.name} on {record.get('at', '?')} left it"
     with SshMux(cfg) as mux:
@@ -220,7 +226,8 @@ def prepare_restore(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snaps
         store=cfg.store, snapshot=snapshot.name, verified=man.verified, snapshot_version=man.opencart_version,
         live_version=facts.version, trees=trees, database=facts.db.database, tables=len(man.dump.tables),
         rows=sum(man.dump.tables.values()), stripped=tuple(man.dump.stripped), extra_tables=extra,
-        newer=newer, discard_newer=discard_newer, file_changes=changes, unchanged_since=unchanged,
+        newer=newer, discard_newer=discard_newer, carry_newer=carry_newer, carry=carry, file_changes=changes,
+        unchanged_since=unchanged,
         encrypted=man.encryption, safety_snapshot=safety_snapshot, modes={**live_modes, **man.modes}))
 
 
@@ -310,7 +317,25 @@ def apply_restore(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapsho
     return result
 
 
-def _write_record(cfg: StoreConfig, snapshot: str, checksums: dict[str, int]) -> None:
+def restore_carrying(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapshot: Path, man: Manifest,
+                     plan: Plan, *, carry: bool, guard: dict[str, Newest] | None = None,
+                     identity: str = "") -> RestoreResult:
+    """`apply_restore` under the caller's lock (and, with carry, its maintenance window), as `fab restore` and
+    the upgrade's rollbacks do it. With carry, the orders, customers and reviews newer than the snapshot are
+    read right before the restore (`carryover.hold`; that read is the guard then) and written back after it
+    (`carryover.put_back`, whose lines end the steps); the restore record then holds the checksums with them,
+    so the same restore run again plans nothing."""
+    held = carryover.hold(conn, cfg, facts, man, snapshot.name) if carry else None
+    result = apply_restore(conn, cfg, facts, snapshot, man, plan, identity=identity, lock=False,
+                           guard=held.guard if held is not None else guard)
+    if held:
+        result.steps += carryover.put_back(conn, cfg, facts, held, man.opencart_version)
+        with open_db(conn, facts.db, store=cfg.store) as db:
+            _write_record(cfg, snapshot.name, table_checksums(db, sorted(man.dump.tables)), carried=True)
+    return result
+
+
+def _write_record(cfg: StoreConfig, snapshot: str, checksums: dict[str, int], carried: bool = False) -> None:
     from datetime import UTC, datetime
 
     path = restore_record(cfg)
@@ -318,7 +343,7 @@ def _write_record(cfg: StoreConfig, snapshot: str, checksums: dict[str, int]) ->
     tmp = path.with_suffix(".tmp")
     with open(open_private(tmp), "w", encoding="utf-8") as handle:
         json.dump({"snapshot": snapshot, "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
-                   "checksums": checksums}, handle)
+                   "checksums": checksums, "carried": carried}, handle)
     os.replace(tmp, path)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from maint.errors import PreconditionError, VerificationError
+from maint.errors import InputError, PreconditionError, VerificationError
 from maint.mirror.retention import Decision, Retention, decide
 from maint.model import Change, Plan
 
@@ -256,11 +256,25 @@ class RestoreFacts:
     extra_tables: tuple[str, ...] = ()  # live tables the snapshot does not have (created after it)
     newer: tuple[NewerRows, ...] = ()  # orders, customers, reviews the restore would lose
     discard_newer: bool = False  # --discard-newer: the user accepts losing them
+    carry_newer: bool = False  # --carry-newer: they are written back after the restore instead
+    carry: tuple[str, ...] = ()  # with carry_newer: what would be carried, one line per kind (`Held.describe`)
     file_changes: dict[str, int] = field(default_factory=dict)  # tree → files that would change (rsync dry run)
     unchanged_since: str = ""  # the live store is exactly as a restore of this snapshot left it (why we know)
     encrypted: str = ""  # age | gpg
     safety_snapshot: bool = True  # snapshot the live store first, so the restore can be undone
     modes: dict[str, str] = field(default_factory=dict)  # "www/config.php" → the store's own mode to put back
+
+
+def check_newer_flags(discard_newer: bool, carry_newer: bool) -> None:
+    """`fab restore` and `fab rollback`: newer orders are either discarded or carried, not both."""
+    if discard_newer and carry_newer:
+        raise InputError("--discard-newer and --carry-newer contradict each other", column="--carry-newer")
+
+
+def carry_change(line: str) -> Change:
+    """The plan's line for one kind of row a restore or rollback with --carry-newer writes back."""
+    return Change("carry", "newer rows", f"{line} newer than the snapshot: carried over into the restored store, "
+                  "ids kept")
 
 
 def plan_restore(facts: RestoreFacts) -> Plan:
@@ -277,12 +291,13 @@ def plan_restore(facts: RestoreFacts) -> Plan:
         return plan
     if facts.snapshot_version != facts.live_version:
         plan.warnings.append(f"the live store runs {facts.live_version}; the snapshot holds {facts.snapshot_version}")
-    for rows in facts.newer:
+    plan.changes += [carry_change(line) for line in facts.carry] if facts.carry_newer else []
+    for rows in facts.newer if not facts.carry_newer else ():
         shown = "; ".join(rows.examples) + ("; …" if rows.count > len(rows.examples) else "")
         plan.changes.append(Change("lose", rows.table, f"{rows.count} {NOUNS.get(rows.table, rows.table)} newer "
                                    f"than the snapshot would be lost: {shown}", destructive=True,
                                    data={"count": rows.count, "examples": list(rows.examples)}))
-    if facts.newer and not facts.discard_newer:
+    if facts.newer and not facts.discard_newer and not facts.carry_newer:
         lost = ", ".join(f"{r.count} {NOUNS.get(r.table, r.table)}" for r in facts.newer)
         plan.warnings.append(f"{lost} newer than the snapshot would be lost: refused without --discard-newer")
     if facts.safety_snapshot:

@@ -279,8 +279,9 @@ def _report(outcome: Guarded, rehearse_only: bool) -> None:
 def rollback(c, store, discard_newer=False, carry_newer=False, dry_run=False, yes=False, json=False,
              over_budget=False):
     """Undo the last upgrade: restore the snapshot taken before it, maintenance off, verify the storefront."""
-    if discard_newer and carry_newer:
-        raise InputError("--discard-newer and --carry-newer contradict each other", column="--carry-newer")
+    from maint.ops.mirror import check_newer_flags
+
+    check_newer_flags(discard_newer, carry_newer)
     tc = TaskContext.from_c(c)
     cfg = tc.store(store, dry_run=dry_run)
     last = service.last_upgrade(cfg)
@@ -294,7 +295,7 @@ def rollback(c, store, discard_newer=False, carry_newer=False, dry_run=False, ye
     from maint.mirror import carryover
     from maint.mirror.run import snapshot_manifest
     from maint.model import Change, Plan
-    from maint.ops.mirror import NOUNS
+    from maint.ops.mirror import NOUNS, carry_change
 
     summary = (f"restore snapshot {last['snapshot']} (taken before the upgrade {last['from']} → {last['to']} of "
                f"{last['time']}): files and database as they were then")
@@ -310,9 +311,7 @@ def rollback(c, store, discard_newer=False, carry_newer=False, dry_run=False, ye
                                           f"newer than the snapshot would be lost: {'; '.join(rows.examples)}"
                                           f"{'; …' if rows.count > len(rows.examples) else ''}", destructive=True))
         if newer and carry_newer:  # read once more in maintenance, right before the restore
-            plan.changes += [Change("carry", "newer rows", f"{line} newer than the snapshot: carried over into "
-                                    "the restored store, ids kept")
-                             for line in carryover.preview(conn, cfg, facts, man, last["snapshot"])]
+            plan.changes += [carry_change(line) for line in carryover.preview(conn, cfg, facts, man, last["snapshot"])]
         if newer and not discard_newer and not carry_newer:
             plan.warnings.append(f"{service.describe_newer(newer)} newer than the snapshot would be lost: "
                                  "refused without --discard-newer")

@@ -259,8 +259,7 @@ def _rollback_from(conn: Connection, cfg: StoreConfig, facts: StoreFacts, path: 
                    mux: SshMux, tolerate: Sequence[str], *, hold: bool, task: str, discard_newer: bool,
                    carry_newer: bool = False) -> list[str]:
     from maint.maintenance import planned_maintenance
-    from maint.mirror import carryover
-    from maint.mirror.restore import apply_restore, prepare_restore
+    from maint.mirror.restore import prepare_restore, restore_carrying
 
     plan = prepare_restore(conn, cfg, facts, path, man, discard_newer=discard_newer)
     lost = [ch for ch in plan if ch.kind == "lose"]
@@ -277,12 +276,9 @@ def _rollback_from(conn: Connection, cfg: StoreConfig, facts: StoreFacts, path: 
     with hold_it:
         # In maintenance from here: what customers placed since the snapshot is read before the restore,
         # and a row arriving after that read refuses the restore (the guard), nothing changed.
-        held = carryover.hold(conn, cfg, facts, man, snapshot) if carry_newer else None
-        result = apply_restore(conn, cfg, facts, path, man, plan, lock=False,
-                               guard=held.guard if held is not None else guard)
+        result = restore_carrying(conn, cfg, facts, path, man, plan, carry=carry_newer, guard=guard)
         run(conn, f"rm -rf {quote(facts.root.rstrip('/') + '/install')}", check=False, store=cfg.store)
-        carried = carryover.put_back(conn, cfg, facts, held, man.opencart_version) if held is not None else []
-    steps = [f"discarded: {ch.summary}" for ch in lost if not carry_newer] + list(result.steps) + carried
+    steps = [f"discarded: {ch.summary}" for ch in lost if not carry_newer] + list(result.steps)
     if not hold:  # inside the caller's maintenance window: the pages are checked once it ends
         return steps
     if set_maintenance(target, False):

@@ -159,7 +159,7 @@ def test_restore_asks_before_changing_the_live_store(ctx: Context, mirror_dir: P
     monkeypatch.setattr("maint.tasks.restore.connect", lambda cfg: Conn())
     monkeypatch.setattr("maint.tasks.restore.get_store_facts", lambda conn, cfg: object())
     monkeypatch.setattr("maint.tasks.restore.prepare_restore", lambda *a, **k: plan)
-    monkeypatch.setattr("maint.tasks.restore.apply_restore", lambda *a: pytest.fail("applied without asking"))
+    monkeypatch.setattr("maint.tasks.restore.restore_carrying", lambda *a, **k: pytest.fail("applied without asking"))
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     with pytest.raises(Exit) as err:
         restore(ctx, "shop", snapshot="20260101T000000Z")
