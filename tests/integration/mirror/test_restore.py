@@ -141,3 +141,81 @@ def test_restore_applied_again_and_dry_run_three_ways_with_a_safety_snapshot_to_
     restore_task(snapshot=result.snapshot, discard_newer=True, yes=True, json=True)  # leave s4 as it was
     capsys.readouterr()
     assert _checksums(mirror_sandbox, store.db_name) == snapshot_db and not junk.exists()
+
+
+def _order_row(sandbox: Sandbox, database: str, order_id: int) -> tuple[object, ...] | None:
+    with sandbox.db_admin(database) as db, db.cursor() as cur:
+        cur.execute("SELECT * FROM oc_order WHERE order_id = %s", (order_id,))
+        row = cur.fetchone()
+        return tuple(row) if row is not None else None
+
+
+def _other_orders(sandbox: Sandbox, database: str, order_id: int) -> list[tuple[object, ...]]:
+    with sandbox.db_admin(database) as db, db.cursor() as cur:
+        cur.execute("SELECT * FROM oc_order WHERE order_id <> %s ORDER BY order_id", (order_id,))
+        return [tuple(r) for r in cur.fetchall()]
+
+
+def test_restore_carrying_a_newer_order_dry_run_first_then_applied_then_plans_nothing(
+    mh: Any, mirror_sandbox: Sandbox, store_cfg: Callable[..., Any], restore_task: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str], mirror_root: Path, tmp_path: Path,
+) -> None:
+    store = mirror_sandbox.store("s4")
+    result = mh.run_mirror(store_cfg("s4"))
+    snapshot_db = _checksums(mirror_sandbox, store.db_name)
+    junk = store.root / "junk-after-snapshot.php"
+    junk.write_text("<?php // created after the snapshot\n")
+    order_id = _late_order(mirror_sandbox, store.db_name)
+    snapshot_orders = _other_orders(mirror_sandbox, store.db_name, order_id)
+    late = _order_row(mirror_sandbox, store.db_name, order_id)
+    with mirror_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
+        cur.execute("UPDATE oc_product SET price = price + 1")
+    try:
+        db_before, files_before = _checksums(mirror_sandbox, store.db_name), mh.tree_state(store.root)
+        mirror_before = mh.tree_state(mirror_root)
+
+        # carry and discard together: refused, nothing read or changed
+        with pytest.raises(Exit) as both:
+            restore_task(snapshot=result.snapshot, carry_newer=True, discard_newer=True, yes=True)
+        assert both.value.code == 50 and "contradict" in capsys.readouterr().err
+
+        # --dry-run: the plan names what would be carried, loses nothing; files, rows, mirror byte for byte
+        restore_task(snapshot=result.snapshot, carry_newer=True, dry_run=True, json=True)
+        plan = json.loads(capsys.readouterr().out)["stores"][0]["plan"]
+        carry = [c["summary"] for c in plan["changes"] if c["kind"] == "carry"]
+        assert carry == [f"1 order(s) #{order_id} newer than the snapshot: carried over into the restored store, "
+                         "ids kept"]
+        assert not any(c["kind"] == "lose" for c in plan["changes"]) and not plan["warnings"]
+        assert _checksums(mirror_sandbox, store.db_name) == db_before and mh.tree_state(store.root) == files_before
+        assert mh.tree_state(mirror_root) == mirror_before
+
+        # applied: the snapshot's files and rows, and the newer order back with its id and every column
+        restore_task(snapshot=result.snapshot, carry_newer=True, yes=True, json=True)
+        done = json.loads(capsys.readouterr().out)["stores"][0]
+        assert any(s.startswith(f"carried over: 1 order(s) (#{order_id}) placed after snapshot {result.snapshot}")
+                   for s in done["steps"]), done["steps"]
+        assert not junk.exists() and _order_row(mirror_sandbox, store.db_name, order_id) == late
+        after = _checksums(mirror_sandbox, store.db_name)
+        assert {t: v for t, v in after.items() if not t.endswith(".oc_order")} == {
+            t: v for t, v in snapshot_db.items() if not t.endswith(".oc_order")}
+        assert _other_orders(mirror_sandbox, store.db_name, order_id) == snapshot_orders
+        assert not list((tmp_path / "state" / "carryover").glob("*.json"))  # kept only when something stayed behind
+        assert done["undo"] == f"fab restore s4 --snapshot {done['undo_snapshot']}"
+
+        # again: nothing to restore, nothing changes
+        restore_task(snapshot=result.snapshot, carry_newer=True, yes=True, json=True)
+        again = json.loads(capsys.readouterr().out)["stores"][0]["plan"]
+        assert again["changes"] == [] and again["noop_reason"].startswith("nothing to restore")
+        assert _checksums(mirror_sandbox, store.db_name) == after
+
+        # a plain restore now would lose the carried order: refused, as any newer order is
+        with pytest.raises(Exit) as refused:
+            restore_task(snapshot=result.snapshot, yes=True)
+        said = capsys.readouterr().err
+        assert refused.value.code == 60 and "would lose 1 order(s)" in said and "--carry-newer" in said
+        assert _checksums(mirror_sandbox, store.db_name) == after
+    finally:
+        junk.unlink(missing_ok=True)
+        restore_task(snapshot=result.snapshot, discard_newer=True, yes=True, json=True)  # leave s4 as it was
+        capsys.readouterr()
+    assert _checksums(mirror_sandbox, store.db_name) == snapshot_db

@@ -57,6 +57,28 @@ def test_restore_lists_newer_orders_and_refuses_them_without_discard_newer() -> 
     assert not any("--discard-newer" in w for w in plan_restore(_restore_facts(newer=newer, discard_newer=True)).warnings)
 
 
+def test_restore_with_carry_newer_lists_what_it_would_carry_instead_of_what_it_would_lose() -> None:
+    newer = (NewerRows("order", 1, ("#31 2026-12-06 20:48:10 ann@example.com 42.5000",)),)
+    plan = plan_restore(_restore_facts(newer=newer, carry_newer=True,
+                                       carry=("1 order(s) #31 with order_product 2 row(s)",)))
+    assert not any(c.kind == "lose" for c in plan) and not plan.warnings
+    [carry] = [c for c in plan if c.kind == "carry"]
+    assert carry.summary == ("1 order(s) #31 with order_product 2 row(s) newer than the snapshot: carried over into "
+                             "the restored store, ids kept") and not carry.destructive
+    assert [c.kind for c in plan][:2] == ["carry", "snapshot"]
+
+
+def test_carrying_and_discarding_newer_rows_together_is_refused_naming_the_flag() -> None:
+    from maint.errors import InputError
+    from maint.ops.mirror import check_newer_flags
+
+    with pytest.raises(InputError, match="--discard-newer and --carry-newer contradict each other") as err:
+        check_newer_flags(True, True)
+    assert err.value.exit_code == 50
+    for discard, carry in ((True, False), (False, True), (False, False)):
+        check_newer_flags(discard, carry)
+
+
 def test_restore_snapshots_the_live_store_first_and_puts_the_store_modes_back() -> None:
     plan = plan_restore(_restore_facts(modes={"www/config.php": "0644"}))
     kinds = [c.kind for c in plan]
