@@ -1,6 +1,7 @@
 """`fab mirror` + `fab restore` on real 3.0.5.1 (MyISAM) and 4.1.0.4 (InnoDB): a newer order is named and
 refused, `--dry-run` changes nothing, applied the store is the snapshot again (a safety snapshot first),
-and a second run has nothing to restore. An encrypted snapshot of a real store reveals nothing in clear,
+and a second run has nothing to restore; with --carry-newer a newer customer and order come back over the
+restore, ids and stock kept, proven the same three ways. An encrypted snapshot of a real store reveals nothing in clear,
 serves and restores with the key, and a wrong key changes nothing; a borg or a restic repository holds a real store,
 serves and restores it."""
 
@@ -60,6 +61,73 @@ def test_restore_on_a_real_store_refuses_a_newer_order_dry_run_changes_nothing_a
     finally:
         query(real, name, "DELETE FROM {p}order WHERE email = %s", (LATE,))
         junk.unlink(missing_ok=True)
+
+
+CARRIED = ("customer", "order", "order_product", "order_total")
+
+
+def _late_customer_and_order(real, name: str) -> tuple[int, int]:
+    """A customer who registers and orders after the snapshot; the order takes one iPhone from stock."""
+    query(real, name, "INSERT INTO {p}customer SET customer_group_id = 1, store_id = 0, firstname = 'Late', "
+          "lastname = 'Buyer', email = %s, status = 1, date_added = NOW()", (LATE,), relaxed=True)
+    customer = query(real, name, "SELECT customer_id FROM {p}customer WHERE email = %s", (LATE,))[0][0]
+    query(real, name, "INSERT INTO {p}order SET store_id = 0, customer_id = %s, firstname = 'Late', lastname = "
+          "'Buyer', email = %s, total = 101, order_status_id = 1, date_added = NOW(), date_modified = NOW()",
+          (customer, LATE), relaxed=True)
+    order = query(real, name, "SELECT order_id FROM {p}order WHERE email = %s", (LATE,))[0][0]
+    query(real, name, "INSERT INTO {p}order_product SET order_id = %s, product_id = 40, name = 'iPhone', model = "
+          "'product 11', quantity = 1, price = 101, total = 101", (order,), relaxed=True)
+    query(real, name, "INSERT INTO {p}order_total SET order_id = %s, code = 'total', title = 'Total', value = 101, "
+          "sort_order = 9", (order,), relaxed=True)
+    query(real, name, "UPDATE {p}product SET quantity = quantity - 1 WHERE product_id = 40")
+    return int(customer), int(order)
+
+
+@pytest.mark.parametrize("name", STORES)
+def test_restore_carrying_newer_orders_on_a_real_store_dry_run_changes_nothing_applies_then_nothing_to_restore(
+    name, real, real_env
+) -> None:
+    store = real.store(name)
+    made = fab("mirror", name, "--yes", "--json")
+    assert made.returncode == 0, made.stderr
+    snapshot = json.loads(made.stdout)["stores"][0]["snapshot"]
+    skip = (*VOLATILE, *CARRIED, "product")
+    snap_db, snap_files = db_state(real, name, skip=skip), files_state(store.root)
+    snap_products = query(real, name, "SELECT * FROM {p}product WHERE product_id <> 40 ORDER BY product_id")
+    customer, order = _late_customer_and_order(real, name)
+    late = {t: query(real, name, f"SELECT * FROM {{p}}{t} ORDER BY 1") for t in CARRIED}
+    stock = query(real, name, "SELECT quantity FROM {p}product WHERE product_id = 40")[0][0]
+    junk = store.root / "junk-after-snapshot.php"
+    junk.write_text("<?php // created after the snapshot\n")
+    query(real, name, "UPDATE {p}product SET price = price + 1 WHERE product_id <> 40")
+    try:
+        live_db, live_files = db_state(real, name, skip=VOLATILE), files_state(store.root)
+        dry = fab("restore", name, "--snapshot", snapshot, "--carry-newer", "--dry-run", "--json")
+        assert dry.returncode == 0, dry.stderr
+        carry = [c["summary"] for c in json.loads(dry.stdout)["stores"][0]["plan"]["changes"] if c["kind"] == "carry"]
+        assert any(line.startswith(f"1 order(s) #{order} with order_product 1, order_total 1 row(s)") for line in carry)
+        assert any(line.startswith(f"1 customer(s) #{customer}") for line in carry), carry
+        assert db_state(real, name, skip=VOLATILE) == live_db and files_state(store.root) == live_files
+
+        done = fab("restore", name, "--snapshot", snapshot, "--carry-newer", "--yes", "--json")
+        assert done.returncode == 0, done.stderr
+        steps = json.loads(done.stdout)["stores"][0]["steps"]
+        assert any(s.startswith("carried over: ") and f"#{order}" in s for s in steps), steps
+        assert db_state(real, name, skip=skip) == snap_db and files_state(store.root) == snap_files
+        assert {t: query(real, name, f"SELECT * FROM {{p}}{t} ORDER BY 1") for t in CARRIED} == late
+        assert query(real, name, "SELECT * FROM {p}product WHERE product_id <> 40 ORDER BY product_id") == snap_products
+        assert query(real, name, "SELECT quantity FROM {p}product WHERE product_id = 40")[0][0] == stock
+        assert not junk.exists()
+
+        after = db_state(real, name, skip=VOLATILE)
+        again = fab("restore", name, "--snapshot", snapshot, "--carry-newer", "--yes", "--json")
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["stores"][0]["plan"]["noop_reason"].startswith("nothing to restore")
+        assert db_state(real, name, skip=VOLATILE) == after
+    finally:
+        junk.unlink(missing_ok=True)
+        back = fab("restore", name, "--snapshot", snapshot, "--discard-newer", "--yes")  # the store as it was
+        assert back.returncode == 0, back.stderr
 
 
 def _real_cfg(real, name: str, tmp_path: Path, mirror: dict[str, object]):
