@@ -299,7 +299,8 @@ def plan_restore(facts: RestoreFacts) -> Plan:
                                    data={"count": rows.count, "examples": list(rows.examples)}))
     if facts.newer and not facts.discard_newer and not facts.carry_newer:
         lost = ", ".join(f"{r.count} {NOUNS.get(r.table, r.table)}" for r in facts.newer)
-        plan.warnings.append(f"{lost} newer than the snapshot would be lost: refused without --discard-newer")
+        plan.warnings.append(f"{lost} newer than the snapshot would be lost: refused without --discard-newer "
+                             "(or --carry-newer to keep them)")
     if facts.safety_snapshot:
         plan.changes.append(Change("snapshot", "the live store", "a new snapshot of the current files and database "
                                    "first, so this restore can be undone with `fab restore --snapshot <it>`"))
