@@ -150,6 +150,12 @@ def test_an_openpgp_recipient_needs_its_key_in_the_keyring_usable_for_encryption
     assert code == 2 and gpg["state"] == "error" and "cannot encrypt (gpg to nobody@example.invalid)" in gpg["detail"]
     assert gpg["fix"].startswith("gpg --import")
 
+    public = tmp_path / "agency.asc"  # an armoured public key file needs no keyring
+    public.write_bytes(subprocess.run(["gpg", "--batch", "--armor", "--export", "agency@example.invalid"],
+                                      check=True, capture_output=True).stdout)
+    code, [gpg], _ = _doctor(tmp_path, {"shop": {"encrypt": str(public)}}, capsys)
+    assert gpg["state"] == "ok" and f"gpg to {str(public)[:20]}" in gpg["detail"], gpg
+
 
 def test_fabric_yaml_defaults_are_checked_with_no_store_using_them_yet(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("PATH", _path_without(tmp_path, "borg"))
