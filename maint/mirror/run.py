@@ -451,17 +451,28 @@ def tree_archive(prep: Prepared, ts: str, trees: list[str] | None) -> TreeState 
 
 
 def remote_modes(conn: Connection, cfg: StoreConfig, facts: StoreFacts) -> dict[str, str]:
-    """The store's own modes of the config files the mirror keeps 0600 ("www/config.php" → "0644")."""
-    paths = {f"www/{rel}": f"{facts.root.rstrip('/')}/{rel}" for rel in ("config.php", f"{facts.admin_dir}/config.php")}
-    from maint.remote.ssh import quote
+    """The store's own modes of the config files the mirror keeps 0600 ("www/config.php" → "0644").
 
-    out = run(conn, "stat -c '%a %n' " + " ".join(quote(p) for p in paths.values()) + " 2>/dev/null; true",
-              store=cfg.store).stdout
+    Read over SFTP (lstat, as `stat` without -L): no shell on the host, whose start-up is most of a round
+    trip's cost and sat in front of the transfer."""
+    import stat
+
+    import paramiko
+
+    paths = {f"www/{rel}": f"{facts.root.rstrip('/')}/{rel}" for rel in ("config.php", f"{facts.admin_dir}/config.php")}
     found: dict[str, str] = {}
-    for line in out.splitlines():
-        mode, _, path = line.partition(" ")
-        found[path] = mode
-    return {rel: f"{int(found[path], 8):04o}" for rel, path in paths.items() if path in found}
+    try:
+        sftp = conn.sftp()
+        for rel, path in paths.items():
+            try:
+                mode = sftp.lstat(path).st_mode
+            except (FileNotFoundError, PermissionError):
+                continue  # no such config on this store (or not ours to read): nothing to put back
+            if mode is not None:
+                found[rel] = f"{stat.S_IMODE(mode):04o}"
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        raise ConnectError(f"SSH connection lost while reading the config files' modes: {exc}", store=cfg.store) from None
+    return found
 
 
 def _private_configs(mirror: StoreMirror, admin_dir: str) -> None:
