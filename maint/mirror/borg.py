@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,30 @@ def tree_stamp(name: str) -> str | None:
             return name[:-len(suffix)]
     return None
 TREE_STATE = ".borg-tree.json"  # in the store's mirror folder: the last tree archive and its tree's fingerprint
+
+# A borg started before its command is known (`BorgRepo.warm`): borg's own entry point, with the import
+# (~0.3 s of CPU) and borg's self-test done while the caller still waits on other work. The self-test still
+# runs in this process, only earlier; a failed one exits 2 with borg's message, as borg itself would.
+_WARM = """\
+import json, logging, os, sys
+try:
+    import borg.archiver
+    from borg.selftest import selftest
+except ImportError as exc:
+    print(f"maint: no borg module for this interpreter: {exc}", file=sys.stderr)
+    sys.exit(%d)
+selftest(logging.getLogger("borg.selftest"))
+os.environ["BORG_SELFTEST"] = "disabled"  # done just above, for this same process
+line = sys.stdin.readline()
+if not line:
+    sys.exit(0)
+cwd, args = json.loads(line)
+if cwd:
+    os.chdir(cwd)
+sys.argv = ["borg", *args]
+borg.archiver.main()
+"""
+_WARM_UNAVAILABLE = 86  # the warm process found no borg to import: run the command the ordinary way
 
 
 def parse_repository(text: str) -> str:
@@ -84,17 +111,22 @@ class BorgRepo:
     def describe(self, ts: str) -> str:
         return f"borg:{self.archive(ts)}"
 
-    def _borg(self, *args: str, cwd: Path | None = None, text: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(["borg", *args], cwd=cwd, capture_output=True, text=text, check=False,
-                              stdin=subprocess.DEVNULL)
+    def _borg(self, *args: str, cwd: Path | None = None, text: bool = True,
+              warm: Warm | None = None) -> subprocess.CompletedProcess[str]:
+        done = warm.run(args, cwd) if warm is not None else None
+        if done is None:
+            done = subprocess.run(["borg", *args], cwd=cwd, capture_output=True, text=text, check=False,
+                                  stdin=subprocess.DEVNULL)
         if done.returncode not in (0, 1):  # 1: warnings (e.g. a file changed while read)
             last = (done.stderr.strip().splitlines() or ["no message"])[-1][:300]
             raise MaintError(f"borg {args[0]} failed (exit {done.returncode}): {last}", store=self.store)
         return done
 
-    def create(self, store_dir: Path, ts: str, comment: dict[str, Any], *, tree: bool) -> None:
+    def create(self, store_dir: Path, ts: str, comment: dict[str, Any], *, tree: bool,
+               warm: Warm | None = None) -> None:
         """The snapshot's archive of `.partial` (dump, manifest, secrets), and first, when `tree`, the tree
-        archive of the rsync base `.current` (`apply_mirror` makes that one itself, while it dumps).
+        archive of the rsync base `.current` (`apply_mirror` makes that one itself, while it dumps). `warm`:
+        a borg started ahead (`warm_borg`) makes the snapshot's archive.
 
         Both archived in place, not from a hard-linked copy: linking changes every inode's ctime, and
         borg's files cache (ctime, size, inode) would then read every unchanged file again.
@@ -106,7 +138,7 @@ class BorgRepo:
         # tree's entries (borg drops them after 20 runs unseen, and the next tree archive would read every
         # file again). A reused dump is read again (borg stores no new chunk of it).
         self._borg(*self._create_args(), "--files-cache=disabled", "--comment", text, self.archive(ts), PARTIAL,
-                   cwd=store_dir)
+                   cwd=store_dir, warm=warm)
 
     def create_tree(self, store_dir: Path, ts: str) -> str:
         """The tree archive `<ts>.files.tar` of the rsync base `.current` (before the snapshot's own archive);
@@ -234,6 +266,62 @@ class BorgRepo:
             why = err if code not in (0, 1) else tar.stderr.decode(errors="replace")
             last = (why.strip().splitlines() or ["no message"])[-1][:300]
             raise MaintError(f"extracting {self.prefix}{tree} failed: {last}", store=self.store)
+
+
+class Warm:
+    """One borg command started ahead (`_WARM`), which takes its arguments and folder later. Unused, it
+    exits as soon as it is closed."""
+
+    def __init__(self, interpreter: list[str]) -> None:
+        self._proc: subprocess.Popen[str] | None = subprocess.Popen(
+            [*interpreter, "-c", _WARM % _WARM_UNAVAILABLE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+
+    def run(self, args: tuple[str, ...], cwd: Path | None) -> subprocess.CompletedProcess[str] | None:
+        """borg ARGS in cwd, by the waiting process; None when it cannot take them (already used, or no borg
+        module for its interpreter): the caller runs borg the ordinary way."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        out, err = proc.communicate(json.dumps([str(cwd) if cwd is not None else "", list(args)]) + "\n")
+        if proc.returncode == _WARM_UNAVAILABLE and not out:
+            return None
+        return subprocess.CompletedProcess(["borg", *args], proc.returncode, out, err)
+
+    def close(self) -> None:
+        """Stop an unused process (it has not read a command, so it has not opened any repository)."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.communicate()
+
+
+def borg_interpreter() -> list[str] | None:
+    """The Python that runs `borg` (its script's #! line), or None when borg is not a Python script (a
+    standalone binary)."""
+    path = shutil.which("borg")
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(256)
+    except OSError:
+        return None
+    if not first.startswith(b"#!") or b"python" not in first:
+        return None
+    return shlex.split(first[2:].decode(errors="replace").strip())
+
+
+@contextmanager
+def warm_borg(repo: object) -> Iterator[Warm | None]:
+    """With a borg target, a borg started ahead for the run's last command (closed if unused)."""
+    interpreter = borg_interpreter() if isinstance(repo, BorgRepo) else None
+    warm = Warm(interpreter) if interpreter is not None else None
+    try:
+        yield warm
+    finally:
+        if warm is not None:
+            warm.close()
 
 
 @dataclass(frozen=True)

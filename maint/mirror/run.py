@@ -36,7 +36,7 @@ from maint.facts.opencart import StoreFacts
 from maint.lock import local_lock
 from maint.mirror import manifest as manifest_io
 from maint.mirror import modes
-from maint.mirror.borg import TAR_SUFFIX, BorgRepo, TreeState
+from maint.mirror.borg import TAR_SUFFIX, BorgRepo, TreeState, warm_borg
 from maint.mirror.crypt import Recipient, parse_recipient
 from maint.mirror.dbstate import (
     DumpState,
@@ -309,7 +309,8 @@ def _rsync_preview(mux: SshMux, cfg: StoreConfig, mirror: StoreMirror, trees: tu
 def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress | None = None) -> MirrorResult:
     """Run the plan under the store's local lock; publish only when every check passed."""
     cfg, mirror = prep.cfg, prep.mirror
-    with local_lock(lock_path(cfg), "mirror", store=cfg.store), ThreadPoolExecutor(max_workers=2) as pool:
+    with local_lock(lock_path(cfg), "mirror", store=cfg.store), ThreadPoolExecutor(max_workers=2) as pool, \
+            warm_borg(prep.repo) as warm:
         modes.tighten(*modes.loose(*mirror.private_paths(prep.facts.admin_dir)))  # earlier, looser mirrors
         resumed = mirror.prepare_partial()
         modes.private_dirs(mirror.current)  # rsync's base holds the store's files too
@@ -368,7 +369,7 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
             else:
                 if tree_job is not None:
                     tree_job.result()
-                prep.repo.create(mirror.path, ts, summary_of(man), tree=False)
+                prep.repo.create(mirror.path, ts, summary_of(man), tree=False, warm=warm)
                 if tree is not None:
                     tree.write(mirror.path)
                 if kept is None:
