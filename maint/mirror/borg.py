@@ -179,24 +179,30 @@ class BorgRepo:
     def _create_args() -> tuple[str, ...]:
         return ("create", "--compression", "auto,zstd,3", "--noacls", "--noxattrs", "--noflags")
 
-    def archives(self) -> list[dict[str, Any]]:
-        """This store's archives (snapshots and trees) as `borg list --json` gives them, with comments."""
-        out = self._borg("list", "--json", "--format", "{comment}", "--glob-archives", f"{self.prefix}*",
-                         self.location).stdout
+    def _list(self, *fmt: str) -> list[dict[str, Any]]:
+        out = self._borg("list", "--json", *fmt, "--glob-archives", f"{self.prefix}*", self.location).stdout
         found = json.loads(out or "{}").get("archives", [])
         return [a for a in found if isinstance(a, dict) and str(a.get("name", "")).startswith(self.prefix)]
 
-    def trees(self) -> list[str]:
-        """This store's tree archives, their names after the prefix (`<ts>.files.tar`, `<ts>.files`), oldest first."""
-        names = [str(a["name"])[len(self.prefix):] for a in self.archives()]
+    def archives(self) -> list[dict[str, Any]]:
+        """This store's archives (snapshots and trees) as `borg list --json` gives them, with comments (borg
+        reads each archive for its comment; names alone come from the repository's manifest)."""
+        return self._list("--format", "{comment}")
+
+    def trees(self, archives: list[dict[str, Any]] | None = None) -> list[str]:
+        """This store's tree archives, their names after the prefix (`<ts>.files.tar`, `<ts>.files`), oldest
+        first: from `archives` when given, else from a listing of names alone."""
+        names = [str(a["name"])[len(self.prefix):] for a in (archives if archives is not None else self._list())]
         return sorted((n for n in names if tree_stamp(n) is not None), key=lambda n: str(tree_stamp(n)))
 
-    def summaries(self, newest_only: bool = False) -> list[tuple[str, dict[str, Any]]]:
-        """(timestamp, summary) of each snapshot archive (or the newest), oldest first, from one `borg list`:
-        the summary is the archive's comment; an archive made before maint wrote one is read from its
-        manifest."""
+    def summaries(self, newest_only: bool = False, *,
+                  archives: list[dict[str, Any]] | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """(timestamp, summary) of each snapshot archive (or the newest), oldest first, from one `borg list`
+        (or `archives`, as `archives()` gave them): the summary is the archive's comment; an archive made
+        before maint wrote one is read from its manifest."""
         out = []
-        entries = [(str(e["name"])[len(self.prefix):], e) for e in self.archives()]
+        entries = [(str(e["name"])[len(self.prefix):], e) for e in (archives if archives is not None
+                                                                    else self.archives())]
         entries = sorted(((ts, e) for ts, e in entries if is_timestamp(ts)), key=lambda pair: pair[0])
         for ts, entry in entries[-1:] if newest_only else entries:
             try:
@@ -209,10 +215,12 @@ class BorgRepo:
         return sorted(out, key=lambda pair: pair[0])
 
     def drop_unused_trees(self) -> list[str]:
-        """Delete the tree archives no snapshot archive names any more (after a prune); their names."""
-        used = {str(s.get("files_archive") or "") for _, s in self.summaries()}
+        """Delete the tree archives no snapshot archive names any more (after a prune); their names. One
+        `borg list` serves both sides."""
+        archives = self.archives()
+        used = {str(s.get("files_archive") or "") for _, s in self.summaries(archives=archives)}
         dropped = []
-        for name in self.trees():
+        for name in self.trees(archives):
             if name not in used:
                 self._borg("delete", self.archive(name))
                 dropped.append(name)
@@ -220,9 +228,8 @@ class BorgRepo:
 
     def snapshots(self) -> list[str]:
         """Timestamps of this store's archives, oldest first."""
-        out = self._borg("list", "--json", "--glob-archives", f"{self.prefix}*", self.location).stdout
-        names = [a["name"] for a in json.loads(out or "{}").get("archives", [])]
-        return sorted(n[len(self.prefix):] for n in names if is_timestamp(n[len(self.prefix):]))
+        names = [str(a["name"])[len(self.prefix):] for a in self._list()]
+        return sorted(n for n in names if is_timestamp(n))
 
     def latest(self) -> str | None:
         found = self.snapshots()
