@@ -27,6 +27,8 @@ import os
 import shlex
 import shutil
 import subprocess
+import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,29 +58,30 @@ def tree_stamp(name: str) -> str | None:
     return None
 TREE_STATE = ".borg-tree.json"  # in the store's mirror folder: the last tree archive and its tree's fingerprint
 
-# A borg started before its command is known (`BorgRepo.warm`): borg's own entry point, with the import
-# (~0.3 s of CPU) and borg's self-test done while the caller still waits on other work. The self-test still
-# runs in this process, only earlier; a failed one exits 2 with borg's message, as borg itself would.
+# One borg process for a run's borg commands (`Warm`): it imports borg (~0.3 s of CPU per process) and runs
+# borg's self-test once, while the caller still waits on other work, then forks a child per command that
+# runs borg's own entry point with the command's arguments, output to the caller's files, and reports
+# the child's exit code on a line of its own. Each command is run exactly as `borg` would run it.
 _WARM = """\
 import json, logging, os, sys
-try:
-    import borg.archiver
-    from borg.selftest import selftest
-except ImportError as exc:
-    print(f"maint: no borg module for this interpreter: {exc}", file=sys.stderr)
-    sys.exit(%d)
-selftest(logging.getLogger("borg.selftest"))
-os.environ["BORG_SELFTEST"] = "disabled"  # done just above, for this same process
-line = sys.stdin.readline()
-if not line:
-    sys.exit(0)
-cwd, args = json.loads(line)
-if cwd:
-    os.chdir(cwd)
-sys.argv = ["borg", *args]
-borg.archiver.main()
+import borg.archiver
+from borg.selftest import selftest
+selftest(logging.getLogger("borg.selftest"))  # exits 2 with borg's message when it fails
+os.environ["BORG_SELFTEST"] = "disabled"  # done just above, for every command below
+for line in sys.stdin:
+    cwd, args, out, err = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(os.open(out, os.O_WRONLY), 1)
+        os.dup2(os.open(err, os.O_WRONLY), 2)
+        if cwd:
+            os.chdir(cwd)
+        sys.argv = ["borg", *args]
+        borg.archiver.main()
+        os._exit(0)
+    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
 """
-_WARM_UNAVAILABLE = 86  # the warm process found no borg to import: run the command the ordinary way
 
 
 def parse_repository(text: str) -> str:
@@ -113,7 +116,7 @@ class BorgRepo:
 
     def _borg(self, *args: str, cwd: Path | None = None, text: bool = True,
               warm: Warm | None = None) -> subprocess.CompletedProcess[str]:
-        done = warm.run(args, cwd) if warm is not None else None
+        done = warm.run(args, cwd) if warm is not None and text else None
         if done is None:
             done = subprocess.run(["borg", *args], cwd=cwd, capture_output=True, text=text, check=False,
                                   stdin=subprocess.DEVNULL)
@@ -126,7 +129,7 @@ class BorgRepo:
                warm: Warm | None = None) -> None:
         """The snapshot's archive of `.partial` (dump, manifest, secrets), and first, when `tree`, the tree
         archive of the rsync base `.current` (`apply_mirror` makes that one itself, while it dumps). `warm`:
-        a borg started ahead (`warm_borg`) makes the snapshot's archive.
+        the run's borg process started ahead (`warm_borg`).
 
         Both archived in place, not from a hard-linked copy: linking changes every inode's ctime, and
         borg's files cache (ctime, size, inode) would then read every unchanged file again.
@@ -179,8 +182,9 @@ class BorgRepo:
     def _create_args() -> tuple[str, ...]:
         return ("create", "--compression", "auto,zstd,3", "--noacls", "--noxattrs", "--noflags")
 
-    def _list(self, *fmt: str) -> list[dict[str, Any]]:
-        out = self._borg("list", "--json", *fmt, "--glob-archives", f"{self.prefix}*", self.location).stdout
+    def _list(self, *fmt: str, warm: Warm | None = None) -> list[dict[str, Any]]:
+        out = self._borg("list", "--json", *fmt, "--glob-archives", f"{self.prefix}*", self.location,
+                         warm=warm).stdout
         found = json.loads(out or "{}").get("archives", [])
         return [a for a in found if isinstance(a, dict) and str(a.get("name", "")).startswith(self.prefix)]
 
@@ -189,10 +193,11 @@ class BorgRepo:
         reads each archive for its comment; names alone come from the repository's manifest)."""
         return self._list("--format", "{comment}")
 
-    def trees(self, archives: list[dict[str, Any]] | None = None) -> list[str]:
+    def trees(self, archives: list[dict[str, Any]] | None = None, *, warm: Warm | None = None) -> list[str]:
         """This store's tree archives, their names after the prefix (`<ts>.files.tar`, `<ts>.files`), oldest
         first: from `archives` when given, else from a listing of names alone."""
-        names = [str(a["name"])[len(self.prefix):] for a in (archives if archives is not None else self._list())]
+        names = [str(a["name"])[len(self.prefix):]
+                 for a in (archives if archives is not None else self._list(warm=warm))]
         return sorted((n for n in names if tree_stamp(n) is not None), key=lambda n: str(tree_stamp(n)))
 
     def summaries(self, newest_only: bool = False, *,
@@ -276,31 +281,48 @@ class BorgRepo:
 
 
 class Warm:
-    """One borg command started ahead (`_WARM`), which takes its arguments and folder later. Unused, it
-    exits as soon as it is closed."""
+    """A borg process that serves a run's borg commands (`_WARM`), started before they are known. When it
+    cannot (no borg module for its interpreter, or it is gone), a command runs as its own `borg`, which
+    then says what is wrong."""
 
     def __init__(self, interpreter: list[str]) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="maint-borg-"))  # 0700: the commands' output
+        self._lock = threading.Lock()
         self._proc: subprocess.Popen[str] | None = subprocess.Popen(
-            [*interpreter, "-c", _WARM % _WARM_UNAVAILABLE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True)
+            [*interpreter, "-c", _WARM], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True)
 
     def run(self, args: tuple[str, ...], cwd: Path | None) -> subprocess.CompletedProcess[str] | None:
-        """borg ARGS in cwd, by the waiting process; None when it cannot take them (already used, or no borg
-        module for its interpreter): the caller runs borg the ordinary way."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return None
-        out, err = proc.communicate(json.dumps([str(cwd) if cwd is not None else "", list(args)]) + "\n")
-        if proc.returncode == _WARM_UNAVAILABLE and not out:
-            return None
-        return subprocess.CompletedProcess(["borg", *args], proc.returncode, out, err)
+        """borg ARGS in cwd, run by the waiting process; None when it cannot."""
+        with self._lock:
+            proc = self._proc
+            if proc is None or proc.stdin is None or proc.stdout is None:
+                return None
+            out, err = self._dir / "out", self._dir / "err"
+            for path in (out, err):
+                open(open_private(path), "w").close()  # noqa: SIM115 - emptied for this command
+            try:
+                proc.stdin.write(json.dumps([str(cwd or ""), list(args), str(out), str(err)]) + "\n")
+                proc.stdin.flush()
+                code = proc.stdout.readline().strip()
+            except OSError:
+                code = ""
+            if not code.lstrip("-").isdigit():
+                self._stop()
+                return None
+            return subprocess.CompletedProcess(["borg", *args], int(code), out.read_text(errors="replace"),
+                                               err.read_text(errors="replace"))
 
-    def close(self) -> None:
-        """Stop an unused process (it has not read a command, so it has not opened any repository)."""
+    def _stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
-            proc.kill()
+            proc.kill()  # between commands: no repository is open in it
             proc.communicate()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 def borg_interpreter() -> list[str] | None:
@@ -321,7 +343,7 @@ def borg_interpreter() -> list[str] | None:
 
 @contextmanager
 def warm_borg(repo: object) -> Iterator[Warm | None]:
-    """With a borg target, a borg started ahead for the run's last command (closed if unused)."""
+    """With a borg target, a borg process started ahead for the run's borg commands."""
     interpreter = borg_interpreter() if isinstance(repo, BorgRepo) else None
     warm = Warm(interpreter) if interpreter is not None else None
     try:

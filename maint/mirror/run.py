@@ -211,6 +211,7 @@ def count_rows(db: pymysql.connections.Connection, tables: list[str]) -> dict[st
 
 def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: MirrorOptions, mux: SshMux) -> Prepared:
     """Read-only: tools on the host, tables and engines, sizes, the mirror disk; then the plan."""
+    mux.start()  # the transfer's SSH master connects while the host is asked
     mirror = mirror_of(cfg)
     recipient = recipient_of(cfg)
     repo = repository_of(cfg)
@@ -309,20 +310,21 @@ def _rsync_preview(mux: SshMux, cfg: StoreConfig, mirror: StoreMirror, trees: tu
 def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress | None = None) -> MirrorResult:
     """Run the plan under the store's local lock; publish only when every check passed."""
     cfg, mirror = prep.cfg, prep.mirror
-    with local_lock(lock_path(cfg), "mirror", store=cfg.store), ThreadPoolExecutor(max_workers=2) as pool, \
-            warm_borg(prep.repo) as warm:
+    with local_lock(lock_path(cfg), "mirror", store=cfg.store), warm_borg(prep.repo) as warm, \
+            ThreadPoolExecutor(max_workers=2) as pool:
         modes.tighten(*modes.loose(*mirror.private_paths(prep.facts.admin_dir)))  # earlier, looser mirrors
         resumed = mirror.prepare_partial()
         modes.private_dirs(mirror.current)  # rsync's base holds the store's files too
         ts = timestamp()
-        # borg target: which tree archives exist, asked while rsync runs (a borg call costs ~0.4 s).
+        # borg target: which tree archives exist, asked while rsync runs (by the run's borg process, `warm`).
         borg = prep.repo if isinstance(prep.repo, BorgRepo) else None
-        trees = pool.submit(borg.trees) if borg is not None else None
+        trees = pool.submit(borg.trees, warm=warm) if borg is not None else None
         # borg target: whether the database is still as the kept dump holds it, read while the files come.
         kept_check = pool.submit(_kept_dump, conn, prep) if borg is not None else None
         timings: dict[str, float] = {}
         started = time.monotonic()
         store_modes = remote_modes(conn, cfg, prep.facts)
+        mux.ready()
         roots = pull_files(conn, prep, mux, progress, stream_ts=ts)
         secrets = pull_secret_archives(prep, mux) if prep.recipient is not None else []
         _private_configs(mirror, prep.facts.admin_dir)
