@@ -144,11 +144,16 @@ def lock_path(cfg: StoreConfig) -> Path:
     return Path(cfg.state_dir).expanduser() / "locks" / f"mirror-{cfg.client}-{cfg.store}.lock"
 
 
+_TOOLS = ("for t in rsync mysqldump mariadb-dump zstd; do command -v $t >/dev/null 2>&1 && echo $t; done; "
+          "php -r 'echo \"php=\", PHP_VERSION;' 2>/dev/null; echo; "
+          "tar --version 2>/dev/null | sed -n '1s/^tar (GNU tar) \\([0-9][0-9.]*\\).*/gnutar=\\1/p'")
+
+
 def probe_tools(conn: Connection, store: str) -> HostTools:
-    out = run(conn, "for t in rsync mysqldump mariadb-dump zstd; do command -v $t >/dev/null 2>&1 && echo $t; done; "
-              "php -r 'echo \"php=\", PHP_VERSION;' 2>/dev/null; echo; "
-              "tar --version 2>/dev/null | sed -n '1s/^tar (GNU tar) \\([0-9][0-9.]*\\).*/gnutar=\\1/p'; true",
-              store=store).stdout.split()
+    return _tools(run(conn, _TOOLS + "; true", store=store).stdout.split())
+
+
+def _tools(out: list[str]) -> HostTools:
     dump = "mysqldump" if "mysqldump" in out else "mariadb-dump" if "mariadb-dump" in out else ""
     php = next((w[4:] for w in out if w.startswith("php=")), "")
     gnu_tar = next((w[7:] for w in out if w.startswith("gnutar=")), "")
@@ -218,13 +223,11 @@ def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: Mirr
     if isinstance(repo, ResticRepo):
         repo.check_access()  # a missing or wrong password is said before anything changes
     trees, _ = trees_of(cfg, facts, encrypted=recipient is not None)
-    # Three round trips to the host (tools, tables, tree size), asked at once: each channel waits on its own.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        sizing = pool.submit(_remote_size, conn, cfg, trees)
+    # Two round trips to the host, asked at once: tools and tree size in one shell, the tables through the tunnel.
+    with ThreadPoolExecutor(max_workers=1) as pool:
         tabling = pool.submit(_table_facts_of, conn, cfg, facts)
-        tools = probe_tools(conn, cfg.store)
+        tools, (remote_files, remote_bytes) = _probe_host(conn, cfg, trees)
         engines, db_bytes = tabling.result()
-        remote_files, remote_bytes = sizing.result()
     if options.method == "rsync" and not tools.rsync:
         raise PreconditionError("--method rsync: the host has no rsync", store=cfg.store)
     stripped = tuple(stripped_tables(sorted(engines), facts.db.prefix, options.strip_groups))
@@ -275,11 +278,16 @@ def _compression(options: MirrorOptions, tools: HostTools) -> str:
     return "zstd" if tools.zstd and local_zstd else "gzip"
 
 
-def _remote_size(conn: Connection, cfg: StoreConfig, trees: tuple[TreeSource, ...]) -> tuple[int, int]:
-    from maint.facts.disk import get_tree_size
+def _probe_host(conn: Connection, cfg: StoreConfig, trees: tuple[TreeSource, ...]) -> tuple[HostTools, tuple[int, int]]:
+    """probe_tools and the trees' size (files, bytes), from one shell on the host, where they run side by
+    side: a shell's start-up is most of a round trip's cost."""
+    from maint.facts.disk import parse_tree_size, tree_size_command
 
-    size = get_tree_size(conn, [t.remote for t in trees], store=cfg.store)
-    return size.files, size.bytes
+    size = tree_size_command([t.remote for t in trees])
+    out = run(conn, f"{{ {_TOOLS}; echo; }} & size=$({size}); wait; echo \"size $size\"", store=cfg.store,
+              check=False).stdout.splitlines()
+    found = parse_tree_size(next((line[5:] for line in out if line.startswith("size ")), ""))
+    return _tools([w for line in out if not line.startswith("size ") for w in line.split()]), (found.files, found.bytes)
 
 
 def _rsync_preview(mux: SshMux, cfg: StoreConfig, mirror: StoreMirror, trees: tuple[TreeSource, ...],
