@@ -325,8 +325,9 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
         modes.private_dirs(mirror.current)  # rsync's base holds the store's files too
         ts = timestamp()
         # borg target: which tree archives exist, asked while rsync runs (by the run's borg process, `warm`).
+        # Not when the files stream into a new one: nothing to look for, and its borg holds the repository's lock.
         borg = prep.repo if isinstance(prep.repo, BorgRepo) else None
-        trees = pool.submit(borg.trees, warm=warm) if borg is not None else None
+        trees = pool.submit(borg.trees, warm=warm) if borg is not None and not prep.stream_command else None
         # borg target: whether the database is still as the kept dump holds it, read while the files come.
         kept_check = pool.submit(_kept_dump, conn, prep) if borg is not None else None
         timings: dict[str, float] = {}
@@ -341,7 +342,7 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
         # A streamed copy's counts come from the disk itself: the stream's own check replaces rsync's.
         checks = [prep.stream_check] if prep.stream_check else verify_files(prep, roots)
         timings["verify"] = round(time.monotonic() - started, 3)
-        tree = tree_archive(prep, ts, trees.result() if trees is not None else None)
+        tree = tree_archive(prep, ts, trees.result() if trees is not None else [] if borg is not None else None)
         new_tree = tree is not None and tree.archive == ts + TAR_SUFFIX and prep.streamed_tree != tree.archive
         # A new tree archive goes in while the database is dumped: borg reads the mirror disk, the dump runs on
         # the host. If the dump fails, the archive is named by no snapshot and `--prune` drops it.
