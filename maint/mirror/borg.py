@@ -63,7 +63,10 @@ TREE_STATE = ".borg-tree.json"  # in the store's mirror folder: the last tree ar
 # runs borg's own entry point with the command's arguments, output to the caller's files, and reports
 # the child's exit code on a line of its own. Each command is run exactly as `borg` would run it.
 _WARM = """\
-import json, logging, os, sys
+import sys
+if sys.path[:1] == [""]:
+    del sys.path[0]  # `-c` puts the caller's folder first (a `borg` script has its own folder there)
+import json, logging, os
 import borg.archiver
 from borg.selftest import selftest
 selftest(logging.getLogger("borg.selftest"))  # exits 2 with borg's message when it fails
