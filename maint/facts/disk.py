@@ -25,8 +25,12 @@ def parse_tree_size(output: str) -> TreeSize:
         raise FactError(f"unexpected tree-size output: {output[:80]!r}") from None
 
 
+def tree_size_command(paths: list[str]) -> str:
+    """The shell pipeline that prints ``<files> <bytes>`` (for a caller that asks it with other questions)."""
+    targets = " ".join(quote(p) for p in paths)
+    return f"find {targets} -type f -printf '%s\\n' 2>/dev/null | awk '{{n++; b+=$1}} END {{print n+0, b+0}}'"
+
+
 def get_tree_size(conn: Connection, paths: list[str], *, store: str | None = None) -> TreeSize:
     """Count regular files and their bytes under ``paths`` (GNU find; no double counting of hard links)."""
-    targets = " ".join(quote(p) for p in paths)
-    cmd = f"find {targets} -type f -printf '%s\\n' 2>/dev/null | awk '{{n++; b+=$1}} END {{print n+0, b+0}}'"
-    return parse_tree_size(run(conn, cmd, store=store, check=False).stdout)
+    return parse_tree_size(run(conn, tree_size_command(paths), store=store, check=False).stdout)

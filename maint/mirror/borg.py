@@ -24,8 +24,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +57,34 @@ def tree_stamp(name: str) -> str | None:
             return name[:-len(suffix)]
     return None
 TREE_STATE = ".borg-tree.json"  # in the store's mirror folder: the last tree archive and its tree's fingerprint
+
+# One borg process for a run's borg commands (`Warm`): it imports borg (~0.3 s of CPU per process) and runs
+# borg's self-test once, while the caller still waits on other work, then forks a child per command that
+# runs borg's own entry point with the command's arguments, output to the caller's files, and reports
+# the child's exit code on a line of its own. Each command is run exactly as `borg` would run it.
+_WARM = """\
+import sys
+if sys.path[:1] == [""]:
+    del sys.path[0]  # `-c` puts the caller's folder first (a `borg` script has its own folder there)
+import json, logging, os
+import borg.archiver
+from borg.selftest import selftest
+selftest(logging.getLogger("borg.selftest"))  # exits 2 with borg's message when it fails
+os.environ["BORG_SELFTEST"] = "disabled"  # done just above, for every command below
+for line in sys.stdin:
+    cwd, args, out, err = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(os.open(out, os.O_WRONLY), 1)
+        os.dup2(os.open(err, os.O_WRONLY), 2)
+        if cwd:
+            os.chdir(cwd)
+        sys.argv = ["borg", *args]
+        borg.archiver.main()
+        os._exit(0)
+    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
 
 
 def parse_repository(text: str) -> str:
@@ -84,17 +117,22 @@ class BorgRepo:
     def describe(self, ts: str) -> str:
         return f"borg:{self.archive(ts)}"
 
-    def _borg(self, *args: str, cwd: Path | None = None, text: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(["borg", *args], cwd=cwd, capture_output=True, text=text, check=False,
-                              stdin=subprocess.DEVNULL)
+    def _borg(self, *args: str, cwd: Path | None = None, text: bool = True,
+              warm: Warm | None = None) -> subprocess.CompletedProcess[str]:
+        done = warm.run(args, cwd) if warm is not None and text else None
+        if done is None:
+            done = subprocess.run(["borg", *args], cwd=cwd, capture_output=True, text=text, check=False,
+                                  stdin=subprocess.DEVNULL)
         if done.returncode not in (0, 1):  # 1: warnings (e.g. a file changed while read)
             last = (done.stderr.strip().splitlines() or ["no message"])[-1][:300]
             raise MaintError(f"borg {args[0]} failed (exit {done.returncode}): {last}", store=self.store)
         return done
 
-    def create(self, store_dir: Path, ts: str, comment: dict[str, Any], *, tree: bool) -> None:
+    def create(self, store_dir: Path, ts: str, comment: dict[str, Any], *, tree: bool,
+               warm: Warm | None = None) -> None:
         """The snapshot's archive of `.partial` (dump, manifest, secrets), and first, when `tree`, the tree
-        archive of the rsync base `.current` (`apply_mirror` makes that one itself, while it dumps).
+        archive of the rsync base `.current` (`apply_mirror` makes that one itself, while it dumps). `warm`:
+        the run's borg process started ahead (`warm_borg`).
 
         Both archived in place, not from a hard-linked copy: linking changes every inode's ctime, and
         borg's files cache (ctime, size, inode) would then read every unchanged file again.
@@ -106,7 +144,7 @@ class BorgRepo:
         # tree's entries (borg drops them after 20 runs unseen, and the next tree archive would read every
         # file again). A reused dump is read again (borg stores no new chunk of it).
         self._borg(*self._create_args(), "--files-cache=disabled", "--comment", text, self.archive(ts), PARTIAL,
-                   cwd=store_dir)
+                   cwd=store_dir, warm=warm)
 
     def create_tree(self, store_dir: Path, ts: str) -> str:
         """The tree archive `<ts>.files.tar` of the rsync base `.current` (before the snapshot's own archive);
@@ -147,24 +185,32 @@ class BorgRepo:
     def _create_args() -> tuple[str, ...]:
         return ("create", "--compression", "auto,zstd,3", "--noacls", "--noxattrs", "--noflags")
 
-    def archives(self) -> list[dict[str, Any]]:
-        """This store's archives (snapshots and trees) as `borg list --json` gives them, with comments."""
-        out = self._borg("list", "--json", "--format", "{comment}", "--glob-archives", f"{self.prefix}*",
-                         self.location).stdout
+    def _list(self, *fmt: str, warm: Warm | None = None) -> list[dict[str, Any]]:
+        out = self._borg("list", "--json", *fmt, "--glob-archives", f"{self.prefix}*", self.location,
+                         warm=warm).stdout
         found = json.loads(out or "{}").get("archives", [])
         return [a for a in found if isinstance(a, dict) and str(a.get("name", "")).startswith(self.prefix)]
 
-    def trees(self) -> list[str]:
-        """This store's tree archives, their names after the prefix (`<ts>.files.tar`, `<ts>.files`), oldest first."""
-        names = [str(a["name"])[len(self.prefix):] for a in self.archives()]
+    def archives(self) -> list[dict[str, Any]]:
+        """This store's archives (snapshots and trees) as `borg list --json` gives them, with comments (borg
+        reads each archive for its comment; names alone come from the repository's manifest)."""
+        return self._list("--format", "{comment}")
+
+    def trees(self, archives: list[dict[str, Any]] | None = None, *, warm: Warm | None = None) -> list[str]:
+        """This store's tree archives, their names after the prefix (`<ts>.files.tar`, `<ts>.files`), oldest
+        first: from `archives` when given, else from a listing of names alone."""
+        names = [str(a["name"])[len(self.prefix):]
+                 for a in (archives if archives is not None else self._list(warm=warm))]
         return sorted((n for n in names if tree_stamp(n) is not None), key=lambda n: str(tree_stamp(n)))
 
-    def summaries(self, newest_only: bool = False) -> list[tuple[str, dict[str, Any]]]:
-        """(timestamp, summary) of each snapshot archive (or the newest), oldest first, from one `borg list`:
-        the summary is the archive's comment; an archive made before maint wrote one is read from its
-        manifest."""
+    def summaries(self, newest_only: bool = False, *,
+                  archives: list[dict[str, Any]] | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """(timestamp, summary) of each snapshot archive (or the newest), oldest first, from one `borg list`
+        (or `archives`, as `archives()` gave them): the summary is the archive's comment; an archive made
+        before maint wrote one is read from its manifest."""
         out = []
-        entries = [(str(e["name"])[len(self.prefix):], e) for e in self.archives()]
+        entries = [(str(e["name"])[len(self.prefix):], e) for e in (archives if archives is not None
+                                                                    else self.archives())]
         entries = sorted(((ts, e) for ts, e in entries if is_timestamp(ts)), key=lambda pair: pair[0])
         for ts, entry in entries[-1:] if newest_only else entries:
             try:
@@ -177,10 +223,12 @@ class BorgRepo:
         return sorted(out, key=lambda pair: pair[0])
 
     def drop_unused_trees(self) -> list[str]:
-        """Delete the tree archives no snapshot archive names any more (after a prune); their names."""
-        used = {str(s.get("files_archive") or "") for _, s in self.summaries()}
+        """Delete the tree archives no snapshot archive names any more (after a prune); their names. One
+        `borg list` serves both sides."""
+        archives = self.archives()
+        used = {str(s.get("files_archive") or "") for _, s in self.summaries(archives=archives)}
         dropped = []
-        for name in self.trees():
+        for name in self.trees(archives):
             if name not in used:
                 self._borg("delete", self.archive(name))
                 dropped.append(name)
@@ -188,9 +236,8 @@ class BorgRepo:
 
     def snapshots(self) -> list[str]:
         """Timestamps of this store's archives, oldest first."""
-        out = self._borg("list", "--json", "--glob-archives", f"{self.prefix}*", self.location).stdout
-        names = [a["name"] for a in json.loads(out or "{}").get("archives", [])]
-        return sorted(n[len(self.prefix):] for n in names if is_timestamp(n[len(self.prefix):]))
+        names = [str(a["name"])[len(self.prefix):] for a in self._list()]
+        return sorted(n for n in names if is_timestamp(n))
 
     def latest(self) -> str | None:
         found = self.snapshots()
@@ -234,6 +281,79 @@ class BorgRepo:
             why = err if code not in (0, 1) else tar.stderr.decode(errors="replace")
             last = (why.strip().splitlines() or ["no message"])[-1][:300]
             raise MaintError(f"extracting {self.prefix}{tree} failed: {last}", store=self.store)
+
+
+class Warm:
+    """A borg process that serves a run's borg commands (`_WARM`), started before they are known. When it
+    cannot (no borg module for its interpreter, or it is gone), a command runs as its own `borg`, which
+    then says what is wrong."""
+
+    def __init__(self, interpreter: list[str]) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="maint-borg-"))  # 0700: the commands' output
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[str] | None = subprocess.Popen(
+            [*interpreter, "-c", _WARM], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True)
+
+    def run(self, args: tuple[str, ...], cwd: Path | None) -> subprocess.CompletedProcess[str] | None:
+        """borg ARGS in cwd, run by the waiting process; None when it cannot."""
+        with self._lock:
+            proc = self._proc
+            if proc is None or proc.stdin is None or proc.stdout is None:
+                return None
+            out, err = self._dir / "out", self._dir / "err"
+            for path in (out, err):
+                open(open_private(path), "w").close()  # noqa: SIM115 - emptied for this command
+            try:
+                proc.stdin.write(json.dumps([str(cwd or ""), list(args), str(out), str(err)]) + "\n")
+                proc.stdin.flush()
+                code = proc.stdout.readline().strip()
+            except OSError:
+                code = ""
+            if not code.lstrip("-").isdigit():
+                self._stop()
+                return None
+            return subprocess.CompletedProcess(["borg", *args], int(code), out.read_text(errors="replace"),
+                                               err.read_text(errors="replace"))
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()  # between commands: no repository is open in it
+            proc.communicate()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def borg_interpreter() -> list[str] | None:
+    """The Python that runs `borg` (its script's #! line), or None when borg is not a Python script (a
+    standalone binary)."""
+    path = shutil.which("borg")
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(256)
+    except OSError:
+        return None
+    if not first.startswith(b"#!") or b"python" not in first:
+        return None
+    return shlex.split(first[2:].decode(errors="replace").strip())
+
+
+@contextmanager
+def warm_borg(repo: object) -> Iterator[Warm | None]:
+    """With a borg target, a borg process started ahead for the run's borg commands."""
+    interpreter = borg_interpreter() if isinstance(repo, BorgRepo) else None
+    warm = Warm(interpreter) if interpreter is not None else None
+    try:
+        yield warm
+    finally:
+        if warm is not None:
+            warm.close()
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from maint.facts.opencart import StoreFacts
 from maint.lock import local_lock
 from maint.mirror import manifest as manifest_io
 from maint.mirror import modes
-from maint.mirror.borg import TAR_SUFFIX, BorgRepo, TreeState
+from maint.mirror.borg import TAR_SUFFIX, BorgRepo, TreeState, warm_borg
 from maint.mirror.crypt import Recipient, parse_recipient
 from maint.mirror.dbstate import (
     DumpState,
@@ -144,11 +144,16 @@ def lock_path(cfg: StoreConfig) -> Path:
     return Path(cfg.state_dir).expanduser() / "locks" / f"mirror-{cfg.client}-{cfg.store}.lock"
 
 
+_TOOLS = ("for t in rsync mysqldump mariadb-dump zstd; do command -v $t >/dev/null 2>&1 && echo $t; done; "
+          "php -r 'echo \"php=\", PHP_VERSION;' 2>/dev/null; echo; "
+          "tar --version 2>/dev/null | sed -n '1s/^tar (GNU tar) \\([0-9][0-9.]*\\).*/gnutar=\\1/p'")
+
+
 def probe_tools(conn: Connection, store: str) -> HostTools:
-    out = run(conn, "for t in rsync mysqldump mariadb-dump zstd; do command -v $t >/dev/null 2>&1 && echo $t; done; "
-              "php -r 'echo \"php=\", PHP_VERSION;' 2>/dev/null; echo; "
-              "tar --version 2>/dev/null | sed -n '1s/^tar (GNU tar) \\([0-9][0-9.]*\\).*/gnutar=\\1/p'; true",
-              store=store).stdout.split()
+    return _tools(run(conn, _TOOLS + "; true", store=store).stdout.split())
+
+
+def _tools(out: list[str]) -> HostTools:
     dump = "mysqldump" if "mysqldump" in out else "mariadb-dump" if "mariadb-dump" in out else ""
     php = next((w[4:] for w in out if w.startswith("php=")), "")
     gnu_tar = next((w[7:] for w in out if w.startswith("gnutar=")), "")
@@ -211,19 +216,18 @@ def count_rows(db: pymysql.connections.Connection, tables: list[str]) -> dict[st
 
 def prepare(conn: Connection, cfg: StoreConfig, facts: StoreFacts, options: MirrorOptions, mux: SshMux) -> Prepared:
     """Read-only: tools on the host, tables and engines, sizes, the mirror disk; then the plan."""
+    mux.start()  # the transfer's SSH master connects while the host is asked
     mirror = mirror_of(cfg)
     recipient = recipient_of(cfg)
     repo = repository_of(cfg)
     if isinstance(repo, ResticRepo):
         repo.check_access()  # a missing or wrong password is said before anything changes
     trees, _ = trees_of(cfg, facts, encrypted=recipient is not None)
-    # Three round trips to the host (tools, tables, tree size), asked at once: each channel waits on its own.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        sizing = pool.submit(_remote_size, conn, cfg, trees)
+    # Two round trips to the host, asked at once: tools and tree size in one shell, the tables through the tunnel.
+    with ThreadPoolExecutor(max_workers=1) as pool:
         tabling = pool.submit(_table_facts_of, conn, cfg, facts)
-        tools = probe_tools(conn, cfg.store)
+        tools, (remote_files, remote_bytes) = _probe_host(conn, cfg, trees)
         engines, db_bytes = tabling.result()
-        remote_files, remote_bytes = sizing.result()
     if options.method == "rsync" and not tools.rsync:
         raise PreconditionError("--method rsync: the host has no rsync", store=cfg.store)
     stripped = tuple(stripped_tables(sorted(engines), facts.db.prefix, options.strip_groups))
@@ -274,11 +278,16 @@ def _compression(options: MirrorOptions, tools: HostTools) -> str:
     return "zstd" if tools.zstd and local_zstd else "gzip"
 
 
-def _remote_size(conn: Connection, cfg: StoreConfig, trees: tuple[TreeSource, ...]) -> tuple[int, int]:
-    from maint.facts.disk import get_tree_size
+def _probe_host(conn: Connection, cfg: StoreConfig, trees: tuple[TreeSource, ...]) -> tuple[HostTools, tuple[int, int]]:
+    """probe_tools and the trees' size (files, bytes), from one shell on the host, where they run side by
+    side: a shell's start-up is most of a round trip's cost."""
+    from maint.facts.disk import parse_tree_size, tree_size_command
 
-    size = get_tree_size(conn, [t.remote for t in trees], store=cfg.store)
-    return size.files, size.bytes
+    size = tree_size_command([t.remote for t in trees])
+    out = run(conn, f"{{ {_TOOLS}; echo; }} & size=$({size}); wait; echo \"size $size\"", store=cfg.store,
+              check=False).stdout.splitlines()
+    found = parse_tree_size(next((line[5:] for line in out if line.startswith("size ")), ""))
+    return _tools([w for line in out if not line.startswith("size ") for w in line.split()]), (found.files, found.bytes)
 
 
 def _rsync_preview(mux: SshMux, cfg: StoreConfig, mirror: StoreMirror, trees: tuple[TreeSource, ...],
@@ -309,19 +318,22 @@ def _rsync_preview(mux: SshMux, cfg: StoreConfig, mirror: StoreMirror, trees: tu
 def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progress | None = None) -> MirrorResult:
     """Run the plan under the store's local lock; publish only when every check passed."""
     cfg, mirror = prep.cfg, prep.mirror
-    with local_lock(lock_path(cfg), "mirror", store=cfg.store), ThreadPoolExecutor(max_workers=2) as pool:
+    with local_lock(lock_path(cfg), "mirror", store=cfg.store), warm_borg(prep.repo) as warm, \
+            ThreadPoolExecutor(max_workers=2) as pool:
         modes.tighten(*modes.loose(*mirror.private_paths(prep.facts.admin_dir)))  # earlier, looser mirrors
         resumed = mirror.prepare_partial()
         modes.private_dirs(mirror.current)  # rsync's base holds the store's files too
         ts = timestamp()
-        # borg target: which tree archives exist, asked while rsync runs (a borg call costs ~0.4 s).
+        # borg target: which tree archives exist, asked while rsync runs (by the run's borg process, `warm`).
+        # Not when the files stream into a new one: nothing to look for, and its borg holds the repository's lock.
         borg = prep.repo if isinstance(prep.repo, BorgRepo) else None
-        trees = pool.submit(borg.trees) if borg is not None else None
+        trees = pool.submit(borg.trees, warm=warm) if borg is not None and not prep.stream_command else None
         # borg target: whether the database is still as the kept dump holds it, read while the files come.
         kept_check = pool.submit(_kept_dump, conn, prep) if borg is not None else None
         timings: dict[str, float] = {}
         started = time.monotonic()
         store_modes = remote_modes(conn, cfg, prep.facts)
+        mux.ready()
         roots = pull_files(conn, prep, mux, progress, stream_ts=ts)
         secrets = pull_secret_archives(prep, mux) if prep.recipient is not None else []
         _private_configs(mirror, prep.facts.admin_dir)
@@ -330,7 +342,7 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
         # A streamed copy's counts come from the disk itself: the stream's own check replaces rsync's.
         checks = [prep.stream_check] if prep.stream_check else verify_files(prep, roots)
         timings["verify"] = round(time.monotonic() - started, 3)
-        tree = tree_archive(prep, ts, trees.result() if trees is not None else None)
+        tree = tree_archive(prep, ts, trees.result() if trees is not None else [] if borg is not None else None)
         new_tree = tree is not None and tree.archive == ts + TAR_SUFFIX and prep.streamed_tree != tree.archive
         # A new tree archive goes in while the database is dumped: borg reads the mirror disk, the dump runs on
         # the host. If the dump fails, the archive is named by no snapshot and `--prune` drops it.
@@ -368,7 +380,7 @@ def apply_mirror(conn: Connection, prep: Prepared, mux: SshMux, progress: Progre
             else:
                 if tree_job is not None:
                     tree_job.result()
-                prep.repo.create(mirror.path, ts, summary_of(man), tree=False)
+                prep.repo.create(mirror.path, ts, summary_of(man), tree=False, warm=warm)
                 if tree is not None:
                     tree.write(mirror.path)
                 if kept is None:
@@ -451,17 +463,28 @@ def tree_archive(prep: Prepared, ts: str, trees: list[str] | None) -> TreeState 
 
 
 def remote_modes(conn: Connection, cfg: StoreConfig, facts: StoreFacts) -> dict[str, str]:
-    """The store's own modes of the config files the mirror keeps 0600 ("www/config.php" → "0644")."""
-    paths = {f"www/{rel}": f"{facts.root.rstrip('/')}/{rel}" for rel in ("config.php", f"{facts.admin_dir}/config.php")}
-    from maint.remote.ssh import quote
+    """The store's own modes of the config files the mirror keeps 0600 ("www/config.php" → "0644").
 
-    out = run(conn, "stat -c '%a %n' " + " ".join(quote(p) for p in paths.values()) + " 2>/dev/null; true",
-              store=cfg.store).stdout
+    Read over SFTP (lstat, as `stat` without -L): no shell on the host, whose start-up is most of a round
+    trip's cost and sat in front of the transfer."""
+    import stat
+
+    import paramiko
+
+    paths = {f"www/{rel}": f"{facts.root.rstrip('/')}/{rel}" for rel in ("config.php", f"{facts.admin_dir}/config.php")}
     found: dict[str, str] = {}
-    for line in out.splitlines():
-        mode, _, path = line.partition(" ")
-        found[path] = mode
-    return {rel: f"{int(found[path], 8):04o}" for rel, path in paths.items() if path in found}
+    try:
+        sftp = conn.sftp()
+        for rel, path in paths.items():
+            try:
+                mode = sftp.lstat(path).st_mode
+            except (FileNotFoundError, PermissionError):
+                continue  # no such config on this store (or not ours to read): nothing to put back
+            if mode is not None:
+                found[rel] = f"{stat.S_IMODE(mode):04o}"
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        raise ConnectError(f"SSH connection lost while reading the config files' modes: {exc}", store=cfg.store) from None
+    return found
 
 
 def _private_configs(mirror: StoreMirror, admin_dir: str) -> None:

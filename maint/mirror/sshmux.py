@@ -22,6 +22,7 @@ class SshMux:
         self.cfg = cfg
         self._dir = Path(tempfile.mkdtemp(prefix="maint-ssh-"))
         self.control_path = self._dir / "mux"
+        self._starting: subprocess.Popen[bytes] | None = None
 
     @property
     def ssh_args(self) -> list[str]:
@@ -32,7 +33,30 @@ class SshMux:
         """A full `ssh host -- command` argv."""
         return [*self.ssh_args, self.cfg.host, "--", *remote]
 
+    def start(self) -> None:
+        """Open the master now, in the background (`ssh -f -N`), so that its handshakes overlap the caller's
+        other work; `ready()` waits for it. Without this, the first command through the socket opens it."""
+        if self._starting is None and not self.control_path.exists():
+            self._starting = subprocess.Popen([*self.ssh_args, "-f", "-N", self.cfg.host], stdin=subprocess.DEVNULL,
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def ready(self) -> None:
+        """Wait for the master `start()` opens. One that failed is no error here: the next command connects
+        on its own (ControlMaster=auto) and reports what went wrong."""
+        proc, self._starting = self._starting, None
+        if proc is None:
+            return
+        try:
+            proc.wait(timeout=self.cfg.connect_timeout + 5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
     def close(self) -> None:
+        proc, self._starting = self._starting, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
         if self.control_path.exists():
             subprocess.run([*self.ssh_args, "-O", "exit", self.cfg.host], capture_output=True, timeout=10, check=False)
         shutil.rmtree(self._dir, ignore_errors=True)

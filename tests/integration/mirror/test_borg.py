@@ -348,3 +348,71 @@ def test_a_first_borg_mirror_of_a_store_whose_root_is_a_symlink_streams_what_it_
     www = folder / "files" / "www"
     assert www.is_dir() and not www.is_symlink() and (www / "index.php").is_file()
     assert first.manifest.roots[0].files == sum(1 for p in www.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def test_a_no_change_borg_mirror_runs_its_borg_commands_in_one_borg_process_and_still_finds_a_deleted_tree_archive(
+    mirror_sandbox: Sandbox, store_cfg: Callable[..., Any], repo: Path, tmp_path: Path, mh: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """#20 speed: the tree listing and the snapshot's archive share one borg process, which imports borg and
+    runs its self-test while the files come. The listing reads archive names alone, and still proves the
+    tree archive there: one deleted behind maint's back is made again."""
+    import dataclasses
+
+    from maint.errors import MaintError
+    from maint.mirror.borg import _WARM, BorgRepo
+
+    cfg = store_cfg("s4")
+    cfg = dataclasses.replace(cfg, options={**cfg.options, "mirror": {"repository": f"borg:{repo}"}})
+    started: list[str] = []
+    real_popen = subprocess.Popen
+
+    class Recording(real_popen):  # type: ignore[misc,valid-type]
+        def __init__(self, args: Any, *rest: Any, **kwargs: Any) -> None:
+            if isinstance(args, list) and (args[:1] == ["borg"] or _WARM in args):
+                started.append("warm" if _WARM in args else f"borg {args[1]}")
+            super().__init__(args, *rest, **kwargs)
+
+    first = mh.run_mirror(cfg)
+    with monkeypatch.context() as patched:
+        patched.setattr(subprocess, "Popen", Recording)
+        again = mh.run_mirror(cfg)
+    assert again.manifest.files_archive == first.manifest.files_archive  # the tree archive named again
+    assert started == ["warm"]  # one borg process: no `borg list`, no `borg create` of their own
+
+    borg = BorgRepo(str(repo), cfg.client, cfg.store)
+    deleted = subprocess.run(["borg", "delete", borg.archive(first.manifest.files_archive)], capture_output=True, text=True)
+    assert deleted.returncode == 0, deleted.stderr
+    third = mh.run_mirror(cfg)
+    assert third.manifest.files_archive == f"{third.snapshot}.files.tar"  # missing, so archived again
+    folder = borg.extract(third.snapshot, tmp_path / "x" / third.snapshot)
+    assert (folder / "files" / "www" / "index.php").is_file()
+    with pytest.raises(MaintError, match="missing"):
+        borg.extract(again.snapshot, tmp_path / "x" / again.snapshot)  # its files went with that archive
+
+
+def test_borg_commands_run_as_their_own_borg_when_the_shared_borg_process_cannot_serve_them(
+    repo: Path, tmp_path: Path,
+) -> None:
+    from maint.mirror.borg import BorgRepo, Warm, borg_interpreter
+
+    interpreter = borg_interpreter()
+    if interpreter is None:
+        pytest.skip("borg is not a Python script here")
+    work = tmp_path / "store"
+    (work / ".partial").mkdir(parents=True)
+    (work / ".partial" / "manifest.json").write_text("{}")
+    borg = BorgRepo(str(repo), "acme", "shop")
+    broken = Warm([*interpreter, "-S"])  # -S: no site packages, so no borg to import
+    try:
+        assert broken.run(("list", str(repo)), None) is None
+        borg.create(work, "20261207T010203Z", {"verified": True}, tree=False, warm=broken)  # borg's own process
+    finally:
+        broken.close()
+    assert borg.snapshots() == ["20261207T010203Z"]
+    warm = Warm(interpreter)
+    try:
+        assert borg.trees(warm=warm) == [] and warm.run(("list", "--short", str(repo)), None) is not None
+    finally:
+        warm.close()
+    assert not warm._dir.exists()  # the commands' output went with it
