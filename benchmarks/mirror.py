@@ -288,10 +288,11 @@ def bench_borg(cfg: Any, work: Path, rounds: int) -> None:
                 assert prep.repo is not None
                 ts = f"2026010{i}T00000{int(again)}Z"
                 started, cpu = time.monotonic(), _cpu()
-                trees = pool.submit(prep.repo.trees)  # as apply_mirror does: while rsync runs
+                # as apply_mirror does: while rsync runs; not while a stream's borg create holds the lock
+                trees = pool.submit(prep.repo.trees) if not prep.stream_command else None
                 verify_files(prep, pull_files(conn, prep, mux, None, stream_ts=ts))
                 pulled = time.monotonic()
-                tree = tree_archive(prep, ts, trees.result())
+                tree = tree_archive(prep, ts, trees.result() if trees is not None else [])
                 assert tree is not None
                 if whole_tree:
                     tree = dataclasses.replace(tree, archive=ts + TAR_SUFFIX)
