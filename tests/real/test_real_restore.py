@@ -23,14 +23,19 @@ VOLATILE = ("session", "customer_online", "product_viewed")
 LATE = "late.real@example.test"
 
 
+def _mirrored(name: str) -> str:
+    """A snapshot of the store by `fab mirror`; its name."""
+    made = fab("mirror", name, "--yes", "--json")
+    assert made.returncode == 0, made.stderr
+    return str(json.loads(made.stdout)["stores"][0]["snapshot"])
+
+
 @pytest.mark.parametrize("name", STORES)
 def test_restore_on_a_real_store_refuses_a_newer_order_dry_run_changes_nothing_applies_then_nothing_to_restore(
     name, real, real_env
 ) -> None:
     store = real.store(name)
-    made = fab("mirror", name, "--yes", "--json")
-    assert made.returncode == 0, made.stderr
-    snapshot = json.loads(made.stdout)["stores"][0]["snapshot"]
+    snapshot = _mirrored(name)
     snap_db, snap_files = db_state(real, name, skip=VOLATILE), files_state(store.root)
     query(real, name, "INSERT INTO {p}order SET store_id = 0, firstname = 'Late', lastname = 'Buyer', email = %s, "
           "total = 42.5, order_status_id = 1, date_added = NOW(), date_modified = NOW()", (LATE,), relaxed=True)
@@ -88,9 +93,7 @@ def test_restore_carrying_newer_orders_on_a_real_store_dry_run_changes_nothing_a
     name, real, real_env
 ) -> None:
     store = real.store(name)
-    made = fab("mirror", name, "--yes", "--json")
-    assert made.returncode == 0, made.stderr
-    snapshot = json.loads(made.stdout)["stores"][0]["snapshot"]
+    snapshot = _mirrored(name)
     skip = (*VOLATILE, *CARRIED, "product")
     snap_db, snap_files = db_state(real, name, skip=skip), files_state(store.root)
     snap_products = query(real, name, "SELECT * FROM {p}product WHERE product_id <> 40 ORDER BY product_id")

@@ -97,15 +97,21 @@ def test_restore_refuses_to_lose_a_newer_order_names_it_and_changes_nothing(
             cur.execute("DELETE FROM oc_order WHERE email = %s", (LATE_EMAIL,))
 
 
+def _snapshot_then_junk(mh: Any, sandbox: Sandbox, store_cfg: Callable[..., Any], store: Any) -> tuple[Any, Any, Path]:
+    """A mirror of the store, its database's checksums then, and a file added after it (which a restore removes)."""
+    result = mh.run_mirror(store_cfg(store.name))
+    snapshot_db = _checksums(sandbox, store.db_name)
+    junk = store.root / "junk-after-snapshot.php"
+    junk.write_text("<?php // created after the snapshot\n")
+    return result, snapshot_db, junk
+
+
 def test_restore_applied_again_and_dry_run_three_ways_with_a_safety_snapshot_to_undo_it(
     mh: Any, mirror_sandbox: Sandbox, store_cfg: Callable[..., Any], restore_task: Callable[..., Any],
     capsys: pytest.CaptureFixture[str], mirror_root: Path,
 ) -> None:
     store = mirror_sandbox.store("s4")
-    result = mh.run_mirror(store_cfg("s4"))
-    snapshot_db = _checksums(mirror_sandbox, store.db_name)
-    junk = store.root / "junk-after-snapshot.php"
-    junk.write_text("<?php // created after the snapshot\n")
+    result, snapshot_db, junk = _snapshot_then_junk(mh, mirror_sandbox, store_cfg, store)
     _late_order(mirror_sandbox, store.db_name)
     with mirror_sandbox.db_admin(store.db_name) as db, db.cursor() as cur:
         cur.execute("UPDATE oc_product SET price = price + 1")
@@ -161,10 +167,7 @@ def test_restore_carrying_a_newer_order_dry_run_first_then_applied_then_plans_no
     capsys: pytest.CaptureFixture[str], mirror_root: Path, tmp_path: Path,
 ) -> None:
     store = mirror_sandbox.store("s4")
-    result = mh.run_mirror(store_cfg("s4"))
-    snapshot_db = _checksums(mirror_sandbox, store.db_name)
-    junk = store.root / "junk-after-snapshot.php"
-    junk.write_text("<?php // created after the snapshot\n")
+    result, snapshot_db, junk = _snapshot_then_junk(mh, mirror_sandbox, store_cfg, store)
     order_id = _late_order(mirror_sandbox, store.db_name)
     snapshot_orders = _other_orders(mirror_sandbox, store.db_name, order_id)
     late = _order_row(mirror_sandbox, store.db_name, order_id)
