@@ -352,7 +352,7 @@ def read_products(state_dir: Path, client: str, store: str) -> list[tuple[float,
         except (OSError, ValueError):
             continue
         if isinstance(data, dict):
-            out.append((at, {**data, "task": "products"}))
+            out.append((at, {**data, "task": "products", "file": path.name}))
     return out
 
 
@@ -369,6 +369,30 @@ def _near(
         if start - slack <= at <= end + slack and record.get("task", item.task) == item.task
     ]
     return min(found, key=lambda pair: pair[0])[1] if found else None
+
+
+UNDO_NOTE, UNDO_FILE_NOTE = "undo of ", "undo file "
+
+
+def _products_record(records: Sequence[tuple[float, dict[str, Any]]], item: WorkItem) -> dict[str, Any] | None:
+    """The undo file a `fab products` run wrote: the one its ledger note names; for an entry from before
+    notes named it, the one written during the run (a tight window: a quick `--undo` run after it, which
+    writes none, must not take it for its own). An `--undo` run (its note says so) wrote none."""
+    parts = item.note.split("; ") if item.note else []
+    if any(p.startswith(UNDO_NOTE) for p in parts):
+        return None
+    named = next((p[len(UNDO_FILE_NOTE):] for p in parts if p.startswith(UNDO_FILE_NOTE)), None)
+    if named is not None:
+        return next((r for _, r in records if r.get("file") == named), {"file": named, "gone": True})
+    return _near(records, item, slack=2)
+
+
+def _products_line(record: dict[str, Any] | None, item: WorkItem, fmt: Formats) -> str:
+    if record is None:
+        return "Put a product list back as it was before an earlier change"
+    if record.get("gone"):
+        return "Changed a product list (its undo file is no longer kept)"
+    return products_text(record, fmt)
 
 
 def read_audits(state_dir: Path, client: str, store: str) -> list[tuple[float, dict[str, Any]]]:
@@ -460,10 +484,7 @@ def work_lines(
             lines.append(WorkLine(item.day, item.store, text, item.seconds, ok and "failed" not in item.note))
             continue
         elif item.task == "products":
-            # The undo file is written inside the run (same clock): a tight window keeps a quick
-            # `--undo` run after it (which writes none) from taking it for its own.
-            record = _near((products or {}).get(item.store, []), item, slack=2)
-            text = products_text(record, fmt) if record else "Put a product list back as it was before an earlier change"
+            text = _products_line(_products_record((products or {}).get(item.store, []), item), item, fmt)
         else:
             text = f"Ran {item.task}"
         if not ok:

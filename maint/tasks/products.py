@@ -101,6 +101,10 @@ def products(c, store, file, list="featured", module="", match="sku", sheet="", 
                 state = lists.read_list(target, spec, module)
                 ids, names = lists.resolve(target, facts.version, match, rows, str(path))
                 plan, members = lists.plan_list(store, state, rows, ids, names)
+            # The ledger entry's note names the undo file the run wrote (or the one it undid): `fab report`
+            # tells the change from its undo by it, not by when the file was written.
+            note = [f"undo of {path.name}"] if undo_data is not None else []
+
             def apply() -> tuple[str, list[str], list[str]]:
                 if undo_data is not None:
                     raw = undo_data.get("raw_before") if state.spec.kind in ("module", "setting") else None
@@ -109,13 +113,14 @@ def products(c, store, file, list="featured", module="", match="sku", sheet="", 
                 else:
                     folder = store_dir(Path(cfg.state_dir).expanduser(), cfg.client, cfg.store)
                     written = str(lists.write_undo(folder, cfg.client, cfg.store, state, members, str(path)))
+                    note.append(f"undo file {Path(written).name}")
                     lists.write_list(target, state, members)
                 with storefront.StorefrontReader(target) as reader:
                     passed, problems = storefront.check_pages(reader)
                 return written, passed, problems
 
             road = Road("products", f"Change {state.where} on the LIVE store {store}?", dry_run=dry_run, yes=yes,
-                        json=json, over_budget=over_budget)
+                        json=json, over_budget=over_budget, note=note)
             done = run_change(tc, cfg, conn, plan, road, apply)
     finally:
         conn.close()

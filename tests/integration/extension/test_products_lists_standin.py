@@ -16,6 +16,7 @@ import yaml
 from standin import fab
 from standin import rows as sql
 
+from maint.billing.ledger import Ledger
 from maint.sandbox import Sandbox, StoreSpec
 
 # product: the storefront check's page views (3.0 product.viewed); the list's own column is compared by its query.
@@ -94,6 +95,12 @@ def test_a_list_the_inventory_describes_is_applied_planned_as_nothing_dry_run_un
         undone = fab(sandbox, "products", name, data["undo_file"], "--undo", "--yes")
         assert undone.returncode == 0, undone.stderr
         assert state(sandbox, name) == before and sql(sandbox, name, read) == listed
+        # The ledger's notes name the undo file the change wrote and the one the undo read: `fab report`
+        # tells the two runs apart by them, however close together they ran.
+        with Ledger.in_state_dir(sandbox.state_dir) as ledger:
+            notes = [i.note for i in ledger.items("lists") if i.task == "products" and i.outcome == "ok"][-2:]
+        undo_name = Path(data["undo_file"]).name
+        assert notes == [f"undo file {undo_name}", f"undo of {undo_name}"]
     finally:
         for statement in teardown:
             sql(sandbox, name, statement)
