@@ -371,28 +371,25 @@ def _near(
     return min(found, key=lambda pair: pair[0])[1] if found else None
 
 
-UNDO_NOTE, UNDO_FILE_NOTE = "undo of ", "undo file "
+# A `fab products` run's ledger note names the undo file it wrote, an `--undo` run's the one it read
+# (`maint.tasks.products` writes them): a change and its undo are told apart by them, however close in time.
+NOTE_WROTE, NOTE_UNDID = "undo file ", "undo of "
+PRODUCTS_UNDONE = "Put a product list back as it was before an earlier change"
 
 
-def _products_record(records: Sequence[tuple[float, dict[str, Any]]], item: WorkItem) -> dict[str, Any] | None:
-    """The undo file a `fab products` run wrote: the one its ledger note names; for an entry from before
-    notes named it, the one written during the run (a tight window: a quick `--undo` run after it, which
-    writes none, must not take it for its own). An `--undo` run (its note says so) wrote none."""
+def _products_text(records: Sequence[tuple[float, dict[str, Any]]], item: WorkItem, fmt: Formats) -> str:
+    """A `fab products` run in words, from the undo file it wrote: the one its ledger note names; for an
+    entry from before notes named it, the one written during the run (a tight window: a quick `--undo` run
+    after it, which writes none, must not take it for its own). An `--undo` run (its note says so) wrote none."""
     parts = item.note.split("; ") if item.note else []
-    if any(p.startswith(UNDO_NOTE) for p in parts):
-        return None
-    named = next((p[len(UNDO_FILE_NOTE):] for p in parts if p.startswith(UNDO_FILE_NOTE)), None)
-    if named is not None:
-        return next((r for _, r in records if r.get("file") == named), {"file": named, "gone": True})
-    return _near(records, item, slack=2)
-
-
-def _products_line(record: dict[str, Any] | None, item: WorkItem, fmt: Formats) -> str:
-    if record is None:
-        return "Put a product list back as it was before an earlier change"
-    if record.get("gone"):
-        return "Changed a product list (its undo file is no longer kept)"
-    return products_text(record, fmt)
+    if any(p.startswith(NOTE_UNDID) for p in parts):
+        return PRODUCTS_UNDONE
+    named = next((p[len(NOTE_WROTE):] for p in parts if p.startswith(NOTE_WROTE)), None)
+    if named is None:
+        record = _near(records, item, slack=2)
+        return products_text(record, fmt) if record else PRODUCTS_UNDONE
+    record = next((r for _, r in records if r.get("file") == named), None)
+    return products_text(record, fmt) if record else "Changed a product list (its undo file is no longer kept)"
 
 
 def read_audits(state_dir: Path, client: str, store: str) -> list[tuple[float, dict[str, Any]]]:
@@ -484,7 +481,7 @@ def work_lines(
             lines.append(WorkLine(item.day, item.store, text, item.seconds, ok and "failed" not in item.note))
             continue
         elif item.task == "products":
-            text = _products_line(_products_record((products or {}).get(item.store, []), item), item, fmt)
+            text = _products_text((products or {}).get(item.store, []), item, fmt)
         else:
             text = f"Ran {item.task}"
         if not ok:

@@ -13,6 +13,7 @@ from maint.mirror.sshmux import SshMux
 from maint.pricing.fields import MATCH_CHOICES, MATCH_FIELDS
 from maint.pricing.undo import store_dir
 from maint.remote.ssh import connect
+from maint.report.model import NOTE_UNDID, NOTE_WROTE
 from maint.runner import Road, run_change
 from maint.sheets import Field, open_sheet
 from maint.sheets.values import cell_text
@@ -103,7 +104,7 @@ def products(c, store, file, list="featured", module="", match="sku", sheet="", 
                 plan, members = lists.plan_list(store, state, rows, ids, names)
             # The ledger entry's note names the undo file the run wrote (or the one it undid): `fab report`
             # tells the change from its undo by it, not by when the file was written.
-            note = [f"undo of {path.name}"] if undo_data is not None else []
+            note = [NOTE_UNDID + path.name] if undo_data is not None else []
 
             def apply() -> tuple[str, list[str], list[str]]:
                 if undo_data is not None:
@@ -113,7 +114,7 @@ def products(c, store, file, list="featured", module="", match="sku", sheet="", 
                 else:
                     folder = store_dir(Path(cfg.state_dir).expanduser(), cfg.client, cfg.store)
                     written = str(lists.write_undo(folder, cfg.client, cfg.store, state, members, str(path)))
-                    note.append(f"undo file {Path(written).name}")
+                    note.append(NOTE_WROTE + Path(written).name)
                     lists.write_list(target, state, members)
                 with storefront.StorefrontReader(target) as reader:
                     passed, problems = storefront.check_pages(reader)
