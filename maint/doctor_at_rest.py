@@ -164,13 +164,21 @@ def check_encrypt(need: Need, env: Mapping[str, str]) -> Finding:
                    f"needed by {setting}")
 
 
+def _bad_repository(need: Need, exc: MaintError) -> Finding:
+    """A mirror.repository value that names no repository (the message `fab mirror` would stop with)."""
+    return Finding("at rest", need.value, ERROR, f"{exc.message}; used by {need.who()}",
+                   "fix mirror.repository in the inventory or fabric.yaml")
+
+
 def check_borg(need: Need, env: Mapping[str, str]) -> Finding:
     """borg is here, the repository opens with the passphrase at hand: `borg list` reads its manifest."""
+    from maint.mirror.borg import repository_location
+
     setting = f"{need.who()} ({need.setting})"
-    kind, sep, location = need.value.partition(":")
-    if kind != "borg" or not sep or not location:
-        return Finding("at rest", need.value, ERROR, f"not borg:LOCATION or restic:/path; used by {need.who()}",
-                       "fix mirror.repository in the inventory or fabric.yaml")
+    try:
+        location = repository_location(need.value)
+    except MaintError as exc:
+        return _bad_repository(need, exc)
     if _tool("borg", env) is None:
         return Finding("at rest", need.value, ERROR, f"`borg` not found on PATH; needed by {setting}",
                        "sudo apt-get install -y borgbackup")
@@ -206,11 +214,13 @@ def check_borg(need: Need, env: Mapping[str, str]) -> Finding:
 
 def check_restic(need: Need, env: Mapping[str, str]) -> Finding:
     """restic is here, a password is given, and the repository opens with it (`restic cat config`, no lock)."""
+    from maint.mirror.restic import repository_path
+
     setting = f"{need.who()} ({need.setting})"
-    location = need.value.partition(":")[2]
-    if not location or not os.path.isabs(os.path.expanduser(location)):
-        return Finding("at rest", need.value, ERROR, f"not restic:/absolute/path; used by {need.who()}",
-                       "fix mirror.repository in the inventory or fabric.yaml")
+    try:
+        location = repository_path(need.value)
+    except MaintError as exc:
+        return _bad_repository(need, exc)
     if _tool("restic", env) is None:
         return Finding("at rest", need.value, ERROR, f"`restic` not found on PATH; needed by {setting}",
                        "sudo apt-get install -y restic")
@@ -228,7 +238,7 @@ def check_restic(need: Need, env: Mapping[str, str]) -> Finding:
     run_env = dict(env, TZ="UTC")
     if password_file is not None:
         run_env["RESTIC_PASSWORD_FILE"] = str(password_file)
-    done = _run(["restic", "--repo", os.path.expanduser(location), "--quiet", "--no-lock", "cat", "config"], run_env)
+    done = _run(["restic", "--repo", location, "--quiet", "--no-lock", "cat", "config"], run_env)
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines()
         reason = _last_line(next((ln for ln in lines if ln.startswith("Fatal:")), done.stderr), env)

@@ -88,12 +88,19 @@ for line in sys.stdin:
 
 
 def parse_repository(text: str) -> str:
-    """The borg location of `mirror.repository: borg:LOCATION`."""
+    """The borg location of `mirror.repository: borg:LOCATION`, with borg on this machine."""
+    location = repository_location(text)
+    if shutil.which("borg") is None:
+        raise PreconditionError("mirror.repository needs `borg` on this machine (Debian package borgbackup)")
+    return location
+
+
+def repository_location(text: str) -> str:
+    """The borg location of `mirror.repository: borg:LOCATION`, from the value alone (`maint doctor` looks for
+    borg itself)."""
     kind, sep, location = str(text).partition(":")
     if kind != "borg" or not sep or not location:
         raise ConfigError(f"mirror.repository must be borg:/path/to/repo or restic:/path/to/repo, not {text!r}")
-    if shutil.which("borg") is None:
-        raise PreconditionError("mirror.repository needs `borg` on this machine (Debian package borgbackup)")
     return location
 
 

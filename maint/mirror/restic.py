@@ -35,13 +35,20 @@ READ_ONLY = ("snapshots", "dump", "cat")
 
 
 def parse_repository(text: str) -> str:
-    """The local path of `mirror.repository: restic:/path` (other restic back-ends are not supported)."""
+    """The local path of `mirror.repository: restic:/path`, with restic on this machine."""
+    path = repository_path(text)
+    if shutil.which("restic") is None:
+        raise PreconditionError("mirror.repository needs `restic` on this machine (Debian package restic)")
+    return path
+
+
+def repository_path(text: str) -> str:
+    """The local path of `mirror.repository: restic:/path` (other restic back-ends are not supported), from
+    the value alone (`maint doctor` looks for restic itself)."""
     kind, sep, location = str(text).partition(":")
     path = os.path.expanduser(location)
     if kind != "restic" or not sep or not location or not os.path.isabs(path):
         raise ConfigError(f"mirror.repository must be restic:/absolute/path/to/repo, not {text!r}")
-    if shutil.which("restic") is None:
-        raise PreconditionError("mirror.repository needs `restic` on this machine (Debian package restic)")
     return path
 
 

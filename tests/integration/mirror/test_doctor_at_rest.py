@@ -139,6 +139,17 @@ def test_a_malformed_age_recipient_is_an_error_before_any_mirror_runs(tmp_path, 
     assert "typo" in age["detail"] and "mirror.encrypt" in age["fix"]
 
 
+def test_a_repository_value_naming_no_repository_is_the_error_fab_mirror_would_stop_with(tmp_path, capsys) -> None:
+    code, found, _ = _doctor(tmp_path, {"nokind": {"repository": "/srv/backups"},
+                                        "relative": {"repository": "restic:backups"}}, capsys)
+    by_value = {f["item"]: f for f in found}
+    assert code == 2 and set(by_value) == {"/srv/backups", "restic:backups"}
+    assert "must be borg:/path/to/repo or restic:/path/to/repo" in by_value["/srv/backups"]["detail"]
+    assert "must be restic:/absolute/path/to/repo" in by_value["restic:backups"]["detail"]
+    for store, finding in (("nokind", by_value["/srv/backups"]), ("relative", by_value["restic:backups"])):
+        assert finding["state"] == "error" and store in finding["detail"] and "mirror.repository" in finding["fix"]
+
+
 @pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg not installed")
 def test_an_openpgp_recipient_needs_its_key_in_the_keyring_usable_for_encryption(tmp_path, capsys, gpg_home) -> None:
     code, [gpg], _ = _doctor(tmp_path, {"shop": {}}, capsys,
