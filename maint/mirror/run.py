@@ -623,8 +623,8 @@ def _stream_files(prep: Prepared, mux: SshMux, progress: Progress | None, comman
     mirror = prep.mirror
     modes.private_dirs(mirror.current)  # tar makes the trees inside; the copy is client data
     try:
-        size = tarstream.stream_first_mirror(mux.argv(), command, mirror.path, repo, ts,
-                                                _byte_counter(progress, prep.mirror_facts.remote_bytes))
+        streamed = tarstream.stream_first_mirror(mux.argv(), command, mirror.path, repo, ts,
+                                                 _byte_counter(progress, prep.mirror_facts.remote_bytes))
         roots = []
         for tree in prep.mirror_facts.trees:
             files, size, prep.fingerprints[tree.name] = tree_fingerprint(mirror.current / tree.name)
@@ -635,7 +635,7 @@ def _stream_files(prep: Prepared, mux: SshMux, progress: Progress | None, comman
     if prep.mirror_facts.remote_files and not any(files for files, _ in prep.counted.values()):
         raise VerificationError(f"the host's tar stream held no files, where the host counted "
                                 f"{prep.mirror_facts.remote_files}", store=prep.cfg.store)
-    prep.stream_check = tarstream.check_copy(size, list(prep.counted.values()))
+    prep.stream_check = tarstream.check_copy(streamed, list(prep.counted.values()))
     prep.streamed_tree = ts + TAR_SUFFIX
     return roots
 
