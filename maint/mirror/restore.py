@@ -41,6 +41,7 @@ from maint.mirror.run import (
     newest_rows,
     probe_tools,
     remote_modes,
+    trees_of,
 )
 from maint.mirror.secrets import excludes_for, push_secrets
 from maint.mirror.sshmux import SshMux
@@ -162,20 +163,25 @@ def _read_record(cfg: StoreConfig) -> dict[str, Any]:
         return {}
 
 
-def restore_rules(man: Manifest, name: str) -> list[str]:
-    """rsync rules for one tree: its caches, and (encrypted snapshots) the secret paths the tar brings."""
-    rules = list(STORAGE_EXCLUDES if name != "www" else WEBROOT_EXCLUDES)
+def restore_rules(cfg: StoreConfig, facts: StoreFacts, man: Manifest, name: str) -> list[str]:
+    """rsync rules for one tree: what the mirror leaves out of it (`trees_of`: caches, logs and sessions, also
+    where storage lives inside the web root), so the restore neither deletes nor replaces them; and
+    (encrypted snapshots) the secret paths the tar brings."""
+    trees, _ = trees_of(cfg, facts)
+    rules = next((list(t.excludes) for t in trees if t.name == name),
+                 list(STORAGE_EXCLUDES if name != "www" else WEBROOT_EXCLUDES))
     for archive in man.secrets:
         if archive.tree == name:
             rules += excludes_for(archive.paths)
     return rules
 
 
-def file_changes(mux: SshMux, cfg: StoreConfig, snapshot: Path, man: Manifest) -> dict[str, int]:
+def file_changes(mux: SshMux, cfg: StoreConfig, facts: StoreFacts, snapshot: Path, man: Manifest) -> dict[str, int]:
     """Per tree, how many files the restore would create, change or delete (an rsync dry run; reads only)."""
     out = {}
     for root in man.roots:
-        argv = _push_argv(mux, cfg, snapshot / FILES / root.name, root.remote, restore_rules(man, root.name))
+        argv = _push_argv(mux, cfg, snapshot / FILES / root.name, root.remote,
+                           restore_rules(cfg, facts, man, root.name))
         argv[1:1] = ["--dry-run", "--out-format=%i %n"]
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         _raise_for_rsync(done.returncode, done.stderr, cfg.store)
@@ -214,7 +220,7 @@ def prepare_restore(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snaps
             if table_checksums(db, tables) == record.get("checksums"):
                 unchanged = f"{cfg.store} is as the restore of {snapshot.name} on {record.get('at', '?')} left it"
     with SshMux(cfg) as mux:
-        changes = file_changes(mux, cfg, snapshot, man)
+        changes = file_changes(mux, cfg, facts, snapshot, man)
     if unchanged and any(changes.values()):
         unchanged = ""
     if unchanged:
@@ -277,7 +283,8 @@ def apply_restore(conn: Connection, cfg: StoreConfig, facts: StoreFacts, snapsho
         for change in plan:
             if change.kind == "files":
                 name = change.data["name"]
-                argv = _push_argv(mux, cfg, snapshot / FILES / name, change.data["remote"], restore_rules(man, name))
+                argv = _push_argv(mux, cfg, snapshot / FILES / name, change.data["remote"],
+                                   restore_rules(cfg, facts, man, name))
                 done = subprocess.run(argv, capture_output=True, text=True, check=False)
                 _raise_for_rsync(done.returncode, done.stderr, cfg.store)
                 result.steps.append(f"files/{name} -> {change.data['remote']}")

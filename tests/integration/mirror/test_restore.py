@@ -28,8 +28,8 @@ def restore_task(monkeypatch: pytest.MonkeyPatch, task_context: Callable[..., An
         monkeypatch.setattr(f"{module}.mirror_of", lambda cfg: StoreMirror.of(mirror_root, cfg.client, cfg.store))
     c = task_context(mirror_root, state_dir=str(tmp_path / "state"))
 
-    def call(**kwargs: Any) -> None:
-        restore(c, "s4", **kwargs)
+    def call(store: str = "s4", **kwargs: Any) -> None:
+        restore(c, store, **kwargs)
 
     return call
 
@@ -222,3 +222,31 @@ def test_restore_carrying_a_newer_order_dry_run_first_then_applied_then_plans_no
         restore_task(snapshot=result.snapshot, discard_newer=True, yes=True, json=True)  # leave s4 as it was
         capsys.readouterr()
     assert _checksums(mirror_sandbox, store.db_name) == snapshot_db
+
+
+def test_a_restore_keeps_the_logs_and_sessions_the_mirror_leaves_out_where_storage_is_inside_the_web_root(
+    mh: Any, mirror_sandbox: Sandbox, store_cfg: Callable[..., Any], restore_task: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """3.0's storage lives in the web root: its logs and sessions are not in the snapshot, so the restore must
+    neither count them as differing nor delete them (a session folder's .htaccess among them)."""
+    store = mirror_sandbox.store("s3")
+    storage = store.root / "system" / "storage"
+    result = mh.run_mirror(store_cfg("s3"))
+    kept = {storage / "logs" / "error.log": "PHP Notice: written after the snapshot\n",
+            storage / "session" / "sess_after_snapshot": "customer_id|i:7;",
+            storage / "session" / ".htaccess": "Deny from all\n"}  # (the data cache is emptied: a planned step)
+    for path, text in kept.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    try:
+        restore_task(store="s3", snapshot=result.snapshot, dry_run=True, json=True)
+        changes = json.loads(capsys.readouterr().out)["stores"][0]["plan"]["changes"]
+        assert [c["summary"].split(" of ", 1)[1].split("; ")[0] for c in changes if c["kind"] == "files"] == [
+            f"{result.snapshot} (0 file(s) differ"]
+        restore_task(store="s3", snapshot=result.snapshot, yes=True, json=True)
+        capsys.readouterr()
+        assert {path: path.read_text() for path in kept} == kept
+    finally:
+        for path in kept:
+            path.unlink(missing_ok=True)
